@@ -1,0 +1,51 @@
+/**
+ * Argument checks shared by the public API. Each throws an
+ * InvalidArgumentError of the form
+ * "Expected <what> for <name> but received <value> of type <type>".
+ */
+import { InvalidArgumentError } from './errors';
+
+export function describe(value: unknown): string {
+  if (typeof value === 'string') return `"${value}" of type string`;
+  if (Array.isArray(value)) return `[${value.slice(0, 8).map(String).join(', ')}${value.length > 8 ? ', ...' : ''}] of type array`;
+  if (value !== null && typeof value === 'object') return `${value.constructor?.name ?? 'object'} of type object`;
+  return `${String(value)} of type ${value === null ? 'null' : typeof value}`;
+}
+
+export function invalid(name: string, expected: string, value: unknown): InvalidArgumentError {
+  return new InvalidArgumentError(`Expected ${expected} for ${name} but received ${describe(value)}`);
+}
+
+export function isInteger(v: unknown): v is number {
+  return typeof v === 'number' && Number.isInteger(v);
+}
+
+export function checkInteger(name: string, v: unknown, min = -Infinity, max = Infinity): number {
+  if (!isInteger(v) || v < min || v > max) {
+    const range = min === -Infinity && max === Infinity ? '' : max === Infinity ? ` >= ${min}` : ` in [${min}, ${max}]`;
+    throw invalid(name, `an integer${range}`, v);
+  }
+  return v;
+}
+
+export function checkNumber(name: string, v: unknown, min = -Infinity, max = Infinity): number {
+  if (typeof v !== 'number' || Number.isNaN(v) || v < min || v > max) {
+    const range = min === -Infinity && max === Infinity ? '' : ` in [${min}, ${max}]`;
+    throw invalid(name, `a number${range}`, v);
+  }
+  return v;
+}
+
+export function checkOneOf<T extends string>(name: string, v: unknown, valid: readonly T[]): T {
+  if (typeof v !== 'string' || !(valid as readonly string[]).includes(v)) {
+    throw invalid(name, `one of ${valid.join(', ')}`, v);
+  }
+  return v as T;
+}
+
+export function checkShape(name: string, v: unknown): number[] {
+  if (!Array.isArray(v) || v.length > 16 || !v.every((s) => isInteger(s) && s >= 0)) {
+    throw invalid(name, 'a shape (an array of at most 16 non-negative integers)', v);
+  }
+  return v as number[];
+}

@@ -1,0 +1,42 @@
+/**
+ * The `allcnn` command line: parse, validate, call the library, print.
+ * One file per command; this one only wires them together.
+ */
+import { Command, CommanderError } from 'commander';
+import { doctorCommand } from './doctor';
+import { modelsCommand } from './models';
+import { trainCommand } from './train';
+
+export async function main(argv: string[]): Promise<void> {
+  const program = new Command('allcnn')
+    .description('Striving for Simplicity: The All Convolutional Net (Springenberg et al. 2015), reproduced on LibTorch')
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride();
+  program.addCommand(trainCommand());
+  program.addCommand(modelsCommand());
+  program.addCommand(doctorCommand());
+  for (const extra of optionalCommands()) program.addCommand(extra);
+  try {
+    await program.parseAsync(argv);
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      if (err.exitCode === 0) return; // --help, --version
+      throw Object.assign(new Error(err.message.replace(/^error: /, '')), { exitCode: 2 });
+    }
+    throw err;
+  }
+}
+
+/** Commands that live in modules added later (reproduce, transfer). */
+function optionalCommands(): Command[] {
+  const out: Command[] = [];
+  for (const [mod, name] of [['./reproduce', 'reproduceCommand'], ['./transfer', 'transferCommand']] as const) {
+    try {
+      // eslint-disable-next-line @typescript-eslint/no-var-requires
+      out.push(require(mod)[name]());
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'MODULE_NOT_FOUND') throw err;
+    }
+  }
+  return out;
+}

@@ -1,0 +1,24 @@
+/** `allcnn models`: the twelve networks with their parameter counts. */
+import { Command } from 'commander';
+import { countParameters } from '../model/spec';
+import { MODELS } from '../../models';
+
+export function modelsCommand(): Command {
+  return new Command('models')
+    .description('list the 12 networks of the paper with their parameter counts')
+    .option('--classes <n>', 'number of classes', (v) => Number(v), 10)
+    .option('--json', 'print JSON', false)
+    .option('--layers', 'print each network\'s layers', false)
+    .action((o) => {
+      const rows = Object.entries(MODELS).map(([id, spec]) => ({ id, name: spec.name, parameters: countParameters(spec, { classes: o.classes }), description: spec.description }));
+      if (o.json) {
+        console.log(JSON.stringify(rows, null, 2));
+        return;
+      }
+      console.log(`${'id'.padEnd(16)} ${'name'.padEnd(16)} ${'parameters'.padStart(10)}  description`);
+      for (const r of rows) {
+        console.log(`${r.id.padEnd(16)} ${r.name.padEnd(16)} ${r.parameters.toLocaleString('en-US').padStart(10)}  ${r.description}`);
+        if (o.layers) for (const l of MODELS[r.id].layers) console.log(`${''.padEnd(35)}${JSON.stringify(l)}`);
+      }
+    });
+}

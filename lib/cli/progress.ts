@@ -1,0 +1,45 @@
+/** Terminal output for training: a run header, a progress bar, one line per epoch. */
+import { SingleBar } from 'cli-progress';
+import type { EpochRecord, Progress } from '../train/train';
+
+const pct = (v: number) => (Number.isFinite(v) ? `${(100 * v).toFixed(2)}%` : '   -  ');
+
+export const EPOCH_HEADER = 'epoch   train loss  train acc   val loss   val acc        lr    img/s      time';
+export function epochLine(r: EpochRecord): string {
+  return `${String(r.epoch).padStart(5)}   ${r.loss.toFixed(4).padStart(10)}  ${pct(r.trainAccuracy).padStart(9)}  ${r.valLoss.toFixed(4).padStart(9)}  ${pct(r.valAccuracy).padStart(8)}  ${r.lr.toExponential(2).padStart(8)}  ${r.imagesPerSecond.toFixed(0).padStart(7)}  ${r.seconds.toFixed(1).padStart(7)}s`;
+}
+
+/**
+ * A progress consumer for trainModel's onProgress. Draws a bar on a TTY
+ * (epoch, step, loss, ETA); prints fixed-column epoch lines everywhere.
+ */
+export function consoleProgress(o: { quiet?: boolean; label?: string; stream?: NodeJS.WriteStream } = {}): (p: Progress) => void {
+  const stream = o.stream ?? process.stderr;
+  const bar = stream.isTTY && !o.quiet
+    ? new SingleBar({ stream, format: `${o.label ?? ''}epoch {epoch} [{bar}] {value}/{total} steps | loss {loss} | ETA {eta_formatted}`, hideCursor: true, clearOnComplete: true }) : null;
+  const out = (s: string) => {
+    if (!o.quiet) stream.write(`${s}\n`);
+  };
+  return (p) => {
+    switch (p.type) {
+      case 'start':
+        out(`${o.label ?? ''}${p.config.model}: ${p.parameters.toLocaleString('en-US')} parameters, ${p.trainImages} training images, device ${p.config.device}, ` +
+          `${p.config.epochs} epochs, batch ${p.config.batchSize}, lr ${p.config.lr} (${p.config.schedule}), prep ${p.config.prep}, ` +
+          `augment ${p.config.augment ? 'on' : 'off'}${p.startEpoch ? `, resuming after epoch ${p.startEpoch}` : ''}`);
+        out(EPOCH_HEADER);
+        break;
+      case 'step':
+        if (!bar) break;
+        if (p.step === 1) bar.start(p.steps, 0, { epoch: p.epoch, loss: '-' });
+        bar.update(p.step, { epoch: p.epoch, loss: p.loss === null ? '-' : p.loss.toFixed(4) });
+        if (p.step === p.steps) bar.stop();
+        break;
+      case 'epoch':
+        out(epochLine(p.record));
+        if (p.stalled) out(`  stalled: training loss stayed within 0.02 of ln(K) = chance level; stopping this run`);
+        break;
+      case 'checkpoint':
+        break;
+    }
+  };
+}

@@ -1,0 +1,67 @@
+/** `allcnn train`: train one network and print its validation and test accuracy. */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { Command, Option } from 'commander';
+import { PREPS } from '../data/dataset';
+import { INITS } from '../init';
+import { exportWeights } from '../train/checkpoint';
+import { PRECISIONS } from '../train/config';
+import { SCHEDULES } from '../train/schedule';
+import { trainModel } from '../train/train';
+import { MODEL_IDS } from '../../models';
+import { int, num, oneOf } from './options';
+import { consoleProgress } from './progress';
+import { abortOnSignal, writeJsonAtomic } from './util';
+
+export function trainCommand(): Command {
+  return new Command('train')
+    .description('train one network of the All-CNN family on CIFAR-10')
+    .addOption(new Option('--model <id>', 'network to train').choices(MODEL_IDS).default('all-cnn-c'))
+    .option('--data <path>', 'CIFAR-10 binary archive (.tar.gz) or extracted folder; default: the bundled 600-image sample')
+    .option('--epochs <n>', 'epochs', int('--epochs', 1), 10)
+    .option('--limit <n>', 'train on at most n images of the 49,000-image training split', int('--limit', 1))
+    .option('--test-limit <n>', 'evaluate on at most n test images', int('--test-limit', 1))
+    .option('--lr <x>', 'base learning rate', num('--lr'), 0.01)
+    .option('--batch-size <n>', 'mini-batch size', int('--batch-size', 1), 128)
+    .option('--schedule <name>', `learning-rate schedule (${SCHEDULES.join(', ')})`, oneOf('--schedule', SCHEDULES), 'paper')
+    .option('--prep <name>', `preprocessing: zca (GCN + ZCA, the paper), std or none`, oneOf('--prep', PREPS), 'zca')
+    .option('--augment', 'random flips and translations (the paper\'s augmentation)', false)
+    .option('--seed <n>', 'random seed', int('--seed', 0), 0)
+    .option('--device <name>', 'cpu, cuda or cuda:N', 'cpu')
+    .option('--precision <p>', `fp32, bf16 or fp16 (autocast)`, oneOf('--precision', PRECISIONS), 'fp32')
+    .option('--init <name>', `weight initialisation (${INITS.join(', ')})`, oneOf('--init', INITS), 'xavier-uniform')
+    .option('--no-final-relu', 'leave out the ReLU after the last 1x1 convolution')
+    .option('--out <dir>', 'folder for the checkpoint, weights and result.json (default results/train-<model>)')
+    .option('--resume', 'continue from the checkpoint in --out if there is one', false)
+    .option('--json', 'print the result as JSON on stdout', false)
+    .action(async (o) => {
+      const out = path.resolve(o.out ?? path.join('results', `train-${o.model}`));
+      fs.mkdirSync(out, { recursive: true });
+      const checkpoint = path.join(out, 'checkpoint.safetensors');
+      if (!o.resume && fs.existsSync(checkpoint)) {
+        throw new Error(`${checkpoint} exists: pass --resume to continue that run, or another --out to start afresh`);
+      }
+      const signal = abortOnSignal();
+      const result = await trainModel(
+        {
+          model: o.model, data: o.data, epochs: o.epochs, limit: o.limit, testLimit: o.testLimit, lr: o.lr, batchSize: o.batchSize,
+          schedule: o.schedule, prep: o.prep, augment: o.augment, seed: o.seed, device: o.device, precision: o.precision, init: o.init,
+          finalRelu: o.finalRelu,
+        },
+        { onProgress: consoleProgress({ quiet: o.json }), signal, checkpoint, resume: o.resume, keepModel: true },
+      );
+      exportWeights(path.join(out, 'weights.safetensors'), result.network!);
+      result.network!.dispose();
+      const { network: _n, ...record } = result;
+      writeJsonAtomic(path.join(out, 'result.json'), record);
+      if (o.json) {
+        process.stdout.write(`${JSON.stringify(record, null, 2)}\n`);
+        return;
+      }
+      const pct = (v: number) => `${(100 * v).toFixed(2)}%`;
+      console.log(`\n${result.config.model}: validation accuracy ${pct(result.validation.accuracy)} (${result.validation.count} images), ` +
+        `test accuracy ${pct(result.test.accuracy)} (${result.test.count} images), ${result.seconds.toFixed(0)} s, ${result.imagesPerSecond.toFixed(0)} images/s on ${result.device}` +
+        (result.stalled ? '\nSTALLED: the training loss stayed at chance level; try another --seed or a lower --lr (or --no-final-relu)' : ''));
+      console.log(`wrote ${path.relative(process.cwd(), out)}/{result.json, weights.safetensors, checkpoint.safetensors}`);
+    });
+}

@@ -1,0 +1,113 @@
+/** Tensor creation: constants, ranges, random values and TypedArray input. */
+import { checkInteger, checkNumber, checkShape, invalid } from './check';
+import { native } from './native';
+import { checkDevice, checkDtype, Device, DType, Tensor, wrap } from './tensor';
+
+export interface CreateOptions {
+  /** Default 'float32'. */
+  dtype?: DType;
+  /** Default 'cpu'. */
+  device?: Device;
+}
+
+function opts(o: CreateOptions = {}): [string, string] {
+  return [checkDtype('dtype', o.dtype ?? 'float32'), checkDevice('device', o.device ?? 'cpu')];
+}
+
+export const zeros = (shape: number[], o?: CreateOptions): Tensor => wrap(native().tensor_zeros(checkShape('shape', shape), ...opts(o)));
+export const ones = (shape: number[], o?: CreateOptions): Tensor => wrap(native().tensor_ones(checkShape('shape', shape), ...opts(o)));
+/** Uninitialised memory: fill it before reading. */
+export const empty = (shape: number[], o?: CreateOptions): Tensor => wrap(native().tensor_empty(checkShape('shape', shape), ...opts(o)));
+export const full = (shape: number[], value: number, o?: CreateOptions): Tensor =>
+  wrap(native().tensor_full(checkShape('shape', shape), checkNumber('value', value), ...opts(o)));
+/** Uniform on [0, 1). */
+export const rand = (shape: number[], o?: CreateOptions): Tensor => wrap(native().tensor_rand(checkShape('shape', shape), ...opts(o)));
+/** Standard normal. */
+export const randn = (shape: number[], o?: CreateOptions): Tensor => wrap(native().tensor_randn(checkShape('shape', shape), ...opts(o)));
+
+/** [start, end) in steps of `step`, as torch.arange. */
+export function arange(start: number, end: number, step = 1, o?: CreateOptions): Tensor {
+  if (checkNumber('step', step) === 0) throw invalid('step', 'a non-zero number', step);
+  return wrap(native().tensor_arange(checkNumber('start', start), checkNumber('end', end), step, ...opts(o)));
+}
+/** Random int64 values in [low, high). */
+export function randint(low: number, high: number, shape: number[], device: Device = 'cpu'): Tensor {
+  return wrap(native().tensor_randint(checkInteger('low', low), checkInteger('high', high), checkShape('shape', shape), checkDevice('device', device)));
+}
+/** A random permutation of 0..n-1 (int64). */
+export function randperm(n: number, device: Device = 'cpu'): Tensor {
+  return wrap(native().tensor_randperm(checkInteger('n', n, 0), checkDevice('device', device)));
+}
+
+/** Seeds LibTorch's generators (CPU and every CUDA device). */
+export function manualSeed(seed: number): void {
+  native().tensor_manual_seed(checkInteger('seed', seed, 0, Number.MAX_SAFE_INTEGER));
+}
+
+const TYPED_DTYPE: Array<[Function, DType]> = [
+  [Float32Array, 'float32'],
+  [Float64Array, 'float64'],
+  [Int32Array, 'int32'],
+  [BigInt64Array, 'int64'],
+  [Uint8Array, 'uint8'],
+];
+
+/**
+ * A CPU tensor holding a copy of `data` (a TypedArray, Buffer or number[]).
+ * The dtype follows the array type (number[] -> float32) unless given; a
+ * Uint8Array/Buffer may be read as 'bool', a Uint16Array as 'float16' or 'bfloat16' bits.
+ */
+export function fromArray(data: ArrayBufferView | number[], shape?: number[], dtype?: DType): Tensor {
+  let view: ArrayBufferView;
+  let dt: DType | undefined = dtype;
+  if (Array.isArray(data)) {
+    dt ??= 'float32';
+    const Ctor = ({ float32: Float32Array, float64: Float64Array, int32: Int32Array, uint8: Uint8Array, bool: Uint8Array } as Record<string, any>)[dt];
+    if (dt === 'int64') view = BigInt64Array.from(data.map((v) => BigInt(v)));
+    else if (!Ctor) throw invalid('dtype', 'float32, float64, int32, int64, uint8 or bool for a number[]', dt);
+    else view = new Ctor(data);
+  } else if (ArrayBuffer.isView(data)) {
+    view = data;
+    const hit = TYPED_DTYPE.find(([C]) => data instanceof C);
+    if (dt === undefined) {
+      if (!hit) throw invalid('data', 'a Float32Array, Float64Array, Int32Array, BigInt64Array, Uint8Array or Buffer (or pass a dtype)', data);
+      dt = hit[1];
+    }
+    // Raw bytes (Uint8Array/Buffer) may be read as any dtype, Uint16Array as float16/bfloat16 bits;
+    // any other array type must match the dtype, or its bytes would be misread.
+    const raw = data instanceof Uint8Array || (data instanceof Uint16Array && (dt === 'float16' || dt === 'bfloat16'));
+    if (!raw && hit?.[1] !== dt) throw invalid('dtype', `the dtype of the ${data.constructor.name} (${hit?.[1] ?? 'none'}), or pass raw bytes as a Uint8Array`, dt);
+  } else {
+    throw invalid('data', 'a TypedArray, Buffer or number[]', data);
+  }
+  const itemsize = { float32: 4, float64: 8, int32: 4, int64: 8, uint8: 1, bool: 1, float16: 2, bfloat16: 2 }[checkDtype('dtype', dt)];
+  const count = view.byteLength / itemsize;
+  const s = shape === undefined ? [count] : checkShape('shape', shape);
+  return wrap(native().tensor_from_buffer(view, s, dt));
+}
+
+/** The same as fromArray(values, [], dtype): a 0-d tensor. */
+export function scalar(value: number, o?: CreateOptions): Tensor {
+  return full([], value, o);
+}
+
+export function cat(tensors: Tensor[], dim = 0): Tensor {
+  return wrap(native().tensor_cat(tensors.map((t) => t.handle), dim));
+}
+export function stack(tensors: Tensor[], dim = 0): Tensor {
+  return wrap(native().tensor_stack(tensors.map((t) => t.handle), dim));
+}
+export function where(cond: Tensor, a: Tensor, b: Tensor): Tensor {
+  return wrap(native().tensor_where(cond.handle, a.handle, b.handle));
+}
+export function matmul(a: Tensor, b: Tensor): Tensor {
+  return a.matmul(b);
+}
+export function outer(a: Tensor, b: Tensor): Tensor {
+  return wrap(native().tensor_outer(a.handle, b.handle));
+}
+/** Eigen-decomposition of a symmetric matrix: ascending eigenvalues and column eigenvectors (torch.linalg.eigh). */
+export function eigh(a: Tensor): { values: Tensor; vectors: Tensor } {
+  const [values, vectors] = native().tensor_eigh(a.handle);
+  return { values: wrap(values), vectors: wrap(vectors) };
+}

@@ -1,0 +1,103 @@
+/**
+ * Data augmentation: small functions of a whole batch [N, C, H, W], run on
+ * the training device with LibTorch's generator (reproducible from the seed).
+ * The paper's set is flips + translations; scaling and colour jitter are the
+ * richer set of the seed report. Translations pad with zeros, which is the
+ * mean after whitening.
+ */
+import { invalid } from '../check';
+import { arange, rand, randint, stack, where, zeros } from '../creation';
+import * as F from '../functional';
+import { tidy } from '../scope';
+import type { Tensor } from '../tensor';
+
+export interface AugmentOptions {
+  /** Random horizontal flips (p = 0.5). */
+  flip?: boolean;
+  /** Random translations by up to this many pixels (pad + crop), 0 for none. */
+  translate?: number;
+  /** Random zoom factor range, e.g. [0.9, 1.1] (resize + crop via an affine grid). */
+  scale?: [number, number] | null;
+  /** Random brightness/contrast/saturation factors in [1 - v, 1 + v]. */
+  colorJitter?: { brightness?: number; contrast?: number; saturation?: number } | null;
+}
+
+const KNOWN = new Set(['flip', 'translate', 'scale', 'colorJitter']);
+
+/** The paper's augmentation (flips and translations). */
+export const PAPER_AUGMENTATION: AugmentOptions = { flip: true, translate: 5 };
+/** The seed report's richer set. */
+export const RICH_AUGMENTATION: AugmentOptions = { flip: true, translate: 5, scale: [0.9, 1.1], colorJitter: { brightness: 0.2, contrast: 0.2, saturation: 0.2 } };
+
+export function checkAugment(o: unknown): AugmentOptions {
+  if (o === null || typeof o !== 'object') throw invalid('augment', 'an object of augmentation options', o);
+  for (const k of Object.keys(o)) if (!KNOWN.has(k)) throw invalid('augment', `known augmentation keys (${[...KNOWN].join(', ')})`, k);
+  return o as AugmentOptions;
+}
+
+/** Mirrors each image left-right with probability 0.5. */
+export function randomFlip(x: Tensor): Tensor {
+  return tidy(() => {
+    const n = x.shape[0];
+    const mask = rand([n], { device: x.device }).lt(0.5).reshape([n, 1, 1, 1]);
+    return where(mask, x.flip(3), x);
+  });
+}
+
+/** Shifts each image by its own random (dx, dy) in [-t, t], filling with zeros. */
+export function randomTranslate(x: Tensor, t: number): Tensor {
+  if (t === 0) return x.clone();
+  return tidy(() => {
+    const [n, c, h, w] = x.shape;
+    const padded = x.pad([t, t, t, t]);
+    const pw = w + 2 * t;
+    const dy = randint(0, 2 * t + 1, [n, 1, 1], x.device);
+    const dx = randint(0, 2 * t + 1, [n, 1, 1], x.device);
+    const rows = arange(0, h, 1, { dtype: 'int64', device: x.device }).reshape([1, h, 1]).add(dy);
+    const cols = arange(0, w, 1, { dtype: 'int64', device: x.device }).reshape([1, 1, w]).add(dx);
+    const index = rows.mul(pw).add(cols).reshape([n, 1, h * w]).expand([n, c, h * w]);
+    return padded.reshape([n, c, -1]).gather(2, index).reshape([n, c, h, w]);
+  });
+}
+
+/** Zooms each image by its own factor in [lo, hi] about the centre. */
+export function randomScale(x: Tensor, [lo, hi]: [number, number]): Tensor {
+  return tidy(() => {
+    const [n, c, h, w] = x.shape;
+    const inv = rand([n], { device: x.device }).mul(hi - lo).add(lo).pow(-1);
+    const zero = zeros([n], { device: x.device });
+    const theta = stack([stack([inv, zero, zero], 1), stack([zero, inv, zero], 1)], 1);
+    return F.gridSample(x, F.affineGrid(theta, [n, c, h, w]), { padding: 'zeros' });
+  });
+}
+
+/** Per-image brightness, contrast and saturation factors. */
+export function colorJitter(x: Tensor, o: { brightness?: number; contrast?: number; saturation?: number }): Tensor {
+  return tidy(() => {
+    const n = x.shape[0];
+    const factor = (v: number) => rand([n, 1, 1, 1], { device: x.device }).mul(2 * v).add(1 - v);
+    let y = x;
+    if (o.brightness) y = y.mul(factor(o.brightness));
+    if (o.contrast) {
+      const m = y.mean([1, 2, 3], true);
+      y = y.sub(m).mul(factor(o.contrast)).add(m);
+    }
+    if (o.saturation) {
+      const gray = y.mean(1, true);
+      y = y.sub(gray).mul(factor(o.saturation)).add(gray);
+    }
+    return y;
+  });
+}
+
+/** Applies the enabled augmentations to a batch; returns a new tensor. */
+export function augmentBatch(x: Tensor, o: AugmentOptions): Tensor {
+  return tidy(() => {
+    let y = x;
+    if (o.flip) y = randomFlip(y);
+    if (o.translate) y = randomTranslate(y, o.translate);
+    if (o.scale) y = randomScale(y, o.scale);
+    if (o.colorJitter) y = colorJitter(y, o.colorJitter);
+    return y === x ? x.clone() : y;
+  });
+}

@@ -1,0 +1,118 @@
+/**
+ * A CIFAR data set ready for training: the 49,000 / 1,000 / 10,000 split
+ * (split.ts), preprocessed (preprocess.ts), as float32 tensors resident on
+ * the training device, so batches are sliced there with no host copies.
+ */
+import * as path from 'node:path';
+import { checkInteger, checkOneOf } from '../check';
+import { fromArray } from '../creation';
+import { noGrad } from '../autograd';
+import { keep, tidy } from '../scope';
+import { checkDevice, Device, Tensor } from '../tensor';
+import { CIFAR_IMAGE_BYTES, ImageSet, readCifar10 } from './cifar';
+import { fitNormalization, globalContrastNormalize, imagesToTensor } from './preprocess';
+import { splitTrainValidation } from './split';
+
+export const PREPS = ['zca', 'std', 'none'] as const;
+export type Prep = (typeof PREPS)[number];
+
+/** The small CIFAR-10 sample shipped with allcnn (600 real images), used when no data set is given. */
+export const BUNDLED_SAMPLE = path.resolve(__dirname, '..', '..', '..', 'fixtures', 'cifar-10-sample.tar.gz');
+
+export interface DatasetOptions {
+  /** Validation images taken from the training images (default 1,000, or a tenth for sets under 10,000). */
+  validation?: number;
+  /** Use at most this many training images (after the split). */
+  limit?: number;
+  /** Use at most this many test images. */
+  testLimit?: number;
+  /** 'zca' (GCN + ZCA, the paper), 'std' (per-channel mean/std) or 'none' (0..1). Default 'zca'. */
+  prep?: Prep;
+  /** Seed of the split (default 0). */
+  seed?: number;
+  /** Default 'cpu'. */
+  device?: Device;
+  /** Folder for the ZCA cache, or false for none (default $ALLCNN_DATA/zca). */
+  zcaCache?: string | false;
+}
+
+export interface TensorSplit {
+  /** Images [N, C, H, W], float32, preprocessed. */
+  x: Tensor;
+  /** Labels [N], int64. */
+  y: Tensor;
+  count: number;
+}
+
+export interface Dataset {
+  train: TensorSplit;
+  validation: TensorSplit;
+  test: TensorSplit;
+  classes: number;
+  classNames: string[];
+  prep: Prep;
+  source: string;
+  device: Device;
+  /** Whether the ZCA matrix came from the on-disk cache. */
+  zcaCached?: boolean;
+  dispose(): void;
+}
+
+function pick(set: ImageSet, indices: Int32Array): { images: Uint8Array; labels: Uint8Array } {
+  const images = new Uint8Array(indices.length * CIFAR_IMAGE_BYTES);
+  const labels = new Uint8Array(indices.length);
+  indices.forEach((src, i) => {
+    images.set(set.images.subarray(src * CIFAR_IMAGE_BYTES, (src + 1) * CIFAR_IMAGE_BYTES), i * CIFAR_IMAGE_BYTES);
+    labels[i] = set.labels[src];
+  });
+  return { images, labels };
+}
+
+/** Splits, preprocesses and moves to the device any CIFAR-format train/test pair. */
+export function prepareDataset(raw: { train: ImageSet; test: ImageSet; classNames: string[]; source: string }, o: DatasetOptions = {}): Dataset {
+  const prep = checkOneOf('prep', o.prep ?? 'zca', PREPS);
+  const device = checkDevice('device', o.device ?? 'cpu');
+  const n = raw.train.count;
+  const validation = checkInteger('validation', o.validation ?? (n >= 10000 ? 1000 : Math.floor(n / 10)), 0, n - 1);
+  const classes = raw.classNames.length;
+  const split = splitTrainValidation(raw.train.labels.subarray(0, n), { validation, seed: o.seed ?? 0, classes });
+  const all = pick(raw.train, split.train);
+  const limit = o.limit === undefined ? split.train.length : checkInteger('limit', o.limit, 1);
+  const testCount = o.testLimit === undefined ? raw.test.count : Math.min(checkInteger('testLimit', o.testLimit, 1), raw.test.count);
+  const val = pick(raw.train, split.validation);
+
+  return noGrad(() => {
+    // uint8 -> float32 0..255 (-> GCN for 'zca'), on the host.
+    const load = (images: Uint8Array, count: number) => tidy(() => {
+      const x = imagesToTensor(images, count);
+      return prep === 'zca' ? globalContrastNormalize(x) : x;
+    });
+    const trainFull = load(all.images, split.train.length);
+    const norm = fitNormalization(prep, trainFull, all.images, o.zcaCache);
+    const make = (x: Tensor, labels: Uint8Array, count: number): TensorSplit => {
+      const px = keep(tidy(() => norm.apply(x.narrow(0, 0, count)).to(device).contiguous()));
+      const py = keep(tidy(() => fromArray(labels.subarray(0, count), [count], 'uint8').to({ device, dtype: 'int64' })));
+      x.dispose();
+      return { x: px, y: py, count };
+    };
+    const train = make(trainFull, all.labels, Math.min(limit, split.train.length));
+    const validationSplit = make(load(val.images, split.validation.length), val.labels, split.validation.length);
+    const test = make(load(raw.test.images, testCount), raw.test.labels, testCount);
+    norm.release();
+    return {
+      train, validation: validationSplit, test, classes, classNames: raw.classNames, prep, source: raw.source, device, zcaCached: norm.zcaCached,
+      dispose() {
+        for (const t of [train, validationSplit, test]) {
+          t.x.dispose();
+          t.y.dispose();
+        }
+      },
+    };
+  });
+}
+
+/** Reads CIFAR-10 (archive or folder; the bundled sample when omitted) and prepares it. */
+export async function loadCifar10(file: string | undefined, o: DatasetOptions = {}): Promise<Dataset> {
+  const raw = await readCifar10(file ?? BUNDLED_SAMPLE);
+  return prepareDataset(raw, o);
+}

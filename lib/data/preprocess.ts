@@ -1,0 +1,145 @@
+/**
+ * Preprocessing as in the paper, which follows Goodfellow et al. 2013
+ * (Maxout networks, pylearn2's make_cifar10_gcn_whitened.py):
+ *   1. global contrast normalisation per image: x <- 55 * (x - mean(x)) / ||x - mean(x)||
+ *   2. ZCA whitening fitted on the training split only:
+ *      W = V diag(1 / sqrt(lambda + eps)) V^T from the covariance of the
+ *      GCN'd training images (eps = 0.1, pylearn2's filter_bias default).
+ * Or, as a simpler option ('std'), per-channel mean/std from the training split.
+ * Fitted statistics never see validation or test images.
+ */
+import * as crypto from 'node:crypto';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import * as fs from 'node:fs';
+import { noGrad } from '../autograd';
+import { eigh, fromArray, ones, where } from '../creation';
+import { loadSafetensors, saveSafetensors } from '../io/safetensors';
+import { keep, tidy } from '../scope';
+import type { Tensor } from '../tensor';
+
+export const GCN_SCALE = 55;
+export const ZCA_EPS = 0.1;
+/** Below this norm an image is left unscaled (pylearn2's min_divisor). */
+const GCN_MIN_DIVISOR = 1e-8;
+
+/** Global contrast normalisation of images [N, ...] (each image is one row). */
+export function globalContrastNormalize(x: Tensor, scale = GCN_SCALE): Tensor {
+  return tidy(() => {
+    const n = x.shape[0];
+    const flat = x.reshape([n, -1]);
+    const centred = flat.sub(flat.mean(1, true));
+    const norm = centred.square().sum(1, true).sqrt().div(scale);
+    const safe = where(norm.lt(GCN_MIN_DIVISOR), ones([n, 1], { device: x.device }), norm); // flat images stay as they are
+    return centred.div(safe).reshape(x.shape);
+  });
+}
+
+export interface Zca {
+  /** Per-feature mean of the training images [D]. */
+  mean: Tensor;
+  /** The symmetric whitening matrix [D, D]. */
+  matrix: Tensor;
+}
+
+/** Step 1 of ZCA: the mean and covariance of the training rows [N, D]. */
+export function zcaCovariance(rows: Tensor): { mean: Tensor; covariance: Tensor } {
+  return tidy(() => {
+    // The big product in float32 (fast), the eigendecomposition in float64 (stable).
+    const mean = rows.to({ dtype: 'float64' }).mean(0);
+    const c = rows.sub(mean.to({ dtype: 'float32' }));
+    const covariance = c.transpose(0, 1).matmul(c).div(rows.shape[0]).to({ dtype: 'float64' });
+    return { mean, covariance };
+  });
+}
+
+/** Step 2: W = V diag(1/sqrt(lambda + eps)) V^T. */
+export function zcaMatrix(covariance: Tensor, eps = ZCA_EPS): Tensor {
+  return tidy(() => {
+    const { values, vectors } = eigh(covariance);
+    const scale = values.clamp(0).add(eps).rsqrt();
+    return vectors.mul(scale.unsqueeze(0)).matmul(vectors.transpose(0, 1));
+  });
+}
+
+/** Fits ZCA on training images [N, C, H, W]. */
+export function fitZca(train: Tensor, eps = ZCA_EPS): Zca {
+  return tidy(() => {
+    const { mean, covariance } = zcaCovariance(train.reshape([train.shape[0], -1]));
+    return { mean: mean.to({ dtype: 'float32' }), matrix: zcaMatrix(covariance, eps).to({ dtype: 'float32' }) };
+  });
+}
+
+/** Step 3: (x - mean) W. */
+export function applyZca(x: Tensor, zca: Zca): Tensor {
+  return tidy(() => {
+    const n = x.shape[0];
+    const flat = x.reshape([n, -1]);
+    return flat.sub(zca.mean).matmul(zca.matrix).reshape(x.shape);
+  });
+}
+
+/** Per-channel mean and std over training images [N, C, H, W]. */
+export function channelStats(train: Tensor): { mean: Tensor; std: Tensor } {
+  return tidy(() => ({ mean: train.mean([0, 2, 3], true), std: train.std([0, 2, 3], { keepdim: true }) }));
+}
+
+/** The folder where downloads and the ZCA cache live: $ALLCNN_DATA or ~/.cache/allcnn. */
+export function cacheDir(): string {
+  return process.env.ALLCNN_DATA || path.join(os.homedir(), '.cache', 'allcnn');
+}
+
+/**
+ * ZCA fitted on `train`, cached on disk under a key made from the training
+ * pixels and the parameters, so a second run with the same data skips the
+ * (minutes-long on CPU) fit.
+ */
+export function cachedZca(train: Tensor, trainBytes: Uint8Array, o: { eps?: number; gcnScale?: number; cache?: string | false } = {}): Zca & { cached: boolean } {
+  const eps = o.eps ?? ZCA_EPS;
+  const key = crypto.createHash('sha256').update(trainBytes).update(JSON.stringify({ v: 1, eps, gcn: o.gcnScale ?? GCN_SCALE, shape: train.shape })).digest('hex').slice(0, 24);
+  const file = o.cache === false ? null : path.join(o.cache ?? path.join(cacheDir(), 'zca'), `zca-${key}.safetensors`);
+  if (file && fs.existsSync(file)) {
+    try {
+      const { tensors } = loadSafetensors(file);
+      const mean = keep(tensors.get('mean')!.to(train.device));
+      const matrix = keep(tensors.get('matrix')!.to(train.device));
+      for (const t of tensors.values()) t.dispose();
+      return { mean, matrix, cached: true };
+    } catch {
+      // A corrupt cache entry is refitted and overwritten below.
+    }
+  }
+  const zca = noGrad(() => fitZca(train, eps));
+  keep(zca.mean);
+  keep(zca.matrix);
+  if (file) saveSafetensors(file, { mean: zca.mean, matrix: zca.matrix }, { eps: String(eps), key });
+  return { ...zca, cached: false };
+}
+
+/** uint8 images (N*C*H*W bytes) to a float32 tensor [N, C, H, W] with values 0..255. */
+export function imagesToTensor(images: Uint8Array, count: number, shape: [number, number, number] = [3, 32, 32]): Tensor {
+  return tidy(() => fromArray(images.subarray(0, count * shape[0] * shape[1] * shape[2]), [count, ...shape], 'uint8').to({ dtype: 'float32' }));
+}
+
+export interface Normalization {
+  /** Maps float32 images (0..255, GCN'd for 'zca') to the network's input. */
+  apply(x: Tensor): Tensor;
+  /** Frees the fitted statistics. */
+  release(): void;
+  zcaCached?: boolean;
+}
+
+/** Fits the chosen preprocessing on the training images only. */
+export function fitNormalization(prep: 'zca' | 'std' | 'none', train: Tensor, trainBytes: Uint8Array, cache?: string | false): Normalization {
+  if (prep === 'zca') {
+    const zca = cachedZca(train, trainBytes, { cache });
+    return { apply: (x) => applyZca(x, zca), release: () => (zca.mean.dispose(), zca.matrix.dispose()), zcaCached: zca.cached };
+  }
+  if (prep === 'std') {
+    const s = channelStats(train);
+    keep(s.mean);
+    keep(s.std);
+    return { apply: (x) => tidy(() => x.sub(s.mean).div(s.std)), release: () => (s.mean.dispose(), s.std.dispose()) };
+  }
+  return { apply: (x) => x.div(255), release: () => undefined };
+}

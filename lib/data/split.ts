@@ -1,0 +1,39 @@
+/**
+ * The paper's split of the 50,000 CIFAR-10 training images into 49,000 for
+ * training and 1,000 for validation (learning-rate selection). The split is
+ * class-balanced (100 images per class for 1,000 and 10 classes) and
+ * deterministic: the same seed gives the same split on every machine.
+ */
+import { checkInteger, invalid } from '../check';
+import { mulberry32, shuffle } from '../random';
+
+export interface TrainValidationSplit {
+  /** Indices into the training set, in a seeded random order. */
+  train: Int32Array;
+  validation: Int32Array;
+}
+
+/**
+ * Splits `labels` (one per image) into training and validation indices.
+ * `validation` images are taken evenly from each of `classes` classes (the
+ * remainder from the first classes); the rest are for training.
+ */
+export function splitTrainValidation(labels: Uint8Array, o: { validation?: number; seed?: number; classes?: number } = {}): TrainValidationSplit {
+  const validation = checkInteger('validation', o.validation ?? 1000, 0, labels.length);
+  const classes = checkInteger('classes', o.classes ?? Math.max(1, ...labels) + 1, 1);
+  const random = mulberry32(checkInteger('seed', o.seed ?? 0, 0));
+  const byClass: number[][] = Array.from({ length: classes }, () => []);
+  labels.forEach((l, i) => {
+    if (l >= classes) throw invalid('labels', `labels below ${classes}`, l);
+    byClass[l].push(i);
+  });
+  const val: number[] = [];
+  const rest: number[] = [];
+  byClass.forEach((idx, c) => {
+    shuffle(idx, random);
+    const take = Math.min(idx.length, Math.floor(validation / classes) + (c < validation % classes ? 1 : 0));
+    val.push(...idx.slice(0, take));
+    rest.push(...idx.slice(take));
+  });
+  return { train: Int32Array.from(shuffle(rest, random)), validation: Int32Array.from(shuffle(val, random)) };
+}

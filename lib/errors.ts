@@ -1,0 +1,29 @@
+/**
+ * The few error classes allcnn throws. Every message names what was wrong,
+ * what was expected and, where there is one, what to do about it.
+ */
+
+/** A bad argument or option: wrong type, range or shape. */
+export class InvalidArgumentError extends TypeError {
+  override name = 'InvalidArgumentError';
+}
+
+/** A data file that is missing, truncated, foreign or corrupt. */
+export class DataError extends Error {
+  override name = 'DataError';
+}
+
+/** LibTorch or the native addon could not be loaded or used. */
+export class BackendError extends Error {
+  override name = 'BackendError';
+}
+
+/** A checkpoint that is corrupt or does not match the run. */
+export class CheckpointError extends Error {
+  override name = 'CheckpointError';
+}
+
+/** A malformed network declaration; the message names the layer. */
+export class ModelDeclarationError extends Error {
+  override name = 'ModelDeclarationError';
+}

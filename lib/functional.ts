@@ -1,0 +1,107 @@
+/**
+ * The neural-net functions the All-CNN family and its ablations need, with
+ * torch.nn.functional's semantics. Shapes are NCHW; an int or [h, w] pair is
+ * accepted wherever PyTorch takes one.
+ */
+import { checkNumber, invalid } from './check';
+import { native } from './native';
+import { Tensor, wrap } from './tensor';
+
+type Pair = number | [number, number];
+const pair = (name: string, v: Pair): number[] => {
+  const p = typeof v === 'number' ? [v, v] : v;
+  if (!Array.isArray(p) || p.length !== 2 || !p.every((x) => Number.isInteger(x) && x >= 0)) {
+    throw invalid(name, 'a non-negative integer or a pair of them', v);
+  }
+  return p;
+};
+
+export interface Conv2dOptions {
+  stride?: Pair;
+  padding?: Pair;
+  dilation?: Pair;
+  groups?: number;
+}
+/** x [N,Cin,H,W], weight [Cout,Cin/groups,kh,kw], bias [Cout] or null. */
+export function conv2d(x: Tensor, weight: Tensor, bias: Tensor | null = null, o: Conv2dOptions = {}): Tensor {
+  return wrap(
+    native().nn_conv2d(x.handle, weight.handle, bias?.handle ?? null, pair('stride', o.stride ?? 1), pair('padding', o.padding ?? 0),
+      pair('dilation', o.dilation ?? 1), o.groups ?? 1),
+  );
+}
+
+export interface Pool2dOptions {
+  /** Default: the kernel size. */
+  stride?: Pair;
+  padding?: Pair;
+  ceilMode?: boolean;
+}
+export function maxPool2d(x: Tensor, kernel: Pair, o: Pool2dOptions = {}): Tensor {
+  return wrap(native().nn_max_pool2d(x.handle, pair('kernel', kernel), pair('stride', o.stride ?? kernel), pair('padding', o.padding ?? 0), o.ceilMode ?? false));
+}
+export function avgPool2d(x: Tensor, kernel: Pair, o: Pool2dOptions = {}): Tensor {
+  return wrap(native().nn_avg_pool2d(x.handle, pair('kernel', kernel), pair('stride', o.stride ?? kernel), pair('padding', o.padding ?? 0), o.ceilMode ?? false));
+}
+export function adaptiveAvgPool2d(x: Tensor, size: Pair): Tensor {
+  return wrap(native().nn_adaptive_avg_pool2d(x.handle, pair('size', size)));
+}
+/** The global average over H and W: [N,C,H,W] -> [N,C]. */
+export function globalAvgPool(x: Tensor): Tensor {
+  return x.mean([2, 3]);
+}
+export function relu(x: Tensor): Tensor {
+  return wrap(native().nn_relu(x.handle));
+}
+/** Zeroes each value with probability p and scales the rest by 1/(1-p) when training. */
+export function dropout(x: Tensor, p: number, training: boolean): Tensor {
+  return wrap(native().nn_dropout(x.handle, checkNumber('p', p, 0, 1), training));
+}
+
+export interface BatchNormOptions {
+  weight?: Tensor | null;
+  bias?: Tensor | null;
+  runningMean?: Tensor | null;
+  runningVar?: Tensor | null;
+  training: boolean;
+  momentum?: number;
+  eps?: number;
+}
+export function batchNorm(x: Tensor, o: BatchNormOptions): Tensor {
+  return wrap(
+    native().nn_batch_norm(x.handle, o.weight?.handle ?? null, o.bias?.handle ?? null, o.runningMean?.handle ?? null,
+      o.runningVar?.handle ?? null, o.training, o.momentum ?? 0.1, o.eps ?? 1e-5),
+  );
+}
+/** x [N,in] @ weight[out,in]^T + bias. */
+export function linear(x: Tensor, weight: Tensor, bias: Tensor | null = null): Tensor {
+  return wrap(native().nn_linear(x.handle, weight.handle, bias?.handle ?? null));
+}
+export function logSoftmax(x: Tensor, dim = -1): Tensor {
+  return wrap(native().nn_log_softmax(x.handle, dim));
+}
+/** Mean cross-entropy of logits [N,K] against int64 class indices [N]. */
+export function crossEntropy(logits: Tensor, target: Tensor, o: { labelSmoothing?: number } = {}): Tensor {
+  return wrap(native().nn_cross_entropy(logits.handle, target.handle, checkNumber('labelSmoothing', o.labelSmoothing ?? 0, 0, 1)));
+}
+export function interpolate(x: Tensor, size: Pair, mode: 'bilinear' | 'nearest' = 'bilinear', alignCorners = false): Tensor {
+  return wrap(native().nn_interpolate(x.handle, pair('size', size), mode, alignCorners));
+}
+/** Sampling grid for gridSample from affine matrices theta [N,2,3]. */
+export function affineGrid(theta: Tensor, size: [number, number, number, number], alignCorners = false): Tensor {
+  return wrap(native().nn_affine_grid(theta.handle, size, alignCorners));
+}
+export function gridSample(x: Tensor, grid: Tensor, o: { mode?: 'bilinear' | 'nearest'; padding?: 'zeros' | 'border' | 'reflection'; alignCorners?: boolean } = {}): Tensor {
+  return wrap(native().nn_grid_sample(x.handle, grid.handle, o.mode ?? 'bilinear', o.padding ?? 'zeros', o.alignCorners ?? false));
+}
+/** Number of rows whose argmax equals the target, as a 0-d int64 tensor (no host sync). */
+export function correctCount(logits: Tensor, target: Tensor): Tensor {
+  return wrap(native().nn_correct(logits.handle, target.handle));
+}
+/** Fraction of rows whose argmax equals the target (syncs to read it). */
+export function accuracy(logits: Tensor, target: Tensor): number {
+  const c = correctCount(logits, target);
+  const n = target.shape[0];
+  const v = c.item();
+  c.dispose();
+  return n === 0 ? 0 : v / n;
+}

@@ -1,0 +1,41 @@
+/**
+ * allcnn's public API. Everything a user imports is listed here by name.
+ */
+export { Tensor, DTYPES } from './tensor';
+export type { DType, Device } from './tensor';
+export { zeros, ones, empty, full, rand, randn, randint, randperm, arange, fromArray, scalar, manualSeed, cat, stack, where, matmul, outer, eigh } from './creation';
+export type { CreateOptions } from './creation';
+export * as nn from './functional';
+export { noGrad } from './autograd';
+export { tidy, keep, dispose } from './scope';
+export { backend, setNumThreads, configureBackend, memory, liveTensors, emptyCache, synchronize, cudaAvailable } from './backend';
+export type { BackendInfo, MemoryInfo } from './backend';
+export { InvalidArgumentError, DataError, BackendError, CheckpointError, ModelDeclarationError } from './errors';
+
+export { declareNetwork, parseLayer, countParameters, inferShapes } from './model/spec';
+export type { NetworkSpec, LayerSpec, LayerDeclaration } from './model/spec';
+export { buildNetwork, Network } from './model/network';
+export type { BuildOptions } from './model/network';
+export { initWeight, INITS } from './init';
+export type { InitName } from './init';
+export { MODELS, MODEL_IDS } from '../models';
+
+export { readCifar10, readCifar100 } from './data/cifar';
+export type { Cifar10, Cifar100, ImageSet } from './data/cifar';
+export { ensureCifar10, ensureCifar100 } from './data/download';
+export { loadCifar10, prepareDataset, BUNDLED_SAMPLE } from './data/dataset';
+export type { Dataset, DatasetOptions, TensorSplit, Prep } from './data/dataset';
+export { splitTrainValidation } from './data/split';
+export { globalContrastNormalize, fitZca, applyZca } from './data/preprocess';
+export { augmentBatch, PAPER_AUGMENTATION, RICH_AUGMENTATION } from './data/augment';
+export type { AugmentOptions } from './data/augment';
+
+export { SGD } from './train/optim';
+export { learningRate, SCHEDULES } from './train/schedule';
+export { trainModel, stalledFor, STALL_TOLERANCE } from './train/train';
+export type { TrainResult, EpochRecord, Progress, TrainHooks, Score } from './train/train';
+export type { TrainConfig, ResolvedConfig } from './train/config';
+export { resolveConfig, DEFAULTS } from './train/config';
+export { evaluate, predict } from './train/evaluate';
+export { saveCheckpoint, loadCheckpoint, exportWeights, importWeights } from './train/checkpoint';
+export { saveSafetensors, loadSafetensors } from './io/safetensors';

@@ -1,0 +1,54 @@
+/**
+ * Weight initialisation. The paper does not state one; Xavier/Glorot uniform
+ * with zero biases is the default (the seed report found it better than
+ * Kaiming). Fans count the receptive field: fan_in = Cin*k*k, fan_out = Cout*k*k.
+ */
+import { checkOneOf } from './check';
+import { noGrad } from './autograd';
+import type { Tensor } from './tensor';
+
+export const INITS = ['xavier-uniform', 'xavier-normal', 'kaiming-uniform', 'kaiming-normal', 'gaussian'] as const;
+export type InitName = (typeof INITS)[number];
+
+export interface InitOptions {
+  /** Default 'xavier-uniform'. */
+  init?: InitName;
+  /** Standard deviation for 'gaussian' (default 0.01). */
+  std?: number;
+}
+
+/** Fan-in and fan-out of a weight of shape [out, in, ...kernel] or [out, in]. */
+export function fans(shape: number[]): { fanIn: number; fanOut: number } {
+  const receptive = shape.slice(2).reduce((a, b) => a * b, 1);
+  return { fanIn: shape[1] * receptive, fanOut: shape[0] * receptive };
+}
+
+/** Fills `weight` in place following `o.init`; uses LibTorch's global generator (seed it first). */
+export function initWeight(weight: Tensor, o: InitOptions = {}): void {
+  const init = checkOneOf('init', o.init ?? 'xavier-uniform', INITS);
+  const { fanIn, fanOut } = fans(weight.shape);
+  noGrad(() => {
+    switch (init) {
+      case 'xavier-uniform': {
+        const bound = Math.sqrt(6 / (fanIn + fanOut));
+        weight.uniform_(-bound, bound);
+        break;
+      }
+      case 'xavier-normal':
+        weight.normal_(0, Math.sqrt(2 / (fanIn + fanOut)));
+        break;
+      case 'kaiming-uniform': {
+        // gain sqrt(2) for ReLU: bound = sqrt(6 / fan_in)
+        const bound = Math.sqrt(6 / fanIn);
+        weight.uniform_(-bound, bound);
+        break;
+      }
+      case 'kaiming-normal':
+        weight.normal_(0, Math.sqrt(2 / fanIn));
+        break;
+      case 'gaussian':
+        weight.normal_(0, o.std ?? 0.01);
+        break;
+    }
+  });
+}

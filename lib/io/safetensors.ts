@@ -1,0 +1,93 @@
+/**
+ * The safetensors format (https://github.com/huggingface/safetensors):
+ * 8-byte little-endian header length, a JSON header
+ * {name: {dtype, shape, data_offsets: [begin, end]}, __metadata__: {string: string}},
+ * then the raw little-endian tensor bytes. Used for model weights, checkpoints
+ * and the ZCA cache. Writes are atomic (temporary file + rename).
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { fromArray } from '../creation';
+import { CheckpointError } from '../errors';
+import type { DType, Tensor } from '../tensor';
+
+const HEADER_LENGTH_BYTES = 8;
+const MAX_HEADER_BYTES = 100 * 1024 * 1024;
+const TO_ST: Record<string, string> = { float32: 'F32', float64: 'F64', float16: 'F16', bfloat16: 'BF16', int64: 'I64', int32: 'I32', uint8: 'U8', bool: 'BOOL' };
+const FROM_ST: Record<string, DType> = Object.fromEntries(Object.entries(TO_ST).map(([k, v]) => [v, k as DType]));
+
+/** Writes tensors (any device; copied to the host) and string metadata to `file`, atomically. */
+export function saveSafetensors(file: string, tensors: Map<string, Tensor> | Record<string, Tensor>, metadata: Record<string, string> = {}): void {
+  const entries = tensors instanceof Map ? [...tensors.entries()] : Object.entries(tensors);
+  const header: Record<string, unknown> = { __metadata__: metadata };
+  const chunks: Uint8Array[] = [];
+  let offset = 0;
+  for (const [name, t] of entries) {
+    const d = t.data();
+    const bytes = new Uint8Array(d.buffer, d.byteOffset, d.byteLength);
+    header[name] = { dtype: TO_ST[t.dtype], shape: t.shape, data_offsets: [offset, offset + bytes.byteLength] };
+    chunks.push(bytes);
+    offset += bytes.byteLength;
+  }
+  let json = JSON.stringify(header);
+  json += ' '.repeat((8 - (json.length % 8)) % 8); // align the data to 8 bytes
+  const head = Buffer.alloc(HEADER_LENGTH_BYTES);
+  head.writeBigUInt64LE(BigInt(Buffer.byteLength(json)));
+  fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+  const tmp = `${file}.tmp-${process.pid}-${Date.now()}`;
+  const fd = fs.openSync(tmp, 'w');
+  try {
+    fs.writeSync(fd, head);
+    fs.writeSync(fd, Buffer.from(json));
+    for (const c of chunks) fs.writeSync(fd, c);
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+  fs.renameSync(tmp, file);
+}
+
+export interface Safetensors {
+  tensors: Map<string, Tensor>;
+  metadata: Record<string, string>;
+}
+
+/** Reads a safetensors file into CPU tensors; throws CheckpointError naming the file on any corruption. */
+export function loadSafetensors(file: string): Safetensors {
+  let buf: Buffer;
+  try {
+    buf = fs.readFileSync(file);
+  } catch (err) {
+    throw new CheckpointError(`${file}: cannot read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+  }
+  const bad = (why: string): never => {
+    throw new CheckpointError(`${file}: not a valid safetensors file (${why})`);
+  };
+  if (buf.length < HEADER_LENGTH_BYTES) bad('too short');
+  const n = Number(buf.readBigUInt64LE(0));
+  if (n > MAX_HEADER_BYTES || HEADER_LENGTH_BYTES + n > buf.length) bad('header length out of range: truncated or foreign file');
+  let header: Record<string, any>;
+  try {
+    header = JSON.parse(buf.subarray(HEADER_LENGTH_BYTES, HEADER_LENGTH_BYTES + n).toString('utf8'));
+  } catch {
+    return bad('header is not JSON');
+  }
+  const dataStart = HEADER_LENGTH_BYTES + n;
+  const tensors = new Map<string, Tensor>();
+  for (const [name, e] of Object.entries(header)) {
+    if (name === '__metadata__') continue;
+    const dtype = FROM_ST[e?.dtype];
+    const [begin, end] = e?.data_offsets ?? [];
+    if (!dtype || !Array.isArray(e.shape) || !Number.isInteger(begin) || !Number.isInteger(end)) bad(`entry ${name} is malformed`);
+    if (dataStart + end > buf.length || begin > end) bad(`entry ${name} lies outside the file: truncated`);
+    const bytes = new Uint8Array(end - begin);
+    bytes.set(buf.subarray(dataStart + begin, dataStart + end));
+    try {
+      tensors.set(name, fromArray(bytes, e.shape, dtype));
+    } catch (err) {
+      for (const t of tensors.values()) t.dispose();
+      bad(`entry ${name}: ${(err as Error).message}`);
+    }
+  }
+  return { tensors, metadata: header.__metadata__ ?? {} };
+}

@@ -1,0 +1,229 @@
+/**
+ * Builds a trainable network from its declaration (spec.ts): named parameter
+ * tensors, a TypeScript forward pass over the functional ops, and the same
+ * layer program for the native fused training step (native/net.cc).
+ */
+import { checkInteger, invalid } from '../check';
+import { manualSeed, ones, zeros } from '../creation';
+import * as F from '../functional';
+import { InitName, initWeight } from '../init';
+import type { NativeLayer } from '../native';
+import { keep, tidy } from '../scope';
+import { checkDevice, Device, Tensor } from '../tensor';
+import { inferShapes, LayerSpec, NetworkSpec } from './spec';
+
+export interface BuildOptions {
+  /** Number of classes (default 10). */
+  classes?: number;
+  /** Input channels and side (default 3 and 32: CIFAR). */
+  inputChannels?: number;
+  inputSize?: number;
+  /** Keep the ReLU after the last (classifier) layer, as in the paper (default true). */
+  finalRelu?: boolean;
+  /** Weight initialisation (default 'xavier-uniform'); biases start at zero. */
+  init?: InitName;
+  /** Standard deviation for init 'gaussian'. */
+  initStd?: number;
+  /** Seed for the initial weights (default 0). */
+  seed?: number;
+  /** Default 'cpu'. */
+  device?: Device;
+  /** Keep weights in channels-last memory order (faster convolutions on GPUs). */
+  channelsLast?: boolean;
+}
+
+/** A layer as run: its spec plus the names of its tensors. */
+interface BuiltLayer {
+  spec: LayerSpec;
+  name: string;
+}
+
+export class Network {
+  readonly spec: NetworkSpec;
+  readonly classes: number;
+  /** Trainable tensors in a fixed order, named like 'conv1.weight'. */
+  readonly parameters = new Map<string, Tensor>();
+  /** Non-trainable state (batch-norm running statistics). */
+  readonly buffers = new Map<string, Tensor>();
+  /** Output shape after each layer, for a single image. */
+  readonly shapes: number[][];
+  readonly device: Device;
+  readonly layers: BuiltLayer[] = [];
+
+  constructor(spec: NetworkSpec, o: BuildOptions = {}) {
+    this.spec = spec;
+    this.classes = checkInteger('classes', o.classes ?? 10, 2, 100000);
+    this.device = checkDevice('device', o.device ?? 'cpu');
+    const inputChannels = o.inputChannels ?? 3;
+    this.shapes = inferShapes(spec, { classes: this.classes, inputChannels, inputSize: o.inputSize });
+    const finalRelu = o.finalRelu ?? true;
+    const lastWeighted = spec.layers.map((l) => l.kind === 'conv' || l.kind === 'fc').lastIndexOf(true);
+    manualSeed(checkInteger('seed', o.seed ?? 0, 0));
+
+    const counts: Record<string, number> = {};
+    let inShape = [inputChannels];
+    spec.layers.forEach((layer, i) => {
+      let l = layer;
+      if (i === lastWeighted && !finalRelu && (l.kind === 'conv' || l.kind === 'fc')) l = { ...l, relu: false };
+      counts[l.kind] = (counts[l.kind] ?? 0) + 1;
+      const name = `${l.kind}${counts[l.kind]}`;
+      const cin = inShape[0];
+      const cout = this.shapes[i][0];
+      if (l.kind === 'conv' || l.kind === 'fc') {
+        const wShape = l.kind === 'conv' ? [cout, cin, l.kernel, l.kernel] : [cout, cin];
+        const w = this.param(`${name}.weight`, zeros(wShape, { device: this.device }));
+        initWeight(w, { init: o.init, std: o.initStd });
+        if (l.batchNorm) {
+          this.param(`${name}.bn.weight`, ones([cout], { device: this.device }));
+          this.param(`${name}.bn.bias`, zeros([cout], { device: this.device }));
+          this.buffer(`${name}.bn.runningMean`, zeros([cout], { device: this.device }));
+          this.buffer(`${name}.bn.runningVar`, ones([cout], { device: this.device }));
+        } else {
+          this.param(`${name}.bias`, zeros([cout], { device: this.device }));
+        }
+      }
+      this.layers.push({ spec: l, name });
+      inShape = this.shapes[i];
+    });
+    if (o.channelsLast) {
+      for (const [k, t] of this.parameters) {
+        if (t.rank === 4) {
+          const cl = keep(t.contiguous('channels_last').requiresGrad_(true));
+          t.dispose();
+          this.parameters.set(k, cl);
+        }
+      }
+    }
+  }
+
+  private param(name: string, t: Tensor): Tensor {
+    keep(t).requiresGrad_(true);
+    this.parameters.set(name, t);
+    return t;
+  }
+  private buffer(name: string, t: Tensor): Tensor {
+    this.buffers.set(name, keep(t));
+    return t;
+  }
+  private p(name: string): Tensor | null {
+    return this.parameters.get(name) ?? null;
+  }
+
+  /** Trainable weights + biases. */
+  parameterCount(): number {
+    let n = 0;
+    for (const t of this.parameters.values()) n += t.numel;
+    return n;
+  }
+
+  /** Class scores [N, classes] for images x [N, C, H, W], run op by op from TypeScript. */
+  forward(x: Tensor, training: boolean): Tensor {
+    return tidy(() => {
+      let h = x;
+      for (const { spec: l, name } of this.layers) {
+        switch (l.kind) {
+          case 'conv':
+            h = F.conv2d(h, this.p(`${name}.weight`)!, this.p(`${name}.bias`), { stride: l.stride, padding: l.padding });
+            break;
+          case 'fc':
+            h = F.linear(h, this.p(`${name}.weight`)!, this.p(`${name}.bias`));
+            break;
+          case 'maxpool':
+            h = F.maxPool2d(h, l.kernel, { stride: l.stride, padding: l.padding });
+            break;
+          case 'avgpool':
+            h = F.avgPool2d(h, l.kernel, { stride: l.stride, padding: l.padding });
+            break;
+          case 'dropout':
+            h = F.dropout(h, l.p, training);
+            break;
+          case 'gap':
+            h = F.globalAvgPool(h);
+            break;
+          case 'flatten':
+            h = h.reshape([h.shape[0], -1]);
+            break;
+          case 'softmax':
+            break;
+        }
+        if ((l.kind === 'conv' || l.kind === 'fc') && l.batchNorm) {
+          h = F.batchNorm(h, {
+            weight: this.p(`${name}.bn.weight`), bias: this.p(`${name}.bn.bias`),
+            runningMean: this.buffers.get(`${name}.bn.runningMean`), runningVar: this.buffers.get(`${name}.bn.runningVar`), training,
+          });
+        }
+        if ((l.kind === 'conv' || l.kind === 'fc') && l.relu) h = F.relu(h);
+      }
+      return h;
+    });
+  }
+
+  /** The layer program for the native training step, indexing into parameterList()/bufferList(). */
+  nativeProgram(): NativeLayer[] {
+    const pIndex = new Map([...this.parameters.keys()].map((k, i) => [k, i]));
+    const bIndex = new Map([...this.buffers.keys()].map((k, i) => [k, i]));
+    const out: NativeLayer[] = [];
+    for (const { spec: l, name } of this.layers) {
+      switch (l.kind) {
+        case 'conv':
+          out.push({ kind: 'conv', weight: pIndex.get(`${name}.weight`), bias: pIndex.get(`${name}.bias`) ?? -1, stride: l.stride, padding: l.padding });
+          break;
+        case 'fc':
+          out.push({ kind: 'linear', weight: pIndex.get(`${name}.weight`), bias: pIndex.get(`${name}.bias`) ?? -1 });
+          break;
+        case 'maxpool':
+        case 'avgpool':
+          out.push({ kind: l.kind, kernel: l.kernel, stride: l.stride, padding: l.padding });
+          break;
+        case 'dropout':
+          out.push({ kind: 'dropout', p: l.p });
+          break;
+        case 'gap':
+        case 'flatten':
+          out.push({ kind: l.kind });
+          break;
+        case 'softmax':
+          break;
+      }
+      if ((l.kind === 'conv' || l.kind === 'fc') && l.batchNorm) {
+        out.push({
+          kind: 'batchnorm', weight: pIndex.get(`${name}.bn.weight`), bias: pIndex.get(`${name}.bn.bias`),
+          runningMean: bIndex.get(`${name}.bn.runningMean`), runningVar: bIndex.get(`${name}.bn.runningVar`), momentum: 0.1, eps: 1e-5,
+        });
+      }
+      if ((l.kind === 'conv' || l.kind === 'fc') && l.relu) out.push({ kind: 'relu' });
+    }
+    return out;
+  }
+
+  parameterList(): Tensor[] {
+    return [...this.parameters.values()];
+  }
+  bufferList(): Tensor[] {
+    return [...this.buffers.values()];
+  }
+
+  /** Stops gradients for every parameter whose name matches (transfer learning). */
+  freeze(match: (name: string) => boolean): string[] {
+    const frozen: string[] = [];
+    for (const [name, t] of this.parameters) {
+      if (match(name)) {
+        t.requiresGrad_(false);
+        frozen.push(name);
+      }
+    }
+    return frozen;
+  }
+
+  /** Frees every parameter and buffer. */
+  dispose(): void {
+    for (const t of this.parameters.values()) t.dispose();
+    for (const t of this.buffers.values()) t.dispose();
+  }
+}
+
+/** Builds a network from a spec; see BuildOptions. */
+export function buildNetwork(spec: NetworkSpec, o: BuildOptions = {}): Network {
+  if (!spec || !Array.isArray(spec.layers)) throw invalid('spec', 'a NetworkSpec (from declareNetwork or MODELS)', spec);
+  return new Network(spec, o);
+}

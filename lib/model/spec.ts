@@ -1,0 +1,194 @@
+/**
+ * Networks as data. A network is an ordered list of layers, each written as a
+ * line that reads like the paper's Tables 1 and 2:
+ *
+ *   'dropout 0.2'            dropout with p = 0.2
+ *   'conv 5x5 96 relu'       5x5 convolution, 96 filters, 'same' padding, then ReLU
+ *   'conv 3x3 96 /2 relu'    the same with stride 2
+ *   'conv 3x3 192 valid relu' no padding (8x8 -> 6x6)
+ *   'conv 1x1 classes relu'  as many filters as classes (10 or 100)
+ *   'conv 3x3 96 bn relu'    with batch normalisation before the ReLU
+ *   'maxpool 3x3 /2'         3x3 max-pooling, stride 2, padding 1 ('avgpool' too)
+ *   'gap'                    global average over the spatial dims: [N,C,H,W] -> [N,C]
+ *   'flatten'                [N,C,H,W] -> [N,C*H*W]
+ *   'fc 192 relu'            fully connected ('fc classes' for the output)
+ *   'softmax'                marks the output; the loss applies it
+ *
+ * Stride-2 layers pad by floor(k/2), so 32 -> 16 -> 8 as in the paper.
+ */
+import { ModelDeclarationError } from '../errors';
+
+export type Width = number | 'classes';
+
+export type LayerSpec =
+  | { kind: 'conv'; kernel: number; filters: Width; stride: number; padding: number; batchNorm: boolean; relu: boolean }
+  | { kind: 'maxpool' | 'avgpool'; kernel: number; stride: number; padding: number }
+  | { kind: 'dropout'; p: number }
+  | { kind: 'gap' }
+  | { kind: 'flatten' }
+  | { kind: 'fc'; units: Width; batchNorm: boolean; relu: boolean }
+  | { kind: 'softmax' };
+
+export interface NetworkSpec {
+  /** The paper's name, e.g. 'ALL-CNN-C'. */
+  name: string;
+  /** What it is, in a sentence. */
+  description: string;
+  layers: LayerSpec[];
+}
+
+/** A layer as a line of text or as typed data. */
+export type LayerDeclaration = string | LayerSpec;
+
+function fail(net: string, index: number, line: string, why: string): never {
+  throw new ModelDeclarationError(`${net}: layer ${index + 1} "${line}": ${why}`);
+}
+
+const KERNEL = /^(\d+)x(\d+)$/;
+
+/** Parses one line of the format above. */
+export function parseLayer(line: string, net = 'network', index = 0): LayerSpec {
+  const words = line.trim().split(/\s+/);
+  const [kind, ...rest] = words;
+  const flags = new Set(rest.filter((w) => ['relu', 'bn', 'valid', 'same'].includes(w)));
+  const args = rest.filter((w) => !flags.has(w));
+  const kernelOf = (w: string | undefined): number => {
+    const m = w ? KERNEL.exec(w) : null;
+    if (!m) fail(net, index, line, `expected a kernel size like 3x3, got "${w ?? ''}"`);
+    if (m[1] !== m[2]) fail(net, index, line, 'only square kernels are supported');
+    const k = Number(m[1]);
+    if (k < 1) fail(net, index, line, 'kernel size must be at least 1');
+    return k;
+  };
+  const strideOf = (w: string | undefined): number => {
+    if (w === undefined) return 1;
+    if (!/^\/\d+$/.test(w) || Number(w.slice(1)) < 1) fail(net, index, line, `expected a stride like /2, got "${w}"`);
+    return Number(w.slice(1));
+  };
+  const widthOf = (w: string | undefined, what: string): Width => {
+    if (w === 'classes') return 'classes';
+    if (w === undefined || !/^\d+$/.test(w) || Number(w) < 1) fail(net, index, line, `expected a number of ${what} or "classes", got "${w ?? ''}"`);
+    return Number(w);
+  };
+  const noExtra = (n: number, allowed: string[]) => {
+    if (args.length > n) fail(net, index, line, `unexpected "${args[n]}"`);
+    for (const f of flags) if (!allowed.includes(f)) fail(net, index, line, `"${f}" does not apply to ${kind}`);
+  };
+  switch (kind) {
+    case 'conv': {
+      noExtra(3, ['relu', 'bn', 'valid', 'same']);
+      const kernel = kernelOf(args[0]);
+      const filters = widthOf(args[1], 'filters');
+      const stride = strideOf(args[2]);
+      return { kind, kernel, filters, stride, padding: flags.has('valid') ? 0 : Math.floor(kernel / 2), batchNorm: flags.has('bn'), relu: flags.has('relu') };
+    }
+    case 'maxpool':
+    case 'avgpool': {
+      noExtra(2, []);
+      const kernel = kernelOf(args[0]);
+      return { kind, kernel, stride: strideOf(args[1] ?? `/${kernel}`), padding: Math.floor(kernel / 2) };
+    }
+    case 'dropout': {
+      noExtra(1, []);
+      const p = Number(args[0]);
+      if (args[0] === undefined || !(p >= 0 && p < 1)) fail(net, index, line, `expected a probability in [0, 1), got "${args[0] ?? ''}"`);
+      return { kind, p };
+    }
+    case 'fc': {
+      noExtra(1, ['relu', 'bn']);
+      return { kind, units: widthOf(args[0], 'units'), batchNorm: flags.has('bn'), relu: flags.has('relu') };
+    }
+    case 'gap':
+    case 'flatten':
+    case 'softmax':
+      noExtra(0, []);
+      return { kind };
+    default:
+      return fail(net, index, line, `unknown layer "${kind}" (conv, maxpool, avgpool, dropout, gap, flatten, fc, softmax)`);
+  }
+}
+
+/** Declares a network from lines or typed layers; throws ModelDeclarationError naming the bad layer. */
+export function declareNetwork(name: string, description: string, layers: LayerDeclaration[]): NetworkSpec {
+  if (!Array.isArray(layers) || layers.length === 0) {
+    throw new ModelDeclarationError(`${name}: a network needs at least one layer`);
+  }
+  const parsed = layers.map((l, i) => (typeof l === 'string' ? parseLayer(l, name, i) : l));
+  const spec = { name, description, layers: parsed };
+  inferShapes(spec, { classes: 10 }); // validates the geometry once, at declaration
+  return spec;
+}
+
+export interface ShapeOptions {
+  classes: number;
+  inputChannels?: number;
+  inputSize?: number;
+}
+
+/** Output shape ([C,H,W] or [features]) after each layer; throws on impossible geometry. */
+export function inferShapes(spec: NetworkSpec, o: ShapeOptions): number[][] {
+  let shape = [o.inputChannels ?? 3, o.inputSize ?? 32, o.inputSize ?? 32];
+  const out: number[][] = [];
+  const width = (w: Width) => (w === 'classes' ? o.classes : w);
+  spec.layers.forEach((l, i) => {
+    const where = `${spec.name}: layer ${i + 1} (${l.kind})`;
+    const spatial = () => {
+      if (shape.length !== 3) throw new ModelDeclarationError(`${where}: needs a [C,H,W] input but gets [${shape.join(',')}] (after gap/flatten)`);
+    };
+    const next = (size: number, k: number, s: number, p: number) => {
+      const n = Math.floor((size + 2 * p - k) / s) + 1;
+      if (n < 1) throw new ModelDeclarationError(`${where}: a ${k}x${k} window does not fit a ${size}x${size} input`);
+      return n;
+    };
+    switch (l.kind) {
+      case 'conv':
+        spatial();
+        shape = [width(l.filters), next(shape[1], l.kernel, l.stride, l.padding), next(shape[2], l.kernel, l.stride, l.padding)];
+        break;
+      case 'maxpool':
+      case 'avgpool':
+        spatial();
+        shape = [shape[0], next(shape[1], l.kernel, l.stride, l.padding), next(shape[2], l.kernel, l.stride, l.padding)];
+        break;
+      case 'gap':
+        spatial();
+        shape = [shape[0]];
+        break;
+      case 'flatten':
+        shape = [shape.reduce((a, b) => a * b, 1)];
+        break;
+      case 'fc':
+        if (shape.length !== 1) throw new ModelDeclarationError(`${where}: needs a flat input; add 'gap' or 'flatten' before it`);
+        shape = [width(l.units)];
+        break;
+      case 'dropout':
+      case 'softmax':
+        break;
+    }
+    out.push(shape.slice());
+  });
+  const last = out[out.length - 1];
+  if (last.length !== 1 || last[0] !== o.classes) {
+    throw new ModelDeclarationError(`${spec.name}: the network must end in ${o.classes} class scores, but its output is [${last.join(',')}]`);
+  }
+  return out;
+}
+
+/** Weights + biases (+ batch-norm scale and shift) for `classes` outputs, without allocating anything. */
+export function countParameters(spec: NetworkSpec, o: ShapeOptions): number {
+  const shapes = inferShapes(spec, o);
+  let inShape = [o.inputChannels ?? 3];
+  let n = 0;
+  spec.layers.forEach((l, i) => {
+    const cin = inShape[0];
+    if (l.kind === 'conv') {
+      const cout = shapes[i][0];
+      n += cout * cin * l.kernel * l.kernel + (l.batchNorm ? 2 * cout : cout);
+    } else if (l.kind === 'fc') {
+      const cout = shapes[i][0];
+      n += cout * cin + (l.batchNorm ? 2 * cout : cout);
+    }
+    inShape = shapes[i];
+  });
+  return n;
+}

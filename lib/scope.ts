@@ -1,0 +1,81 @@
+/**
+ * Explicit lifetimes. V8 cannot see LibTorch memory (least of all on a GPU),
+ * so the GC is only a safety net: tensors are freed by dispose(), or by the
+ * scope they were created in.
+ *
+ *   const loss = tidy(() => crossEntropy(model.forward(x), y)); // intermediates freed
+ *
+ * A scope frees every tensor created inside it on exit, except those returned
+ * (also inside arrays and plain objects) or marked with keep(). Scopes nest: a
+ * returned tensor moves to the enclosing scope.
+ */
+import type { Tensor } from './tensor';
+
+const stack: Set<Tensor>[] = [];
+const kept = new WeakSet<Tensor>();
+
+/** Called by every Tensor constructor. */
+export function track(t: Tensor): void {
+  if (stack.length > 0) stack[stack.length - 1].add(t);
+}
+
+/** Exempts a tensor from every scope; free it with dispose(). */
+export function keep<T extends Tensor>(t: T): T {
+  kept.add(t);
+  for (const scope of stack) scope.delete(t);
+  return t;
+}
+
+function collect(value: unknown, out: Set<Tensor>, depth = 0): void {
+  if (depth > 4 || value === null || typeof value !== 'object') return;
+  if ((value as { __isTensor?: boolean }).__isTensor) {
+    out.add(value as Tensor);
+    return;
+  }
+  if (Array.isArray(value)) for (const v of value) collect(v, out, depth + 1);
+  else if (Object.getPrototypeOf(value) === Object.prototype) {
+    for (const v of Object.values(value as object)) collect(v, out, depth + 1);
+  }
+}
+
+/** Runs fn in a new scope; see the module comment. fn must be synchronous. */
+export function tidy<R>(fn: () => R): R {
+  const scope = new Set<Tensor>();
+  stack.push(scope);
+  let result: R;
+  try {
+    result = fn();
+  } catch (err) {
+    stack.pop();
+    for (const t of scope) t.dispose();
+    throw err;
+  }
+  stack.pop();
+  if (result !== null && typeof result === 'object' && typeof (result as { then?: unknown }).then === 'function') {
+    for (const t of scope) t.dispose();
+    throw new TypeError(
+      'tidy() takes a synchronous function, but this one returned a Promise: tensors made after its first ' +
+        'await would escape the scope. Use tidy() inside the async function around synchronous parts.',
+    );
+  }
+  const returned = new Set<Tensor>();
+  collect(result, returned);
+  const parent = stack[stack.length - 1];
+  for (const t of scope) {
+    if (returned.has(t) || kept.has(t)) parent?.add(t);
+    else t.dispose();
+  }
+  return result;
+}
+
+/** Disposes every tensor in a value (a tensor, or arrays / plain objects of them). */
+export function dispose(value: unknown): void {
+  const all = new Set<Tensor>();
+  collect(value, all);
+  for (const t of all) t.dispose();
+}
+
+/** How many scopes are open (for tests). */
+export function scopeDepth(): number {
+  return stack.length;
+}

@@ -1,0 +1,153 @@
+/**
+ * Checkpoints: model parameters, batch-norm buffers, SGD velocities, the epoch
+ * reached, the history so far, the RNG recipe and a hash of the config, in one
+ * safetensors file written atomically (temporary file + rename), so a crash
+ * mid-write never leaves a broken checkpoint behind.
+ *
+ * RNG state: every epoch reseeds LibTorch's generator from (seed, epoch), so
+ * the epoch number is the whole RNG state and a resumed run continues exactly
+ * as an uninterrupted one.
+ */
+import * as crypto from 'node:crypto';
+import * as fs from 'node:fs';
+import { CheckpointError } from '../errors';
+import { loadSafetensors, saveSafetensors } from '../io/safetensors';
+import type { Network } from '../model/network';
+import { noGrad } from '../autograd';
+import type { Tensor } from '../tensor';
+import type { SGD } from './optim';
+
+export const CHECKPOINT_FORMAT = 'allcnn-checkpoint-v1';
+
+/** A stable hash of the fields that change what a run computes. */
+export function configHash(config: object): string {
+  const sorted = (v: unknown): unknown =>
+    Array.isArray(v) ? v.map(sorted) : v && typeof v === 'object' ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, sorted((v as any)[k])])) : v;
+  return crypto.createHash('sha256').update(JSON.stringify(sorted(config))).digest('hex').slice(0, 16);
+}
+
+export interface CheckpointState<H> {
+  /** Epochs completed. */
+  epoch: number;
+  history: H[];
+  config: object;
+}
+
+export function saveCheckpoint<H>(file: string, net: Network, sgd: SGD | null, state: CheckpointState<H>): void {
+  const tensors = new Map<string, Tensor>();
+  for (const [k, t] of net.parameters) tensors.set(`param.${k}`, t);
+  for (const [k, t] of net.buffers) tensors.set(`buffer.${k}`, t);
+  if (sgd) [...net.parameters.keys()].forEach((k, i) => tensors.set(`momentum.${k}`, sgd.momentumBuffers[i]));
+  saveSafetensors(file, tensors, {
+    format: CHECKPOINT_FORMAT,
+    model: net.spec.name,
+    epoch: String(state.epoch),
+    configHash: configHash(state.config),
+    config: JSON.stringify(state.config),
+    history: JSON.stringify(state.history),
+    rng: JSON.stringify({ reseededPerEpoch: true }),
+  });
+}
+
+function differingKeys(a: Record<string, unknown>, b: Record<string, unknown>): string[] {
+  const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
+  return [...keys].filter((k) => JSON.stringify(a[k]) !== JSON.stringify(b[k]));
+}
+
+/**
+ * Loads a checkpoint into `net` (and `sgd`), after checking that it was
+ * written by the same model and configuration. Returns the saved state.
+ */
+export function loadCheckpoint<H>(file: string, net: Network, sgd: SGD | null, config: object): CheckpointState<H> {
+  const { tensors, metadata } = loadSafetensors(file);
+  try {
+    if (metadata.format !== CHECKPOINT_FORMAT) throw new CheckpointError(`${file}: not an allcnn checkpoint (format "${metadata.format ?? 'none'}")`);
+    if (metadata.configHash !== configHash(config)) {
+      const saved = JSON.parse(metadata.config ?? '{}');
+      const diff = differingKeys(saved, config as Record<string, unknown>);
+      throw new CheckpointError(
+        `${file}: written by a different configuration (differs in: ${diff.join(', ') || 'unknown'}). ` +
+          'Use the same options to resume, or another --out folder / checkpoint path to start afresh.',
+      );
+    }
+    loadStateInto(file, net, tensors, sgd);
+    return { epoch: Number(metadata.epoch), history: JSON.parse(metadata.history ?? '[]'), config: JSON.parse(metadata.config) };
+  } finally {
+    for (const t of tensors.values()) t.dispose();
+  }
+}
+
+/** Copies saved tensors into the network's own (in place: the native net shares them). */
+function loadStateInto(file: string, net: Network, tensors: Map<string, Tensor>, sgd: SGD | null): void {
+  const targets: Array<[string, Tensor]> = [
+    ...[...net.parameters].map(([k, t]) => [`param.${k}`, t] as [string, Tensor]),
+    ...[...net.buffers].map(([k, t]) => [`buffer.${k}`, t] as [string, Tensor]),
+    ...(sgd ? [...net.parameters.keys()].map((k, i) => [`momentum.${k}`, sgd.momentumBuffers[i]] as [string, Tensor]) : []),
+  ];
+  const missing = targets.filter(([k]) => !tensors.has(k)).map(([k]) => k);
+  if (missing.length) throw new CheckpointError(`${file}: does not match ${net.spec.name}: missing ${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ', ...' : ''}`);
+  for (const [k, t] of targets) {
+    const src = tensors.get(k)!;
+    if (src.shape.join() !== t.shape.join()) {
+      throw new CheckpointError(`${file}: ${k} has shape [${src.shape}] but ${net.spec.name} needs [${t.shape}] (a checkpoint of another architecture?)`);
+    }
+  }
+  noGrad(() => {
+    for (const [k, t] of targets) {
+      const moved = tensors.get(k)!.to(t.device);
+      t.copy_(moved);
+      moved.dispose();
+    }
+  });
+}
+
+/** Whether a checkpoint file exists at `file`. */
+export function checkpointExists(file: string): boolean {
+  return fs.existsSync(file);
+}
+
+/** Saves only the weights (and BN buffers) as a plain safetensors file, names as in Network.parameters. */
+export function exportWeights(file: string, net: Network): void {
+  const tensors = new Map<string, Tensor>([...net.parameters, ...net.buffers]);
+  saveSafetensors(file, tensors, { model: net.spec.name, format: 'allcnn-weights-v1' });
+}
+
+/**
+ * Loads weights saved by exportWeights (or any safetensors file with the same
+ * names). strict: every tensor must be present; otherwise the names that were
+ * not loaded are returned (for transfer learning) so nothing is skipped silently.
+ */
+export function importWeights(file: string, net: Network, o: { strict?: boolean; skip?: (name: string) => boolean } = {}): { loaded: string[]; missing: string[]; unexpected: string[] } {
+  const { tensors } = loadSafetensors(file);
+  try {
+    const own = new Map<string, Tensor>([...net.parameters, ...net.buffers]);
+    const loaded: string[] = [];
+    const missing: string[] = [];
+    for (const [k, t] of own) {
+      const src = tensors.get(k);
+      if (!src || o.skip?.(k)) {
+        missing.push(k);
+        continue;
+      }
+      if (src.shape.join() !== t.shape.join()) {
+        throw new CheckpointError(`${file}: ${k} has shape [${src.shape}] but ${net.spec.name} needs [${t.shape}] (weights of another architecture?)`);
+      }
+    }
+    const unexpected = [...tensors.keys()].filter((k) => !own.has(k));
+    if ((o.strict ?? true) && (missing.length || unexpected.length)) {
+      throw new CheckpointError(`${file}: does not match ${net.spec.name} (missing: ${missing.join(', ') || 'none'}; unexpected: ${unexpected.join(', ') || 'none'})`);
+    }
+    noGrad(() => {
+      for (const [k, t] of own) {
+        if (missing.includes(k)) continue;
+        const moved = tensors.get(k)!.to(t.device);
+        t.copy_(moved);
+        moved.dispose();
+        loaded.push(k);
+      }
+    });
+    return { loaded, missing, unexpected };
+  } finally {
+    for (const t of tensors.values()) t.dispose();
+  }
+}

@@ -1,0 +1,125 @@
+/**
+ * A training run's configuration: defaults in one place (the paper's where it
+ * gives them), every field checked, unknown keys rejected. The resolved
+ * config is saved with every result and checkpoint.
+ */
+import { checkInteger, checkNumber, checkOneOf, invalid } from '../check';
+import { AugmentOptions, checkAugment, PAPER_AUGMENTATION } from '../data/augment';
+import { Prep, PREPS } from '../data/dataset';
+import { InitName, INITS } from '../init';
+import type { NetworkSpec } from '../model/spec';
+import { checkDevice, Device } from '../tensor';
+import { ScheduleName, SCHEDULES } from './schedule';
+import { MODELS } from '../../models';
+
+export const PRECISIONS = ['fp32', 'bf16', 'fp16'] as const;
+export type Precision = (typeof PRECISIONS)[number];
+export const ENGINES = ['native', 'typescript'] as const;
+export type Engine = (typeof ENGINES)[number];
+
+export interface TrainConfig {
+  /** A model id from MODELS ('all-cnn-c') or a NetworkSpec of your own. */
+  model: string | NetworkSpec;
+  /** CIFAR-10 archive or folder; the bundled 600-image sample when omitted. */
+  data?: string;
+  epochs?: number;
+  batchSize?: number;
+  /** Base learning rate (the paper picks from 0.25, 0.1, 0.05, 0.01). */
+  lr?: number;
+  momentum?: number;
+  weightDecay?: number;
+  schedule?: ScheduleName;
+  warmupEpochs?: number;
+  prep?: Prep;
+  /** true for the paper's flips + translations, or detailed options. */
+  augment?: boolean | AugmentOptions;
+  seed?: number;
+  device?: Device;
+  /** Train on at most this many images of the training split. */
+  limit?: number;
+  testLimit?: number;
+  validation?: number;
+  /** ReLU after the last 1x1 convolution, as in the paper. */
+  finalRelu?: boolean;
+  init?: InitName;
+  precision?: Precision;
+  tf32?: boolean;
+  channelsLast?: boolean;
+  labelSmoothing?: number;
+  /** Epochs at chance-level loss before a run is reported as stalled (0: never). */
+  stallEpochs?: number;
+  /** 'native': one fused native call per step (default); 'typescript': op by op. */
+  engine?: Engine;
+  evalBatchSize?: number;
+}
+
+export type ResolvedConfig = Required<Omit<TrainConfig, 'data' | 'limit' | 'testLimit' | 'validation' | 'model'>> & {
+  model: string;
+  data: string | null;
+  limit: number | null;
+  testLimit: number | null;
+  validation: number | null;
+  augment: AugmentOptions | false;
+};
+
+export const DEFAULTS = {
+  epochs: 10,
+  batchSize: 128,
+  lr: 0.01,
+  momentum: 0.9, // the paper
+  weightDecay: 0.001, // the paper
+  schedule: 'paper' as ScheduleName,
+  warmupEpochs: 0,
+  prep: 'zca' as Prep, // the paper: GCN + ZCA
+  seed: 0,
+  device: 'cpu',
+  finalRelu: true, // the paper
+  init: 'xavier-uniform' as InitName,
+  precision: 'fp32' as Precision,
+  tf32: false,
+  channelsLast: false,
+  labelSmoothing: 0,
+  stallEpochs: 3,
+  engine: 'native' as Engine,
+  evalBatchSize: 500,
+};
+
+const KEYS = new Set(['model', 'data', 'limit', 'testLimit', 'validation', 'augment', ...Object.keys(DEFAULTS)]);
+
+/** Checks a config and fills in the defaults. */
+export function resolveConfig(c: TrainConfig): ResolvedConfig {
+  if (c === null || typeof c !== 'object') throw invalid('config', 'a TrainConfig object', c);
+  for (const k of Object.keys(c)) if (!KEYS.has(k)) throw invalid('config key', `one of ${[...KEYS].join(', ')}`, k);
+  const model = typeof c.model === 'string' ? c.model : c.model?.name;
+  if (typeof c.model === 'string' && !MODELS[c.model]) throw invalid('model', `one of ${Object.keys(MODELS).join(', ')} (or a NetworkSpec)`, c.model);
+  if (typeof model !== 'string') throw invalid('model', 'a model id or a NetworkSpec', c.model);
+  const d = { ...DEFAULTS, ...c };
+  const opt = (name: string, v: number | undefined, min: number) => (v === undefined || v === null ? null : checkInteger(name, v, min));
+  return {
+    model,
+    data: c.data ?? null,
+    epochs: checkInteger('epochs', d.epochs, 1),
+    batchSize: checkInteger('batchSize', d.batchSize, 1, 1 << 16),
+    lr: checkNumber('lr', d.lr, 0, 100),
+    momentum: checkNumber('momentum', d.momentum, 0, 1),
+    weightDecay: checkNumber('weightDecay', d.weightDecay, 0, 1),
+    schedule: checkOneOf('schedule', d.schedule, SCHEDULES),
+    warmupEpochs: checkNumber('warmupEpochs', d.warmupEpochs, 0),
+    prep: checkOneOf('prep', d.prep, PREPS),
+    augment: c.augment === true ? PAPER_AUGMENTATION : c.augment ? checkAugment(c.augment) : false,
+    seed: checkInteger('seed', d.seed, 0, 2 ** 31),
+    device: checkDevice('device', d.device),
+    limit: opt('limit', c.limit, 1),
+    testLimit: opt('testLimit', c.testLimit, 1),
+    validation: opt('validation', c.validation, 0),
+    finalRelu: Boolean(d.finalRelu),
+    init: checkOneOf('init', d.init, INITS),
+    precision: checkOneOf('precision', d.precision, PRECISIONS),
+    tf32: Boolean(d.tf32),
+    channelsLast: Boolean(d.channelsLast),
+    labelSmoothing: checkNumber('labelSmoothing', d.labelSmoothing, 0, 1),
+    stallEpochs: checkInteger('stallEpochs', d.stallEpochs, 0),
+    engine: checkOneOf('engine', d.engine, ENGINES),
+    evalBatchSize: checkInteger('evalBatchSize', d.evalBatchSize, 1),
+  };
+}

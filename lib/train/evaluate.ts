@@ -1,0 +1,32 @@
+/** evaluate() and predict() for a trained Network. */
+import { noGrad } from '../autograd';
+import type { TensorSplit } from '../data/dataset';
+import { logSoftmax } from '../functional';
+import type { Network } from '../model/network';
+import { native } from '../native';
+import { tidy } from '../scope';
+import type { Tensor } from '../tensor';
+import { createNativeNet, Score } from './train';
+
+const EVAL_DEFAULTS = { momentum: 0, weightDecay: 0, labelSmoothing: 0, channelsLast: false, precision: 'fp32' as const };
+
+/** Mean loss and accuracy of `network` on images x [N,C,H,W] with labels y [N] (int64), dropout off. */
+export async function evaluate(network: Network, data: Pick<TensorSplit, 'x' | 'y'>, o: { batchSize?: number } = {}): Promise<Score> {
+  const net = createNativeNet(network, null, EVAL_DEFAULTS);
+  try {
+    const m = await native().net_evaluate(net, data.x.handle, data.y.handle, o.batchSize ?? 500);
+    return { loss: m.loss, accuracy: m.seen ? m.correct / m.seen : NaN, count: m.seen };
+  } finally {
+    native().net_release(net);
+  }
+}
+
+/** Class probabilities [N, classes] and predicted labels [N] for preprocessed images x. */
+export function predict(network: Network, x: Tensor): { probabilities: Tensor; labels: Tensor } {
+  return noGrad(() =>
+    tidy(() => {
+      const logp = logSoftmax(network.forward(x, false), 1);
+      return { probabilities: logp.exp(), labels: logp.argmax(1) };
+    }),
+  );
+}

@@ -1,0 +1,50 @@
+/**
+ * SGD with momentum and coupled L2 weight decay, PyTorch's convention:
+ *   d = grad + weightDecay * w;  v = momentum * v + d;  w -= lr * v
+ * (Caffe and the paper's era scale v by lr before adding; with a constant
+ * rate the two are the same, and at a rate change this one carries the old
+ * velocity over unscaled.) The whole update is one native call.
+ */
+import { checkNumber } from '../check';
+import { zeros } from '../creation';
+import { native } from '../native';
+import { keep } from '../scope';
+import type { Tensor } from '../tensor';
+
+export interface SgdOptions {
+  /** Default 0.9 (the paper). */
+  momentum?: number;
+  /** Default 0.001 (the paper). */
+  weightDecay?: number;
+  nesterov?: boolean;
+}
+
+export class SGD {
+  readonly params: Tensor[];
+  /** One velocity buffer per parameter; saved in checkpoints. */
+  readonly momentumBuffers: Tensor[];
+  readonly momentum: number;
+  readonly weightDecay: number;
+  readonly nesterov: boolean;
+
+  constructor(params: Tensor[], o: SgdOptions = {}) {
+    this.params = params;
+    this.momentum = checkNumber('momentum', o.momentum ?? 0.9, 0, 1);
+    this.weightDecay = checkNumber('weightDecay', o.weightDecay ?? 0.001, 0);
+    this.nesterov = o.nesterov ?? false;
+    this.momentumBuffers = params.map((p) => keep(zeros(p.shape, { device: p.device, dtype: p.dtype })));
+  }
+
+  /** Applies one update with the gradients in the parameters' .grad. */
+  step(lr: number): void {
+    native().optim_sgd_step(this.params.map((p) => p.handle), this.momentumBuffers.map((b) => b.handle), lr, this.momentum, this.weightDecay, this.nesterov);
+  }
+
+  zeroGrad(): void {
+    for (const p of this.params) p.zeroGrad();
+  }
+
+  dispose(): void {
+    for (const b of this.momentumBuffers) b.dispose();
+  }
+}

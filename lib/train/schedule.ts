@@ -1,0 +1,42 @@
+/**
+ * Learning-rate schedules as pure functions of the (fractional) epoch.
+ *
+ * 'paper': the paper's multi-step schedule: the rate is multiplied by 0.1
+ *   after epochs 200, 250 and 300 of 350. For other lengths the milestones
+ *   scale proportionally (e.g. 20, 25 and 30 of 35).
+ * 'cosine': half a cosine from the base rate to 0.
+ * 'constant': the base rate throughout.
+ * A linear warm-up over the first `warmupEpochs` multiplies any of them.
+ */
+import { checkNumber, checkOneOf } from '../check';
+
+export const SCHEDULES = ['paper', 'cosine', 'constant'] as const;
+export type ScheduleName = (typeof SCHEDULES)[number];
+
+/** The paper's milestones as fractions of the run: 200/350, 250/350, 300/350. */
+export const PAPER_MILESTONES = [200 / 350, 250 / 350, 300 / 350];
+export const PAPER_DECAY = 0.1;
+
+export interface Schedule {
+  name: ScheduleName;
+  baseLr: number;
+  epochs: number;
+  warmupEpochs?: number;
+}
+
+/** The learning rate at `epoch` (0-based, fractional within an epoch). */
+export function learningRate(epoch: number, s: Schedule): number {
+  checkOneOf('schedule', s.name, SCHEDULES);
+  checkNumber('lr', s.baseLr, 0);
+  let lr = s.baseLr;
+  // 1. the schedule proper
+  if (s.name === 'paper') {
+    for (const m of PAPER_MILESTONES) if (epoch >= Math.round(m * s.epochs)) lr *= PAPER_DECAY;
+  } else if (s.name === 'cosine') {
+    lr *= 0.5 * (1 + Math.cos((Math.PI * Math.min(epoch, s.epochs)) / s.epochs));
+  }
+  // 2. linear warm-up
+  const warm = s.warmupEpochs ?? 0;
+  if (warm > 0 && epoch < warm) lr *= (epoch + 1e-9) / warm;
+  return lr;
+}

@@ -1,0 +1,245 @@
+/**
+ * trainModel(): the whole algorithm, top to bottom: config, data, model,
+ * optimiser, schedule, loop, evaluation. Each step is one native call
+ * (forward, loss, backward, SGD) run off the event loop; training metrics
+ * accumulate on the device and are read every `READ_EVERY` steps.
+ */
+import { configureBackend, ensureDefaultThreads } from '../backend';
+import { manualSeed, randperm } from '../creation';
+import { augmentBatch } from '../data/augment';
+import { Dataset, loadCifar10, TensorSplit } from '../data/dataset';
+import { crossEntropy } from '../functional';
+import { buildNetwork, Network } from '../model/network';
+import type { NetworkSpec } from '../model/spec';
+import { native, NativeMetrics, NativeNet } from '../native';
+import { tidy } from '../scope';
+import type { Tensor } from '../tensor';
+import { checkpointExists, loadCheckpoint, saveCheckpoint } from './checkpoint';
+import { ResolvedConfig, resolveConfig, TrainConfig } from './config';
+import { SGD } from './optim';
+import { learningRate } from './schedule';
+import { MODELS } from '../../models';
+
+/** Training metrics are read back (a host sync) every this many steps. */
+const READ_EVERY = 10;
+/** A run is at chance while its training loss is within this of ln(K). */
+export const STALL_TOLERANCE = 0.02;
+
+export interface EpochRecord {
+  epoch: number;
+  /** Mean training loss and accuracy over the epoch (with dropout on). */
+  loss: number;
+  trainAccuracy: number;
+  valLoss: number;
+  valAccuracy: number;
+  lr: number;
+  seconds: number;
+  imagesPerSecond: number;
+}
+
+export interface Score {
+  loss: number;
+  accuracy: number;
+  count: number;
+}
+
+export interface TrainResult {
+  config: ResolvedConfig;
+  parameters: number;
+  history: EpochRecord[];
+  validation: Score;
+  test: Score;
+  /** The training loss stayed at chance (ln K) for config.stallEpochs epochs: the run was stopped. */
+  stalled: boolean;
+  /** Epoch the run resumed from (0 for a fresh run). */
+  resumedFrom: number;
+  seconds: number;
+  /** Mean training throughput (images per second) of the epochs run here. */
+  imagesPerSecond: number;
+  device: string;
+  /** The trained network, when hooks.keepModel was set (dispose it yourself). */
+  network?: Network;
+}
+
+export type Progress =
+  | { type: 'start'; config: ResolvedConfig; parameters: number; trainImages: number; startEpoch: number }
+  | { type: 'step'; epoch: number; step: number; steps: number; loss: number | null; lr: number }
+  | { type: 'epoch'; record: EpochRecord; stalled: boolean }
+  | { type: 'checkpoint'; file: string; epoch: number };
+
+export interface TrainHooks {
+  onProgress?: (p: Progress) => void;
+  signal?: AbortSignal;
+  /** Checkpoint file written after every epoch (atomically). */
+  checkpoint?: string;
+  /** Continue from `checkpoint` when it exists. */
+  resume?: boolean;
+  /** An already loaded data set (not disposed by trainModel). */
+  dataset?: Dataset;
+  /** Return the trained network in the result instead of freeing it. */
+  keepModel?: boolean;
+  /** Called with the network and data set before training starts (transfer learning uses it). */
+  prepare?: (network: Network, dataset: Dataset) => void;
+  /** Build options passed through to buildNetwork. */
+  classes?: number;
+}
+
+/** The generator seed for one epoch: the whole RNG state of a run is (seed, epoch). */
+export function epochSeed(seed: number, epoch: number): number {
+  return seed * 100003 + epoch + 1;
+}
+
+function specOf(model: TrainConfig['model']): NetworkSpec {
+  return typeof model === 'string' ? MODELS[model] : model;
+}
+
+class AbortError extends Error {
+  override name = 'AbortError';
+}
+
+/** Trains one network; see TrainConfig for the options and TrainResult for what comes back. */
+export async function trainModel(config: TrainConfig, hooks: TrainHooks = {}): Promise<TrainResult> {
+  const c = resolveConfig(config);
+  const spec = specOf(config.model);
+  const started = Date.now();
+  ensureDefaultThreads();
+  if (c.device.startsWith('cuda')) configureBackend({ cudnnBenchmark: true, tf32: c.tf32 });
+  if (c.engine === 'typescript' && c.precision !== 'fp32') throw new TypeError(`engine 'typescript' runs in fp32 only; use engine 'native' for precision '${c.precision}'`);
+
+  // 1. data
+  const dataset = hooks.dataset ?? (await loadCifar10(c.data ?? undefined, { prep: c.prep, limit: c.limit ?? undefined, testLimit: c.testLimit ?? undefined, validation: c.validation ?? undefined, seed: c.seed, device: c.device }));
+  // 2. model, optimiser, native step
+  const network = buildNetwork(spec, { classes: hooks.classes ?? dataset.classes, finalRelu: c.finalRelu, init: c.init, seed: c.seed, device: c.device, channelsLast: c.channelsLast });
+  hooks.prepare?.(network, dataset);
+  const trainable = network.parameterList();
+  const sgd = new SGD(trainable, { momentum: c.momentum, weightDecay: c.weightDecay });
+  const net = createNativeNet(network, sgd, c);
+  try {
+    // 3. resume
+    let history: EpochRecord[] = [];
+    let startEpoch = 0;
+    if (hooks.resume && hooks.checkpoint && checkpointExists(hooks.checkpoint)) {
+      const state = loadCheckpoint<EpochRecord>(hooks.checkpoint, network, sgd, c);
+      history = state.history;
+      startEpoch = state.epoch;
+    }
+    const train = dataset.train;
+    hooks.onProgress?.({ type: 'start', config: c, parameters: network.parameterCount(), trainImages: train.count, startEpoch });
+
+    // 4. the loop
+    const chance = Math.log(dataset.classes);
+    let stalled = stalledFor(history, chance, c.stallEpochs);
+    const steps = Math.ceil(train.count / c.batchSize);
+    for (let epoch = startEpoch; epoch < c.epochs && !stalled; epoch++) {
+      const t0 = Date.now();
+      manualSeed(epochSeed(c.seed, epoch));
+      const order = randperm(train.count, c.device);
+      const sums = { loss: 0, correct: 0, seen: 0 };
+      const take = (m: NativeMetrics) => {
+        if (m.seen === 0) return;
+        sums.loss += m.loss * m.seen;
+        sums.correct += m.correct;
+        sums.seen += m.seen;
+      };
+      let lr = c.lr;
+      try {
+        for (let step = 0; step < steps; step++) {
+          if (hooks.signal?.aborted) throw new AbortError(`training aborted in epoch ${epoch + 1}; ${hooks.checkpoint ? `resume from ${hooks.checkpoint}` : 'no checkpoint was kept'}`);
+          lr = learningRate(epoch + step / steps, { name: c.schedule, baseLr: c.lr, epochs: c.epochs, warmupEpochs: c.warmupEpochs });
+          const start = step * c.batchSize;
+          const len = Math.min(c.batchSize, train.count - start);
+          const [xb, yb] = batch(train, order, start, len, c.augment || null);
+          try {
+            if (c.engine === 'native') await native().net_train_step(net, xb.handle, yb.handle, lr);
+            else take(await typescriptStep(network, sgd, xb, yb, lr, c.labelSmoothing));
+          } finally {
+            xb.dispose();
+            yb.dispose();
+          }
+          const read = (step + 1) % READ_EVERY === 0 || step === steps - 1;
+          if (read) take(native().net_take_metrics(net));
+          hooks.onProgress?.({ type: 'step', epoch: epoch + 1, step: step + 1, steps, loss: sums.seen ? sums.loss / sums.seen : null, lr });
+        }
+      } finally {
+        order.dispose();
+      }
+      const trainSeconds = (Date.now() - t0) / 1000;
+      const val = await evaluateNative(net, dataset.validation, c.evalBatchSize);
+      const record: EpochRecord = {
+        epoch: epoch + 1, loss: sums.loss / sums.seen, trainAccuracy: sums.correct / sums.seen, valLoss: val.loss, valAccuracy: val.accuracy,
+        lr, seconds: (Date.now() - t0) / 1000, imagesPerSecond: train.count / trainSeconds,
+      };
+      history.push(record);
+      stalled = stalledFor(history, chance, c.stallEpochs);
+      if (hooks.checkpoint) {
+        saveCheckpoint(hooks.checkpoint, network, sgd, { epoch: epoch + 1, history, config: c });
+        hooks.onProgress?.({ type: 'checkpoint', file: hooks.checkpoint, epoch: epoch + 1 });
+      }
+      hooks.onProgress?.({ type: 'epoch', record, stalled });
+    }
+
+    // 5. final scores
+    const validation = await evaluateNative(net, dataset.validation, c.evalBatchSize);
+    const test = await evaluateNative(net, dataset.test, c.evalBatchSize);
+    const ran = history.slice(startEpoch);
+    const trainSeconds = ran.reduce((s, r) => s + train.count / r.imagesPerSecond, 0);
+    return {
+      config: c, parameters: network.parameterCount(), history, validation, test, stalled, resumedFrom: startEpoch,
+      seconds: (Date.now() - started) / 1000,
+      imagesPerSecond: ran.length ? (ran.length * train.count) / trainSeconds : 0,
+      device: c.device,
+      network: hooks.keepModel ? network : undefined,
+    };
+  } finally {
+    native().net_release(net);
+    sgd.dispose();
+    if (!hooks.keepModel) network.dispose();
+    if (!hooks.dataset) dataset.dispose();
+  }
+}
+
+/** True when the last `epochs` epochs all had a training loss within STALL_TOLERANCE of ln(K). */
+export function stalledFor(history: EpochRecord[], chance: number, epochs: number): boolean {
+  if (epochs <= 0 || history.length < epochs) return false;
+  return history.slice(-epochs).every((r) => Math.abs(r.loss - chance) < STALL_TOLERANCE);
+}
+
+/** One mini-batch, gathered on the device, augmented if asked. */
+function batch(split: TensorSplit, order: Tensor, start: number, len: number, augment: ResolvedConfig['augment'] | null): [Tensor, Tensor] {
+  return tidy(() => {
+    const idx = order.narrow(0, start, len);
+    const x = split.x.indexSelect(0, idx);
+    return [augment ? augmentBatch(x, augment) : x, split.y.indexSelect(0, idx)] as [Tensor, Tensor];
+  });
+}
+
+export function createNativeNet(network: Network, sgd: SGD | null, c: Pick<ResolvedConfig, 'momentum' | 'weightDecay' | 'labelSmoothing' | 'channelsLast' | 'precision'>): NativeNet {
+  const params = network.parameterList();
+  // Without an optimiser (evaluation only) the net gets no momentum buffers and refuses to train.
+  const momentum = sgd ? sgd.momentumBuffers : [];
+  return native().net_create(network.nativeProgram(), params.map((p) => p.handle), momentum.map((b) => b.handle), network.bufferList().map((b) => b.handle), {
+    momentum: c.momentum, weightDecay: c.weightDecay, nesterov: false, labelSmoothing: c.labelSmoothing, channelsLast: c.channelsLast,
+    autocast: c.precision === 'bf16' ? 'bfloat16' : c.precision === 'fp16' ? 'float16' : null,
+  });
+}
+
+async function evaluateNative(net: NativeNet, split: TensorSplit, batchSize: number): Promise<Score> {
+  if (split.count === 0) return { loss: NaN, accuracy: NaN, count: 0 };
+  const m = await native().net_evaluate(net, split.x.handle, split.y.handle, batchSize);
+  return { loss: m.loss, accuracy: m.correct / m.seen, count: m.seen };
+}
+
+/** The same step, op by op from TypeScript (for parity checks and custom code). */
+async function typescriptStep(network: Network, sgd: SGD, x: Tensor, y: Tensor, lr: number, labelSmoothing: number): Promise<NativeMetrics> {
+  const m = tidy(() => {
+    sgd.zeroGrad();
+    const logits = network.forward(x, true);
+    const loss = crossEntropy(logits, y, { labelSmoothing });
+    loss.backward();
+    sgd.step(lr);
+    const correct = logits.argmax(1).eq(y).sum().item();
+    return { loss: loss.item(), correct, seen: y.shape[0] };
+  });
+  await new Promise((r) => setImmediate(r)); // let the event loop breathe between steps
+  return m;
+}

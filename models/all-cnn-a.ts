@@ -1,0 +1,14 @@
+import { declareNetwork } from '../lib/model/spec';
+import { AFTER_DOWNSAMPLING, INPUT, TOP } from './common';
+
+/** Model A with each max-pooling layer replaced by a 3x3 convolution with stride 2. */
+export default declareNetwork('ALL-CNN-A', 'Model A with each max-pooling layer replaced by a 3x3 convolution with stride 2.', [
+  ...INPUT,
+  'conv 5x5 96 relu',
+  'conv 3x3 96 /2 relu',
+  AFTER_DOWNSAMPLING,
+  'conv 5x5 192 relu',
+  'conv 3x3 192 /2 relu',
+  AFTER_DOWNSAMPLING,
+  ...TOP,
+]);

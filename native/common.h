@@ -1,0 +1,125 @@
+// Shared plumbing of the binding tier: argument reading, the tensor handle,
+// and the one place where C++ exceptions become JS Errors.
+//
+// Every exported function is declared with ALLCNN_OP, which wraps its body in
+// `guarded`: c10::Error and std::exception turn into a JS Error whose message
+// starts with the operation's name. No exception crosses into V8 otherwise.
+#pragma once
+
+#include <napi.h>
+#include <torch/torch.h>
+#include <torch/version.h>
+
+#include <string>
+#include <vector>
+
+// API differences between LibTorch 1.13 (Debian) and 2.x (PyTorch wheels).
+#define ALLCNN_TORCH_AT_LEAST(major, minor) \
+  (TORCH_VERSION_MAJOR > (major) ||         \
+   (TORCH_VERSION_MAJOR == (major) && TORCH_VERSION_MINOR >= (minor)))
+
+namespace allcnn {
+
+// A JS object owning one torch::Tensor. dispose() frees it at once; the
+// destructor (run by the GC) is only a safety net.
+class TensorHandle : public Napi::ObjectWrap<TensorHandle> {
+ public:
+  static void Init(Napi::Env env, Napi::Object exports);
+  static Napi::Object Wrap(Napi::Env env, torch::Tensor tensor);
+  static bool IsHandle(Napi::Env env, const Napi::Value& value);
+
+  explicit TensorHandle(const Napi::CallbackInfo& info);
+  ~TensorHandle() override;
+
+  bool disposed() const { return !tensor_.defined(); }
+  const torch::Tensor& tensor() const { return tensor_; }
+  void Release(Napi::Env env);
+
+ private:
+  Napi::Value Dispose(const Napi::CallbackInfo& info);
+  Napi::Value IsDisposed(const Napi::CallbackInfo& info);
+
+  torch::Tensor tensor_;
+  int64_t bytes_ = 0;
+  std::string device_;
+  napi_env env_ = nullptr;
+};
+
+// Live handle counts and bytes, per device ("cpu", "cuda:0", ...).
+Napi::Object MemoryStats(Napi::Env env);
+
+// Reads and checks the arguments of one call. Errors name the operation and
+// the argument position; C++ never sees an unchecked JS value.
+class Args {
+ public:
+  Args(const Napi::CallbackInfo& info, const char* op) : info_(info), op_(op) {}
+
+  Napi::Env env() const { return info_.Env(); }
+  size_t size() const { return info_.Length(); }
+  bool has(size_t i) const {
+    return i < info_.Length() && !info_[i].IsUndefined() && !info_[i].IsNull();
+  }
+  Napi::Value raw(size_t i) const { return info_[i]; }
+
+  torch::Tensor tensor(size_t i) const;
+  c10::optional<torch::Tensor> optTensor(size_t i) const;
+  std::vector<torch::Tensor> tensors(size_t i) const;
+  TensorHandle* handle(size_t i) const;
+  double number(size_t i) const;
+  int64_t int64(size_t i) const;
+  bool boolean(size_t i) const;
+  std::string string(size_t i) const;
+  std::vector<int64_t> ints(size_t i) const;
+  torch::Dtype dtype(size_t i) const;
+  torch::Device device(size_t i) const;
+  bool isTensor(size_t i) const;
+
+  [[noreturn]] void fail(size_t i, const std::string& expected) const;
+
+  Napi::Object wrap(const torch::Tensor& t) const { return TensorHandle::Wrap(env(), t); }
+  Napi::Array wrapAll(const std::vector<torch::Tensor>& ts) const;
+
+ private:
+  const Napi::CallbackInfo& info_;
+  const char* op_;
+};
+
+torch::Dtype ParseDtype(const std::string& name);
+std::string DtypeName(torch::Dtype dtype);
+std::string DescribeValue(const Napi::Value& v);
+
+template <typename F>
+Napi::Value Guarded(const Napi::CallbackInfo& info, const char* op, F&& body) {
+  try {
+    return body();
+  } catch (const Napi::Error&) {
+    throw;
+  } catch (const c10::Error& e) {
+    throw Napi::Error::New(info.Env(), std::string(op) + ": " + e.what_without_backtrace());
+  } catch (const std::exception& e) {
+    throw Napi::Error::New(info.Env(), std::string(op) + ": " + e.what());
+  } catch (...) {
+    throw Napi::Error::New(info.Env(), std::string(op) + ": unknown native error");
+  }
+}
+
+#define ALLCNN_OP(name)                                                  \
+  static Napi::Value name##_body(const ::allcnn::Args& a);               \
+  static Napi::Value name(const Napi::CallbackInfo& info) {              \
+    return ::allcnn::Guarded(info, #name, [&]() -> Napi::Value {         \
+      ::allcnn::Args a(info, #name);                                     \
+      return name##_body(a);                                             \
+    });                                                                  \
+  }                                                                      \
+  static Napi::Value name##_body(const ::allcnn::Args& a)
+
+#define ALLCNN_EXPORT(exports, name) \
+  (exports).Set(#name, Napi::Function::New((exports).Env(), name, #name))
+
+// Registration, one per translation unit.
+void InitTensorOps(Napi::Env env, Napi::Object exports);
+void InitNnOps(Napi::Env env, Napi::Object exports);
+void InitNet(Napi::Env env, Napi::Object exports);
+void InitBackend(Napi::Env env, Napi::Object exports);
+
+}  // namespace allcnn

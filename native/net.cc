@@ -1,0 +1,458 @@
+// net_*: a whole network run on the native side. The layer program comes from
+// the TypeScript model declaration; parameters, BN buffers and momentum
+// buffers are the same tensors TypeScript holds, updated in place. One call
+// does a full training step (forward, loss, backward, SGD), on a libuv worker
+// thread so the event loop stays free; training metrics accumulate on the
+// device and are read back only when asked (no host sync per step).
+#include "common.h"
+
+#include <ATen/autocast_mode.h>
+
+#include <atomic>
+#include <chrono>
+
+namespace allcnn {
+namespace {
+
+enum class Kind { Conv, Relu, MaxPool, AvgPool, Dropout, Gap, BatchNorm, Linear, Flatten };
+
+struct Layer {
+  Kind kind;
+  int64_t weight = -1, bias = -1;          // indices into params
+  int64_t runningMean = -1, runningVar = -1;  // indices into buffers
+  int64_t kernel = 1, stride = 1, padding = 0;
+  double p = 0, momentum = 0.1, eps = 1e-5;
+};
+
+struct Net {
+  std::vector<Layer> layers;
+  std::vector<torch::Tensor> params, momentumBuffers, buffers;
+  double momentum = 0.9, weightDecay = 0, labelSmoothing = 0;
+  bool nesterov = false, channelsLast = false;
+  c10::optional<torch::Dtype> autocast;
+  torch::Tensor lossSum, correctSum;  // on the training device
+  int64_t seen = 0;
+  std::atomic<bool> busy{false};
+};
+
+// Turns autocast on for this thread while alive (autocast state is thread local).
+class AutocastScope {
+ public:
+  AutocastScope(const Net& net, const torch::Device& device) {
+    if (!net.autocast) return;
+    active_ = true;
+    type_ = device.type();
+#if ALLCNN_TORCH_AT_LEAST(2, 4)
+    prevEnabled_ = at::autocast::is_autocast_enabled(type_);
+    prevDtype_ = at::autocast::get_autocast_dtype(type_);
+    at::autocast::set_autocast_enabled(type_, true);
+    at::autocast::set_autocast_dtype(type_, *net.autocast);
+#else
+    if (type_ == torch::kCUDA) {
+      prevEnabled_ = at::autocast::is_enabled();
+      prevDtype_ = at::autocast::get_autocast_gpu_dtype();
+      at::autocast::set_enabled(true);
+      at::autocast::set_autocast_gpu_dtype(*net.autocast);
+    } else {
+      prevEnabled_ = at::autocast::is_cpu_enabled();
+      prevDtype_ = at::autocast::get_autocast_cpu_dtype();
+      at::autocast::set_cpu_enabled(true);
+      at::autocast::set_autocast_cpu_dtype(*net.autocast);
+    }
+#endif
+  }
+  ~AutocastScope() {
+    if (!active_) return;
+#if ALLCNN_TORCH_AT_LEAST(2, 4)
+    at::autocast::set_autocast_enabled(type_, prevEnabled_);
+    at::autocast::set_autocast_dtype(type_, prevDtype_);
+#else
+    if (type_ == torch::kCUDA) {
+      at::autocast::set_enabled(prevEnabled_);
+      at::autocast::set_autocast_gpu_dtype(prevDtype_);
+    } else {
+      at::autocast::set_cpu_enabled(prevEnabled_);
+      at::autocast::set_autocast_cpu_dtype(prevDtype_);
+    }
+#endif
+    at::autocast::clear_cache();
+  }
+
+ private:
+  bool active_ = false, prevEnabled_ = false;
+  torch::DeviceType type_ = torch::kCPU;
+  torch::Dtype prevDtype_ = torch::kFloat32;
+};
+
+torch::Tensor Forward(const Net& net, torch::Tensor x, bool train) {
+  if (net.channelsLast) x = x.contiguous(at::MemoryFormat::ChannelsLast);
+  auto P = [&](int64_t i) { return i >= 0 ? net.params[i] : torch::Tensor(); };
+  auto B = [&](int64_t i) { return i >= 0 ? net.buffers[i] : torch::Tensor(); };
+  for (const Layer& l : net.layers) {
+    switch (l.kind) {
+      case Kind::Conv:
+        x = torch::conv2d(x, P(l.weight), P(l.bias), {l.stride, l.stride}, {l.padding, l.padding});
+        break;
+      case Kind::Relu: x = torch::relu(x); break;
+      case Kind::MaxPool:
+        x = torch::max_pool2d(x, {l.kernel, l.kernel}, {l.stride, l.stride}, {l.padding, l.padding});
+        break;
+      case Kind::AvgPool:
+        x = torch::avg_pool2d(x, {l.kernel, l.kernel}, {l.stride, l.stride}, {l.padding, l.padding});
+        break;
+      case Kind::Dropout: x = torch::dropout(x, l.p, train); break;
+      case Kind::Gap: x = x.mean({2, 3}); break;
+      case Kind::BatchNorm:
+        x = torch::batch_norm(x, P(l.weight), P(l.bias), B(l.runningMean), B(l.runningVar), train, l.momentum,
+                              l.eps, true);
+        break;
+      case Kind::Linear: x = torch::linear(x, P(l.weight), P(l.bias)); break;
+      case Kind::Flatten: x = x.flatten(1); break;
+    }
+  }
+  return x;
+}
+
+void AddMetrics(Net& net, const torch::Tensor& loss, const torch::Tensor& logits, const torch::Tensor& y) {
+  torch::NoGradGuard noGrad;
+  int64_t n = y.size(0);
+  torch::Tensor l = loss.detach().to(torch::kFloat64) * static_cast<double>(n);
+  torch::Tensor c = logits.detach().argmax(1).eq(y).sum();
+  if (!net.lossSum.defined()) {
+    net.lossSum = l;
+    net.correctSum = c;
+  } else {
+    net.lossSum.add_(l);
+    net.correctSum.add_(c);
+  }
+  net.seen += n;
+}
+
+// Forward, loss, backward, SGD: the whole training step.
+void TrainStep(Net& net, const torch::Tensor& x, const torch::Tensor& y, double lr) {
+  for (auto& p : net.params) {
+    if (p.grad().defined()) p.mutable_grad().reset();
+  }
+  torch::Tensor logits, loss;
+  {
+    AutocastScope autocast(net, x.device());
+    logits = Forward(net, x, /*train=*/true);
+  }
+  loss = torch::nn::functional::cross_entropy(
+      logits.to(torch::kFloat32), y,
+      torch::nn::functional::CrossEntropyFuncOptions().label_smoothing(net.labelSmoothing));
+  loss.backward();
+  {
+    torch::NoGradGuard noGrad;
+    for (size_t k = 0; k < net.params.size(); ++k) {
+      torch::Tensor& p = net.params[k];
+      const torch::Tensor& g = p.grad();
+      if (!g.defined()) continue;  // frozen
+      torch::Tensor d = net.weightDecay != 0 ? g.add(p, net.weightDecay) : g;
+      net.momentumBuffers[k].mul_(net.momentum).add_(d);
+      if (net.nesterov) p.add_(d.add(net.momentumBuffers[k], net.momentum), -lr);
+      else p.add_(net.momentumBuffers[k], -lr);
+    }
+  }
+  AddMetrics(net, loss, logits, y);
+}
+
+class NetHandle : public Napi::ObjectWrap<NetHandle> {
+ public:
+  static Napi::FunctionReference* ctor;
+  static void Init(Napi::Env env, Napi::Object exports) {
+    Napi::Function f = DefineClass(env, "NativeNet", {});
+    ctor = new Napi::FunctionReference(Napi::Persistent(f));
+    exports.Set("NativeNet", f);
+  }
+  explicit NetHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NetHandle>(info) {
+    if (info.Length() != 1 || !info[0].IsExternal()) {
+      throw Napi::TypeError::New(info.Env(), "NativeNet cannot be constructed directly; use net_create");
+    }
+    net.reset(info[0].As<Napi::External<Net>>().Data());
+  }
+  std::unique_ptr<Net> net;
+};
+Napi::FunctionReference* NetHandle::ctor = nullptr;
+
+Net& GetNet(const Args& a, size_t i) {
+  if (!a.raw(i).IsObject() || !a.raw(i).As<Napi::Object>().InstanceOf(NetHandle::ctor->Value())) {
+    a.fail(i, "a native network (from net_create)");
+  }
+  void* wrapped = nullptr;
+  if (napi_unwrap(a.env(), a.raw(i), &wrapped) != napi_ok || wrapped == nullptr) a.fail(i, "a native network (from net_create)");
+  auto* handle = static_cast<NetHandle*>(static_cast<Napi::ObjectWrap<NetHandle>*>(wrapped));
+  if (!handle->net) a.fail(i, "a native network (from net_create)");
+  return *handle->net;
+}
+
+int64_t Field(const Napi::Object& o, const char* key, int64_t fallback) {
+  Napi::Value v = o.Get(key);
+  return v.IsNumber() ? v.As<Napi::Number>().Int64Value() : fallback;
+}
+double FieldD(const Napi::Object& o, const char* key, double fallback) {
+  Napi::Value v = o.Get(key);
+  return v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : fallback;
+}
+
+// net_create(layers[], params[], momentumBuffers[], buffers[], options)
+// layers: [{kind, weight?, bias?, runningMean?, runningVar?, kernel?, stride?, padding?, p?, momentum?, eps?}]
+// options: {momentum, weightDecay, nesterov, labelSmoothing, channelsLast, autocast: dtype|null}
+ALLCNN_OP(net_create) {
+  auto net = std::make_unique<Net>();
+  net->params = a.tensors(1);
+  net->momentumBuffers = a.tensors(2);
+  net->buffers = a.tensors(3);
+  if (!net->momentumBuffers.empty() && net->params.size() != net->momentumBuffers.size()) {
+    a.fail(2, "one momentum buffer per parameter (or none, for a network that only evaluates)");
+  }
+  if (!a.raw(0).IsArray()) a.fail(0, "an array of layers");
+  Napi::Array layers = a.raw(0).As<Napi::Array>();
+  auto checkIndex = [&](int64_t i, size_t n, uint32_t k, const char* what) {
+    if (i < -1 || i >= static_cast<int64_t>(n)) {
+      throw std::invalid_argument("layer " + std::to_string(k) + ": " + what + " index " + std::to_string(i) +
+                                  " out of range");
+    }
+  };
+  for (uint32_t k = 0; k < layers.Length(); ++k) {
+    Napi::Value v = layers[k];
+    if (!v.IsObject()) a.fail(0, "an array of layer objects");
+    Napi::Object o = v.As<Napi::Object>();
+    std::string kind = o.Get("kind").IsString() ? o.Get("kind").As<Napi::String>().Utf8Value() : "";
+    Layer l;
+    if (kind == "conv") l.kind = Kind::Conv;
+    else if (kind == "relu") l.kind = Kind::Relu;
+    else if (kind == "maxpool") l.kind = Kind::MaxPool;
+    else if (kind == "avgpool") l.kind = Kind::AvgPool;
+    else if (kind == "dropout") l.kind = Kind::Dropout;
+    else if (kind == "gap") l.kind = Kind::Gap;
+    else if (kind == "batchnorm") l.kind = Kind::BatchNorm;
+    else if (kind == "linear") l.kind = Kind::Linear;
+    else if (kind == "flatten") l.kind = Kind::Flatten;
+    else throw std::invalid_argument("layer " + std::to_string(k) + ": unknown kind \"" + kind + "\"");
+    l.weight = Field(o, "weight", -1);
+    l.bias = Field(o, "bias", -1);
+    l.runningMean = Field(o, "runningMean", -1);
+    l.runningVar = Field(o, "runningVar", -1);
+    checkIndex(l.weight, net->params.size(), k, "weight");
+    checkIndex(l.bias, net->params.size(), k, "bias");
+    checkIndex(l.runningMean, net->buffers.size(), k, "runningMean");
+    checkIndex(l.runningVar, net->buffers.size(), k, "runningVar");
+    if ((l.kind == Kind::Conv || l.kind == Kind::Linear) && l.weight < 0) {
+      throw std::invalid_argument("layer " + std::to_string(k) + ": " + kind + " needs a weight");
+    }
+    l.kernel = Field(o, "kernel", 1);
+    l.stride = Field(o, "stride", 1);
+    l.padding = Field(o, "padding", 0);
+    l.p = FieldD(o, "p", 0);
+    l.momentum = FieldD(o, "momentum", 0.1);
+    l.eps = FieldD(o, "eps", 1e-5);
+    net->layers.push_back(l);
+  }
+  if (a.has(4)) {
+    if (!a.raw(4).IsObject()) a.fail(4, "an options object");
+    Napi::Object o = a.raw(4).As<Napi::Object>();
+    net->momentum = FieldD(o, "momentum", 0.9);
+    net->weightDecay = FieldD(o, "weightDecay", 0);
+    net->labelSmoothing = FieldD(o, "labelSmoothing", 0);
+    net->nesterov = o.Get("nesterov").ToBoolean().Value();
+    net->channelsLast = o.Get("channelsLast").ToBoolean().Value();
+    if (o.Get("autocast").IsString()) net->autocast = ParseDtype(o.Get("autocast").As<Napi::String>().Utf8Value());
+  }
+  return NetHandle::ctor->New({Napi::External<Net>::New(a.env(), net.release())});
+}
+
+// net_forward(net, x, training): logits (autograd follows the usual grad mode).
+ALLCNN_OP(net_forward) {
+  Net& net = GetNet(a, 0);
+  if (net.busy) throw std::runtime_error("a step is running on this network; await it first");
+  torch::Tensor x = a.tensor(1);
+  AutocastScope autocast(net, x.device());
+  return a.wrap(Forward(net, x, a.boolean(2)).to(torch::kFloat32));
+}
+
+// The asynchronous step: Execute runs on a libuv worker and touches no JS value.
+class StepWorker : public Napi::AsyncWorker {
+ public:
+  StepWorker(Napi::Env env, Napi::Object owner, Net& net, torch::Tensor x, torch::Tensor y, double lr, int64_t repeat)
+      : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), owner_(Napi::Persistent(owner)), net_(net),
+        x_(std::move(x)), y_(std::move(y)), lr_(lr), repeat_(repeat) {}
+  Napi::Promise Promise() { return deferred_.Promise(); }
+  void Execute() override {
+    try {
+      auto start = std::chrono::steady_clock::now();
+      for (int64_t i = 0; i < repeat_; ++i) TrainStep(net_, x_, y_, lr_);
+      if (x_.is_cuda()) torch::cuda::synchronize();
+      seconds_ = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    } catch (const c10::Error& e) {
+      SetError(std::string("net_train_step: ") + e.what_without_backtrace());
+    } catch (const std::exception& e) {
+      SetError(std::string("net_train_step: ") + e.what());
+    }
+  }
+  void OnOK() override {
+    net_.busy = false;
+    deferred_.Resolve(Napi::Number::New(Env(), seconds_));
+  }
+  void OnError(const Napi::Error& e) override {
+    net_.busy = false;
+    deferred_.Reject(e.Value());
+  }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  Napi::ObjectReference owner_;  // keeps the network alive while the step runs
+  Net& net_;
+  torch::Tensor x_, y_;
+  double lr_;
+  int64_t repeat_;
+  double seconds_ = 0;
+};
+
+// net_train_step(net, x, y, lr, repeat = 1): Promise of the seconds taken.
+// repeat > 1 runs the same batch again and again inside C++: the benchmark's
+// "step written entirely in C++".
+ALLCNN_OP(net_train_step) {
+  Net& net = GetNet(a, 0);
+  torch::Tensor x = a.tensor(1), y = a.tensor(2);
+  double lr = a.number(3);
+  int64_t repeat = a.has(4) ? a.int64(4) : 1;
+  if (repeat < 1) a.fail(4, "a positive integer");
+  if (x.dim() != 4 || y.dim() != 1 || x.size(0) != y.size(0)) {
+    throw std::invalid_argument("expected x [N,C,H,W] and y [N] with the same N");
+  }
+  if (net.momentumBuffers.empty()) throw std::runtime_error("this network was created without an optimiser and can only evaluate");
+  if (net.busy.exchange(true)) {
+    throw std::runtime_error("a step is already running on this network; await it before starting another");
+  }
+  auto* w = new StepWorker(a.env(), a.raw(0).As<Napi::Object>(), net, x, y, lr, repeat);
+  Napi::Promise p = w->Promise();
+  w->Queue();
+  return p;
+}
+
+// Synchronous step, for benchmarks of the call overhead.
+ALLCNN_OP(net_train_step_sync) {
+  Net& net = GetNet(a, 0);
+  if (net.busy) throw std::runtime_error("a step is already running on this network");
+  if (net.momentumBuffers.empty()) throw std::runtime_error("this network was created without an optimiser and can only evaluate");
+  TrainStep(net, a.tensor(1), a.tensor(2), a.number(3));
+  return a.env().Undefined();
+}
+
+// net_take_metrics(net): {loss: mean training loss, correct, seen} since the
+// last call, then resets. The only place a host sync happens.
+ALLCNN_OP(net_take_metrics) {
+  Net& net = GetNet(a, 0);
+  if (net.busy) throw std::runtime_error("a step is running on this network; await it before reading metrics");
+  Napi::Object o = Napi::Object::New(a.env());
+  double loss = net.seen ? net.lossSum.item<double>() / static_cast<double>(net.seen) : NAN;
+  double correct = net.seen ? static_cast<double>(net.correctSum.item<int64_t>()) : 0;
+  o.Set("loss", loss);
+  o.Set("correct", correct);
+  o.Set("seen", static_cast<double>(net.seen));
+  net.lossSum.reset();
+  net.correctSum.reset();
+  net.seen = 0;
+  return o;
+}
+
+// Evaluation over a whole tensor data set, batch by batch, off the JS thread.
+class EvalWorker : public Napi::AsyncWorker {
+ public:
+  EvalWorker(Napi::Env env, Napi::Object owner, Net& net, torch::Tensor x, torch::Tensor y, int64_t batch)
+      : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), owner_(Napi::Persistent(owner)), net_(net),
+        x_(std::move(x)), y_(std::move(y)), batch_(batch) {}
+  Napi::Promise Promise() { return deferred_.Promise(); }
+  void Execute() override {
+    try {
+      torch::NoGradGuard noGrad;
+      int64_t n = x_.size(0);
+      torch::Tensor lossSum = torch::zeros({}, x_.options().dtype(torch::kFloat64));
+      torch::Tensor correct = torch::zeros({}, x_.options().dtype(torch::kInt64));
+      for (int64_t s = 0; s < n; s += batch_) {
+        int64_t len = std::min(batch_, n - s);
+        torch::Tensor xb = x_.narrow(0, s, len), yb = y_.narrow(0, s, len);
+        torch::Tensor logits;
+        {
+          AutocastScope autocast(net_, xb.device());
+          logits = Forward(net_, xb, false).to(torch::kFloat32);
+        }
+        lossSum.add_(torch::nn::functional::cross_entropy(logits, yb,
+                                                          torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum)));
+        correct.add_(logits.argmax(1).eq(yb).sum());
+      }
+      loss_ = n ? lossSum.item<double>() / static_cast<double>(n) : NAN;
+      correct_ = static_cast<double>(correct.item<int64_t>());
+      n_ = static_cast<double>(n);
+    } catch (const c10::Error& e) {
+      SetError(std::string("net_evaluate: ") + e.what_without_backtrace());
+    } catch (const std::exception& e) {
+      SetError(std::string("net_evaluate: ") + e.what());
+    }
+  }
+  void OnOK() override {
+    net_.busy = false;
+    Napi::Object o = Napi::Object::New(Env());
+    o.Set("loss", loss_);
+    o.Set("correct", correct_);
+    o.Set("seen", n_);
+    deferred_.Resolve(o);
+  }
+  void OnError(const Napi::Error& e) override {
+    net_.busy = false;
+    deferred_.Reject(e.Value());
+  }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  Napi::ObjectReference owner_;  // keeps the network alive while evaluating
+  Net& net_;
+  torch::Tensor x_, y_;
+  int64_t batch_;
+  double loss_ = 0, correct_ = 0, n_ = 0;
+};
+
+// net_evaluate(net, x, y, batchSize): Promise of {loss, correct, seen}.
+ALLCNN_OP(net_evaluate) {
+  Net& net = GetNet(a, 0);
+  torch::Tensor x = a.tensor(1), y = a.tensor(2);
+  int64_t batch = a.int64(3);
+  if (batch < 1) a.fail(3, "a positive batch size");
+  if (x.dim() != 4 || y.dim() != 1 || x.size(0) != y.size(0)) {
+    throw std::invalid_argument("expected x [N,C,H,W] and y [N] with the same N");
+  }
+  if (net.busy.exchange(true)) {
+    throw std::runtime_error("a step is already running on this network; await it before evaluating");
+  }
+  auto* w = new EvalWorker(a.env(), a.raw(0).As<Napi::Object>(), net, x, y, batch);
+  Napi::Promise p = w->Promise();
+  w->Queue();
+  return p;
+}
+
+// net_release(net): drops the network's references to its tensors now, so
+// their memory is freed with the TypeScript handles rather than at GC time.
+ALLCNN_OP(net_release) {
+  Net& net = GetNet(a, 0);
+  if (net.busy) throw std::runtime_error("a step is running on this network; await it before releasing");
+  net.layers.clear();
+  net.params.clear();
+  net.momentumBuffers.clear();
+  net.buffers.clear();
+  net.lossSum.reset();
+  net.correctSum.reset();
+  net.seen = 0;
+  return a.env().Undefined();
+}
+
+}  // namespace
+
+void InitNet(Napi::Env env, Napi::Object e) {
+  NetHandle::Init(env, e);
+  ALLCNN_EXPORT(e, net_create); ALLCNN_EXPORT(e, net_forward); ALLCNN_EXPORT(e, net_train_step);
+  ALLCNN_EXPORT(e, net_train_step_sync); ALLCNN_EXPORT(e, net_take_metrics); ALLCNN_EXPORT(e, net_evaluate);
+  ALLCNN_EXPORT(e, net_release);
+}
+
+}  // namespace allcnn

@@ -1,0 +1,93 @@
+// nn_* and optim_*: the neural-net functions the All-CNN family and its
+// ablations need, and the fused SGD update.
+#include "common.h"
+
+namespace allcnn {
+namespace {
+
+namespace F = torch::nn::functional;
+
+// nn_conv2d(x, weight, bias|null, stride[2], padding[2], dilation[2], groups)
+ALLCNN_OP(nn_conv2d) {
+  return a.wrap(torch::conv2d(a.tensor(0), a.tensor(1), a.optTensor(2), a.ints(3), a.ints(4), a.ints(5), a.int64(6)));
+}
+// nn_max_pool2d(x, kernel[2], stride[2], padding[2], ceilMode)
+ALLCNN_OP(nn_max_pool2d) {
+  return a.wrap(torch::max_pool2d(a.tensor(0), a.ints(1), a.ints(2), a.ints(3), {1, 1}, a.boolean(4)));
+}
+ALLCNN_OP(nn_avg_pool2d) {
+  return a.wrap(torch::avg_pool2d(a.tensor(0), a.ints(1), a.ints(2), a.ints(3), a.boolean(4)));
+}
+ALLCNN_OP(nn_adaptive_avg_pool2d) { return a.wrap(torch::adaptive_avg_pool2d(a.tensor(0), a.ints(1))); }
+ALLCNN_OP(nn_relu) { return a.wrap(torch::relu(a.tensor(0))); }
+// nn_dropout(x, p, training)
+ALLCNN_OP(nn_dropout) { return a.wrap(torch::dropout(a.tensor(0), a.number(1), a.boolean(2))); }
+// nn_batch_norm(x, weight|null, bias|null, runningMean|null, runningVar|null, training, momentum, eps)
+ALLCNN_OP(nn_batch_norm) {
+  return a.wrap(torch::batch_norm(a.tensor(0), a.optTensor(1), a.optTensor(2), a.optTensor(3), a.optTensor(4),
+                                  a.boolean(5), a.number(6), a.number(7), /*cudnn_enabled=*/true));
+}
+ALLCNN_OP(nn_linear) { return a.wrap(torch::linear(a.tensor(0), a.tensor(1), a.optTensor(2))); }
+ALLCNN_OP(nn_log_softmax) { return a.wrap(torch::log_softmax(a.tensor(0), a.int64(1))); }
+// nn_cross_entropy(logits[N,K], target[N] int64, labelSmoothing): mean over N.
+ALLCNN_OP(nn_cross_entropy) {
+  return a.wrap(F::cross_entropy(a.tensor(0), a.tensor(1), F::CrossEntropyFuncOptions().label_smoothing(a.number(2))));
+}
+// nn_interpolate(x, size[2], mode "bilinear"|"nearest", alignCorners)
+ALLCNN_OP(nn_interpolate) {
+  std::string mode = a.string(2);
+  F::InterpolateFuncOptions opts;
+  opts.size(a.ints(1));
+  if (mode == "bilinear") opts.mode(torch::kBilinear).align_corners(a.boolean(3));
+  else if (mode == "nearest") opts.mode(torch::kNearest);
+  else throw std::invalid_argument("unknown interpolation mode \"" + mode + "\" (bilinear, nearest)");
+  return a.wrap(F::interpolate(a.tensor(0), opts));
+}
+// nn_affine_grid(theta[N,2,3], size[4], alignCorners)
+ALLCNN_OP(nn_affine_grid) { return a.wrap(torch::affine_grid_generator(a.tensor(0), a.ints(1), a.boolean(2))); }
+// nn_grid_sample(x, grid, mode "bilinear"|"nearest", padding "zeros"|"border"|"reflection", alignCorners)
+ALLCNN_OP(nn_grid_sample) {
+  std::string mode = a.string(2), padding = a.string(3);
+  int64_t m = mode == "bilinear" ? 0 : mode == "nearest" ? 1 : -1;
+  int64_t p = padding == "zeros" ? 0 : padding == "border" ? 1 : padding == "reflection" ? 2 : -1;
+  if (m < 0) throw std::invalid_argument("unknown grid_sample mode \"" + mode + "\" (bilinear, nearest)");
+  if (p < 0) throw std::invalid_argument("unknown grid_sample padding \"" + padding + "\" (zeros, border, reflection)");
+  return a.wrap(torch::grid_sampler(a.tensor(0), a.tensor(1), m, p, a.boolean(4)));
+}
+// nn_correct(logits[N,K], target[N]): number of argmax hits, as a 0-d int64 tensor.
+ALLCNN_OP(nn_correct) { return a.wrap(a.tensor(0).argmax(1).eq(a.tensor(1)).sum()); }
+
+// optim_sgd_step(params[], momentumBuffers[], lr, momentum, weightDecay, nesterov)
+// One call for the whole update (PyTorch's convention, coupled L2):
+//   d = grad + wd * p;  buf = momentum * buf + d;  p -= lr * (nesterov ? d + momentum * buf : buf)
+// Parameters without a gradient (frozen) are skipped.
+ALLCNN_OP(optim_sgd_step) {
+  auto params = a.tensors(0);
+  auto bufs = a.tensors(1);
+  if (params.size() != bufs.size()) throw std::invalid_argument("params and momentum buffers differ in length");
+  double lr = a.number(2), momentum = a.number(3), wd = a.number(4);
+  bool nesterov = a.boolean(5);
+  torch::NoGradGuard noGrad;
+  for (size_t k = 0; k < params.size(); ++k) {
+    torch::Tensor& p = params[k];
+    const torch::Tensor& g = p.grad();
+    if (!g.defined()) continue;
+    torch::Tensor d = wd != 0 ? g.add(p, wd) : g;
+    bufs[k].mul_(momentum).add_(d);
+    if (nesterov) p.add_(d.add(bufs[k], momentum), -lr);
+    else p.add_(bufs[k], -lr);
+  }
+  return a.env().Undefined();
+}
+
+}  // namespace
+
+void InitNnOps(Napi::Env env, Napi::Object e) {
+  ALLCNN_EXPORT(e, nn_conv2d); ALLCNN_EXPORT(e, nn_max_pool2d); ALLCNN_EXPORT(e, nn_avg_pool2d);
+  ALLCNN_EXPORT(e, nn_adaptive_avg_pool2d); ALLCNN_EXPORT(e, nn_relu); ALLCNN_EXPORT(e, nn_dropout);
+  ALLCNN_EXPORT(e, nn_batch_norm); ALLCNN_EXPORT(e, nn_linear); ALLCNN_EXPORT(e, nn_log_softmax);
+  ALLCNN_EXPORT(e, nn_cross_entropy); ALLCNN_EXPORT(e, nn_interpolate); ALLCNN_EXPORT(e, nn_affine_grid);
+  ALLCNN_EXPORT(e, nn_grid_sample); ALLCNN_EXPORT(e, nn_correct); ALLCNN_EXPORT(e, optim_sgd_step);
+}
+
+}  // namespace allcnn

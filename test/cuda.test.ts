@@ -1,0 +1,145 @@
+/**
+ * CUDA: runs only where LibTorch sees a GPU (backend().cudaAvailable);
+ * skipped on CPU builds.
+ */
+import { backend, configureBackend, emptyCache, liveTensors, memory, synchronize } from '../lib/backend';
+import { fromArray, manualSeed, randint, randn, zeros } from '../lib/creation';
+import { conv2d, crossEntropy, maxPool2d } from '../lib/functional';
+import { dispose, tidy } from '../lib/scope';
+
+const cuda = backend().cudaAvailable;
+const suite = cuda ? describe : describe.skip;
+
+function maxAbsDiff(a: number[], b: number[]): number {
+  expect(a.length).toBe(b.length);
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
+  return m;
+}
+
+suite('CUDA', () => {
+  beforeAll(() => {
+    // exact fp32 on Ampere+, so the comparison with the CPU is meaningful
+    configureBackend({ tf32: false, cudnnBenchmark: false });
+  });
+
+  test('backend reports a device', () => {
+    const b = backend();
+    expect(b.cudaDeviceCount).toBeGreaterThanOrEqual(1);
+    expect(b.cudaDevices.length).toBe(b.cudaDeviceCount);
+    expect(b.builtWithCuda).toBe(true);
+  });
+
+  test('cpu -> cuda -> cpu round trips keep every value and dtype', () => {
+    tidy(() => {
+      const x = fromArray([1.5, -2, 3.25, 1e-8]);
+      const g = x.to('cuda');
+      expect(g.device).toBe('cuda:0');
+      expect(g.dtype).toBe('float32');
+      expect(g.to('cpu').device).toBe('cpu');
+      expect(g.to('cpu').toArray()).toEqual(x.toArray());
+      // data() reads straight from the device
+      expect(Array.from(g.data() as Float32Array)).toEqual(x.toArray());
+      const i = fromArray(new BigInt64Array([2n ** 62n, -1n]));
+      expect(Array.from(i.to('cuda:0').to('cpu').data() as BigInt64Array)).toEqual([2n ** 62n, -1n]);
+      const h = x.to({ device: 'cuda', dtype: 'float16' });
+      expect(h.device).toBe('cuda:0');
+      expect(h.dtype).toBe('float16');
+      expect(h.toArray()).toEqual([1.5, -2, 3.25, 0]); // 1e-8 underflows in half
+      const nb = x.to({ device: 'cuda', nonBlocking: true });
+      synchronize();
+      expect(nb.toArray()).toEqual(x.toArray());
+      const z = zeros([2, 3], { device: 'cuda' });
+      expect(z.device).toBe('cuda:0');
+      expect(z.sum().item()).toBe(0);
+      expect(randint(0, 5, [10], 'cuda').device).toBe('cuda:0');
+    });
+  });
+
+  test('mixing devices in one op throws', () => {
+    tidy(() => {
+      const a = zeros([2], { device: 'cuda' });
+      const b = zeros([2]);
+      expect(() => a.add(b)).toThrow(/^tensor_binary: .*(device|cuda)/i);
+    });
+  });
+
+  test('conv2d on cuda agrees with cpu within 1e-4 (forward and gradients)', () => {
+    tidy(() => {
+      manualSeed(0);
+      const x = randn([4, 3, 16, 16]);
+      const w = randn([8, 3, 3, 3]).mul_(0.2);
+      const b = randn([8]);
+      const y = fromArray([0, 1, 2, 3], [4], 'int64');
+      const run = (device: string) => tidy(() => {
+        const xd = x.to(device);
+        const wd = w.to(device).requiresGrad_();
+        const bd = b.to(device).requiresGrad_();
+        const out = conv2d(xd, wd, bd, { stride: 1, padding: 1 });
+        const logits = maxPool2d(out, 16).reshape([4, 8]);
+        const loss = crossEntropy(logits, y.to(device));
+        loss.backward();
+        return { out: out.toArray(), gw: wd.grad!.toArray(), gb: bd.grad!.toArray() };
+      });
+      const cpu = run('cpu');
+      const gpu = run('cuda');
+      expect(maxAbsDiff(gpu.out, cpu.out)).toBeLessThan(1e-4);
+      expect(maxAbsDiff(gpu.gw, cpu.gw)).toBeLessThan(1e-4);
+      expect(maxAbsDiff(gpu.gb, cpu.gb)).toBeLessThan(1e-4);
+      // strided, dilated, grouped
+      const w2 = randn([6, 1, 3, 3]);
+      const x2 = randn([2, 3, 11, 11]);
+      const c = conv2d(x2, w2, null, { stride: 2, dilation: 2, padding: 2, groups: 3 }).toArray();
+      const g = conv2d(x2.to('cuda'), w2.to('cuda'), null, { stride: 2, dilation: 2, padding: 2, groups: 3 }).toArray();
+      expect(maxAbsDiff(g, c)).toBeLessThan(1e-4);
+      // channels-last on the GPU
+      const gcl = conv2d(x2.to('cuda').contiguous('channels_last'), w2.to('cuda'), null, { stride: 2, dilation: 2, padding: 2, groups: 3 }).toArray();
+      expect(maxAbsDiff(gcl, c)).toBeLessThan(1e-4);
+    });
+  });
+
+  test('CUDA memory returns after tidy', () => {
+    synchronize();
+    emptyCache();
+    const before = memory();
+    const liveBefore = liveTensors();
+    const allocBefore = before.cuda![0].allocatedBytes;
+    const kept = tidy(() => {
+      let t = randn([256, 256], { device: 'cuda' });
+      for (let i = 0; i < 50; i++) t = t.matmul(t).mul(1 / 256);
+      expect(memory().cuda![0].allocatedBytes).toBeGreaterThan(allocBefore + 40 * 256 * 256 * 4);
+      return t.sum();
+    });
+    synchronize();
+    expect(liveTensors()).toBe(liveBefore + 1);
+    const live = memory().live['cuda:0'];
+    expect(live.tensors).toBe((before.live['cuda:0']?.tensors ?? 0) + 1);
+    dispose(kept);
+    synchronize();
+    const after = memory();
+    expect(liveTensors()).toBe(liveBefore);
+    expect(after.live['cuda:0']?.tensors ?? 0).toBe(before.live['cuda:0']?.tensors ?? 0);
+    expect(after.live['cuda:0']?.bytes ?? 0).toBe(before.live['cuda:0']?.bytes ?? 0);
+    expect(after.cuda![0].allocatedBytes).toBe(allocBefore);
+    emptyCache();
+    expect(memory().cuda![0].reservedBytes).toBeLessThanOrEqual(after.cuda![0].reservedBytes);
+  });
+
+  test('a bad device index is refused', () => {
+    const n = backend().cudaDeviceCount;
+    expect(() => zeros([1], { device: `cuda:${n}` })).toThrow(`tensor_zeros: device "cuda:${n}" does not exist (${n} CUDA devices)`);
+  });
+});
+
+describe('CUDA availability', () => {
+  test('backend().cudaAvailable agrees with what creating a CUDA tensor does', () => {
+    if (cuda) {
+      const t = zeros([1], { device: 'cuda' });
+      expect(t.device).toBe('cuda:0');
+      t.dispose();
+    } else {
+      expect(() => zeros([1], { device: 'cuda' })).toThrow(/CUDA is not available/);
+      expect(backend().cudaDeviceCount).toBe(0);
+    }
+  });
+});
