@@ -1,6 +1,7 @@
 // tensor_*: creation, layout, math, autograd and data transfer.
 #include "common.h"
 
+#include <cmath>
 #include <cstring>
 #include <functional>
 #include <unordered_map>
@@ -176,13 +177,22 @@ const std::unordered_map<std::string, std::pair<Binary, BinaryScalar>>& BinaryOp
   return ops;
 }
 
+// A JS number as a Scalar: integral when it is a whole number and x is an
+// integer tensor, so int64 indices stay int64 (x * 3 must not become float).
+torch::Scalar ScalarFor(const torch::Tensor& x, double v) {
+  if (!c10::isFloatingType(x.scalar_type()) && std::floor(v) == v && std::fabs(v) < 9007199254740992.0) {
+    return torch::Scalar(static_cast<int64_t>(v));
+  }
+  return torch::Scalar(v);
+}
+
 ALLCNN_OP(tensor_binary) {
   std::string op = a.string(0);
   auto it = BinaryOps().find(op);
   if (it == BinaryOps().end()) throw std::invalid_argument("unknown binary op \"" + op + "\"");
   torch::Tensor x = a.tensor(1);
   if (a.isTensor(2)) return a.wrap(it->second.first(x, a.tensor(2)));
-  return a.wrap(it->second.second(x, torch::Scalar(a.number(2))));
+  return a.wrap(it->second.second(x, ScalarFor(x, a.number(2))));
 }
 
 // In place: x op= y, returns nothing (the handle x now holds the result).
@@ -191,7 +201,7 @@ ALLCNN_OP(tensor_binary_) {
   torch::Tensor x = a.tensor(1);
   bool isT = a.isTensor(2);
   torch::Tensor y = isT ? a.tensor(2) : torch::Tensor();
-  torch::Scalar s = isT ? torch::Scalar(0) : torch::Scalar(a.number(2));
+  torch::Scalar s = isT ? torch::Scalar(0) : ScalarFor(x, a.number(2));
   if (op == "add") isT ? x.add_(y) : x.add_(s);
   else if (op == "sub") isT ? x.sub_(y) : x.sub_(s);
   else if (op == "mul") isT ? x.mul_(y) : x.mul_(s);

@@ -35,16 +35,21 @@ export function saveSafetensors(file: string, tensors: Map<string, Tensor> | Rec
   head.writeBigUInt64LE(BigInt(Buffer.byteLength(json)));
   fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
   const tmp = `${file}.tmp-${process.pid}-${Date.now()}`;
-  const fd = fs.openSync(tmp, 'w');
   try {
-    fs.writeSync(fd, head);
-    fs.writeSync(fd, Buffer.from(json));
-    for (const c of chunks) fs.writeSync(fd, c);
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
+    const fd = fs.openSync(tmp, 'w');
+    try {
+      fs.writeSync(fd, head);
+      fs.writeSync(fd, Buffer.from(json));
+      for (const c of chunks) fs.writeSync(fd, c);
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+    fs.renameSync(tmp, file);
+  } catch (err) {
+    fs.rmSync(tmp, { force: true });
+    throw new CheckpointError(`${file}: cannot write (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
   }
-  fs.renameSync(tmp, file);
 }
 
 export interface Safetensors {
@@ -74,20 +79,25 @@ export function loadSafetensors(file: string): Safetensors {
   }
   const dataStart = HEADER_LENGTH_BYTES + n;
   const tensors = new Map<string, Tensor>();
-  for (const [name, e] of Object.entries(header)) {
-    if (name === '__metadata__') continue;
-    const dtype = FROM_ST[e?.dtype];
-    const [begin, end] = e?.data_offsets ?? [];
-    if (!dtype || !Array.isArray(e.shape) || !Number.isInteger(begin) || !Number.isInteger(end)) bad(`entry ${name} is malformed`);
-    if (dataStart + end > buf.length || begin > end) bad(`entry ${name} lies outside the file: truncated`);
-    const bytes = new Uint8Array(end - begin);
-    bytes.set(buf.subarray(dataStart + begin, dataStart + end));
-    try {
-      tensors.set(name, fromArray(bytes, e.shape, dtype));
-    } catch (err) {
-      for (const t of tensors.values()) t.dispose();
-      bad(`entry ${name}: ${(err as Error).message}`);
+  try {
+    for (const [name, e] of Object.entries(header)) {
+      if (name === '__metadata__') continue;
+      const dtype = FROM_ST[e?.dtype];
+      const [begin, end] = e?.data_offsets ?? [];
+      if (!dtype || !Array.isArray(e.shape) || !Number.isInteger(begin) || !Number.isInteger(end)) bad(`entry ${name} is malformed`);
+      if (begin < 0 || begin > end) bad(`entry ${name} has invalid data offsets [${begin}, ${end}]`);
+      if (dataStart + end > buf.length) bad(`entry ${name} lies outside the file: truncated`);
+      const bytes = new Uint8Array(end - begin);
+      bytes.set(buf.subarray(dataStart + begin, dataStart + end));
+      try {
+        tensors.set(name, fromArray(bytes, e.shape, dtype));
+      } catch (err) {
+        bad(`entry ${name}: ${(err as Error).message}`);
+      }
     }
+  } catch (err) {
+    for (const t of tensors.values()) t.dispose(); // nothing half-loaded stays alive
+    throw err;
   }
   return { tensors, metadata: header.__metadata__ ?? {} };
 }

@@ -14,7 +14,8 @@
  *   'fc 192 relu'            fully connected ('fc classes' for the output)
  *   'softmax'                marks the output; the loss applies it
  *
- * Stride-2 layers pad by floor(k/2), so 32 -> 16 -> 8 as in the paper.
+ * Padded layers pad by floor((k-1)/2) (1 for 3x3, 2 for 5x5, 0 for 2x2), so the
+ * paper's stride-2 layers give 32 -> 16 -> 8.
  */
 import { ModelDeclarationError } from '../errors';
 
@@ -80,13 +81,13 @@ export function parseLayer(line: string, net = 'network', index = 0): LayerSpec 
       const kernel = kernelOf(args[0]);
       const filters = widthOf(args[1], 'filters');
       const stride = strideOf(args[2]);
-      return { kind, kernel, filters, stride, padding: flags.has('valid') ? 0 : Math.floor(kernel / 2), batchNorm: flags.has('bn'), relu: flags.has('relu') };
+      return { kind, kernel, filters, stride, padding: flags.has('valid') ? 0 : Math.floor((kernel - 1) / 2), batchNorm: flags.has('bn'), relu: flags.has('relu') };
     }
     case 'maxpool':
     case 'avgpool': {
       noExtra(2, []);
       const kernel = kernelOf(args[0]);
-      return { kind, kernel, stride: strideOf(args[1] ?? `/${kernel}`), padding: Math.floor(kernel / 2) };
+      return { kind, kernel, stride: strideOf(args[1] ?? `/${kernel}`), padding: Math.floor((kernel - 1) / 2) };
     }
     case 'dropout': {
       noExtra(1, []);

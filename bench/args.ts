@@ -1,0 +1,16 @@
+/** A tiny --key value / --flag parser for the benchmark scripts; unknown keys are errors. */
+export function parseArgs(argv: string[], defaults: Record<string, string | number | boolean>): Record<string, string | number | boolean> {
+  const out = { ...defaults };
+  for (let i = 0; i < argv.length; i++) {
+    const m = /^--(no-)?([\w-]+)(?:=(.*))?$/.exec(argv[i]);
+    if (!m || !(m[2] in defaults)) throw new Error(`unknown option ${argv[i]} (known: ${Object.keys(defaults).map((k) => `--${k}`).join(', ')})`);
+    const key = m[2];
+    if (typeof defaults[key] === 'boolean') out[key] = !m[1];
+    else {
+      const v = m[3] ?? argv[++i];
+      if (v === undefined) throw new Error(`--${key} needs a value`);
+      out[key] = typeof defaults[key] === 'number' ? Number(v) : v;
+    }
+  }
+  return out;
+}

@@ -1,0 +1,92 @@
+/**
+ * npm run bench -- [--device cpu|cuda] [--batch-size 128] [--steps 5] [--models a,all-cnn-c] [--precision fp32|bf16|fp16] [--tf32] [--json]
+ *
+ * Images/s of a full training step (forward, loss, backward, SGD) for each of
+ * the 12 networks, measured three ways on the same data:
+ *   cxx:    the step repeated inside one native call: the step written entirely in C++;
+ *   driven: one awaited native call per step from TypeScript, as trainModel runs it;
+ *   ops:    op by op from TypeScript (engine 'typescript'; fp32 only, skip with --no-ops).
+ * The ratio driven/cxx is the cost of driving training from TypeScript (goal <= 1.05).
+ */
+import * as os from 'node:os';
+import { backend, configureBackend, ensureDefaultThreads, synchronize } from '../lib/backend';
+import { crossEntropy } from '../lib/functional';
+import { randint, randn } from '../lib/creation';
+import { buildNetwork } from '../lib/model/network';
+import { countFlops } from '../lib/model/flops';
+import { native } from '../lib/native';
+import { tidy } from '../lib/scope';
+import { SGD } from '../lib/train/optim';
+import { createNativeNet } from '../lib/train/train';
+import { MODELS } from '../models';
+import { parseArgs } from './args';
+
+async function main() {
+  const a = parseArgs(process.argv.slice(2), { device: 'cpu', 'batch-size': 128, steps: 5, models: Object.keys(MODELS).join(','), precision: 'fp32', tf32: false, json: false, ops: true });
+  ensureDefaultThreads();
+  const device = String(a.device);
+  if (device.startsWith('cuda')) configureBackend({ cudnnBenchmark: true, tf32: Boolean(a.tf32) });
+  const info = backend();
+  const deviceName = device.startsWith('cuda') ? info.cudaDevices[0] ?? 'CUDA device' : `${os.cpus()[0]?.model ?? 'CPU'} (${info.threads} threads)`;
+  const bs = Number(a['batch-size']);
+  const steps = Number(a.steps);
+  const rows = [];
+  if (!a.json) console.log(`device: ${deviceName}; LibTorch ${info.loadedVersion}; batch ${bs}; ${steps} timed steps; precision ${a.precision}${a.tf32 ? ' + tf32' : ''}; ${new Date().toISOString()}`);
+  if (!a.json) console.log(`${'model'.padEnd(16)} ${'cxx img/s'.padStart(10)} ${'driven img/s'.padStart(13)} ${'driven/cxx'.padStart(10)} ${'ops img/s'.padStart(10)} ${'ops/cxx'.padStart(8)} ${'GFLOP/img'.padStart(10)} ${'TFLOP/s'.padStart(8)}`);
+  for (const id of String(a.models).split(',')) {
+    const spec = MODELS[id];
+    if (!spec) throw new Error(`unknown model ${id}`);
+    const network = buildNetwork(spec, { device });
+    const sgd = new SGD(network.parameterList());
+    const net = createNativeNet(network, sgd, { momentum: 0.9, weightDecay: 0.001, labelSmoothing: 0, channelsLast: device.startsWith('cuda'), precision: a.precision as 'fp32' });
+    const x = randn([bs, 3, 32, 32], { device });
+    const y = randint(0, 10, [bs], device);
+    await native().net_train_step(net, x.handle, y.handle, 0.01, 2); // warm-up (cuDNN autotuning)
+    // cxx: the loop inside C++
+    const cxxSeconds = await native().net_train_step(net, x.handle, y.handle, 0.01, steps);
+    // driven: one awaited call per step
+    let t = process.hrtime.bigint();
+    for (let i = 0; i < steps; i++) await native().net_train_step(net, x.handle, y.handle, 0.01);
+    synchronize();
+    const drivenSeconds = Number(process.hrtime.bigint() - t) / 1e9;
+    // ops: op by op from TypeScript
+    let opsSeconds = NaN;
+    if (a.ops && a.precision === 'fp32') {
+      t = process.hrtime.bigint();
+      for (let i = 0; i < steps; i++) {
+        tidy(() => {
+          sgd.zeroGrad();
+          const loss = crossEntropy(network.forward(x, true), y);
+          loss.backward();
+          sgd.step(0.01);
+        });
+      }
+      synchronize();
+      opsSeconds = Number(process.hrtime.bigint() - t) / 1e9;
+    }
+    native().net_take_metrics(net);
+    native().net_release(net);
+    const flops = countFlops(spec, { classes: 10 }).training;
+    const ips = (s: number) => (bs * steps) / s;
+    const row = {
+      model: spec.name, cxxImagesPerSecond: ips(cxxSeconds), drivenImagesPerSecond: ips(drivenSeconds), drivenOverCxx: drivenSeconds / cxxSeconds,
+      opsImagesPerSecond: ips(opsSeconds), opsOverCxx: opsSeconds / cxxSeconds, trainingGflopPerImage: flops / 1e9, tflops: (flops * ips(drivenSeconds)) / 1e12,
+    };
+    rows.push(row);
+    if (!a.json) {
+      console.log(`${spec.name.padEnd(16)} ${row.cxxImagesPerSecond.toFixed(0).padStart(10)} ${row.drivenImagesPerSecond.toFixed(0).padStart(13)} ${row.drivenOverCxx.toFixed(3).padStart(10)} ` +
+        `${Number.isNaN(opsSeconds) ? '-'.padStart(10) : row.opsImagesPerSecond.toFixed(0).padStart(10)} ${Number.isNaN(opsSeconds) ? '-'.padStart(8) : row.opsOverCxx.toFixed(3).padStart(8)} ` +
+        `${row.trainingGflopPerImage.toFixed(3).padStart(10)} ${row.tflops.toFixed(3).padStart(8)}`);
+    }
+    x.dispose();
+    y.dispose();
+    sgd.dispose();
+    network.dispose();
+  }
+  if (a.json) console.log(JSON.stringify({ device: deviceName, batchSize: bs, steps, precision: a.precision, tf32: a.tf32, date: new Date().toISOString(), rows }, null, 2));
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

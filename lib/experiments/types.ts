@@ -1,0 +1,76 @@
+/**
+ * The records an experiment writes: one RunRecord per finished training run
+ * (appended to runs.jsonl, never rewritten) and a Summary (summary.json)
+ * derived from them. REPORT.md and the plots are made from these two alone,
+ * so a report can be regenerated from a recorded results folder.
+ */
+import type { ResolvedConfig } from '../train/config';
+import type { EpochRecord } from '../train/train';
+
+export type RunGroup = 'table3' | 'augment' | 'ablation' | 'transfer';
+
+export interface RunRecord {
+  /** Unique within an experiment, e.g. 'table3/all-cnn-c/lr=0.05/seed=0/full'. */
+  id: string;
+  group: RunGroup;
+  /** What the row is called in the report, e.g. 'ALL-CNN-C' or 'ALL-CNN-C, no dropout'. */
+  label: string;
+  /** The paper's model name, e.g. 'ALL-CNN-C'. */
+  model: string;
+  lr: number;
+  seed: number;
+  /** 'probe': a short prefix run for learning-rate selection; 'full': the whole schedule. */
+  phase: 'probe' | 'full';
+  epochs: number;
+  stalled: boolean;
+  /** The id of the stalled run this one restarts (with another seed). */
+  restartOf?: string;
+  validation: { accuracy: number; loss: number; count: number };
+  test: { accuracy: number; loss: number; count: number };
+  parameters: number;
+  seconds: number;
+  imagesPerSecond: number;
+  device: string;
+  history: EpochRecord[];
+  config: ResolvedConfig;
+  finishedAt: string;
+}
+
+/** One row of a results table: the selected run of a model / variant. */
+export interface ResultRow {
+  label: string;
+  model: string;
+  group: RunGroup;
+  /** The run chosen (best validation accuracy among its non-stalled learning rates). */
+  selected: string;
+  lr: number;
+  validationAccuracy: number;
+  testAccuracy: number;
+  parameters: number;
+  epochs: number;
+  seconds: number;
+  /** Learning rates tried, with their validation accuracy (NaN for stalled runs). */
+  tried: Array<{ lr: number; validationAccuracy: number; stalled: boolean; id: string }>;
+  /** The paper's test accuracy (100 - error) where it gives one. */
+  paperTestAccuracy?: number;
+  /** The seed report's numbers where it gives them. */
+  seedReport?: { validationAccuracy: number; testAccuracy: number; epochs: number };
+  /** For ablations: the claim being tested, and the row it is compared with. */
+  claim?: string;
+  baseline?: string;
+}
+
+export interface Summary {
+  name: string;
+  preset: string;
+  lrSelection: 'full' | 'probe';
+  device: string;
+  createdAt: string;
+  rows: ResultRow[];
+  /** Every run that stalled at chance level, and what was done about it. */
+  stalled: Array<{ id: string; label: string; lr: number; seed: number; restartedAs?: string }>;
+  /** Training images per second summed over runs that ran at the same time. */
+  aggregateImagesPerSecond: number;
+  concurrency: number;
+  totalSeconds: number;
+}

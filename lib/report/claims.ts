@@ -1,0 +1,87 @@
+/**
+ * The paper's claims checked on our numbers. All accuracies here are test
+ * accuracies in percent; differences are in points (percent of images).
+ *
+ * Table 3 claims, per base model X, read exactly as the paper states them:
+ *   (1) ALL-CNN-X is at least as good as X:        ALL - X >= 0
+ *   (2) Strided-CNN-X is worse than X:             Strided - X < 0
+ *   (3) ConvPool-CNN-X is close to ALL-CNN-X:      |ConvPool - ALL| <= 1 point
+ * A difference smaller than the test set's noise is still called holds / does
+ * not hold, with a note saying it is within the noise.
+ *
+ * Ablation claims are read as "the baseline's choice is better", i.e. the
+ * ablated row has the lower test accuracy. With d = row - baseline and m the
+ * noise margin: d <= -m holds, d >= +m does not hold, |d| < m inconclusive.
+ * m is one binomial standard error of the baseline's test accuracy,
+ * 100 * sqrt(p (1 - p) / n) for n test images (0.30 points at p = 0.9,
+ * n = 10,000, CIFAR-10's test set); 0.30 when n was not recorded.
+ */
+import { CLOSE_POINTS, variantsOf } from './paper';
+import { pct, points } from './format';
+
+export type Verdict = 'holds' | 'does not hold' | 'inconclusive';
+
+/** One scored row: test accuracy in percent and the number of test images (0: unknown). */
+export interface Scored {
+  label: string;
+  model: string;
+  test: number;
+  count: number;
+}
+
+export interface ClaimCheck {
+  claim: string;
+  verdict: Verdict | 'not checked';
+  text: string;
+}
+
+export const DEFAULT_NOISE_POINTS = 0.3;
+
+/** One binomial standard error of a test accuracy, in points. */
+export function noisePoints(testPercent: number, count: number): number {
+  if (!(count > 0) || !Number.isFinite(testPercent)) return DEFAULT_NOISE_POINTS;
+  const p = testPercent / 100;
+  return 100 * Math.sqrt((p * (1 - p)) / count);
+}
+
+export function ablationVerdict(diff: number, noise: number): Verdict {
+  if (!Number.isFinite(diff)) return 'inconclusive';
+  if (Math.abs(diff) < noise) return 'inconclusive';
+  return diff < 0 ? 'holds' : 'does not hold';
+}
+
+function versus(a: Scored, b: Scored): string {
+  return `${a.model} ${pct(a.test)}% vs ${b.model} ${pct(b.test)}% (${points(a.test - b.test)} points)`;
+}
+
+function noiseNote(d: number, noise: number): string {
+  return Math.abs(d) < noise ? `; within the ±${noise.toFixed(2)}-point noise of one test accuracy` : '';
+}
+
+/** Claims (1)-(3) for base model `x`; a claim whose rows were not run is 'not checked'. */
+export function baseClaims(x: string, byModel: ReadonlyMap<string, Scored>): ClaimCheck[] {
+  const v = variantsOf(x);
+  const check = (claim: string, a: string, b: string, holds: (d: number) => boolean, withNoise: boolean): ClaimCheck => {
+    const ra = byModel.get(a);
+    const rb = byModel.get(b);
+    if (!ra || !rb) {
+      const missing = [ra ? null : a, rb ? null : b].filter(Boolean).join(' and ');
+      return { claim, verdict: 'not checked', text: `not checked: ${missing} not run` };
+    }
+    const d = ra.test - rb.test;
+    const note = withNoise ? noiseNote(d, noisePoints(rb.test, rb.count)) : '';
+    return { claim, verdict: holds(d) ? 'holds' : 'does not hold', text: `${versus(ra, rb)}${note}` };
+  };
+  return [
+    check(`(1) ${v.all} is at least as good as ${v.base}`, v.all, v.base, (d) => d >= 0, true),
+    check(`(2) ${v.strided} is below ${v.base}`, v.strided, v.base, (d) => d < 0, true),
+    check(`(3) ${v.convpool} is within ${CLOSE_POINTS} point of ${v.all}`, v.convpool, v.all, (d) => Math.abs(d) <= CLOSE_POINTS, false),
+  ];
+}
+
+/** The four variants of `x` that were run, best test accuracy first, and those that were not. */
+export function ranking(x: string, byModel: ReadonlyMap<string, Scored>): { ranked: Scored[]; missing: string[] } {
+  const names = Object.values(variantsOf(x));
+  const ranked = names.flatMap((m) => byModel.get(m) ?? []).sort((a, b) => b.test - a.test);
+  return { ranked, missing: names.filter((m) => !byModel.has(m)) };
+}

@@ -1,0 +1,119 @@
+/**
+ * REPORT.md from a recorded results folder: renderReport() turns a Summary
+ * and its RunRecords into markdown (pure, so tests can parse it back), and
+ * writeReport() draws the figures under `${dir}/figures/` and writes
+ * `${dir}/REPORT.md`, every file atomically.
+ */
+import { mkdirSync } from 'fs';
+import { join } from 'path';
+import type { ResultRow, RunRecord, Summary } from '../experiments/types';
+import { writeFileAtomic } from './atomic';
+import { duration, MISSING, num, slug } from './format';
+import { learningCurves, summaryFigure, validationCurves } from './plots';
+import { ablationSection, augmentSection, learningRateSection, stalledSection, transferSection } from './sections';
+import { claimsSection, shortRunNote, table3Table } from './table3';
+
+/** Keys of renderReport's `figures` map; values are paths relative to the report. */
+export const FIGURE = {
+  summary: 'summary',
+  curves: (label: string) => `curves:${label}`,
+  learningRates: (label: string) => `lr:${label}`,
+};
+
+const SELECTION: Record<Summary['lrSelection'], string> = {
+  full: 'every learning rate trained in full; the best validation accuracy chosen',
+  probe: 'every learning rate trained for a short probe; the best validation accuracy chosen and trained in full',
+};
+
+function header(s: Summary): string {
+  return [
+    `# ${s.name}: All Convolutional Net reproduction`,
+    '',
+    'Springenberg, Dosovitskiy, Brox, Riedmiller, *Striving for Simplicity: The All Convolutional Net*, ICLR 2015 (arXiv:1412.6806).',
+    '',
+    `- Preset: \`${s.preset}\``,
+    `- Learning-rate selection: \`${s.lrSelection}\` (${SELECTION[s.lrSelection] ?? 'unknown mode'})`,
+    `- Device: ${s.device}`,
+    `- Date: ${s.createdAt}`,
+    `- Total time: ${duration(num(s.totalSeconds))} (${Number.isFinite(num(s.totalSeconds)) ? num(s.totalSeconds).toFixed(0) : MISSING} s)`,
+    `- Concurrency: ${s.concurrency} run${s.concurrency === 1 ? '' : 's'} at a time`,
+    `- Aggregate throughput: ${Number.isFinite(num(s.aggregateImagesPerSecond)) ? num(s.aggregateImagesPerSecond).toFixed(0) : MISSING} training images/s`,
+    '',
+    'Accuracies are in percent with two decimals; differences are in points (ours - reference). The paper\'s accuracy is 100 - its test error.',
+  ].join('\n');
+}
+
+function image(alt: string, path: string | undefined): string {
+  return path ? `![${alt}](${path})` : '';
+}
+
+function figureSection(rows: ResultRow[], figures: Record<string, string>, key: (label: string) => string, alt: string): string {
+  const parts = rows.flatMap((r) => (figures[key(r.label)] ? [`### ${r.label}`, image(`${r.label} ${alt}`, figures[key(r.label)])] : []));
+  return parts.length ? parts.join('\n\n') : 'No figures.';
+}
+
+export function renderReport(summary: Summary, runs: RunRecord[], o: { figures: Record<string, string> }): string {
+  const f = o.figures ?? {};
+  const note = shortRunNote(summary);
+  const parts = [
+    header(summary),
+    '## Table 3: CIFAR-10 without augmentation',
+    table3Table(summary),
+    note,
+    image('Table 3 test accuracy: ours, the paper and the seed report', f[FIGURE.summary]),
+    "## The paper's claims on our numbers",
+    claimsSection(summary, runs),
+    '## Data augmentation',
+    augmentSection(summary, runs),
+    '## Ablations',
+    ablationSection(summary, runs),
+    '## Transfer',
+    transferSection(summary),
+    '## Learning rates tried',
+    learningRateSection(summary, runs),
+    '## Stalled runs',
+    stalledSection(summary, runs),
+    '## Learning curves of the selected runs',
+    figureSection(summary.rows, f, FIGURE.curves, 'learning curves'),
+    '## Validation accuracy by learning rate',
+    figureSection(summary.rows, f, FIGURE.learningRates, 'validation accuracy by learning rate'),
+  ];
+  return `${parts.filter(Boolean).map((p) => p.trimEnd()).join('\n\n')}\n`;
+}
+
+/** The runs behind a row's learning-rate comparison: those tried and their restarts. */
+function runsOfRow(row: ResultRow, runs: readonly RunRecord[]): RunRecord[] {
+  const tried = new Set((row.tried ?? []).map((t) => t.id));
+  tried.add(row.selected);
+  return runs.filter((r) => tried.has(r.id) || (r.restartOf !== undefined && tried.has(r.restartOf)));
+}
+
+/** Draws the figures and writes `${dir}/REPORT.md`; returns its path. */
+export async function writeReport(dir: string, summary: Summary, runs: RunRecord[]): Promise<string> {
+  const figDir = join(dir, 'figures');
+  mkdirSync(figDir, { recursive: true });
+  const figures: Record<string, string> = {};
+  const used = new Set<string>();
+  // Two labels may share a slug ('A' vs 'a'): number the later ones.
+  const unique = (name: string) => {
+    let n = name;
+    for (let i = 2; used.has(n); i++) n = `${name}-${i}`;
+    used.add(n);
+    return n;
+  };
+  const draw = async (key: string, name: string, make: (base: string) => Promise<unknown>) => {
+    const file = unique(name);
+    await make(join(figDir, file));
+    figures[key] = `figures/${file}.png`;
+  };
+  if (summary.rows.some((r) => r.group === 'table3')) await draw(FIGURE.summary, 'summary', (b) => summaryFigure(summary, b));
+  for (const row of summary.rows) {
+    const selected = runs.find((r) => r.id === row.selected);
+    if (selected?.history?.length) await draw(FIGURE.curves(row.label), `curves-${slug(row.label)}`, (b) => learningCurves(selected, b));
+    const compared = runsOfRow(row, runs).filter((r) => r.history?.length);
+    if (compared.length) await draw(FIGURE.learningRates(row.label), `lr-${slug(row.label)}`, (b) => validationCurves(compared, b));
+  }
+  const file = join(dir, 'REPORT.md');
+  writeFileAtomic(file, renderReport(summary, runs, { figures }));
+  return file;
+}

@@ -1,0 +1,129 @@
+/**
+ * REPORT.md's other parts: augmentation, ablations, transfer, the learning
+ * rates tried and the runs that stalled. Every number comes from the records
+ * (or, for comparison, from the paper and the seed report; see paper.ts).
+ */
+import type { ResultRow, RunRecord, Summary } from '../experiments/types';
+import type { AugmentOptions } from '../data/augment';
+import { ablationVerdict, noisePoints } from './claims';
+import { MISSING, num, pct, points, table } from './format';
+import { PAPER_AUGMENTED, SEED_RICH_AUGMENT_GAIN } from './paper';
+import { byId, paperAccuracy, rowScale, runScale, scoreOf, table3ByModel } from './records';
+
+function describeAugment(a: AugmentOptions | false | undefined): { text: string; rich: boolean | undefined } {
+  if (a === undefined) return { text: 'not recorded', rich: undefined };
+  if (a === false) return { text: 'none', rich: false };
+  const parts = [
+    a.flip ? 'flips' : '',
+    a.translate ? `translations ±${a.translate} px` : '',
+    a.scale ? `scaling ${a.scale[0]}-${a.scale[1]}` : '',
+    a.colorJitter ? 'colour jitter' : '',
+  ].filter(Boolean);
+  return { text: parts.join(', ') || 'none', rich: Boolean(a.scale || a.colorJitter) };
+}
+
+export function augmentSection(summary: Summary, runs: readonly RunRecord[]): string {
+  const rows = summary.rows.filter((r) => r.group === 'augment');
+  if (rows.length === 0) return 'No augmentation runs recorded.';
+  const s = rowScale(summary);
+  const ids = byId(runs);
+  const plain = table3ByModel(summary);
+  const paperAug = 100 - PAPER_AUGMENTED.error;
+  const paperPlain = paperAccuracy({ model: PAPER_AUGMENTED.model, group: 'table3' });
+  const notes: string[] = [];
+  const body = rows.map((r) => {
+    const aug = describeAugment(ids.get(r.selected)?.config?.augment);
+    const test = num(r.testAccuracy) * s;
+    const base = plain.get(r.model);
+    const gain = base ? test - num(base.testAccuracy) * s : NaN;
+    if (aug.rich === true) {
+      notes.push(`- ${r.label}: gain over our un-augmented ${r.model} ${points(gain)} points; the seed report found about +${SEED_RICH_AUGMENT_GAIN} points for this richer set.`);
+    } else {
+      const paper = r.paperTestAccuracy !== undefined ? paperAccuracy(r) : r.model === PAPER_AUGMENTED.model ? paperAug : NaN;
+      notes.push(`- ${r.label}: ${pct(test)}% vs the paper's ${pct(paper)}% (${PAPER_AUGMENTED.error}% error, ${PAPER_AUGMENTED.set}): ${points(test - paper)} points; ` +
+        `gain over our un-augmented ${r.model} ${points(gain)} points (the paper's: ${points(paperAug - paperPlain)}).`);
+    }
+    return [r.label, aug.text, String(r.lr), String(r.epochs), pct(test), base ? pct(num(base.testAccuracy) * s) : 'not run', points(gain)];
+  });
+  return [table(['Row', 'Augmentation', 'LR', 'Epochs', 'Test acc (%)', 'Without augmentation (%)', 'Gain (points)'], body), '', ...notes].join('\n');
+}
+
+/** The row an ablation is compared with: by label, else the table3 row of that model. */
+function baselineOf(summary: Summary, row: ResultRow): ResultRow | undefined {
+  if (!row.baseline) return undefined;
+  return summary.rows.find((r) => r !== row && r.label === row.baseline) ?? table3ByModel(summary).get(row.baseline);
+}
+
+export const ABLATION_RULE =
+  "Each claim is read as \"the baseline's choice is better\": it holds when this row's test accuracy is below the baseline's by at least the noise margin, " +
+  'does not hold when it is above by at least the margin, and is inconclusive when |difference| < margin. ' +
+  "The margin is one binomial standard error of the baseline's test accuracy, 100·sqrt(p(1-p)/n) points for n test images " +
+  '(0.30 points at 90% on 10,000 images), or 0.30 points when n was not recorded.';
+
+export function ablationSection(summary: Summary, runs: readonly RunRecord[]): string {
+  const rows = summary.rows.filter((r) => r.group === 'ablation');
+  if (rows.length === 0) return 'No ablation runs recorded.';
+  const s = rowScale(summary);
+  const ids = byId(runs);
+  const body = rows.map((r) => {
+    const ours = scoreOf(r, s, ids);
+    const base = baselineOf(summary, r);
+    if (!base) return [r.label, r.claim ?? MISSING, r.baseline ?? MISSING, pct(ours.test), 'not run', MISSING, MISSING, 'not checked'];
+    const b = scoreOf(base, s, ids);
+    const d = ours.test - b.test;
+    const m = noisePoints(b.test, b.count);
+    return [r.label, r.claim ?? MISSING, base.label, pct(ours.test), pct(b.test), points(d), m.toFixed(2), `**${ablationVerdict(d, m)}**`];
+  });
+  return [ABLATION_RULE, '', table(['Row', 'Claim', 'Baseline', 'Test acc (%)', 'Baseline test acc (%)', 'Diff (points)', 'Margin (points)', 'Verdict'], body)].join('\n');
+}
+
+export function transferSection(summary: Summary): string {
+  const rows = summary.rows.filter((r) => r.group === 'transfer');
+  if (rows.length === 0) return 'No transfer runs recorded.';
+  const s = rowScale(summary);
+  const body = rows.map((r) => {
+    const test = num(r.testAccuracy) * s;
+    const paper = paperAccuracy(r);
+    return [r.label, r.model, String(r.lr), String(r.epochs), pct(num(r.validationAccuracy) * s), pct(test), pct(paper), points(test - paper)];
+  });
+  return table(['Row', 'Model', 'LR', 'Epochs', 'Val acc (%)', 'Test acc (%)', 'Paper test acc (%)', 'Ours - paper (points)'], body);
+}
+
+export function learningRateSection(summary: Summary, runs: readonly RunRecord[]): string {
+  const s = rowScale(summary);
+  const ids = byId(runs);
+  const body = summary.rows.flatMap((r) =>
+    (r.tried ?? []).map((t) => [
+      r.label, String(t.lr), String(ids.get(t.id)?.seed ?? MISSING), t.stalled ? 'stalled' : pct(num(t.validationAccuracy) * s),
+      t.stalled ? 'yes' : 'no', t.id === r.selected ? 'yes' : '', `\`${t.id}\``,
+    ]),
+  );
+  if (body.length === 0) return 'No learning rates recorded.';
+  return table(['Row', 'LR', 'Seed', 'Val acc (%)', 'Stalled', 'Selected', 'Run'], body);
+}
+
+/** Every stalled run, from the summary and from the run records, with what became of its restart. */
+export function stalledSection(summary: Summary, runs: readonly RunRecord[]): string {
+  const ids = byId(runs);
+  const s = runScale(runs);
+  const listed = new Map(summary.stalled.map((x) => [x.id, x]));
+  for (const r of runs) {
+    if (r.stalled && !listed.has(r.id)) listed.set(r.id, { id: r.id, label: r.label, lr: r.lr, seed: r.seed, restartedAs: runs.find((x) => x.restartOf === r.id)?.id });
+  }
+  if (listed.size === 0) return 'No run stalled.';
+  const lines = [...listed.values()].map((x) => {
+    const run = ids.get(x.id);
+    const last = run?.history?.[run.history.length - 1];
+    const when = last ? ` after ${last.epoch} epoch${last.epoch === 1 ? '' : 's'} (training loss ${num(last.loss).toFixed(4)})` : '';
+    const restartId = x.restartedAs ?? runs.find((r) => r.restartOf === x.id)?.id;
+    const restart = restartId ? ids.get(restartId) : undefined;
+    let fate = 'not restarted';
+    if (restartId && !restart) fate = `restarted as \`${restartId}\` (no record of that run)`;
+    if (restart) {
+      fate = `restarted as \`${restart.id}\` (seed ${restart.seed}): ${restart.stalled ? '**stalled again**' : 'trained'}, ` +
+        `val acc ${pct(num(restart.validation?.accuracy) * s)}%, test acc ${pct(num(restart.test?.accuracy) * s)}%`;
+    }
+    return `- \`${x.id}\` (${x.label}, lr ${x.lr}, seed ${x.seed}): stalled at chance level${when}; ${fate}.`;
+  });
+  return [`${listed.size} run${listed.size === 1 ? '' : 's'} stalled (training loss stuck at ln K, chance level for K classes):`, '', ...lines].join('\n');
+}

@@ -1,0 +1,76 @@
+/**
+ * REPORT.md's Table 3 part: one row per model in the paper's order (a model
+ * the preset did not run is shown as "not run"), then per base model the
+ * ranking of its four variants and the paper's three claims on our numbers.
+ */
+import type { RunRecord, Summary } from '../experiments/types';
+import { baseClaims, ranking, Scored } from './claims';
+import { asPercent, MISSING, NOT_RUN, num, pct, points, table } from './format';
+import { BASES, PAPER_EPOCHS, TABLE3, variantsOf } from './paper';
+import { byId, paperAccuracy, rowScale, scoreOf, table3ByModel } from './records';
+
+export const TABLE3_HEAD = [
+  'Model', 'Params', 'LR', 'Epochs', 'Val acc (%)', 'Test acc (%)', 'Paper test acc (%)', 'Ours - paper (points)',
+  'Seed report val (%)', 'Seed report test (%)', 'Seed report epochs',
+];
+
+/** Models in the paper's order, then any other table3 model that was run. */
+function models(summary: Summary): string[] {
+  const known = TABLE3.map((t) => t.model);
+  const extra = summary.rows.filter((r) => r.group === 'table3' && !known.includes(r.model)).map((r) => r.model);
+  return [...known, ...new Set(extra)];
+}
+
+export function table3Table(summary: Summary): string {
+  const s = rowScale(summary);
+  const rows = table3ByModel(summary);
+  const body = models(summary).map((model) => {
+    const r = rows.get(model);
+    if (!r) {
+      const paper = paperAccuracy({ model, group: 'table3' });
+      return [model, MISSING, MISSING, MISSING, NOT_RUN, NOT_RUN, pct(paper), MISSING, MISSING, MISSING, MISSING];
+    }
+    const test = num(r.testAccuracy) * s;
+    const paper = paperAccuracy(r);
+    const seed = r.seedReport;
+    return [
+      model, num(r.parameters).toLocaleString('en-US'), String(r.lr), String(r.epochs), pct(num(r.validationAccuracy) * s), pct(test),
+      pct(paper), points(test - paper),
+      seed ? pct(asPercent(seed.validationAccuracy)) : MISSING, seed ? pct(asPercent(seed.testAccuracy)) : MISSING, seed ? String(seed.epochs) : MISSING,
+    ];
+  });
+  return table(TABLE3_HEAD, body);
+}
+
+/** The test-accuracy view of the table3 rows that claims and rankings use. */
+export function scoredTable3(summary: Summary, runs: readonly RunRecord[]): Map<string, Scored> {
+  const s = rowScale(summary);
+  const ids = byId(runs);
+  return new Map([...table3ByModel(summary)].map(([m, r]) => [m, scoreOf(r, s, ids)]));
+}
+
+export function claimsSection(summary: Summary, runs: readonly RunRecord[]): string {
+  const scored = scoredTable3(summary, runs);
+  const out: string[] = [];
+  for (const x of BASES) {
+    const v = variantsOf(x);
+    out.push(`### Model ${x} and its variants`, '');
+    const { ranked, missing } = ranking(x, scored);
+    const order = ranked.map((r, i) => `${i + 1}. ${r.model} ${pct(r.test)}%`).join(', ');
+    out.push(`Ranking by our test accuracy: ${order || 'none run'}${missing.length ? `; not run: ${missing.join(', ')}` : ''}.`);
+    const paperOrder = Object.values(v).map((m) => ({ m, a: paperAccuracy({ model: m, group: 'table3' }) })).sort((a, b) => b.a - a.a);
+    out.push(`The paper's ranking: ${paperOrder.map((p, i) => `${i + 1}. ${p.m} ${pct(p.a)}%`).join(', ')}.`, '');
+    for (const c of baseClaims(x, scored)) out.push(`- ${c.claim}: **${c.verdict}** (${c.text})`);
+    out.push('');
+  }
+  return out.join('\n').trimEnd();
+}
+
+/** Says that short runs support only tentative conclusions; empty for the paper preset. */
+export function shortRunNote(summary: Summary): string {
+  if (summary.preset === 'paper') return '';
+  const epochs = summary.rows.map((r) => num(r.epochs)).filter(Number.isFinite);
+  const most = epochs.length ? Math.max(...epochs) : NaN;
+  return `> **Short runs.** Preset '${summary.preset}' trains for at most ${Number.isFinite(most) ? most : MISSING} epochs, against the paper's ${PAPER_EPOCHS}. ` +
+    'Accuracies and rankings can change with longer training: conclusions from these runs are tentative.';
+}

@@ -1,0 +1,442 @@
+/**
+ * The twelve networks of the paper as data: exact parameter counts, geometry,
+ * forward shapes, TypeScript forward == native forward, the declaration
+ * language (parseLayer / declareNetwork errors), and a user-declared network
+ * with batch normalisation trained by the native step.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { ensureDefaultThreads, liveTensors } from '../lib/backend';
+import { fromArray, manualSeed, randn } from '../lib/creation';
+import { ModelDeclarationError } from '../lib/errors';
+import { buildNetwork } from '../lib/model/network';
+import { countParameters, declareNetwork, inferShapes, LayerSpec, parseLayer } from '../lib/model/spec';
+import { native } from '../lib/native';
+import { tidy } from '../lib/scope';
+import { Tensor, wrap } from '../lib/tensor';
+import { SGD } from '../lib/train/optim';
+import { createNativeNet } from '../lib/train/train';
+import { MODEL_IDS, MODELS } from '../models';
+
+const EVAL_ONLY = { momentum: 0, weightDecay: 0, labelSmoothing: 0, channelsLast: false, precision: 'fp32' as const };
+
+/** Exact weights + biases for 10 classes (the paper's Table 3 rounded them). */
+const EXACT: Record<string, [string, number]> = {
+  a: ['A', 839_242],
+  'strided-cnn-a': ['Strided-CNN-A', 839_242],
+  'convpool-cnn-a': ['ConvPool-CNN-A', 1_254_250],
+  'all-cnn-a': ['ALL-CNN-A', 1_254_250],
+  b: ['B', 885_610],
+  'strided-cnn-b': ['Strided-CNN-B', 885_610],
+  'convpool-cnn-b': ['ConvPool-CNN-B', 1_300_618],
+  'all-cnn-b': ['ALL-CNN-B', 1_300_618],
+  c: ['C', 954_730],
+  'strided-cnn-c': ['Strided-CNN-C', 954_730],
+  'convpool-cnn-c': ['ConvPool-CNN-C', 1_369_738],
+  'all-cnn-c': ['ALL-CNN-C', 1_369_738],
+};
+
+/** The top's last 1x1 conv has 192*K + K parameters, so 100 classes add 90*193. */
+const WITH_100 = (n: number) => n + 90 * 193;
+
+const REFERENCE_CANDIDATES = [
+  process.env.ALLCNN_REFERENCE,
+  path.resolve(__dirname, '../../../shared/reference/all-cnn-paper.json'),
+  path.resolve(__dirname, '../../shared/reference/all-cnn-paper.json'),
+].filter((p): p is string => typeof p === 'string');
+
+function maxAbsDiff(a: Tensor, b: Tensor): number {
+  return tidy(() => a.sub(b).abs().max().item());
+}
+
+beforeAll(() => {
+  ensureDefaultThreads();
+});
+
+describe('the twelve networks', () => {
+  test('all twelve are declared, in the order of Table 3', () => {
+    expect(MODEL_IDS).toEqual(Object.keys(EXACT));
+    for (const id of MODEL_IDS) expect(MODELS[id].name).toBe(EXACT[id][0]);
+  });
+
+  test.each(MODEL_IDS)('%s: exact parameter count from countParameters and from a built Network', (id) => {
+    const spec = MODELS[id];
+    const [, exact] = EXACT[id];
+    expect(countParameters(spec, { classes: 10 })).toBe(exact);
+    expect(countParameters(spec, { classes: 100 })).toBe(WITH_100(exact));
+    const base = liveTensors();
+    const net = buildNetwork(spec);
+    try {
+      expect(net.parameterCount()).toBe(exact);
+      expect(net.buffers.size).toBe(0); // no batch norm in the paper's networks
+      for (const [name, t] of net.parameters) {
+        expect(t.requiresGrad).toBe(true);
+        expect(name).toMatch(/^conv\d+\.(weight|bias)$/);
+      }
+    } finally {
+      net.dispose();
+    }
+    expect(liveTensors()).toBe(base);
+  });
+
+  test('the counts equal params_exact in the shared reference, when present', () => {
+    const file = REFERENCE_CANDIDATES.find((f) => fs.existsSync(f));
+    if (!file) return; // the reference is optional
+    const ref = JSON.parse(fs.readFileSync(file, 'utf8')) as { cifar10_no_augmentation: Array<{ model: string; params_exact: number }> };
+    const rows = ref.cifar10_no_augmentation;
+    expect(rows).toHaveLength(12);
+    for (const id of MODEL_IDS) {
+      const row = rows.find((r) => r.model === MODELS[id].name);
+      expect(row).toBeDefined();
+      expect(countParameters(MODELS[id], { classes: 10 })).toBe(row!.params_exact);
+      expect(EXACT[id][1]).toBe(row!.params_exact);
+    }
+  });
+
+  test.each(MODEL_IDS)('%s: geometry 32 -> 16 -> 8 -> 6 -> [classes]', (id) => {
+    const spec = MODELS[id];
+    for (const classes of [10, 100]) {
+      const shapes = inferShapes(spec, { classes });
+      expect(shapes).toHaveLength(spec.layers.length);
+      const sides: number[] = [];
+      for (const s of shapes) if (s.length === 3 && sides[sides.length - 1] !== s[1]) sides.push(s[1]);
+      expect(sides).toEqual([32, 16, 8, 6]);
+      for (const s of shapes) if (s.length === 3) expect(s[1]).toBe(s[2]);
+      expect(shapes[shapes.length - 1]).toEqual([classes]);
+      // the top: 3x3 valid conv 192 at 6x6, 1x1 conv 192, 1x1 conv classes, gap, softmax
+      const n = shapes.length;
+      expect(shapes.slice(n - 5)).toEqual([[192, 6, 6], [192, 6, 6], [classes, 6, 6], [classes], [classes]]);
+      // the widths: 96 filters at 32x32, 192 at 8x8 (before the top)
+      const convs = shapes.filter((_, i) => spec.layers[i].kind === 'conv');
+      for (const s of convs) if (s[1] === 32) expect(s[0]).toBe(96);
+      for (const s of convs.slice(0, -3)) if (s[1] === 8) expect(s[0]).toBe(192);
+    }
+    expect(spec.layers[0]).toEqual({ kind: 'dropout', p: 0.2 });
+    expect(spec.layers.filter((l) => l.kind === 'dropout').map((l) => (l as { p: number }).p)).toEqual([0.2, 0.5, 0.5]);
+    expect(spec.layers[spec.layers.length - 1]).toEqual({ kind: 'softmax' });
+    // ReLU after every convolution, the last one included
+    for (const l of spec.layers) if (l.kind === 'conv') expect(l.relu).toBe(true);
+  });
+
+  test.each(MODEL_IDS)('%s: forward shapes [2,10] and [2,100] on random input', (id) => {
+    const base = liveTensors();
+    for (const classes of [10, 100]) {
+      const net = buildNetwork(MODELS[id], { classes, seed: 1 });
+      try {
+        expect(net.classes).toBe(classes);
+        const shape = tidy(() => {
+          manualSeed(3);
+          const out = net.forward(randn([2, 3, 32, 32]), false);
+          expect(out.dtype).toBe('float32');
+          expect(tidy(() => out.isnan().sum().item())).toBe(0);
+          return out.shape;
+        });
+        expect(shape).toEqual([2, classes]);
+      } finally {
+        net.dispose();
+      }
+    }
+    expect(liveTensors()).toBe(base);
+  });
+
+  test.each(MODEL_IDS)('%s: TypeScript forward equals the native forward (eval mode)', (id) => {
+    const base = liveTensors();
+    for (const finalRelu of [true, false]) {
+      const net = buildNetwork(MODELS[id], { seed: 7, finalRelu });
+      const handle = createNativeNet(net, null, EVAL_ONLY);
+      try {
+        tidy(() => {
+          manualSeed(11);
+          const x = randn([2, 3, 32, 32]).mul(2);
+          const ts = net.forward(x, false);
+          const nat = wrap(native().net_forward(handle, x.handle, false));
+          expect(nat.shape).toEqual([2, 10]);
+          expect(maxAbsDiff(ts, nat)).toBeLessThanOrEqual(1e-5);
+          // a meaningful comparison: the scores are not all zero
+          expect(tidy(() => ts.abs().max().item())).toBeGreaterThan(1e-4);
+        });
+      } finally {
+        native().net_release(handle);
+        net.dispose();
+      }
+    }
+    expect(liveTensors()).toBe(base);
+  });
+
+  test('an evaluation-only native net refuses to train', () => {
+    const net = buildNetwork(MODELS['all-cnn-c'], { seed: 0 });
+    const handle = createNativeNet(net, null, EVAL_ONLY);
+    try {
+      tidy(() => {
+        const x = randn([2, 3, 32, 32]);
+        const y = fromArray([1, 2], [2], 'int64');
+        expect(() => native().net_train_step_sync(handle, x.handle, y.handle, 0.1)).toThrow('can only evaluate');
+      });
+    } finally {
+      native().net_release(handle);
+      net.dispose();
+    }
+  });
+
+  test('finalRelu: true gives scores >= 0, false lets them be negative', () => {
+    const spec = MODELS['all-cnn-c'];
+    const withRelu = buildNetwork(spec, { seed: 5 });
+    const without = buildNetwork(spec, { seed: 5, finalRelu: false });
+    try {
+      tidy(() => {
+        manualSeed(2);
+        const x = randn([8, 3, 32, 32]).mul(3);
+        const a = withRelu.forward(x, false);
+        const b = without.forward(x, false);
+        expect(a.min().item()).toBeGreaterThanOrEqual(0);
+        expect(b.min().item()).toBeLessThan(0);
+        // Same weights (same seed): a = mean(relu(z)) >= mean(z) = b.
+        expect(a.sub(b).min().item()).toBeGreaterThanOrEqual(-1e-6);
+      });
+      // only the last convolution loses its ReLU
+      const progA = withRelu.nativeProgram().filter((l) => l.kind === 'relu').length;
+      const progB = without.nativeProgram().filter((l) => l.kind === 'relu').length;
+      expect(progB).toBe(progA - 1);
+      expect(without.layers.filter((l) => l.spec.kind === 'conv' && !l.spec.relu).map((l) => l.name)).toEqual(['conv9']);
+      // the shared declaration is not modified
+      expect(spec.layers.filter((l) => l.kind === 'conv').every((l) => (l as { relu: boolean }).relu)).toBe(true);
+    } finally {
+      withRelu.dispose();
+      without.dispose();
+    }
+  });
+
+  test('the same seed builds the same weights', () => {
+    const a = buildNetwork(MODELS['strided-cnn-a'], { seed: 42 });
+    const b = buildNetwork(MODELS['strided-cnn-a'], { seed: 42 });
+    const c = buildNetwork(MODELS['strided-cnn-a'], { seed: 43 });
+    try {
+      for (const [name, t] of a.parameters) expect(maxAbsDiff(t, b.parameters.get(name)!)).toBe(0);
+      expect(maxAbsDiff(a.parameters.get('conv1.weight')!, c.parameters.get('conv1.weight')!)).toBeGreaterThan(0);
+    } finally {
+      a.dispose();
+      b.dispose();
+      c.dispose();
+    }
+  });
+});
+
+describe('parseLayer: the vocabulary', () => {
+  const cases: Array<[string, LayerSpec]> = [
+    ['dropout 0.2', { kind: 'dropout', p: 0.2 }],
+    ['dropout 0', { kind: 'dropout', p: 0 }],
+    ['conv 5x5 96 relu', { kind: 'conv', kernel: 5, filters: 96, stride: 1, padding: 2, batchNorm: false, relu: true }],
+    ['conv 3x3 96 /2 relu', { kind: 'conv', kernel: 3, filters: 96, stride: 2, padding: 1, batchNorm: false, relu: true }],
+    ['conv 3x3 192 valid relu', { kind: 'conv', kernel: 3, filters: 192, stride: 1, padding: 0, batchNorm: false, relu: true }],
+    ['conv 1x1 classes relu', { kind: 'conv', kernel: 1, filters: 'classes', stride: 1, padding: 0, batchNorm: false, relu: true }],
+    ['conv 3x3 96 bn relu', { kind: 'conv', kernel: 3, filters: 96, stride: 1, padding: 1, batchNorm: true, relu: true }],
+    ['conv 3x3 8 same', { kind: 'conv', kernel: 3, filters: 8, stride: 1, padding: 1, batchNorm: false, relu: false }],
+    ['maxpool 3x3 /2', { kind: 'maxpool', kernel: 3, stride: 2, padding: 1 }],
+    ['avgpool 3x3 /2', { kind: 'avgpool', kernel: 3, stride: 2, padding: 1 }],
+    ['maxpool 3x3', { kind: 'maxpool', kernel: 3, stride: 3, padding: 1 }],
+    ['gap', { kind: 'gap' }],
+    ['flatten', { kind: 'flatten' }],
+    ['fc 192 relu', { kind: 'fc', units: 192, batchNorm: false, relu: true }],
+    ['fc 64 bn relu', { kind: 'fc', units: 64, batchNorm: true, relu: true }],
+    ['fc classes', { kind: 'fc', units: 'classes', batchNorm: false, relu: false }],
+    ['softmax', { kind: 'softmax' }],
+    ['  conv   3x3   96   relu  ', { kind: 'conv', kernel: 3, filters: 96, stride: 1, padding: 1, batchNorm: false, relu: true }],
+  ];
+  test.each(cases)('%j', (line, expected) => {
+    expect(parseLayer(line)).toEqual(expected);
+  });
+
+  test('the twelve declarations use only conv, maxpool, dropout, gap and softmax; Strided and ALL have no pooling', () => {
+    for (const id of MODEL_IDS) {
+      for (const l of MODELS[id].layers) expect(l.kind).toMatch(/^(conv|maxpool|dropout|gap|softmax)$/);
+      const pools = MODELS[id].layers.filter((l) => l.kind === 'maxpool').length;
+      expect(pools).toBe(/^(strided|all)-/.test(id) ? 0 : 2);
+    }
+  });
+});
+
+describe('malformed declarations name the network and the layer', () => {
+  const TOP = ['gap', 'fc classes'];
+  const declare = (layers: string[]) => () => declareNetwork('Net', 'a test network', layers);
+  const cases: Array<[string, string[], string]> = [
+    ['an unknown layer kind', ['conv 3x3 16 relu', 'pool 2x2', ...TOP],
+      'Net: layer 2 "pool 2x2": unknown layer "pool" (conv, maxpool, avgpool, dropout, gap, flatten, fc, softmax)'],
+    ['a bad kernel', ['conv 3x 16 relu', ...TOP], 'Net: layer 1 "conv 3x 16 relu": expected a kernel size like 3x3, got "3x"'],
+    ['a missing kernel', ['maxpool', ...TOP], 'Net: layer 1 "maxpool": expected a kernel size like 3x3, got ""'],
+    ['a non-square kernel', ['conv 3x5 16', ...TOP], 'Net: layer 1 "conv 3x5 16": only square kernels are supported'],
+    ['a zero kernel', ['conv 0x0 16', ...TOP], 'Net: layer 1 "conv 0x0 16": kernel size must be at least 1'],
+    ['a missing width', ['conv 3x3 relu', ...TOP], 'Net: layer 1 "conv 3x3 relu": expected a number of filters or "classes", got ""'],
+    ['a zero width', ['conv 3x3 0', ...TOP], 'Net: layer 1 "conv 3x3 0": expected a number of filters or "classes", got "0"'],
+    ['a missing fc width', ['gap', 'fc relu'], 'Net: layer 2 "fc relu": expected a number of units or "classes", got ""'],
+    ['a stride /0', ['conv 3x3 16 /0 relu', ...TOP], 'Net: layer 1 "conv 3x3 16 /0 relu": expected a stride like /2, got "/0"'],
+    ['a stride without slash', ['maxpool 3x3 2', ...TOP], 'Net: layer 1 "maxpool 3x3 2": expected a stride like /2, got "2"'],
+    ['an extra word', ['conv 3x3 16 /2 7', ...TOP], 'Net: layer 1 "conv 3x3 16 /2 7": unexpected "7"'],
+    ['a flag that does not apply', ['maxpool 3x3 /2 relu', ...TOP], 'Net: layer 1 "maxpool 3x3 /2 relu": "relu" does not apply to maxpool'],
+    ['valid on fc', ['gap', 'fc 10 valid'], 'Net: layer 2 "fc 10 valid": "valid" does not apply to fc'],
+    ['a bad dropout', ['dropout 1', ...TOP], 'Net: layer 1 "dropout 1": expected a probability in [0, 1), got "1"'],
+    ['a missing dropout', ['dropout', ...TOP], 'Net: layer 1 "dropout": expected a probability in [0, 1), got ""'],
+    ['gap with an argument', ['conv 3x3 10', 'gap 2'], 'Net: layer 2 "gap 2": unexpected "2"'],
+    ['no class scores at the end', ['conv 3x3 16 relu', 'gap'], 'Net: the network must end in 10 class scores, but its output is [16]'],
+    ['spatial output at the end', ['conv 3x3 classes relu'], 'Net: the network must end in 10 class scores, but its output is [10,32,32]'],
+    ['a fc without gap/flatten', ['conv 3x3 16 relu', 'fc classes'], "Net: layer 2 (fc): needs a flat input; add 'gap' or 'flatten' before it"],
+    ['a conv after gap', ['gap', 'conv 1x1 classes'], 'Net: layer 2 (conv): needs a [C,H,W] input but gets [3] (after gap/flatten)'],
+    ['a window that does not fit', ['conv 33x33 16 valid', ...TOP], 'Net: layer 1 (conv): a 33x33 window does not fit a 32x32 input'],
+    ['a window that stops fitting', ['conv 3x3 8 /16 valid', 'conv 3x3 8 valid', ...TOP], 'Net: layer 2 (conv): a 3x3 window does not fit a 2x2 input'],
+  ];
+  test.each(cases)('%s', (_what, layers, message) => {
+    const run = declare(layers);
+    expect(run).toThrow(ModelDeclarationError);
+    let err: unknown;
+    try {
+      run();
+    } catch (e) {
+      err = e;
+    }
+    expect((err as Error).name).toBe('ModelDeclarationError');
+    expect((err as Error).message).toBe(message);
+  });
+
+  test('an empty network', () => {
+    expect(() => declareNetwork('Empty', 'none', [])).toThrow(new ModelDeclarationError('Empty: a network needs at least one layer'));
+  });
+
+  test('parseLayer alone names the default network and the given index', () => {
+    expect(() => parseLayer('bogus')).toThrow('network: layer 1 "bogus": unknown layer "bogus"');
+    expect(() => parseLayer('conv 3x3 16 /x', 'Mine', 4)).toThrow('Mine: layer 5 "conv 3x3 16 /x": expected a stride like /2, got "/x"');
+  });
+
+  test('inferShapes checks a smaller input size and other class counts', () => {
+    const spec = MODELS['all-cnn-c'];
+    expect(() => inferShapes(spec, { classes: 10, inputSize: 4 })).toThrow(ModelDeclarationError);
+    expect(() => inferShapes(spec, { classes: 10, inputSize: 4 })).toThrow(/^ALL-CNN-C: layer \d+ \(conv\): a 3x3 window does not fit a 1x1 input$/);
+    expect(inferShapes(spec, { classes: 10, inputSize: 64 }).slice(-1)[0]).toEqual([10]);
+    expect(() => buildNetwork(spec, { inputSize: 4 })).toThrow(ModelDeclarationError);
+  });
+
+  test('typed layers can be mixed with lines', () => {
+    const spec = declareNetwork('Mixed', 'typed', [{ kind: 'conv', kernel: 3, filters: 8, stride: 2, padding: 1, batchNorm: false, relu: true }, 'gap', 'fc classes']);
+    expect(inferShapes(spec, { classes: 10 })).toEqual([[8, 16, 16], [8], [10]]);
+    expect(countParameters(spec, { classes: 10 })).toBe(8 * 3 * 9 + 8 + 10 * 8 + 10);
+  });
+});
+
+describe('a user-declared network with batch normalisation', () => {
+  const spec = declareNetwork('Tiny-BN', 'conv + bn, pool, gap, fc', ['conv 3x3 16 bn relu', 'maxpool 2x2', 'gap', 'fc classes']);
+  // conv: 16*3*9 weights, no bias, bn scale + shift; fc: 16*10 + 10
+  const COUNT = 16 * 3 * 9 + 2 * 16 + 16 * 10 + 10;
+
+  /** A learnable batch: each class has its own colour, plus noise. */
+  function batchOf(n: number): { x: Tensor; y: Tensor } {
+    return tidy(() => {
+      manualSeed(123);
+      const labels = Array.from({ length: n }, (_, i) => i % 10);
+      const y = fromArray(labels, [n], 'int64');
+      const colours = randn([10, 3, 1, 1]).mul(2);
+      const x = colours.indexSelect(0, y).add(randn([n, 3, 32, 32]).mul(0.5));
+      return { x, y };
+    });
+  }
+
+  test('builds with BN parameters and buffers, and the counts agree', () => {
+    const net = buildNetwork(spec, { seed: 0 });
+    try {
+      expect(countParameters(spec, { classes: 10 })).toBe(COUNT);
+      expect(net.parameterCount()).toBe(COUNT);
+      expect([...net.parameters.keys()]).toEqual(['conv1.weight', 'conv1.bn.weight', 'conv1.bn.bias', 'fc1.weight', 'fc1.bias']);
+      expect([...net.buffers.keys()]).toEqual(['conv1.bn.runningMean', 'conv1.bn.runningVar']);
+      expect(net.parameters.get('conv1.bn.weight')!.toArray()).toEqual(new Array(16).fill(1));
+      expect(net.parameters.get('conv1.bn.bias')!.toArray()).toEqual(new Array(16).fill(0));
+      expect(net.buffers.get('conv1.bn.runningMean')!.toArray()).toEqual(new Array(16).fill(0));
+      expect(net.buffers.get('conv1.bn.runningVar')!.toArray()).toEqual(new Array(16).fill(1));
+      const kinds = net.nativeProgram().map((l) => l.kind);
+      expect(kinds).toEqual(['conv', 'batchnorm', 'relu', 'maxpool', 'gap', 'linear']);
+      // a 16-filter conv with bn and no bias
+      expect(net.nativeProgram()[0].bias).toBe(-1);
+      tidy(() => {
+        const out = net.forward(randn([4, 3, 32, 32]), false);
+        expect(out.shape).toEqual([4, 10]);
+      });
+      // TS and native forward agree in eval mode (running statistics)
+      const handle = createNativeNet(net, null, EVAL_ONLY);
+      try {
+        tidy(() => {
+          const x = randn([4, 3, 32, 32]);
+          expect(maxAbsDiff(net.forward(x, false), wrap(native().net_forward(handle, x.handle, false)))).toBeLessThanOrEqual(1e-5);
+        });
+      } finally {
+        native().net_release(handle);
+      }
+    } finally {
+      net.dispose();
+    }
+  });
+
+  test('trains with the native step: the loss falls and the running statistics move', async () => {
+    const base = liveTensors();
+    const net = buildNetwork(spec, { seed: 0 });
+    const sgd = new SGD(net.parameterList(), { momentum: 0.9, weightDecay: 0.0005 });
+    const handle = createNativeNet(net, sgd, { momentum: 0.9, weightDecay: 0.0005, labelSmoothing: 0, channelsLast: false, precision: 'fp32' });
+    const { x, y } = batchOf(40);
+    try {
+      const losses: number[] = [];
+      for (let step = 0; step < 25; step++) {
+        await native().net_train_step(handle, x.handle, y.handle, 0.05);
+        const m = native().net_take_metrics(handle);
+        expect(m.seen).toBe(40);
+        losses.push(m.loss);
+      }
+      expect(losses.every(Number.isFinite)).toBe(true);
+      const first = (losses[0] + losses[1] + losses[2]) / 3;
+      const last = (losses[22] + losses[23] + losses[24]) / 3;
+      expect(last).toBeLessThan(first * 0.7);
+      // running statistics were updated by the training-mode batch norm
+      const rm = net.buffers.get('conv1.bn.runningMean')!.toArray();
+      const rv = net.buffers.get('conv1.bn.runningVar')!.toArray();
+      expect(rm.some((v) => Math.abs(v) > 1e-4)).toBe(true);
+      expect(rv.some((v) => Math.abs(v - 1) > 1e-4)).toBe(true);
+      // momentum buffers hold the velocity
+      expect(tidy(() => sgd.momentumBuffers[0].abs().sum().item())).toBeGreaterThan(0);
+    } finally {
+      native().net_release(handle);
+      sgd.dispose();
+      net.dispose();
+      x.dispose();
+      y.dispose();
+    }
+    expect(liveTensors()).toBe(base);
+  });
+
+  test('freeze() stops updates of the matching parameters, with weight decay and momentum on', async () => {
+    const net = buildNetwork(spec, { seed: 1 });
+    const opts = { momentum: 0.9, weightDecay: 0.01, labelSmoothing: 0, channelsLast: false, precision: 'fp32' as const };
+    const sgd = new SGD(net.parameterList(), opts);
+    const handle = createNativeNet(net, sgd, opts);
+    const { x, y } = batchOf(20);
+    const snapshot = () => new Map([...net.parameters].map(([k, t]) => [k, t.toArray()]));
+    try {
+      // one unfrozen step first, so the frozen tensors have a gradient and a velocity from before
+      await native().net_train_step(handle, x.handle, y.handle, 0.05);
+      const frozen = net.freeze((name) => name.startsWith('conv1.'));
+      expect(frozen).toEqual(['conv1.weight', 'conv1.bn.weight', 'conv1.bn.bias']);
+      for (const name of frozen) expect(net.parameters.get(name)!.requiresGrad).toBe(false);
+      expect(net.parameters.get('fc1.weight')!.requiresGrad).toBe(true);
+      const before = snapshot();
+      for (let i = 0; i < 3; i++) await native().net_train_step(handle, x.handle, y.handle, 0.05);
+      const after = snapshot();
+      for (const name of frozen) expect(after.get(name)).toEqual(before.get(name));
+      for (const name of ['fc1.weight', 'fc1.bias']) expect(after.get(name)).not.toEqual(before.get(name));
+      native().net_take_metrics(handle);
+    } finally {
+      native().net_release(handle);
+      sgd.dispose();
+      net.dispose();
+      x.dispose();
+      y.dispose();
+    }
+  });
+});
+
+test('maxpool 2x2 halves a 32x32 input (16x16, not 17x17)', () => {
+  const spec = declareNetwork('Pool2', 'pool 2x2', ['conv 3x3 16 relu', 'maxpool 2x2', 'gap', 'fc classes']);
+  expect(inferShapes(spec, { classes: 10 })[1]).toEqual([16, 16, 16]);
+});
