@@ -2,6 +2,6 @@
 'use strict';
 // The `allcnn` command; the code lives in dist/lib/cli (compiled TypeScript).
 require('../dist/lib/cli/main').main(process.argv).catch((err) => {
-  process.stderr.write(`allcnn: ${err && err.message ? err.message : err}\n`);
+  if (!err?.printed) process.stderr.write(`allcnn: ${err && err.message ? err.message : err}\n`);
   process.exit(typeof err?.exitCode === 'number' ? err.exitCode : 1);
 });

@@ -16,12 +16,15 @@ export async function main(argv: string[]): Promise<void> {
   program.addCommand(modelsCommand());
   program.addCommand(doctorCommand());
   for (const extra of optionalCommands()) program.addCommand(extra);
+  // addCommand() does not pass these settings down: every command exits through the catch below.
+  for (const cmd of program.commands) cmd.exitOverride().showHelpAfterError('(run with --help for usage)');
   try {
     await program.parseAsync(argv);
   } catch (err) {
     if (err instanceof CommanderError) {
       if (err.exitCode === 0) return; // --help, --version
-      throw Object.assign(new Error(err.message.replace(/^error: /, '')), { exitCode: 2 });
+      // commander has printed the message already; exit 2 for a usage error.
+      throw Object.assign(new Error(err.message.replace(/^error: /, '')), { exitCode: 2, printed: true });
     }
     throw err;
   }

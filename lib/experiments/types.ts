@@ -58,6 +58,8 @@ export interface ResultRow {
   /** For ablations: the claim being tested, and the row it is compared with. */
   claim?: string;
   baseline?: string;
+  /** What the claim predicts for this row's test accuracy against the baseline's (default 'lower'). */
+  expect?: 'lower' | 'higher';
 }
 
 export interface Summary {

@@ -9,8 +9,9 @@
  * A difference smaller than the test set's noise is still called holds / does
  * not hold, with a note saying it is within the noise.
  *
- * Ablation claims are read as "the baseline's choice is better", i.e. the
- * ablated row has the lower test accuracy. With d = row - baseline and m the
+ * Ablation claims predict the ablated row's test accuracy to be lower than
+ * the baseline's (row.expect 'lower', the default: "the baseline's choice is
+ * better") or higher ('higher', e.g. "dropout can reduce accuracy"). With d = row - baseline and m the
  * noise margin: d <= -m holds, d >= +m does not hold, |d| < m inconclusive.
  * m is one binomial standard error of the baseline's test accuracy,
  * 100 * sqrt(p (1 - p) / n) for n test images (0.30 points at p = 0.9,
@@ -44,10 +45,10 @@ export function noisePoints(testPercent: number, count: number): number {
   return 100 * Math.sqrt((p * (1 - p)) / count);
 }
 
-export function ablationVerdict(diff: number, noise: number): Verdict {
+export function ablationVerdict(diff: number, noise: number, expect: 'lower' | 'higher' = 'lower'): Verdict {
   if (!Number.isFinite(diff)) return 'inconclusive';
   if (Math.abs(diff) < noise) return 'inconclusive';
-  return diff < 0 ? 'holds' : 'does not hold';
+  return (expect === 'lower' ? diff < 0 : diff > 0) ? 'holds' : 'does not hold';
 }
 
 function versus(a: Scored, b: Scored): string {

@@ -72,7 +72,7 @@ export function ablationSection(summary: Summary, runs: readonly RunRecord[]): s
     const b = scoreOf(base, s, ids);
     const d = ours.test - b.test;
     const m = noisePoints(b.test, b.count);
-    return [r.label, r.claim ?? MISSING, base.label, pct(ours.test), pct(b.test), points(d), m.toFixed(2), `**${ablationVerdict(d, m)}**`];
+    return [r.label, r.claim ?? MISSING, base.label, pct(ours.test), pct(b.test), points(d), m.toFixed(2), `**${ablationVerdict(d, m, r.expect)}**`];
   });
   return [ABLATION_RULE, '', table(['Row', 'Claim', 'Baseline', 'Test acc (%)', 'Baseline test acc (%)', 'Diff (points)', 'Margin (points)', 'Verdict'], body)].join('\n');
 }

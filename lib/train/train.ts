@@ -80,8 +80,14 @@ export interface TrainHooks {
   keepModel?: boolean;
   /** Called with the network and data set before training starts (transfer learning uses it). */
   prepare?: (network: Network, dataset: Dataset) => void;
-  /** Build options passed through to buildNetwork. */
+  /** Number of classes, when not the data set's (buildNetwork option). */
   classes?: number;
+  /**
+   * Stop after this many epochs (of config.epochs), keeping the schedule of
+   * the whole run: a later call with resume continues exactly where this
+   * one stopped (learning-rate probes).
+   */
+  stopAfterEpoch?: number;
 }
 
 /** The generator seed for one epoch: the whole RNG state of a run is (seed, epoch). */
@@ -130,7 +136,8 @@ export async function trainModel(config: TrainConfig, hooks: TrainHooks = {}): P
     const chance = Math.log(dataset.classes);
     let stalled = stalledFor(history, chance, c.stallEpochs);
     const steps = Math.ceil(train.count / c.batchSize);
-    for (let epoch = startEpoch; epoch < c.epochs && !stalled; epoch++) {
+    const lastEpoch = Math.min(c.epochs, hooks.stopAfterEpoch ?? c.epochs);
+    for (let epoch = startEpoch; epoch < lastEpoch && !stalled; epoch++) {
       const t0 = Date.now();
       manualSeed(epochSeed(c.seed, epoch));
       const order = randperm(train.count, c.device);

@@ -1,0 +1,108 @@
+/** `allcnn reproduce`: the paper's Table 3, scripted, resumable, reported. */
+import * as path from 'node:path';
+import { Command, Option } from 'commander';
+import { MultiBar, Presets, SingleBar } from 'cli-progress';
+import { cudaAvailable } from '../backend';
+import { PREPS } from '../data/dataset';
+import { EXTRAS, PRESET_NAMES, PRESETS, PresetName, ReproduceOptions } from '../experiments/presets';
+import { ExperimentEvent, reproduce } from '../experiments/runner';
+import { PRECISIONS } from '../train/config';
+import { MODEL_IDS } from '../../models';
+import { int, list, num, oneOf } from './options';
+import { abortOnSignal } from './util';
+
+const pct = (v: number) => (Number.isFinite(v) ? `${(100 * v).toFixed(2)}%` : '-');
+
+export function reproduceCommand(): Command {
+  return new Command('reproduce')
+    .description('run the paper\'s Table 3 grid (12 networks x learning rates), the augmented runs and the ablations; write REPORT.md')
+    .addOption(new Option('--preset <name>', 'paper (350 epochs), fast (40 epochs, lr probes) or smoke (CPU, minutes)').choices(PRESET_NAMES).default('smoke'))
+    .option('--data <path>', 'CIFAR-10 binary archive or folder; default: the bundled 600-image sample')
+    .option('--name <name>', 'experiment name: results go to results/<name> (default: the preset)')
+    .option('--out <dir>', 'results folder (overrides --name)')
+    .option('--models <ids>', `comma-separated model ids (${MODEL_IDS.join(', ')})`, list(oneOf('--models', MODEL_IDS)))
+    .option('--epochs <n>', 'epochs per run', int('--epochs', 1))
+    .option('--lrs <list>', 'learning rates to select from, e.g. 0.25,0.1,0.05,0.01', list(num('--lrs')))
+    .option('--batch-size <n>', 'mini-batch size', int('--batch-size', 1))
+    .option('--augment', 'train the Table 3 runs with flips and translations too')
+    .option('--seed <n>', 'first seed (restarts use the next ones)', int('--seed', 0))
+    .option('--device <name>', 'cpu, cuda or cuda:N (default: cuda when available, cpu for smoke)')
+    .option('--limit <n>', 'train on at most n images of the training split', int('--limit', 1))
+    .option('--test-limit <n>', 'evaluate on at most n test images', int('--test-limit', 1))
+    .option('--lr-selection <mode>', 'full (every rate to the end) or probe (short prefixes, best continued)', oneOf('--lr-selection', ['full', 'probe']))
+    .option('--probe-epochs <n>', 'epochs of each learning-rate probe', int('--probe-epochs', 1))
+    .option('--extras <list>', `extra rows after Table 3: ${EXTRAS.join(',')} (or "none")`, (v: string) => (v === 'none' ? [] : list(oneOf('--extras', EXTRAS))(v)))
+    .option('--concurrency <n>', 'runs trained at once on the device', int('--concurrency', 1))
+    .option('--max-restarts <n>', 'restarts of a stalled run, each with the next seed', int('--max-restarts', 0))
+    .option('--precision <p>', 'fp32, bf16 or fp16', oneOf('--precision', PRECISIONS))
+    .option('--prep <name>', 'zca (the paper), std or none', oneOf('--prep', PREPS))
+    .option('--json', 'print the summary as JSON on stdout', false)
+    .action(async (o) => {
+      const preset = PRESETS[o.preset as PresetName];
+      const device = o.device ?? (o.preset !== 'smoke' && cudaAvailable() ? 'cuda' : 'cpu');
+      const options: ReproduceOptions = {
+        ...preset, device,
+        ...pick(o, ['models', 'epochs', 'lrs', 'batchSize', 'augment', 'seed', 'limit', 'testLimit', 'lrSelection', 'probeEpochs', 'extras', 'concurrency', 'maxRestarts', 'precision', 'prep']),
+      };
+      const name = o.name ?? o.preset;
+      const out = path.resolve(o.out ?? path.join('results', name));
+      if (!o.json) {
+        console.error(`reproduce ${name}: preset ${options.preset}, ${options.models.length} models x lrs [${options.lrs.join(', ')}] (${options.lrSelection}${options.lrSelection === 'probe' ? `, ${options.probeEpochs}-epoch probes` : ''}), ` +
+          `${options.epochs} epochs, batch ${options.batchSize}, device ${device}, concurrency ${options.concurrency}, extras: ${options.extras.join(', ') || 'none'}\nresults: ${out}`);
+      }
+      const { summary, report } = await reproduce(name, options, { out, data: o.data }, { signal: abortOnSignal(), onEvent: o.json ? undefined : consoleEvents() });
+      if (o.json) {
+        process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
+        return;
+      }
+      console.log(`\n${'row'.padEnd(48)} ${'lr'.padStart(6)} ${'val'.padStart(8)} ${'test'.padStart(8)}`);
+      for (const r of summary.rows) console.log(`${r.label.padEnd(48)} ${String(r.lr).padStart(6)} ${pct(r.validationAccuracy).padStart(8)} ${pct(r.testAccuracy).padStart(8)}`);
+      if (summary.stalled.length) console.log(`${summary.stalled.length} run(s) stalled at chance level: see REPORT.md`);
+      console.log(`\n${summary.totalSeconds.toFixed(0)} s, ${summary.aggregateImagesPerSecond.toFixed(0)} training images/s in all; report: ${path.relative(process.cwd(), report)}`);
+    });
+}
+
+function pick(o: Record<string, unknown>, keys: string[]): Partial<ReproduceOptions> {
+  return Object.fromEntries(keys.filter((k) => o[k] !== undefined).map((k) => [k, o[k]]));
+}
+
+/** One line per finished run; a progress bar per running run on a TTY. */
+function consoleEvents(): (e: ExperimentEvent) => void {
+  const tty = process.stderr.isTTY;
+  const multi = tty ? new MultiBar({ format: '{label} [{bar}] epoch {epoch} {value}/{total} | loss {loss} | ETA {eta_formatted}', hideCursor: true, clearOnComplete: true, stream: process.stderr }, Presets.shades_classic) : null;
+  const bars = new Map<string, SingleBar>();
+  const log = (s: string) => (multi ? multi.log(`${s}\n`) : process.stderr.write(`${s}\n`));
+  return (e) => {
+    switch (e.type) {
+      case 'run-start':
+        log(`start  ${e.task.id}/seed=${e.seed}/${e.task.phase}`);
+        break;
+      case 'run-progress': {
+        if (!multi || e.progress.type !== 'step') break;
+        const key = e.task.id + e.task.phase;
+        let bar = bars.get(key);
+        if (!bar) {
+          bar = multi.create(e.progress.steps, 0, { label: e.task.label.padEnd(20).slice(0, 20), epoch: e.progress.epoch, loss: '-' });
+          bars.set(key, bar);
+        }
+        if (e.progress.step === 1) bar.setTotal(e.progress.steps);
+        bar.update(e.progress.step, { epoch: e.progress.epoch, loss: e.progress.loss === null ? '-' : e.progress.loss.toFixed(3) });
+        break;
+      }
+      case 'run-end': {
+        const r = e.record;
+        const key = r.id.replace(/\/seed=\d+\/(probe|full)$/, '') + r.phase;
+        const bar = bars.get(key);
+        if (bar) {
+          multi!.remove(bar);
+          bars.delete(key);
+        }
+        log(`${e.cached ? 'done*' : 'done '}  ${r.id}: val ${pct(r.validation.accuracy)} test ${pct(r.test.accuracy)} ${r.stalled ? 'STALLED ' : ''}(${r.seconds.toFixed(0)} s${e.cached ? ', from runs.jsonl' : ''})`);
+        break;
+      }
+      case 'stalled':
+        log(`stalled ${e.record.id}: training loss at chance level${e.restarting ? '; restarting with the next seed' : '; no restarts left, reported as stalled'}`);
+        break;
+    }
+  };
+}

@@ -1,0 +1,207 @@
+/**
+ * reproduce(): the paper's Table 3 grid (and the augmented runs and
+ * ablations), resumable at two levels: finished runs are read back from
+ * runs.jsonl and never redone; an interrupted run continues from its own
+ * checkpoint. Killing the process at any moment and running the same command
+ * again gives the same results.
+ *
+ * Learning-rate selection, per model:
+ *   full:  every rate trained to the end; the best validation accuracy wins.
+ *   probe: every rate trained for probeEpochs (with the whole run's schedule);
+ *          the best continues from its checkpoint to the end.
+ * A run stuck at chance level (stalled) is recorded and restarted with the
+ * next seed, up to maxRestarts times; the report lists every one.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { writeFileAtomic } from '../report/atomic';
+import { writeReport } from '../report/report';
+import { PAPER_AUGMENTATION, RICH_AUGMENTATION } from '../data/augment';
+import { Dataset, loadCifar10 } from '../data/dataset';
+import type { NetworkSpec } from '../model/spec';
+import type { TrainConfig } from '../train/config';
+import { Progress, trainModel } from '../train/train';
+import { MODELS } from '../../models';
+import { ABLATIONS, AUGMENTED } from './ablations';
+import { appendJournal, readJournal } from './journal';
+import type { ReproduceOptions } from './presets';
+import { buildSummary } from './summary';
+import type { RunGroup, RunRecord, Summary } from './types';
+
+export interface RunTask {
+  id: string;
+  group: RunGroup;
+  label: string;
+  model: string | NetworkSpec;
+  config: TrainConfig;
+  phase: 'probe' | 'full';
+  claim?: string;
+}
+
+export type ExperimentEvent =
+  | { type: 'run-start'; task: RunTask; seed: number }
+  | { type: 'run-progress'; task: RunTask; progress: Progress }
+  | { type: 'run-end'; record: RunRecord; cached: boolean }
+  | { type: 'stalled'; record: RunRecord; restarting: boolean };
+
+export interface ReproduceHooks {
+  onEvent?: (e: ExperimentEvent) => void;
+  signal?: AbortSignal;
+}
+
+/** Runs at most n promises at once. */
+class Pool {
+  private active = 0;
+  private waiting: Array<() => void> = [];
+  constructor(private readonly n: number) {}
+  async run<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.active >= this.n) await new Promise<void>((r) => this.waiting.push(r));
+    this.active++;
+    try {
+      return await fn();
+    } finally {
+      this.active--;
+      this.waiting.shift()?.();
+    }
+  }
+}
+
+const safe = (id: string) => id.replace(/[^\w.=-]+/g, '_');
+
+/** Checks that a results folder was made with the same options (or claims a new one). */
+function claimFolder(out: string, o: ReproduceOptions, data: string | null): void {
+  fs.mkdirSync(out, { recursive: true });
+  const file = path.join(out, 'experiment.json');
+  const mine = { options: o, data: data ? path.resolve(data) : 'bundled sample' };
+  if (fs.existsSync(file)) {
+    const saved = JSON.parse(fs.readFileSync(file, 'utf8'));
+    const differs = Object.keys(o).filter((k) => JSON.stringify(saved.options?.[k]) !== JSON.stringify((o as any)[k]));
+    if (differs.length) {
+      throw new Error(`${out} holds an experiment made with other options (differs in: ${differs.join(', ')}); rerun with the same options to resume it, or pick another --name`);
+    }
+    return;
+  }
+  writeFileAtomic(file, `${JSON.stringify(mine, null, 2)}\n`);
+}
+
+export async function reproduce(name: string, o: ReproduceOptions, where: { out: string; data?: string }, hooks: ReproduceHooks = {}): Promise<{ summary: Summary; report: string }> {
+  const started = Date.now();
+  claimFolder(where.out, o, where.data ?? null);
+  const journal = path.join(where.out, 'runs.jsonl');
+  const done = new Map(readJournal(journal).map((r) => [r.id, r]));
+  const pool = new Pool(o.concurrency);
+  let trainedImages = 0;
+  const dataset: Dataset = await loadCifar10(where.data, { prep: o.prep, limit: o.limit ?? undefined, testLimit: o.testLimit ?? undefined, seed: o.seed, device: o.device });
+
+  /** Trains one task with one seed (or reads its record back). */
+  const runOnce = (task: RunTask, seed: number, stopAfterEpoch?: number, restartOf?: string): Promise<RunRecord> => {
+    const id = `${task.id}/seed=${seed}/${task.phase}`;
+    const cached = done.get(id);
+    if (cached) {
+      hooks.onEvent?.({ type: 'run-end', record: cached, cached: true });
+      return Promise.resolve(cached);
+    }
+    return pool.run(async () => {
+      hooks.onEvent?.({ type: 'run-start', task, seed });
+      // Probe and full run of one (model, lr, seed) share a checkpoint: the full run continues the probe.
+      const checkpoint = path.join(where.out, 'checkpoints', `${safe(`${task.id}/seed=${seed}`)}.safetensors`);
+      const config = { ...task.config, seed };
+      const r = await trainModel(config, {
+        dataset, checkpoint, resume: true, stopAfterEpoch, signal: hooks.signal,
+        onProgress: (progress) => hooks.onEvent?.({ type: 'run-progress', task, progress }),
+      });
+      trainedImages += (r.history.length - r.resumedFrom) * dataset.train.count;
+      const { network: _unused, ...rest } = r;
+      const record: RunRecord = {
+        id, group: task.group, label: task.label, model: typeof task.model === 'string' ? MODELS[task.model].name : task.model.name.replace(/ \(.*\)$/, ''),
+        lr: r.config.lr, seed, phase: task.phase, epochs: rest.config.epochs, stalled: r.stalled, restartOf,
+        validation: r.validation, test: r.test, parameters: r.parameters, seconds: r.seconds, imagesPerSecond: r.imagesPerSecond, device: r.device,
+        history: r.history, config: r.config, finishedAt: new Date().toISOString(),
+      };
+      appendJournal(journal, record);
+      done.set(id, record);
+      hooks.onEvent?.({ type: 'run-end', record, cached: false });
+      return record;
+    });
+  };
+
+  /** Trains a task, restarting with the next seed while it stalls. */
+  const runWithRestarts = async (task: RunTask, stopAfterEpoch?: number, firstSeed = o.seed): Promise<RunRecord> => {
+    let record = await runOnce(task, firstSeed, stopAfterEpoch);
+    for (let k = 1; record.stalled && k <= o.maxRestarts; k++) {
+      hooks.onEvent?.({ type: 'stalled', record, restarting: true });
+      record = await runOnce(task, firstSeed + k, stopAfterEpoch, record.id);
+    }
+    if (record.stalled) hooks.onEvent?.({ type: 'stalled', record, restarting: false });
+    return record;
+  };
+
+  const baseConfig = (model: string | NetworkSpec, lr: number): TrainConfig => ({
+    model, lr, epochs: o.epochs, batchSize: o.batchSize, augment: o.augment, device: o.device, precision: o.precision, prep: o.prep,
+    stallEpochs: o.stallEpochs, limit: o.limit ?? undefined, testLimit: o.testLimit ?? undefined,
+  });
+
+  /** One model's learning-rate selection; resolves to the chosen full run. */
+  const selectLearningRate = async (id: string, label: string): Promise<RunRecord> => {
+    const task = (lr: number, phase: 'probe' | 'full'): RunTask => ({ id: `table3/${id}/lr=${lr}`, group: 'table3', label, model: id, config: baseConfig(id, lr), phase });
+    if (o.lrSelection === 'full') {
+      const runs = await Promise.all(o.lrs.map((lr) => runWithRestarts(task(lr, 'full'))));
+      return best(runs);
+    }
+    const probes = await Promise.all(o.lrs.map((lr) => runWithRestarts(task(lr, 'probe'), o.probeEpochs)));
+    const chosen = best(probes);
+    return runWithRestarts(task(chosen.lr, 'full'), undefined, chosen.seed);
+  };
+
+  try {
+    const table3 = new Map<string, Promise<RunRecord>>();
+    for (const id of o.models) table3.set(id, selectLearningRate(id, MODELS[id].name));
+    const extras: Promise<RunRecord>[] = [];
+    if (o.extras.length) {
+      // The augmented runs and ablations use ALL-CNN-C's chosen learning rate.
+      const baseline = table3.get('all-cnn-c') ?? selectLearningRate('all-cnn-c', MODELS['all-cnn-c'].name);
+      extras.push(
+        baseline.then(async (b) => {
+          const jobs: Promise<RunRecord>[] = [];
+          if (o.extras.includes('augment')) {
+            for (const a of AUGMENTED) {
+              const config = { ...baseConfig('all-cnn-c', b.lr), augment: a.augment === 'paper' ? PAPER_AUGMENTATION : RICH_AUGMENTATION };
+              jobs.push(runWithRestarts({ id: `augment/${a.key}/lr=${b.lr}`, group: 'augment', label: a.label, model: 'all-cnn-c', config, phase: 'full' }));
+            }
+          }
+          if (o.extras.includes('ablations')) {
+            for (const a of ABLATIONS) {
+              const config = { ...baseConfig(a.model, b.lr), ...a.config };
+              jobs.push(runWithRestarts({ id: `ablation/${a.key}/lr=${b.lr}`, group: 'ablation', label: a.label, model: a.model, config, phase: 'full', claim: a.claim }));
+            }
+          }
+          return (await Promise.all(jobs))[0] ?? b;
+        }),
+      );
+    }
+    // Wait for everything; the first failure (e.g. an abort) is rethrown after the rest settle.
+    const settled = await Promise.allSettled([...table3.values(), ...extras]);
+    const failed = settled.find((s) => s.status === 'rejected') as PromiseRejectedResult | undefined;
+    if (failed) throw failed.reason;
+  } finally {
+    dataset.dispose();
+  }
+
+  const seconds = (Date.now() - started) / 1000;
+  const records = [...done.values()].filter((r) => inThisExperiment(r, o));
+  const summary = buildSummary(name, o, records, { totalSeconds: seconds, aggregateImagesPerSecond: trainedImages / seconds });
+  writeFileAtomic(path.join(where.out, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
+  const report = await writeReport(where.out, summary, records);
+  return { summary, report };
+}
+
+function best(runs: RunRecord[]): RunRecord {
+  const ok = runs.filter((r) => !r.stalled);
+  return (ok.length ? ok : runs).reduce((a, b) => (b.validation.accuracy > a.validation.accuracy ? b : a));
+}
+
+/** Records of models no longer asked for (e.g. --models narrowed) stay in the journal but out of the report. */
+function inThisExperiment(r: RunRecord, o: ReproduceOptions): boolean {
+  if (r.group !== 'table3') return o.extras.includes(r.group === 'augment' ? 'augment' : 'ablations');
+  return o.models.some((id) => MODELS[id].name === r.model);
+}

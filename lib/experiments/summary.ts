@@ -1,0 +1,46 @@
+/** summary.json: the report's rows, derived from the run records alone. */
+import { paperTable3Accuracy } from '../report/paper';
+import { ABLATIONS } from './ablations';
+import { SEED_REPORT } from './reference';
+import type { ReproduceOptions } from './presets';
+import type { ResultRow, RunGroup, RunRecord, Summary } from './types';
+
+/** The row for runs sharing a label: the best full-length, non-stalled run by validation accuracy. */
+function rowFor(label: string, group: RunGroup, runs: RunRecord[]): ResultRow | null {
+  const full = runs.filter((r) => r.phase === 'full');
+  if (full.length === 0) return null;
+  const ok = full.filter((r) => !r.stalled);
+  const best = (ok.length ? ok : full).reduce((a, b) => (b.validation.accuracy > a.validation.accuracy ? b : a));
+  // Learning rates tried: the probes in probe mode, the full runs otherwise.
+  const probes = runs.filter((r) => r.phase === 'probe');
+  const tried = (probes.length ? probes : full).map((r) => ({ lr: r.lr, validationAccuracy: r.stalled ? NaN : r.validation.accuracy, stalled: r.stalled, id: r.id }));
+  const row: ResultRow = {
+    label, model: best.model, group, selected: best.id, lr: best.lr, validationAccuracy: best.validation.accuracy, testAccuracy: best.test.accuracy,
+    parameters: best.parameters, epochs: best.history.length, seconds: runs.reduce((s, r) => s + r.seconds, 0), tried,
+  };
+  if (group === 'table3') {
+    const paper = paperTable3Accuracy(best.model);
+    if (paper !== undefined) row.paperTestAccuracy = paper / 100;
+    const seed = SEED_REPORT[best.model];
+    if (seed) row.seedReport = { validationAccuracy: seed.validationAccuracy / 100, testAccuracy: seed.testAccuracy / 100, epochs: seed.epochs };
+  }
+  const ablation = ABLATIONS.find((a) => a.label === label);
+  if (ablation) Object.assign(row, { claim: ablation.claim, baseline: 'ALL-CNN-C', expect: ablation.expect });
+  return row;
+}
+
+export function buildSummary(name: string, o: ReproduceOptions, records: RunRecord[], timing: { totalSeconds: number; aggregateImagesPerSecond: number }): Summary {
+  const groups = new Map<string, { group: RunGroup; runs: RunRecord[] }>();
+  for (const r of records) {
+    const g = groups.get(r.label) ?? { group: r.group, runs: [] };
+    g.runs.push(r);
+    groups.set(r.label, g);
+  }
+  const rows = [...groups.entries()].map(([label, g]) => rowFor(label, g.group, g.runs)).filter((r): r is ResultRow => r !== null);
+  const restarts = new Map(records.filter((r) => r.restartOf).map((r) => [r.restartOf!, r.id]));
+  return {
+    name, preset: o.preset, lrSelection: o.lrSelection, device: o.device, createdAt: new Date().toISOString(), rows,
+    stalled: records.filter((r) => r.stalled).map((r) => ({ id: r.id, label: r.label, lr: r.lr, seed: r.seed, restartedAs: restarts.get(r.id) })),
+    aggregateImagesPerSecond: timing.aggregateImagesPerSecond, concurrency: o.concurrency, totalSeconds: timing.totalSeconds,
+  };
+}

@@ -1,0 +1,98 @@
+/** The `allcnn` command as a user runs it: output, files, exit codes and messages. */
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+const BIN = path.resolve(__dirname, '../../bin/allcnn.js');
+const cache = fs.mkdtempSync(path.join(os.tmpdir(), 'allcnn-cache-'));
+const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'allcnn-cli-'));
+
+function allcnn(...args: string[]) {
+  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', env: { ...process.env, ALLCNN_DATA: cache }, timeout: 300000 });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+test('--help works for every command', () => {
+  for (const cmd of [[], ['train'], ['models'], ['doctor'], ['reproduce']]) {
+    const r = allcnn(...cmd, '--help');
+    expect(r.code).toBe(0);
+    expect(r.out).toContain('Usage: allcnn');
+  }
+});
+
+test('models lists the 12 networks with exact parameter counts', () => {
+  const r = allcnn('models', '--json');
+  expect(r.code).toBe(0);
+  const rows = JSON.parse(r.out) as Array<{ id: string; parameters: number }>;
+  expect(rows).toHaveLength(12);
+  expect(rows.find((m) => m.id === 'all-cnn-c')!.parameters).toBe(1369738);
+  expect(allcnn('models').out).toMatch(/all-cnn-c +ALL-CNN-C +1,369,738 +Model C with each max-pooling layer replaced/);
+});
+
+test('doctor reports the LibTorch it loaded', () => {
+  const r = allcnn('doctor');
+  expect(r.code).toBe(0);
+  expect(r.out).toMatch(/ok {3}addon loaded: LibTorch \d+\.\d+/);
+});
+
+test('train on the bundled sample writes a result, weights and a checkpoint, then refuses to overwrite them', () => {
+  const out = tmp();
+  const r = allcnn('train', '--model', 'strided-cnn-a', '--epochs', '1', '--limit', '64', '--prep', 'std', '--out', out, '--json');
+  expect(r.code).toBe(0);
+  const result = JSON.parse(r.out);
+  expect(result.config.model).toBe('strided-cnn-a');
+  expect(result.history).toHaveLength(1);
+  expect(result.validation.accuracy).toBeGreaterThanOrEqual(0);
+  expect(fs.readdirSync(out).sort()).toEqual(['checkpoint.safetensors', 'result.json', 'weights.safetensors']);
+  const again = allcnn('train', '--model', 'strided-cnn-a', '--epochs', '1', '--limit', '64', '--prep', 'std', '--out', out);
+  expect(again.code).toBe(1);
+  expect(again.err).toContain('checkpoint.safetensors exists: pass --resume to continue that run, or another --out to start afresh');
+  const resumed = allcnn('train', '--model', 'strided-cnn-a', '--epochs', '2', '--limit', '64', '--prep', 'std', '--out', out, '--resume');
+  expect(resumed.code).toBe(1);
+  expect(resumed.err).toContain('written by a different configuration (differs in: epochs)');
+});
+
+test('train prints a run header, fixed-column epochs and the final accuracies', () => {
+  const r = allcnn('train', '--model', 'strided-cnn-a', '--epochs', '1', '--limit', '64', '--prep', 'std', '--out', tmp());
+  expect(r.code).toBe(0);
+  expect(r.err).toContain('strided-cnn-a: 839,242 parameters, 64 training images, device cpu, 1 epochs, batch 128');
+  expect(r.err).toContain('epoch   train loss  train acc   val loss   val acc');
+  expect(r.out).toMatch(/strided-cnn-a: validation accuracy \d+\.\d\d% \(50 images\), test accuracy \d+\.\d\d% \(100 images\)/);
+});
+
+test('bad options exit with status 2 and say what is wrong', () => {
+  const cases: Array<[string[], string]> = [
+    [['train', '--epochs', '0'], '--epochs must be an integer >= 1, got "0"'],
+    [['train', '--lr', 'fast'], '--lr must be a number >= 0, got "fast"'],
+    [['train', '--model', 'all-cnn-z'], "option '--model <id>' argument 'all-cnn-z' is invalid. Allowed choices are a, strided-cnn-a"],
+    [['train', '--prep', 'pca'], '--prep must be one of zca, std, none, got "pca"'],
+    [['reproduce', '--preset', 'huge'], "argument 'huge' is invalid. Allowed choices are paper, fast, smoke"],
+    [['reproduce', '--lrs', '0.1,x'], '--lrs must be a number >= 0, got "x"'],
+    [['reproduce', '--models', 'a,zz'], '--models must be one of a, strided-cnn-a'],
+    [['frobnicate'], "unknown command 'frobnicate'"],
+  ];
+  for (const [args, message] of cases) {
+    const r = allcnn(...args);
+    expect({ args, code: r.code }).toEqual({ args, code: 2 });
+    expect(r.err).toContain(message);
+  }
+});
+
+test('missing or corrupt data gives a clear error, exit status 1', () => {
+  const r = allcnn('train', '--data', '/no/such/cifar.tar.gz', '--out', tmp());
+  expect(r.code).toBe(1);
+  expect(r.err).toContain('no such file or folder: /no/such/cifar.tar.gz');
+  const bad = path.join(tmp(), 'bad.tar.gz');
+  fs.writeFileSync(bad, 'not an archive at all');
+  const r2 = allcnn('train', '--data', bad, '--out', tmp());
+  expect(r2.code).toBe(1);
+  expect(r2.err).toContain('is not a gzip-compressed tar archive');
+});
+
+test('a CUDA device on a CPU-only build is refused with what to do', () => {
+  const r = allcnn('train', '--device', 'cuda', '--epochs', '1', '--limit', '64', '--out', tmp());
+  if (JSON.parse(allcnn('doctor', '--json').out).info.backend?.cudaAvailable) return;
+  expect(r.code).toBe(1);
+  expect(r.err).toContain('CUDA is not available');
+});

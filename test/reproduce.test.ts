@@ -1,0 +1,92 @@
+/**
+ * The experiment runner: resumable after a crash mid-run and mid-grid (the
+ * same results as an uninterrupted run), learning-rate selection, reports
+ * from the recorded runs, and options that do not match the folder.
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { PRESETS, ReproduceOptions } from '../lib/experiments/presets';
+import { readJournal } from '../lib/experiments/journal';
+import { reproduce } from '../lib/experiments/runner';
+import type { Summary } from '../lib/experiments/types';
+
+process.env.ALLCNN_DATA = fs.mkdtempSync(path.join(os.tmpdir(), 'allcnn-cache-'));
+const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'allcnn-reproduce-'));
+
+// Two fast networks, two learning rates, 2 epochs on 64 images of the bundled sample.
+const TINY: ReproduceOptions = {
+  ...PRESETS.smoke, models: ['strided-cnn-a', 'strided-cnn-b'], lrs: [0.1, 0.01], epochs: 2, probeEpochs: 1, limit: 64, batchSize: 32,
+  extras: [], device: 'cpu', prep: 'std',
+};
+
+const rowsOf = (s: Summary) => s.rows.map((r) => ({ label: r.label, lr: r.lr, val: r.validationAccuracy, test: r.testAccuracy, selected: r.selected }));
+
+let reference: Summary;
+beforeAll(async () => {
+  reference = (await reproduce('tiny', TINY, { out: tmp() })).summary;
+});
+
+test('every network gets a row; the chosen learning rate has the best validation accuracy', () => {
+  expect(reference.rows.map((r) => r.label)).toEqual(['Strided-CNN-A', 'Strided-CNN-B']);
+  for (const row of reference.rows) {
+    expect(row.tried.map((t) => t.lr).sort()).toEqual([0.01, 0.1]);
+    const best = Math.max(...row.tried.filter((t) => !t.stalled).map((t) => t.validationAccuracy));
+    expect(row.tried.find((t) => t.lr === row.lr)!.validationAccuracy).toBe(best);
+    expect(row.epochs).toBe(2);
+  }
+});
+
+test('a crash in the middle of a run, then the same command, gives the same results', async () => {
+  const out = tmp();
+  const controller = new AbortController();
+  let steps = 0;
+  await expect(
+    reproduce('tiny', TINY, { out }, {
+      signal: controller.signal,
+      // Four 1-epoch probes take steps 1-8; kill the first continuation in its second epoch (step 9),
+      // so four runs are finished and one continues from its checkpoint.
+      onEvent: (e) => e.type === 'run-progress' && e.progress.type === 'step' && ++steps === 9 && controller.abort(),
+    }),
+  ).rejects.toThrow(/training aborted/);
+  const before = readJournal(path.join(out, 'runs.jsonl'));
+  expect(before.length).toBeGreaterThanOrEqual(1);
+  const cached: string[] = [];
+  const again = await reproduce('tiny', TINY, { out }, { onEvent: (e) => e.type === 'run-end' && e.cached && cached.push(e.record.id) });
+  expect(cached.sort()).toEqual(before.map((r) => r.id).sort()); // finished runs are never redone
+  expect(rowsOf(again.summary)).toEqual(rowsOf(reference));
+});
+
+test('a crash between runs (mid-grid), then the same command, gives the same results', async () => {
+  const out = tmp();
+  const controller = new AbortController();
+  await expect(
+    reproduce('tiny', TINY, { out }, { signal: controller.signal, onEvent: (e) => e.type === 'run-end' && controller.abort() }),
+  ).rejects.toThrow(/training aborted/);
+  const again = await reproduce('tiny', TINY, { out });
+  expect(rowsOf(again.summary)).toEqual(rowsOf(reference));
+  // The report's numbers are the recorded ones.
+  const report = fs.readFileSync(again.report, 'utf8');
+  for (const r of again.summary.rows) expect(report).toContain(`| ${r.label} |`);
+  expect(report).toContain((100 * again.summary.rows[0].testAccuracy).toFixed(2));
+  expect(fs.existsSync(path.join(out, 'figures', 'summary.png'))).toBe(true);
+});
+
+test('a torn last line in runs.jsonl (a kill mid-append) is ignored and the run redone', async () => {
+  const out = tmp();
+  await reproduce('tiny', { ...TINY, models: ['strided-cnn-a'] }, { out });
+  const journal = path.join(out, 'runs.jsonl');
+  const lines = fs.readFileSync(journal, 'utf8').trim().split('\n');
+  fs.writeFileSync(journal, `${lines.slice(0, -1).join('\n')}\n${lines[lines.length - 1].slice(0, 50)}`);
+  const again = await reproduce('tiny', { ...TINY, models: ['strided-cnn-a'] }, { out });
+  expect(rowsOf(again.summary)).toEqual(rowsOf(reference).filter((r) => r.label === 'Strided-CNN-A'));
+  expect(readJournal(journal)).toHaveLength(lines.length);
+});
+
+test('a folder made with other options is not mixed with new ones', async () => {
+  const out = tmp();
+  await reproduce('tiny', { ...TINY, models: ['strided-cnn-a'], lrs: [0.1] }, { out });
+  await expect(reproduce('tiny', { ...TINY, models: ['strided-cnn-a'], lrs: [0.05] }, { out })).rejects.toThrow(
+    `${out} holds an experiment made with other options (differs in: lrs); rerun with the same options to resume it, or pick another --name`,
+  );
+});

@@ -1,0 +1,138 @@
+/**
+ * trainModel end to end on CPU: learning on real data, checkpoint/resume,
+ * stall detection, engine parity, aborts and bad configs.
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { CheckpointError, InvalidArgumentError } from '../lib/errors';
+import { Dataset, loadCifar10 } from '../lib/data/dataset';
+import { liveTensors } from '../lib/backend';
+import { noGrad } from '../lib/autograd';
+import { EpochRecord, stalledFor, trainModel } from '../lib/train/train';
+
+const SHARED = process.env.ALLCNN_SHARED_DATASETS ?? path.resolve(__dirname, '../../../shared/datasets');
+const CIFAR10 = path.join(SHARED, 'cifar-10-binary.tar.gz');
+const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'allcnn-train-'));
+process.env.ALLCNN_DATA = tmp();
+
+let sample: Dataset;
+beforeAll(async () => {
+  sample = await loadCifar10(undefined, { prep: 'std', limit: 192 });
+});
+afterAll(() => sample.dispose());
+
+// A small, fast configuration on the bundled sample.
+const SMALL = { model: 'strided-cnn-a', epochs: 2, batchSize: 64, lr: 0.05, stallEpochs: 0, prep: 'std' as const };
+
+(fs.existsSync(CIFAR10) ? test : test.skip)('a real 2,000-image slice trains clearly above chance (>= 35% validation accuracy)', async () => {
+  // Strided-CNN-A is the fastest of the family on CPU (about 500 images/s on 2 cores).
+  const result = await trainModel({
+    model: 'strided-cnn-a', data: CIFAR10, limit: 2000, testLimit: 1000, prep: 'std', batchSize: 32, lr: 0.05, epochs: 14,
+    finalRelu: false, stallEpochs: 0,
+  });
+  expect(result.validation.count).toBe(1000);
+  expect(result.history).toHaveLength(14);
+  expect(result.history[13].loss).toBeLessThan(result.history[0].loss - 0.4);
+  expect(result.validation.accuracy).toBeGreaterThanOrEqual(0.35);
+  expect(result.test.accuracy).toBeGreaterThanOrEqual(0.3);
+});
+
+test('training reduces the loss and frees everything it made', async () => {
+  const before = liveTensors();
+  const r = await trainModel({ ...SMALL, epochs: 3 }, { dataset: sample });
+  expect(r.history.map((h) => h.epoch)).toEqual([1, 2, 3]);
+  expect(r.history[2].loss).toBeLessThan(r.history[0].loss);
+  expect(r.parameters).toBe(839242);
+  expect(liveTensors()).toBe(before);
+});
+
+test('a checkpoint resumed after a crash gives the same next epoch as an uninterrupted run', async () => {
+  const dir = tmp();
+  const straight = await trainModel(SMALL, { dataset: sample });
+  const file = path.join(dir, 'checkpoint.safetensors');
+  // "Crash" right after epoch 1 was checkpointed.
+  const controller = new AbortController();
+  await expect(
+    trainModel(SMALL, {
+      dataset: sample, checkpoint: file, signal: controller.signal,
+      onProgress: (p) => p.type === 'checkpoint' && controller.abort(),
+    }),
+  ).rejects.toThrow(/training aborted in epoch 2; resume from/);
+  expect(fs.readdirSync(dir)).toEqual(['checkpoint.safetensors']); // atomic: no temporary file left
+  const resumed = await trainModel(SMALL, { dataset: sample, checkpoint: file, resume: true });
+  expect(resumed.resumedFrom).toBe(1);
+  expect(resumed.history).toHaveLength(2);
+  expect(resumed.history[0].loss).toBe(straight.history[0].loss);
+  expect(resumed.history[1].loss).toBeCloseTo(straight.history[1].loss, 6);
+  expect(resumed.test.accuracy).toBeCloseTo(straight.test.accuracy, 6);
+});
+
+test('a checkpoint from another configuration or a corrupt one is refused clearly', async () => {
+  const dir = tmp();
+  const file = path.join(dir, 'checkpoint.safetensors');
+  await trainModel({ ...SMALL, epochs: 1 }, { dataset: sample, checkpoint: file });
+  await expect(trainModel({ ...SMALL, epochs: 1, lr: 0.1 }, { dataset: sample, checkpoint: file, resume: true })).rejects.toThrow(
+    `${file}: written by a different configuration (differs in: lr).`,
+  );
+  fs.writeFileSync(file, fs.readFileSync(file).subarray(0, 1000));
+  await expect(trainModel({ ...SMALL, epochs: 1 }, { dataset: sample, checkpoint: file, resume: true })).rejects.toThrow(CheckpointError);
+});
+
+test('a run stuck at chance (dead final ReLU) is reported as stalled and stopped', async () => {
+  // The paper's ReLU after the last 1x1 convolution: with every class score
+  // pushed below zero it outputs zeros, the loss is exactly ln(10) and no
+  // gradient flows: the failure mode seen for some seeds and learning rates.
+  const r = await trainModel({ ...SMALL, epochs: 6, stallEpochs: 2, finalRelu: true }, {
+    dataset: sample,
+    prepare: (net) => noGrad(() => net.parameters.get('conv5.bias')!.fill_(-100)),
+  });
+  expect(r.stalled).toBe(true);
+  expect(r.history).toHaveLength(2);
+  for (const h of r.history) expect(Math.abs(h.loss - Math.log(10))).toBeLessThan(1e-4);
+});
+
+test('stalledFor: within 0.02 of ln(K) for the last N epochs', () => {
+  const rec = (loss: number) => ({ loss } as EpochRecord);
+  const ln10 = Math.log(10);
+  expect(stalledFor([rec(ln10), rec(ln10 - 0.01)], ln10, 2)).toBe(true);
+  expect(stalledFor([rec(ln10), rec(ln10 - 0.03)], ln10, 2)).toBe(false);
+  expect(stalledFor([rec(ln10)], ln10, 2)).toBe(false);
+  expect(stalledFor([rec(ln10), rec(ln10)], ln10, 0)).toBe(false);
+});
+
+test("the TypeScript engine (op by op) computes the same training as the native fused step", async () => {
+  const a = await trainModel({ ...SMALL, epochs: 1 }, { dataset: sample });
+  const b = await trainModel({ ...SMALL, epochs: 1, engine: 'typescript' }, { dataset: sample });
+  expect(b.history[0].loss).toBeCloseTo(a.history[0].loss, 4);
+  expect(b.validation.loss).toBeCloseTo(a.validation.loss, 3);
+});
+
+test('augmentation and the paper schedule run; a near-zero learning rate changes nothing', async () => {
+  const r = await trainModel({ ...SMALL, epochs: 1, augment: true, lr: 1e-12 }, { dataset: sample, keepModel: true });
+  const again = await trainModel({ ...SMALL, epochs: 1, lr: 0 }, { dataset: sample, keepModel: true });
+  noGrad(() => {
+    const w1 = r.network!.parameters.get('conv1.weight')!.toArray();
+    const w2 = again.network!.parameters.get('conv1.weight')!.toArray();
+    expect(w1.every((v, i) => Math.abs(v - w2[i]) < 1e-6)).toBe(true);
+  });
+  r.network!.dispose();
+  again.network!.dispose();
+});
+
+test('bad configurations are rejected with messages that name the field', async () => {
+  await expect(trainModel({ model: 'all-cnn-z' })).rejects.toThrow(/^Expected one of a, strided-cnn-a, .* for model but received "all-cnn-z" of type string$/);
+  await expect(trainModel({ ...SMALL, epochs: 0 })).rejects.toThrow('Expected an integer >= 1 for epochs but received 0 of type number');
+  await expect(trainModel({ ...SMALL, lr: -1 })).rejects.toThrow(InvalidArgumentError);
+  await expect(trainModel({ ...SMALL, bogus: 1 } as never)).rejects.toThrow(/for config key but received "bogus"/);
+  await expect(trainModel({ ...SMALL, device: 'tpu' })).rejects.toThrow('Expected a device ("cpu", "cuda" or "cuda:N") for device');
+  await expect(trainModel({ ...SMALL, data: '/no/such/file.tar.gz' })).rejects.toThrow(/no such file or folder: \/no\/such\/file\.tar\.gz/);
+});
+
+test('an aborted run stops promptly and frees its tensors', async () => {
+  const before = liveTensors();
+  const controller = new AbortController();
+  controller.abort();
+  await expect(trainModel(SMALL, { dataset: sample, signal: controller.signal })).rejects.toThrow('training aborted in epoch 1; no checkpoint was kept');
+  expect(liveTensors()).toBe(before);
+});
