@@ -151,6 +151,7 @@ export interface NativeAddon {
   backend_memory(): { live: Record<string, { tensors: number; bytes: number }>; cuda?: Array<Record<string, number>> };
   backend_empty_cache(): void;
   backend_synchronize(): void;
+  backend_bench_add_loop(t: T, n: number): number;
 }
 
 const ROOT = path.resolve(__dirname, '..', '..');

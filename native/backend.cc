@@ -3,6 +3,7 @@
 
 #include <dlfcn.h>
 
+#include <chrono>
 #include <climits>
 #include <cstdlib>
 #include <fstream>
@@ -124,11 +125,26 @@ ALLCNN_OP(backend_synchronize) {
   return a.env().Undefined();
 }
 
+// backend_bench_add_loop(t, n): t + 1, n times, inside C++: the baseline for
+// the cost of one binding call (bench/ops.ts runs the same op from JS).
+ALLCNN_OP(backend_bench_add_loop) {
+  torch::Tensor t = a.tensor(0);
+  int64_t n = a.int64(1);
+  if (n < 1) a.fail(1, "a positive count");
+  auto start = std::chrono::steady_clock::now();
+  for (int64_t i = 0; i < n; ++i) {
+    torch::Tensor r = t + 1;
+  }
+  if (t.is_cuda()) torch::cuda::synchronize();
+  return Napi::Number::New(a.env(), std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+}
+
 }  // namespace
 
 void InitBackend(Napi::Env env, Napi::Object e) {
   ALLCNN_EXPORT(e, backend_info); ALLCNN_EXPORT(e, backend_set_num_threads); ALLCNN_EXPORT(e, backend_configure);
   ALLCNN_EXPORT(e, backend_memory); ALLCNN_EXPORT(e, backend_empty_cache); ALLCNN_EXPORT(e, backend_synchronize);
+  ALLCNN_EXPORT(e, backend_bench_add_loop);
 }
 
 }  // namespace allcnn

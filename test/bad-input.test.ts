@@ -427,6 +427,7 @@ const SPECS: Record<string, Spec> = {
   backend_memory: { slots: [], args: () => [] },
   backend_empty_cache: { slots: [], args: () => [] },
   backend_synchronize: { slots: [], args: () => [] },
+  backend_bench_add_loop: { slots: ['T', 'I'], args: () => [f32([4]), 10], extras: [['0 iterations', () => [f32([4]), 0], /^backend_bench_add_loop: argument 1 must be a positive count, received number 0$/]] },
 };
 
 /** Absurd, negative and overflowing sizes for a creation function whose shape is argument `at`. */

@@ -1,0 +1,35 @@
+/**
+ * npm run bench:data -- [--archive path] [--repeats 3]
+ *
+ * Reading and decoding the CIFAR-10 binary archive against `gzip -dc archive
+ * > /dev/null` on the same machine (goal: at most 1.5x).
+ */
+import { execFileSync } from 'node:child_process';
+import * as path from 'node:path';
+import { readCifar10 } from '../lib/data/cifar';
+import { parseArgs } from './args';
+
+async function main() {
+  const a = parseArgs(process.argv.slice(2), { archive: path.resolve(__dirname, '../../../shared/datasets/cifar-10-binary.tar.gz'), repeats: 3, json: false });
+  const archive = String(a.archive);
+  const gzip: number[] = [];
+  const ours: number[] = [];
+  for (let i = 0; i < Number(a.repeats); i++) {
+    let t = process.hrtime.bigint();
+    execFileSync('sh', ['-c', `gzip -dc "${archive}" > /dev/null`]);
+    gzip.push(Number(process.hrtime.bigint() - t) / 1e9);
+    t = process.hrtime.bigint();
+    const data = await readCifar10(archive);
+    ours.push(Number(process.hrtime.bigint() - t) / 1e9);
+    if (data.train.count + data.test.count === 0) throw new Error('empty archive');
+  }
+  const best = (xs: number[]) => Math.min(...xs);
+  const result = { archive, gzipSeconds: best(gzip), readSeconds: best(ours), ratio: best(ours) / best(gzip), repeats: Number(a.repeats), date: new Date().toISOString() };
+  if (a.json) console.log(JSON.stringify(result, null, 2));
+  else console.log(`${archive}\n  gzip -dc > /dev/null: ${result.gzipSeconds.toFixed(2)} s\n  readCifar10:          ${result.readSeconds.toFixed(2)} s\n  ratio:                ${result.ratio.toFixed(2)} (goal <= 1.5; best of ${result.repeats})`);
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
