@@ -102,7 +102,8 @@ ALLCNN_OP(backend_memory) {
   for (int d = 0; torch::cuda::is_available() && d < static_cast<int>(torch::cuda::device_count()); ++d) {
     auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats(d);
     Napi::Object s = Napi::Object::New(a.env());
-    auto all = static_cast<size_t>(c10::CachingAllocator::StatType::AGGREGATE);
+    // StatType::AGGREGATE is 0; its namespace moved between LibTorch 1.x and 2.x.
+    const size_t all = 0;
     s.Set("allocatedBytes", static_cast<double>(stats.allocated_bytes[all].current));
     s.Set("reservedBytes", static_cast<double>(stats.reserved_bytes[all].current));
     s.Set("peakAllocatedBytes", static_cast<double>(stats.allocated_bytes[all].peak));

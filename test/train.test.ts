@@ -136,3 +136,20 @@ test('an aborted run stops promptly and frees its tensors', async () => {
   await expect(trainModel(SMALL, { dataset: sample, signal: controller.signal })).rejects.toThrow('training aborted in epoch 1; no checkpoint was kept');
   expect(liveTensors()).toBe(before);
 });
+
+test('channels-last weights and bf16 autocast train like the fp32 default', async () => {
+  const fp32 = await trainModel({ ...SMALL, epochs: 1 }, { dataset: sample, keepModel: true });
+  const variant = await trainModel({ ...SMALL, epochs: 1, channelsLast: true, precision: 'bf16' }, { dataset: sample, keepModel: true });
+  const net = variant.network!;
+  expect(net.parameters.get('conv1.weight')!.isContiguous('channels_last')).toBe(true);
+  expect(net.parameters.get('conv1.weight')!.requiresGrad).toBe(true);
+  // The same seed and data: the weights moved the same way, up to bf16 rounding.
+  const a = fp32.network!.parameters.get('conv2.weight')!.toArray();
+  const b = net.parameters.get('conv2.weight')!.toArray();
+  const diff = a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i])), 0);
+  expect(diff).toBeGreaterThan(0);
+  expect(diff).toBeLessThan(1e-2);
+  expect(variant.history[0].loss).toBeCloseTo(fp32.history[0].loss, 2);
+  fp32.network!.dispose();
+  net.dispose();
+});

@@ -3,6 +3,7 @@
  * tensors, a TypeScript forward pass over the functional ops, and the same
  * layer program for the native fused training step (native/net.cc).
  */
+import { noGrad } from '../autograd';
 import { checkInteger, invalid } from '../check';
 import { manualSeed, ones, zeros } from '../creation';
 import * as F from '../functional';
@@ -88,7 +89,8 @@ export class Network {
     if (o.channelsLast) {
       for (const [k, t] of this.parameters) {
         if (t.rank === 4) {
-          const cl = keep(t.contiguous('channels_last').requiresGrad_(true));
+          // Without grad mode the copy is a leaf of its own, so it can collect gradients.
+          const cl = keep(noGrad(() => t.contiguous('channels_last')).requiresGrad_(true));
           t.dispose();
           this.parameters.set(k, cl);
         }

@@ -1,0 +1,82 @@
+/**
+ * A transfer run's configuration: what to transfer from and to, how, and the
+ * training options of TrainConfig (checked by resolveConfig, so the two
+ * commands share their defaults and messages). Where the pretraining run
+ * recorded a choice that changes what the body expects (preprocessing, the
+ * final ReLU), the transfer run inherits it unless told otherwise.
+ */
+import { checkNumber, checkOneOf, invalid } from '../check';
+import { CheckpointError } from '../errors';
+import { resolveConfig, ResolvedConfig, TrainConfig } from '../train/config';
+import { MODELS } from '../../models';
+import { Head, HEADS } from './heads';
+import { modelIdOf, Pretrained } from './pretrained';
+
+export const TRANSFER_MODES = ['features', 'finetune', 'scratch'] as const;
+/**
+ * features: the pretrained body frozen, only the new head trained;
+ * finetune: every layer trained, the body at lr * bodyLrScale;
+ * scratch:  the same network from random weights on the subset alone (the baseline).
+ */
+export type TransferMode = (typeof TRANSFER_MODES)[number];
+
+export interface TransferConfig extends Omit<TrainConfig, 'model' | 'data' | 'engine'> {
+  /** checkpoint.safetensors or weights.safetensors from `allcnn train` (needed by features and finetune). */
+  from?: string;
+  /** Model id ('all-cnn-c'); default: the checkpoint's. A checkpoint of another architecture is rejected. */
+  model?: string;
+  /** CIFAR-100 binary archive or folder; default: the bundled 300-image sample. */
+  data?: string;
+  /** 'vehicles', 'flora', or CIFAR-100 superclass / fine-class names (see data/subsets.ts). */
+  subset: string | string[];
+  /** Default 'features'. */
+  mode?: TransferMode;
+  /** The new classifier (heads.ts); default 'conv'. */
+  head?: Head;
+  /** finetune: the pretrained body learns at lr * bodyLrScale (default 0.1), the new head at lr. */
+  bodyLrScale?: number;
+}
+
+export interface ResolvedTransferConfig extends ResolvedConfig {
+  from: string | null;
+  subset: string[];
+  mode: TransferMode;
+  head: Head;
+  bodyLrScale: number;
+}
+
+export const TRANSFER_DEFAULTS = {
+  mode: 'features' as TransferMode,
+  head: 'conv' as Head,
+  bodyLrScale: 0.1,
+  /** A new head on fixed features tolerates a higher rate than the paper's from-scratch 0.01. */
+  lr: 0.05,
+};
+
+/** Checks a transfer config against the pretrained file's metadata and fills in the defaults. */
+export function resolveTransferConfig(c: TransferConfig, pre: Pretrained | null): ResolvedTransferConfig {
+  if (c === null || typeof c !== 'object') throw invalid('config', 'a TransferConfig object', c);
+  const { from, model, data, subset, mode, head, bodyLrScale, ...train } = c;
+  const m = checkOneOf('mode', mode ?? TRANSFER_DEFAULTS.mode, TRANSFER_MODES);
+  if (m !== 'scratch' && !pre) throw invalid('from', `a checkpoint or weights file for mode '${m}' (only 'scratch' trains without one)`, from);
+  if (model !== undefined && !MODELS[model]) throw invalid('model', `one of ${Object.keys(MODELS).join(', ')}`, model);
+  if (pre?.model && model && MODELS[model].name !== pre.model) {
+    throw new CheckpointError(`${pre.file} is a checkpoint of ${pre.model}, not of ${MODELS[model].name} (model '${model}'); pass a checkpoint of ${MODELS[model].name}, or leave out the model to use the checkpoint's`);
+  }
+  const fromFile = pre ? modelIdOf(pre.model) : undefined;
+  if (pre && pre.model !== null && !fromFile && !model) throw invalid('model', `a model id: ${pre.file} holds "${pre.model}", which is not one of the twelve networks`, model);
+  const id = model ?? fromFile ?? pre?.config?.model;
+  if (!id) throw invalid('model', pre ? `a model id (${pre.file} does not say which network it holds)` : 'a model id for a scratch run without a checkpoint', model);
+  const inherited = { prep: pre?.config?.prep, finalRelu: pre?.config?.finalRelu };
+  const resolved = resolveConfig({
+    lr: TRANSFER_DEFAULTS.lr, ...Object.fromEntries(Object.entries(inherited).filter(([, v]) => v !== undefined)), ...train, model: id, data,
+  } as TrainConfig);
+  if (resolved.engine !== 'native') throw invalid('engine', 'no engine option (transfer picks its step itself)', resolved.engine);
+  const names = (typeof subset === 'string' ? subset.split(',') : Array.isArray(subset) ? subset : []).map((s) => String(s).trim()).filter(Boolean);
+  if (names.length === 0) throw invalid('subset', "'vehicles', 'flora' or CIFAR-100 class names", subset);
+  return {
+    ...resolved, from: pre ? pre.file : null, subset: names, mode: m,
+    head: checkOneOf('head', head ?? TRANSFER_DEFAULTS.head, HEADS),
+    bodyLrScale: checkNumber('bodyLrScale', bodyLrScale ?? TRANSFER_DEFAULTS.bodyLrScale, 0, 1),
+  };
+}

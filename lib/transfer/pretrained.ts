@@ -1,0 +1,116 @@
+/**
+ * Pretrained weights for transfer learning, from either file `allcnn train`
+ * writes:
+ *   checkpoint.safetensors  tensors 'param.<name>', 'buffer.<name>' (and
+ *                           'momentum.<name>', not needed here); metadata:
+ *                           format, model (the paper's name), config, history
+ *   weights.safetensors     tensors '<name>'; metadata: format, model
+ * Names are Network's ('conv1.weight'). The body is loaded strictly: every
+ * body tensor must be in the file with the right shape, so a checkpoint of
+ * another architecture is rejected by name before anything is copied; the
+ * head is left new and reported, as are the file's tensors left unused.
+ */
+import { noGrad } from '../autograd';
+import { CheckpointError } from '../errors';
+import { loadSafetensors } from '../io/safetensors';
+import type { Network } from '../model/network';
+import { CHECKPOINT_FORMAT } from '../train/checkpoint';
+import type { ResolvedConfig } from '../train/config';
+import type { EpochRecord } from '../train/train';
+import type { Tensor } from '../tensor';
+import { MODELS } from '../../models';
+
+const WEIGHTS_FORMAT = 'allcnn-weights-v1';
+
+export interface Pretrained {
+  file: string;
+  kind: 'checkpoint' | 'weights';
+  /** The paper's name of the network (metadata 'model'), e.g. 'ALL-CNN-C'; null when the file does not say. */
+  model: string | null;
+  /** The pretraining run's config (checkpoints only). */
+  config: ResolvedConfig | null;
+  /** Epochs trained and the last validation accuracy on the pretraining set (checkpoints only). */
+  epochs: number | null;
+  validationAccuracy: number | null;
+  /** Parameters and buffers by their Network names, on the CPU. */
+  tensors: Map<string, Tensor>;
+  dispose(): void;
+}
+
+/** The model id ('all-cnn-c') of a paper's name ('ALL-CNN-C'), if it is one of the twelve. */
+export function modelIdOf(name: string | null): string | undefined {
+  return Object.keys(MODELS).find((id) => MODELS[id].name === name);
+}
+
+function parseJson<T>(file: string, key: string, text: string | undefined): T | null {
+  if (text === undefined) return null;
+  try {
+    return JSON.parse(text) as T;
+  } catch {
+    throw new CheckpointError(`${file}: metadata "${key}" is not valid JSON (a corrupt checkpoint?)`);
+  }
+}
+
+/** Reads a checkpoint or weights file (see the module comment). */
+export function readPretrained(file: string): Pretrained {
+  const { tensors: raw, metadata } = loadSafetensors(file);
+  const kind = metadata.format === CHECKPOINT_FORMAT ? 'checkpoint' : 'weights';
+  const tensors = new Map<string, Tensor>();
+  for (const [k, t] of raw) {
+    if (kind === 'weights') tensors.set(k, t);
+    else if (k.startsWith('param.') || k.startsWith('buffer.')) tensors.set(k.slice(k.indexOf('.') + 1), t);
+    else t.dispose(); // optimiser state
+  }
+  if (kind === 'weights' && metadata.format !== WEIGHTS_FORMAT && [...tensors.keys()].some((k) => /^(param|buffer|momentum)\./.test(k))) {
+    for (const t of tensors.values()) t.dispose();
+    throw new CheckpointError(`${file}: looks like a checkpoint but its format is "${metadata.format ?? 'none'}" (expected ${CHECKPOINT_FORMAT})`);
+  }
+  const history = parseJson<EpochRecord[]>(file, 'history', metadata.history) ?? [];
+  return {
+    file, kind, tensors,
+    model: metadata.model ?? null,
+    config: parseJson<ResolvedConfig>(file, 'config', metadata.config),
+    epochs: kind === 'checkpoint' ? Number(metadata.epoch) : null,
+    validationAccuracy: history.length ? history[history.length - 1].valAccuracy : null,
+    dispose: () => tensors.forEach((t) => t.dispose()),
+  };
+}
+
+export interface BodyLoad {
+  /** Tensors copied from the file. */
+  loaded: string[];
+  /** The head's tensors: not loaded, newly initialised. */
+  fresh: string[];
+  /** Tensors of the file the network has no use for (the old classifier). */
+  unused: string[];
+}
+
+/**
+ * Copies every non-head tensor of `network` from `pre`; `model` is the
+ * paper's name of the architecture the body must come from.
+ */
+export function loadBody(network: Network, pre: Pretrained, o: { model: string; isHead: (name: string) => boolean }): BodyLoad {
+  if (pre.model !== null && pre.model !== o.model) {
+    throw new CheckpointError(`${pre.file}: a checkpoint of ${pre.model}, but the network to transfer is ${o.model}; pass a checkpoint of ${o.model} or leave the model choice to the checkpoint`);
+  }
+  const own = new Map<string, Tensor>([...network.parameters, ...network.buffers]);
+  const fresh = [...own.keys()].filter(o.isHead);
+  const body = [...own].filter(([k]) => !o.isHead(k));
+  // Check everything before copying anything: no half-loaded network.
+  for (const [k, t] of body) {
+    const src = pre.tensors.get(k);
+    if (!src) throw new CheckpointError(`${pre.file}: has no ${k}, which ${o.model} needs (a checkpoint of another architecture?)`);
+    if (src.shape.join() !== t.shape.join()) {
+      throw new CheckpointError(`${pre.file}: ${k} has shape [${src.shape}] but ${o.model} needs [${t.shape}] (a checkpoint of another architecture?)`);
+    }
+  }
+  noGrad(() => {
+    for (const [k, t] of body) {
+      const moved = pre.tensors.get(k)!.to(t.device);
+      t.copy_(moved);
+      moved.dispose();
+    }
+  });
+  const loaded = body.map(([k]) => k);
+  return { loaded, fresh, unused: [...pre.tensors.keys()].filter((k) => !loaded.includes(k)) };
+}
