@@ -39,3 +39,25 @@ export { resolveConfig, DEFAULTS } from './train/config';
 export { evaluate, predict } from './train/evaluate';
 export { saveCheckpoint, loadCheckpoint, exportWeights, importWeights } from './train/checkpoint';
 export { saveSafetensors, loadSafetensors } from './io/safetensors';
+
+export { reproduce } from './experiments/runner';
+export type { ExperimentEvent, ReproduceHooks } from './experiments/runner';
+export { PRESETS, PRESET_NAMES } from './experiments/presets';
+export type { ReproduceOptions, PresetName } from './experiments/presets';
+export type { RunRecord, ResultRow, Summary } from './experiments/types';
+export { writeReport, renderReport } from './report/report';
+export { loadedBinary } from './native';
+
+export { selectSubset, resolveSubset, loadCifar100Subset, SUBSET_PRESETS, BUNDLED_CIFAR100_SAMPLE } from './data/subsets';
+export type { SubsetSelection, SubsetClass, Cifar100Subset } from './data/subsets';
+export { transfer } from './transfer/transfer';
+export type { TransferResult, TransferHooks, TransferProgress } from './transfer/transfer';
+export { resolveTransferConfig, TRANSFER_MODES, TRANSFER_DEFAULTS } from './transfer/config';
+export type { TransferConfig, ResolvedTransferConfig, TransferMode } from './transfer/config';
+export { transferSpec, HEADS } from './transfer/heads';
+export type { Head, TransferSpec } from './transfer/heads';
+export { readPretrained, loadBody } from './transfer/pretrained';
+export type { Pretrained, BodyLoad } from './transfer/pretrained';
+export { pretrainCifar10 } from './transfer/pretrain';
+export { reproduceTransfer, TRANSFER_PRESETS } from './experiments/transfer';
+export type { TransferPresetOptions, TransferRecord, TransferSummary } from './experiments/transfer';

@@ -1,8 +1,11 @@
 /**
  * The only module that touches the native addon. It loads the binary that
- * matches this machine (node-gyp-build: build/Release, then prebuilds/),
- * refuses a LibTorch version other than the one it was compiled against, and
- * turns load failures into one message that says what to do.
+ * matches the LibTorch on this machine (version, CPU or CUDA; see
+ * scripts/libtorch.js): build/Release (built here from source), then the
+ * prebuilt binaries in prebuilds/, each described by a manifest beside it. A
+ * binary built for another LibTorch is never loaded; after loading, the
+ * LibTorch actually linked is checked again. Load failures become one message
+ * that says what to do.
  */
 import * as path from 'node:path';
 import { BackendError } from './errors';
@@ -156,44 +159,159 @@ export interface NativeAddon {
 
 const ROOT = path.resolve(__dirname, '..', '..');
 
-const HOW_TO_FIX = `Possible solutions:
-  - Debian/Ubuntu (CPU): apt-get install -y libtorch-dev cmake && npm run build:native
-  - An unpacked LibTorch folder: LIBTORCH=/path/to/libtorch npm run build:native
-  - PyTorch installed (CPU or CUDA): LIBTORCH_USE_PYTORCH=1 npm run build:native
-  - Run \`npx allcnn doctor\` to see what was found.`;
+/** One addon binary the loader considered, and its verdict. */
+export interface BinaryCandidate {
+  /** Absolute path of the .node file. */
+  file: string;
+  /** 'built on this machine (build/Release)', 'prebuilt (shipped in the package)', ... */
+  kind: string;
+  /** 'match': goes with the LibTorch found; 'mismatch': never loaded; 'unverified': no manifest, checked after loading. */
+  status: 'match' | 'mismatch' | 'unverified';
+  reason: string;
+  /** What the binary was built against (written by `npm run build:native` / `npm run build:prebuild`). */
+  manifest: BinaryManifest | null;
+}
+export interface BinaryManifest {
+  libtorch: string;
+  libdir: string;
+  cuda: boolean;
+  cxx11Abi: boolean;
+  napi: number;
+  platform: string;
+  arch: string;
+  /** sha256 of native/* and CMakeLists.txt when it was built. */
+  sources: string;
+  sha256: string;
+  source?: string;
+}
+/** A LibTorch installation found on this machine. */
+export interface LibTorchInstall {
+  source: 'LIBTORCH' | 'pytorch' | 'system' | 'folder';
+  libdir: string;
+  version: string;
+  cuda: boolean;
+  cxx11Abi?: boolean;
+}
+/** What the loader found and would load. */
+export interface BinarySelection {
+  found: {
+    /** The LibTorch LIBTORCH or LIBTORCH_USE_PYTORCH=1 names. */
+    requested: LibTorchInstall | null;
+    requestError: string | null;
+    /** A LibTorch in a system library folder (Debian's libtorch-dev). */
+    system: LibTorchInstall | null;
+    /** The LibTorch a source build would use. */
+    target: LibTorchInstall | null;
+  };
+  candidates: BinaryCandidate[];
+  chosen: BinaryCandidate | null;
+}
+/** The binary loaded, and why. */
+export interface LoadedBinary extends BinaryCandidate {
+  /** The LibTorch library the addon linked at run time. */
+  libraryPath: string;
+}
 
-function majorMinor(v: string): string {
-  return v.split('.').slice(0, 2).join('.');
+interface Selector {
+  ROOT: string;
+  choose(root?: string, env?: NodeJS.ProcessEnv): BinarySelection;
+  howToFix(sel: BinarySelection): string;
+  sourcesHash(root?: string): string;
+  majorMinor(v: string): string;
+  libtorchAt(libdir: string): LibTorchInstall | null;
+  FIX: { debian: string; folder: string; pytorch: string };
+}
+
+/** scripts/libtorch.js: plain JS, shared with the install script (which runs before TypeScript is compiled). */
+export function selector(): Selector {
+  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  return require(path.join(ROOT, 'scripts', 'libtorch.js')) as Selector;
+}
+
+/** Which addon binary would be loaded, and why each candidate was or was not chosen (for `allcnn doctor`). */
+export function selectBinary(): BinarySelection {
+  return selector().choose(ROOT, process.env);
+}
+
+function loadFailure(c: BinaryCandidate, err: Error, sel: BinarySelection): BackendError {
+  const first = err.message.split('\n')[0];
+  const cause = /undefined symbol/.test(first)
+    ? `${path.relative(ROOT, c.file)} does not fit the LibTorch it linked (an ABI or version mismatch: ${c.reason}).`
+    : /cannot open shared object file/.test(first)
+      ? `a library that ${path.relative(ROOT, c.file)} needs is missing (LibTorch or one of its dependencies).`
+      : `${path.relative(ROOT, c.file)} failed to load.`;
+  return new BackendError(`allcnn: ${cause}\n  ${first}\n${selector().howToFix(sel)}`);
+}
+
+/**
+ * A copy of the package without scripts/ (a hand-made bundle): only a binary
+ * built here can be meant, checked after loading like an unverified one.
+ */
+function loadWithoutSelector(err: Error): NativeAddon {
+  const file = path.join(ROOT, 'build', 'Release', 'allcnn.node');
+  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  const fs = require('node:fs') as typeof import('node:fs');
+  if (!fs.existsSync(file)) throw new BackendError(`allcnn: ${err.message.split('\n')[0]}; and there is no build/Release/allcnn.node. Copy the whole package (scripts/ included).`);
+  const addon = require(file) as NativeAddon;
+  const info = addon.backend_info();
+  const mm = (v: string) => v.split('.').slice(0, 2).join('.');
+  if (info.loadedVersion !== 'unknown' && mm(info.loadedVersion) !== mm(info.compiledVersion)) {
+    throw new BackendError(`allcnn: build/Release/allcnn.node was compiled against LibTorch ${info.compiledVersion} but LibTorch ${info.loadedVersion} was loaded from ${info.libraryPath}: rebuild it.`);
+  }
+  loaded = { file, kind: 'built on this machine (build/Release)', status: 'unverified', reason: 'scripts/libtorch.js is missing: checked after loading', manifest: null, libraryPath: info.libraryPath };
+  return addon;
 }
 
 function load(): NativeAddon {
+  let lt: Selector;
+  try {
+    lt = selector();
+  } catch (err) {
+    return loadWithoutSelector(err as Error);
+  }
+  const sel = lt.choose(ROOT, process.env);
+  const c = sel.chosen;
+  if (!c) throw new BackendError(lt.howToFix(sel));
   let addon: NativeAddon;
   try {
     // eslint-disable-next-line @typescript-eslint/no-var-requires
-    addon = require('node-gyp-build')(ROOT) as NativeAddon;
+    addon = require(c.file) as NativeAddon;
   } catch (err) {
-    const msg = (err as Error).message;
-    const cause = /libtorch|libc10|undefined symbol/i.test(msg)
-      ? 'The addon was found but LibTorch could not be loaded with it (missing library or a different LibTorch version / ABI than it was built against).'
-      : /No native build was found/.test(msg)
-        ? 'The native addon has not been built for this machine.'
-        : 'The native addon failed to load.';
-    throw new BackendError(`allcnn: ${cause}\n  ${msg.split('\n')[0]}\n${HOW_TO_FIX}`);
+    throw loadFailure(c, err as Error, sel);
   }
   const info = addon.backend_info();
-  if (info.loadedVersion !== 'unknown' && majorMinor(info.loadedVersion) !== majorMinor(info.compiledVersion)) {
+  const rebuild = `Rebuild it against the LibTorch you want: npx allcnn doctor --build (or npm run build:native in a clone)`;
+  if (info.loadedVersion !== 'unknown' && lt.majorMinor(info.loadedVersion) !== lt.majorMinor(info.compiledVersion)) {
     throw new BackendError(
-      `allcnn: the addon was compiled against LibTorch ${info.compiledVersion} but LibTorch ${info.loadedVersion} ` +
-        `was loaded from ${info.libraryPath}. Rebuild it against the LibTorch you want: npm run build:native\n${HOW_TO_FIX}`,
+      `allcnn: ${path.relative(ROOT, c.file)} was compiled against LibTorch ${info.compiledVersion} but LibTorch ${info.loadedVersion} ` +
+        `was loaded from ${info.libraryPath}. ${rebuild}\n${lt.howToFix(sel)}`,
     );
   }
+  const want = sel.found.requested;
+  if (want && info.libraryPath && path.dirname(info.libraryPath) !== want.libdir) {
+    throw new BackendError(
+      `allcnn: ${path.relative(ROOT, c.file)} linked LibTorch from ${path.dirname(info.libraryPath)}, ` +
+        `but ${want.source === 'LIBTORCH' ? `LIBTORCH=${process.env.LIBTORCH}` : 'LIBTORCH_USE_PYTORCH=1'} asks for ${want.libdir}. ${rebuild}`,
+    );
+  }
+  if (c.manifest && c.manifest.cuda !== info.builtWithCuda) {
+    throw new BackendError(`allcnn: ${path.relative(ROOT, c.file)} does not match its manifest (CUDA ${info.builtWithCuda}, manifest ${c.manifest.cuda}). ${rebuild}`);
+  }
+  loaded = { ...c, libraryPath: info.libraryPath };
   return addon;
 }
 
 let cached: NativeAddon | undefined;
+let loaded: LoadedBinary | null = null;
 
 /** The loaded addon (loaded on first use, so `allcnn doctor` can report a failure). */
 export function native(): NativeAddon {
   if (!cached) cached = load();
   return cached;
+}
+
+/** The addon binary in use (its path, prebuilt or built here, and why it was chosen); loads it if need be. */
+export function loadedBinary(): LoadedBinary {
+  native();
+  return loaded!;
 }

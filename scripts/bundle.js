@@ -37,9 +37,11 @@ const needed = new Set([
 
 fs.rmSync(stage, { recursive: true, force: true });
 fs.mkdirSync(stage, { recursive: true });
-for (const item of ['dist', 'bin', 'fixtures', 'native', 'CMakeLists.txt', 'package.json', 'README.md', 'docs']) {
+for (const item of ['dist', 'bin', 'fixtures', 'native', 'scripts', 'prebuilds', 'CMakeLists.txt', 'package.json', 'README.md', 'docs/MEMORY.md', 'docs/RESULTS.md']) {
   const src = path.join(root, item);
-  if (fs.existsSync(src)) fs.cpSync(src, path.join(stage, item), { recursive: true });
+  if (!fs.existsSync(src)) continue;
+  fs.mkdirSync(path.dirname(path.join(stage, item)), { recursive: true });
+  fs.cpSync(src, path.join(stage, item), { recursive: true });
 }
 for (const dir of needed) {
   const rel = path.relative(root, dir);
@@ -63,7 +65,7 @@ if [ ! -f build/Release/allcnn.node ]; then
   # LIBTORCH (if set) wins; else python3's torch; else the system LibTorch.
   if [ -z "\${LIBTORCH:-}" ] && python3 -c 'import torch' 2>/dev/null; then export LIBTORCH_USE_PYTORCH=1; fi
   echo "run.sh: building the addon (once)" >&2
-  "$NODE" node_modules/cmake-js/bin/cmake-js compile --out build >&2
+  "$NODE" scripts/build-native.js >&2   # cmake-js, then a manifest the loader checks
 fi
 case "\${1:-}" in
   bench) shift; exec "$NODE" dist/bench/train-step.js "$@" ;;

@@ -1,11 +1,14 @@
 /**
- * `allcnn doctor`: what LibTorch and which addon binary were found, CUDA and
- * cuDNN status, and how to fix each problem seen.
+ * `allcnn doctor`: what LibTorch and which addon binary were found, which
+ * binary was loaded and why, CUDA and cuDNN status, and how to fix each
+ * problem seen. `allcnn doctor --build` builds the addon from source for the
+ * LibTorch found (what the install script does when no binary matches).
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Command } from 'commander';
+import type { BinarySelection, LibTorchInstall } from '../native';
 
 const ROOT = path.resolve(__dirname, '..', '..', '..');
 
@@ -13,14 +16,8 @@ interface Check {
   ok: boolean;
   what: string;
   fix?: string;
-}
-
-function systemLibTorch(): string | null {
-  for (const dir of ['/usr/lib/x86_64-linux-gnu', '/usr/lib/aarch64-linux-gnu', '/usr/lib']) {
-    const hit = fs.existsSync(dir) ? fs.readdirSync(dir).find((f) => /^libtorch_cpu\.so\.\d/.test(f)) : undefined;
-    if (hit) return path.join(dir, hit);
-  }
-  return null;
+  /** A note that does not fail the doctor (exit code stays 0). */
+  warning?: boolean;
 }
 
 function pytorch(): string | null {
@@ -31,57 +28,152 @@ function pytorch(): string | null {
   }
 }
 
+/** Whether this machine shows an NVIDIA GPU at all (driver device nodes). */
+function gpuPresent(): boolean {
+  try {
+    return fs.readdirSync('/dev').some((f) => /^nvidia\d+$/.test(f));
+  } catch {
+    return false;
+  }
+}
+
+function describe(lt: LibTorchInstall | null): string | null {
+  return lt ? `LibTorch ${lt.version} (${lt.cuda ? 'CUDA' : 'CPU'}) in ${lt.libdir}` : null;
+}
+
+const rel = (f: string) => path.relative(ROOT, f) || f;
+
 export function doctorReport(): { checks: Check[]; info: Record<string, unknown> } {
+  // Loaded lazily: doctor must work (and say why) when the addon cannot load.
+  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  const native = require('../native') as typeof import('../native');
   const checks: Check[] = [];
   const info: Record<string, unknown> = {};
-  info.node = process.version;
+  info.node = `${process.version} (Node-API ${process.versions.napi}, ${process.platform}-${process.arch})`;
   info.LIBTORCH = process.env.LIBTORCH ?? null;
-  info.systemLibTorch = systemLibTorch();
-  info.pytorch = pytorch();
-  if (!info.LIBTORCH && !info.systemLibTorch && !info.pytorch) {
-    checks.push({ ok: false, what: 'no LibTorch found (LIBTORCH unset, no Debian libtorch-dev, no python3 torch)', fix: 'apt-get install -y libtorch-dev cmake, or set LIBTORCH=/path/to/libtorch, or install PyTorch and use LIBTORCH_USE_PYTORCH=1' });
-  }
-  let binary: string | null = null;
+  info.LIBTORCH_USE_PYTORCH = process.env.LIBTORCH_USE_PYTORCH ?? null;
+  let sel: BinarySelection;
   try {
-    binary = require('node-gyp-build').resolve(ROOT);
-    info.binary = path.relative(ROOT, binary!);
-    info.binaryKind = binary!.includes(`${path.sep}prebuilds${path.sep}`) ? 'prebuilt (shipped in the package)' : 'built on this machine (build/Release)';
-  } catch {
-    checks.push({ ok: false, what: 'no addon binary for this platform', fix: 'npm run build:native (needs cmake, a C++ compiler and LibTorch)' });
+    sel = native.selectBinary();
+  } catch (err) {
+    checks.push({ ok: false, what: `could not look for LibTorch: ${(err as Error).message}` });
+    return { checks, info };
   }
-  if (binary) {
-    try {
-      // eslint-disable-next-line @typescript-eslint/no-var-requires
-      const b = require('../backend').backend();
-      info.backend = b;
-      checks.push({ ok: true, what: `addon loaded: LibTorch ${b.loadedVersion} (compiled against ${b.compiledVersion}) from ${b.libraryPath}` });
-      if (b.builtWithCuda && !b.cudaAvailable) checks.push({ ok: false, what: 'libtorch_cuda is linked but no GPU is usable', fix: 'check nvidia-smi and the driver; CUDA runs need a GPU visible to this process' });
-      else if (!b.builtWithCuda) checks.push({ ok: true, what: 'CPU-only LibTorch (CUDA not available: for a GPU build, LIBTORCH_USE_PYTORCH=1 npm run build:native with a CUDA PyTorch)' });
-      else checks.push({ ok: true, what: `CUDA ${b.cudaVersion}, cuDNN ${b.cudnnVersion ?? 'missing'}, devices: ${b.cudaDevices.join(', ')}` });
-    } catch (err) {
-      checks.push({ ok: false, what: (err as Error).message.split('\n')[0], fix: (err as Error).message.split('\n').slice(1).join('\n') });
-    }
+  const lt = native.selector();
+  info.systemLibTorch = describe(sel.found.system);
+  info.requestedLibTorch = describe(sel.found.requested);
+  info.pytorch = pytorch();
+  info.candidates = sel.candidates.map((c) => ({ file: rel(c.file), kind: c.kind, status: c.status, reason: c.reason }));
+
+  if (sel.found.requestError) {
+    checks.push({ ok: false, what: sel.found.requestError, fix: `${lt.FIX.folder}\nor unset it to use the system LibTorch: ${lt.FIX.debian}` });
+  } else if (!sel.found.target && !sel.chosen) {
+    checks.push({
+      ok: false,
+      what: 'no LibTorch found (LIBTORCH unset, LIBTORCH_USE_PYTORCH not 1, no system LibTorch such as Debian libtorch-dev)',
+      fix: `one of:\n  ${lt.FIX.debian}\n  ${lt.FIX.folder}\n  ${lt.FIX.pytorch}`,
+    });
+  } else if (sel.found.target) {
+    checks.push({ ok: true, what: `LibTorch found: ${describe(sel.found.target)}${sel.found.requested ? ` (asked for by ${sel.found.requested.source === 'LIBTORCH' ? 'LIBTORCH' : 'LIBTORCH_USE_PYTORCH=1'})` : ''}` });
+  }
+
+  if (!sel.chosen) {
+    const fix = lt.howToFix(sel).split('\n');
+    if (!sel.found.requestError) checks.push({ ok: false, what: 'no addon binary goes with the LibTorch found (see above)', fix: fix.slice(fix.findIndex((l) => l.startsWith('Fix it')) + 1, -1).map((l) => l.trim()).join('\n') });
+    return { checks, info };
+  }
+
+  let loaded;
+  try {
+    loaded = native.loadedBinary();
+  } catch (err) {
+    const msg = (err as Error).message;
+    const abi = /undefined symbol|does not fit|compiled against/.test(msg);
+    checks.push({
+      ok: false,
+      what: abi ? `ABI mismatch: ${msg.split('\n')[0].replace(/^allcnn: /, '')}` : msg.split('\n')[0].replace(/^allcnn: /, ''),
+      fix: msg.split('\n').slice(1).join('\n'),
+    });
+    return { checks, info };
+  }
+  info.binary = rel(loaded.file);
+  info.binaryKind = loaded.kind;
+  info.binaryWhy = loaded.reason;
+  const m = loaded.manifest;
+  if (m && m.sources !== lt.sourcesHash(ROOT)) {
+    const prebuilt = loaded.kind.startsWith('prebuilt');
+    checks.push({
+      ok: false,
+      warning: !prebuilt,
+      what: `${rel(loaded.file)} was built from other native sources than the ones in ${ROOT}`,
+      fix: prebuilt ? 'build from these sources: npx allcnn doctor --build (maintainers: npm run build:prebuild, then commit prebuilds/)' : 'rebuild: npm run build:native',
+    });
+  }
+
+  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  const b = (require('../backend') as typeof import('../backend')).backend();
+  info.backend = b;
+  checks.push({ ok: true, what: `addon loaded: LibTorch ${b.loadedVersion} (compiled against ${b.compiledVersion}) from ${b.libraryPath}` });
+  const there = lt.libtorchAt(path.dirname(b.libraryPath));
+  if (there?.cuda && !b.builtWithCuda) {
+    checks.push({
+      ok: false,
+      what: `libtorch_cuda not loaded: ${path.dirname(b.libraryPath)} has CUDA, but ${rel(loaded.file)} was built without it`,
+      fix: `rebuild against it: ${sel.found.requested ? '' : 'LIBTORCH_USE_PYTORCH=1 (or LIBTORCH=...) '}npx allcnn doctor --build`,
+    });
+  } else if (!b.builtWithCuda && gpuPresent()) {
+    checks.push({ ok: false, warning: true, what: 'no GPU in use: an NVIDIA GPU is present but this LibTorch is CPU-only', fix: `for CUDA: ${lt.FIX.pytorch}` });
+  } else if (!b.builtWithCuda) {
+    checks.push({ ok: true, what: `CPU-only LibTorch: CUDA not available (for a GPU: ${lt.FIX.pytorch})` });
+  } else if (!b.cudaAvailable) {
+    checks.push({
+      ok: false,
+      what: 'no GPU: this LibTorch has CUDA (libtorch_cuda loaded) but no CUDA device is usable',
+      fix: 'check `nvidia-smi` and the NVIDIA driver (it must support this LibTorch\'s CUDA version), and that CUDA_VISIBLE_DEVICES does not hide the GPUs',
+    });
+  } else {
+    checks.push({ ok: true, what: `CUDA ${b.cudaVersion}: ${b.cudaDeviceCount} device(s): ${b.cudaDevices.join(', ')}` });
+    if (b.cudnnAvailable) checks.push({ ok: true, what: `cuDNN ${b.cudnnVersion}` });
+    else checks.push({ ok: false, warning: true, what: 'cuDNN not available: convolutions run on slower CUDA kernels', fix: 'install the cuDNN that matches this CUDA version (PyTorch wheels bundle it), then rebuild: npx allcnn doctor --build' });
   }
   return { checks, info };
+}
+
+/** Builds the addon from source for the LibTorch found (scripts/build-native.js), showing the compiler's output. */
+function buildFromSource(): boolean {
+  const r = spawnSync(process.execPath, [path.join(ROOT, 'scripts', 'build-native.js')], { stdio: 'inherit', cwd: ROOT });
+  return r.status === 0;
 }
 
 export function doctorCommand(): Command {
   return new Command('doctor')
     .description('show which LibTorch and addon binary allcnn uses, and how to fix problems')
     .option('--json', 'print JSON', false)
+    .option('--build', 'first build the addon from source for the LibTorch found (needs cmake and a C++ compiler)', false)
     .action((o) => {
+      if (o.build && !buildFromSource()) {
+        process.exitCode = 1;
+        return;
+      }
       const r = doctorReport();
       if (o.json) {
         console.log(JSON.stringify(r, null, 2));
       } else {
-        console.log(`node ${r.info.node}`);
-        console.log(`LIBTORCH=${r.info.LIBTORCH ?? '(unset)'}; system LibTorch: ${r.info.systemLibTorch ?? 'none'}; python3 torch: ${r.info.pytorch ?? 'none'}`);
-        if (r.info.binary) console.log(`addon binary: ${r.info.binary} (${r.info.binaryKind})`);
+        const i = r.info;
+        console.log(`node ${i.node}`);
+        console.log(`LIBTORCH=${i.LIBTORCH ?? '(unset)'}  LIBTORCH_USE_PYTORCH=${i.LIBTORCH_USE_PYTORCH ?? '(unset)'}`);
+        console.log(`system LibTorch: ${i.systemLibTorch ?? 'none'}`);
+        console.log(`python3 torch: ${i.pytorch ?? 'none'}`);
+        const cands = (i.candidates ?? []) as Array<{ file: string; kind: string; status: string; reason: string }>;
+        if (cands.length) console.log('addon binaries (the first that is not a mismatch is loaded):');
+        else console.log('addon binaries: none (no build/Release, no prebuilds/ for this platform)');
+        for (const c of cands) console.log(`  ${c.file === i.binary ? '*' : ' '} ${c.file}: ${c.status}: ${c.reason}`);
+        if (i.binary) console.log(`addon binary: ${i.binary} (${i.binaryKind}): ${i.binaryWhy}`);
         for (const c of r.checks) {
-          console.log(`${c.ok ? 'ok  ' : 'FAIL'} ${c.what}`);
+          console.log(`${c.ok ? 'ok  ' : c.warning ? 'warn' : 'FAIL'} ${c.what}`);
           if (c.fix) console.log(`     fix: ${c.fix.replace(/\n/g, '\n     ')}`);
         }
       }
-      if (r.checks.some((c) => !c.ok)) process.exitCode = 1;
+      if (r.checks.some((c) => !c.ok && !c.warning)) process.exitCode = 1;
     });
 }

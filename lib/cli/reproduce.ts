@@ -9,6 +9,7 @@ import { ExperimentEvent, reproduce } from '../experiments/runner';
 import { PRECISIONS } from '../train/config';
 import { MODEL_IDS } from '../../models';
 import { int, list, num, oneOf } from './options';
+import { reproduceTransferCommand } from './transfer';
 import { abortOnSignal } from './util';
 
 const pct = (v: number) => (Number.isFinite(v) ? `${(100 * v).toFixed(2)}%` : '-');
@@ -16,8 +17,11 @@ const pct = (v: number) => (Number.isFinite(v) ? `${(100 * v).toFixed(2)}%` : '-
 export function reproduceCommand(): Command {
   return new Command('reproduce')
     .description('run the paper\'s Table 3 grid (12 networks x learning rates), the augmented runs and the ablations; write REPORT.md')
-    .addOption(new Option('--preset <name>', 'paper (350 epochs), fast (40 epochs, lr probes) or smoke (CPU, minutes)').choices(PRESET_NAMES).default('smoke'))
+    .addOption(new Option('--preset <name>', 'paper (350 epochs), fast (40 epochs, lr probes), smoke (CPU, minutes) or transfer (CIFAR-10 -> CIFAR-100 subsets)').choices([...PRESET_NAMES, 'transfer']).default('smoke'))
     .option('--data <path>', 'CIFAR-10 binary archive or folder; default: the bundled 600-image sample')
+    .option('--from <file>', 'transfer: the CIFAR-10 checkpoint or weights to transfer from (default: pretrain one first, on --data)')
+    .option('--data100 <path>', 'transfer: CIFAR-100 binary archive or folder with the subsets; default: the bundled sample')
+    .option('--pretrain-epochs <n>', 'transfer: epochs of pretraining on CIFAR-10 when --from is omitted', int('--pretrain-epochs', 1))
     .option('--name <name>', 'experiment name: results go to results/<name> (default: the preset)')
     .option('--out <dir>', 'results folder (overrides --name)')
     .option('--models <ids>', `comma-separated model ids (${MODEL_IDS.join(', ')})`, list(oneOf('--models', MODEL_IDS)))
@@ -38,6 +42,7 @@ export function reproduceCommand(): Command {
     .option('--prep <name>', 'zca (the paper), std or none', oneOf('--prep', PREPS))
     .option('--json', 'print the summary as JSON on stdout', false)
     .action(async (o) => {
+      if (o.preset === 'transfer') return reproduceTransferCommand(o);
       const preset = PRESETS[o.preset as PresetName];
       const device = o.device ?? (o.preset !== 'smoke' && cudaAvailable() ? 'cuda' : 'cpu');
       const options: ReproduceOptions = {

@@ -1,5 +1,5 @@
 /** Small helpers shared by the commands. */
-import * as fs from 'node:fs';
+import { writeFileAtomic } from '../report/atomic';
 
 /** An AbortSignal that fires on the first Ctrl-C / SIGTERM (the second one exits at once). */
 export function abortOnSignal(): AbortSignal {
@@ -15,7 +15,5 @@ export function abortOnSignal(): AbortSignal {
 
 /** JSON written to a temporary file and renamed, so readers never see half a file. */
 export function writeJsonAtomic(file: string, value: unknown): void {
-  const tmp = `${file}.tmp-${process.pid}`;
-  fs.writeFileSync(tmp, `${JSON.stringify(value, null, 2)}\n`);
-  fs.renameSync(tmp, file);
+  writeFileAtomic(file, `${JSON.stringify(value, null, 2)}\n`);
 }

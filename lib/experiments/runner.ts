@@ -188,7 +188,7 @@ export async function reproduce(name: string, o: ReproduceOptions, where: { out:
   }
 
   const seconds = (Date.now() - started) / 1000;
-  const records = [...done.values()].filter((r) => inThisExperiment(r, o));
+  const records = [...done.values()]; // claimFolder guarantees they were all made with these options
   const summary = buildSummary(name, o, records, { totalSeconds: seconds, aggregateImagesPerSecond: trainedImages / seconds });
   writeFileAtomic(path.join(where.out, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
   const report = await writeReport(where.out, summary, records);
@@ -198,10 +198,4 @@ export async function reproduce(name: string, o: ReproduceOptions, where: { out:
 function best(runs: RunRecord[]): RunRecord {
   const ok = runs.filter((r) => !r.stalled);
   return (ok.length ? ok : runs).reduce((a, b) => (b.validation.accuracy > a.validation.accuracy ? b : a));
-}
-
-/** Records of models no longer asked for (e.g. --models narrowed) stay in the journal but out of the report. */
-function inThisExperiment(r: RunRecord, o: ReproduceOptions): boolean {
-  if (r.group !== 'table3') return o.extras.includes(r.group === 'augment' ? 'augment' : 'ablations');
-  return o.models.some((id) => MODELS[id].name === r.model);
 }

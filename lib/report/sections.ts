@@ -55,8 +55,9 @@ function baselineOf(summary: Summary, row: ResultRow): ResultRow | undefined {
 }
 
 export const ABLATION_RULE =
-  "Each claim is read as \"the baseline's choice is better\": it holds when this row's test accuracy is below the baseline's by at least the noise margin, " +
-  'does not hold when it is above by at least the margin, and is inconclusive when |difference| < margin. ' +
+  "Each claim predicts this row's test accuracy to be below the baseline's (\"the baseline's choice is better\") or above it (column Expects): " +
+  'it holds when the difference goes that way by at least the noise margin, does not hold when it goes the other way by at least the margin, ' +
+  'and is inconclusive when |difference| < margin. ' +
   "The margin is one binomial standard error of the baseline's test accuracy, 100·sqrt(p(1-p)/n) points for n test images " +
   '(0.30 points at 90% on 10,000 images), or 0.30 points when n was not recorded.';
 
@@ -68,13 +69,14 @@ export function ablationSection(summary: Summary, runs: readonly RunRecord[]): s
   const body = rows.map((r) => {
     const ours = scoreOf(r, s, ids);
     const base = baselineOf(summary, r);
-    if (!base) return [r.label, r.claim ?? MISSING, r.baseline ?? MISSING, pct(ours.test), 'not run', MISSING, MISSING, 'not checked'];
+    const expects = r.expect ?? 'lower';
+    if (!base) return [r.label, r.claim ?? MISSING, expects, r.baseline ?? MISSING, pct(ours.test), 'not run', MISSING, MISSING, 'not checked'];
     const b = scoreOf(base, s, ids);
     const d = ours.test - b.test;
     const m = noisePoints(b.test, b.count);
-    return [r.label, r.claim ?? MISSING, base.label, pct(ours.test), pct(b.test), points(d), m.toFixed(2), `**${ablationVerdict(d, m, r.expect)}**`];
+    return [r.label, r.claim ?? MISSING, expects, base.label, pct(ours.test), pct(b.test), points(d), m.toFixed(2), `**${ablationVerdict(d, m, expects)}**`];
   });
-  return [ABLATION_RULE, '', table(['Row', 'Claim', 'Baseline', 'Test acc (%)', 'Baseline test acc (%)', 'Diff (points)', 'Margin (points)', 'Verdict'], body)].join('\n');
+  return [ABLATION_RULE, '', table(['Row', 'Claim', 'Expects', 'Baseline', 'Test acc (%)', 'Baseline test acc (%)', 'Diff (points)', 'Margin (points)', 'Verdict'], body)].join('\n');
 }
 
 export function transferSection(summary: Summary): string {

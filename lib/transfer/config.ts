@@ -67,10 +67,10 @@ export function resolveTransferConfig(c: TransferConfig, pre: Pretrained | null)
   if (pre && pre.model !== null && !fromFile && !model) throw invalid('model', `a model id: ${pre.file} holds "${pre.model}", which is not one of the twelve networks`, model);
   const id = model ?? fromFile ?? pre?.config?.model;
   if (!id) throw invalid('model', pre ? `a model id (${pre.file} does not say which network it holds)` : 'a model id for a scratch run without a checkpoint', model);
+  // Unset options (undefined) fall back to the checkpoint's choice, then to the defaults.
+  const set = (o: object) => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
   const inherited = { prep: pre?.config?.prep, finalRelu: pre?.config?.finalRelu };
-  const resolved = resolveConfig({
-    lr: TRANSFER_DEFAULTS.lr, ...Object.fromEntries(Object.entries(inherited).filter(([, v]) => v !== undefined)), ...train, model: id, data,
-  } as TrainConfig);
+  const resolved = resolveConfig({ lr: TRANSFER_DEFAULTS.lr, ...set(inherited), ...set(train), model: id, ...set({ data }) } as TrainConfig);
   if (resolved.engine !== 'native') throw invalid('engine', 'no engine option (transfer picks its step itself)', resolved.engine);
   const names = (typeof subset === 'string' ? subset.split(',') : Array.isArray(subset) ? subset : []).map((s) => String(s).trim()).filter(Boolean);
   if (names.length === 0) throw invalid('subset', "'vehicles', 'flora' or CIFAR-100 class names", subset);

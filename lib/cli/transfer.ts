@@ -1,0 +1,182 @@
+/** `allcnn transfer`: a CIFAR-10 network moved to a CIFAR-100 subset (features, finetune or scratch). */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { Command, Option } from 'commander';
+import { BUNDLED_SAMPLE, PREPS } from '../data/dataset';
+import { BUNDLED_CIFAR100_SAMPLE } from '../data/subsets';
+import { cudaAvailable } from '../backend';
+import { reproduceTransfer, runLabel, TRANSFER_PRESETS, TransferEvent, TransferPresetOptions } from '../experiments/transfer';
+import { exportWeights } from '../train/checkpoint';
+import { SCHEDULES } from '../train/schedule';
+import { TRANSFER_DEFAULTS, TRANSFER_MODES } from '../transfer/config';
+import { HEADS } from '../transfer/heads';
+import { pretrainCifar10 } from '../transfer/pretrain';
+import { transfer, TransferProgress } from '../transfer/transfer';
+import { MODEL_IDS } from '../../models';
+import { int, num, oneOf } from './options';
+import { consoleProgress, epochLine } from './progress';
+import { abortOnSignal, writeJsonAtomic } from './util';
+
+const pct = (v: number) => (Number.isFinite(v) ? `${(100 * v).toFixed(2)}%` : '-');
+/** A CIFAR-10 network within this factor of chance (10%) has learned next to nothing. */
+const CHANCE_MARGIN = 1.2;
+const rel = (p: string) => path.relative(process.cwd(), p) || '.';
+
+/** Pretraining when no --from is given: the transfer preset's, on the CPU or a GPU. */
+function pretrainDefaults(device: string) {
+  return TRANSFER_PRESETS[device.startsWith('cuda') ? 'gpu' : 'cpu'];
+}
+
+export function transferCommand(): Command {
+  return new Command('transfer')
+    .description('transfer a CIFAR-10 network to a CIFAR-100 subset: fixed features, fine-tuning, or from scratch as the baseline')
+    .option('--from <file>', 'checkpoint.safetensors or weights.safetensors from `allcnn train`; omitted: pretrain on CIFAR-10 first (see --data10)')
+    .option('--subset <names>', 'vehicles (near CIFAR-10), flora (far), or comma-separated CIFAR-100 superclass / fine-class names', 'vehicles')
+    .addOption(new Option('--mode <mode>', 'features: frozen body, new head; finetune: all layers, body at a lower rate; scratch: random weights').choices(TRANSFER_MODES).default(TRANSFER_DEFAULTS.mode))
+    .addOption(new Option('--head <head>', 'new classifier: conv (1x1 convolution before global averaging) or fc (fully connected on the averaged features)').choices(HEADS).default(TRANSFER_DEFAULTS.head))
+    .option('--model <id>', `network (${MODEL_IDS.join(', ')}); default: the checkpoint's, or when pretraining ${TRANSFER_PRESETS.cpu.model} on a CPU, ${TRANSFER_PRESETS.gpu.model} on a GPU`, oneOf('--model', MODEL_IDS))
+    .option('--data100 <path>', 'CIFAR-100 binary archive or folder (the subsets archive or the full official one); default: the bundled 300-image sample')
+    .option('--data10 <path>', 'CIFAR-10 binary archive or folder for pretraining when --from is omitted; default: the bundled 600-image sample')
+    .option('--pretrain-epochs <n>', `epochs of pretraining when --from is omitted (default ${TRANSFER_PRESETS.cpu.pretrainEpochs} on a CPU, ${TRANSFER_PRESETS.gpu.pretrainEpochs} on a GPU)`, int('--pretrain-epochs', 1))
+    .option('--epochs <n>', 'epochs on the subset', int('--epochs', 1), 10)
+    .option('--lr <x>', `base learning rate (of the head in finetune mode; default ${TRANSFER_DEFAULTS.lr})`, num('--lr'))
+    .option('--body-lr-scale <x>', `finetune: the body learns at lr times this (default ${TRANSFER_DEFAULTS.bodyLrScale})`, num('--body-lr-scale'))
+    .option('--batch-size <n>', 'mini-batch size', int('--batch-size', 1), 128)
+    .option('--schedule <name>', `learning-rate schedule (${SCHEDULES.join(', ')})`, oneOf('--schedule', SCHEDULES), 'paper')
+    .option('--limit <n>', 'train on at most n images of the subset\'s training split', int('--limit', 1))
+    .option('--test-limit <n>', 'evaluate on at most n test images', int('--test-limit', 1))
+    .option('--validation <n>', 'validation images held out of the subset\'s training images (default: a tenth)', int('--validation', 0))
+    .option('--prep <name>', 'preprocessing: zca, std or none (default: the checkpoint\'s)', oneOf('--prep', PREPS))
+    .option('--augment', 'random flips and translations', false)
+    .option('--seed <n>', 'random seed (split, head initialisation, batches)', int('--seed', 0), 0)
+    .option('--device <name>', 'cpu, cuda or cuda:N', 'cpu')
+    .option('--out <dir>', 'folder for result.json and weights.safetensors (default results/transfer-<subset>-<mode>-<head>)')
+    .option('--json', 'print the result as JSON on stdout', false)
+    .action(async (o) => {
+      const subsetSlug = String(o.subset).replace(/[^\w.-]+/g, '_');
+      // Made only when something is written, so a refused run leaves no empty folder behind.
+      const out = path.resolve(o.out ?? path.join('results', `transfer-${subsetSlug}-${o.mode}-${o.head}`));
+      const say = (s: string) => (o.json ? undefined : process.stderr.write(`${s}\n`));
+      const signal = abortOnSignal();
+      if (!o.data100) say(`data: the bundled CIFAR-100 sample (${rel(BUNDLED_CIFAR100_SAMPLE)}, a few images per class: a smoke test); pass --data100 for the real subsets`);
+
+      let from: string | undefined = o.from;
+      const p = pretrainDefaults(o.device);
+      if (!from && o.mode !== 'scratch') {
+        // No checkpoint: pretrain one now, into the output folder (reused on the next call).
+        from = path.join(out, 'pretrain', 'checkpoint.safetensors');
+        const model = o.model ?? p.model;
+        const epochs = o.pretrainEpochs ?? p.pretrainEpochs;
+        const prep = o.prep ?? p.prep ?? undefined;
+        say(`no --from: pretraining ${model} on CIFAR-10 (${o.data10 ?? `the bundled sample, ${rel(BUNDLED_SAMPLE)}`}${p.pretrainLimit ? `, at most ${p.pretrainLimit} images` : ''}) ` +
+          `for ${epochs} epochs (lr ${p.pretrainLr}, final ReLU ${p.finalRelu ? 'on' : 'off'}, prep ${prep ?? 'zca'}) into ${rel(from)}`);
+        const trained = await pretrainCifar10(
+          { model, data: o.data10, epochs, lr: p.pretrainLr, limit: p.pretrainLimit ?? undefined, prep, finalRelu: p.finalRelu, seed: o.seed, device: o.device, stallEpochs: 0 },
+          from, { onProgress: consoleProgress({ quiet: o.json, label: 'pretrain ' }), signal },
+        );
+        if (!trained) say(`using the finished pretraining checkpoint ${rel(from)}`);
+      } else if (!from) {
+        say(`scratch: no checkpoint, ${o.model ?? p.model} from random weights`);
+      }
+
+      const show = consoleProgress({ quiet: o.json });
+      const onProgress = (p: TransferProgress) => (p.type === 'prepared' ? say(describePrepared(p, String(o.subset))) : show(p));
+      const result = await transfer(
+        {
+          from, model: o.model ?? (from ? undefined : p.model), data: o.data100, subset: o.subset, mode: o.mode, head: o.head,
+          epochs: o.epochs, lr: o.lr, bodyLrScale: o.bodyLrScale, batchSize: o.batchSize, schedule: o.schedule, limit: o.limit, testLimit: o.testLimit,
+          validation: o.validation, augment: o.augment, seed: o.seed, device: o.device,
+          // A checkpoint decides preprocessing and the final ReLU; a scratch run without one takes the pretraining defaults.
+          prep: o.prep ?? (from ? undefined : p.prep ?? undefined), finalRelu: from ? undefined : p.finalRelu,
+        },
+        { onProgress, signal, keepModel: true },
+      );
+      fs.mkdirSync(out, { recursive: true });
+      exportWeights(path.join(out, 'weights.safetensors'), result.network!);
+      result.network!.dispose();
+      const { network: _n, ...record } = result;
+      writeJsonAtomic(path.join(out, 'result.json'), record);
+      if (o.json) {
+        process.stdout.write(`${JSON.stringify(record, null, 2)}\n`);
+        return;
+      }
+      const label = runLabel(String(o.subset), result.config.mode, result.config.head);
+      console.log(`\n${label}: validation accuracy ${pct(result.validation.accuracy)} (${result.validation.count} images), test accuracy ${pct(result.test.accuracy)} ` +
+        `(${result.test.count} images), ${result.history.length} epochs, ${result.seconds.toFixed(0)} s on ${result.device}` +
+        (result.stalled ? '\nSTALLED: the training loss stayed at chance level; try a lower --lr or another --seed' : ''));
+      const pre = result.pretrained;
+      if (pre?.validationAccuracy !== null && pre?.validationAccuracy !== undefined && pre.validationAccuracy <= CHANCE_MARGIN / 10) {
+        console.log(`note: the CIFAR-10 network scored ${pct(pre.validationAccuracy)} on its validation images, chance level: its features carry little to transfer; pass --from a trained checkpoint`);
+      }
+      console.log(`wrote ${rel(out)}/{result.json, weights.safetensors}`);
+    });
+}
+
+/** The subset's classes and what was loaded, left new and frozen. */
+function describePrepared(p: Extract<TransferProgress, { type: 'prepared' }>, subset: string): string {
+  const lines = [
+    `subset ${subset}: ${p.classes.length} classes (label fine-class (superclass)): ${p.classes.map((c) => `${c.label} ${c.name} (${c.superclass})`).join(', ')}`,
+    `images: ${p.trainImages} training, ${p.validationImages} validation, ${p.testImages} test`,
+  ];
+  if (p.load) {
+    lines.push(`from ${rel(p.from!)}: loaded ${p.load.loaded.length} tensors; new head, not loaded (Xavier init): ${p.load.fresh.join(', ')}; ` +
+      `unused from the file: ${p.load.unused.join(', ') || 'none'}; frozen: ${p.load.frozen.length ? `${p.load.frozen.length} tensors (the whole body)` : 'none'}`);
+  }
+  return lines.join('\n');
+}
+
+/**
+ * `allcnn reproduce --preset transfer`: every mode on both subsets, then
+ * REPORT.md. Small CPU settings unless a GPU is used; options of reproduce
+ * that have no meaning here (lr selection, extras, concurrency) are refused.
+ */
+export async function reproduceTransferCommand(o: Record<string, any>): Promise<void> {
+  const unsupported = ['lrSelection', 'probeEpochs', 'extras', 'concurrency', 'maxRestarts', 'precision', 'augment'].filter((k) => o[k] !== undefined && o[k] !== false);
+  if (unsupported.length) throw Object.assign(new Error(`--preset transfer does not take ${unsupported.map((k) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`).join(', ')}`), { exitCode: 2 });
+  if (o.models && o.models.length !== 1) throw Object.assign(new Error('--preset transfer trains one network: pass one id to --models'), { exitCode: 2 });
+  if (o.lrs && o.lrs.length !== 1) throw Object.assign(new Error('--preset transfer takes one learning rate: pass one value to --lrs'), { exitCode: 2 });
+  const device = o.device ?? (cudaAvailable() ? 'cuda' : 'cpu');
+  const base = TRANSFER_PRESETS[device.startsWith('cuda') ? 'gpu' : 'cpu'];
+  const options: TransferPresetOptions = {
+    ...base, device,
+    from: o.from ? path.resolve(o.from) : null,
+    model: o.models?.[0] ?? base.model,
+    pretrainEpochs: o.pretrainEpochs ?? base.pretrainEpochs,
+    epochs: o.epochs ?? base.epochs,
+    lr: o.lrs?.[0] ?? base.lr,
+    batchSize: o.batchSize ?? base.batchSize,
+    limit: o.limit ?? base.limit,
+    testLimit: o.testLimit ?? base.testLimit,
+    prep: o.prep ?? base.prep,
+    seed: o.seed ?? base.seed,
+  };
+  const name = o.name ?? 'transfer';
+  const out = path.resolve(o.out ?? path.join('results', name));
+  const say = (s: string) => (o.json ? undefined : process.stderr.write(`${s}\n`));
+  say(`reproduce ${name}: transfer ${options.from ? `from ${rel(options.from)}` : `from ${options.model} pretrained here for ${options.pretrainEpochs} epochs on ${o.data ?? 'the bundled CIFAR-10 sample'}`} ` +
+    `to ${options.subsets.join(', ')} (${o.data100 ?? 'the bundled CIFAR-100 sample; pass --data100 for the real subsets'}): ` +
+    `${options.runs.map((r) => `${r.mode}/${r.head}`).join(', ')}; ${options.epochs} epochs, ${options.limit ?? 'all'} training images per subset, batch ${options.batchSize}, lr ${options.lr}, device ${device}\nresults: ${out}`);
+  const progress = new Map<string, (p: any) => void>();
+  const { summary, report } = await reproduceTransfer(name, options, { out, data10: o.data, data100: o.data100 }, {
+    signal: abortOnSignal(),
+    onEvent: o.json ? undefined : (e: TransferEvent) => {
+      if (e.type === 'pretrain') {
+        if (!progress.has('pretrain')) progress.set('pretrain', consoleProgress({ label: 'pretrain ' }));
+        progress.get('pretrain')!(e.progress);
+      } else if (e.type === 'run-start') {
+        say(`start  ${e.id}`);
+      } else if (e.type === 'run-progress' && e.progress.type === 'epoch') {
+        say(`  ${e.label}: ${epochLine(e.progress.record)}`);
+      } else if (e.type === 'run-end') {
+        say(`${e.cached ? 'done*' : 'done '}  ${e.record.id}: val ${pct(e.record.validation.accuracy)} test ${pct(e.record.test.accuracy)} (${e.record.seconds.toFixed(0)} s${e.cached ? ', from runs.jsonl' : ''})`);
+      }
+    },
+  });
+  if (o.json) {
+    process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
+    return;
+  }
+  console.log(`\n${'run'.padEnd(36)} ${'val'.padStart(8)} ${'test'.padStart(8)}`);
+  for (const r of summary.rows) console.log(`${r.label.padEnd(36)} ${pct(r.validationAccuracy).padStart(8)} ${pct(r.testAccuracy).padStart(8)}`);
+  console.log(`\n${summary.totalSeconds.toFixed(0)} s; report: ${rel(report)}`);
+}

@@ -1,0 +1,35 @@
+/**
+ * Pretraining on the fly, for a transfer run given no checkpoint: trainModel
+ * on CIFAR-10 with a checkpoint file, so the result is the same file
+ * `allcnn train` writes, and a second call with the same options reuses it
+ * (a finished checkpoint) or continues it (an interrupted one).
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { loadSafetensors } from '../io/safetensors';
+import { CHECKPOINT_FORMAT, configHash } from '../train/checkpoint';
+import { resolveConfig, TrainConfig } from '../train/config';
+import { Progress, trainModel } from '../train/train';
+
+/** Whether `file` is a finished checkpoint of exactly this config. */
+function finished(file: string, config: TrainConfig): boolean {
+  if (!fs.existsSync(file)) return false;
+  const { tensors, metadata } = loadSafetensors(file);
+  tensors.forEach((t) => t.dispose());
+  const c = resolveConfig(config);
+  return metadata.format === CHECKPOINT_FORMAT && metadata.configHash === configHash(c) && Number(metadata.epoch) === c.epochs;
+}
+
+/**
+ * Trains `config` on CIFAR-10 into the checkpoint `file` unless that is done
+ * already; returns whether it trained. A checkpoint of other options is an
+ * error (trainModel names the differing keys).
+ */
+export async function pretrainCifar10(options: TrainConfig, file: string, hooks: { onProgress?: (p: Progress) => void; signal?: AbortSignal } = {}): Promise<boolean> {
+  // Options left undefined take resolveConfig's defaults (it would read an undefined as a value).
+  const config = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) as TrainConfig;
+  if (finished(file, config)) return false;
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  await trainModel(config, { checkpoint: file, resume: true, onProgress: hooks.onProgress, signal: hooks.signal });
+  return true;
+}

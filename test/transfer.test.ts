@@ -1,0 +1,323 @@
+/**
+ * Transfer learning: CIFAR-100 subset selection and label remapping, the
+ * split, head shapes for K classes, partial load + freeze (frozen tensors
+ * unchanged, the head trained), checkpoints of another architecture, and the
+ * transfer preset writing its report. Small and fast: Strided-CNN-A on the
+ * bundled samples with 'std' preprocessing.
+ */
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { readCifar100 } from '../lib/data/cifar';
+import { BUNDLED_CIFAR100_SAMPLE, loadCifar100Subset, selectSubset } from '../lib/data/subsets';
+import { CheckpointError, ModelDeclarationError } from '../lib/errors';
+import { reproduceTransfer, TRANSFER_PRESETS, TransferSummary } from '../lib/experiments/transfer';
+import { saveSafetensors } from '../lib/io/safetensors';
+import { declareNetwork } from '../lib/model/spec';
+import { buildNetwork } from '../lib/model/network';
+import { nearFarSection, transferGains } from '../lib/report/transfer';
+import { liveTensors } from '../lib/backend';
+import { trainModel } from '../lib/train/train';
+import { transferSpec } from '../lib/transfer/heads';
+import { readPretrained } from '../lib/transfer/pretrained';
+import { transfer } from '../lib/transfer/transfer';
+import { MODELS } from '../models';
+
+const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'allcnn-transfer-'));
+process.env.ALLCNN_DATA = tmp();
+const SHARED = process.env.ALLCNN_SHARED_DATASETS ?? path.resolve(__dirname, '../../../shared/datasets');
+const SUBSETS = path.join(SHARED, 'cifar-100-subsets-binary.tar.gz');
+const BIN = path.resolve(__dirname, '../../bin/allcnn.js');
+
+const VEHICLES = ['bicycle', 'bus', 'lawn_mower', 'motorcycle', 'pickup_truck', 'rocket', 'streetcar', 'tank', 'tractor', 'train'];
+const FLORA = ['maple_tree', 'oak_tree', 'orchid', 'palm_tree', 'pine_tree', 'poppy', 'rose', 'sunflower', 'tulip', 'willow_tree'];
+
+// A real (if barely trained) CIFAR-10 checkpoint of Strided-CNN-A, as `allcnn train` writes it.
+let checkpoint: string;
+beforeAll(async () => {
+  checkpoint = path.join(tmp(), 'checkpoint.safetensors');
+  await trainModel({ model: 'strided-cnn-a', epochs: 1, limit: 64, batchSize: 32, lr: 0.05, prep: 'std', stallEpochs: 0 }, { checkpoint });
+});
+
+const SMALL = { subset: 'vehicles', epochs: 2, batchSize: 32, prep: 'std' as const, stallEpochs: 0 };
+
+describe('subset selection', () => {
+  test('the presets select their 10 fine classes, labelled 0..9 in the official order, pixels untouched', async () => {
+    const data = await readCifar100(BUNDLED_CIFAR100_SAMPLE);
+    for (const [name, names] of [['vehicles', VEHICLES], ['flora', FLORA]] as const) {
+      const s = selectSubset(data, name);
+      expect(s.classNames).toEqual(names);
+      expect(s.selection.classes.map((c) => c.label)).toEqual([...names.keys()]);
+      expect(s.selection.classes.map((c) => data.fineNames[c.fine])).toEqual(names);
+      // Every selected image is the original record's, with its fine class mapped to the new label.
+      const wanted = new Set(s.selection.classes.map((c) => c.fine));
+      const originals = [...data.train.labels.keys()].filter((i) => wanted.has(data.train.labels[i]));
+      expect(s.train.count).toBe(originals.length);
+      originals.forEach((src, j) => {
+        expect(s.classNames[s.train.labels[j]]).toBe(data.fineNames[data.train.labels[src]]);
+        if (j < 5) expect(Buffer.from(s.train.images.subarray(j * 3072, (j + 1) * 3072)).equals(Buffer.from(data.train.images.subarray(src * 3072, (src + 1) * 3072)))).toBe(true);
+      });
+      expect(Math.max(...s.test.labels)).toBe(9);
+    }
+  });
+
+  test('superclass and fine-class names mix; labels follow the official order, not the order asked', async () => {
+    const data = await readCifar100(BUNDLED_CIFAR100_SAMPLE);
+    const s = selectSubset(data, 'tulip,rose, bus');
+    expect(s.selection.name).toBe('tulip+rose+bus');
+    expect(s.selection.classes).toEqual([
+      { label: 0, fine: data.fineNames.indexOf('bus'), name: 'bus', superclass: 'vehicles_1' },
+      { label: 1, fine: data.fineNames.indexOf('rose'), name: 'rose', superclass: 'flowers' },
+      { label: 2, fine: data.fineNames.indexOf('tulip'), name: 'tulip', superclass: 'flowers' },
+    ]);
+    expect(selectSubset(data, ['flowers', 'train']).classNames).toEqual(['orchid', 'poppy', 'rose', 'sunflower', 'train', 'tulip']);
+    expect(selectSubset(data, 'vehicles,flora').classNames).toHaveLength(20);
+  });
+
+  test('a bad name is an error listing the valid ones', async () => {
+    const data = await readCifar100(BUNDLED_CIFAR100_SAMPLE);
+    const valid = `valid names for ${BUNDLED_CIFAR100_SAMPLE}: the presets vehicles, flora; superclasses flowers, trees, vehicles_1, vehicles_2; ` +
+      `fine classes bicycle, bus, lawn_mower, maple_tree, motorcycle, oak_tree, orchid, palm_tree, pickup_truck, pine_tree, poppy, rocket, rose, streetcar, sunflower, tank, tractor, train, tulip, willow_tree`;
+    expect(() => selectSubset(data, 'bikes')).toThrow(`unknown CIFAR-100 class or superclass "bikes"; ${valid}`);
+    // A real CIFAR-100 class that this (subsets-only) archive does not hold.
+    expect(() => selectSubset(data, 'fish')).toThrow(`"fish" has no images in ${BUNDLED_CIFAR100_SAMPLE}; ${valid}`);
+    expect(() => selectSubset(data, 'rose')).toThrow('subset "rose" has 1 class; a classifier needs at least 2');
+  });
+
+  test('any CIFAR-100 archive, e.g. the full one: superclasses are read from the records', async () => {
+    const names = await readCifar100(BUNDLED_CIFAR100_SAMPLE); // its name files list all 100 + 20 classes
+    const fish = ['aquarium_fish', 'flatfish', 'ray', 'shark', 'trout'].map((n) => names.fineNames.indexOf(n));
+    const set = (fine: number[]) => ({
+      images: new Uint8Array(fine.length * 3072).map((_, i) => i % 251), labels: Uint8Array.from(fine), count: fine.length,
+      coarseLabels: Uint8Array.from(fine.map((f) => (fish.includes(f) ? names.coarseNames.indexOf('fish') : names.coarseNames.indexOf('people')))),
+    });
+    const baby = names.fineNames.indexOf('baby');
+    const data = { ...names, train: set([...fish, baby, ...fish]), test: set([baby, fish[2]]), source: 'full' };
+    const s = selectSubset(data, 'fish');
+    expect(s.classNames).toEqual(['aquarium_fish', 'flatfish', 'ray', 'shark', 'trout']);
+    expect([...s.train.labels]).toEqual([0, 1, 2, 3, 4, 0, 1, 2, 3, 4]);
+    expect([...s.test.labels]).toEqual([2]);
+    expect(selectSubset(data, 'people,shark').classNames).toEqual(['baby', 'shark']);
+  });
+
+  test('90/10 train/validation split of the subset, deterministic by seed, and its test images', async () => {
+    const a = await loadCifar100Subset(undefined, 'flora', { prep: 'std', seed: 0 });
+    const b = await loadCifar100Subset(undefined, 'flora', { prep: 'std', seed: 0 });
+    const c = await loadCifar100Subset(undefined, 'flora', { prep: 'std', seed: 1 });
+    try {
+      const n = a.dataset.train.count + a.dataset.validation.count;
+      expect(a.dataset.validation.count).toBe(Math.round(n / 10));
+      expect(a.dataset.classes).toBe(10);
+      expect(a.dataset.classNames).toEqual(FLORA);
+      expect(a.dataset.validation.y.toArray()).toEqual(b.dataset.validation.y.toArray());
+      expect(a.dataset.train.x.toArray()).toEqual(b.dataset.train.x.toArray());
+      expect(a.dataset.train.y.toArray()).not.toEqual(c.dataset.train.y.toArray());
+      expect(new Set(a.dataset.test.y.toArray())).toEqual(new Set(FLORA.keys()));
+    } finally {
+      for (const d of [a, b, c]) d.dataset.dispose();
+    }
+  });
+
+  (fs.existsSync(SUBSETS) ? test : test.skip)('the real subsets archive: 4,500 / 500 / 1,000 images per subset', async () => {
+    const { dataset, selection } = await loadCifar100Subset(SUBSETS, 'vehicles', { prep: 'none', testLimit: 1000 });
+    try {
+      expect([dataset.train.count, dataset.validation.count, dataset.test.count]).toEqual([4500, 500, 1000]);
+      expect(selection.classes.map((c) => c.name)).toEqual(VEHICLES);
+      // Class-balanced validation: 50 per class.
+      const counts = new Map<number, number>();
+      for (const l of dataset.validation.y.toArray()) counts.set(l, (counts.get(l) ?? 0) + 1);
+      expect([...counts.values()]).toEqual(Array(10).fill(50));
+    } finally {
+      dataset.dispose();
+    }
+  });
+});
+
+describe('heads', () => {
+  test('conv head: the 1x1 classifier for K classes, body names and shapes as pretrained', () => {
+    const t = transferSpec(MODELS['all-cnn-c'], 'conv');
+    expect(t.headLayer).toBe('conv9');
+    const net = buildNetwork(t.spec, { classes: 7 });
+    const base = buildNetwork(MODELS['all-cnn-c'], { classes: 10 });
+    try {
+      expect(net.parameters.get('conv9.weight')!.shape).toEqual([7, 192, 1, 1]);
+      expect(net.parameters.get('conv9.bias')!.shape).toEqual([7]);
+      expect(net.shapes[net.shapes.length - 1]).toEqual([7]);
+      const body = [...base.parameters].filter(([k]) => !k.startsWith('conv9.')).map(([k, v]) => [k, v.shape]);
+      expect([...net.parameters].filter(([k]) => !k.startsWith('conv9.')).map(([k, v]) => [k, v.shape])).toEqual(body);
+    } finally {
+      net.dispose();
+      base.dispose();
+    }
+  });
+
+  test('fc head: no 1x1 classifier; a K-way fully connected layer on the 192 averaged features', () => {
+    const t = transferSpec(MODELS['all-cnn-c'], 'fc');
+    expect(t.headLayer).toBe('fc1');
+    expect(t.spec.layers.slice(-3).map((l) => l.kind)).toEqual(['gap', 'fc', 'softmax']);
+    const net = buildNetwork(t.spec, { classes: 13 });
+    try {
+      expect(net.parameters.has('conv9.weight')).toBe(false);
+      expect(net.parameters.get('fc1.weight')!.shape).toEqual([13, 192]);
+      expect(net.parameters.get('fc1.bias')!.shape).toEqual([13]);
+      expect(net.shapes.slice(-3)).toEqual([[192], [13], [13]]);
+    } finally {
+      net.dispose();
+    }
+  });
+
+  test('a network without a 1x1 convolutional classifier is refused', () => {
+    const spec = declareNetwork('FC-NET', 'flatten and fc', ['conv 3x3 8 /2 relu', 'flatten', 'fc classes', 'softmax']);
+    expect(() => transferSpec(spec, 'conv')).toThrow(ModelDeclarationError);
+    expect(() => transferSpec(spec, 'conv')).toThrow("FC-NET: transfer needs a network whose classifier is a 'conv 1x1 classes' layer followed by 'gap' (as in all twelve of the paper's)");
+  });
+});
+
+describe('transfer', () => {
+  const BODY = ['conv1.weight', 'conv1.bias', 'conv2.weight', 'conv2.bias', 'conv3.weight', 'conv3.bias', 'conv4.weight', 'conv4.bias'];
+
+  /** Runs `mode` and returns, per tensor, whether it still equals the checkpoint's (head: its fresh initialisation). */
+  async function unchanged(config: Parameters<typeof transfer>[0]) {
+    const r = await transfer(config, { keepModel: true });
+    const pre = readPretrained(checkpoint);
+    const t = transferSpec(MODELS['strided-cnn-a'], config.head ?? 'conv');
+    const init = buildNetwork(t.spec, { classes: 10, seed: 0, finalRelu: r.config.finalRelu });
+    try {
+      const same = new Map<string, boolean>();
+      for (const [k, v] of r.network!.parameters) {
+        const before = k.startsWith(`${t.headLayer}.`) ? init.parameters.get(k)! : pre.tensors.get(k)!;
+        same.set(k, JSON.stringify(v.toArray()) === JSON.stringify(before.toArray()));
+      }
+      return { r, same };
+    } finally {
+      r.network!.dispose();
+      pre.dispose();
+      init.dispose();
+    }
+  }
+
+  test('fixed features: frozen body unchanged, new conv head trained; what was loaded is reported', async () => {
+    const before = liveTensors();
+    const { r, same } = await unchanged({ ...SMALL, from: checkpoint, mode: 'features' });
+    for (const k of BODY) expect([k, same.get(k)]).toEqual([k, true]);
+    expect(same.get('conv5.weight')).toBe(false);
+    expect(same.get('conv5.bias')).toBe(false);
+    expect(r.load).toEqual({ loaded: BODY, fresh: ['conv5.weight', 'conv5.bias'], unused: ['conv5.weight', 'conv5.bias'], frozen: BODY });
+    expect(r.trainableParameters).toBe(192 * 10 + 10);
+    expect(r.config.model).toBe('strided-cnn-a'); // from the checkpoint
+    expect(r.config.prep).toBe('std');
+    expect(r.history).toHaveLength(2);
+    expect(r.classes.map((c) => c.name)).toEqual(VEHICLES);
+    expect(r.pretrained).toMatchObject({ file: checkpoint, kind: 'checkpoint', model: 'Strided-CNN-A', epochs: 1 });
+    expect(liveTensors()).toBe(before);
+  });
+
+  test('fixed features with the fc head: old classifier unused, fc1 trained', async () => {
+    const { r, same } = await unchanged({ ...SMALL, from: checkpoint, mode: 'features', head: 'fc' });
+    for (const k of BODY) expect(same.get(k)).toBe(true);
+    expect(same.get('fc1.weight')).toBe(false);
+    expect(r.load).toEqual({ loaded: BODY, fresh: ['fc1.weight', 'fc1.bias'], unused: ['conv5.weight', 'conv5.bias'], frozen: BODY });
+  });
+
+  test('fine-tuning trains the body at lr * bodyLrScale: with scale 0 it stays put, with 0.1 it moves', async () => {
+    const still = await unchanged({ ...SMALL, from: checkpoint, mode: 'finetune', bodyLrScale: 0, weightDecay: 0 });
+    for (const k of BODY) expect(still.same.get(k)).toBe(true);
+    expect(still.same.get('conv5.weight')).toBe(false);
+    expect(still.r.load!.frozen).toEqual([]);
+    const moved = await unchanged({ ...SMALL, from: checkpoint, mode: 'finetune' });
+    for (const k of BODY) expect([k, moved.same.get(k)]).toEqual([k, false]);
+    expect(moved.r.trainableParameters).toBe(moved.r.parameters);
+  });
+
+  test('scratch loads nothing and needs no checkpoint', async () => {
+    const r = await transfer({ ...SMALL, model: 'strided-cnn-a', mode: 'scratch', epochs: 1 });
+    expect(r.load).toBeNull();
+    expect(r.pretrained).toBeNull();
+    expect(r.trainableParameters).toBe(r.parameters);
+    await expect(transfer({ ...SMALL, mode: 'features' })).rejects.toThrow("Expected a checkpoint or weights file for mode 'features' (only 'scratch' trains without one) for from but received undefined");
+  });
+
+  test('a checkpoint of another architecture is rejected clearly', async () => {
+    await expect(transfer({ ...SMALL, from: checkpoint, model: 'all-cnn-c' })).rejects.toThrow(
+      `${checkpoint} is a checkpoint of Strided-CNN-A, not of ALL-CNN-C (model 'all-cnn-c'); pass a checkpoint of ALL-CNN-C, or leave out the model to use the checkpoint's`,
+    );
+    // Without metadata to go by, the shapes give it away, named tensor by tensor.
+    const bare = path.join(tmp(), 'bare.safetensors');
+    const pre = readPretrained(checkpoint);
+    saveSafetensors(bare, pre.tensors);
+    pre.dispose();
+    const err = await transfer({ ...SMALL, from: bare, model: 'all-cnn-c' }).catch((e) => e);
+    expect(err).toBeInstanceOf(CheckpointError);
+    expect(err.message).toBe(`${bare}: conv1.weight has shape [96,3,5,5] but ALL-CNN-C needs [96,3,3,3] (a checkpoint of another architecture?)`);
+    await expect(transfer({ ...SMALL, from: bare })).rejects.toThrow(`Expected a model id (${bare} does not say which network it holds) for model but received undefined`);
+  });
+});
+
+describe('the transfer preset', () => {
+  test('runs every mode on both subsets, writes its report, and resumes from runs.jsonl', async () => {
+    const out = tmp();
+    const o = { ...TRANSFER_PRESETS.cpu, device: 'cpu', from: checkpoint, model: 'strided-cnn-a', epochs: 1, limit: 48, batchSize: 16, prep: 'std' as const };
+    const events: string[] = [];
+    const { summary, report } = await reproduceTransfer('t', o, { out }, { onEvent: (e) => e.type === 'run-end' && events.push(`${e.cached}`) });
+    expect(summary.rows.map((r) => r.label)).toEqual([
+      'vehicles / features (conv head)', 'vehicles / features (fc head)', 'vehicles / finetune (conv head)', 'vehicles / scratch (conv head)',
+      'flora / features (conv head)', 'flora / features (fc head)', 'flora / finetune (conv head)', 'flora / scratch (conv head)',
+    ]);
+    expect(events).toEqual(Array(8).fill('false'));
+    const md = fs.readFileSync(report, 'utf8');
+    for (const part of ['## Results', '## Near versus far', '## Learning curves', '| features (conv head) | vehicles | near |', 'Gain on vehicles (near)']) expect(md).toContain(part);
+    expect(fs.readFileSync(path.join(out, 'runs.jsonl'), 'utf8').trim().split('\n')).toHaveLength(8);
+    expect(fs.existsSync(path.join(out, 'figures', 'curves-flora-scratch-conv-head.png'))).toBe(true);
+    expect(JSON.parse(fs.readFileSync(path.join(out, 'summary.json'), 'utf8')).rows).toHaveLength(8);
+
+    const again: string[] = [];
+    await reproduceTransfer('t', o, { out }, { onEvent: (e) => again.push(e.type === 'run-end' ? `${e.cached}` : e.type) });
+    expect(again).toEqual(Array(8).fill('true'));
+    await expect(reproduceTransfer('t', { ...o, epochs: 2 }, { out })).rejects.toThrow('holds an experiment made with other options (differs in: epochs)');
+  });
+
+  test('the near-versus-far comparison is computed from the numbers', () => {
+    const row = (subset: string, relation: 'near' | 'far', mode: 'features' | 'scratch', test: number) => ({
+      id: `${subset}/${mode}`, label: `${subset} / ${mode} (conv head)`, subset, relation, mode, head: 'conv' as const,
+      validationAccuracy: test, testAccuracy: test, testCount: 1000, epochs: 30, seconds: 1, stalled: false, trainImages: 4500,
+    });
+    const summary: TransferSummary = {
+      name: 't', preset: 'transfer', device: 'cpu', createdAt: '', model: 'ALL-CNN-C', totalSeconds: 1,
+      pretrained: { file: 'c', model: 'ALL-CNN-C', epochs: 350, validationAccuracy: 0.9, trainedHere: false },
+      rows: [row('vehicles', 'near', 'features', 0.7), row('vehicles', 'near', 'scratch', 0.5), row('flora', 'far', 'features', 0.6), row('flora', 'far', 'scratch', 0.55)],
+    };
+    const [g] = transferGains(summary);
+    expect(g.near).toBeCloseTo(20, 9);
+    expect(g.far).toBeCloseTo(5, 9);
+    const text = nearFarSection(summary);
+    expect(text).toContain('- **features (conv head)**: +20.00 points over scratch on vehicles (near; pretraining helped');
+    expect(text).toContain('pretraining gained 15.00 points more on the near subset, as expected.');
+    expect(text).not.toContain('Caveat');
+    summary.rows[2].testAccuracy = 0.74; // far gain 19, near 20: 1 point apart, under the 3-point error
+    expect(nearFarSection(summary)).toContain('within one standard error');
+  });
+});
+
+describe('allcnn transfer', () => {
+  const run = (...args: string[]) => spawnSync(process.execPath, [BIN, 'transfer', ...args], { encoding: 'utf8', env: { ...process.env }, timeout: 120000 });
+
+  test('runs end to end on the bundled sample, printing what it loaded', () => {
+    const out = tmp();
+    const r = run('--from', checkpoint, '--subset', 'vehicles', '--mode', 'features', '--epochs', '1', '--out', out);
+    expect(r.status).toBe(0);
+    expect(r.stderr).toContain('data: the bundled CIFAR-100 sample');
+    expect(r.stderr).toContain('loaded 8 tensors; new head, not loaded (Xavier init): conv5.weight, conv5.bias; unused from the file: conv5.weight, conv5.bias; frozen: 8 tensors (the whole body)');
+    expect(r.stdout).toMatch(/vehicles \/ features \(conv head\): validation accuracy [\d.]+% \(\d+ images\), test accuracy/);
+    expect(fs.readdirSync(out).sort()).toEqual(['result.json', 'weights.safetensors']);
+  });
+
+  test('usage errors exit 2; a bad subset exits 1 naming the valid ones', () => {
+    const bad = run('--mode', 'bogus');
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toContain("option '--mode <mode>' argument 'bogus' is invalid. Allowed choices are features, finetune, scratch.");
+    const subset = run('--from', checkpoint, '--subset', 'bikes');
+    expect(subset.status).toBe(1);
+    expect(subset.stderr).toContain('unknown CIFAR-100 class or superclass "bikes"; valid names for');
+  });
+});
