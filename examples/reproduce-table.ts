@@ -17,7 +17,6 @@
  * Interrupt it and run it again: finished runs are read back from the journal.
  *
  * In your own project: import { reproduce, PRESETS } from 'allcnn'
- * and { PRESETS } from 'allcnn/dist/lib/experiments/presets'.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
