@@ -53,6 +53,8 @@ export interface NativeNetOptions {
   labelSmoothing: number;
   channelsLast: boolean;
   autocast: string | null;
+  /** One learning-rate multiplier per parameter (default 1). */
+  lrScales?: number[];
 }
 export interface NativeBackendInfo {
   compiledVersion: string;

@@ -9,6 +9,7 @@
 #include <ATen/autocast_mode.h>
 
 #include <atomic>
+#include <cmath>
 #include <chrono>
 
 namespace allcnn {
@@ -27,6 +28,7 @@ struct Layer {
 struct Net {
   std::vector<Layer> layers;
   std::vector<torch::Tensor> params, momentumBuffers, buffers;
+  std::vector<double> lrScales;  // per parameter: its learning rate is lr * scale
   double momentum = 0.9, weightDecay = 0, labelSmoothing = 0;
   bool nesterov = false, channelsLast = false;
   c10::optional<torch::Dtype> autocast;
@@ -150,8 +152,9 @@ void TrainStep(Net& net, const torch::Tensor& x, const torch::Tensor& y, double 
       if (!g.defined()) continue;  // frozen
       torch::Tensor d = net.weightDecay != 0 ? g.add(p, net.weightDecay) : g;
       net.momentumBuffers[k].mul_(net.momentum).add_(d);
-      if (net.nesterov) p.add_(d.add(net.momentumBuffers[k], net.momentum), -lr);
-      else p.add_(net.momentumBuffers[k], -lr);
+      const double rate = lr * net.lrScales[k];
+      if (net.nesterov) p.add_(d.add(net.momentumBuffers[k], net.momentum), -rate);
+      else p.add_(net.momentumBuffers[k], -rate);
     }
   }
   AddMetrics(net, loss, logits, y);
@@ -197,7 +200,8 @@ double FieldD(const Napi::Object& o, const char* key, double fallback) {
 
 // net_create(layers[], params[], momentumBuffers[], buffers[], options)
 // layers: [{kind, weight?, bias?, runningMean?, runningVar?, kernel?, stride?, padding?, p?, momentum?, eps?}]
-// options: {momentum, weightDecay, nesterov, labelSmoothing, channelsLast, autocast: dtype|null}
+// options: {momentum, weightDecay, nesterov, labelSmoothing, channelsLast, autocast: dtype|null,
+//           lrScales?: number[] (one per parameter, default 1: fine-tuning trains a body slower than its head)}
 ALLCNN_OP(net_create) {
   auto net = std::make_unique<Net>();
   net->params = a.tensors(1);
@@ -258,7 +262,17 @@ ALLCNN_OP(net_create) {
     net->nesterov = o.Get("nesterov").ToBoolean().Value();
     net->channelsLast = o.Get("channelsLast").ToBoolean().Value();
     if (o.Get("autocast").IsString()) net->autocast = ParseDtype(o.Get("autocast").As<Napi::String>().Utf8Value());
+    if (o.Get("lrScales").IsArray()) {
+      Napi::Array scales = o.Get("lrScales").As<Napi::Array>();
+      if (scales.Length() != net->params.size()) a.fail(4, "options whose lrScales has one number per parameter");
+      for (uint32_t k = 0; k < scales.Length(); ++k) {
+        Napi::Value v = scales[k];
+        if (!v.IsNumber() || !std::isfinite(v.As<Napi::Number>().DoubleValue())) a.fail(4, "options whose lrScales are finite numbers");
+        net->lrScales.push_back(v.As<Napi::Number>().DoubleValue());
+      }
+    }
   }
+  if (net->lrScales.empty()) net->lrScales.assign(net->params.size(), 1.0);
   return NetHandle::ctor->New({Napi::External<Net>::New(a.env(), net.release())});
 }
 

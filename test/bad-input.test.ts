@@ -380,6 +380,8 @@ const SPECS: Record<string, Spec> = {
       ['a running-mean index out of range', () => [[{ kind: 'batchnorm', runningMean: 0 }], [], [], [], NET_OPTIONS]],
       ['an unknown autocast dtype', () => [[{ kind: 'relu' }], [], [], [], { ...NET_OPTIONS, autocast: 'float128' }], /^net_create: unknown dtype "float128"/],
       ['an unknown layer kind', () => [[{ kind: 'relu' }, { kind: 'softmax' }], [], [], [], NET_OPTIONS], /^net_create: layer 1: unknown kind "softmax"$/],
+      ['lrScales of the wrong length', () => [[{ kind: 'relu' }], [f32([1])], [f32([1])], [], { ...NET_OPTIONS, lrScales: [1, 2] }], /^net_create: argument 4 must be options whose lrScales has one number per parameter/],
+      ['a NaN lrScale', () => [[{ kind: 'relu' }], [f32([1])], [f32([1])], [], { ...NET_OPTIONS, lrScales: [NaN] }], /^net_create: argument 4 must be options whose lrScales are finite numbers/],
     ],
   },
   net_forward: {

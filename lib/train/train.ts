@@ -83,6 +83,11 @@ export interface TrainHooks {
   /** Number of classes, when not the data set's (buildNetwork option). */
   classes?: number;
   /**
+   * A learning-rate multiplier per parameter name (default 1), e.g. a
+   * pretrained body at 0.1x its new head's rate. Native engine only.
+   */
+  lrScale?: (name: string) => number;
+  /**
    * Stop after this many epochs (of config.epochs), keeping the schedule of
    * the whole run: a later call with resume continues exactly where this
    * one stopped (learning-rate probes).
@@ -111,6 +116,7 @@ export async function trainModel(config: TrainConfig, hooks: TrainHooks = {}): P
   ensureDefaultThreads();
   if (c.device.startsWith('cuda')) configureBackend({ cudnnBenchmark: true, tf32: c.tf32 });
   if (c.engine === 'typescript' && c.precision !== 'fp32') throw new TypeError(`engine 'typescript' runs in fp32 only; use engine 'native' for precision '${c.precision}'`);
+  if (c.engine === 'typescript' && hooks.lrScale) throw new TypeError("hooks.lrScale needs engine 'native'");
 
   // 1. data
   const dataset = hooks.dataset ?? (await loadCifar10(c.data ?? undefined, { prep: c.prep, limit: c.limit ?? undefined, testLimit: c.testLimit ?? undefined, validation: c.validation ?? undefined, seed: c.seed, device: c.device }));
@@ -119,7 +125,7 @@ export async function trainModel(config: TrainConfig, hooks: TrainHooks = {}): P
   hooks.prepare?.(network, dataset);
   const trainable = network.parameterList();
   const sgd = new SGD(trainable, { momentum: c.momentum, weightDecay: c.weightDecay });
-  const net = createNativeNet(network, sgd, c);
+  const net = createNativeNet(network, sgd, c, hooks.lrScale);
   try {
     // 3. resume
     let history: EpochRecord[] = [];
@@ -220,13 +226,16 @@ function batch(split: TensorSplit, order: Tensor, start: number, len: number, au
   });
 }
 
-export function createNativeNet(network: Network, sgd: SGD | null, c: Pick<ResolvedConfig, 'momentum' | 'weightDecay' | 'labelSmoothing' | 'channelsLast' | 'precision'>): NativeNet {
+export function createNativeNet(
+  network: Network, sgd: SGD | null, c: Pick<ResolvedConfig, 'momentum' | 'weightDecay' | 'labelSmoothing' | 'channelsLast' | 'precision'>, lrScale?: (name: string) => number,
+): NativeNet {
   const params = network.parameterList();
   // Without an optimiser (evaluation only) the net gets no momentum buffers and refuses to train.
   const momentum = sgd ? sgd.momentumBuffers : [];
   return native().net_create(network.nativeProgram(), params.map((p) => p.handle), momentum.map((b) => b.handle), network.bufferList().map((b) => b.handle), {
     momentum: c.momentum, weightDecay: c.weightDecay, nesterov: false, labelSmoothing: c.labelSmoothing, channelsLast: c.channelsLast,
     autocast: c.precision === 'bf16' ? 'bfloat16' : c.precision === 'fp16' ? 'float16' : null,
+    lrScales: lrScale ? [...network.parameters.keys()].map(lrScale) : undefined,
   });
 }
 
