@@ -1,5 +1,5 @@
 /**
- * npm run bench -- [--device cpu|cuda] [--batch-size 128] [--steps 5] [--models a,all-cnn-c] [--precision fp32|bf16|fp16] [--tf32] [--json]
+ * npm run bench -- [--device cpu|cuda] [--batch-size 128] [--steps 5] [--rounds 3] [--models a,all-cnn-c] [--precision fp32|bf16|fp16] [--tf32] [--json]
  *
  * Images/s of a full training step (forward, loss, backward, SGD) for each of
  * the 12 networks, measured three ways on the same data:
@@ -7,6 +7,8 @@
  *   driven: one awaited native call per step from TypeScript, as trainModel runs it;
  *   ops:    op by op from TypeScript (engine 'typescript'; fp32 only, skip with --no-ops).
  * The ratio driven/cxx is the cost of driving training from TypeScript (goal <= 1.05).
+ * Each way is timed in --rounds interleaved rounds and the best round counts,
+ * so that load from elsewhere on the machine does not land on one side only.
  */
 import * as os from 'node:os';
 import { backend, configureBackend, ensureDefaultThreads, synchronize } from '../lib/backend';
@@ -22,7 +24,7 @@ import { MODELS } from '../models';
 import { parseArgs } from './args';
 
 async function main() {
-  const a = parseArgs(process.argv.slice(2), { device: 'cpu', 'batch-size': 128, steps: 5, models: Object.keys(MODELS).join(','), precision: 'fp32', tf32: false, json: false, ops: true });
+  const a = parseArgs(process.argv.slice(2), { device: 'cpu', 'batch-size': 128, steps: 5, rounds: 3, models: Object.keys(MODELS).join(','), precision: 'fp32', tf32: false, json: false, ops: true });
   ensureDefaultThreads();
   const device = String(a.device);
   if (device.startsWith('cuda')) configureBackend({ cudnnBenchmark: true, tf32: Boolean(a.tf32) });
@@ -31,7 +33,7 @@ async function main() {
   const bs = Number(a['batch-size']);
   const steps = Number(a.steps);
   const rows = [];
-  if (!a.json) console.log(`device: ${deviceName}; LibTorch ${info.loadedVersion}; batch ${bs}; ${steps} timed steps; precision ${a.precision}${a.tf32 ? ' + tf32' : ''}; ${new Date().toISOString()}`);
+  if (!a.json) console.log(`device: ${deviceName}; LibTorch ${info.loadedVersion}; batch ${bs}; best of ${a.rounds} rounds of ${steps} steps; precision ${a.precision}${a.tf32 ? ' + tf32' : ''}; ${new Date().toISOString()}`);
   if (!a.json) console.log(`${'model'.padEnd(16)} ${'cxx img/s'.padStart(10)} ${'driven img/s'.padStart(13)} ${'driven/cxx'.padStart(10)} ${'ops img/s'.padStart(10)} ${'ops/cxx'.padStart(8)} ${'GFLOP/img'.padStart(10)} ${'TFLOP/s'.padStart(8)}`);
   for (const id of String(a.models).split(',')) {
     const spec = MODELS[id];
@@ -42,27 +44,35 @@ async function main() {
     const x = randn([bs, 3, 32, 32], { device });
     const y = randint(0, 10, [bs], device);
     await native().net_train_step(net, x.handle, y.handle, 0.01, 2); // warm-up (cuDNN autotuning)
-    // cxx: the loop inside C++
-    const cxxSeconds = await native().net_train_step(net, x.handle, y.handle, 0.01, steps);
-    // driven: one awaited call per step
-    let t = process.hrtime.bigint();
-    for (let i = 0; i < steps; i++) await native().net_train_step(net, x.handle, y.handle, 0.01);
-    synchronize();
-    const drivenSeconds = Number(process.hrtime.bigint() - t) / 1e9;
-    // ops: op by op from TypeScript
-    let opsSeconds = NaN;
-    if (a.ops && a.precision === 'fp32') {
-      t = process.hrtime.bigint();
-      for (let i = 0; i < steps; i++) {
-        tidy(() => {
-          sgd.zeroGrad();
-          const loss = crossEntropy(network.forward(x, true), y);
-          loss.backward();
-          sgd.step(0.01);
-        });
-      }
+    const seconds = async (f: () => Promise<void> | void) => {
+      const t = process.hrtime.bigint();
+      await f();
       synchronize();
-      opsSeconds = Number(process.hrtime.bigint() - t) / 1e9;
+      return Number(process.hrtime.bigint() - t) / 1e9;
+    };
+    let cxxSeconds = Infinity;
+    let drivenSeconds = Infinity;
+    let opsSeconds = a.ops && a.precision === 'fp32' ? Infinity : NaN;
+    for (let round = 0; round < Number(a.rounds); round++) {
+      // cxx: the loop inside C++
+      cxxSeconds = Math.min(cxxSeconds, await native().net_train_step(net, x.handle, y.handle, 0.01, steps));
+      // driven: one awaited call per step
+      drivenSeconds = Math.min(drivenSeconds, await seconds(async () => {
+        for (let i = 0; i < steps; i++) await native().net_train_step(net, x.handle, y.handle, 0.01);
+      }));
+      // ops: op by op from TypeScript
+      if (!Number.isNaN(opsSeconds)) {
+        opsSeconds = Math.min(opsSeconds, await seconds(() => {
+          for (let i = 0; i < steps; i++) {
+            tidy(() => {
+              sgd.zeroGrad();
+              const loss = crossEntropy(network.forward(x, true), y);
+              loss.backward();
+              sgd.step(0.01);
+            });
+          }
+        }));
+      }
     }
     native().net_take_metrics(net);
     native().net_release(net);
@@ -83,7 +93,7 @@ async function main() {
     sgd.dispose();
     network.dispose();
   }
-  if (a.json) console.log(JSON.stringify({ device: deviceName, batchSize: bs, steps, precision: a.precision, tf32: a.tf32, date: new Date().toISOString(), rows }, null, 2));
+  if (a.json) console.log(JSON.stringify({ device: deviceName, batchSize: bs, steps, rounds: a.rounds, precision: a.precision, tf32: a.tf32, date: new Date().toISOString(), rows }, null, 2));
 }
 
 main().catch((err) => {
