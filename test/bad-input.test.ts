@@ -12,7 +12,7 @@ import { backend } from '../lib/backend';
 import { checkInteger, checkNumber, checkOneOf, checkShape } from '../lib/check';
 import { arange, fromArray, full, ones, randn, zeros } from '../lib/creation';
 import { conv2d, crossEntropy, dropout, maxPool2d } from '../lib/functional';
-import { native, NativeAddon, NativeTensor } from '../lib/native';
+import { native, NativeTensor } from '../lib/native';
 import { checkDevice, checkDtype, Tensor } from '../lib/tensor';
 
 const addon = native();

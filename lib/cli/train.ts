@@ -4,14 +4,13 @@ import * as path from 'node:path';
 import { Command, Option } from 'commander';
 import { PREPS } from '../data/dataset';
 import { INITS } from '../init';
-import { exportWeights } from '../train/checkpoint';
 import { PRECISIONS } from '../train/config';
 import { SCHEDULES } from '../train/schedule';
 import { trainModel } from '../train/train';
 import { MODEL_IDS } from '../../models';
 import { int, num, oneOf } from './options';
 import { consoleProgress } from './progress';
-import { abortOnSignal, writeJsonAtomic } from './util';
+import { abortOnSignal, saveRun } from './util';
 
 export function trainCommand(): Command {
   return new Command('train')
@@ -50,14 +49,7 @@ export function trainCommand(): Command {
         },
         { onProgress: consoleProgress({ quiet: o.json }), signal, checkpoint, resume: o.resume, keepModel: true },
       );
-      exportWeights(path.join(out, 'weights.safetensors'), result.network!);
-      result.network!.dispose();
-      const { network: _n, ...record } = result;
-      writeJsonAtomic(path.join(out, 'result.json'), record);
-      if (o.json) {
-        process.stdout.write(`${JSON.stringify(record, null, 2)}\n`);
-        return;
-      }
+      if (saveRun(out, result, o.json)) return;
       const pct = (v: number) => `${(100 * v).toFixed(2)}%`;
       console.log(`\n${result.config.model}: validation accuracy ${pct(result.validation.accuracy)} (${result.validation.count} images), ` +
         `test accuracy ${pct(result.test.accuracy)} (${result.test.count} images), ${result.seconds.toFixed(0)} s, ${result.imagesPerSecond.toFixed(0)} images/s on ${result.device}` +

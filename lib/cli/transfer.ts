@@ -1,12 +1,10 @@
 /** `allcnn transfer`: a CIFAR-10 network moved to a CIFAR-100 subset (features, finetune or scratch). */
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Command, Option } from 'commander';
 import { BUNDLED_SAMPLE, PREPS } from '../data/dataset';
 import { BUNDLED_CIFAR100_SAMPLE } from '../data/subsets';
 import { cudaAvailable } from '../backend';
 import { reproduceTransfer, runLabel, TRANSFER_PRESETS, TransferEvent, TransferPresetOptions } from '../experiments/transfer';
-import { exportWeights } from '../train/checkpoint';
 import { SCHEDULES } from '../train/schedule';
 import { TRANSFER_DEFAULTS, TRANSFER_MODES } from '../transfer/config';
 import { HEADS } from '../transfer/heads';
@@ -15,7 +13,7 @@ import { transfer, TransferProgress } from '../transfer/transfer';
 import { MODEL_IDS } from '../../models';
 import { int, num, oneOf } from './options';
 import { consoleProgress, epochLine } from './progress';
-import { abortOnSignal, writeJsonAtomic } from './util';
+import { abortOnSignal, saveRun } from './util';
 
 const pct = (v: number) => (Number.isFinite(v) ? `${(100 * v).toFixed(2)}%` : '-');
 /** A CIFAR-10 network within this factor of chance (10%) has learned next to nothing. */
@@ -91,15 +89,7 @@ export function transferCommand(): Command {
         },
         { onProgress, signal, keepModel: true },
       );
-      fs.mkdirSync(out, { recursive: true });
-      exportWeights(path.join(out, 'weights.safetensors'), result.network!);
-      result.network!.dispose();
-      const { network: _n, ...record } = result;
-      writeJsonAtomic(path.join(out, 'result.json'), record);
-      if (o.json) {
-        process.stdout.write(`${JSON.stringify(record, null, 2)}\n`);
-        return;
-      }
+      if (saveRun(out, result, o.json)) return;
       const label = runLabel(String(o.subset), result.config.mode, result.config.head);
       console.log(`\n${label}: validation accuracy ${pct(result.validation.accuracy)} (${result.validation.count} images), test accuracy ${pct(result.test.accuracy)} ` +
         `(${result.test.count} images), ${result.history.length} epochs, ${result.seconds.toFixed(0)} s on ${result.device}` +

@@ -1,5 +1,9 @@
 /** Small helpers shared by the commands. */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { Network } from '../model/network';
 import { writeFileAtomic } from '../report/atomic';
+import { exportWeights } from '../train/checkpoint';
 
 /** An AbortSignal that fires on the first Ctrl-C / SIGTERM (the second one exits at once). */
 export function abortOnSignal(): AbortSignal {
@@ -16,4 +20,19 @@ export function abortOnSignal(): AbortSignal {
 /** JSON written to a temporary file and renamed, so readers never see half a file. */
 export function writeJsonAtomic(file: string, value: unknown): void {
   writeFileAtomic(file, `${JSON.stringify(value, null, 2)}\n`);
+}
+
+/**
+ * Writes a finished run's outputs to `out`: weights.safetensors (then frees
+ * the network) and result.json; prints the record on stdout with --json.
+ * Returns true when it printed (the caller prints its summary otherwise).
+ */
+export function saveRun(out: string, result: { network?: Network }, json: boolean): boolean {
+  fs.mkdirSync(out, { recursive: true });
+  exportWeights(path.join(out, 'weights.safetensors'), result.network!);
+  result.network!.dispose();
+  const { network: _network, ...record } = result;
+  writeJsonAtomic(path.join(out, 'result.json'), record);
+  if (json) process.stdout.write(`${JSON.stringify(record, null, 2)}\n`);
+  return json;
 }

@@ -19,12 +19,6 @@ import { duration, MISSING, num, pct, points, slug, table } from './format';
 import { learningCurves } from './plots';
 import { writeFigure } from './render';
 
-const MODE_TEXT: Record<string, string> = {
-  features: 'fixed features (body frozen, new head trained)',
-  finetune: 'fine-tuning (all layers, body at a lower rate)',
-  scratch: 'from scratch (the baseline)',
-};
-
 const pc = (v: number) => num(v) * 100;
 const modeKey = (r: Pick<TransferRow, 'mode' | 'head'>) => `${r.mode} (${r.head} head)`;
 
