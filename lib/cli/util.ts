@@ -17,10 +17,6 @@ export function abortOnSignal(): AbortSignal {
   return controller.signal;
 }
 
-/** JSON written to a temporary file and renamed, so readers never see half a file. */
-export function writeJsonAtomic(file: string, value: unknown): void {
-  writeFileAtomic(file, `${JSON.stringify(value, null, 2)}\n`);
-}
 
 /**
  * Writes a finished run's outputs to `out`: weights.safetensors (then frees
@@ -32,7 +28,7 @@ export function saveRun(out: string, result: { network?: Network }, json: boolea
   exportWeights(path.join(out, 'weights.safetensors'), result.network!);
   result.network!.dispose();
   const { network: _network, ...record } = result;
-  writeJsonAtomic(path.join(out, 'result.json'), record);
+  writeFileAtomic(path.join(out, 'result.json'), `${JSON.stringify(record, null, 2)}\n`); // readers never see half a file
   if (json) process.stdout.write(`${JSON.stringify(record, null, 2)}\n`);
   return json;
 }

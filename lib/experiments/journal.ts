@@ -5,7 +5,29 @@
  * last line (a kill mid-append) is ignored and overwritten cleanly.
  */
 import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { writeFileAtomic } from '../report/atomic';
 import type { RunRecord } from './types';
+
+/**
+ * Claims a results folder for an experiment: the first run writes
+ * experiment.json (the options and where the data came from); a later run
+ * must bring the same options, so one journal never mixes two experiments.
+ */
+export function claimFolder(out: string, options: object, data: Record<string, string | undefined | null>): void {
+  fs.mkdirSync(out, { recursive: true });
+  const file = path.join(out, 'experiment.json');
+  if (fs.existsSync(file)) {
+    const saved = JSON.parse(fs.readFileSync(file, 'utf8'));
+    const differs = Object.keys(options).filter((k) => JSON.stringify(saved.options?.[k]) !== JSON.stringify((options as Record<string, unknown>)[k]));
+    if (differs.length) {
+      throw new Error(`${out} holds an experiment made with other options (differs in: ${differs.join(', ')}); rerun with the same options to resume it, or pick another --name`);
+    }
+    return;
+  }
+  const sources = Object.fromEntries(Object.entries(data).map(([k, v]) => [k, v ? path.resolve(v) : 'bundled sample']));
+  writeFileAtomic(file, `${JSON.stringify({ options, ...sources }, null, 2)}\n`);
+}
 
 export function readJournal(file: string): RunRecord[] {
   if (!fs.existsSync(file)) return [];

@@ -12,7 +12,6 @@
  * A run stuck at chance level (stalled) is recorded and restarted with the
  * next seed, up to maxRestarts times; the report lists every one.
  */
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { writeFileAtomic } from '../report/atomic';
 import { writeReport } from '../report/report';
@@ -23,7 +22,7 @@ import type { TrainConfig } from '../train/config';
 import { Progress, trainModel } from '../train/train';
 import { MODELS } from '../../models';
 import { ABLATIONS, AUGMENTED } from './ablations';
-import { appendJournal, readJournal } from './journal';
+import { appendJournal, claimFolder, readJournal } from './journal';
 import type { ReproduceOptions } from './presets';
 import { buildSummary } from './summary';
 import type { RunGroup, RunRecord, Summary } from './types';
@@ -68,25 +67,9 @@ class Pool {
 
 const safe = (id: string) => id.replace(/[^\w.=-]+/g, '_');
 
-/** Checks that a results folder was made with the same options (or claims a new one). */
-function claimFolder(out: string, o: ReproduceOptions, data: string | null): void {
-  fs.mkdirSync(out, { recursive: true });
-  const file = path.join(out, 'experiment.json');
-  const mine = { options: o, data: data ? path.resolve(data) : 'bundled sample' };
-  if (fs.existsSync(file)) {
-    const saved = JSON.parse(fs.readFileSync(file, 'utf8'));
-    const differs = Object.keys(o).filter((k) => JSON.stringify(saved.options?.[k]) !== JSON.stringify((o as any)[k]));
-    if (differs.length) {
-      throw new Error(`${out} holds an experiment made with other options (differs in: ${differs.join(', ')}); rerun with the same options to resume it, or pick another --name`);
-    }
-    return;
-  }
-  writeFileAtomic(file, `${JSON.stringify(mine, null, 2)}\n`);
-}
-
 export async function reproduce(name: string, o: ReproduceOptions, where: { out: string; data?: string }, hooks: ReproduceHooks = {}): Promise<{ summary: Summary; report: string }> {
   const started = Date.now();
-  claimFolder(where.out, o, where.data ?? null);
+  claimFolder(where.out, o, { data: where.data });
   const journal = path.join(where.out, 'runs.jsonl');
   const done = new Map(readJournal(journal).map((r) => [r.id, r]));
   const pool = new Pool(o.concurrency);

@@ -10,7 +10,6 @@
  * ship), flora the far one: the report compares what pretraining gains over
  * training from scratch on each.
  */
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Dataset } from '../data/dataset';
 import { loadCifar100Subset, SubsetClass, SubsetSelection } from '../data/subsets';
@@ -25,7 +24,7 @@ import { pretrainCifar10 } from '../transfer/pretrain';
 import { readPretrained } from '../transfer/pretrained';
 import { transfer, TransferProgress, TransferResult } from '../transfer/transfer';
 import { MODELS } from '../../models';
-import { appendJournal, readJournal } from './journal';
+import { appendJournal, claimFolder, readJournal } from './journal';
 import type { RunRecord } from './types';
 
 /** How the subsets relate to CIFAR-10 (shared/datasets/README.md). */
@@ -147,26 +146,12 @@ export type TransferEvent =
   | { type: 'run-progress'; id: string; label: string; progress: TransferProgress }
   | { type: 'run-end'; record: TransferRecord; cached: boolean };
 
-/** Checks that a results folder was made with the same options (or claims a new one). */
-function claimFolder(out: string, o: TransferPresetOptions, data: { data10?: string; data100?: string }): void {
-  fs.mkdirSync(out, { recursive: true });
-  const file = path.join(out, 'experiment.json');
-  if (fs.existsSync(file)) {
-    const saved = JSON.parse(fs.readFileSync(file, 'utf8'));
-    const differs = Object.keys(o).filter((k) => JSON.stringify(saved.options?.[k]) !== JSON.stringify((o as any)[k]));
-    if (differs.length) throw new Error(`${out} holds an experiment made with other options (differs in: ${differs.join(', ')}); rerun with the same options to resume it, or pick another --name`);
-    return;
-  }
-  const where = (p: string | undefined) => (p ? path.resolve(p) : 'bundled sample');
-  writeFileAtomic(file, `${JSON.stringify({ options: o, data10: where(data.data10), data100: where(data.data100) }, null, 2)}\n`);
-}
-
 export async function reproduceTransfer(
   name: string, o: TransferPresetOptions, where: { out: string; data10?: string; data100?: string },
   hooks: { onEvent?: (e: TransferEvent) => void; signal?: AbortSignal } = {},
 ): Promise<{ summary: TransferSummary; report: string }> {
   const started = Date.now();
-  claimFolder(where.out, o, where);
+  claimFolder(where.out, o, { data10: where.data10, data100: where.data100 });
   const journal = path.join(where.out, 'runs.jsonl');
   const done = new Map(readJournal(journal).map((r) => [r.id, r as TransferRecord]));
 
