@@ -1,5 +1,5 @@
 /**
- * npm run bench -- [--device cpu|cuda] [--batch-size 128] [--steps 5] [--rounds 3] [--models a,all-cnn-c] [--precision fp32|bf16|fp16] [--tf32] [--json]
+ * npm run bench -- [--device cpu|cuda] [--batch-size 128] [--steps 5] [--rounds 3] [--models a,all-cnn-c] [--precision fp32|bf16|fp16] [--tf32] [--cuda-graph] [--json]
  *
  * Images/s of a full training step (forward, loss, backward, SGD) for each of
  * the 12 networks, measured three ways on the same data:
@@ -7,6 +7,8 @@
  *   driven: one awaited native call per step from TypeScript, as trainModel runs it;
  *   ops:    op by op from TypeScript (engine 'typescript'; fp32 only, skip with --no-ops).
  * The ratio driven/cxx is the cost of driving training from TypeScript (goal <= 1.05).
+ * On CUDA the networks run channels-last with cuDNN's benchmark mode; with
+ * --cuda-graph each step is a replay of one captured CUDA graph.
  * Each way is timed in --rounds interleaved rounds and the best round counts,
  * so that load from elsewhere on the machine does not land on one side only.
  */
@@ -24,7 +26,7 @@ import { MODELS } from '../models';
 import { parseArgs } from './args';
 
 async function main() {
-  const a = parseArgs(process.argv.slice(2), { device: 'cpu', 'batch-size': 128, steps: 5, rounds: 3, models: Object.keys(MODELS).join(','), precision: 'fp32', tf32: false, json: false, ops: true });
+  const a = parseArgs(process.argv.slice(2), { device: 'cpu', 'batch-size': 128, steps: 5, rounds: 3, models: Object.keys(MODELS).join(','), precision: 'fp32', tf32: false, 'cuda-graph': false, json: false, ops: true });
   ensureDefaultThreads();
   const device = String(a.device);
   if (device.startsWith('cuda')) configureBackend({ cudnnBenchmark: true, tf32: Boolean(a.tf32) });
@@ -33,17 +35,20 @@ async function main() {
   const bs = Number(a['batch-size']);
   const steps = Number(a.steps);
   const rows = [];
-  if (!a.json) console.log(`device: ${deviceName}; LibTorch ${info.loadedVersion}; batch ${bs}; best of ${a.rounds} rounds of ${steps} steps; precision ${a.precision}${a.tf32 ? ' + tf32' : ''}; ${new Date().toISOString()}`);
+  const graph = Boolean(a['cuda-graph']);
+  if (graph && !device.startsWith('cuda')) throw new Error('--cuda-graph needs --device cuda');
+  if (!a.json) console.log(`device: ${deviceName}; LibTorch ${info.loadedVersion}; batch ${bs}; best of ${a.rounds} rounds of ${steps} steps; precision ${a.precision}${a.tf32 ? ' + tf32' : ''}${graph ? '; CUDA graph' : ''}; ${new Date().toISOString()}`);
   if (!a.json) console.log(`${'model'.padEnd(16)} ${'cxx img/s'.padStart(10)} ${'driven img/s'.padStart(13)} ${'driven/cxx'.padStart(10)} ${'ops img/s'.padStart(10)} ${'ops/cxx'.padStart(8)} ${'GFLOP/img'.padStart(10)} ${'TFLOP/s'.padStart(8)}`);
   for (const id of String(a.models).split(',')) {
     const spec = MODELS[id];
     if (!spec) throw new Error(`unknown model ${id}`);
     const network = buildNetwork(spec, { device });
     const sgd = new SGD(network.parameterList());
-    const net = createNativeNet(network, sgd, { momentum: 0.9, weightDecay: 0.001, labelSmoothing: 0, channelsLast: device.startsWith('cuda'), precision: a.precision as 'fp32' });
+    const net = createNativeNet(network, sgd, { momentum: 0.9, weightDecay: 0.001, labelSmoothing: 0, channelsLast: device.startsWith('cuda'), precision: a.precision as 'fp32', cudaGraph: graph });
     const x = randn([bs, 3, 32, 32], { device });
     const y = randint(0, 10, [bs], device);
-    await native().net_train_step(net, x.handle, y.handle, 0.01, 2); // warm-up (cuDNN autotuning)
+    // warm-up: cuDNN autotuning, and with --cuda-graph 3 eager steps and the capture
+    await native().net_train_step(net, x.handle, y.handle, 0.01, 5);
     const seconds = async (f: () => Promise<void> | void) => {
       const t = process.hrtime.bigint();
       await f();
@@ -74,7 +79,8 @@ async function main() {
         }));
       }
     }
-    native().net_take_metrics(net);
+    const status = native().net_take_metrics(net).graph;
+    if (graph && status !== 'captured') throw new Error(`${spec.name}: CUDA graph ${status}`);
     native().net_release(net);
     const flops = countFlops(spec, { classes: 10 }).training;
     const ips = (s: number) => (bs * steps) / s;
@@ -93,7 +99,7 @@ async function main() {
     sgd.dispose();
     network.dispose();
   }
-  if (a.json) console.log(JSON.stringify({ device: deviceName, batchSize: bs, steps, rounds: a.rounds, precision: a.precision, tf32: a.tf32, date: new Date().toISOString(), rows }, null, 2));
+  if (a.json) console.log(JSON.stringify({ device: deviceName, batchSize: bs, steps, rounds: a.rounds, precision: a.precision, tf32: a.tf32, cudaGraph: graph, date: new Date().toISOString(), rows }, null, 2));
 }
 
 main().catch((err) => {

@@ -32,6 +32,8 @@ export interface NativeMetrics {
   loss: number;
   correct: number;
   seen: number;
+  /** net_take_metrics only: the CUDA graph's status ("off", "warming up", "captured" or "failed: <why>"). */
+  graph?: string;
 }
 export interface NativeLayer {
   kind: 'conv' | 'relu' | 'maxpool' | 'avgpool' | 'dropout' | 'gap' | 'batchnorm' | 'linear' | 'flatten';
@@ -55,6 +57,8 @@ export interface NativeNetOptions {
   autocast: string | null;
   /** One learning-rate multiplier per parameter (default 1). */
   lrScales?: number[];
+  /** Capture the training step as a CUDA graph (CUDA networks only). */
+  cudaGraph?: boolean;
 }
 export interface NativeBackendInfo {
   compiledVersion: string;
@@ -144,6 +148,7 @@ export interface NativeAddon {
 
   net_create(layers: NativeLayer[], params: T[], momentumBuffers: T[], buffers: T[], options: NativeNetOptions): NativeNet;
   net_forward(net: NativeNet, x: T, training: boolean): T;
+  /** Resolves to the seconds taken; on CUDA with repeat 1, to the seconds to queue the step (the GPU runs behind). */
   net_train_step(net: NativeNet, x: T, y: T, lr: number, repeat?: number): Promise<number>;
   net_train_step_sync(net: NativeNet, x: T, y: T, lr: number): void;
   net_take_metrics(net: NativeNet): NativeMetrics;

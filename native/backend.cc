@@ -10,7 +10,13 @@
 #include <regex>
 
 #ifdef ALLCNN_WITH_CUDA
+// The light header (LibTorch >= 2.0) declares getDeviceProperties without
+// pulling in cuBLAS/cuSOLVER headers, which a PyTorch wheel may not ship.
+#if __has_include(<ATen/cuda/CUDAContextLight.h>)
+#include <ATen/cuda/CUDAContextLight.h>
+#else
 #include <ATen/cuda/CUDAContext.h>
+#endif
 #include <c10/cuda/CUDACachingAllocator.h>
 #endif
 

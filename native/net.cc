@@ -1,164 +1,15 @@
-// net_*: a whole network run on the native side. The layer program comes from
-// the TypeScript model declaration; parameters, BN buffers and momentum
-// buffers are the same tensors TypeScript holds, updated in place. One call
-// does a full training step (forward, loss, backward, SGD), on a libuv worker
-// thread so the event loop stays free; training metrics accumulate on the
-// device and are read back only when asked (no host sync per step).
-#include "common.h"
+// net_*: a whole network run on the native side (net.h). One call does a
+// full training step (forward, loss, backward, SGD), on a libuv worker thread
+// so the event loop stays free; training metrics accumulate on the device and
+// are read back only when asked. On CUDA a step is queued, not waited for:
+// the host runs ahead of the GPU until net_take_metrics reads the sums.
+#include "net.h"
 
-#include <ATen/autocast_mode.h>
-
-#include <atomic>
 #include <cmath>
 #include <chrono>
 
 namespace allcnn {
 namespace {
-
-enum class Kind { Conv, Relu, MaxPool, AvgPool, Dropout, Gap, BatchNorm, Linear, Flatten };
-
-struct Layer {
-  Kind kind;
-  int64_t weight = -1, bias = -1;          // indices into params
-  int64_t runningMean = -1, runningVar = -1;  // indices into buffers
-  int64_t kernel = 1, stride = 1, padding = 0;
-  double p = 0, momentum = 0.1, eps = 1e-5;
-};
-
-struct Net {
-  std::vector<Layer> layers;
-  std::vector<torch::Tensor> params, momentumBuffers, buffers;
-  std::vector<double> lrScales;  // per parameter: its learning rate is lr * scale
-  double momentum = 0.9, weightDecay = 0, labelSmoothing = 0;
-  bool nesterov = false, channelsLast = false;
-  c10::optional<torch::Dtype> autocast;
-  torch::Tensor lossSum, correctSum;  // on the training device
-  int64_t seen = 0;
-  std::atomic<bool> busy{false};
-};
-
-// Turns autocast on for this thread while alive (autocast state is thread local).
-class AutocastScope {
- public:
-  AutocastScope(const Net& net, const torch::Device& device) {
-    if (!net.autocast) return;
-    active_ = true;
-    type_ = device.type();
-#if ALLCNN_TORCH_AT_LEAST(2, 4)
-    prevEnabled_ = at::autocast::is_autocast_enabled(type_);
-    prevDtype_ = at::autocast::get_autocast_dtype(type_);
-    at::autocast::set_autocast_enabled(type_, true);
-    at::autocast::set_autocast_dtype(type_, *net.autocast);
-#else
-    if (type_ == torch::kCUDA) {
-      prevEnabled_ = at::autocast::is_enabled();
-      prevDtype_ = at::autocast::get_autocast_gpu_dtype();
-      at::autocast::set_enabled(true);
-      at::autocast::set_autocast_gpu_dtype(*net.autocast);
-    } else {
-      prevEnabled_ = at::autocast::is_cpu_enabled();
-      prevDtype_ = at::autocast::get_autocast_cpu_dtype();
-      at::autocast::set_cpu_enabled(true);
-      at::autocast::set_autocast_cpu_dtype(*net.autocast);
-    }
-#endif
-  }
-  ~AutocastScope() {
-    if (!active_) return;
-#if ALLCNN_TORCH_AT_LEAST(2, 4)
-    at::autocast::set_autocast_enabled(type_, prevEnabled_);
-    at::autocast::set_autocast_dtype(type_, prevDtype_);
-#else
-    if (type_ == torch::kCUDA) {
-      at::autocast::set_enabled(prevEnabled_);
-      at::autocast::set_autocast_gpu_dtype(prevDtype_);
-    } else {
-      at::autocast::set_cpu_enabled(prevEnabled_);
-      at::autocast::set_autocast_cpu_dtype(prevDtype_);
-    }
-#endif
-    at::autocast::clear_cache();
-  }
-
- private:
-  bool active_ = false, prevEnabled_ = false;
-  torch::DeviceType type_ = torch::kCPU;
-  torch::Dtype prevDtype_ = torch::kFloat32;
-};
-
-torch::Tensor Forward(const Net& net, torch::Tensor x, bool train) {
-  if (net.channelsLast) x = x.contiguous(at::MemoryFormat::ChannelsLast);
-  auto P = [&](int64_t i) { return i >= 0 ? net.params[i] : torch::Tensor(); };
-  auto B = [&](int64_t i) { return i >= 0 ? net.buffers[i] : torch::Tensor(); };
-  for (const Layer& l : net.layers) {
-    switch (l.kind) {
-      case Kind::Conv:
-        x = torch::conv2d(x, P(l.weight), P(l.bias), {l.stride, l.stride}, {l.padding, l.padding});
-        break;
-      case Kind::Relu: x = torch::relu(x); break;
-      case Kind::MaxPool:
-        x = torch::max_pool2d(x, {l.kernel, l.kernel}, {l.stride, l.stride}, {l.padding, l.padding});
-        break;
-      case Kind::AvgPool:
-        x = torch::avg_pool2d(x, {l.kernel, l.kernel}, {l.stride, l.stride}, {l.padding, l.padding});
-        break;
-      case Kind::Dropout: x = torch::dropout(x, l.p, train); break;
-      case Kind::Gap: x = x.mean({2, 3}); break;
-      case Kind::BatchNorm:
-        x = torch::batch_norm(x, P(l.weight), P(l.bias), B(l.runningMean), B(l.runningVar), train, l.momentum,
-                              l.eps, true);
-        break;
-      case Kind::Linear: x = torch::linear(x, P(l.weight), P(l.bias)); break;
-      case Kind::Flatten: x = x.flatten(1); break;
-    }
-  }
-  return x;
-}
-
-void AddMetrics(Net& net, const torch::Tensor& loss, const torch::Tensor& logits, const torch::Tensor& y) {
-  torch::NoGradGuard noGrad;
-  int64_t n = y.size(0);
-  torch::Tensor l = loss.detach().to(torch::kFloat64) * static_cast<double>(n);
-  torch::Tensor c = logits.detach().argmax(1).eq(y).sum();
-  if (!net.lossSum.defined()) {
-    net.lossSum = l;
-    net.correctSum = c;
-  } else {
-    net.lossSum.add_(l);
-    net.correctSum.add_(c);
-  }
-  net.seen += n;
-}
-
-// Forward, loss, backward, SGD: the whole training step.
-void TrainStep(Net& net, const torch::Tensor& x, const torch::Tensor& y, double lr) {
-  for (auto& p : net.params) {
-    if (p.grad().defined()) p.mutable_grad().reset();
-  }
-  torch::Tensor logits, loss;
-  {
-    AutocastScope autocast(net, x.device());
-    logits = Forward(net, x, /*train=*/true);
-  }
-  loss = torch::nn::functional::cross_entropy(
-      logits.to(torch::kFloat32), y,
-      torch::nn::functional::CrossEntropyFuncOptions().label_smoothing(net.labelSmoothing));
-  loss.backward();
-  {
-    torch::NoGradGuard noGrad;
-    for (size_t k = 0; k < net.params.size(); ++k) {
-      torch::Tensor& p = net.params[k];
-      const torch::Tensor& g = p.grad();
-      if (!g.defined()) continue;  // frozen
-      torch::Tensor d = net.weightDecay != 0 ? g.add(p, net.weightDecay) : g;
-      net.momentumBuffers[k].mul_(net.momentum).add_(d);
-      const double rate = lr * net.lrScales[k];
-      if (net.nesterov) p.add_(d.add(net.momentumBuffers[k], net.momentum), -rate);
-      else p.add_(net.momentumBuffers[k], -rate);
-    }
-  }
-  AddMetrics(net, loss, logits, y);
-}
 
 class NetHandle : public Napi::ObjectWrap<NetHandle> {
  public:
@@ -201,7 +52,8 @@ double FieldD(const Napi::Object& o, const char* key, double fallback) {
 // net_create(layers[], params[], momentumBuffers[], buffers[], options)
 // layers: [{kind, weight?, bias?, runningMean?, runningVar?, kernel?, stride?, padding?, p?, momentum?, eps?}]
 // options: {momentum, weightDecay, nesterov, labelSmoothing, channelsLast, autocast: dtype|null,
-//           lrScales?: number[] (one per parameter, default 1: fine-tuning trains a body slower than its head)}
+//           lrScales?: number[] (one per parameter, default 1: fine-tuning trains a body slower than its head),
+//           cudaGraph?: boolean (capture the step as a CUDA graph; CUDA networks only)}
 ALLCNN_OP(net_create) {
   auto net = std::make_unique<Net>();
   net->params = a.tensors(1);
@@ -261,6 +113,7 @@ ALLCNN_OP(net_create) {
     net->labelSmoothing = FieldD(o, "labelSmoothing", 0);
     net->nesterov = o.Get("nesterov").ToBoolean().Value();
     net->channelsLast = o.Get("channelsLast").ToBoolean().Value();
+    net->cudaGraph = o.Get("cudaGraph").ToBoolean().Value();
     if (o.Get("autocast").IsString()) net->autocast = ParseDtype(o.Get("autocast").As<Napi::String>().Utf8Value());
     if (o.Get("lrScales").IsArray()) {
       Napi::Array scales = o.Get("lrScales").As<Napi::Array>();
@@ -273,6 +126,15 @@ ALLCNN_OP(net_create) {
     }
   }
   if (net->lrScales.empty()) net->lrScales.assign(net->params.size(), 1.0);
+  if (net->cudaGraph) {
+#ifndef ALLCNN_WITH_CUDA
+    a.fail(4, "options without cudaGraph: this addon was built without CUDA (see `allcnn doctor`)");
+#endif
+    for (const auto& p : net->params) {
+      if (!p.is_cuda()) a.fail(4, "options without cudaGraph, or a network on a CUDA device: CUDA graphs need CUDA tensors");
+    }
+    net->graphStatus = "warming up";
+  }
   return NetHandle::ctor->New({Napi::External<Net>::New(a.env(), net.release())});
 }
 
@@ -296,7 +158,9 @@ class StepWorker : public Napi::AsyncWorker {
     try {
       auto start = std::chrono::steady_clock::now();
       for (int64_t i = 0; i < repeat_; ++i) TrainStep(net_, x_, y_, lr_);
-      if (x_.is_cuda()) torch::cuda::synchronize();
+      // The benchmark's loop is timed to the end of its GPU work; a single
+      // step is only queued (its seconds are the time to queue it).
+      if (repeat_ > 1 && x_.is_cuda()) torch::cuda::synchronize();
       seconds_ = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     } catch (const c10::Error& e) {
       SetError(std::string("net_train_step: ") + e.what_without_backtrace());
@@ -323,7 +187,8 @@ class StepWorker : public Napi::AsyncWorker {
   double seconds_ = 0;
 };
 
-// net_train_step(net, x, y, lr, repeat = 1): Promise of the seconds taken.
+// net_train_step(net, x, y, lr, repeat = 1): Promise of the seconds taken
+// (on CUDA with repeat = 1: the seconds to queue the step).
 // repeat > 1 runs the same batch again and again inside C++: the benchmark's
 // "step written entirely in C++".
 ALLCNN_OP(net_train_step) {
@@ -354,8 +219,9 @@ ALLCNN_OP(net_train_step_sync) {
   return a.env().Undefined();
 }
 
-// net_take_metrics(net): {loss: mean training loss, correct, seen} since the
-// last call, then resets. The only place a host sync happens.
+// net_take_metrics(net): {loss: mean training loss, correct, seen, graph} since
+// the last call, then zeroes the sums. The only place a host sync happens.
+// graph: the CUDA graph's status ("off", "warming up", "captured", "failed: ...").
 ALLCNN_OP(net_take_metrics) {
   Net& net = GetNet(a, 0);
   if (net.busy) throw std::runtime_error("a step is running on this network; await it before reading metrics");
@@ -365,8 +231,11 @@ ALLCNN_OP(net_take_metrics) {
   o.Set("loss", loss);
   o.Set("correct", correct);
   o.Set("seen", static_cast<double>(net.seen));
-  net.lossSum.reset();
-  net.correctSum.reset();
+  o.Set("graph", net.graphStatus);
+  if (net.seen) {
+    net.lossSum.zero_();  // in place: a captured graph adds into these tensors
+    net.correctSum.zero_();
+  }
   net.seen = 0;
   return o;
 }
@@ -450,6 +319,9 @@ ALLCNN_OP(net_evaluate) {
 ALLCNN_OP(net_release) {
   Net& net = GetNet(a, 0);
   if (net.busy) throw std::runtime_error("a step is running on this network; await it before releasing");
+  ResetCudaGraph(net);
+  net.cudaGraph = false;
+  net.graphStatus = "off";
   net.layers.clear();
   net.params.clear();
   net.momentumBuffers.clear();

@@ -13,27 +13,53 @@
  * Usage on the GPU host:
  *   cat allcnn-bundle.tar.gz.part-* > allcnn-bundle.tar.gz && tar xzf allcnn-bundle.tar.gz
  *   NODE=/path/to/node ./allcnn-bundle/run.sh doctor
- *   NODE=/path/to/node ./allcnn-bundle/run.sh bench -- --device cuda   (npm-free: see run.sh)
+ *   NODE=/path/to/node ./allcnn-bundle/run.sh bench --device cuda     (npm-free: see run.sh)
+ *
+ * `npm run bundle -- --with-tests` adds jest and the compiled tests
+ * (run.sh test), about 13 MB more.
  */
 const { execFileSync } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
 
 const root = path.resolve(__dirname, '..');
-const outDir = path.resolve(process.argv[2] || path.join(root, 'bundle'));
+const outDir = path.resolve(process.argv.slice(2).find((a) => !a.startsWith('--')) || path.join(root, 'bundle'));
 const stage = path.join(outDir, 'allcnn-bundle');
 
-function packagesFor(args) {
-  const out = execFileSync('npm', ['ls', '--all', '--parseable', ...args], { cwd: root, encoding: 'utf8' });
-  return out.split('\n').filter((p) => p && p !== root);
+const withTests = process.argv.includes('--with-tests');
+
+/**
+ * The installed folders (node_modules/...) of `names` and everything they
+ * depend on, resolved from package-lock.json the way Node resolves them:
+ * a nested node_modules first, then each parent's. (`npm ls <name>` lists
+ * only the package itself, not what it needs.)
+ */
+function closure(names) {
+  const lock = require(path.join(root, 'package-lock.json')).packages;
+  const found = new Set();
+  const resolve = (from, name) => {
+    for (let dir = from; ; dir = dir.includes('/node_modules/') ? dir.slice(0, dir.lastIndexOf('/node_modules/')) : '') {
+      const key = `${dir ? `${dir}/` : ''}node_modules/${name}`;
+      if (lock[key]) return key;
+      if (!dir) return null;
+    }
+  };
+  const visit = (key) => {
+    if (!key || found.has(key) || !fs.existsSync(path.join(root, key))) return; // optional, other platforms
+    found.add(key);
+    const pkg = lock[key];
+    for (const dep of Object.keys({ ...pkg.dependencies, ...pkg.optionalDependencies })) visit(resolve(key, dep));
+  };
+  for (const name of names) visit(resolve('', name));
+  return [...found];
 }
 
-const needed = new Set([
-  ...packagesFor(['--omit=dev']),
-  ...packagesFor(['cmake-js']),
-  path.join(root, 'node_modules', 'node-addon-api'),
-  path.join(root, 'node_modules', 'node-api-headers'),
-]);
+const pkg = require(path.join(root, 'package.json'));
+const needed = closure([
+  ...Object.keys(pkg.dependencies),
+  'cmake-js', 'node-addon-api', 'node-api-headers',
+  ...(withTests ? ['jest'] : []),
+]).map((key) => path.join(root, key));
 
 fs.rmSync(stage, { recursive: true, force: true });
 fs.mkdirSync(stage, { recursive: true });
@@ -46,7 +72,8 @@ for (const item of ['dist', 'bin', 'fixtures', 'native', 'scripts', 'prebuilds',
 for (const dir of needed) {
   const rel = path.relative(root, dir);
   if (!rel.startsWith('node_modules')) continue;
-  fs.cpSync(dir, path.join(stage, rel), { recursive: true, dereference: true });
+  // Nested node_modules are copied as packages of their own, when needed.
+  fs.cpSync(dir, path.join(stage, rel), { recursive: true, dereference: true, filter: (src) => !path.relative(dir, src).startsWith('node_modules') });
 }
 
 fs.writeFileSync(path.join(stage, 'run.sh'), `#!/usr/bin/env bash
@@ -54,7 +81,7 @@ fs.writeFileSync(path.join(stage, 'run.sh'), `#!/usr/bin/env bash
 # (against python3's torch when there is one), then runs \`allcnn "$@"\`.
 #   NODE=/path/to/node ./run.sh <allcnn command> [options]
 #   NODE=/path/to/node ./run.sh bench [--device cuda ...]      (the training-step benchmark)
-#   NODE=/path/to/node ./run.sh test-cuda                        (the CUDA test suite, needs jest: not bundled)
+#   NODE=/path/to/node ./run.sh test [jest args]                (the test suite; bundles made with --with-tests)
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 NODE="\${NODE:-$(command -v node || echo "$HERE/node")}"
@@ -70,6 +97,11 @@ fi
 case "\${1:-}" in
   bench) shift; exec "$NODE" dist/bench/train-step.js "$@" ;;
   bench:ops) shift; exec "$NODE" dist/bench/ops.js "$@" ;;
+  bench:concurrency) shift; exec "$NODE" dist/bench/concurrency.js "$@" ;;
+  test)
+    shift
+    [ -d node_modules/jest ] || { echo "run.sh: this bundle has no tests: make it with npm run bundle -- --with-tests" >&2; exit 1; }
+    exec "$NODE" node_modules/jest/bin/jest.js --runInBand "$@" ;;
   *) exec "$NODE" bin/allcnn.js "$@" ;;
 esac
 `, { mode: 0o755 });

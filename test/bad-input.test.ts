@@ -382,6 +382,8 @@ const SPECS: Record<string, Spec> = {
       ['an unknown layer kind', () => [[{ kind: 'relu' }, { kind: 'softmax' }], [], [], [], NET_OPTIONS], /^net_create: layer 1: unknown kind "softmax"$/],
       ['lrScales of the wrong length', () => [[{ kind: 'relu' }], [f32([1])], [f32([1])], [], { ...NET_OPTIONS, lrScales: [1, 2] }], /^net_create: argument 4 must be options whose lrScales has one number per parameter/],
       ['a NaN lrScale', () => [[{ kind: 'relu' }], [f32([1])], [f32([1])], [], { ...NET_OPTIONS, lrScales: [NaN] }], /^net_create: argument 4 must be options whose lrScales are finite numbers/],
+      // CPU build: "this addon was built without CUDA"; CUDA build: "CUDA graphs need CUDA tensors"
+      ['cudaGraph for a network on the CPU', () => [[{ kind: 'relu' }], [f32([1])], [f32([1])], [], { ...NET_OPTIONS, cudaGraph: true }], /^net_create: argument 4 must be options without cudaGraph(: this addon was built without CUDA|, or a network on a CUDA device)/],
     ],
   },
   net_forward: {
@@ -574,6 +576,7 @@ describe('exact messages', () => {
     await addon.net_train_step(net, x, i64([0, 1]), 0.1);
     const m = addon.net_take_metrics(net);
     expect(m.seen).toBe(2);
+    expect(m.graph).toBe('off');
     expect(Number.isFinite(m.loss)).toBe(true);
     await expect(addon.net_evaluate(net, x, i64([0, 1]), 1)).resolves.toEqual(expect.objectContaining({ seen: 2 }));
   });

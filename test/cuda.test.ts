@@ -6,6 +6,11 @@ import { backend, configureBackend, emptyCache, liveTensors, memory, synchronize
 import { fromArray, manualSeed, randint, randn, zeros } from '../lib/creation';
 import { conv2d, crossEntropy, maxPool2d } from '../lib/functional';
 import { dispose, tidy } from '../lib/scope';
+import { buildNetwork } from '../lib/model/network';
+import { declareNetwork } from '../lib/model/spec';
+import { native } from '../lib/native';
+import { SGD } from '../lib/train/optim';
+import { createNativeNet } from '../lib/train/train';
 
 const cuda = backend().cudaAvailable;
 const suite = cuda ? describe : describe.skip;
@@ -123,6 +128,76 @@ suite('CUDA', () => {
     expect(after.cuda![0].allocatedBytes).toBe(allocBefore);
     emptyCache();
     expect(memory().cuda![0].reservedBytes).toBeLessThanOrEqual(after.cuda![0].reservedBytes);
+  });
+
+  // No dropout: the eager and the graphed runs then see exactly the same numbers.
+  const small = declareNetwork('Graph-Test', 'conv, strided conv, 1x1, global average', [
+    'conv 3x3 16 relu', 'conv 3x3 32 /2 relu', 'conv 1x1 classes', 'gap', 'softmax',
+  ]);
+
+  /** Trains `small` for `steps` steps on fixed batches; returns the weights, per-step losses and graph status. */
+  async function trainSmall(cudaGraph: boolean, steps: number) {
+    manualSeed(1);
+    const network = buildNetwork(small, { seed: 0, device: 'cuda', channelsLast: true });
+    const sgd = new SGD(network.parameterList(), { momentum: 0.9, weightDecay: 0.001 });
+    const net = createNativeNet(network, sgd, { momentum: 0.9, weightDecay: 0.001, labelSmoothing: 0, channelsLast: true, precision: 'fp32', cudaGraph });
+    const batches = Array.from({ length: steps }, (_, i) => [randn([32, 3, 16, 16], { device: 'cuda' }).mul_(1 + i / steps), randint(0, 10, [32], 'cuda')]);
+    const partial = [randn([8, 3, 16, 16], { device: 'cuda' }), randint(0, 10, [8], 'cuda')];
+    const losses: number[] = [];
+    let graph = '';
+    try {
+      for (let i = 0; i < steps; i++) {
+        await native().net_train_step(net, batches[i][0].handle, batches[i][1].handle, 0.05 * (1 - i / steps));
+        if (i === 5) await native().net_train_step(net, partial[0].handle, partial[1].handle, 0.01); // another shape: eager
+        const m = native().net_take_metrics(net);
+        losses.push(m.loss);
+        graph = m.graph ?? '';
+      }
+      return { weights: network.parameters.get('conv2.weight')!.toArray(), losses, graph };
+    } finally {
+      native().net_release(net);
+      dispose([...batches.flat(), ...partial]);
+      sgd.dispose();
+      network.dispose();
+    }
+  }
+
+  test('a CUDA-graph step trains like the eager step, and steps of another shape still run', async () => {
+    const eager = await trainSmall(false, 12);
+    const graphed = await trainSmall(true, 12);
+    expect(eager.graph).toBe('off');
+    expect(graphed.graph).toBe('captured');
+    expect(maxAbsDiff(graphed.losses, eager.losses)).toBeLessThan(1e-4);
+    expect(maxAbsDiff(graphed.weights, eager.weights)).toBeLessThan(1e-4);
+    expect(graphed.losses[11]).toBeLessThan(graphed.losses[0]);
+  });
+
+  test('a CUDA-graph run with dropout and bf16 lowers the loss and frees its memory', async () => {
+    synchronize();
+    const liveBefore = liveTensors();
+    const network = buildNetwork(declareNetwork('C-like', 'dropout and a 1x1 classifier', [
+      'dropout 0.2', 'conv 3x3 32 relu', 'conv 3x3 32 /2 relu', 'dropout 0.5', 'conv 1x1 classes', 'gap', 'softmax',
+    ]), { seed: 0, device: 'cuda', channelsLast: true });
+    const sgd = new SGD(network.parameterList(), { momentum: 0.9 });
+    const net = createNativeNet(network, sgd, { momentum: 0.9, weightDecay: 0, labelSmoothing: 0, channelsLast: true, precision: 'bf16', cudaGraph: true });
+    const x = randn([64, 3, 16, 16], { device: 'cuda' });
+    const y = randint(0, 10, [64], 'cuda');
+    try {
+      await native().net_train_step(net, x.handle, y.handle, 0.05, 4); // 3 warm-up steps and the capture
+      const first = native().net_take_metrics(net);
+      expect(first.graph).toBe('captured');
+      await native().net_train_step(net, x.handle, y.handle, 0.05, 40);
+      const later = native().net_take_metrics(net);
+      expect(later.seen).toBe(40 * 64);
+      expect(later.loss).toBeLessThan(first.loss);
+    } finally {
+      native().net_release(net);
+      dispose([x, y]);
+      sgd.dispose();
+      network.dispose();
+    }
+    synchronize();
+    expect(liveTensors()).toBe(liveBefore);
   });
 
   test('a bad device index is refused', () => {

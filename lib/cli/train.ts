@@ -28,6 +28,9 @@ export function trainCommand(): Command {
     .option('--seed <n>', 'random seed', int('--seed', 0), 0)
     .option('--device <name>', 'cpu, cuda or cuda:N', 'cpu')
     .option('--precision <p>', `fp32, bf16 or fp16 (autocast)`, oneOf('--precision', PRECISIONS), 'fp32')
+    .option('--tf32', 'CUDA: TF32 tensor cores for fp32 convolutions and matmuls', false)
+    .option('--channels-last', 'CUDA: NHWC memory layout (faster cuDNN kernels)', false)
+    .option('--cuda-graph', 'CUDA: capture the training step once and replay it as a CUDA graph', false)
     .option('--init <name>', `weight initialisation (${INITS.join(', ')})`, oneOf('--init', INITS), 'xavier-uniform')
     .option('--no-final-relu', 'leave out the ReLU after the last 1x1 convolution')
     .option('--out <dir>', 'folder for the checkpoint, weights and result.json (default results/train-<model>)')
@@ -45,7 +48,7 @@ export function trainCommand(): Command {
         {
           model: o.model, data: o.data, epochs: o.epochs, limit: o.limit, testLimit: o.testLimit, lr: o.lr, batchSize: o.batchSize,
           schedule: o.schedule, prep: o.prep, augment: o.augment, seed: o.seed, device: o.device, precision: o.precision, init: o.init,
-          finalRelu: o.finalRelu,
+          finalRelu: o.finalRelu, tf32: o.tf32, channelsLast: o.channelsLast, cudaGraph: o.cudaGraph,
         },
         { onProgress: consoleProgress({ quiet: o.json }), signal, checkpoint, resume: o.resume, keepModel: true },
       );
@@ -53,6 +56,7 @@ export function trainCommand(): Command {
       const pct = (v: number) => `${(100 * v).toFixed(2)}%`;
       console.log(`\n${result.config.model}: validation accuracy ${pct(result.validation.accuracy)} (${result.validation.count} images), ` +
         `test accuracy ${pct(result.test.accuracy)} (${result.test.count} images), ${result.seconds.toFixed(0)} s, ${result.imagesPerSecond.toFixed(0)} images/s on ${result.device}` +
+        (result.cudaGraph.startsWith('failed') ? `\nCUDA graph capture ${result.cudaGraph}; the run used ordinary steps` : '') +
         (result.stalled ? '\nSTALLED: the training loss stayed at chance level; try another --seed or a lower --lr (or --no-final-relu)' : ''));
       console.log(`wrote ${path.relative(process.cwd(), out)}/{result.json, weights.safetensors, checkpoint.safetensors}`);
     });

@@ -48,12 +48,14 @@ export interface ReproduceOptions {
   stallEpochs: number;
   precision: Precision;
   prep: 'zca' | 'std' | 'none';
+  /** On CUDA devices: TF32 convolutions, channels-last memory and CUDA-graph steps. Ignored on the CPU. */
+  fastPath: boolean;
 }
 
 const PAPER_LRS = [0.25, 0.1, 0.05, 0.01];
 const COMMON = {
   models: MODEL_IDS, batchSize: DEFAULTS.batchSize, augment: false, seed: 0, limit: null, testLimit: null,
-  extras: [...EXTRAS], concurrency: 1, maxRestarts: 2, precision: 'fp32' as Precision, prep: 'zca' as const,
+  extras: [...EXTRAS], concurrency: 1, maxRestarts: 2, precision: 'fp32' as Precision, prep: 'zca' as const, fastPath: true,
 };
 
 export const PRESETS: Record<PresetName, Omit<ReproduceOptions, 'device'>> = {

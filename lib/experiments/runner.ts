@@ -98,7 +98,7 @@ export async function reproduce(name: string, o: ReproduceOptions, where: { out:
       const record: RunRecord = {
         id, group: task.group, label: task.label, model: typeof task.model === 'string' ? MODELS[task.model].name : task.model.name.replace(/ \(.*\)$/, ''),
         lr: r.config.lr, seed, phase: task.phase, epochs: rest.config.epochs, stalled: r.stalled, restartOf,
-        validation: r.validation, test: r.test, parameters: r.parameters, seconds: r.seconds, imagesPerSecond: r.imagesPerSecond, device: r.device,
+        validation: r.validation, test: r.test, parameters: r.parameters, seconds: r.seconds, imagesPerSecond: r.imagesPerSecond, device: r.device, cudaGraph: r.cudaGraph,
         history: r.history, config: r.config, finishedAt: new Date().toISOString(),
       };
       appendJournal(journal, record);
@@ -122,6 +122,7 @@ export async function reproduce(name: string, o: ReproduceOptions, where: { out:
   const baseConfig = (model: string | NetworkSpec, lr: number): TrainConfig => ({
     model, lr, epochs: o.epochs, batchSize: o.batchSize, augment: o.augment, device: o.device, precision: o.precision, prep: o.prep,
     stallEpochs: o.stallEpochs, limit: o.limit ?? undefined, testLimit: o.testLimit ?? undefined,
+    ...(o.fastPath && o.device.startsWith('cuda') ? { tf32: true, channelsLast: true, cudaGraph: true } : {}),
   });
 
   /** One model's learning-rate selection; resolves to the chosen full run. */

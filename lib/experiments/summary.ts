@@ -38,9 +38,15 @@ export function buildSummary(name: string, o: ReproduceOptions, records: RunReco
   }
   const rows = [...groups.entries()].map(([label, g]) => rowFor(label, g.group, g.runs)).filter((r): r is ResultRow => r !== null);
   const restarts = new Map(records.filter((r) => r.restartOf).map((r) => [r.restartOf!, r.id]));
+  const graphed = records.filter((r) => r.config.cudaGraph);
   return {
     name, preset: o.preset, lrSelection: o.lrSelection, device: o.device, createdAt: new Date().toISOString(), rows,
     stalled: records.filter((r) => r.stalled).map((r) => ({ id: r.id, label: r.label, lr: r.lr, seed: r.seed, restartedAs: restarts.get(r.id) })),
     aggregateImagesPerSecond: timing.aggregateImagesPerSecond, concurrency: o.concurrency, totalSeconds: timing.totalSeconds,
+    cudaGraphs: {
+      runs: graphed.length,
+      captured: graphed.filter((r) => r.cudaGraph === 'captured').length,
+      failures: [...new Set(graphed.filter((r) => r.cudaGraph?.startsWith('failed')).map((r) => `${r.id}: ${r.cudaGraph}`))],
+    },
   };
 }

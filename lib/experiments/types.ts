@@ -31,6 +31,8 @@ export interface RunRecord {
   seconds: number;
   imagesPerSecond: number;
   device: string;
+  /** TrainResult.cudaGraph: 'off', 'captured', 'warming up' or 'failed: <why>' (absent in older records). */
+  cudaGraph?: string;
   history: EpochRecord[];
   config: ResolvedConfig;
   finishedAt: string;
@@ -75,4 +77,6 @@ export interface Summary {
   aggregateImagesPerSecond: number;
   concurrency: number;
   totalSeconds: number;
+  /** Runs that asked for CUDA graphs, how many captured one, and why the others did not. */
+  cudaGraphs: { runs: number; captured: number; failures: string[] };
 }

@@ -38,6 +38,7 @@ function header(s: Summary): string {
     `- Total time: ${duration(num(s.totalSeconds))} (${Number.isFinite(num(s.totalSeconds)) ? num(s.totalSeconds).toFixed(0) : MISSING} s)`,
     `- Concurrency: ${s.concurrency} run${s.concurrency === 1 ? '' : 's'} at a time`,
     `- Aggregate throughput: ${Number.isFinite(num(s.aggregateImagesPerSecond)) ? num(s.aggregateImagesPerSecond).toFixed(0) : MISSING} training images/s`,
+    ...(s.cudaGraphs?.runs ? [`- CUDA graphs: captured in ${s.cudaGraphs.captured} of ${s.cudaGraphs.runs} runs`, ...s.cudaGraphs.failures.map((f) => `  - ${f}`)] : []),
     '',
     'Accuracies are in percent with two decimals; differences are in points (ours - reference). The paper\'s accuracy is 100 - its test error.',
   ].join('\n');

@@ -4,6 +4,7 @@
  * config is saved with every result and checkpoint.
  */
 import { checkInteger, checkNumber, checkOneOf, invalid } from '../check';
+import { InvalidArgumentError } from '../errors';
 import { AugmentOptions, checkAugment, PAPER_AUGMENTATION } from '../data/augment';
 import { Prep, PREPS } from '../data/dataset';
 import { InitName, INITS } from '../init';
@@ -45,6 +46,12 @@ export interface TrainConfig {
   precision?: Precision;
   tf32?: boolean;
   channelsLast?: boolean;
+  /**
+   * Capture each training step as one CUDA graph after 3 warm-up steps, and
+   * replay it (CUDA devices, engine 'native'). If capture fails the run goes
+   * on with ordinary steps; TrainResult.cudaGraph says which happened.
+   */
+  cudaGraph?: boolean;
   labelSmoothing?: number;
   /** Epochs at chance-level loss before a run is reported as stalled (0: never). */
   stallEpochs?: number;
@@ -78,6 +85,7 @@ export const DEFAULTS = {
   precision: 'fp32' as Precision,
   tf32: false,
   channelsLast: false,
+  cudaGraph: false,
   labelSmoothing: 0,
   stallEpochs: 3,
   engine: 'native' as Engine,
@@ -94,6 +102,8 @@ export function resolveConfig(c: TrainConfig): ResolvedConfig {
   if (typeof c.model === 'string' && !MODELS[c.model]) throw invalid('model', `one of ${Object.keys(MODELS).join(', ')} (or a NetworkSpec)`, c.model);
   if (typeof model !== 'string') throw invalid('model', 'a model id or a NetworkSpec', c.model);
   const d = { ...DEFAULTS, ...c };
+  if (d.cudaGraph && !String(d.device).startsWith('cuda')) throw new InvalidArgumentError(`cudaGraph (--cuda-graph) needs a CUDA device (device "cuda" or "cuda:N"), but device is ${JSON.stringify(d.device)}`);
+  if (d.cudaGraph && d.engine === 'typescript') throw new InvalidArgumentError("cudaGraph needs engine 'native': the TypeScript engine runs op by op");
   const opt = (name: string, v: number | undefined, min: number) => (v === undefined || v === null ? null : checkInteger(name, v, min));
   return {
     model,
@@ -117,6 +127,7 @@ export function resolveConfig(c: TrainConfig): ResolvedConfig {
     precision: checkOneOf('precision', d.precision, PRECISIONS),
     tf32: Boolean(d.tf32),
     channelsLast: Boolean(d.channelsLast),
+    cudaGraph: Boolean(d.cudaGraph),
     labelSmoothing: checkNumber('labelSmoothing', d.labelSmoothing, 0, 1),
     stallEpochs: checkInteger('stallEpochs', d.stallEpochs, 0),
     engine: checkOneOf('engine', d.engine, ENGINES),

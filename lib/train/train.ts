@@ -57,6 +57,12 @@ export interface TrainResult {
   /** Mean training throughput (images per second) of the epochs run here. */
   imagesPerSecond: number;
   device: string;
+  /**
+   * config.cudaGraph's outcome: 'off', 'captured' (steps replayed one CUDA
+   * graph), 'warming up' (too few steps to capture), or 'failed: <why>'
+   * (ordinary steps were used).
+   */
+  cudaGraph: string;
   /** The trained network, when hooks.keepModel was set (dispose it yourself). */
   network?: Network;
 }
@@ -140,6 +146,7 @@ export async function trainModel(config: TrainConfig, hooks: TrainHooks = {}): P
 
     // 4. the loop
     const chance = Math.log(dataset.classes);
+    let graph = c.cudaGraph ? 'warming up' : 'off';
     let stalled = stalledFor(history, chance, c.stallEpochs);
     const steps = Math.ceil(train.count / c.batchSize);
     const lastEpoch = Math.min(c.epochs, hooks.stopAfterEpoch ?? c.epochs);
@@ -149,6 +156,7 @@ export async function trainModel(config: TrainConfig, hooks: TrainHooks = {}): P
       const order = randperm(train.count, c.device);
       const sums = { loss: 0, correct: 0, seen: 0 };
       const take = (m: NativeMetrics) => {
+        if (m.graph) graph = m.graph;
         if (m.seen === 0) return;
         sums.loss += m.loss * m.seen;
         sums.correct += m.correct;
@@ -201,6 +209,7 @@ export async function trainModel(config: TrainConfig, hooks: TrainHooks = {}): P
       seconds: (Date.now() - started) / 1000,
       imagesPerSecond: ran.length ? (ran.length * train.count) / trainSeconds : 0,
       device: c.device,
+      cudaGraph: graph,
       network: hooks.keepModel ? network : undefined,
     };
   } finally {
@@ -227,7 +236,7 @@ function batch(split: TensorSplit, order: Tensor, start: number, len: number, au
 }
 
 export function createNativeNet(
-  network: Network, sgd: SGD | null, c: Pick<ResolvedConfig, 'momentum' | 'weightDecay' | 'labelSmoothing' | 'channelsLast' | 'precision'>, lrScale?: (name: string) => number,
+  network: Network, sgd: SGD | null, c: Pick<ResolvedConfig, 'momentum' | 'weightDecay' | 'labelSmoothing' | 'channelsLast' | 'precision'> & { cudaGraph?: boolean }, lrScale?: (name: string) => number,
 ): NativeNet {
   const params = network.parameterList();
   // Without an optimiser (evaluation only) the net gets no momentum buffers and refuses to train.
@@ -236,6 +245,7 @@ export function createNativeNet(
     momentum: c.momentum, weightDecay: c.weightDecay, nesterov: false, labelSmoothing: c.labelSmoothing, channelsLast: c.channelsLast,
     autocast: c.precision === 'bf16' ? 'bfloat16' : c.precision === 'fp16' ? 'float16' : null,
     lrScales: lrScale ? [...network.parameters.keys()].map(lrScale) : undefined,
+    cudaGraph: Boolean(c.cudaGraph),
   });
 }
 

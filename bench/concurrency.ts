@@ -1,0 +1,68 @@
+/**
+ * npm run bench:concurrency -- [--device cuda] [--model all-cnn-c] [--runs 1,2,4] [--batch-size 128] [--steps 50]
+ *   [--precision fp32|bf16] [--tf32] [--cuda-graph] [--json]
+ *
+ * Aggregate training images/s of several networks trained at once in one
+ * process, as `allcnn reproduce --concurrency N` runs them: each network's
+ * steps are awaited native calls on libuv worker threads, so one network's
+ * host work overlaps another's GPU work. Data are random and GPU-resident.
+ */
+import { backend, configureBackend, ensureDefaultThreads, synchronize } from '../lib/backend';
+import { randint, randn } from '../lib/creation';
+import { buildNetwork } from '../lib/model/network';
+import { native } from '../lib/native';
+import { SGD } from '../lib/train/optim';
+import { createNativeNet } from '../lib/train/train';
+import { MODELS } from '../models';
+import { parseArgs } from './args';
+
+async function main() {
+  const a = parseArgs(process.argv.slice(2), { device: 'cpu', model: 'all-cnn-c', runs: '1,2,4', 'batch-size': 128, steps: 50, precision: 'fp32', tf32: false, 'cuda-graph': false, json: false });
+  ensureDefaultThreads();
+  const device = String(a.device);
+  const cuda = device.startsWith('cuda');
+  if (cuda) configureBackend({ cudnnBenchmark: true, tf32: Boolean(a.tf32) });
+  const spec = MODELS[String(a.model)];
+  if (!spec) throw new Error(`unknown model ${a.model}`);
+  const bs = Number(a['batch-size']);
+  const steps = Number(a.steps);
+  const info = backend();
+  const deviceName = cuda ? info.cudaDevices[0] ?? 'CUDA device' : `CPU (${info.threads} threads)`;
+  const rows = [];
+  for (const n of String(a.runs).split(',').map(Number)) {
+    const runs = Array.from({ length: n }, (_, i) => {
+      const network = buildNetwork(spec, { device, seed: i, channelsLast: cuda });
+      const sgd = new SGD(network.parameterList());
+      const net = createNativeNet(network, sgd, { momentum: 0.9, weightDecay: 0.001, labelSmoothing: 0, channelsLast: cuda, precision: a.precision as 'fp32', cudaGraph: Boolean(a['cuda-graph']) });
+      return { network, sgd, net, x: randn([bs, 3, 32, 32], { device }), y: randint(0, 10, [bs], device) };
+    });
+    const train = (count: number) => Promise.all(runs.map(async (r) => {
+      for (let i = 0; i < count; i++) await native().net_train_step(r.net, r.x.handle, r.y.handle, 0.01);
+      native().net_take_metrics(r.net); // the loss read-back a training loop does
+    }));
+    await train(5); // warm-up: cuDNN autotuning and the CUDA graph capture
+    synchronize();
+    const t = process.hrtime.bigint();
+    await train(steps);
+    synchronize();
+    const seconds = Number(process.hrtime.bigint() - t) / 1e9;
+    const row = { runs: n, aggregateImagesPerSecond: (n * steps * bs) / seconds, perRunImagesPerSecond: (steps * bs) / seconds };
+    rows.push(row);
+    if (!a.json) console.log(`${n} run(s) at once: ${row.aggregateImagesPerSecond.toFixed(0)} images/s in all, ${row.perRunImagesPerSecond.toFixed(0)} per run`);
+    for (const r of runs) {
+      native().net_release(r.net);
+      r.x.dispose();
+      r.y.dispose();
+      r.sgd.dispose();
+      r.network.dispose();
+    }
+  }
+  const meta = { device: deviceName, model: spec.name, batchSize: bs, steps, precision: a.precision, tf32: a.tf32, cudaGraph: a['cuda-graph'], date: new Date().toISOString() };
+  if (a.json) console.log(JSON.stringify({ ...meta, rows }));
+  else console.log(JSON.stringify(meta));
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

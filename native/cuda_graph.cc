@@ -1,0 +1,174 @@
+// The training step as one CUDA graph. After a few eager warm-up steps, the
+// whole step (forward, loss, backward, SGD, metrics) is captured once against
+// static input tensors; each later step copies its batch and learning rate
+// into those tensors and replays the graph: one launch instead of a few
+// hundred. Steps of another shape (an epoch's last, partial batch) run
+// eagerly. This follows PyTorch's recipe for whole-network capture
+// (docs: "CUDA Graphs", whole-network capture).
+//
+// If capture fails, the network says so in its status ("failed: <why>",
+// read by net_take_metrics) and goes on eagerly: slower, never wrong.
+#include "net.h"
+
+#ifdef ALLCNN_WITH_CUDA
+#include <ATen/cuda/CUDAGraph.h>
+#include <c10/core/Event.h>
+#include <c10/cuda/CUDAGuard.h>
+#include <c10/cuda/CUDAStream.h>
+
+#include <mutex>
+#endif
+
+namespace allcnn {
+
+#ifdef ALLCNN_WITH_CUDA
+
+struct CudaGraphStep {
+  explicit CudaGraphStep(c10::cuda::CUDAStream s) : stream(s) {}
+  at::cuda::CUDAGraph graph;
+  c10::cuda::CUDAStream stream;  // warm-up and capture run here: capture needs a non-default stream
+  torch::Tensor x, y, lr;        // static inputs: the graph reads these addresses
+  int warmups = 0;
+  bool captured = false, failed = false;
+};
+
+namespace {
+
+// Eager steps before capture, so that cuDNN's benchmark mode has chosen its
+// algorithms and lazily made state (cuBLAS workspaces, autograd's streams)
+// exists before the capture rather than inside it.
+constexpr int kWarmupSteps = 3;
+
+// One capture at a time in the process: with --concurrency, several networks
+// train on worker threads at once.
+std::mutex captureMutex;
+
+// `waiter` waits for the work queued so far on `producer`; the host does not.
+void WaitFor(const c10::cuda::CUDAStream& waiter, const c10::cuda::CUDAStream& producer) {
+  c10::Event event(c10::DeviceType::CUDA);
+  event.record(producer);
+  event.block(waiter);
+}
+
+bool SameShapes(const CudaGraphStep& g, const torch::Tensor& x, const torch::Tensor& y) {
+  return x.sizes() == g.x.sizes() && y.sizes() == g.y.sizes() && x.scalar_type() == g.x.scalar_type() &&
+         y.scalar_type() == g.y.scalar_type() && x.device() == g.x.device();
+}
+
+// Records the step into g.graph, then replays it once: capture only records.
+void Capture(Net& net, CudaGraphStep& g, const torch::Tensor& x, const torch::Tensor& y, double lr) {
+  std::lock_guard<std::mutex> lock(captureMutex);
+  g.x.copy_(x);
+  g.y.copy_(y);
+  g.lr.fill_(lr);
+  const int64_t seenBefore = net.seen;
+  torch::cuda::synchronize();  // as torch.cuda.graph does: nothing in flight when capture starts
+  try {
+#if ALLCNN_TORCH_AT_LEAST(2, 2)
+    // Thread-local: other threads (other networks, the JS thread) may keep
+    // using CUDA while this one captures.
+    g.graph.capture_begin({0, 0}, cudaStreamCaptureModeThreadLocal);
+#else
+    g.graph.capture_begin();
+#endif
+    try {
+      EagerStep(net, g.x, g.y, lr, g.lr, /*autocastCache=*/false);
+    } catch (...) {
+      try {
+        g.graph.capture_end();
+      } catch (...) {
+      }
+      throw;
+    }
+    g.graph.capture_end();
+  } catch (const c10::Error& e) {
+    g.failed = true;
+    net.graphStatus = std::string("failed: ") + e.what_without_backtrace();
+  } catch (const std::exception& e) {
+    g.failed = true;
+    net.graphStatus = std::string("failed: ") + e.what();
+  }
+  if (g.failed) {
+    net.seen = seenBefore;
+    EagerStep(net, x, y, lr);  // the step still has to happen
+    return;
+  }
+  g.captured = true;
+  net.graphStatus = "captured";
+  g.graph.replay();
+}
+
+}  // namespace
+
+void CudaGraphStepDeleter::operator()(CudaGraphStep* step) const {
+  if (step->captured) torch::cuda::synchronize();  // a replay may still read the static tensors
+  delete step;
+}
+
+void TrainStep(Net& net, const torch::Tensor& x, const torch::Tensor& y, double lr) {
+  if (!net.cudaGraph || !x.is_cuda()) return EagerStep(net, x, y, lr);
+  const c10::DeviceIndex device = x.device().index();
+  c10::cuda::CUDAStream ambient = c10::cuda::getCurrentCUDAStream(device);
+  if (!net.graph) {
+    net.graph.reset(new CudaGraphStep(c10::cuda::getStreamFromPool(/*isHighPriority=*/false, device)));
+    CudaGraphStep& g = *net.graph;
+    // Static inputs take the first batch's shape: the full batches.
+    g.x = torch::empty_like(x, net.channelsLast ? at::MemoryFormat::ChannelsLast : at::MemoryFormat::Contiguous);
+    g.y = torch::empty_like(y);
+    g.lr = torch::zeros({}, x.options().dtype(torch::kFloat32));
+    net.graphStatus = "warming up";
+  }
+  CudaGraphStep& g = *net.graph;
+  if (g.failed || !SameShapes(g, x, y)) return EagerStep(net, x, y, lr);
+  if (g.captured) {
+    // Same stream as the batch was made on, so no waiting: just copy and launch.
+    g.x.copy_(x);
+    g.y.copy_(y);
+    g.lr.fill_(lr);
+    g.graph.replay();
+    net.seen += y.size(0);
+    return;
+  }
+  // Warm-up and capture run on the side stream, ordered after the work that
+  // made the batch and before anything that follows on the ambient stream.
+  if (!net.lossSum.defined()) {  // allocated outside the capture: the graph adds into it
+    net.lossSum = torch::zeros({}, x.options().dtype(torch::kFloat64));
+    net.correctSum = torch::zeros({}, y.options().dtype(torch::kInt64));
+  }
+  WaitFor(g.stream, ambient);
+  {
+    c10::cuda::CUDAStreamGuard onSide(g.stream);
+    if (g.warmups < kWarmupSteps) {
+      EagerStep(net, x, y, lr);
+      ++g.warmups;
+    } else {
+      Capture(net, g, x, y, lr);
+    }
+  }
+  WaitFor(ambient, g.stream);
+}
+
+void ResetCudaGraph(Net& net) {
+  if (!net.graph) return;
+  // No replay may still be running when the graph and its memory pool go.
+  torch::cuda::synchronize();
+  for (auto& p : net.params) {
+    if (p.grad().defined()) p.mutable_grad().reset();  // the graph's pool holds these
+  }
+  net.graph.reset();
+  net.graphStatus = net.cudaGraph ? "warming up" : "off";
+}
+
+#else  // a build without CUDA: net_create refuses cudaGraph, so steps are eager
+
+struct CudaGraphStep {};
+
+void CudaGraphStepDeleter::operator()(CudaGraphStep* step) const { delete step; }
+
+void TrainStep(Net& net, const torch::Tensor& x, const torch::Tensor& y, double lr) { EagerStep(net, x, y, lr); }
+
+void ResetCudaGraph(Net& net) { net.graph.reset(); }
+
+#endif
+
+}  // namespace allcnn

@@ -1,0 +1,83 @@
+// A whole network on the native side: the layer program declared in
+// TypeScript, its tensors (shared with TypeScript, updated in place) and the
+// training step. net.cc binds it to JS; step.cc runs it; cuda_graph.cc
+// replays the step as one CUDA graph.
+#pragma once
+
+#include "common.h"
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace allcnn {
+
+enum class Kind { Conv, Relu, MaxPool, AvgPool, Dropout, Gap, BatchNorm, Linear, Flatten };
+
+struct Layer {
+  Kind kind;
+  int64_t weight = -1, bias = -1;             // indices into params
+  int64_t runningMean = -1, runningVar = -1;  // indices into buffers
+  int64_t kernel = 1, stride = 1, padding = 0;
+  double p = 0, momentum = 0.1, eps = 1e-5;
+};
+
+// The captured step and its static tensors (cuda_graph.cc). Opaque here so
+// that this header needs no CUDA headers.
+struct CudaGraphStep;
+struct CudaGraphStepDeleter {
+  void operator()(CudaGraphStep* step) const;
+};
+
+struct Net {
+  std::vector<Layer> layers;
+  std::vector<torch::Tensor> params, momentumBuffers, buffers;
+  std::vector<double> lrScales;  // per parameter: its learning rate is lr * scale
+  double momentum = 0.9, weightDecay = 0, labelSmoothing = 0;
+  bool nesterov = false, channelsLast = false;
+  c10::optional<torch::Dtype> autocast;
+  // Training metrics, summed on the device; read (one host sync) and zeroed
+  // in place by net_take_metrics, in place because a CUDA graph adds to them.
+  torch::Tensor lossSum, correctSum;
+  int64_t seen = 0;
+  std::atomic<bool> busy{false};
+
+  bool cudaGraph = false;  // asked for: capture the step once its shapes settle
+  std::unique_ptr<CudaGraphStep, CudaGraphStepDeleter> graph;
+  std::string graphStatus = "off";  // "off" | "warming up" | "captured" | "failed: <why>"
+};
+
+// Turns autocast on for this thread while alive (autocast state is thread
+// local). cache=false during CUDA graph capture: cached casts of the weights
+// would outlive the capture they were made in.
+class AutocastScope {
+ public:
+  AutocastScope(const Net& net, const torch::Device& device, bool cache = true);
+  ~AutocastScope();
+  AutocastScope(const AutocastScope&) = delete;
+  AutocastScope& operator=(const AutocastScope&) = delete;
+
+ private:
+  bool active_ = false, prevEnabled_ = false, prevCache_ = true;
+  torch::DeviceType type_ = torch::kCPU;
+  torch::Dtype prevDtype_ = torch::kFloat32;
+};
+
+// The layer program on x; logits in the autocast dtype when autocast is on.
+torch::Tensor Forward(const Net& net, torch::Tensor x, bool train);
+
+// One step (forward, loss, backward, SGD) op by op. With lrTensor defined (a
+// 0-dim device tensor) the learning rate is read from it rather than from lr,
+// so that a captured graph picks up each step's rate.
+void EagerStep(Net& net, const torch::Tensor& x, const torch::Tensor& y, double lr,
+               const torch::Tensor& lrTensor = torch::Tensor(), bool autocastCache = true);
+
+// One training step as trainModel runs it: replays the CUDA graph when the
+// net has one for these shapes, else captures it or runs eagerly.
+void TrainStep(Net& net, const torch::Tensor& x, const torch::Tensor& y, double lr);
+
+// Drops the captured graph and its memory (net_release, net_take_metrics after failure).
+void ResetCudaGraph(Net& net);
+
+}  // namespace allcnn

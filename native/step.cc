@@ -1,0 +1,128 @@
+// The training step op by op: autocast, the layer program, the loss and the
+// SGD update (the same update as lib/train/optim.ts).
+#include "net.h"
+
+#include <ATen/autocast_mode.h>
+
+namespace allcnn {
+
+AutocastScope::AutocastScope(const Net& net, const torch::Device& device, bool cache) {
+  if (!net.autocast) return;
+  active_ = true;
+  type_ = device.type();
+  prevCache_ = at::autocast::is_autocast_cache_enabled();
+  at::autocast::set_autocast_cache_enabled(cache);
+#if ALLCNN_TORCH_AT_LEAST(2, 4)
+  prevEnabled_ = at::autocast::is_autocast_enabled(type_);
+  prevDtype_ = at::autocast::get_autocast_dtype(type_);
+  at::autocast::set_autocast_enabled(type_, true);
+  at::autocast::set_autocast_dtype(type_, *net.autocast);
+#else
+  if (type_ == torch::kCUDA) {
+    prevEnabled_ = at::autocast::is_enabled();
+    prevDtype_ = at::autocast::get_autocast_gpu_dtype();
+    at::autocast::set_enabled(true);
+    at::autocast::set_autocast_gpu_dtype(*net.autocast);
+  } else {
+    prevEnabled_ = at::autocast::is_cpu_enabled();
+    prevDtype_ = at::autocast::get_autocast_cpu_dtype();
+    at::autocast::set_cpu_enabled(true);
+    at::autocast::set_autocast_cpu_dtype(*net.autocast);
+  }
+#endif
+}
+
+AutocastScope::~AutocastScope() {
+  if (!active_) return;
+#if ALLCNN_TORCH_AT_LEAST(2, 4)
+  at::autocast::set_autocast_enabled(type_, prevEnabled_);
+  at::autocast::set_autocast_dtype(type_, prevDtype_);
+#else
+  if (type_ == torch::kCUDA) {
+    at::autocast::set_enabled(prevEnabled_);
+    at::autocast::set_autocast_gpu_dtype(prevDtype_);
+  } else {
+    at::autocast::set_cpu_enabled(prevEnabled_);
+    at::autocast::set_autocast_cpu_dtype(prevDtype_);
+  }
+#endif
+  at::autocast::clear_cache();
+  at::autocast::set_autocast_cache_enabled(prevCache_);
+}
+
+torch::Tensor Forward(const Net& net, torch::Tensor x, bool train) {
+  if (net.channelsLast) x = x.contiguous(at::MemoryFormat::ChannelsLast);
+  auto P = [&](int64_t i) { return i >= 0 ? net.params[i] : torch::Tensor(); };
+  auto B = [&](int64_t i) { return i >= 0 ? net.buffers[i] : torch::Tensor(); };
+  for (const Layer& l : net.layers) {
+    switch (l.kind) {
+      case Kind::Conv:
+        x = torch::conv2d(x, P(l.weight), P(l.bias), {l.stride, l.stride}, {l.padding, l.padding});
+        break;
+      case Kind::Relu: x = torch::relu(x); break;
+      case Kind::MaxPool:
+        x = torch::max_pool2d(x, {l.kernel, l.kernel}, {l.stride, l.stride}, {l.padding, l.padding});
+        break;
+      case Kind::AvgPool:
+        x = torch::avg_pool2d(x, {l.kernel, l.kernel}, {l.stride, l.stride}, {l.padding, l.padding});
+        break;
+      case Kind::Dropout: x = torch::dropout(x, l.p, train); break;
+      case Kind::Gap: x = x.mean({2, 3}); break;
+      case Kind::BatchNorm:
+        x = torch::batch_norm(x, P(l.weight), P(l.bias), B(l.runningMean), B(l.runningVar), train, l.momentum,
+                              l.eps, true);
+        break;
+      case Kind::Linear: x = torch::linear(x, P(l.weight), P(l.bias)); break;
+      case Kind::Flatten: x = x.flatten(1); break;
+    }
+  }
+  return x;
+}
+
+namespace {
+
+// Adds in place: a CUDA graph captures these adds against fixed addresses.
+void AddMetrics(Net& net, const torch::Tensor& loss, const torch::Tensor& logits, const torch::Tensor& y) {
+  torch::NoGradGuard noGrad;
+  if (!net.lossSum.defined()) {
+    net.lossSum = torch::zeros({}, loss.options().dtype(torch::kFloat64));
+    net.correctSum = torch::zeros({}, y.options().dtype(torch::kInt64));
+  }
+  net.lossSum.add_(loss.detach().to(torch::kFloat64) * static_cast<double>(y.size(0)));
+  net.correctSum.add_(logits.detach().argmax(1).eq(y).sum());
+  net.seen += y.size(0);
+}
+
+}  // namespace
+
+void EagerStep(Net& net, const torch::Tensor& x, const torch::Tensor& y, double lr, const torch::Tensor& lrTensor,
+               bool autocastCache) {
+  for (auto& p : net.params) {
+    if (p.grad().defined()) p.mutable_grad().reset();
+  }
+  torch::Tensor logits, loss;
+  {
+    AutocastScope autocast(net, x.device(), autocastCache);
+    logits = Forward(net, x, /*train=*/true);
+  }
+  loss = torch::nn::functional::cross_entropy(
+      logits.to(torch::kFloat32), y,
+      torch::nn::functional::CrossEntropyFuncOptions().label_smoothing(net.labelSmoothing));
+  loss.backward();
+  {
+    torch::NoGradGuard noGrad;
+    for (size_t k = 0; k < net.params.size(); ++k) {
+      torch::Tensor& p = net.params[k];
+      const torch::Tensor& g = p.grad();
+      if (!g.defined()) continue;  // frozen
+      torch::Tensor d = net.weightDecay != 0 ? g.add(p, net.weightDecay) : g;
+      net.momentumBuffers[k].mul_(net.momentum).add_(d);
+      torch::Tensor step = net.nesterov ? d.add(net.momentumBuffers[k], net.momentum) : net.momentumBuffers[k];
+      if (lrTensor.defined()) p.add_(step * lrTensor, -net.lrScales[k]);
+      else p.add_(step, -lr * net.lrScales[k]);
+    }
+  }
+  AddMetrics(net, loss, logits, y);
+}
+
+}  // namespace allcnn
