@@ -169,7 +169,6 @@ suite('CUDA', () => {
     expect(graphed.graph).toBe('captured');
     expect(maxAbsDiff(graphed.losses, eager.losses)).toBeLessThan(1e-4);
     expect(maxAbsDiff(graphed.weights, eager.weights)).toBeLessThan(1e-4);
-    expect(graphed.losses[11]).toBeLessThan(graphed.losses[0]);
   });
 
   test('a CUDA-graph run with dropout and bf16 lowers the loss and frees its memory', async () => {
