@@ -203,4 +203,12 @@ describe('claims and units', () => {
     };
     expect(renderReport(inPercent, runs, { figures: {} })).toBe(renderReport(summary, runs, { figures: {} }));
   });
+
+  test('CUDA graphs: how many runs captured one, and why the others did not, only when asked for', () => {
+    const { summary, runs } = load();
+    expect(renderReport(summary, runs, { figures: {} })).not.toContain('CUDA graphs');
+    const graphed: Summary = { ...summary, cudaGraphs: { runs: 3, captured: 2, failures: ['table3/c/lr=0.1: failed: operation not permitted when stream is capturing'] } };
+    const md = renderReport(graphed, runs, { figures: {} });
+    expect(md).toContain('- CUDA graphs: captured in 2 of 3 runs\n  - table3/c/lr=0.1: failed: operation not permitted when stream is capturing\n');
+  });
 });
