@@ -1,0 +1,47 @@
+#!/usr/bin/env node
+'use strict';
+/**
+ * Turns the JSON files of `npm run bench -- --json` (and bench:concurrency)
+ * into the markdown tables of docs/RESULTS.md: one row per network, one
+ * column per batch size / precision / CUDA graph, images/s and TFLOP/s.
+ *
+ * Usage: node scripts/gpu/bench-table.js path/to/bench/*.json
+ */
+const fs = require('node:fs');
+
+const runs = process.argv.slice(2).map((f) => ({ file: f, ...JSON.parse(fs.readFileSync(f, 'utf8')) }));
+const steps = runs.filter((r) => Array.isArray(r.rows) && r.rows[0] && 'drivenImagesPerSecond' in r.rows[0]);
+const concurrency = runs.filter((r) => Array.isArray(r.rows) && r.rows[0] && 'aggregateImagesPerSecond' in r.rows[0]);
+if (!steps.length && !concurrency.length) {
+  console.error('usage: node scripts/gpu/bench-table.js bench/*.json (files written by npm run bench -- --json)');
+  process.exit(1);
+}
+
+const label = (r) => `${r.batchSize} ${r.precision === 'bf16' ? 'bf16' : r.tf32 ? 'tf32' : 'fp32'}${r.cudaGraph ? ' graph' : ''}`;
+const order = (r) => [r.batchSize, ['fp32', 'tf32', 'bf16'].indexOf(label(r).split(' ')[1]), r.cudaGraph ? 1 : 0];
+steps.sort((a, b) => { const x = order(a), y = order(b); return x[0] - y[0] || x[1] - y[1] || x[2] - y[2]; });
+
+if (steps.length) {
+  const devices = [...new Set(steps.map((r) => r.device))];
+  const dates = steps.map((r) => r.date).sort();
+  console.log(`Training-step throughput (images/s, TypeScript-driven; TFLOP/s from each model's counted FLOPs): ${devices.join(', ')}, ${dates[0]} to ${dates[dates.length - 1]}\n`);
+  const models = [...new Set(steps.flatMap((r) => r.rows.map((row) => row.model)))];
+  console.log(`| model | ${steps.map(label).join(' | ')} |`);
+  console.log(`| --- | ${steps.map(() => '---:').join(' | ')} |`);
+  for (const m of models) {
+    const cells = steps.map((r) => {
+      const row = r.rows.find((x) => x.model === m);
+      return row ? `${Math.round(row.drivenImagesPerSecond).toLocaleString('en-US')} (${row.tflops.toFixed(row.tflops < 10 ? 2 : 1)})` : '';
+    });
+    console.log(`| ${m} | ${cells.join(' | ')} |`);
+  }
+  console.log('\nIn C++ alone (the step looped inside one native call), ALL-CNN-C:');
+  for (const r of steps) {
+    const row = r.rows.find((x) => x.model === 'ALL-CNN-C');
+    if (row) console.log(`- ${label(r)}: ${Math.round(row.cxxImagesPerSecond).toLocaleString('en-US')} images/s; driven/cxx ${row.drivenOverCxx.toFixed(3)}`);
+  }
+}
+for (const r of concurrency) {
+  console.log(`\nConcurrency, ${r.model}, batch ${r.batchSize}, ${r.precision}${r.tf32 ? ' + tf32' : ''}${r.cudaGraph ? ', CUDA graph' : ''} (${r.device}, ${r.date}):`);
+  for (const row of r.rows) console.log(`- ${row.runs} run(s) at once: ${Math.round(row.aggregateImagesPerSecond).toLocaleString('en-US')} images/s in all`);
+}
