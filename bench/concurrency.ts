@@ -1,11 +1,13 @@
 /**
  * npm run bench:concurrency -- [--device cuda] [--model all-cnn-c] [--runs 1,2,4] [--batch-size 128] [--steps 50]
- *   [--precision fp32|bf16] [--tf32] [--cuda-graph] [--json]
+ *   [--precision fp32|bf16] [--tf32] [--cuda-graph] [--cuda-stream] [--json]
  *
  * Aggregate training images/s of several networks trained at once in one
  * process, as `allcnn reproduce --concurrency N` runs them: each network's
  * steps are awaited native calls on libuv worker threads, so one network's
- * host work overlaps another's GPU work. Data are random and GPU-resident.
+ * host work overlaps another's GPU work; with --cuda-stream each network
+ * queues its work on a CUDA stream of its own, so that their kernels can also
+ * run side by side on the GPU. Data are random and GPU-resident.
  */
 import { backend, configureBackend, ensureDefaultThreads, synchronize } from '../lib/backend';
 import { randint, randn } from '../lib/creation';
@@ -17,7 +19,7 @@ import { MODELS } from '../models';
 import { parseArgs } from './args';
 
 async function main() {
-  const a = parseArgs(process.argv.slice(2), { device: 'cpu', model: 'all-cnn-c', runs: '1,2,4', 'batch-size': 128, steps: 50, precision: 'fp32', tf32: false, 'cuda-graph': false, json: false });
+  const a = parseArgs(process.argv.slice(2), { device: 'cpu', model: 'all-cnn-c', runs: '1,2,4', 'batch-size': 128, steps: 50, precision: 'fp32', tf32: false, 'cuda-graph': false, 'cuda-stream': false, json: false });
   ensureDefaultThreads();
   const device = String(a.device);
   const cuda = device.startsWith('cuda');
@@ -33,7 +35,7 @@ async function main() {
     const runs = Array.from({ length: n }, (_, i) => {
       const network = buildNetwork(spec, { device, seed: i, channelsLast: cuda });
       const sgd = new SGD(network.parameterList());
-      const net = createNativeNet(network, sgd, { momentum: 0.9, weightDecay: 0.001, labelSmoothing: 0, channelsLast: cuda, precision: a.precision as 'fp32', cudaGraph: Boolean(a['cuda-graph']) });
+      const net = createNativeNet(network, sgd, { momentum: 0.9, weightDecay: 0.001, labelSmoothing: 0, channelsLast: cuda, precision: a.precision as 'fp32', cudaGraph: Boolean(a['cuda-graph']), cudaStream: Boolean(a['cuda-stream']) });
       return { network, sgd, net, x: randn([bs, 3, 32, 32], { device }), y: randint(0, 10, [bs], device) };
     });
     const train = (count: number) => Promise.all(runs.map(async (r) => {
@@ -57,7 +59,7 @@ async function main() {
       r.network.dispose();
     }
   }
-  const meta = { device: deviceName, model: spec.name, batchSize: bs, steps, precision: a.precision, tf32: a.tf32, cudaGraph: a['cuda-graph'], date: new Date().toISOString() };
+  const meta = { device: deviceName, model: spec.name, batchSize: bs, steps, precision: a.precision, tf32: a.tf32, cudaGraph: a['cuda-graph'], cudaStream: a['cuda-stream'], date: new Date().toISOString() };
   if (a.json) console.log(JSON.stringify({ ...meta, rows }));
   else console.log(JSON.stringify(meta));
 }

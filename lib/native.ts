@@ -59,6 +59,8 @@ export interface NativeNetOptions {
   lrScales?: number[];
   /** Capture the training step as a CUDA graph (CUDA networks only). */
   cudaGraph?: boolean;
+  /** Queue the network's work on a CUDA stream of its own (CUDA networks only). */
+  cudaStream?: boolean;
 }
 export interface NativeBackendInfo {
   compiledVersion: string;

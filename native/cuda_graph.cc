@@ -12,7 +12,6 @@
 
 #ifdef ALLCNN_WITH_CUDA
 #include <ATen/cuda/CUDAGraph.h>
-#include <c10/core/Event.h>
 #include <c10/cuda/CUDAGuard.h>
 #include <c10/cuda/CUDAStream.h>
 
@@ -42,13 +41,6 @@ constexpr int kWarmupSteps = 3;
 // One capture at a time in the process: with --concurrency, several networks
 // train on worker threads at once.
 std::mutex captureMutex;
-
-// `waiter` waits for the work queued so far on `producer`; the host does not.
-void WaitFor(const c10::cuda::CUDAStream& waiter, const c10::cuda::CUDAStream& producer) {
-  c10::Event event(c10::DeviceType::CUDA);
-  event.record(producer);
-  event.block(waiter);
-}
 
 bool SameShapes(const CudaGraphStep& g, const torch::Tensor& x, const torch::Tensor& y) {
   return x.sizes() == g.x.sizes() && y.sizes() == g.y.sizes() && x.scalar_type() == g.x.scalar_type() &&

@@ -53,7 +53,8 @@ double FieldD(const Napi::Object& o, const char* key, double fallback) {
 // layers: [{kind, weight?, bias?, runningMean?, runningVar?, kernel?, stride?, padding?, p?, momentum?, eps?}]
 // options: {momentum, weightDecay, nesterov, labelSmoothing, channelsLast, autocast: dtype|null,
 //           lrScales?: number[] (one per parameter, default 1: fine-tuning trains a body slower than its head),
-//           cudaGraph?: boolean (capture the step as a CUDA graph; CUDA networks only)}
+//           cudaGraph?: boolean (capture the step as a CUDA graph; CUDA networks only),
+//           cudaStream?: boolean (queue the network's work on a stream of its own; CUDA networks only)}
 ALLCNN_OP(net_create) {
   auto net = std::make_unique<Net>();
   net->params = a.tensors(1);
@@ -114,6 +115,12 @@ ALLCNN_OP(net_create) {
     net->nesterov = o.Get("nesterov").ToBoolean().Value();
     net->channelsLast = o.Get("channelsLast").ToBoolean().Value();
     net->cudaGraph = o.Get("cudaGraph").ToBoolean().Value();
+    if (o.Get("cudaStream").ToBoolean().Value()) {
+      if (net->params.empty() || !net->params[0].is_cuda()) {
+        a.fail(4, "options without cudaStream, or a network on a CUDA device: a stream of its own is a CUDA stream");
+      }
+      net->stream = NewNetStream(net->params[0].device());
+    }
     if (o.Get("autocast").IsString()) net->autocast = ParseDtype(o.Get("autocast").As<Napi::String>().Utf8Value());
     if (o.Get("lrScales").IsArray()) {
       Napi::Array scales = o.Get("lrScales").As<Napi::Array>();
@@ -143,8 +150,9 @@ ALLCNN_OP(net_forward) {
   Net& net = GetNet(a, 0);
   if (net.busy) throw std::runtime_error("a step is running on this network; await it first");
   torch::Tensor x = a.tensor(1);
+  NetStreamScope onStream(net, {x}, /*join=*/true);
   AutocastScope autocast(net, x.device());
-  return a.wrap(Forward(net, x, a.boolean(2)).to(torch::kFloat32));
+  return a.wrap(onStream.handOut(Forward(net, x, a.boolean(2)).to(torch::kFloat32)));
 }
 
 // The asynchronous step: Execute runs on a libuv worker and touches no JS value.
@@ -157,6 +165,7 @@ class StepWorker : public Napi::AsyncWorker {
   void Execute() override {
     try {
       auto start = std::chrono::steady_clock::now();
+      NetStreamScope onStream(net_, {x_, y_});
       for (int64_t i = 0; i < repeat_; ++i) TrainStep(net_, x_, y_, lr_);
       // The benchmark's loop is timed to the end of its GPU work; a single
       // step is only queued (its seconds are the time to queue it).
@@ -215,7 +224,9 @@ ALLCNN_OP(net_train_step_sync) {
   Net& net = GetNet(a, 0);
   if (net.busy) throw std::runtime_error("a step is already running on this network");
   if (net.momentumBuffers.empty()) throw std::runtime_error("this network was created without an optimiser and can only evaluate");
-  TrainStep(net, a.tensor(1), a.tensor(2), a.number(3));
+  torch::Tensor x = a.tensor(1), y = a.tensor(2);
+  NetStreamScope onStream(net, {x, y});
+  TrainStep(net, x, y, a.number(3));
   return a.env().Undefined();
 }
 
@@ -226,6 +237,7 @@ ALLCNN_OP(net_take_metrics) {
   Net& net = GetNet(a, 0);
   if (net.busy) throw std::runtime_error("a step is running on this network; await it before reading metrics");
   Napi::Object o = Napi::Object::New(a.env());
+  NetStreamScope onStream(net, {});  // the sums are written on the network's stream: read them there
   double loss = net.seen ? net.lossSum.item<double>() / static_cast<double>(net.seen) : NAN;
   double correct = net.seen ? static_cast<double>(net.correctSum.item<int64_t>()) : 0;
   o.Set("loss", loss);
@@ -250,6 +262,7 @@ class EvalWorker : public Napi::AsyncWorker {
   void Execute() override {
     try {
       torch::NoGradGuard noGrad;
+      NetStreamScope onStream(net_, {x_, y_});
       int64_t n = x_.size(0);
       torch::Tensor lossSum = torch::zeros({}, x_.options().dtype(torch::kFloat64));
       torch::Tensor correct = torch::zeros({}, x_.options().dtype(torch::kInt64));
@@ -320,6 +333,7 @@ ALLCNN_OP(net_release) {
   Net& net = GetNet(a, 0);
   if (net.busy) throw std::runtime_error("a step is running on this network; await it before releasing");
   ResetCudaGraph(net);
+  if (net.stream) net.stream->synchronize();  // TypeScript may free the tensors next
   net.cudaGraph = false;
   net.graphStatus = "off";
   net.layers.clear();

@@ -1,10 +1,12 @@
 // A whole network on the native side: the layer program declared in
 // TypeScript, its tensors (shared with TypeScript, updated in place) and the
 // training step. net.cc binds it to JS; step.cc runs it; cuda_graph.cc
-// replays the step as one CUDA graph.
+// replays the step as one CUDA graph; cuda_stream.cc gives it a stream.
 #pragma once
 
 #include "common.h"
+
+#include <c10/core/StreamGuard.h>
 
 #include <atomic>
 #include <memory>
@@ -46,6 +48,45 @@ struct Net {
   bool cudaGraph = false;  // asked for: capture the step once its shapes settle
   std::unique_ptr<CudaGraphStep, CudaGraphStepDeleter> graph;
   std::string graphStatus = "off";  // "off" | "warming up" | "captured" | "failed: <why>"
+
+  // A CUDA stream of its own (option cudaStream), so that networks trained at
+  // once in one process overlap on the GPU. Without one, the network's work
+  // goes to the caller's current stream.
+  c10::optional<c10::Stream> stream;
+
+  Net() = default;
+  Net(const Net&) = delete;
+  Net& operator=(const Net&) = delete;
+  ~Net() {
+    // Tensors shared with TypeScript may be freed right after: let the GPU finish with them.
+    if (stream) stream->synchronize();
+  }
+};
+
+// `waiter` waits for the work queued so far on `producer`; the host does not.
+void WaitFor(const c10::Stream& waiter, const c10::Stream& producer);
+
+// A new stream from LibTorch's pool for `device` (cuda_stream.cc).
+c10::Stream NewNetStream(const torch::Device& device);
+
+// While alive, the network's CUDA work goes to its own stream, ordered after
+// what the caller had queued (where the inputs were made); the inputs' memory
+// is not reused before that stream is done with it. With join, the caller's
+// stream waits for the network's at the end, for results the caller uses
+// (hand them out with handOut). Does nothing for a network without a stream.
+class NetStreamScope {
+ public:
+  NetStreamScope(const Net& net, std::initializer_list<torch::Tensor> inputs, bool join = false);
+  ~NetStreamScope();
+  NetStreamScope(const NetStreamScope&) = delete;
+  NetStreamScope& operator=(const NetStreamScope&) = delete;
+  // `t`, made on the network's stream, is used on the caller's from now on.
+  const torch::Tensor& handOut(const torch::Tensor& t) const;
+
+ private:
+  c10::optional<c10::Stream> caller_, own_;
+  bool join_ = false;
+  c10::OptionalStreamGuard guard_;
 };
 
 // Turns autocast on for this thread while alive (autocast state is thread

@@ -383,6 +383,7 @@ const SPECS: Record<string, Spec> = {
       ['lrScales of the wrong length', () => [[{ kind: 'relu' }], [f32([1])], [f32([1])], [], { ...NET_OPTIONS, lrScales: [1, 2] }], /^net_create: argument 4 must be options whose lrScales has one number per parameter/],
       ['a NaN lrScale', () => [[{ kind: 'relu' }], [f32([1])], [f32([1])], [], { ...NET_OPTIONS, lrScales: [NaN] }], /^net_create: argument 4 must be options whose lrScales are finite numbers/],
       // CPU build: "this addon was built without CUDA"; CUDA build: "CUDA graphs need CUDA tensors"
+      ['cudaStream for a network on the CPU', () => [[{ kind: 'relu' }], [f32([1])], [f32([1])], [], { ...NET_OPTIONS, cudaStream: true }], /^net_create: argument 4 must be options without cudaStream, or a network on a CUDA device: a stream of its own is a CUDA stream/],
       ['cudaGraph for a network on the CPU', () => [[{ kind: 'relu' }], [f32([1])], [f32([1])], [], { ...NET_OPTIONS, cudaGraph: true }], /^net_create: argument 4 must be options without cudaGraph(: this addon was built without CUDA|, or a network on a CUDA device)/],
     ],
   },

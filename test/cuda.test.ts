@@ -135,20 +135,33 @@ suite('CUDA', () => {
     'conv 3x3 16 relu', 'conv 3x3 32 /2 relu', 'conv 1x1 classes', 'gap', 'softmax',
   ]);
 
-  /** Trains `small` for `steps` steps on fixed batches; returns the weights, per-step losses and graph status. */
-  async function trainSmall(cudaGraph: boolean, steps: number) {
-    manualSeed(1);
+  /**
+   * Trains `small` for `steps` steps on batches made fresh for each step (and
+   * freed right after it, as trainModel does); returns the weights, per-step
+   * losses and graph status. The same seed gives the same batches every time.
+   */
+  async function trainSmall(o: { cudaGraph?: boolean; cudaStream?: boolean }, steps: number, seed = 1) {
     const network = buildNetwork(small, { seed: 0, device: 'cuda', channelsLast: true });
     const sgd = new SGD(network.parameterList(), { momentum: 0.9, weightDecay: 0.001 });
-    const net = createNativeNet(network, sgd, { momentum: 0.9, weightDecay: 0.001, labelSmoothing: 0, channelsLast: true, precision: 'fp32', cudaGraph });
-    const batches = Array.from({ length: steps }, (_, i) => [randn([32, 3, 16, 16], { device: 'cuda' }).mul_(1 + i / steps), randint(0, 10, [32], 'cuda')]);
-    const partial = [randn([8, 3, 16, 16], { device: 'cuda' }), randint(0, 10, [8], 'cuda')];
+    const net = createNativeNet(network, sgd, { momentum: 0.9, weightDecay: 0.001, labelSmoothing: 0, channelsLast: true, precision: 'fp32', ...o });
+    manualSeed(seed);
+    const data = randn([steps * 32 + 8, 3, 16, 16], { device: 'cuda' });
+    const labels = randint(0, 10, [steps * 32 + 8], 'cuda');
     const losses: number[] = [];
     let graph = '';
+    const step = async (start: number, len: number, lr: number) => {
+      const x = data.narrow(0, start, len).mul(1.5); // a new tensor, freed while the GPU may still read it
+      const y = labels.narrow(0, start, len).contiguous();
+      try {
+        await native().net_train_step(net, x.handle, y.handle, lr);
+      } finally {
+        dispose([x, y]);
+      }
+    };
     try {
       for (let i = 0; i < steps; i++) {
-        await native().net_train_step(net, batches[i][0].handle, batches[i][1].handle, 0.05 * (1 - i / steps));
-        if (i === 5) await native().net_train_step(net, partial[0].handle, partial[1].handle, 0.01); // another shape: eager
+        await step(i * 32, 32, 0.05 * (1 - i / steps));
+        if (i === 5) await step(steps * 32, 8, 0.01); // another shape: eager
         const m = native().net_take_metrics(net);
         losses.push(m.loss);
         graph = m.graph ?? '';
@@ -156,19 +169,30 @@ suite('CUDA', () => {
       return { weights: network.parameters.get('conv2.weight')!.toArray(), losses, graph };
     } finally {
       native().net_release(net);
-      dispose([...batches.flat(), ...partial]);
+      dispose([data, labels]);
       sgd.dispose();
       network.dispose();
     }
   }
 
   test('a CUDA-graph step trains like the eager step, and steps of another shape still run', async () => {
-    const eager = await trainSmall(false, 12);
-    const graphed = await trainSmall(true, 12);
+    const eager = await trainSmall({}, 12);
+    const graphed = await trainSmall({ cudaGraph: true }, 12);
     expect(eager.graph).toBe('off');
     expect(graphed.graph).toBe('captured');
     expect(maxAbsDiff(graphed.losses, eager.losses)).toBeLessThan(1e-4);
     expect(maxAbsDiff(graphed.weights, eager.weights)).toBeLessThan(1e-4);
+  });
+
+  test('networks on streams of their own, trained at once, train exactly as each does alone', async () => {
+    const alone = [await trainSmall({}, 10, 1), await trainSmall({}, 10, 2)];
+    for (const cudaGraph of [false, true]) {
+      const together = await Promise.all([trainSmall({ cudaStream: true, cudaGraph }, 10, 1), trainSmall({ cudaStream: true, cudaGraph }, 10, 2)]);
+      for (let k = 0; k < 2; k++) {
+        expect(maxAbsDiff(together[k].losses, alone[k].losses)).toBeLessThan(1e-4);
+        expect(maxAbsDiff(together[k].weights, alone[k].weights)).toBeLessThan(1e-4);
+      }
+    }
   });
 
   test('a CUDA-graph run with dropout and bf16 lowers the loss and frees its memory', async () => {

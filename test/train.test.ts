@@ -126,7 +126,8 @@ test('bad configurations are rejected with messages that name the field', async 
   await expect(trainModel({ ...SMALL, lr: -1 })).rejects.toThrow(InvalidArgumentError);
   await expect(trainModel({ ...SMALL, bogus: 1 } as never)).rejects.toThrow(/for config key but received "bogus"/);
   await expect(trainModel({ ...SMALL, device: 'tpu' })).rejects.toThrow('Expected a device ("cpu", "cuda" or "cuda:N") for device');
-  await expect(trainModel({ ...SMALL, cudaGraph: true })).rejects.toThrow('cudaGraph (--cuda-graph) needs a CUDA device (device "cuda" or "cuda:N"), but device is "cpu"');
+  await expect(trainModel({ ...SMALL, cudaGraph: true })).rejects.toThrow('cudaGraph needs a CUDA device (device "cuda" or "cuda:N"), but device is "cpu"');
+  await expect(trainModel({ ...SMALL, device: 'cuda', cudaStream: true, engine: 'typescript' })).rejects.toThrow("cudaStream needs engine 'native': the TypeScript engine runs op by op");
   await expect(trainModel({ ...SMALL, data: '/no/such/file.tar.gz' })).rejects.toThrow(/no such file or folder: \/no\/such\/file\.tar\.gz/);
 });
 

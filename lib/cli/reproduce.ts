@@ -40,7 +40,7 @@ export function reproduceCommand(): Command {
     .option('--max-restarts <n>', 'restarts of a stalled run, each with the next seed', int('--max-restarts', 0))
     .option('--precision <p>', 'fp32, bf16 or fp16', oneOf('--precision', PRECISIONS))
     .option('--prep <name>', 'zca (the paper), std or none', oneOf('--prep', PREPS))
-    .option('--no-fast-path', 'on CUDA: plain fp32 steps (no TF32, channels-last or CUDA graphs)')
+    .option('--no-fast-path', 'on CUDA: plain fp32 steps (no TF32, channels-last, CUDA graphs or streams per run)')
     .option('--json', 'print the summary as JSON on stdout', false)
     .action(async (o) => {
       if (o.preset === 'transfer') return reproduceTransferCommand(o);

@@ -48,7 +48,7 @@ export interface ReproduceOptions {
   stallEpochs: number;
   precision: Precision;
   prep: 'zca' | 'std' | 'none';
-  /** On CUDA devices: TF32 convolutions, channels-last memory and CUDA-graph steps. Ignored on the CPU. */
+  /** On CUDA devices: TF32 convolutions, channels-last memory, CUDA-graph steps, and with concurrency > 1 a CUDA stream per run. Ignored on the CPU. */
   fastPath: boolean;
 }
 

@@ -122,7 +122,7 @@ export async function reproduce(name: string, o: ReproduceOptions, where: { out:
   const baseConfig = (model: string | NetworkSpec, lr: number): TrainConfig => ({
     model, lr, epochs: o.epochs, batchSize: o.batchSize, augment: o.augment, device: o.device, precision: o.precision, prep: o.prep,
     stallEpochs: o.stallEpochs, limit: o.limit ?? undefined, testLimit: o.testLimit ?? undefined,
-    ...(o.fastPath && o.device.startsWith('cuda') ? { tf32: true, channelsLast: true, cudaGraph: true } : {}),
+    ...(o.fastPath && o.device.startsWith('cuda') ? { tf32: true, channelsLast: true, cudaGraph: true, cudaStream: o.concurrency > 1 } : {}),
   });
 
   /** One model's learning-rate selection; resolves to the chosen full run. */

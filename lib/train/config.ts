@@ -52,6 +52,12 @@ export interface TrainConfig {
    * on with ordinary steps; TrainResult.cudaGraph says which happened.
    */
   cudaGraph?: boolean;
+  /**
+   * Queue this run's GPU work on a CUDA stream of its own, so that runs
+   * trained at once in one process overlap on the GPU (reproduce sets it
+   * with --concurrency above 1). CUDA devices, engine 'native'.
+   */
+  cudaStream?: boolean;
   labelSmoothing?: number;
   /** Epochs at chance-level loss before a run is reported as stalled (0: never). */
   stallEpochs?: number;
@@ -86,6 +92,7 @@ export const DEFAULTS = {
   tf32: false,
   channelsLast: false,
   cudaGraph: false,
+  cudaStream: false,
   labelSmoothing: 0,
   stallEpochs: 3,
   engine: 'native' as Engine,
@@ -102,8 +109,10 @@ export function resolveConfig(c: TrainConfig): ResolvedConfig {
   if (typeof c.model === 'string' && !MODELS[c.model]) throw invalid('model', `one of ${Object.keys(MODELS).join(', ')} (or a NetworkSpec)`, c.model);
   if (typeof model !== 'string') throw invalid('model', 'a model id or a NetworkSpec', c.model);
   const d = { ...DEFAULTS, ...c };
-  if (d.cudaGraph && !String(d.device).startsWith('cuda')) throw new InvalidArgumentError(`cudaGraph (--cuda-graph) needs a CUDA device (device "cuda" or "cuda:N"), but device is ${JSON.stringify(d.device)}`);
-  if (d.cudaGraph && d.engine === 'typescript') throw new InvalidArgumentError("cudaGraph needs engine 'native': the TypeScript engine runs op by op");
+  for (const k of ['cudaGraph', 'cudaStream'] as const) {
+    if (d[k] && !String(d.device).startsWith('cuda')) throw new InvalidArgumentError(`${k} needs a CUDA device (device "cuda" or "cuda:N"), but device is ${JSON.stringify(d.device)}`);
+    if (d[k] && d.engine === 'typescript') throw new InvalidArgumentError(`${k} needs engine 'native': the TypeScript engine runs op by op`);
+  }
   const opt = (name: string, v: number | undefined, min: number) => (v === undefined || v === null ? null : checkInteger(name, v, min));
   return {
     model,
@@ -128,6 +137,7 @@ export function resolveConfig(c: TrainConfig): ResolvedConfig {
     tf32: Boolean(d.tf32),
     channelsLast: Boolean(d.channelsLast),
     cudaGraph: Boolean(d.cudaGraph),
+    cudaStream: Boolean(d.cudaStream),
     labelSmoothing: checkNumber('labelSmoothing', d.labelSmoothing, 0, 1),
     stallEpochs: checkInteger('stallEpochs', d.stallEpochs, 0),
     engine: checkOneOf('engine', d.engine, ENGINES),

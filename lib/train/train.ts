@@ -236,7 +236,7 @@ function batch(split: TensorSplit, order: Tensor, start: number, len: number, au
 }
 
 export function createNativeNet(
-  network: Network, sgd: SGD | null, c: Pick<ResolvedConfig, 'momentum' | 'weightDecay' | 'labelSmoothing' | 'channelsLast' | 'precision'> & { cudaGraph?: boolean }, lrScale?: (name: string) => number,
+  network: Network, sgd: SGD | null, c: Pick<ResolvedConfig, 'momentum' | 'weightDecay' | 'labelSmoothing' | 'channelsLast' | 'precision'> & { cudaGraph?: boolean; cudaStream?: boolean }, lrScale?: (name: string) => number,
 ): NativeNet {
   const params = network.parameterList();
   // Without an optimiser (evaluation only) the net gets no momentum buffers and refuses to train.
@@ -246,6 +246,7 @@ export function createNativeNet(
     autocast: c.precision === 'bf16' ? 'bfloat16' : c.precision === 'fp16' ? 'float16' : null,
     lrScales: lrScale ? [...network.parameters.keys()].map(lrScale) : undefined,
     cudaGraph: Boolean(c.cudaGraph),
+    cudaStream: Boolean(c.cudaStream),
   });
 }
 

@@ -42,6 +42,6 @@ if (steps.length) {
   }
 }
 for (const r of concurrency) {
-  console.log(`\nConcurrency, ${r.model}, batch ${r.batchSize}, ${r.precision}${r.tf32 ? ' + tf32' : ''}${r.cudaGraph ? ', CUDA graph' : ''} (${r.device}, ${r.date}):`);
+  console.log(`\nConcurrency, ${r.model}, batch ${r.batchSize}, ${r.precision}${r.tf32 ? ' + tf32' : ''}${r.cudaGraph ? ', CUDA graph' : ''}${r.cudaStream ? ', a stream per run' : ''} (${r.device}, ${r.date}):`);
   for (const row of r.rows) console.log(`- ${row.runs} run(s) at once: ${Math.round(row.aggregateImagesPerSecond).toLocaleString('en-US')} images/s in all`);
 }

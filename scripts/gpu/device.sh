@@ -73,8 +73,10 @@ check() {
     done
   done
   for g in cuda-graph no-cuda-graph; do
-    step "concurrency $g" sh -c "'$BUNDLE/run.sh' bench:concurrency --device cuda --runs 1,2,4 --tf32 --$g --json > '$WORK/bench/concurrency-$g.json'"
-    tar czf "$OUT/bench.tar.gz" -C "$WORK" bench
+    for s in cuda-stream no-cuda-stream; do
+      step "concurrency $g $s" sh -c "'$BUNDLE/run.sh' bench:concurrency --device cuda --runs 1,2,4 --tf32 --$g --$s --json > '$WORK/bench/concurrency-$g-$s.json'"
+      tar czf "$OUT/bench.tar.gz" -C "$WORK" bench
+    done
   done
   # The rest of the suite against this LibTorch (CPU work; pack needs npm).
   step tests timeout 240 "$BUNDLE/run.sh" test --json --outputFile="$OUT/jest.json" \
