@@ -93,7 +93,10 @@ void Capture(Net& net, CudaGraphStep& g, const torch::Tensor& x, const torch::Te
 }  // namespace
 
 void CudaGraphStepDeleter::operator()(CudaGraphStep* step) const {
-  if (step->captured) torch::cuda::synchronize();  // a replay may still read the static tensors
+  try {
+    if (step->captured) torch::cuda::synchronize();  // a replay may still read the static tensors
+  } catch (...) {  // runs from destructors: never throw (at exit CUDA may be gone)
+  }
   delete step;
 }
 

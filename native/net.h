@@ -58,8 +58,12 @@ struct Net {
   Net(const Net&) = delete;
   Net& operator=(const Net&) = delete;
   ~Net() {
-    // Tensors shared with TypeScript may be freed right after: let the GPU finish with them.
-    if (stream) stream->synchronize();
+    // Tensors shared with TypeScript may be freed right after: let the GPU
+    // finish with them. A destructor must not throw (at exit CUDA may be gone).
+    try {
+      if (stream) stream->synchronize();
+    } catch (...) {
+    }
   }
 };
 
