@@ -124,9 +124,20 @@ function build(args = [], { env = process.env, stdio = 'inherit' } = {}) {
   if (!found.target) return { error: lt.howToFix({ found, candidates: [] }) };
   forgetOtherLibTorch(found.target);
   const cmakeJs = require.resolve('cmake-js/bin/cmake-js', { paths: [ROOT] });
-  const r = childProcess.spawnSync(process.execPath, [cmakeJs, 'compile', '--out', 'build', ...args], { cwd: ROOT, env, stdio });
+  const compile = (e) => childProcess.spawnSync(process.execPath, [cmakeJs, 'compile', '--out', 'build', ...args], { cwd: ROOT, env: e, stdio });
   const config = args.includes('--debug') || args.includes('-D') ? 'Debug' : 'Release';
   const file = path.join(ROOT, 'build', config, 'allcnn.node');
+  let r = compile(env);
+  if (r.status !== 0 && found.target.source !== 'system' && !env.ALLCNN_TORCH_ROOT) {
+    // LibTorch's CMake config can fail on things the addon does not need (the
+    // CUDA toolkit's version, cuDNN, nvToolsExt): build again with its
+    // include/ and lib/ folders directly (CMakeLists.txt, ALLCNN_TORCH_ROOT).
+    const root = path.dirname(found.target.libdir);
+    console.error(`allcnn: LibTorch's CMake config is missing or failed; building again with ${root}/include and ${root}/lib directly`);
+    fs.rmSync(path.join(ROOT, 'build', 'CMakeCache.txt'), { force: true });
+    fs.rmSync(path.join(ROOT, 'build', 'CMakeFiles'), { recursive: true, force: true });
+    r = compile({ ...env, ALLCNN_TORCH_ROOT: root, ALLCNN_TORCH_CXX11_ABI: found.target.cxx11Abi === false ? '0' : '1' });
+  }
   if (r.status !== 0 || !fs.existsSync(file)) {
     return {
       error:
