@@ -107,7 +107,7 @@ function forgetOtherLibTorch(target) {
   } catch {
     /* gone: reconfigure */
   }
-  if (torchDir.startsWith(`${path.dirname(target.libdir)}${path.sep}`)) return;
+  if (torchDir.startsWith(`${target.root}${path.sep}`)) return;
   console.error(`allcnn: build/ was configured for the LibTorch in ${m[1]}; reconfiguring for ${lt.flavour(target)}`);
   fs.rmSync(cache, { force: true });
   fs.rmSync(path.join(ROOT, 'build', 'CMakeFiles'), { recursive: true, force: true });
@@ -132,7 +132,7 @@ function build(args = [], { env = process.env, stdio = 'inherit' } = {}) {
     // LibTorch's CMake config can fail on things the addon does not need (the
     // CUDA toolkit's version, cuDNN, nvToolsExt): build again with its
     // include/ and lib/ folders directly (CMakeLists.txt, ALLCNN_TORCH_ROOT).
-    const root = path.dirname(found.target.libdir);
+    const root = found.target.root;
     console.error(`allcnn: LibTorch's CMake config is missing or failed; building again with ${root}/include and ${root}/lib directly`);
     fs.rmSync(path.join(ROOT, 'build', 'CMakeCache.txt'), { force: true });
     fs.rmSync(path.join(ROOT, 'build', 'CMakeFiles'), { recursive: true, force: true });

@@ -88,7 +88,12 @@ function libtorchAt(libdir, source = 'folder') {
     }
   }
   const cuda = files.some((f) => /^libtorch_cuda\.(so|dylib)(\.|$)/.test(f) || f === 'torch_cuda.dll');
-  return { source, libdir: realpath(libdir), version, cuda };
+  // libdir: where the libraries really are, as the loaded addon reports it
+  // (Debian's python3-torch links torch/lib/*.so to the system's); root: the
+  // folder with include/ and lib/, for a build that skips LibTorch's CMake config.
+  const cpu = files.find((f) => /^libtorch_cpu\.(so|dylib)$/.test(f));
+  const real = cpu ? path.dirname(realpath(path.join(libdir, cpu))) : realpath(libdir);
+  return { source, libdir: real, root: path.dirname(realpath(libdir)), version, cuda };
 }
 
 /** Debian's libtorch-dev (or another LibTorch in a system library folder). */
