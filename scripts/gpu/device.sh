@@ -6,8 +6,9 @@
 #   bash scripts/gpu/device.sh check              build against PyTorch, doctor, tests, benchmarks
 #   bash scripts/gpu/device.sh data               join the CIFAR-10 parts carried so far (check sha256)
 #   bash scripts/gpu/device.sh accuracy [EPOCHS]  fp32 vs the fast path (bf16, CUDA graph) on real data
-#   bash scripts/gpu/device.sh reproduce SECONDS  the fast preset for SECONDS, then stop cleanly;
-#                                                 a later call resumes (results travel in $OUT)
+#   bash scripts/gpu/device.sh reproduce SECONDS [reproduce options, e.g. --concurrency 2]
+#                                                 the fast preset for SECONDS, then stop cleanly; a later
+#                                                 call with the same options resumes (results travel in $OUT)
 #
 # Scratch lives in .gpu/work, an ignored folder that a warm machine keeps
 # between calls, so the addon is built once per machine.
@@ -108,13 +109,14 @@ accuracy() {
 
 reproduce() {
   local seconds=${1:?reproduce needs a time budget in seconds}
+  shift
   setup; data || exit 1
   local results=$WORK/results/fast
   if [ ! -d "$results" ] && ls .gpu/fast-results.tar.gz* >/dev/null 2>&1; then
     mkdir -p "$WORK/results" && cat .gpu/fast-results.tar.gz* | tar xzf - -C "$WORK/results"   # resume an earlier machine's runs
   fi
   # SIGINT: the run in progress stops at its next step; finished epochs are checkpointed.
-  step reproduce timeout -s INT -k 30 "$seconds" "$BUNDLE/run.sh" reproduce --preset fast --data "$DATA" --device cuda --out "$results"
+  step reproduce timeout -s INT -k 30 "$seconds" "$BUNDLE/run.sh" reproduce --preset fast --data "$DATA" --device cuda --out "$results" "$@"
   tar czf "$WORK/fast-results.tar.gz" -C "$WORK/results" fast
   rm -f "$OUT"/fast-results.tar.gz.part-*
   split -b 15M -d "$WORK/fast-results.tar.gz" "$OUT/fast-results.tar.gz.part-"
