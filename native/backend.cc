@@ -10,8 +10,8 @@
 #include <regex>
 
 #ifdef ALLCNN_WITH_CUDA
-// The light header (LibTorch >= 2.0) declares getDeviceProperties without
-// pulling in cuBLAS/cuSOLVER headers, which a PyTorch wheel may not ship.
+// The light header (LibTorch >= 2.0) is all getDeviceProperties needs; the
+// full one adds ATen/cuda/Exceptions.h and the cuSOLVER headers behind it.
 #if __has_include(<ATen/cuda/CUDAContextLight.h>)
 #include <ATen/cuda/CUDAContextLight.h>
 #else
