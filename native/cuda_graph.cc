@@ -28,7 +28,8 @@ struct CudaGraphStep {
   c10::cuda::CUDAStream stream;  // warm-up and capture run here: capture needs a non-default stream
   torch::Tensor x, y, lr;        // static inputs: the graph reads these addresses
   int warmups = 0;
-  bool captured = false, failed = false;
+  bool captured = false;
+  std::string failure;  // why capture failed; empty while it has not
 };
 
 namespace {
@@ -74,19 +75,16 @@ void Capture(Net& net, CudaGraphStep& g, const torch::Tensor& x, const torch::Te
     }
     g.graph.capture_end();
   } catch (const c10::Error& e) {
-    g.failed = true;
-    net.graphStatus = std::string("failed: ") + e.what_without_backtrace();
+    g.failure = std::string("capture: ") + e.what_without_backtrace();
   } catch (const std::exception& e) {
-    g.failed = true;
-    net.graphStatus = std::string("failed: ") + e.what();
+    g.failure = std::string("capture: ") + e.what();
   }
-  if (g.failed) {
+  if (!g.failure.empty()) {
     net.seen = seenBefore;
     EagerStep(net, x, y, lr);  // the step still has to happen
     return;
   }
   g.captured = true;
-  net.graphStatus = "captured";
   g.graph.replay();
 }
 
@@ -111,10 +109,9 @@ void TrainStep(Net& net, const torch::Tensor& x, const torch::Tensor& y, double 
     g.x = torch::empty_like(x, net.channelsLast ? at::MemoryFormat::ChannelsLast : at::MemoryFormat::Contiguous);
     g.y = torch::empty_like(y);
     g.lr = torch::zeros({}, x.options().dtype(torch::kFloat32));
-    net.graphStatus = "warming up";
   }
   CudaGraphStep& g = *net.graph;
-  if (g.failed || !SameShapes(g, x, y)) return EagerStep(net, x, y, lr);
+  if (!g.failure.empty() || !SameShapes(g, x, y)) return EagerStep(net, x, y, lr);
   if (g.captured) {
     // Same stream as the batch was made on, so no waiting: just copy and launch.
     g.x.copy_(x);
@@ -126,10 +123,7 @@ void TrainStep(Net& net, const torch::Tensor& x, const torch::Tensor& y, double 
   }
   // Warm-up and capture run on the side stream, ordered after the work that
   // made the batch and before anything that follows on the ambient stream.
-  if (!net.lossSum.defined()) {  // allocated outside the capture: the graph adds into it
-    net.lossSum = torch::zeros({}, x.options().dtype(torch::kFloat64));
-    net.correctSum = torch::zeros({}, y.options().dtype(torch::kInt64));
-  }
+  EnsureMetricSums(net, y);  // outside the capture: the graph adds into them
   WaitFor(g.stream, ambient);
   {
     c10::cuda::CUDAStreamGuard onSide(g.stream);
@@ -151,7 +145,14 @@ void ResetCudaGraph(Net& net) {
     if (p.grad().defined()) p.mutable_grad().reset();  // the graph's pool holds these
   }
   net.graph.reset();
-  net.graphStatus = net.cudaGraph ? "warming up" : "off";
+}
+
+std::string GraphStatus(const Net& net) {
+  if (!net.cudaGraph) return "off";
+  const CudaGraphStep* g = net.graph.get();
+  if (g && g->captured) return "captured";
+  if (g && !g->failure.empty()) return "failed: " + g->failure;
+  return "warming up";
 }
 
 #else  // a build without CUDA: net_create refuses cudaGraph, so steps are eager
@@ -163,6 +164,8 @@ void CudaGraphStepDeleter::operator()(CudaGraphStep* step) const { delete step; 
 void TrainStep(Net& net, const torch::Tensor& x, const torch::Tensor& y, double lr) { EagerStep(net, x, y, lr); }
 
 void ResetCudaGraph(Net& net) { net.graph.reset(); }
+
+std::string GraphStatus(const Net&) { return "off"; }
 
 #endif
 

@@ -140,7 +140,6 @@ ALLCNN_OP(net_create) {
     for (const auto& p : net->params) {
       if (!p.is_cuda()) a.fail(4, "options without cudaGraph, or a network on a CUDA device: CUDA graphs need CUDA tensors");
     }
-    net->graphStatus = "warming up";
   }
   return NetHandle::ctor->New({Napi::External<Net>::New(a.env(), net.release())});
 }
@@ -243,7 +242,7 @@ ALLCNN_OP(net_take_metrics) {
   o.Set("loss", loss);
   o.Set("correct", correct);
   o.Set("seen", static_cast<double>(net.seen));
-  o.Set("graph", net.graphStatus);
+  o.Set("graph", GraphStatus(net));
   if (net.seen) {
     net.lossSum.zero_();  // in place: a captured graph adds into these tensors
     net.correctSum.zero_();
@@ -335,7 +334,6 @@ ALLCNN_OP(net_release) {
   ResetCudaGraph(net);
   if (net.stream) net.stream->synchronize();  // TypeScript may free the tensors next
   net.cudaGraph = false;
-  net.graphStatus = "off";
   net.layers.clear();
   net.params.clear();
   net.momentumBuffers.clear();

@@ -47,7 +47,6 @@ struct Net {
 
   bool cudaGraph = false;  // asked for: capture the step once its shapes settle
   std::unique_ptr<CudaGraphStep, CudaGraphStepDeleter> graph;
-  std::string graphStatus = "off";  // "off" | "warming up" | "captured" | "failed: <why>"
 
   // A CUDA stream of its own (option cudaStream), so that networks trained at
   // once in one process overlap on the GPU. Without one, the network's work
@@ -118,11 +117,17 @@ torch::Tensor Forward(const Net& net, torch::Tensor x, bool train);
 void EagerStep(Net& net, const torch::Tensor& x, const torch::Tensor& y, double lr,
                const torch::Tensor& lrTensor = torch::Tensor(), bool autocastCache = true);
 
+// Allocates the metric sums on the device of `like` if they are not there yet.
+void EnsureMetricSums(Net& net, const torch::Tensor& like);
+
 // One training step as trainModel runs it: replays the CUDA graph when the
 // net has one for these shapes, else captures it or runs eagerly.
 void TrainStep(Net& net, const torch::Tensor& x, const torch::Tensor& y, double lr);
 
-// Drops the captured graph and its memory (net_release, net_take_metrics after failure).
+// Drops the captured graph and its memory (net_release).
 void ResetCudaGraph(Net& net);
+
+// The CUDA graph's status: "off", "warming up", "captured" or "failed: <why>".
+std::string GraphStatus(const Net& net);
 
 }  // namespace allcnn

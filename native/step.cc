@@ -84,16 +84,19 @@ namespace {
 // Adds in place: a CUDA graph captures these adds against fixed addresses.
 void AddMetrics(Net& net, const torch::Tensor& loss, const torch::Tensor& logits, const torch::Tensor& y) {
   torch::NoGradGuard noGrad;
-  if (!net.lossSum.defined()) {
-    net.lossSum = torch::zeros({}, loss.options().dtype(torch::kFloat64));
-    net.correctSum = torch::zeros({}, y.options().dtype(torch::kInt64));
-  }
+  EnsureMetricSums(net, y);
   net.lossSum.add_(loss.detach().to(torch::kFloat64) * static_cast<double>(y.size(0)));
   net.correctSum.add_(logits.detach().argmax(1).eq(y).sum());
   net.seen += y.size(0);
 }
 
 }  // namespace
+
+void EnsureMetricSums(Net& net, const torch::Tensor& like) {
+  if (net.lossSum.defined()) return;
+  net.lossSum = torch::zeros({}, like.options().dtype(torch::kFloat64));
+  net.correctSum = torch::zeros({}, like.options().dtype(torch::kInt64));
+}
 
 void EagerStep(Net& net, const torch::Tensor& x, const torch::Tensor& y, double lr, const torch::Tensor& lrTensor,
                bool autocastCache) {
