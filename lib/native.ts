@@ -271,7 +271,21 @@ function loadWithoutSelector(err: Error): NativeAddon {
   return addon;
 }
 
+/**
+ * Some LibTorch builds (Debian trixie's 2.6, for one) link OpenMPI and so UCX,
+ * whose libucs, as it is loaded, patches libc's brk, sbrk, mmap and munmap to
+ * track memory for RDMA. Under Node that patching occasionally unmaps a live
+ * page of the malloc heap: the process dies with SIGSEGV at random (7 runs in
+ * 1,000 of `allcnn train`; docs/RESULTS.md). allcnn never uses MPI, so turn the
+ * hooks off before the library loads, unless the user chose a mode. (jest
+ * gives each test file a copy of process.env: there, set it outside.)
+ */
+function keepUcxOffTheHeap(): void {
+  if (process.env.UCX_MEM_MMAP_HOOK_MODE === undefined) process.env.UCX_MEM_MMAP_HOOK_MODE = 'none';
+}
+
 function load(): NativeAddon {
+  keepUcxOffTheHeap();
   let lt: Selector;
   try {
     lt = selector();

@@ -54,7 +54,9 @@ function missingToolsMessage(missing) {
  */
 function probe(file, env = process.env) {
   const code = `const a = require(${JSON.stringify(file)}); process.stdout.write(JSON.stringify(a.backend_info()))`;
-  const r = childProcess.spawnSync(process.execPath, ['-e', code], { encoding: 'utf8', env, timeout: 120000 });
+  // UCX's memory hooks off, as lib/native.ts does (see keepUcxOffTheHeap there).
+  const childEnv = { UCX_MEM_MMAP_HOOK_MODE: 'none', ...env };
+  const r = childProcess.spawnSync(process.execPath, ['-e', code], { encoding: 'utf8', env: childEnv, timeout: 120000 });
   if (r.status === 0) {
     try {
       return { info: JSON.parse(r.stdout) };

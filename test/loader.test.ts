@@ -1,0 +1,26 @@
+/** Loading the addon, in a fresh process as a user's program does. */
+import { spawnSync } from 'node:child_process';
+import * as path from 'node:path';
+
+const LIB = path.resolve(__dirname, '..', 'lib', 'index.js');
+
+/** Loads the addon in a child process with `env` and prints UCX_MEM_MMAP_HOOK_MODE as the process then has it. */
+function hookModeAfterLoad(env: NodeJS.ProcessEnv): string {
+  const code = `require(${JSON.stringify(LIB)}).backend(); console.log(process.env.UCX_MEM_MMAP_HOOK_MODE)`;
+  const r = spawnSync(process.execPath, ['-e', code], { env, encoding: 'utf8', timeout: 120000 });
+  expect(r.stderr).toBe('');
+  expect(r.status).toBe(0);
+  return r.stdout.trim();
+}
+
+describe("UCX's memory hooks (LibTorch builds linked with OpenMPI patch libc's brk and mmap with them)", () => {
+  const { UCX_MEM_MMAP_HOOK_MODE: _, ...clean } = process.env;
+
+  test('are turned off before LibTorch loads', () => {
+    expect(hookModeAfterLoad(clean)).toBe('none');
+  });
+
+  test('are left as the user set them', () => {
+    expect(hookModeAfterLoad({ ...clean, UCX_MEM_MMAP_HOOK_MODE: 'reloc' })).toBe('reloc');
+  });
+});
