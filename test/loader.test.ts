@@ -1,6 +1,7 @@
 /** Loading the addon, in a fresh process as a user's program does. */
 import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
+import { ucxCheck } from '../lib/cli/doctor';
 
 const LIB = path.resolve(__dirname, '..', 'lib', 'index.js');
 
@@ -28,5 +29,12 @@ describe("UCX's memory hooks (LibTorch builds linked with OpenMPI patch libc's b
 
   test('are left as the user set them', () => {
     expect(hookModeAtLoad({ ...clean, UCX_MEM_MMAP_HOOK_MODE: 'reloc' })).toBe('reloc');
+  });
+
+  test('allcnn doctor says whether they are on, when UCX is loaded', () => {
+    const maps = '7f0000000000-7f0000001000 r-xp 00000000 00:00 1 /usr/lib/x86_64-linux-gnu/libucm.so.0.0.0\n';
+    expect(ucxCheck('7f0000000000-7f0000001000 r-xp 00000000 00:00 1 /usr/lib/libc.so.6\n', undefined)).toBeNull();
+    expect(ucxCheck(maps, 'none')).toEqual({ ok: true, what: 'UCX (linked by this LibTorch through OpenMPI) is loaded with its memory hooks off' });
+    expect(ucxCheck(maps, 'bistro')).toMatchObject({ ok: false, warning: true, what: expect.stringContaining('UCX_MEM_MMAP_HOOK_MODE=bistro'), fix: expect.stringContaining('unset UCX_MEM_MMAP_HOOK_MODE') });
   });
 });

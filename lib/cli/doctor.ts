@@ -43,6 +43,30 @@ function describe(lt: LibTorchInstall | null): string | null {
 
 const rel = (f: string) => path.relative(ROOT, f) || f;
 
+/**
+ * UCX, when a LibTorch linked with OpenMPI brings it in: its memory hooks
+ * crash Node at random, so lib/native.ts turns them off (see
+ * keepUcxOffTheHeap there). `maps` is /proc/self/maps; null when UCX is not loaded.
+ */
+export function ucxCheck(maps: string, mode: string | undefined): Check | null {
+  if (!/\/libucm\.so/.test(maps)) return null;
+  if (mode === 'none') return { ok: true, what: 'UCX (linked by this LibTorch through OpenMPI) is loaded with its memory hooks off' };
+  return {
+    ok: false,
+    warning: true,
+    what: `UCX's memory hooks are on (UCX_MEM_MMAP_HOOK_MODE=${mode}): with them, Node can die at random with SIGSEGV`,
+    fix: 'unset UCX_MEM_MMAP_HOOK_MODE (allcnn then sets it to none) or set it to none',
+  };
+}
+
+function readMaps(): string {
+  try {
+    return fs.readFileSync('/proc/self/maps', 'utf8');
+  } catch {
+    return '';
+  }
+}
+
 export function doctorReport(): { checks: Check[]; info: Record<string, unknown> } {
   // Loaded lazily: doctor must work (and say why) when the addon cannot load.
   // eslint-disable-next-line @typescript-eslint/no-var-requires
@@ -114,6 +138,8 @@ export function doctorReport(): { checks: Check[]; info: Record<string, unknown>
   const b = (require('../backend') as typeof import('../backend')).backend();
   info.backend = b;
   checks.push({ ok: true, what: `addon loaded: LibTorch ${b.loadedVersion} (compiled against ${b.compiledVersion}) from ${b.libraryPath}` });
+  const ucx = ucxCheck(readMaps(), process.env.UCX_MEM_MMAP_HOOK_MODE);
+  if (ucx) checks.push(ucx);
   const there = lt.libtorchAt(path.dirname(b.libraryPath));
   if (there?.cuda && !b.builtWithCuda) {
     checks.push({
