@@ -101,7 +101,6 @@ void CudaGraphStepDeleter::operator()(CudaGraphStep* step) const {
 void TrainStep(Net& net, const torch::Tensor& x, const torch::Tensor& y, double lr) {
   if (!net.cudaGraph || !x.is_cuda()) return EagerStep(net, x, y, lr);
   const c10::DeviceIndex device = x.device().index();
-  c10::cuda::CUDAStream ambient = c10::cuda::getCurrentCUDAStream(device);
   if (!net.graph) {
     net.graph.reset(new CudaGraphStep(c10::cuda::getStreamFromPool(/*isHighPriority=*/false, device)));
     CudaGraphStep& g = *net.graph;
@@ -123,6 +122,7 @@ void TrainStep(Net& net, const torch::Tensor& x, const torch::Tensor& y, double 
   }
   // Warm-up and capture run on the side stream, ordered after the work that
   // made the batch and before anything that follows on the ambient stream.
+  const c10::cuda::CUDAStream ambient = c10::cuda::getCurrentCUDAStream(device);
   EnsureMetricSums(net, y);  // outside the capture: the graph adds into them
   WaitFor(g.stream, ambient);
   {
