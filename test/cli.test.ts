@@ -1,12 +1,12 @@
 /** The `allcnn` command as a user runs it: output, files, exit codes and messages. */
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
+import { tempDirs } from './tmp';
 
 const BIN = path.resolve(__dirname, '../../bin/allcnn.js');
-const cache = fs.mkdtempSync(path.join(os.tmpdir(), 'allcnn-cache-'));
-const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'allcnn-cli-'));
+const tmp = tempDirs('cli');
+const cache = tmp();
 
 function allcnn(...args: string[]) {
   const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', env: { ...process.env, ALLCNN_DATA: cache }, timeout: 300000 });

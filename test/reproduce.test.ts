@@ -4,15 +4,15 @@
  * from the recorded runs, and options that do not match the folder.
  */
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { PRESETS, ReproduceOptions } from '../lib/experiments/presets';
 import { readJournal } from '../lib/experiments/journal';
 import { reproduce } from '../lib/experiments/runner';
 import type { Summary } from '../lib/experiments/types';
+import { tempDirs } from './tmp';
 
-process.env.ALLCNN_DATA = fs.mkdtempSync(path.join(os.tmpdir(), 'allcnn-cache-'));
-const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'allcnn-reproduce-'));
+const tmp = tempDirs('reproduce');
+process.env.ALLCNN_DATA = tmp();
 
 // Two fast networks, two learning rates, 2 epochs on 64 images of the bundled sample.
 const TINY: ReproduceOptions = {

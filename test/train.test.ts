@@ -3,17 +3,17 @@
  * stall detection, engine parity, aborts and bad configs.
  */
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { CheckpointError, InvalidArgumentError } from '../lib/errors';
 import { Dataset, loadCifar10 } from '../lib/data/dataset';
 import { liveTensors } from '../lib/backend';
 import { noGrad } from '../lib/autograd';
 import { EpochRecord, stalledFor, trainModel } from '../lib/train/train';
+import { tempDirs } from './tmp';
 
 const SHARED = process.env.ALLCNN_SHARED_DATASETS ?? path.resolve(__dirname, '../../../shared/datasets');
 const CIFAR10 = path.join(SHARED, 'cifar-10-binary.tar.gz');
-const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'allcnn-train-'));
+const tmp = tempDirs('train');
 process.env.ALLCNN_DATA = tmp();
 
 let sample: Dataset;

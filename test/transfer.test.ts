@@ -7,7 +7,6 @@
  */
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { readCifar100 } from '../lib/data/cifar';
 import { BUNDLED_CIFAR100_SAMPLE, loadCifar100Subset, selectSubset } from '../lib/data/subsets';
@@ -23,8 +22,9 @@ import { transferSpec } from '../lib/transfer/heads';
 import { readPretrained } from '../lib/transfer/pretrained';
 import { transfer } from '../lib/transfer/transfer';
 import { MODELS } from '../models';
+import { tempDirs } from './tmp';
 
-const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'allcnn-transfer-'));
+const tmp = tempDirs('transfer');
 process.env.ALLCNN_DATA = tmp();
 const SHARED = process.env.ALLCNN_SHARED_DATASETS ?? path.resolve(__dirname, '../../../shared/datasets');
 const SUBSETS = path.join(SHARED, 'cifar-100-subsets-binary.tar.gz');
