@@ -14,3 +14,10 @@ export function parseArgs(argv: string[], defaults: Record<string, string | numb
   }
   return out;
 }
+
+/** The value of a numeric option that must be a whole number >= 1. */
+export function positiveInt(args: Record<string, string | number | boolean>, key: string): number {
+  const v = Number(args[key]);
+  if (!Number.isInteger(v) || v < 1) throw new Error(`--${key} must be a whole number >= 1, got ${args[key]}`);
+  return v;
+}

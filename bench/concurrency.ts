@@ -16,7 +16,7 @@ import { native } from '../lib/native';
 import { SGD } from '../lib/train/optim';
 import { createNativeNet } from '../lib/train/train';
 import { MODELS } from '../models';
-import { parseArgs } from './args';
+import { parseArgs, positiveInt } from './args';
 
 async function main() {
   const a = parseArgs(process.argv.slice(2), { device: 'cpu', model: 'all-cnn-c', runs: '1,2,4', 'batch-size': 128, steps: 50, precision: 'fp32', tf32: false, 'cuda-graph': false, 'cuda-stream': false, json: false });
@@ -26,12 +26,14 @@ async function main() {
   if (cuda) configureBackend({ cudnnBenchmark: true, tf32: Boolean(a.tf32) });
   const spec = MODELS[String(a.model)];
   if (!spec) throw new Error(`unknown model ${a.model}`);
-  const bs = Number(a['batch-size']);
-  const steps = Number(a.steps);
+  const bs = positiveInt(a, 'batch-size');
+  const steps = positiveInt(a, 'steps');
   const info = backend();
   const deviceName = cuda ? info.cudaDevices[0] ?? 'CUDA device' : `CPU (${info.threads} threads)`;
   const rows = [];
-  for (const n of String(a.runs).split(',').map(Number)) {
+  const counts = String(a.runs).split(',').map(Number);
+  if (counts.some((n) => !Number.isInteger(n) || n < 1)) throw new Error(`--runs must list whole numbers >= 1, e.g. 1,2,4; got ${a.runs}`);
+  for (const n of counts) {
     const runs = Array.from({ length: n }, (_, i) => {
       const network = buildNetwork(spec, { device, seed: i, channelsLast: cuda });
       const sgd = new SGD(network.parameterList());
@@ -65,6 +67,6 @@ async function main() {
 }
 
 main().catch((err) => {
-  console.error(err);
+  console.error(err instanceof Error ? `error: ${err.message}` : err);
   process.exit(1);
 });

@@ -30,6 +30,6 @@ async function main() {
 }
 
 main().catch((err) => {
-  console.error(err);
+  console.error(err instanceof Error ? `error: ${err.message}` : err);
   process.exit(1);
 });

@@ -18,12 +18,12 @@ import { crossEntropy } from '../lib/functional';
 import { randint, randn } from '../lib/creation';
 import { buildNetwork } from '../lib/model/network';
 import { countFlops } from '../lib/model/flops';
-import { native } from '../lib/native';
+import { native, NativeNet } from '../lib/native';
 import { tidy } from '../lib/scope';
 import { SGD } from '../lib/train/optim';
 import { createNativeNet } from '../lib/train/train';
 import { MODELS } from '../models';
-import { parseArgs } from './args';
+import { parseArgs, positiveInt } from './args';
 
 async function main() {
   const a = parseArgs(process.argv.slice(2), { device: 'cpu', 'batch-size': 128, steps: 5, rounds: 3, models: Object.keys(MODELS).join(','), precision: 'fp32', tf32: false, 'cuda-graph': false, json: false, ops: true });
@@ -32,77 +32,95 @@ async function main() {
   if (device.startsWith('cuda')) configureBackend({ cudnnBenchmark: true, tf32: Boolean(a.tf32) });
   const info = backend();
   const deviceName = device.startsWith('cuda') ? info.cudaDevices[0] ?? 'CUDA device' : `${os.cpus()[0]?.model ?? 'CPU'} (${info.threads} threads)`;
-  const bs = Number(a['batch-size']);
-  const steps = Number(a.steps);
+  const bs = positiveInt(a, 'batch-size');
+  const steps = positiveInt(a, 'steps');
+  const rounds = positiveInt(a, 'rounds');
   const rows = [];
   const graph = Boolean(a['cuda-graph']);
   if (graph && !device.startsWith('cuda')) throw new Error('--cuda-graph needs --device cuda');
   if (!a.json) console.log(`device: ${deviceName}; LibTorch ${info.loadedVersion}; batch ${bs}; best of ${a.rounds} rounds of ${steps} steps; precision ${a.precision}${a.tf32 ? ' + tf32' : ''}${graph ? '; CUDA graph' : ''}; ${new Date().toISOString()}`);
   if (!a.json) console.log(`${'model'.padEnd(16)} ${'cxx img/s'.padStart(10)} ${'driven img/s'.padStart(13)} ${'driven/cxx'.padStart(10)} ${'ops img/s'.padStart(10)} ${'ops/cxx'.padStart(8)} ${'GFLOP/img'.padStart(10)} ${'TFLOP/s'.padStart(8)}`);
-  for (const id of String(a.models).split(',')) {
+  const ids = String(a.models).split(',');
+  for (const id of ids) if (!MODELS[id]) throw new Error(`unknown model ${id} (known: ${Object.keys(MODELS).join(', ')})`);
+  // One network's failure (out of memory, a graph that cannot be captured)
+  // is recorded in its row and the others are still measured: GPU time is
+  // scarce, and a partial table beats none. The exit status still says so.
+  let failures = 0;
+  for (const id of ids) {
     const spec = MODELS[id];
-    if (!spec) throw new Error(`unknown model ${id}`);
     const network = buildNetwork(spec, { device });
     const sgd = new SGD(network.parameterList());
-    const net = createNativeNet(network, sgd, { momentum: 0.9, weightDecay: 0.001, labelSmoothing: 0, channelsLast: device.startsWith('cuda'), precision: a.precision as 'fp32', cudaGraph: graph });
     const x = randn([bs, 3, 32, 32], { device });
     const y = randint(0, 10, [bs], device);
-    // warm-up: cuDNN autotuning, and with --cuda-graph 3 eager steps and the capture
-    await native().net_train_step(net, x.handle, y.handle, 0.01, 5);
-    const seconds = async (f: () => Promise<void> | void) => {
-      const t = process.hrtime.bigint();
-      await f();
-      synchronize();
-      return Number(process.hrtime.bigint() - t) / 1e9;
-    };
-    let cxxSeconds = Infinity;
-    let drivenSeconds = Infinity;
-    let opsSeconds = a.ops && a.precision === 'fp32' ? Infinity : NaN;
-    for (let round = 0; round < Number(a.rounds); round++) {
-      // cxx: the loop inside C++
-      cxxSeconds = Math.min(cxxSeconds, await native().net_train_step(net, x.handle, y.handle, 0.01, steps));
-      // driven: one awaited call per step
-      drivenSeconds = Math.min(drivenSeconds, await seconds(async () => {
-        for (let i = 0; i < steps; i++) await native().net_train_step(net, x.handle, y.handle, 0.01);
-      }));
-      // ops: op by op from TypeScript
-      if (!Number.isNaN(opsSeconds)) {
-        opsSeconds = Math.min(opsSeconds, await seconds(() => {
-          for (let i = 0; i < steps; i++) {
-            tidy(() => {
-              sgd.zeroGrad();
-              const loss = crossEntropy(network.forward(x, true), y);
-              loss.backward();
-              sgd.step(0.01);
-            });
-          }
+    let net: NativeNet | null = null;
+    try {
+      const n = createNativeNet(network, sgd, { momentum: 0.9, weightDecay: 0.001, labelSmoothing: 0, channelsLast: device.startsWith('cuda'), precision: a.precision as 'fp32', cudaGraph: graph });
+      net = n;
+      // warm-up: cuDNN autotuning, and with --cuda-graph 3 eager steps and the capture
+      await native().net_train_step(n, x.handle, y.handle, 0.01, 5);
+      const seconds = async (f: () => Promise<void> | void) => {
+        const t = process.hrtime.bigint();
+        await f();
+        synchronize();
+        return Number(process.hrtime.bigint() - t) / 1e9;
+      };
+      let cxxSeconds = Infinity;
+      let drivenSeconds = Infinity;
+      let opsSeconds = a.ops && a.precision === 'fp32' ? Infinity : NaN;
+      for (let round = 0; round < rounds; round++) {
+        // cxx: the loop inside C++
+        cxxSeconds = Math.min(cxxSeconds, await native().net_train_step(n, x.handle, y.handle, 0.01, steps));
+        // driven: one awaited call per step
+        drivenSeconds = Math.min(drivenSeconds, await seconds(async () => {
+          for (let i = 0; i < steps; i++) await native().net_train_step(n, x.handle, y.handle, 0.01);
         }));
+        // ops: op by op from TypeScript
+        if (!Number.isNaN(opsSeconds)) {
+          opsSeconds = Math.min(opsSeconds, await seconds(() => {
+            for (let i = 0; i < steps; i++) {
+              tidy(() => {
+                sgd.zeroGrad();
+                const loss = crossEntropy(network.forward(x, true), y);
+                loss.backward();
+                sgd.step(0.01);
+              });
+            }
+          }));
+        }
       }
+      // With --cuda-graph, figures from the eager fallback would be mislabelled.
+      const status = native().net_take_metrics(n).graph;
+      if (graph && status !== 'captured') throw new Error(`CUDA graph ${status}`);
+      const flops = countFlops(spec, { classes: 10 }).training;
+      const ips = (s: number) => (bs * steps) / s;
+      const row = {
+        model: spec.name, cxxImagesPerSecond: ips(cxxSeconds), drivenImagesPerSecond: ips(drivenSeconds), drivenOverCxx: drivenSeconds / cxxSeconds,
+        opsImagesPerSecond: ips(opsSeconds), opsOverCxx: opsSeconds / cxxSeconds, trainingGflopPerImage: flops / 1e9, tflops: (flops * ips(drivenSeconds)) / 1e12,
+      };
+      rows.push(row);
+      if (!a.json) {
+        console.log(`${spec.name.padEnd(16)} ${row.cxxImagesPerSecond.toFixed(0).padStart(10)} ${row.drivenImagesPerSecond.toFixed(0).padStart(13)} ${row.drivenOverCxx.toFixed(3).padStart(10)} ` +
+          `${Number.isNaN(opsSeconds) ? '-'.padStart(10) : row.opsImagesPerSecond.toFixed(0).padStart(10)} ${Number.isNaN(opsSeconds) ? '-'.padStart(8) : row.opsOverCxx.toFixed(3).padStart(8)} ` +
+          `${row.trainingGflopPerImage.toFixed(3).padStart(10)} ${row.tflops.toFixed(3).padStart(8)}`);
+      }
+    } catch (err) {
+      failures++;
+      const error = err instanceof Error ? err.message : String(err);
+      rows.push({ model: spec.name, error });
+      console.error(`${spec.name}: ${error}`);
+    } finally {
+      if (net !== null) native().net_release(net);
+      x.dispose();
+      y.dispose();
+      sgd.dispose();
+      network.dispose();
     }
-    const status = native().net_take_metrics(net).graph;
-    if (graph && status !== 'captured') throw new Error(`${spec.name}: CUDA graph ${status}`);
-    native().net_release(net);
-    const flops = countFlops(spec, { classes: 10 }).training;
-    const ips = (s: number) => (bs * steps) / s;
-    const row = {
-      model: spec.name, cxxImagesPerSecond: ips(cxxSeconds), drivenImagesPerSecond: ips(drivenSeconds), drivenOverCxx: drivenSeconds / cxxSeconds,
-      opsImagesPerSecond: ips(opsSeconds), opsOverCxx: opsSeconds / cxxSeconds, trainingGflopPerImage: flops / 1e9, tflops: (flops * ips(drivenSeconds)) / 1e12,
-    };
-    rows.push(row);
-    if (!a.json) {
-      console.log(`${spec.name.padEnd(16)} ${row.cxxImagesPerSecond.toFixed(0).padStart(10)} ${row.drivenImagesPerSecond.toFixed(0).padStart(13)} ${row.drivenOverCxx.toFixed(3).padStart(10)} ` +
-        `${Number.isNaN(opsSeconds) ? '-'.padStart(10) : row.opsImagesPerSecond.toFixed(0).padStart(10)} ${Number.isNaN(opsSeconds) ? '-'.padStart(8) : row.opsOverCxx.toFixed(3).padStart(8)} ` +
-        `${row.trainingGflopPerImage.toFixed(3).padStart(10)} ${row.tflops.toFixed(3).padStart(8)}`);
-    }
-    x.dispose();
-    y.dispose();
-    sgd.dispose();
-    network.dispose();
   }
   if (a.json) console.log(JSON.stringify({ device: deviceName, batchSize: bs, steps, rounds: a.rounds, precision: a.precision, tf32: a.tf32, cudaGraph: graph, date: new Date().toISOString(), rows }, null, 2));
+  if (failures) process.exitCode = 1;
 }
 
 main().catch((err) => {
-  console.error(err);
+  console.error(err instanceof Error ? `error: ${err.message}` : err);
   process.exit(1);
 });

@@ -10,15 +10,16 @@
 const fs = require('node:fs');
 
 const runs = process.argv.slice(2).map((f) => ({ file: f, ...JSON.parse(fs.readFileSync(f, 'utf8')) }));
-const steps = runs.filter((r) => Array.isArray(r.rows) && r.rows[0] && 'drivenImagesPerSecond' in r.rows[0]);
-const concurrency = runs.filter((r) => Array.isArray(r.rows) && r.rows[0] && 'aggregateImagesPerSecond' in r.rows[0]);
+// bench:concurrency's files name their one model at the top; the step benchmark's list one per row.
+const steps = runs.filter((r) => Array.isArray(r.rows) && !('model' in r));
+const concurrency = runs.filter((r) => Array.isArray(r.rows) && 'model' in r);
 if (!steps.length && !concurrency.length) {
   console.error('usage: node scripts/gpu/bench-table.js bench/*.json (files written by npm run bench -- --json)');
   process.exit(1);
 }
 
-const label = (r) => `${r.batchSize} ${r.precision === 'bf16' ? 'bf16' : r.tf32 ? 'tf32' : 'fp32'}${r.cudaGraph ? ' graph' : ''}`;
-const order = (r) => [r.batchSize, ['fp32', 'tf32', 'bf16'].indexOf(label(r).split(' ')[1]), r.cudaGraph ? 1 : 0];
+const label = (r) => `${r.batchSize} ${r.precision !== 'fp32' ? r.precision : r.tf32 ? 'tf32' : 'fp32'}${r.cudaGraph ? ' graph' : ''}`;
+const order = (r) => [r.batchSize, ['fp32', 'tf32', 'bf16', 'fp16'].indexOf(label(r).split(' ')[1]), r.cudaGraph ? 1 : 0];
 steps.sort((a, b) => { const x = order(a), y = order(b); return x[0] - y[0] || x[1] - y[1] || x[2] - y[2]; });
 
 if (steps.length) {
@@ -31,14 +32,19 @@ if (steps.length) {
   for (const m of models) {
     const cells = steps.map((r) => {
       const row = r.rows.find((x) => x.model === m);
-      return row ? `${Math.round(row.drivenImagesPerSecond).toLocaleString('en-US')} (${row.tflops.toFixed(row.tflops < 10 ? 2 : 1)})` : '';
+      if (!row) return '';
+      if (row.error) return 'failed';
+      return `${Math.round(row.drivenImagesPerSecond).toLocaleString('en-US')} (${row.tflops.toFixed(row.tflops < 10 ? 2 : 1)})`;
     });
     console.log(`| ${m} | ${cells.join(' | ')} |`);
+  }
+  for (const r of steps) {
+    for (const row of r.rows.filter((x) => x.error)) console.log(`\nFailed: ${row.model}, ${label(r)}: ${row.error}`);
   }
   console.log('\nIn C++ alone (the step looped inside one native call), ALL-CNN-C:');
   for (const r of steps) {
     const row = r.rows.find((x) => x.model === 'ALL-CNN-C');
-    if (row) console.log(`- ${label(r)}: ${Math.round(row.cxxImagesPerSecond).toLocaleString('en-US')} images/s; driven/cxx ${row.drivenOverCxx.toFixed(3)}`);
+    if (row && !row.error) console.log(`- ${label(r)}: ${Math.round(row.cxxImagesPerSecond).toLocaleString('en-US')} images/s; driven/cxx ${row.drivenOverCxx.toFixed(3)}`);
   }
 }
 for (const r of concurrency) {
