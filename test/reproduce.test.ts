@@ -83,6 +83,16 @@ test('a torn last line in runs.jsonl (a kill mid-append) is ignored and the run 
   expect(readJournal(journal)).toHaveLength(lines.length);
 });
 
+test('an experiment resumes with another --concurrency: it changes how runs are scheduled, not what they compute', async () => {
+  const out = tmp();
+  const one = { ...TINY, models: ['strided-cnn-a'], lrs: [0.1] };
+  await reproduce('tiny', one, { out });
+  const cached: string[] = [];
+  await reproduce('tiny', { ...one, concurrency: 2 }, { out }, { onEvent: (e) => e.type === 'run-end' && e.cached && cached.push(e.record.id) });
+  expect(cached.length).toBeGreaterThan(0);
+  expect(cached.length).toBe(readJournal(path.join(out, 'runs.jsonl')).length); // nothing redone
+});
+
 test('a folder made with other options is not mixed with new ones', async () => {
   const out = tmp();
   await reproduce('tiny', { ...TINY, models: ['strided-cnn-a'], lrs: [0.1] }, { out });

@@ -10,16 +10,25 @@ import { writeFileAtomic } from '../report/atomic';
 import type { RunRecord } from './types';
 
 /**
+ * Options that say how runs are scheduled, not what they compute: a resumed
+ * experiment may change them (a run finished alone and one finished beside
+ * another are the same run), e.g. to resume on a bigger GPU with more runs
+ * at once.
+ */
+const SCHEDULING_ONLY = new Set(['concurrency']);
+
+/**
  * Claims a results folder for an experiment: the first run writes
  * experiment.json (the options and where the data came from); a later run
- * must bring the same options, so one journal never mixes two experiments.
+ * must bring the same options, but for SCHEDULING_ONLY, so one journal never
+ * mixes two experiments.
  */
 export function claimFolder(out: string, options: object, data: Record<string, string | undefined | null>): void {
   fs.mkdirSync(out, { recursive: true });
   const file = path.join(out, 'experiment.json');
   if (fs.existsSync(file)) {
     const saved = JSON.parse(fs.readFileSync(file, 'utf8'));
-    const differs = Object.keys(options).filter((k) => JSON.stringify(saved.options?.[k]) !== JSON.stringify((options as Record<string, unknown>)[k]));
+    const differs = Object.keys(options).filter((k) => !SCHEDULING_ONLY.has(k) && JSON.stringify(saved.options?.[k]) !== JSON.stringify((options as Record<string, unknown>)[k]));
     if (differs.length) {
       throw new Error(`${out} holds an experiment made with other options (differs in: ${differs.join(', ')}); rerun with the same options to resume it, or pick another --name`);
     }
