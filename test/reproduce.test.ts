@@ -60,9 +60,17 @@ test('a crash in the middle of a run, then the same command, gives the same resu
 test('a crash between runs (mid-grid), then the same command, gives the same results', async () => {
   const out = tmp();
   const controller = new AbortController();
+  let startedAfterAbort = 0;
   await expect(
-    reproduce('tiny', TINY, { out }, { signal: controller.signal, onEvent: (e) => e.type === 'run-end' && controller.abort() }),
+    reproduce('tiny', TINY, { out }, {
+      signal: controller.signal,
+      onEvent: (e) => {
+        if (e.type === 'run-start' && controller.signal.aborted) startedAfterAbort++;
+        if (e.type === 'run-end') controller.abort();
+      },
+    }),
   ).rejects.toThrow(/training aborted/);
+  expect(startedAfterAbort).toBe(0); // the queued runs do not start
   const again = await reproduce('tiny', TINY, { out });
   expect(rowsOf(again.summary)).toEqual(rowsOf(reference));
   // The report's numbers are the recorded ones.

@@ -58,7 +58,7 @@ test('a checkpoint resumed after a crash gives the same next epoch as an uninter
       dataset: sample, checkpoint: file, signal: controller.signal,
       onProgress: (p) => p.type === 'checkpoint' && controller.abort(),
     }),
-  ).rejects.toThrow(/training aborted in epoch 2; resume from/);
+  ).rejects.toThrow(`training aborted in epoch 2; resume from ${file} (1 epoch done)`);
   expect(fs.readdirSync(dir)).toEqual(['checkpoint.safetensors']); // atomic: no temporary file left
   const resumed = await trainModel(SMALL, { dataset: sample, checkpoint: file, resume: true });
   expect(resumed.resumedFrom).toBe(1);
@@ -135,8 +135,21 @@ test('an aborted run stops promptly and frees its tensors', async () => {
   const before = liveTensors();
   const controller = new AbortController();
   controller.abort();
-  await expect(trainModel(SMALL, { dataset: sample, signal: controller.signal })).rejects.toThrow('training aborted in epoch 1; no checkpoint was kept');
+  await expect(trainModel(SMALL, { dataset: sample, signal: controller.signal })).rejects.toThrow('training aborted before it started');
+  const midway = new AbortController();
+  await expect(trainModel(SMALL, { dataset: sample, signal: midway.signal, onProgress: (p) => p.type === 'step' && midway.abort() }))
+    .rejects.toThrow('training aborted in epoch 1; no checkpoint was kept');
   expect(liveTensors()).toBe(before);
+});
+
+test('an abort before the first checkpoint says that the run starts afresh, and writes nothing', async () => {
+  const dir = tmp();
+  const controller = new AbortController();
+  await expect(trainModel(SMALL, {
+    dataset: sample, checkpoint: path.join(dir, 'checkpoint.safetensors'), signal: controller.signal,
+    onProgress: (p) => p.type === 'step' && controller.abort(),
+  })).rejects.toThrow('training aborted in epoch 1; it had no checkpoint yet (one is written after each epoch) and starts afresh next time');
+  expect(fs.readdirSync(dir)).toEqual([]);
 });
 
 test('channels-last weights and bf16 autocast train like the fp32 default', async () => {

@@ -19,7 +19,7 @@ import { PAPER_AUGMENTATION, RICH_AUGMENTATION } from '../data/augment';
 import { Dataset, loadCifar10 } from '../data/dataset';
 import type { NetworkSpec } from '../model/spec';
 import type { TrainConfig } from '../train/config';
-import { Progress, trainModel } from '../train/train';
+import { AbortError, Progress, trainModel } from '../train/train';
 import { MODELS } from '../../models';
 import { ABLATIONS, AUGMENTED } from './ablations';
 import { appendJournal, claimFolder, readJournal } from './journal';
@@ -85,6 +85,8 @@ export async function reproduce(name: string, o: ReproduceOptions, where: { out:
       return Promise.resolve(cached);
     }
     return pool.run(async () => {
+      // Runs still queued when the experiment is interrupted do not start.
+      if (hooks.signal?.aborted) throw new AbortError('training aborted before it started');
       hooks.onEvent?.({ type: 'run-start', task, seed });
       // Probe and full run of one (model, lr, seed) share a checkpoint: the full run continues the probe.
       const checkpoint = path.join(where.out, 'checkpoints', `${safe(`${task.id}/seed=${seed}`)}.safetensors`);

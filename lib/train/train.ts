@@ -106,17 +106,25 @@ export function epochSeed(seed: number, epoch: number): number {
   return seed * 100003 + epoch + 1;
 }
 
+/** What an interrupted run leaves: a checkpoint exists once an epoch has ended. */
+function resumeHint(checkpoint: string | undefined, epochsDone: number): string {
+  if (!checkpoint) return 'no checkpoint was kept';
+  if (epochsDone === 0) return 'it had no checkpoint yet (one is written after each epoch) and starts afresh next time';
+  return `resume from ${checkpoint} (${epochsDone} epoch${epochsDone === 1 ? '' : 's'} done)`;
+}
+
 function specOf(model: TrainConfig['model']): NetworkSpec {
   return typeof model === 'string' ? MODELS[model] : model;
 }
 
-class AbortError extends Error {
+export class AbortError extends Error {
   override name = 'AbortError';
 }
 
 /** Trains one network; see TrainConfig for the options and TrainResult for what comes back. */
 export async function trainModel(config: TrainConfig, hooks: TrainHooks = {}): Promise<TrainResult> {
   const c = resolveConfig(config);
+  if (hooks.signal?.aborted) throw new AbortError('training aborted before it started');
   const spec = specOf(config.model);
   const started = Date.now();
   ensureDefaultThreads();
@@ -165,7 +173,7 @@ export async function trainModel(config: TrainConfig, hooks: TrainHooks = {}): P
       let lr = c.lr;
       try {
         for (let step = 0; step < steps; step++) {
-          if (hooks.signal?.aborted) throw new AbortError(`training aborted in epoch ${epoch + 1}; ${hooks.checkpoint ? `resume from ${hooks.checkpoint}` : 'no checkpoint was kept'}`);
+          if (hooks.signal?.aborted) throw new AbortError(`training aborted in epoch ${epoch + 1}; ${resumeHint(hooks.checkpoint, epoch)}`);
           lr = learningRate(epoch + step / steps, { name: c.schedule, baseLr: c.lr, epochs: c.epochs, warmupEpochs: c.warmupEpochs });
           const start = step * c.batchSize;
           const len = Math.min(c.batchSize, train.count - start);
