@@ -9,7 +9,15 @@
  */
 const fs = require('node:fs');
 
-const runs = process.argv.slice(2).map((f) => ({ file: f, ...JSON.parse(fs.readFileSync(f, 'utf8')) }));
+// A benchmark cut off by its time limit leaves an empty or partial file: say so and go on.
+const runs = process.argv.slice(2).flatMap((f) => {
+  try {
+    return [{ file: f, ...JSON.parse(fs.readFileSync(f, 'utf8')) }];
+  } catch (err) {
+    console.error(`bench-table: skipped ${f}: ${err.message}`);
+    return [];
+  }
+});
 // bench:concurrency's files name their one model at the top; the step benchmark's list one per row.
 const steps = runs.filter((r) => Array.isArray(r.rows) && !('model' in r));
 const concurrency = runs.filter((r) => Array.isArray(r.rows) && 'model' in r);

@@ -3,12 +3,18 @@
 # the repository root of a checkout that carries .gpu/ as made by
 # scripts/gpu/prepare.sh. Each phase writes under $OUT (what comes back).
 #
-#   bash scripts/gpu/device.sh check              build against PyTorch, doctor, tests, benchmarks
+#   bash scripts/gpu/device.sh check [SECONDS]    build against PyTorch, CUDA tests, benchmarks, the other
+#                                                 tests, most wanted first; what would not end within
+#                                                 SECONDS (default 450) is skipped, and the log says so
 #   bash scripts/gpu/device.sh data               join the CIFAR-10 parts carried so far (check sha256)
 #   bash scripts/gpu/device.sh accuracy [EPOCHS]  fp32 vs the fast path (bf16, CUDA graph) on real data
 #   bash scripts/gpu/device.sh reproduce SECONDS [reproduce options, e.g. --concurrency 2]
 #                                                 the fast preset for SECONDS, then stop cleanly; a later
 #                                                 call with the same options resumes (results travel in $OUT)
+#   bash scripts/gpu/device.sh finish SECONDS [EPOCHS]
+#                                                 data, then accuracy, then reproduce for what is left of
+#                                                 SECONDS: the last call, so that no device time goes idle
+#                                                 between calls
 #
 # Scratch lives in .gpu/work, an ignored folder that a warm machine keeps
 # between calls, so the addon is built once per machine.
@@ -18,6 +24,7 @@ OUT=${OUT:-/tmp/allcnn-out}
 WORK=$PWD/.gpu/work
 BUNDLE=$WORK/allcnn-bundle
 DATA=$WORK/cifar-10-binary.tar.gz
+DEVICE=${DEVICE:-cuda}   # DEVICE=cpu: a dry run of these calls on a machine without a GPU
 CIFAR_SHA256=6f8f7417d09d1475bb9274058483d538a35959d5968d25944acefe751f2a84a1
 mkdir -p "$OUT" "$WORK"
 LOG=$OUT/log.txt
@@ -34,53 +41,72 @@ step() {
 }
 
 setup() {
+  [ -n "${SETUP_DONE:-}" ] && return 0
+  SETUP_DONE=1
   if [ ! -x "$WORK/node" ]; then
     xz -dc .gpu/node.xz > "$WORK/node" && chmod +x "$WORK/node" || { log "no .gpu/node.xz: carry it (scripts/gpu/prepare.sh)"; exit 1; }
   fi
   if [ ! -d "$BUNDLE" ]; then
-    tar xzf .gpu/allcnn-bundle.tar.gz -C "$WORK" || { log "no .gpu/allcnn-bundle.tar.gz: carry it (scripts/gpu/prepare.sh)"; exit 1; }
+    xz -dc .gpu/allcnn-bundle.tar.xz | tar xf - -C "$WORK" || { log "no .gpu/allcnn-bundle.tar.xz: carry it (scripts/gpu/prepare.sh)"; exit 1; }
   fi
   export NODE=$WORK/node
   export ALLCNN_DATA=$WORK/cache   # ZCA matrices and extracted archives
+  export CMAKE_BUILD_PARALLEL_LEVEL=${CMAKE_BUILD_PARALLEL_LEVEL:-$(nproc)}   # if cmake-js finds no ninja
   # run.sh builds the addon against python3's torch the first time.
   step doctor "$BUNDLE/run.sh" doctor
 }
 
 run() { "$BUNDLE/run.sh" "$@"; }
 
+# True when NEEDED seconds (a rough guess of a step's length) are left
+# before DEADLINE; otherwise logs the skip, so the log says what is missing.
+fits() {
+  local needed=$1 name=$2
+  if [ $((DEADLINE - SECONDS)) -ge "$needed" ]; then return 0; fi
+  log "== $name: skipped, $((DEADLINE - SECONDS)) s left of the budget, about $needed s needed"
+  return 1
+}
+
 check() {
+  DEADLINE=$((SECONDS + ${1:-450}))
   {
     date -u; nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv
     python3 -c 'import torch; print("torch", torch.__version__, "cuda", torch.version.cuda, "cudnn", torch.backends.cudnn.version())'
     nproc; g++ --version | head -1; cmake --version | head -1
   } >> "$LOG" 2>&1
+  data >/dev/null 2>&1   # keeps any CIFAR-10 part carried with this call
   setup
   # Most important first: a call that runs out of time still returns what
   # it has, as bench.tar.gz is rewritten after every step.
   step "cuda tests" timeout 120 "$BUNDLE/run.sh" test --json --outputFile="$OUT/jest-cuda.json" dist/test/cuda
   mkdir -p "$WORK/bench"
-  bench() {  # name, then bench options
-    local name=$1; shift
-    step "bench $name" sh -c "'$BUNDLE/run.sh' bench --device cuda --no-ops --steps 20 --rounds 2 --json $* > '$WORK/bench/$name.json'"
+  bench() {  # name, seconds it may take, then bench options
+    local name=$1 needed=$2; shift 2
+    fits "$needed" "bench $name" || return 0
+    step "bench $name" timeout $((DEADLINE - SECONDS)) sh -c "'$BUNDLE/run.sh' bench --device $DEVICE --no-ops --rounds 2 --json $* > '$WORK/bench/$name.json'"
     tar czf "$OUT/bench.tar.gz" -C "$WORK" bench
   }
-  for bs in 128 512; do
-    bench "graph-$bs-tf32" --batch-size $bs --precision fp32 --tf32 --cuda-graph
-    bench "graph-$bs-bf16" --batch-size $bs --precision bf16 --tf32 --cuda-graph
-    bench "graph-$bs-fp32" --batch-size $bs --precision fp32 --cuda-graph
-    for p in tf32 bf16 fp32; do  # without the graph: ALL-CNN-C only
-      case $p in fp32) args="--precision fp32" ;; tf32) args="--precision fp32 --tf32" ;; bf16) args="--precision bf16 --tf32" ;; esac
-      bench "eager-$bs-$p" --batch-size $bs $args --models all-cnn-c
-    done
+  # Steps per measurement: about 0.1 s of work at the issue's target speeds.
+  steps_for() { [ "$1" = 128 ] && echo 40 || echo 12; }
+  # The targets' precision first (bf16), then TF32, then plain fp32.
+  for p in bf16 tf32 fp32; do
+    case $p in fp32) args="--precision fp32" ;; tf32) args="--precision fp32 --tf32" ;; bf16) args="--precision bf16 --tf32" ;; esac
+    for bs in 128 512; do bench "graph-$bs-$p" 60 --batch-size $bs --steps "$(steps_for $bs)" $args --cuda-graph; done
+  done
+  for p in bf16 tf32 fp32; do  # without the graph: ALL-CNN-C only
+    case $p in fp32) args="--precision fp32" ;; tf32) args="--precision fp32 --tf32" ;; bf16) args="--precision bf16 --tf32" ;; esac
+    for bs in 128 512; do bench "eager-$bs-$p" 15 --batch-size $bs --steps "$(steps_for $bs)" $args --models all-cnn-c; done
   done
   for g in cuda-graph no-cuda-graph; do
     for s in cuda-stream no-cuda-stream; do
-      step "concurrency $g $s" sh -c "'$BUNDLE/run.sh' bench:concurrency --device cuda --runs 1,2,4 --tf32 --$g --$s --json > '$WORK/bench/concurrency-$g-$s.json'"
+      fits 30 "concurrency $g $s" || continue
+      step "concurrency $g $s" timeout $((DEADLINE - SECONDS)) sh -c "'$BUNDLE/run.sh' bench:concurrency --device $DEVICE --runs 1,2,4 --tf32 --$g --$s --json > '$WORK/bench/concurrency-$g-$s.json'"
       tar czf "$OUT/bench.tar.gz" -C "$WORK" bench
     done
   done
   # The rest of the suite against this LibTorch (CPU work; pack needs npm).
-  step tests timeout 240 "$BUNDLE/run.sh" test --json --outputFile="$OUT/jest.json" \
+  fits 60 tests || return 0
+  step tests timeout $((DEADLINE - SECONDS)) "$BUNDLE/run.sh" test --json --outputFile="$OUT/jest.json" \
     dist/test/bad-input dist/test/tensor dist/test/functional dist/test/autograd dist/test/memory \
     dist/test/models dist/test/init dist/test/train
 }
@@ -101,7 +127,7 @@ accuracy() {
     local name=${variant%%:*}
     # Without the final ReLU, which can keep ALL-CNN-C at chance for some
     # seeds: this compares the two paths, not the paper's recipe.
-    step "accuracy $name" run train --model all-cnn-c --data "$DATA" --device cuda --epochs "$epochs" --lr 0.05 --schedule cosine \
+    step "accuracy $name" run train --model all-cnn-c --data "$DATA" --device $DEVICE --epochs "$epochs" --lr 0.05 --schedule cosine \
       --no-final-relu ${variant#*:} --out "$WORK/accuracy-$name" --json
     cp "$WORK/accuracy-$name/result.json" "$OUT/accuracy-$name.json"
   done
@@ -112,22 +138,44 @@ reproduce() {
   shift
   setup; data || exit 1
   local results=$WORK/results/fast
-  if [ ! -d "$results" ] && ls .gpu/fast-results.tar.gz* >/dev/null 2>&1; then
-    mkdir -p "$WORK/results" && cat .gpu/fast-results.tar.gz* | tar xzf - -C "$WORK/results"   # resume an earlier machine's runs
+  if [ ! -d "$results" ]; then  # resume an earlier machine's runs
+    for f in .gpu/fast-results.tar.gz gpu-results/fast-results.tar.gz; do
+      if [ -f "$f" ]; then mkdir -p "$WORK/results" && tar xzf "$f" -C "$WORK/results" && log "reproduce: resuming $f"; break; fi
+    done
+    [ -f .gpu/fast-checkpoint.tar.gz ] && tar xzf .gpu/fast-checkpoint.tar.gz -C "$WORK/results"
   fi
   # SIGINT: the run in progress stops at its next step; finished epochs are checkpointed.
-  step reproduce timeout -s INT -k 30 "$seconds" "$BUNDLE/run.sh" reproduce --preset fast --data "$DATA" --device cuda --out "$results" "$@"
-  tar czf "$WORK/fast-results.tar.gz" -C "$WORK/results" fast
-  rm -f "$OUT"/fast-results.tar.gz.part-*
-  split -b 15M -d "$WORK/fast-results.tar.gz" "$OUT/fast-results.tar.gz.part-"
+  step reproduce timeout -s INT -k 30 "$seconds" "$BUNDLE/run.sh" reproduce --preset fast --data "$DATA" --device $DEVICE --out "$results" "$@"
+  # What comes back: the results without their checkpoints (tens of MB in
+  # all), small enough to commit under gpu-results/ for a later session,
+  # which then redoes only the run that was in progress; and, apart, the
+  # newest checkpoint, with which a fresh machine in this session resumes
+  # even that run where it stopped.
+  tar czf "$OUT/fast-results.tar.gz" -C "$WORK/results" --exclude=fast/checkpoints fast
+  local newest
+  newest=$(ls -t "$results"/checkpoints/*.safetensors 2>/dev/null | head -1)
+  [ -n "$newest" ] && tar czf "$OUT/fast-checkpoint.tar.gz" -C "$WORK/results" "fast/checkpoints/$(basename "$newest")"
   [ -f "$results/REPORT.md" ] && cp "$results/REPORT.md" "$OUT/REPORT.md"
   return 0
 }
 
+# The last call: whatever time is left after joining the data goes to the
+# accuracy check (once per machine) and then the reproduction.
+finish() {
+  local seconds=${1:?finish needs a time budget in seconds} epochs=${2:-10}
+  local t0=$SECONDS
+  setup; data || exit 1
+  [ -f "$WORK/accuracy-fast/result.json" ] || accuracy "$epochs"
+  local left=$((seconds - (SECONDS - t0)))
+  if [ "$left" -lt 60 ]; then log "finish: $left s left, too little to reproduce"; return 0; fi
+  reproduce "$left"
+}
+
 case "${1:-check}" in
-  check) check ;;
+  check) shift; check "$@" ;;
   data) data ;;
   accuracy) shift; accuracy "$@" ;;
   reproduce) shift; reproduce "$@" ;;
-  *) echo "usage: device.sh check|data|accuracy [epochs]|reproduce SECONDS" >&2; exit 2 ;;
+  finish) shift; finish "$@" ;;
+  *) echo "usage: device.sh check [SECONDS]|data|accuracy [EPOCHS]|reproduce SECONDS|finish SECONDS [EPOCHS]" >&2; exit 2 ;;
 esac
