@@ -10,7 +10,7 @@ import { buildNetwork } from '../lib/model/network';
 import { declareNetwork } from '../lib/model/spec';
 import { native } from '../lib/native';
 import { SGD } from '../lib/train/optim';
-import { createNativeNet } from '../lib/train/train';
+import { createNativeNet, trainModel } from '../lib/train/train';
 
 const cuda = backend().cudaAvailable;
 const suite = cuda ? describe : describe.skip;
@@ -219,6 +219,25 @@ suite('CUDA', () => {
       sgd.dispose();
       network.dispose();
     }
+    synchronize();
+    expect(liveTensors()).toBe(liveBefore);
+  });
+
+  test('trainModel end to end on CUDA with the fast path: GPU-resident data, augmentation, bf16, a CUDA graph', async () => {
+    // The bundled sample: 448 training images = 7 full batches of 64 per epoch. On the CPU (fp32 + bf16
+    // autocast, seeds 0-3) this configuration lowers the training loss by 0.09 to 0.20 in 8 epochs.
+    synchronize();
+    const liveBefore = liveTensors();
+    const result = await trainModel({
+      model: 'strided-cnn-a', epochs: 8, batchSize: 64, lr: 0.05, stallEpochs: 0, prep: 'std', limit: 448, augment: true,
+      device: 'cuda', precision: 'bf16', tf32: true, channelsLast: true, cudaGraph: true,
+    });
+    expect(result.device).toBe('cuda');
+    expect(result.cudaGraph).toBe('captured');
+    expect(result.history).toHaveLength(8);
+    for (const e of result.history) expect(Number.isFinite(e.loss) && Number.isFinite(e.valLoss)).toBe(true);
+    expect(result.history[7].loss).toBeLessThan(result.history[0].loss - 0.03);
+    expect(result.test.accuracy).toBeGreaterThanOrEqual(0);
     synchronize();
     expect(liveTensors()).toBe(liveBefore);
   });
