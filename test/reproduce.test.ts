@@ -77,6 +77,10 @@ test('a crash between runs (mid-grid), then the same command, gives the same res
   const report = fs.readFileSync(again.report, 'utf8');
   for (const r of again.summary.rows) expect(report).toContain(`| ${r.label} |`);
   expect(report).toContain((100 * again.summary.rows[0].testAccuracy).toFixed(2));
+  // Its time is the last invocation's, and it says so.
+  expect(again.summary.reusedRuns).toBe(1);
+  expect(report).toMatch(/- Total time: .* for the last invocation, which reused 1 run finished earlier; all runs trained for .* in all/);
+  expect(reference.reusedRuns).toBe(0);
   expect(fs.existsSync(path.join(out, 'figures', 'summary.png'))).toBe(true);
 });
 

@@ -72,6 +72,7 @@ export async function reproduce(name: string, o: ReproduceOptions, where: { out:
   claimFolder(where.out, o, { data: where.data });
   const journal = path.join(where.out, 'runs.jsonl');
   const done = new Map(readJournal(journal).map((r) => [r.id, r]));
+  const reusedRuns = done.size;
   const pool = new Pool(o.concurrency);
   let trainedImages = 0;
   const dataset: Dataset = await loadCifar10(where.data, { prep: o.prep, limit: o.limit ?? undefined, testLimit: o.testLimit ?? undefined, seed: o.seed, device: o.device });
@@ -175,7 +176,7 @@ export async function reproduce(name: string, o: ReproduceOptions, where: { out:
 
   const seconds = (Date.now() - started) / 1000;
   const records = [...done.values()]; // claimFolder guarantees they were all made with these options
-  const summary = buildSummary(name, o, records, { totalSeconds: seconds, aggregateImagesPerSecond: trainedImages / seconds });
+  const summary = buildSummary(name, o, records, { totalSeconds: seconds, aggregateImagesPerSecond: trainedImages / seconds, reusedRuns });
   writeFileAtomic(path.join(where.out, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
   const report = await writeReport(where.out, summary, records);
   return { summary, report };

@@ -29,7 +29,7 @@ function rowFor(label: string, group: RunGroup, runs: RunRecord[]): ResultRow | 
   return row;
 }
 
-export function buildSummary(name: string, o: ReproduceOptions, records: RunRecord[], timing: { totalSeconds: number; aggregateImagesPerSecond: number }): Summary {
+export function buildSummary(name: string, o: ReproduceOptions, records: RunRecord[], timing: { totalSeconds: number; aggregateImagesPerSecond: number; reusedRuns?: number }): Summary {
   const groups = new Map<string, { group: RunGroup; runs: RunRecord[] }>();
   for (const r of records) {
     const g = groups.get(r.label) ?? { group: r.group, runs: [] };
@@ -43,6 +43,7 @@ export function buildSummary(name: string, o: ReproduceOptions, records: RunReco
     name, preset: o.preset, lrSelection: o.lrSelection, device: o.device, createdAt: new Date().toISOString(), rows,
     stalled: records.filter((r) => r.stalled).map((r) => ({ id: r.id, label: r.label, lr: r.lr, seed: r.seed, restartedAs: restarts.get(r.id) })),
     aggregateImagesPerSecond: timing.aggregateImagesPerSecond, concurrency: o.concurrency, totalSeconds: timing.totalSeconds,
+    reusedRuns: timing.reusedRuns ?? 0, runSeconds: records.reduce((sum, r) => sum + r.seconds, 0),
     cudaGraphs: {
       runs: graphed.length,
       captured: graphed.filter((r) => r.cudaGraph === 'captured').length,

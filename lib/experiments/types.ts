@@ -73,10 +73,15 @@ export interface Summary {
   rows: ResultRow[];
   /** Every run that stalled at chance level, and what was done about it. */
   stalled: Array<{ id: string; label: string; lr: number; seed: number; restartedAs?: string }>;
-  /** Training images per second summed over runs that ran at the same time. */
+  /** Training images per second summed over runs that ran at the same time (the invocation that wrote this summary). */
   aggregateImagesPerSecond: number;
   concurrency: number;
+  /** Wall time of the invocation that wrote this summary. */
   totalSeconds: number;
+  /** Runs that invocation read back from runs.jsonl instead of training them (an interrupted experiment resumed). */
+  reusedRuns?: number;
+  /** The training time of all runs, added up, whichever invocation ran them. */
+  runSeconds?: number;
   /** Runs that asked for CUDA graphs, how many captured one, and why the others did not. */
   cudaGraphs: { runs: number; captured: number; failures: string[] };
 }

@@ -35,13 +35,29 @@ function header(s: Summary): string {
     `- Learning-rate selection: \`${s.lrSelection}\` (${SELECTION[s.lrSelection] ?? 'unknown mode'})`,
     `- Device: ${s.device}`,
     `- Date: ${s.createdAt}`,
-    `- Total time: ${duration(num(s.totalSeconds))} (${Number.isFinite(num(s.totalSeconds)) ? num(s.totalSeconds).toFixed(0) : MISSING} s)`,
-    `- Concurrency: ${s.concurrency} run${s.concurrency === 1 ? '' : 's'} at a time`,
-    `- Aggregate throughput: ${Number.isFinite(num(s.aggregateImagesPerSecond)) ? num(s.aggregateImagesPerSecond).toFixed(0) : MISSING} training images/s`,
+    ...timeLines(s),
     ...(s.cudaGraphs?.runs ? [`- CUDA graphs: captured in ${s.cudaGraphs.captured} of ${s.cudaGraphs.runs} runs`, ...s.cudaGraphs.failures.map((f) => `  - ${f}`)] : []),
     '',
     'Accuracies are in percent with two decimals; differences are in points (ours - reference). The paper\'s accuracy is 100 - its test error.',
   ].join('\n');
+}
+
+/**
+ * Time and throughput. An experiment resumed after an interruption (or run
+ * over several sessions) says that these are the last invocation's, and how
+ * long all runs trained in all.
+ */
+function timeLines(s: Summary): string[] {
+  const seconds = (x: number) => `${duration(x)} (${Number.isFinite(x) ? x.toFixed(0) : MISSING} s)`;
+  const reused = s.reusedRuns ?? 0;
+  const last = reused ? ' (the last invocation)' : '';
+  return [
+    reused
+      ? `- Total time: ${seconds(num(s.totalSeconds))} for the last invocation, which reused ${reused} run${reused === 1 ? '' : 's'} finished earlier; all runs trained for ${seconds(num(s.runSeconds))} in all`
+      : `- Total time: ${seconds(num(s.totalSeconds))}`,
+    `- Concurrency: ${s.concurrency} run${s.concurrency === 1 ? '' : 's'} at a time${last}`,
+    `- Aggregate throughput: ${Number.isFinite(num(s.aggregateImagesPerSecond)) ? num(s.aggregateImagesPerSecond).toFixed(0) : MISSING} training images/s${last}`,
+  ];
 }
 
 function image(alt: string, path: string | undefined): string {
