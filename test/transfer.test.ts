@@ -271,9 +271,11 @@ describe('the transfer preset', () => {
     expect(fs.existsSync(path.join(out, 'figures', 'curves-flora-scratch-conv-head.png'))).toBe(true);
     expect(JSON.parse(fs.readFileSync(path.join(out, 'summary.json'), 'utf8')).rows).toHaveLength(8);
 
+    expect(md).not.toContain('reused');
     const again: string[] = [];
-    await reproduceTransfer('t', o, { out }, { onEvent: (e) => again.push(e.type === 'run-end' ? `${e.cached}` : e.type) });
+    const second = await reproduceTransfer('t', o, { out }, { onEvent: (e) => again.push(e.type === 'run-end' ? `${e.cached}` : e.type) });
     expect(again).toEqual(Array(8).fill('true'));
+    expect(fs.readFileSync(second.report, 'utf8')).toMatch(/total time .* \(the last invocation, which reused 8 runs finished earlier\)/);
     await expect(reproduceTransfer('t', { ...o, epochs: 2 }, { out })).rejects.toThrow('holds an experiment made with other options (differs in: epochs)');
   });
 

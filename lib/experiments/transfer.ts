@@ -137,7 +137,10 @@ export interface TransferSummary {
   model: string;
   pretrained: { file: string; model: string | null; epochs: number | null; validationAccuracy: number | null; trainedHere: boolean };
   rows: TransferRow[];
+  /** Wall time of the invocation that wrote this summary. */
   totalSeconds: number;
+  /** Runs that invocation read back from runs.jsonl instead of training them. */
+  reusedRuns?: number;
 }
 
 export type TransferEvent =
@@ -154,6 +157,7 @@ export async function reproduceTransfer(
   claimFolder(where.out, o, { data10: where.data10, data100: where.data100 });
   const journal = path.join(where.out, 'runs.jsonl');
   const done = new Map(readJournal(journal).map((r) => [r.id, r as TransferRecord]));
+  let reusedRuns = 0;
 
   // 1. the CIFAR-10 network
   const from = o.from ?? path.join(where.out, 'pretrain', 'checkpoint.safetensors');
@@ -179,6 +183,7 @@ export async function reproduceTransfer(
         const label = runLabel(subset, run.mode, run.head);
         const cached = done.get(id);
         if (cached) {
+          reusedRuns++;
           hooks.onEvent?.({ type: 'run-end', record: cached, cached: true });
           continue;
         }
@@ -208,6 +213,7 @@ export async function reproduceTransfer(
     pretrained: { file: from, model: pre.model, epochs: pre.epochs, validationAccuracy: pre.validationAccuracy, trainedHere: !o.from },
     rows: records.map(toRow),
     totalSeconds: (Date.now() - started) / 1000,
+    reusedRuns,
   };
   writeFileAtomic(path.join(where.out, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
   const report = await writeTransferReport(where.out, summary, records);

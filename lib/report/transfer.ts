@@ -33,7 +33,8 @@ function header(s: TransferSummary, runs: readonly TransferRecord[]): string {
     `- Pretrained network: ${pre}`,
     `- Subsets: ${[...new Set(s.rows.map((r) => `${r.subset}${r.relation ? ` (${r.relation})` : ''}`))].join(', ')}; 90/10 train/validation split of each subset's training images, scored on its test images`,
     c ? `- Training: ${c.epochs} epochs, batch ${c.batchSize}, lr ${c.lr} (${c.schedule} schedule; fine-tuning: body at ${c.bodyLrScale} x lr), momentum ${c.momentum}, weight decay ${c.weightDecay}, prep ${c.prep}, augment ${c.augment ? 'on' : 'off'}, seed ${c.seed}` : null,
-    `- Device: ${s.device}; date: ${s.createdAt}; total time ${duration(num(s.totalSeconds))}`,
+    `- Device: ${s.device}; date: ${s.createdAt}; total time ${duration(num(s.totalSeconds))}` +
+      (s.reusedRuns ? ` (the last invocation, which reused ${s.reusedRuns} run${s.reusedRuns === 1 ? '' : 's'} finished earlier)` : ''),
     '',
     'Accuracies in percent; gains and differences in points.',
     // Without the final ReLU a 1x1 convolution before averaging equals a linear layer after it, and both heads draw the same initial weights.
