@@ -85,8 +85,9 @@ check() {
     step "bench $name" timeout $((DEADLINE - SECONDS)) sh -c "'$BUNDLE/run.sh' bench --device $DEVICE --no-ops --rounds 2 --json $* > '$WORK/bench/$name.json'"
     tar czf "$OUT/bench.tar.gz" -C "$WORK" bench
   }
-  # Steps per measurement: about 0.1 s of work at the issue's target speeds.
-  steps_for() { [ "$1" = 128 ] && echo 40 || echo 12; }
+  # Steps per measurement: about 0.1 s of work at the issue's targets (60k
+  # images/s at batch 128, 150k at 512).
+  steps_for() { [ "$1" = 128 ] && echo 40 || echo 30; }
   # The targets' precision first (bf16), then TF32, then plain fp32.
   for p in bf16 tf32 fp32; do
     case $p in fp32) args="--precision fp32" ;; tf32) args="--precision fp32 --tf32" ;; bf16) args="--precision bf16 --tf32" ;; esac
@@ -151,8 +152,9 @@ reproduce() {
   fi
   # SIGINT: the run in progress stops at its next step; finished epochs are checkpointed.
   step reproduce timeout -s INT -k 30 "$seconds" "$BUNDLE/run.sh" reproduce --preset fast --data "$DATA" --device $DEVICE --out "$results" "$@"
-  # What comes back: the results without their checkpoints (tens of MB in
-  # all), small enough to commit under gpu-results/ for a later session,
+  # What comes back: the results without their checkpoints (one per network
+  # and learning rate, up to about 11 MB each: far more than a call returns),
+  # small enough to commit under gpu-results/ for a later session,
   # which then redoes only the run that was in progress; and, apart, the
   # newest checkpoint, with which a fresh machine in this session resumes
   # even that run where it stopped.
@@ -183,5 +185,5 @@ case "${1:-check}" in
   accuracy) shift; accuracy "$@" ;;
   reproduce) shift; reproduce "$@" ;;
   finish) shift; finish "$@" ;;
-  *) echo "usage: device.sh check [SECONDS]|data|accuracy [EPOCHS]|reproduce SECONDS|finish SECONDS [EPOCHS]" >&2; exit 2 ;;
+  *) echo "usage: device.sh check [SECONDS]|data|accuracy [EPOCHS [SECONDS]]|reproduce SECONDS|finish SECONDS [EPOCHS]" >&2; exit 2 ;;
 esac
