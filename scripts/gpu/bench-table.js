@@ -54,6 +54,15 @@ if (steps.length) {
     const row = r.rows.find((x) => x.model === 'ALL-CNN-C');
     if (row && !row.error) console.log(`- ${label(r)}: ${Math.round(row.cxxImagesPerSecond).toLocaleString('en-US')} images/s; driven/cxx ${row.drivenOverCxx.toFixed(3)}`);
   }
+  // Issue 6's targets for ALL-CNN-C (on an H200): the best setting measured at each batch size.
+  console.log('\nTargets, ALL-CNN-C (issue 6, on an H200):');
+  for (const [bs, target] of [[128, 60000], [512, 150000]]) {
+    const best = steps.filter((r) => r.batchSize === bs).flatMap((r) => r.rows.filter((x) => x.model === 'ALL-CNN-C' && !x.error).map((x) => ({ r, ips: x.drivenImagesPerSecond })))
+      .reduce((a, b) => (a && a.ips >= b.ips ? a : b), null);
+    console.log(best
+      ? `- batch ${bs}: ${Math.round(best.ips).toLocaleString('en-US')} images/s (${label(best.r)}) against ${target.toLocaleString('en-US')}: ${best.ips >= target ? 'met' : 'not met'}`
+      : `- batch ${bs}: not measured`);
+  }
 }
 for (const r of concurrency) {
   console.log(`\nConcurrency, ${r.model}, batch ${r.batchSize}, ${r.precision}${r.tf32 ? ' + tf32' : ''}${r.cudaGraph ? ', CUDA graph' : ''}${r.cudaStream ? ', a stream per run' : ''} (${r.device}, ${r.date}):`);
