@@ -2,6 +2,8 @@
 // ablations need, and the fused SGD update.
 #include "common.h"
 
+#include <limits>
+
 namespace allcnn {
 namespace {
 
@@ -9,7 +11,13 @@ namespace F = torch::nn::functional;
 
 // nn_conv2d(x, weight, bias|null, stride[2], padding[2], dilation[2], groups)
 ALLCNN_OP(nn_conv2d) {
-  return a.wrap(torch::conv2d(a.tensor(0), a.tensor(1), a.optTensor(2), a.ints(3), a.ints(4), a.ints(5), a.int64(6)));
+  // groups of 2^32 and more reach an integer division by zero inside
+  // LibTorch (SIGFPE, found by scripts/fuzz-addon.js).
+  int64_t groups = a.int64(6);
+  if (groups < 1 || groups > std::numeric_limits<int32_t>::max()) {
+    throw std::invalid_argument("groups must be an integer from 1 to 2147483647, got " + std::to_string(groups));
+  }
+  return a.wrap(torch::conv2d(a.tensor(0), a.tensor(1), a.optTensor(2), a.ints(3), a.ints(4), a.ints(5), groups));
 }
 // nn_max_pool2d(x, kernel[2], stride[2], padding[2], ceilMode)
 ALLCNN_OP(nn_max_pool2d) {

@@ -124,7 +124,16 @@ ALLCNN_OP(tensor_narrow) { return a.wrap(a.tensor(0).narrow(a.int64(1), a.int64(
 ALLCNN_OP(tensor_slice) {
   return a.wrap(a.tensor(0).slice(a.int64(1), a.int64(2), a.int64(3), a.int64(4)));
 }
-ALLCNN_OP(tensor_index_select) { return a.wrap(a.tensor(0).index_select(a.int64(1), a.tensor(2))); }
+// A 0-dim tensor indexed with other than one index: LibTorch 1.13 writes
+// past the result (heap corruption, found by scripts/fuzz-addon.js); 2.x
+// refuses it, and so do we.
+ALLCNN_OP(tensor_index_select) {
+  torch::Tensor x = a.tensor(0), index = a.tensor(2);
+  if (x.dim() == 0 && index.numel() != 1) {
+    throw std::invalid_argument("the index to a 0-dim tensor must have exactly 1 value, got " + std::to_string(index.numel()));
+  }
+  return a.wrap(x.index_select(a.int64(1), index));
+}
 ALLCNN_OP(tensor_gather) { return a.wrap(a.tensor(0).gather(a.int64(1), a.tensor(2))); }
 ALLCNN_OP(tensor_cat) { return a.wrap(torch::cat(a.tensors(0), a.int64(1))); }
 ALLCNN_OP(tensor_stack) { return a.wrap(torch::stack(a.tensors(0), a.int64(1))); }

@@ -197,7 +197,10 @@ const SPECS: Record<string, Spec> = {
   tensor_index_select: {
     slots: ['T', 'I', 'T'],
     args: () => [f32([3, 2]), 0, i64([2, 0])],
-    extras: [['a float index', () => [f32([3, 2]), 0, f32([2])]], ['an index out of range', () => [f32([3, 2]), 0, i64([7])]], ['a 2-D index', () => [f32([3, 2]), 0, own(n.tensor_zeros([1, 1], 'int64', 'cpu'))]]],
+    extras: [['a float index', () => [f32([3, 2]), 0, f32([2])]], ['an index out of range', () => [f32([3, 2]), 0, i64([7])]], ['a 2-D index', () => [f32([3, 2]), 0, own(n.tensor_zeros([1, 1], 'int64', 'cpu'))]],
+      // LibTorch 1.13 corrupts the heap here (found by scripts/fuzz-addon.js)
+      ['a 0-dim tensor with 8 indices', () => [f32([]), -1, i64([0, 0, 0, 0, 0, 0, 0, 0])], /^tensor_index_select: the index to a 0-dim tensor must have exactly 1 value, got 8$/],
+      ['a 0-dim tensor with no index', () => [f32([]), 0, i64([])], /^tensor_index_select: the index to a 0-dim tensor must have exactly 1 value, got 0$/]],
   },
   tensor_gather: {
     slots: ['T', 'I', 'T'],
@@ -290,6 +293,8 @@ const SPECS: Record<string, Spec> = {
       ['a bias of the wrong size', () => [f32([1, 3, 5, 5]), f32([4, 3, 3, 3]), f32([3]), [1, 1], [0, 0], [1, 1], 1]],
       ['groups = 0', () => [f32([1, 3, 5, 5]), f32([4, 3, 3, 3]), null, [1, 1], [0, 0], [1, 1], 0]],
       ['groups that do not divide the channels', () => [f32([1, 3, 5, 5]), f32([4, 3, 3, 3]), null, [1, 1], [0, 0], [1, 1], 2]],
+      // LibTorch divides by zero (SIGFPE) from 2^32 groups on (found by scripts/fuzz-addon.js)
+      ['2^32 groups', () => [f32([1, 3, 5, 5]), f32([4, 3, 3, 3]), null, [1, 1], [0, 0], [1, 1], 2 ** 32], /^nn_conv2d: groups must be an integer from 1 to 2147483647, got 4294967296$/],
       ['stride 0', () => [f32([1, 3, 5, 5]), f32([4, 3, 3, 3]), null, [0, 0], [0, 0], [1, 1], 1]],
       ['negative padding', () => [f32([1, 3, 5, 5]), f32([4, 3, 3, 3]), null, [1, 1], [-1, -1], [1, 1], 1]],
       ['dilation 0', () => [f32([1, 3, 5, 5]), f32([4, 3, 3, 3]), null, [1, 1], [0, 0], [0, 0], 1]],
