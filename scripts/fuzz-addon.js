@@ -124,7 +124,10 @@ function child(seed, calls, logFile) {
       ? addon.tensor_zeros(Array.from({ length: r.int(5) }, () => r.pick([1, 2, 3, 4, 8, 0])), r.pick(DTYPES), 'cpu')
       : addon.tensor_randn([r.pick([1, 2, 4]), r.pick([1, 3]), r.pick([4, 8]), r.pick([4, 8])], 'float32', 'cpu');
     made.push(t);
-    if (r.chance(0.3) && addon.tensor_info(t).dtype.startsWith('float')) addon.tensor_uniform_(t, -2, 2);
+    const { dtype } = addon.tensor_info(t);
+    if (r.chance(0.3) && dtype.startsWith('float')) addon.tensor_uniform_(t, -2, 2);
+    // Integer tensors are often indices: values out of range in either direction, not just zeros.
+    if (r.chance(0.3) && /int|uint8/.test(dtype)) addon.tensor_fill_(t, r.pick([-1, 1, 3, 7, 100, -100, 255]));
     if (r.chance(0.1) && addon.tensor_info(t).shape.length >= 2) { const v = addon.tensor_transpose(t, 0, 1); made.push(v); return v; }
     if (r.chance(0.1) && addon.tensor_info(t).dtype === 'float32') addon.tensor_set_requires_grad(t, true);
     if (r.chance(0.03)) t.dispose();
