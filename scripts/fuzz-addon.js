@@ -117,6 +117,8 @@ function child(seed, calls, logFile) {
   const made = []; // every handle made, freed now and then
   const nets = [];
   const stats = {};
+  const pending = []; // async calls still in flight
+  let batch = 2; // the batch size of this call's plausible net inputs
 
   const shape = () => (r.chance(0.05) ? [r.pick(BAD_DIMS)] : Array.from({ length: r.int(5) }, () => r.pick(DIMS)));
   const tensor = () => {
@@ -169,7 +171,16 @@ function child(seed, calls, logFile) {
   /** A value of a declared parameter (its name and TypeScript type as written in lib/native.ts). */
   const value = ({ name, type }) => {
     // Repeat counts: a huge valid count is honest work that takes forever, not a bug; bad ones are still tried.
-    if (name === 'n' || name === 'repeat') return r.chance(0.8) ? r.int(4) : r.pick([0, -1, NaN, 1.5, 'x', Infinity]);
+    if (name === 'n' || name === 'repeat') return r.chance(0.8) ? 1 + r.int(3) : r.pick([0, -1, NaN, 1.5, 'x', Infinity]);
+    if (name === 'device' && r.chance(0.7)) return 'cpu';
+    if (name === 'dtype' && r.chance(0.7)) return r.pick(DTYPES);
+    // The nets' inputs: often a batch they can take (images, labels 0-3), so that steps run to the end.
+    if (name === 'x' && type === 'T' && r.chance(0.7)) { const t = addon.tensor_randn([batch, 3, r.pick([4, 8]), 4], 'float32', 'cpu'); made.push(t); return t; }
+    if (name === 'y' && type === 'T' && r.chance(0.7)) {
+      const t = addon.tensor_randint(0, r.chance(0.9) ? 4 : 9, [r.chance(0.9) ? batch : batch + 1], 'cpu');
+      made.push(t);
+      return t;
+    }
     if (r.chance(0.08)) return wild();
     const alts = type.split('|').map((s) => s.trim());
     const t = r.pick(alts);
@@ -219,6 +230,7 @@ function child(seed, calls, logFile) {
         continue;
       }
       let args;
+      batch = r.pick([1, 2, 5]);
       try {
         const params = sigs[name].slice(0, r.chance(0.1) ? r.int(sigs[name].length + 1) : sigs[name].length);
         args = params.map(value);
@@ -228,19 +240,30 @@ function child(seed, calls, logFile) {
       }
       fs.writeSync(fd, `${i} ${name}(${args.map(describe).join(', ')})\n`);
       const stat = (stats[name] ??= { ok: 0, threw: 0 });
-      try {
-        const out = addon[name](...args);
-        free(await out);
-        stat.ok++;
-      } catch (e) {
+      const settle = (e) => {
         if (!(e instanceof Error)) throw new Error(`${name} threw a non-Error: ${String(e)}`);
         stat.threw++;
+        if (process.env.FUZZ_ERRORS && name.startsWith(process.env.FUZZ_ERRORS)) console.error(name, e.message.slice(0, 150));
+      };
+      try {
+        const out = addon[name](...args);
+        if (out instanceof Promise && r.chance(0.3)) {
+          // Not awaited at once: later calls (a release, an in-place op, another step) meet it in flight.
+          pending.push(out.then((v) => { free(v); stat.ok++; }, settle));
+        } else {
+          free(await out);
+          stat.ok++;
+        }
+      } catch (e) {
+        settle(e);
       }
+      if (pending.length && (r.chance(0.1) || made.length > 200)) await Promise.all(pending.splice(0));
       if (made.length > 200) {
         for (const t of made.splice(0)) t.dispose();
         for (const n of nets.splice(0)) addon.net_release(n);
       }
     }
+    await Promise.all(pending);
     for (const t of made) t.dispose();
     for (const n of nets) addon.net_release(n);
     fs.closeSync(fd);
