@@ -87,7 +87,7 @@ export async function reproduce(name: string, o: ReproduceOptions, where: { out:
     }
     return pool.run(async () => {
       // Runs still queued when the experiment is interrupted do not start.
-      if (hooks.signal?.aborted) throw new AbortError('training aborted before it started');
+      if (hooks.signal?.aborted) throw new AbortError('training aborted before it started', true);
       hooks.onEvent?.({ type: 'run-start', task, seed });
       // Probe and full run of one (model, lr, seed) share a checkpoint: the full run continues the probe.
       const checkpoint = path.join(where.out, 'checkpoints', `${safe(`${task.id}/seed=${seed}`)}.safetensors`);
@@ -166,10 +166,11 @@ export async function reproduce(name: string, o: ReproduceOptions, where: { out:
         }),
       );
     }
-    // Wait for everything; the first failure (e.g. an abort) is rethrown after the rest settle.
+    // Wait for everything; a failure (e.g. an abort) is rethrown after the rest settle: a run's own,
+    // which says where it stopped, rather than the "aborted before it started" of a queued one.
     const settled = await Promise.allSettled([...table3.values(), ...extras]);
-    const failed = settled.find((s) => s.status === 'rejected') as PromiseRejectedResult | undefined;
-    if (failed) throw failed.reason;
+    const failures = settled.filter((s): s is PromiseRejectedResult => s.status === 'rejected').map((s) => s.reason);
+    if (failures.length) throw failures.find((e) => !(e instanceof AbortError && e.beforeStart)) ?? failures[0];
   } finally {
     dataset.dispose();
   }

@@ -119,12 +119,16 @@ function specOf(model: TrainConfig['model']): NetworkSpec {
 
 export class AbortError extends Error {
   override name = 'AbortError';
+  /** beforeStart: the run was stopped before it trained a step (nothing to resume). */
+  constructor(message: string, readonly beforeStart = false) {
+    super(message);
+  }
 }
 
 /** Trains one network; see TrainConfig for the options and TrainResult for what comes back. */
 export async function trainModel(config: TrainConfig, hooks: TrainHooks = {}): Promise<TrainResult> {
   const c = resolveConfig(config);
-  if (hooks.signal?.aborted) throw new AbortError('training aborted before it started');
+  if (hooks.signal?.aborted) throw new AbortError('training aborted before it started', true);
   const spec = specOf(config.model);
   const started = Date.now();
   ensureDefaultThreads();
