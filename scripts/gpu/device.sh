@@ -5,7 +5,7 @@
 #
 #   bash scripts/gpu/device.sh check [SECONDS]    build against PyTorch, CUDA tests, benchmarks, the other
 #                                                 tests, most wanted first; what would not end within
-#                                                 SECONDS (default 450) is skipped, and the log says so
+#                                                 SECONDS (default 360) is skipped, and the log says so
 #   bash scripts/gpu/device.sh data               join the CIFAR-10 parts carried so far (check sha256)
 #   bash scripts/gpu/device.sh accuracy [EPOCHS [SECONDS]]
 #                                                 fp32 vs the fast path (bf16, CUDA graph) on real data
@@ -67,7 +67,7 @@ fits() {
 }
 
 check() {
-  DEADLINE=$((SECONDS + ${1:-450}))
+  DEADLINE=$((SECONDS + ${1:-360}))
   {
     date -u; nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv
     python3 -c 'import torch; print("torch", torch.__version__, "cuda", torch.version.cuda, "cudnn", torch.backends.cudnn.version())'
