@@ -17,6 +17,9 @@
  * have passed. A child with one seed makes the same calls every time:
  *   node scripts/fuzz-addon.js [--seconds 300] [--calls 3000] [--seed 1]
  *   node scripts/fuzz-addon.js --child SEED CALLS LOGFILE     (one child, by hand)
+ * With FUZZ_STATS=1 a child prints, per function, how many calls succeeded
+ * (a fuzzer whose calls all fail at the argument checks tests little);
+ * FUZZ_ERRORS=<prefix> prints the errors of the functions with that prefix.
  */
 const fs = require('node:fs');
 const path = require('node:path');
@@ -210,11 +213,16 @@ function child(seed, calls, logFile) {
     try { return JSON.stringify(v, (k, x) => (typeof x === 'number' && !Number.isFinite(x) ? String(x) : x && typeof x === 'object' && typeof x.isDisposed === 'function' ? 'Tensor' : typeof x === 'bigint' ? `${x}n` : x)) ?? String(v); } catch { return String(v); }
   };
 
-  const free = (v) => {
+  /** Keeps what a call returned, to be disposed with the rest. */
+  const own = (v) => {
     if (v && typeof v === 'object') {
       if (typeof v.dispose === 'function' && typeof v.isDisposed === 'function') made.push(v);
-      else if (Array.isArray(v)) v.forEach(free);
+      else if (Array.isArray(v)) v.forEach(own);
     }
+  };
+  /** A call may throw, but only a JS Error (anything else is a finding). */
+  const expectError = (name, e) => {
+    if (!(e instanceof Error)) throw new Error(`${name} threw a non-Error: ${String(e)}`);
   };
 
   (async () => {
@@ -224,7 +232,7 @@ function child(seed, calls, logFile) {
         // Process-wide settings: valid values would slow or change every later call; bad ones are still tried.
         const arg = r.chance(0.5) ? r.pick([0, -1, NaN, 1.5, 2 ** 40, 'x']) : wild();
         fs.writeSync(fd, `${i} ${name}(${describe(arg)})\n`);
-        try { addon[name](arg); } catch (e) { if (!(e instanceof Error)) throw new Error(`${name} threw a non-Error: ${String(e)}`); }
+        try { addon[name](arg); } catch (e) { expectError(name, e); }
         addon.backend_set_num_threads(2);
         addon.tensor_set_grad_enabled(true);
         continue;
@@ -241,7 +249,7 @@ function child(seed, calls, logFile) {
       fs.writeSync(fd, `${i} ${name}(${args.map(describe).join(', ')})\n`);
       const stat = (stats[name] ??= { ok: 0, threw: 0 });
       const settle = (e) => {
-        if (!(e instanceof Error)) throw new Error(`${name} threw a non-Error: ${String(e)}`);
+        expectError(name, e);
         stat.threw++;
         if (process.env.FUZZ_ERRORS && name.startsWith(process.env.FUZZ_ERRORS)) console.error(name, e.message.slice(0, 150));
       };
@@ -249,9 +257,9 @@ function child(seed, calls, logFile) {
         const out = addon[name](...args);
         if (out instanceof Promise && r.chance(0.3)) {
           // Not awaited at once: later calls (a release, an in-place op, another step) meet it in flight.
-          pending.push(out.then((v) => { free(v); stat.ok++; }, settle));
+          pending.push(out.then((v) => { own(v); stat.ok++; }, settle));
         } else {
-          free(await out);
+          own(await out);
           stat.ok++;
         }
       } catch (e) {
@@ -267,7 +275,6 @@ function child(seed, calls, logFile) {
     for (const t of made) t.dispose();
     for (const n of nets) addon.net_release(n);
     fs.closeSync(fd);
-    // FUZZ_STATS=1: how often each function got far enough to succeed (a fuzzer whose calls all fail at argument checks tests little).
     if (process.env.FUZZ_STATS) console.log(JSON.stringify(stats));
   })().catch((e) => {
     console.error(e);

@@ -48,13 +48,17 @@ export interface ReproduceHooks {
   signal?: AbortSignal;
 }
 
-/** Runs at most n promises at once. */
+/** Runs at most n promises at once; once `signal` aborts, those still queued do not start. */
 class Pool {
   private active = 0;
   private waiting: Array<() => void> = [];
-  constructor(private readonly n: number) {}
+  constructor(private readonly n: number, private readonly signal?: AbortSignal) {}
   async run<T>(fn: () => Promise<T>): Promise<T> {
     if (this.active >= this.n) await new Promise<void>((r) => this.waiting.push(r));
+    if (this.signal?.aborted) {
+      this.waiting.shift()?.(); // pass the turn on, so every queued run settles
+      throw new AbortError('training aborted before it started', true);
+    }
     this.active++;
     try {
       return await fn();
@@ -73,7 +77,7 @@ export async function reproduce(name: string, o: ReproduceOptions, where: { out:
   const journal = path.join(where.out, 'runs.jsonl');
   const done = new Map(readJournal(journal).map((r) => [r.id, r]));
   const reusedRuns = done.size;
-  const pool = new Pool(o.concurrency);
+  const pool = new Pool(o.concurrency, hooks.signal);
   let trainedImages = 0;
   const dataset: Dataset = await loadCifar10(where.data, { prep: o.prep, limit: o.limit ?? undefined, testLimit: o.testLimit ?? undefined, seed: o.seed, device: o.device });
 
@@ -86,8 +90,6 @@ export async function reproduce(name: string, o: ReproduceOptions, where: { out:
       return Promise.resolve(cached);
     }
     return pool.run(async () => {
-      // Runs still queued when the experiment is interrupted do not start.
-      if (hooks.signal?.aborted) throw new AbortError('training aborted before it started', true);
       hooks.onEvent?.({ type: 'run-start', task, seed });
       // Probe and full run of one (model, lr, seed) share a checkpoint: the full run continues the probe.
       const checkpoint = path.join(where.out, 'checkpoints', `${safe(`${task.id}/seed=${seed}`)}.safetensors`);

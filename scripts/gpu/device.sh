@@ -88,14 +88,13 @@ check() {
   # Steps per measurement: about 0.1 s of work at the issue's targets (60k
   # images/s at batch 128, 150k at 512).
   steps_for() { [ "$1" = 128 ] && echo 40 || echo 30; }
-  # The targets' precision first (bf16), then TF32, then plain fp32.
+  precision_args() { case $1 in fp32) echo "--precision fp32" ;; tf32) echo "--precision fp32 --tf32" ;; bf16) echo "--precision bf16 --tf32" ;; esac; }
+  # The targets' precision first (bf16), then TF32, then plain fp32; without the graph, ALL-CNN-C only.
   for p in bf16 tf32 fp32; do
-    case $p in fp32) args="--precision fp32" ;; tf32) args="--precision fp32 --tf32" ;; bf16) args="--precision bf16 --tf32" ;; esac
-    for bs in 128 512; do bench "graph-$bs-$p" 60 --batch-size $bs --steps "$(steps_for $bs)" $args --cuda-graph; done
+    for bs in 128 512; do bench "graph-$bs-$p" 60 --batch-size $bs --steps "$(steps_for $bs)" $(precision_args $p) --cuda-graph; done
   done
-  for p in bf16 tf32 fp32; do  # without the graph: ALL-CNN-C only
-    case $p in fp32) args="--precision fp32" ;; tf32) args="--precision fp32 --tf32" ;; bf16) args="--precision bf16 --tf32" ;; esac
-    for bs in 128 512; do bench "eager-$bs-$p" 15 --batch-size $bs --steps "$(steps_for $bs)" $args --models all-cnn-c; done
+  for p in bf16 tf32 fp32; do
+    for bs in 128 512; do bench "eager-$bs-$p" 15 --batch-size $bs --steps "$(steps_for $bs)" $(precision_args $p) --models all-cnn-c; done
   done
   for g in cuda-graph no-cuda-graph; do
     for s in cuda-stream no-cuda-stream; do
