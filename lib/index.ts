@@ -36,7 +36,9 @@ export { trainModel, stalledFor, STALL_TOLERANCE } from './train/train';
 export type { TrainResult, EpochRecord, Progress, TrainHooks, Score } from './train/train';
 export type { TrainConfig, ResolvedConfig } from './train/config';
 export { resolveConfig, DEFAULTS } from './train/config';
-export { evaluate, predict } from './train/evaluate';
+export { evaluate, predict, confusionMatrix } from './train/evaluate';
+export { evaluateCheckpoint, SPLITS } from './train/evaluate-checkpoint';
+export type { CheckpointEvaluation, EvaluateCheckpointOptions, Split } from './train/evaluate-checkpoint';
 export { saveCheckpoint, loadCheckpoint, exportWeights, importWeights } from './train/checkpoint';
 export { saveSafetensors, loadSafetensors } from './io/safetensors';
 

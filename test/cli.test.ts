@@ -14,7 +14,7 @@ function allcnn(...args: string[]) {
 }
 
 test('--help works for every command', () => {
-  for (const cmd of [[], ['train'], ['models'], ['doctor'], ['reproduce']]) {
+  for (const cmd of [[], ['train'], ['evaluate'], ['models'], ['doctor'], ['reproduce'], ['transfer']]) {
     const r = allcnn(...cmd, '--help');
     expect(r.code).toBe(0);
     expect(r.out).toContain('Usage: allcnn');
@@ -40,7 +40,8 @@ test('train on the bundled sample writes a result, weights and a checkpoint, the
   const out = tmp();
   const r = allcnn('train', '--model', 'strided-cnn-a', '--epochs', '1', '--limit', '64', '--prep', 'std', '--out', out, '--json');
   expect(r.code).toBe(0);
-  const result = JSON.parse(r.out);
+  const result = JSON.parse(r.out); // stdout holds the JSON alone; progress goes to stderr
+  expect(r.err).toContain('epoch   train loss  train acc');
   expect(result.config.model).toBe('strided-cnn-a');
   expect(result.history).toHaveLength(1);
   expect(result.validation.accuracy).toBeGreaterThanOrEqual(0);

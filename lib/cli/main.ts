@@ -4,6 +4,7 @@
  */
 import { Command, CommanderError } from 'commander';
 import { doctorCommand } from './doctor';
+import { evaluateCommand } from './evaluate';
 import { modelsCommand } from './models';
 import { trainCommand } from './train';
 
@@ -13,6 +14,7 @@ export async function main(argv: string[]): Promise<void> {
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
   program.addCommand(trainCommand());
+  program.addCommand(evaluateCommand());
   program.addCommand(modelsCommand());
   program.addCommand(doctorCommand());
   for (const extra of optionalCommands()) program.addCommand(extra);

@@ -13,13 +13,11 @@ export function epochLine(r: EpochRecord): string {
  * A progress consumer for trainModel's onProgress. Draws a bar on a TTY
  * (epoch, step, loss, ETA); prints fixed-column epoch lines everywhere.
  */
-export function consoleProgress(o: { quiet?: boolean; label?: string; stream?: NodeJS.WriteStream } = {}): (p: Progress) => void {
+export function consoleProgress(o: { label?: string; stream?: NodeJS.WriteStream } = {}): (p: Progress) => void {
   const stream = o.stream ?? process.stderr;
-  const bar = stream.isTTY && !o.quiet
+  const bar = stream.isTTY
     ? new SingleBar({ stream, format: `${o.label ?? ''}epoch {epoch} [{bar}] {value}/{total} steps | loss {loss} | ETA {eta_formatted}`, hideCursor: true, clearOnComplete: true }) : null;
-  const out = (s: string) => {
-    if (!o.quiet) stream.write(`${s}\n`);
-  };
+  const out = (s: string) => stream.write(`${s}\n`);
   return (p) => {
     switch (p.type) {
       case 'start':

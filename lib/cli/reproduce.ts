@@ -41,7 +41,7 @@ export function reproduceCommand(): Command {
     .option('--precision <p>', 'fp32, bf16 or fp16', oneOf('--precision', PRECISIONS))
     .option('--prep <name>', 'zca (the paper), std or none', oneOf('--prep', PREPS))
     .option('--no-fast-path', 'on CUDA: plain fp32 steps (no TF32, channels-last, CUDA graphs or streams per run)')
-    .option('--json', 'print the summary as JSON on stdout', false)
+    .option('--json', 'print the summary as JSON on stdout (progress still goes to stderr)', false)
     .action(async (o) => {
       if (o.preset === 'transfer') return reproduceTransferCommand(o);
       const preset = PRESETS[o.preset as PresetName];
@@ -52,11 +52,9 @@ export function reproduceCommand(): Command {
       };
       const name = o.name ?? o.preset;
       const out = path.resolve(o.out ?? path.join('results', name));
-      if (!o.json) {
-        console.error(`reproduce ${name}: preset ${options.preset}, ${options.models.length} models x lrs [${options.lrs.join(', ')}] (${options.lrSelection}${options.lrSelection === 'probe' ? `, ${options.probeEpochs}-epoch probes` : ''}), ` +
+      console.error(`reproduce ${name}: preset ${options.preset}, ${options.models.length} models x lrs [${options.lrs.join(', ')}] (${options.lrSelection}${options.lrSelection === 'probe' ? `, ${options.probeEpochs}-epoch probes` : ''}), ` +
           `${options.epochs} epochs, batch ${options.batchSize}, device ${device}, concurrency ${options.concurrency}, extras: ${options.extras.join(', ') || 'none'}\nresults: ${out}`);
-      }
-      const { summary, report } = await reproduce(name, options, { out, data: o.data }, { signal: abortOnSignal(), onEvent: o.json ? undefined : consoleEvents() });
+      const { summary, report } = await reproduce(name, options, { out, data: o.data }, { signal: abortOnSignal(), onEvent: consoleEvents() });
       if (o.json) {
         process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
         return;

@@ -35,7 +35,7 @@ export function trainCommand(): Command {
     .option('--no-final-relu', 'leave out the ReLU after the last 1x1 convolution')
     .option('--out <dir>', 'folder for the checkpoint, weights and result.json (default results/train-<model>)')
     .option('--resume', 'continue from the checkpoint in --out if there is one', false)
-    .option('--json', 'print the result as JSON on stdout', false)
+    .option('--json', 'print the result as JSON on stdout (progress still goes to stderr)', false)
     .action(async (o) => {
       const out = path.resolve(o.out ?? path.join('results', `train-${o.model}`));
       fs.mkdirSync(out, { recursive: true });
@@ -50,7 +50,7 @@ export function trainCommand(): Command {
           schedule: o.schedule, prep: o.prep, augment: o.augment, seed: o.seed, device: o.device, precision: o.precision, init: o.init,
           finalRelu: o.finalRelu, tf32: o.tf32, channelsLast: o.channelsLast, cudaGraph: o.cudaGraph,
         },
-        { onProgress: consoleProgress({ quiet: o.json }), signal, checkpoint, resume: o.resume, keepModel: true },
+        { onProgress: consoleProgress(), signal, checkpoint, resume: o.resume, keepModel: true },
       );
       if (saveRun(out, result, o.json)) return;
       const pct = (v: number) => `${(100 * v).toFixed(2)}%`;

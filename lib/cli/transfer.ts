@@ -49,12 +49,12 @@ export function transferCommand(): Command {
     .option('--seed <n>', 'random seed (split, head initialisation, batches)', int('--seed', 0), 0)
     .option('--device <name>', 'cpu, cuda or cuda:N', 'cpu')
     .option('--out <dir>', 'folder for result.json and weights.safetensors (default results/transfer-<subset>-<mode>-<head>)')
-    .option('--json', 'print the result as JSON on stdout', false)
+    .option('--json', 'print the result as JSON on stdout (progress still goes to stderr)', false)
     .action(async (o) => {
       const subsetSlug = String(o.subset).replace(/[^\w.-]+/g, '_');
       // Made only when something is written, so a refused run leaves no empty folder behind.
       const out = path.resolve(o.out ?? path.join('results', `transfer-${subsetSlug}-${o.mode}-${o.head}`));
-      const say = (s: string) => (o.json ? undefined : process.stderr.write(`${s}\n`));
+      const say = (s: string) => process.stderr.write(`${s}\n`);
       const signal = abortOnSignal();
       if (!o.data100) say(`data: the bundled CIFAR-100 sample (${rel(BUNDLED_CIFAR100_SAMPLE)}, a few images per class: a smoke test); pass --data100 for the real subsets`);
 
@@ -70,14 +70,14 @@ export function transferCommand(): Command {
           `for ${epochs} epochs (lr ${p.pretrainLr}, final ReLU ${p.finalRelu ? 'on' : 'off'}, prep ${prep ?? 'zca'}) into ${rel(from)}`);
         const trained = await pretrainCifar10(
           { model, data: o.data10, epochs, lr: p.pretrainLr, limit: p.pretrainLimit ?? undefined, prep, finalRelu: p.finalRelu, seed: o.seed, device: o.device, stallEpochs: 0 },
-          from, { onProgress: consoleProgress({ quiet: o.json, label: 'pretrain ' }), signal },
+          from, { onProgress: consoleProgress({ label: 'pretrain ' }), signal },
         );
         if (!trained) say(`using the finished pretraining checkpoint ${rel(from)}`);
       } else if (!from) {
         say(`scratch: no checkpoint, ${o.model ?? p.model} from random weights`);
       }
 
-      const show = consoleProgress({ quiet: o.json });
+      const show = consoleProgress();
       const onProgress = (p: TransferProgress) => (p.type === 'prepared' ? say(describePrepared(p, String(o.subset))) : show(p));
       const result = await transfer(
         {
@@ -142,14 +142,14 @@ export async function reproduceTransferCommand(o: Record<string, any>): Promise<
   };
   const name = o.name ?? 'transfer';
   const out = path.resolve(o.out ?? path.join('results', name));
-  const say = (s: string) => (o.json ? undefined : process.stderr.write(`${s}\n`));
+  const say = (s: string) => process.stderr.write(`${s}\n`);
   say(`reproduce ${name}: transfer ${options.from ? `from ${rel(options.from)}` : `from ${options.model} pretrained here for ${options.pretrainEpochs} epochs on ${o.data ?? 'the bundled CIFAR-10 sample'}`} ` +
     `to ${options.subsets.join(', ')} (${o.data100 ?? 'the bundled CIFAR-100 sample; pass --data100 for the real subsets'}): ` +
     `${options.runs.map((r) => `${r.mode}/${r.head}`).join(', ')}; ${options.epochs} epochs, ${options.limit ?? 'all'} training images per subset, batch ${options.batchSize}, lr ${options.lr}, device ${device}\nresults: ${out}`);
   const progress = new Map<string, (p: any) => void>();
   const { summary, report } = await reproduceTransfer(name, options, { out, data10: o.data, data100: o.data100 }, {
     signal: abortOnSignal(),
-    onEvent: o.json ? undefined : (e: TransferEvent) => {
+    onEvent: (e: TransferEvent) => {
       if (e.type === 'pretrain') {
         if (!progress.has('pretrain')) progress.set('pretrain', consoleProgress({ label: 'pretrain ' }));
         progress.get('pretrain')!(e.progress);

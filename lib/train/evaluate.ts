@@ -30,3 +30,22 @@ export function predict(network: Network, x: Tensor): { probabilities: Tensor; l
     }),
   );
 }
+
+/**
+ * The confusion matrix of `network` on images x with labels y: entry [t][p]
+ * counts the images of true class t predicted as p (dropout off).
+ */
+export function confusionMatrix(network: Network, data: Pick<TensorSplit, 'x' | 'y'>, classes: number, o: { batchSize?: number } = {}): number[][] {
+  const matrix = Array.from({ length: classes }, () => new Array<number>(classes).fill(0));
+  const n = data.y.shape[0];
+  const batchSize = o.batchSize ?? 500;
+  for (let start = 0; start < n; start += batchSize) {
+    const len = Math.min(batchSize, n - start);
+    const [truth, predicted] = tidy(() => {
+      const { labels } = predict(network, data.x.narrow(0, start, len));
+      return [data.y.narrow(0, start, len).toArray(), labels.toArray()];
+    });
+    truth.forEach((t, i) => matrix[Number(t)][Number(predicted[i])]++);
+  }
+  return matrix;
+}

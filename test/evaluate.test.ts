@@ -1,0 +1,141 @@
+/**
+ * Scoring trained networks: confusionMatrix against known predictions, and
+ * evaluateCheckpoint / `allcnn evaluate` reproducing a run's own scores.
+ */
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { noGrad } from '../lib/autograd';
+import { fromArray } from '../lib/creation';
+import { BUNDLED_SAMPLE as SAMPLE, Dataset, loadCifar10 } from '../lib/data/dataset';
+import { CheckpointError, DataError, InvalidArgumentError } from '../lib/errors';
+import { buildNetwork } from '../lib/model/network';
+import { declareNetwork } from '../lib/model/spec';
+import { exportWeights } from '../lib/train/checkpoint';
+import { confusionMatrix, evaluate } from '../lib/train/evaluate';
+import { evaluateCheckpoint } from '../lib/train/evaluate-checkpoint';
+import { trainModel, TrainResult } from '../lib/train/train';
+import { tempDirs } from './tmp';
+
+const BIN = path.resolve(__dirname, '../../bin/allcnn.js');
+const tmp = tempDirs('evaluate');
+process.env.ALLCNN_DATA = tmp();
+
+let sample: Dataset;
+let run: { dir: string; checkpoint: string; result: TrainResult };
+beforeAll(async () => {
+  sample = await loadCifar10(undefined, { prep: 'std' });
+  // A short run on the bundled sample, checkpointed as `allcnn train` does it.
+  const dir = tmp();
+  const checkpoint = path.join(dir, 'checkpoint.safetensors');
+  const result = await trainModel(
+    { model: 'strided-cnn-a', epochs: 2, limit: 200, batchSize: 50, lr: 0.05, prep: 'std', stallEpochs: 0 },
+    { checkpoint },
+  );
+  run = { dir, checkpoint, result };
+});
+afterAll(() => sample.dispose());
+
+const labelCounts = (y: number[]) => Array.from({ length: 10 }, (_, k) => y.filter((v) => v === k).length);
+
+test('confusionMatrix of a network that always predicts class 3 puts every image in column 3', () => {
+  // A 1x1 convolution with zero weights and a one-hot bias: logits are the bias everywhere.
+  const spec = declareNetwork('Const', 'predicts class 3', ['conv 1x1 classes', 'gap', 'softmax']);
+  const net = buildNetwork(spec, { classes: 10, finalRelu: false });
+  try {
+    noGrad(() => {
+      for (const [name, p] of net.parameters) {
+        if (name.endsWith('bias')) p.copy_(fromArray([0, 0, 0, 5, 0, 0, 0, 0, 0, 0], [10]));
+        else p.zero_();
+      }
+    });
+    const counts = labelCounts(sample.test.y.toArray());
+    const m = confusionMatrix(net, sample.test, 10, { batchSize: 7 }); // batches that do not divide the 100 images
+    expect(m.map((row) => row[3])).toEqual(counts);
+    expect(m.flat().reduce((s, v) => s + v, 0)).toBe(sample.test.count);
+  } finally {
+    net.dispose();
+  }
+});
+
+test("confusionMatrix's diagonal agrees with the native evaluate() on a trained network", async () => {
+  const spec = declareNetwork('Tiny', 'two convolutions', ['conv 3x3 16 /2 relu', 'conv 1x1 classes', 'gap', 'softmax']);
+  const net = buildNetwork(spec, { classes: 10, seed: 3 });
+  try {
+    const m = confusionMatrix(net, sample.validation, 10);
+    const score = await evaluate(net, sample.validation);
+    const correct = m.reduce((s, row, k) => s + row[k], 0);
+    expect(correct / score.count).toBeCloseTo(score.accuracy, 10);
+    expect(m.map((row) => row.reduce((s, v) => s + v, 0))).toEqual(labelCounts(sample.validation.y.toArray()));
+  } finally {
+    net.dispose();
+  }
+});
+
+test("evaluateCheckpoint gives back the run's own test and validation scores", async () => {
+  const test = await evaluateCheckpoint(run.checkpoint);
+  expect(test).toMatchObject({ model: 'strided-cnn-a', name: 'Strided-CNN-A', epoch: 2, epochs: 2, split: 'test', data: null });
+  expect(test.count).toBe(run.result.test.count);
+  expect(test.accuracy).toBe(run.result.test.accuracy);
+  expect(test.loss).toBeCloseTo(run.result.test.loss, 5);
+  expect(test.confusion.reduce((s, row, k) => s + row[k], 0) / test.count).toBeCloseTo(test.accuracy, 10);
+  expect(test.perClass.map((c) => c.count)).toEqual(labelCounts(sample.test.y.toArray()));
+  expect(test.classNames).toEqual(sample.classNames);
+
+  const validation = await evaluateCheckpoint(run.checkpoint, { split: 'validation' });
+  expect(validation.count).toBe(run.result.validation.count);
+  expect(validation.accuracy).toBe(run.result.validation.accuracy);
+});
+
+test('evaluateCheckpoint refuses what it cannot score, saying what to pass instead', async () => {
+  const dir = tmp();
+  await expect(evaluateCheckpoint(path.join(dir, 'none.safetensors'))).rejects.toThrow(/no such file/);
+  await expect(evaluateCheckpoint(run.checkpoint, { split: 'train' as never })).rejects.toThrow(InvalidArgumentError);
+
+  // A weights file has no record of the preprocessing.
+  const trained = await trainModel({ model: 'strided-cnn-a', epochs: 1, limit: 64, prep: 'std', stallEpochs: 0 }, { keepModel: true });
+  const weights = path.join(dir, 'weights.safetensors');
+  exportWeights(weights, trained.network!);
+  trained.network!.dispose();
+  await expect(evaluateCheckpoint(weights)).rejects.toThrow(new CheckpointError(`${weights}: a weights file, which does not record how the data were prepared; pass the checkpoint.safetensors written beside it (format allcnn-checkpoint-v1)`));
+
+  // A run trained on data that is not there any more.
+  const moved = path.join(dir, 'moved.safetensors');
+  const copy = path.join(dir, 'copy.tar.gz');
+  fs.copyFileSync(SAMPLE, copy);
+  await trainModel({ model: 'strided-cnn-a', data: copy, epochs: 1, limit: 64, prep: 'std', stallEpochs: 0 }, { checkpoint: moved });
+  fs.rmSync(copy);
+  await expect(evaluateCheckpoint(moved)).rejects.toThrow(DataError);
+  await expect(evaluateCheckpoint(moved)).rejects.toThrow(/copy\.tar\.gz, which is not there from here: pass the CIFAR-10 archive or folder with --data/);
+  expect((await evaluateCheckpoint(moved, { data: SAMPLE })).count).toBe(100);
+
+  // A network of one's own: the command cannot rebuild it.
+  const own = path.join(dir, 'own.safetensors');
+  const tiny = declareNetwork('Tiny', 'one convolution', ['conv 1x1 classes', 'gap', 'softmax']);
+  await trainModel({ model: tiny, epochs: 1, limit: 64, prep: 'std', stallEpochs: 0 }, { checkpoint: own });
+  await expect(evaluateCheckpoint(own)).rejects.toThrow(/a checkpoint of "Tiny", not one of the twelve networks/);
+});
+
+test('allcnn evaluate prints per-class accuracies and the confusion matrix, or JSON', () => {
+  const cli = (...args: string[]) => spawnSync(process.execPath, [BIN, 'evaluate', ...args], { encoding: 'utf8', env: process.env });
+  const text = cli(run.dir); // the run folder stands for its checkpoint
+  expect(text.status).toBe(0);
+  expect(text.stdout).toContain(`Strided-CNN-A from ${path.relative(process.cwd(), run.checkpoint)} (epoch 2 of 2), test split of the bundled sample: 100 images`);
+  expect(text.stdout).toContain(`accuracy ${(100 * run.result.test.accuracy).toFixed(2)}%`);
+  expect(text.stdout).toMatch(/^class +images +accuracy +most often mistaken for$/m);
+  expect(text.stdout).toMatch(/^airplane +\d+ +\d+\.\d\d% /m);
+  expect(text.stdout).toContain('confusion matrix (rows: true class, columns: predicted class)');
+
+  const json = cli(run.checkpoint, '--split', 'validation', '--json');
+  expect(json.status).toBe(0);
+  const r = JSON.parse(json.stdout);
+  expect(r.accuracy).toBe(run.result.validation.accuracy);
+  expect(r.confusion).toHaveLength(10);
+
+  const bad = cli(run.checkpoint, '--split', 'train');
+  expect(bad.status).toBe(2);
+  expect(bad.stderr).toContain('--split must be one of test, validation, got "train"');
+  const missing = cli(path.join(run.dir, 'nope'));
+  expect(missing.status).toBe(1);
+  expect(missing.stderr).toContain('no such file');
+});
