@@ -7,7 +7,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { noGrad } from '../lib/autograd';
 import { fromArray } from '../lib/creation';
-import { BUNDLED_SAMPLE as SAMPLE, Dataset, loadCifar10 } from '../lib/data/dataset';
+import { readCifar10 } from '../lib/data/cifar';
+import { BUNDLED_SAMPLE as SAMPLE, Dataset, loadCifar10, prepareDataset } from '../lib/data/dataset';
 import { CheckpointError, DataError, InvalidArgumentError } from '../lib/errors';
 import { buildNetwork } from '../lib/model/network';
 import { declareNetwork } from '../lib/model/spec';
@@ -85,6 +86,35 @@ test("evaluateCheckpoint gives back the run's own test and validation scores", a
   const validation = await evaluateCheckpoint(run.checkpoint, { split: 'validation' });
   expect(validation.count).toBe(run.result.validation.count);
   expect(validation.accuracy).toBe(run.result.validation.accuracy);
+});
+
+test("a run on a shared data set (as reproduce trains) is scored on that data set's split, not on its own seed's", async () => {
+  const dir = tmp();
+  const copy = path.join(dir, 'copy.tar.gz');
+  fs.copyFileSync(SAMPLE, copy);
+  // The split's seed (7) is not the run's (0): the validation images differ between the two.
+  const shared = await loadCifar10(copy, { prep: 'std', seed: 7, validation: 100, limit: 150 });
+  expect(shared.recipe).toEqual({ data: copy, prep: 'std', seed: 7, validation: 100, limit: 150, testLimit: 100 });
+  const checkpoint = path.join(dir, 'checkpoint.safetensors');
+  try {
+    const result = await trainModel({ model: 'strided-cnn-a', epochs: 1, lr: 0.05, prep: 'std', stallEpochs: 0 }, { dataset: shared, checkpoint });
+    const validation = await evaluateCheckpoint(checkpoint, { split: 'validation' });
+    expect(validation.data).toBe(copy);
+    expect(validation.count).toBe(100);
+    expect(validation.accuracy).toBe(result.validation.accuracy);
+    expect(validation.loss).toBeCloseTo(result.validation.loss, 5);
+  } finally {
+    shared.dispose();
+  }
+
+  // A data set made by hand has no recipe: the checkpoint says so, and evaluate refuses it.
+  const own = prepareDataset(await readCifar10(SAMPLE), { prep: 'std' });
+  try {
+    await trainModel({ model: 'strided-cnn-a', epochs: 1, prep: 'std', stallEpochs: 0 }, { dataset: own, checkpoint: path.join(dir, 'own.safetensors') });
+  } finally {
+    own.dispose();
+  }
+  await expect(evaluateCheckpoint(path.join(dir, 'own.safetensors'))).rejects.toThrow(/trained on a data set passed in by the caller \(hooks.dataset\)/);
 });
 
 test('evaluateCheckpoint refuses what it cannot score, saying what to pass instead', async () => {

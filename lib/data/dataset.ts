@@ -44,6 +44,23 @@ export interface TensorSplit {
   count: number;
 }
 
+/**
+ * What loadCifar10 read and how: given back to it, it makes the same data set
+ * again. Checkpoints keep it, so that evaluateCheckpoint() scores a run on
+ * the very images it was scored on (a reproduction's runs share a data set
+ * whose split seed is not the run's seed).
+ */
+export interface DataRecipe {
+  /** The archive or folder, as an absolute path; null: the bundled sample. */
+  data: string | null;
+  prep: Prep;
+  /** The split's seed and sizes. */
+  seed: number;
+  validation: number;
+  limit: number;
+  testLimit: number;
+}
+
 export interface Dataset {
   train: TensorSplit;
   validation: TensorSplit;
@@ -55,6 +72,8 @@ export interface Dataset {
   device: Device;
   /** Whether the ZCA matrix came from the on-disk cache. */
   zcaCached?: boolean;
+  /** Set by loadCifar10; absent for data sets made with prepareDataset. */
+  recipe?: DataRecipe;
   dispose(): void;
 }
 
@@ -114,5 +133,8 @@ export function prepareDataset(raw: { train: ImageSet; test: ImageSet; className
 /** Reads CIFAR-10 (archive or folder; the bundled sample when omitted) and prepares it. */
 export async function loadCifar10(file: string | undefined, o: DatasetOptions = {}): Promise<Dataset> {
   const raw = await readCifar10(file ?? BUNDLED_SAMPLE);
-  return prepareDataset(raw, o);
+  const set = prepareDataset(raw, o);
+  const data = file === undefined || path.resolve(file) === BUNDLED_SAMPLE ? null : path.resolve(file);
+  set.recipe = { data, prep: set.prep, seed: o.seed ?? 0, validation: set.validation.count, limit: set.train.count, testLimit: set.test.count };
+  return set;
 }

@@ -12,6 +12,7 @@ import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import { CheckpointError } from '../errors';
 import { loadSafetensors, saveSafetensors } from '../io/safetensors';
+import type { DataRecipe } from '../data/dataset';
 import type { Network } from '../model/network';
 import { noGrad } from '../autograd';
 import type { Tensor } from '../tensor';
@@ -31,6 +32,8 @@ export interface CheckpointState<H> {
   epoch: number;
   history: H[];
   config: object;
+  /** The data set's recipe (null: a data set made without one); not part of the config check. */
+  data?: DataRecipe | null;
 }
 
 export function saveCheckpoint<H>(file: string, net: Network, sgd: SGD | null, state: CheckpointState<H>): void {
@@ -45,6 +48,7 @@ export function saveCheckpoint<H>(file: string, net: Network, sgd: SGD | null, s
     configHash: configHash(state.config),
     config: JSON.stringify(state.config),
     history: JSON.stringify(state.history),
+    ...(state.data !== undefined ? { data: JSON.stringify(state.data) } : {}),
     rng: JSON.stringify({ reseededPerEpoch: true }),
   });
 }

@@ -6,11 +6,11 @@
  */
 import * as fs from 'node:fs';
 import { checkOneOf } from '../check';
-import { loadCifar10 } from '../data/dataset';
+import { DataRecipe, DatasetOptions, loadCifar10 } from '../data/dataset';
 import { CheckpointError, DataError } from '../errors';
 import { buildNetwork } from '../model/network';
 import { checkDevice, Device } from '../tensor';
-import { readPretrained } from '../transfer/pretrained';
+import { loadSafetensors } from '../io/safetensors';
 import { MODELS } from '../../models';
 import { CHECKPOINT_FORMAT, loadCheckpoint } from './checkpoint';
 import type { ResolvedConfig } from './config';
@@ -54,21 +54,20 @@ export interface EvaluateCheckpointOptions {
 export async function evaluateCheckpoint(file: string, o: EvaluateCheckpointOptions = {}): Promise<CheckpointEvaluation> {
   const split = checkOneOf('split', o.split ?? 'test', SPLITS);
   const device = checkDevice('device', o.device ?? 'cpu');
-  const { config, epoch } = readRunConfig(file);
-  const data = o.data ?? config.data ?? undefined;
+  const { config, epoch, recipe } = readRun(file);
+  const data = o.data ?? recipe.data ?? undefined;
   if (data !== undefined && !fs.existsSync(data)) {
     throw new DataError(`${file} was trained on ${data}, which is not there from here: pass the CIFAR-10 archive or folder with --data (options.data)`);
   }
-  const dataset = await loadCifar10(data, {
-    prep: config.prep, validation: config.validation ?? undefined, seed: config.seed,
-    limit: config.limit ?? undefined, testLimit: config.testLimit ?? undefined, device,
-  });
+  const { data: _trainedOn, ...options } = recipe;
+  const dataset = await loadCifar10(data, { ...options, device });
   const network = buildNetwork(MODELS[config.model], { classes: dataset.classes, finalRelu: config.finalRelu, device });
   try {
     loadCheckpoint(file, network, null, config);
     const part = dataset[split];
-    const score = await evaluate(network, part, { batchSize: o.batchSize ?? config.evalBatchSize });
-    const confusion = confusionMatrix(network, part, dataset.classes, { batchSize: o.batchSize ?? config.evalBatchSize });
+    const batchSize = o.batchSize ?? config.evalBatchSize;
+    const score = await evaluate(network, part, { batchSize });
+    const confusion = confusionMatrix(network, part, dataset.classes, { batchSize });
     const perClass = dataset.classNames.map((name, k) => {
       const count = confusion[k].reduce((s, v) => s + v, 0);
       return { name, count, accuracy: count ? confusion[k][k] / count : NaN };
@@ -83,16 +82,35 @@ export async function evaluateCheckpoint(file: string, o: EvaluateCheckpointOpti
   }
 }
 
-/** The run's config and epoch, with an error that says what to pass instead when the file is not a CIFAR-10 training checkpoint. */
-function readRunConfig(file: string): { config: ResolvedConfig; epoch: number } {
+/**
+ * The run's config, epoch and data recipe, with an error that says what to
+ * pass instead when the file is not a CIFAR-10 training checkpoint.
+ */
+function readRun(file: string): { config: ResolvedConfig; epoch: number; recipe: Pick<DataRecipe, 'data'> & DatasetOptions } {
   if (!fs.existsSync(file)) throw new CheckpointError(`${file}: no such file (allcnn train writes <out>/checkpoint.safetensors)`);
-  const pre = readPretrained(file);
-  pre.dispose();
-  if (pre.kind !== 'checkpoint' || !pre.config) {
+  const { tensors, metadata } = loadSafetensors(file);
+  tensors.forEach((t) => t.dispose()); // loadCheckpoint reads them again, checked against the network
+  if (metadata.format !== CHECKPOINT_FORMAT) {
     throw new CheckpointError(`${file}: a weights file, which does not record how the data were prepared; pass the checkpoint.safetensors written beside it (format ${CHECKPOINT_FORMAT})`);
   }
-  if (!MODELS[pre.config.model]) {
-    throw new CheckpointError(`${file}: a checkpoint of "${pre.config.model}", not one of the twelve networks; evaluate it from TypeScript with buildNetwork(), loadCheckpoint() and evaluate()`);
+  const config = parse<ResolvedConfig>(file, 'config', metadata.config);
+  if (!MODELS[config.model]) {
+    throw new CheckpointError(`${file}: a checkpoint of "${config.model}", not one of the twelve networks; evaluate it from TypeScript with buildNetwork(), loadCheckpoint() and evaluate()`);
   }
-  return { config: pre.config, epoch: pre.epochs ?? 0 };
+  // Checkpoints written before the recipe was kept came from `allcnn train`, whose config holds the data options.
+  const recipe = metadata.data === undefined
+    ? { data: config.data, prep: config.prep, seed: config.seed, validation: config.validation ?? undefined, limit: config.limit ?? undefined, testLimit: config.testLimit ?? undefined }
+    : parse<DataRecipe | null>(file, 'data', metadata.data);
+  if (!recipe) {
+    throw new CheckpointError(`${file}: trained on a data set passed in by the caller (hooks.dataset), not one loadCifar10 can make again; score it from TypeScript with evaluate() on that data set`);
+  }
+  return { config, epoch: Number(metadata.epoch), recipe };
+}
+
+function parse<T>(file: string, key: string, text: string | undefined): T {
+  try {
+    return JSON.parse(text ?? '') as T;
+  } catch {
+    throw new CheckpointError(`${file}: metadata "${key}" is missing or not JSON (a corrupt checkpoint?)`);
+  }
 }

@@ -205,7 +205,7 @@ export async function trainModel(config: TrainConfig, hooks: TrainHooks = {}): P
       history.push(record);
       stalled = stalledFor(history, chance, c.stallEpochs);
       if (hooks.checkpoint) {
-        saveCheckpoint(hooks.checkpoint, network, sgd, { epoch: epoch + 1, history, config: c });
+        saveCheckpoint(hooks.checkpoint, network, sgd, { epoch: epoch + 1, history, config: c, data: dataset.recipe ?? null });
         hooks.onProgress?.({ type: 'checkpoint', file: hooks.checkpoint, epoch: epoch + 1 });
       }
       hooks.onProgress?.({ type: 'epoch', record, stalled });
