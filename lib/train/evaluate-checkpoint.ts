@@ -55,29 +55,32 @@ export async function evaluateCheckpoint(file: string, o: EvaluateCheckpointOpti
   const split = checkOneOf('split', o.split ?? 'test', SPLITS);
   const device = checkDevice('device', o.device ?? 'cpu');
   const { config, epoch, recipe } = readRun(file);
-  const data = o.data ?? recipe.data ?? undefined;
-  if (data !== undefined && !fs.existsSync(data)) {
-    throw new DataError(`${file} was trained on ${data}, which is not there from here: pass the CIFAR-10 archive or folder with --data (options.data)`);
+  if (o.data === undefined && recipe.data !== null && !fs.existsSync(recipe.data)) {
+    throw new DataError(`${file} was trained on ${recipe.data}, which is not there from here: pass the CIFAR-10 archive or folder with --data (options.data)`);
   }
-  const { data: _trainedOn, ...options } = recipe;
+  const { data: trainedOn, ...options } = recipe;
+  const data = o.data ?? trainedOn ?? undefined;
   const dataset = await loadCifar10(data, { ...options, device });
-  const network = buildNetwork(MODELS[config.model], { classes: dataset.classes, finalRelu: config.finalRelu, device });
   try {
-    loadCheckpoint(file, network, null, config);
-    const part = dataset[split];
-    const batchSize = o.batchSize ?? config.evalBatchSize;
-    const score = await evaluate(network, part, { batchSize });
-    const confusion = confusionMatrix(network, part, dataset.classes, { batchSize });
-    const perClass = dataset.classNames.map((name, k) => {
-      const count = confusion[k].reduce((s, v) => s + v, 0);
-      return { name, count, accuracy: count ? confusion[k][k] / count : NaN };
-    });
-    return {
-      file, model: config.model, name: MODELS[config.model].name, epoch, epochs: config.epochs, split, data: data ?? null,
-      loss: score.loss, accuracy: score.accuracy, count: score.count, classNames: dataset.classNames, confusion, perClass,
-    };
+    const network = buildNetwork(MODELS[config.model], { classes: dataset.classes, finalRelu: config.finalRelu, device });
+    try {
+      loadCheckpoint(file, network, null, config);
+      const part = dataset[split];
+      const batchSize = o.batchSize ?? config.evalBatchSize;
+      const score = await evaluate(network, part, { batchSize });
+      const confusion = confusionMatrix(network, part, dataset.classes, { batchSize });
+      const perClass = dataset.classNames.map((name, k) => {
+        const count = confusion[k].reduce((s, v) => s + v, 0);
+        return { name, count, accuracy: count ? confusion[k][k] / count : NaN };
+      });
+      return {
+        file, model: config.model, name: MODELS[config.model].name, epoch, epochs: config.epochs, split, data: data ?? null,
+        loss: score.loss, accuracy: score.accuracy, count: score.count, classNames: dataset.classNames, confusion, perClass,
+      };
+    } finally {
+      network.dispose();
+    }
   } finally {
-    network.dispose();
     dataset.dispose();
   }
 }
