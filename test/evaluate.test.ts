@@ -13,7 +13,7 @@ import { CheckpointError, DataError, InvalidArgumentError } from '../lib/errors'
 import { buildNetwork } from '../lib/model/network';
 import { declareNetwork } from '../lib/model/spec';
 import { exportWeights } from '../lib/train/checkpoint';
-import { confusionMatrix, evaluate } from '../lib/train/evaluate';
+import { evaluate, evaluateByClass } from '../lib/train/evaluate';
 import { evaluateCheckpoint } from '../lib/train/evaluate-checkpoint';
 import { trainModel, TrainResult } from '../lib/train/train';
 import { tempDirs } from './tmp';
@@ -39,8 +39,8 @@ afterAll(() => sample.dispose());
 
 const labelCounts = (y: number[]) => Array.from({ length: 10 }, (_, k) => y.filter((v) => v === k).length);
 
-test('confusionMatrix of a network that always predicts class 3 puts every image in column 3', () => {
-  // A 1x1 convolution with zero weights and a one-hot bias: logits are the bias everywhere.
+test('evaluateByClass of a network that always predicts class 3: every image in column 3, and the known loss', async () => {
+  // A 1x1 convolution with zero weights and a one-hot bias: the logits are the bias, [0,0,0,5,0,...], for every image.
   const spec = declareNetwork('Const', 'predicts class 3', ['conv 1x1 classes', 'gap', 'softmax']);
   const net = buildNetwork(spec, { classes: 10, finalRelu: false });
   try {
@@ -51,23 +51,29 @@ test('confusionMatrix of a network that always predicts class 3 puts every image
       }
     });
     const counts = labelCounts(sample.test.y.toArray());
-    const m = confusionMatrix(net, sample.test, 10, { batchSize: 7 }); // batches that do not divide the 100 images
-    expect(m.map((row) => row[3])).toEqual(counts);
-    expect(m.flat().reduce((s, v) => s + v, 0)).toBe(sample.test.count);
+    const r = await evaluateByClass(net, sample.test, 10, { batchSize: 7 }); // batches that do not divide the 100 images
+    expect(r.confusion.map((row) => row[3])).toEqual(counts);
+    expect(r.confusion.flat().reduce((s, v) => s + v, 0)).toBe(100);
+    expect(r.count).toBe(100);
+    expect(r.accuracy).toBeCloseTo(counts[3] / 100, 12);
+    // -log softmax: log(e^5 + 9) for the other classes, 5 less for class 3.
+    const logZ = Math.log(Math.exp(5) + 9);
+    expect(r.loss).toBeCloseTo((counts[3] * (logZ - 5) + (100 - counts[3]) * logZ) / 100, 5);
   } finally {
     net.dispose();
   }
 });
 
-test("confusionMatrix's diagonal agrees with the native evaluate() on a trained network", async () => {
+test('evaluateByClass agrees with the native evaluate()', async () => {
   const spec = declareNetwork('Tiny', 'two convolutions', ['conv 3x3 16 /2 relu', 'conv 1x1 classes', 'gap', 'softmax']);
   const net = buildNetwork(spec, { classes: 10, seed: 3 });
   try {
-    const m = confusionMatrix(net, sample.validation, 10);
+    const r = await evaluateByClass(net, sample.validation, 10);
     const score = await evaluate(net, sample.validation);
-    const correct = m.reduce((s, row, k) => s + row[k], 0);
-    expect(correct / score.count).toBeCloseTo(score.accuracy, 10);
-    expect(m.map((row) => row.reduce((s, v) => s + v, 0))).toEqual(labelCounts(sample.validation.y.toArray()));
+    expect(r.count).toBe(score.count);
+    expect(r.accuracy).toBeCloseTo(score.accuracy, 10);
+    expect(r.loss).toBeCloseTo(score.loss, 5);
+    expect(r.confusion.map((row) => row.reduce((s, v) => s + v, 0))).toEqual(labelCounts(sample.validation.y.toArray()));
   } finally {
     net.dispose();
   }

@@ -14,7 +14,7 @@ import { loadSafetensors } from '../io/safetensors';
 import { MODELS } from '../../models';
 import { CHECKPOINT_FORMAT, loadCheckpoint } from './checkpoint';
 import type { ResolvedConfig } from './config';
-import { confusionMatrix, evaluate } from './evaluate';
+import { evaluateByClass } from './evaluate';
 
 export const SPLITS = ['test', 'validation'] as const;
 export type Split = (typeof SPLITS)[number];
@@ -60,15 +60,15 @@ export async function evaluateCheckpoint(file: string, o: EvaluateCheckpointOpti
   }
   const { data: trainedOn, ...options } = recipe;
   const data = o.data ?? trainedOn ?? undefined;
-  const dataset = await loadCifar10(data, { ...options, device });
+  // limit 1: the training images are not scored, and the normalisation is fit
+  // on the whole training split whatever the limit (so this skips whitening 49,000 images).
+  const dataset = await loadCifar10(data, { ...options, limit: 1, device });
   try {
     const network = buildNetwork(MODELS[config.model], { classes: dataset.classes, finalRelu: config.finalRelu, device });
     try {
       loadCheckpoint(file, network, null, config);
       const part = dataset[split];
-      const batchSize = o.batchSize ?? config.evalBatchSize;
-      const score = await evaluate(network, part, { batchSize });
-      const confusion = confusionMatrix(network, part, dataset.classes, { batchSize });
+      const { confusion, ...score } = await evaluateByClass(network, part, dataset.classes, { batchSize: o.batchSize ?? config.evalBatchSize });
       const perClass = dataset.classNames.map((name, k) => {
         const count = confusion[k].reduce((s, v) => s + v, 0);
         return { name, count, accuracy: count ? confusion[k][k] / count : NaN };

@@ -1,7 +1,7 @@
 /** evaluate() and predict() for a trained Network. */
 import { noGrad } from '../autograd';
 import type { TensorSplit } from '../data/dataset';
-import { logSoftmax } from '../functional';
+import { crossEntropy, logSoftmax } from '../functional';
 import type { Network } from '../model/network';
 import { native } from '../native';
 import { tidy } from '../scope';
@@ -31,21 +31,34 @@ export function predict(network: Network, x: Tensor): { probabilities: Tensor; l
   );
 }
 
+/** A Score with the confusion matrix: confusion[t][p] counts the images of true class t predicted as p. */
+export interface ClassScore extends Score {
+  confusion: number[][];
+}
+
 /**
- * The confusion matrix of `network` on images x with labels y: entry [t][p]
- * counts the images of true class t predicted as p (dropout off).
+ * Loss, accuracy and confusion matrix of `network` on images x with labels y
+ * (dropout off), in one pass run op by op from TypeScript. The event loop
+ * gets a turn between batches.
  */
-export function confusionMatrix(network: Network, data: Pick<TensorSplit, 'x' | 'y'>, classes: number, o: { batchSize?: number } = {}): number[][] {
-  const matrix = Array.from({ length: classes }, () => new Array<number>(classes).fill(0));
+export async function evaluateByClass(network: Network, data: Pick<TensorSplit, 'x' | 'y'>, classes: number, o: { batchSize?: number } = {}): Promise<ClassScore> {
+  const confusion = Array.from({ length: classes }, () => new Array<number>(classes).fill(0));
   const n = data.y.shape[0];
   const batchSize = o.batchSize ?? 500;
+  let lossSum = 0;
   for (let start = 0; start < n; start += batchSize) {
     const len = Math.min(batchSize, n - start);
-    const [truth, predicted] = tidy(() => {
-      const { labels } = predict(network, data.x.narrow(0, start, len));
-      return [data.y.narrow(0, start, len).toArray(), labels.toArray()];
-    });
-    truth.forEach((t, i) => matrix[Number(t)][Number(predicted[i])]++);
+    const [loss, truth, predicted] = noGrad(() =>
+      tidy(() => {
+        const y = data.y.narrow(0, start, len);
+        const logits = network.forward(data.x.narrow(0, start, len), false);
+        return [crossEntropy(logits, y).item(), y.toArray(), logits.argmax(1).toArray()] as const;
+      }),
+    );
+    lossSum += loss * len;
+    truth.forEach((t, i) => confusion[t][predicted[i]]++);
+    await new Promise((resolve) => setImmediate(resolve));
   }
-  return matrix;
+  const correct = confusion.reduce((s, row, k) => s + row[k], 0);
+  return { loss: n ? lossSum / n : NaN, accuracy: n ? correct / n : NaN, count: n, confusion };
 }
