@@ -7,7 +7,7 @@ import { checkNumber, invalid } from './check';
 import { native } from './native';
 import { Tensor, wrap } from './tensor';
 
-type Pair = number | [number, number];
+export type Pair = number | [number, number];
 const pair = (name: string, v: Pair): number[] => {
   const p = typeof v === 'number' ? [v, v] : v;
   if (!Array.isArray(p) || p.length !== 2 || !p.every((x) => Number.isInteger(x) && x >= 0)) {

@@ -25,7 +25,7 @@ export function checkDtype(name: string, dtype: unknown): DType {
   return checkOneOf(name, dtype, DTYPES);
 }
 
-type Dims = number | number[];
+export type Dims = number | number[];
 const dimsOf = (d: Dims | undefined): number[] | null => (d === undefined ? null : typeof d === 'number' ? [d] : d);
 
 export class Tensor {

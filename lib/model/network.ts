@@ -34,7 +34,7 @@ export interface BuildOptions {
 }
 
 /** A layer as run: its spec plus the names of its tensors. */
-interface BuiltLayer {
+export interface BuiltLayer {
   spec: LayerSpec;
   name: string;
 }
