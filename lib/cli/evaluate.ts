@@ -16,6 +16,7 @@ export function evaluateCommand(): Command {
     .option('--json', 'print the scores, per-class accuracies and confusion matrix as JSON on stdout', false)
     .action(async (target: string, o) => {
       const file = fs.existsSync(target) && fs.statSync(target).isDirectory() ? path.join(target, 'checkpoint.safetensors') : target;
+      process.stderr.write(`scoring ${path.relative(process.cwd(), file)} on its ${o.split} split (device ${o.device})\n`);
       const r = await evaluateCheckpoint(file, { data: o.data, split: o.split, device: o.device, batchSize: o.batchSize });
       if (o.json) {
         process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
