@@ -1,4 +1,4 @@
-/** evaluate() and predict() for a trained Network. */
+/** evaluate(), evaluateByClass() and predict() for a trained Network. */
 import { noGrad } from '../autograd';
 import type { TensorSplit } from '../data/dataset';
 import { crossEntropy, logSoftmax } from '../functional';
