@@ -53,7 +53,7 @@ export function reproduceCommand(): Command {
       const name = o.name ?? o.preset;
       const out = path.resolve(o.out ?? path.join('results', name));
       console.error(`reproduce ${name}: preset ${options.preset}, ${options.models.length} models x lrs [${options.lrs.join(', ')}] (${options.lrSelection}${options.lrSelection === 'probe' ? `, ${options.probeEpochs}-epoch probes` : ''}), ` +
-          `${options.epochs} epochs, batch ${options.batchSize}, device ${device}, concurrency ${options.concurrency}, extras: ${options.extras.join(', ') || 'none'}\nresults: ${out}`);
+        `${options.epochs} epochs, batch ${options.batchSize}, device ${device}, concurrency ${options.concurrency}, extras: ${options.extras.join(', ') || 'none'}\nresults: ${out}`);
       const { summary, report } = await reproduce(name, options, { out, data: o.data }, { signal: abortOnSignal(), onEvent: consoleEvents() });
       if (o.json) {
         process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
