@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { liveTensors } from '../lib/backend';
 import { fromArray, scalar, zeros } from '../lib/creation';
 import { CheckpointError } from '../lib/errors';
-import { loadSafetensors, saveSafetensors } from '../lib/io/safetensors';
+import { loadSafetensors, readSafetensorsMetadata, saveSafetensors } from '../lib/io/safetensors';
 import { dispose, tidy } from '../lib/scope';
 import { Tensor } from '../lib/tensor';
 
@@ -199,6 +199,19 @@ describe('the file format, parsed by hand', () => {
       dispose([...loaded.tensors.values()]);
     }
   });
+});
+
+test('readSafetensorsMetadata reads the metadata alone, and refuses what loadSafetensors refuses', () => {
+  const file = path.join(freshDir(), 'm.safetensors');
+  const base = liveTensors();
+  tidy(() => saveSafetensors(file, { w: fromArray([1, 2, 3]) }, { epoch: '3', config: '{"a":1}' }));
+  expect(readSafetensorsMetadata(file)).toEqual({ epoch: '3', config: '{"a":1}' });
+  expect(liveTensors()).toBe(base); // no tensor was made
+  const cut = path.join(path.dirname(file), 'cut.safetensors');
+  fs.writeFileSync(cut, fs.readFileSync(file).subarray(0, 20));
+  expect(() => readSafetensorsMetadata(cut)).toThrow(new CheckpointError(`${cut}: not a valid safetensors file (header length out of range: truncated or foreign file)`));
+  expect(() => readSafetensorsMetadata(path.dirname(file))).toThrow(/: cannot read \(EISDIR\)$/);
+  expect(() => readSafetensorsMetadata(path.join(path.dirname(file), 'none'))).toThrow(/: cannot read \(ENOENT\)$/);
 });
 
 describe('corrupt files give a CheckpointError naming the file', () => {

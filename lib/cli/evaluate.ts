@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import { Command } from 'commander';
 import { CheckpointEvaluation, evaluateCheckpoint, SPLITS } from '../train/evaluate-checkpoint';
 import { int, oneOf } from './options';
+import { pct } from './util';
 
 export function evaluateCommand(): Command {
   return new Command('evaluate')
@@ -25,8 +26,6 @@ export function evaluateCommand(): Command {
       console.log(render(r));
     });
 }
-
-const pct = (v: number) => (Number.isFinite(v) ? `${(100 * v).toFixed(2)}%` : '-');
 
 function render(r: CheckpointEvaluation): string {
   const lines = [

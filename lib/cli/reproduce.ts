@@ -10,9 +10,7 @@ import { PRECISIONS } from '../train/config';
 import { MODEL_IDS } from '../../models';
 import { int, list, num, oneOf } from './options';
 import { reproduceTransferCommand } from './transfer';
-import { abortOnSignal } from './util';
-
-const pct = (v: number) => (Number.isFinite(v) ? `${(100 * v).toFixed(2)}%` : '-');
+import { abortOnSignal, pct } from './util';
 
 export function reproduceCommand(): Command {
   return new Command('reproduce')

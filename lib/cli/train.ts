@@ -10,7 +10,7 @@ import { trainModel } from '../train/train';
 import { MODEL_IDS } from '../../models';
 import { int, num, oneOf } from './options';
 import { consoleProgress } from './progress';
-import { abortOnSignal, saveRun } from './util';
+import { abortOnSignal, pct, saveRun } from './util';
 
 export function trainCommand(): Command {
   return new Command('train')
@@ -53,7 +53,6 @@ export function trainCommand(): Command {
         { onProgress: consoleProgress(), signal, checkpoint, resume: o.resume, keepModel: true },
       );
       if (saveRun(out, result, o.json)) return;
-      const pct = (v: number) => `${(100 * v).toFixed(2)}%`;
       console.log(`\n${result.config.model}: validation accuracy ${pct(result.validation.accuracy)} (${result.validation.count} images), ` +
         `test accuracy ${pct(result.test.accuracy)} (${result.test.count} images), ${result.seconds.toFixed(0)} s, ${result.imagesPerSecond.toFixed(0)} images/s on ${result.device}` +
         (result.cudaGraph.startsWith('failed') ? `\nCUDA graph capture ${result.cudaGraph}; the run used ordinary steps` : '') +

@@ -13,9 +13,8 @@ import { transfer, TransferProgress } from '../transfer/transfer';
 import { MODEL_IDS } from '../../models';
 import { int, num, oneOf } from './options';
 import { consoleProgress, epochLine } from './progress';
-import { abortOnSignal, saveRun } from './util';
+import { abortOnSignal, pct, saveRun } from './util';
 
-const pct = (v: number) => (Number.isFinite(v) ? `${(100 * v).toFixed(2)}%` : '-');
 /** A CIFAR-10 network within this factor of chance (10%) has learned next to nothing. */
 const CHANCE_MARGIN = 1.2;
 const rel = (p: string) => path.relative(process.cwd(), p) || '.';

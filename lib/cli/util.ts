@@ -5,6 +5,9 @@ import type { Network } from '../model/network';
 import { writeFileAtomic } from '../report/atomic';
 import { exportWeights } from '../train/checkpoint';
 
+/** A share as a percentage with two decimals ('57.86%'); '-' when there is none (NaN). */
+export const pct = (v: number): string => (Number.isFinite(v) ? `${(100 * v).toFixed(2)}%` : '-');
+
 /** An AbortSignal that fires on the first Ctrl-C / SIGTERM (the second one exits at once). */
 export function abortOnSignal(): AbortSignal {
   const controller = new AbortController();

@@ -57,42 +57,74 @@ export interface Safetensors {
   metadata: Record<string, string>;
 }
 
+/** The JSON header of a safetensors file whose bytes `read(position, length)` returns; CheckpointError naming the file on corruption. */
+function readHeader(file: string, size: number, read: (position: number, length: number) => Buffer): { header: Record<string, any>; dataStart: number } {
+  if (size < HEADER_LENGTH_BYTES) bad(file, 'too short');
+  const n = Number(read(0, HEADER_LENGTH_BYTES).readBigUInt64LE(0));
+  if (n > MAX_HEADER_BYTES || HEADER_LENGTH_BYTES + n > size) bad(file, 'header length out of range: truncated or foreign file');
+  try {
+    return { header: JSON.parse(read(HEADER_LENGTH_BYTES, n).toString('utf8')), dataStart: HEADER_LENGTH_BYTES + n };
+  } catch {
+    return bad(file, 'header is not JSON');
+  }
+}
+
+function bad(file: string, why: string): never {
+  throw new CheckpointError(`${file}: not a valid safetensors file (${why})`);
+}
+
+function cannotRead(file: string, err: unknown): never {
+  throw new CheckpointError(`${file}: cannot read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+}
+
+/** Only the string metadata of a safetensors file: reads its header, not its tensors. */
+export function readSafetensorsMetadata(file: string): Record<string, string> {
+  let fd: number;
+  try {
+    fd = fs.openSync(file, 'r');
+  } catch (err) {
+    return cannotRead(file, err);
+  }
+  try {
+    const read = (position: number, length: number) => {
+      const buf = Buffer.alloc(length);
+      try {
+        fs.readSync(fd, buf, 0, length, position);
+      } catch (err) {
+        cannotRead(file, err); // a folder, say
+      }
+      return buf;
+    };
+    return readHeader(file, fs.fstatSync(fd).size, read).header.__metadata__ ?? {};
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
 /** Reads a safetensors file into CPU tensors; throws CheckpointError naming the file on any corruption. */
 export function loadSafetensors(file: string): Safetensors {
   let buf: Buffer;
   try {
     buf = fs.readFileSync(file);
   } catch (err) {
-    throw new CheckpointError(`${file}: cannot read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+    return cannotRead(file, err);
   }
-  const bad = (why: string): never => {
-    throw new CheckpointError(`${file}: not a valid safetensors file (${why})`);
-  };
-  if (buf.length < HEADER_LENGTH_BYTES) bad('too short');
-  const n = Number(buf.readBigUInt64LE(0));
-  if (n > MAX_HEADER_BYTES || HEADER_LENGTH_BYTES + n > buf.length) bad('header length out of range: truncated or foreign file');
-  let header: Record<string, any>;
-  try {
-    header = JSON.parse(buf.subarray(HEADER_LENGTH_BYTES, HEADER_LENGTH_BYTES + n).toString('utf8'));
-  } catch {
-    return bad('header is not JSON');
-  }
-  const dataStart = HEADER_LENGTH_BYTES + n;
+  const { header, dataStart } = readHeader(file, buf.length, (position, length) => buf.subarray(position, position + length));
   const tensors = new Map<string, Tensor>();
   try {
     for (const [name, e] of Object.entries(header)) {
       if (name === '__metadata__') continue;
       const dtype = FROM_ST[e?.dtype];
       const [begin, end] = e?.data_offsets ?? [];
-      if (!dtype || !Array.isArray(e.shape) || !Number.isInteger(begin) || !Number.isInteger(end)) bad(`entry ${name} is malformed`);
-      if (begin < 0 || begin > end) bad(`entry ${name} has invalid data offsets [${begin}, ${end}]`);
-      if (dataStart + end > buf.length) bad(`entry ${name} lies outside the file: truncated`);
+      if (!dtype || !Array.isArray(e.shape) || !Number.isInteger(begin) || !Number.isInteger(end)) bad(file, `entry ${name} is malformed`);
+      if (begin < 0 || begin > end) bad(file, `entry ${name} has invalid data offsets [${begin}, ${end}]`);
+      if (dataStart + end > buf.length) bad(file, `entry ${name} lies outside the file: truncated`);
       const bytes = new Uint8Array(end - begin);
       bytes.set(buf.subarray(dataStart + begin, dataStart + end));
       try {
         tensors.set(name, fromArray(bytes, e.shape, dtype));
       } catch (err) {
-        bad(`entry ${name}: ${(err as Error).message}`);
+        bad(file, `entry ${name}: ${(err as Error).message}`);
       }
     }
   } catch (err) {

@@ -27,6 +27,16 @@ export function configHash(config: object): string {
   return crypto.createHash('sha256').update(JSON.stringify(sorted(config))).digest('hex').slice(0, 16);
 }
 
+/** A JSON value of a checkpoint's metadata; null when `key` is absent. */
+export function metadataJson<T>(file: string, key: string, text: string | undefined): T | null {
+  if (text === undefined) return null;
+  try {
+    return JSON.parse(text) as T;
+  } catch {
+    throw new CheckpointError(`${file}: metadata "${key}" is not valid JSON (a corrupt checkpoint?)`);
+  }
+}
+
 export interface CheckpointState<H> {
   /** Epochs completed. */
   epoch: number;

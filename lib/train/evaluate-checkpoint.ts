@@ -10,16 +10,17 @@ import { DataRecipe, DatasetOptions, loadCifar10 } from '../data/dataset';
 import { CheckpointError, DataError } from '../errors';
 import { buildNetwork } from '../model/network';
 import { checkDevice, Device } from '../tensor';
-import { loadSafetensors } from '../io/safetensors';
+import { readSafetensorsMetadata } from '../io/safetensors';
 import { MODELS } from '../../models';
-import { CHECKPOINT_FORMAT, loadCheckpoint } from './checkpoint';
+import { CHECKPOINT_FORMAT, loadCheckpoint, metadataJson } from './checkpoint';
 import type { ResolvedConfig } from './config';
-import { evaluateByClass } from './evaluate';
+import { ClassScore, evaluateByClass } from './evaluate';
 
 export const SPLITS = ['test', 'validation'] as const;
 export type Split = (typeof SPLITS)[number];
 
-export interface CheckpointEvaluation {
+/** The checkpoint's scores (loss, accuracy, count, confusion) on one split, and what was scored. */
+export interface CheckpointEvaluation extends ClassScore {
   file: string;
   /** The model id ('all-cnn-c') and the paper's name ('ALL-CNN-C'). */
   model: string;
@@ -30,12 +31,7 @@ export interface CheckpointEvaluation {
   split: Split;
   /** The CIFAR-10 archive or folder read (null: the bundled sample). */
   data: string | null;
-  loss: number;
-  accuracy: number;
-  count: number;
   classNames: string[];
-  /** confusion[t][p]: images of true class t predicted as p. */
-  confusion: number[][];
   /** Per class: its images and the share of them predicted right. */
   perClass: Array<{ name: string; count: number; accuracy: number }>;
 }
@@ -68,14 +64,14 @@ export async function evaluateCheckpoint(file: string, o: EvaluateCheckpointOpti
     try {
       loadCheckpoint(file, network, null, config);
       const part = dataset[split];
-      const { confusion, ...score } = await evaluateByClass(network, part, dataset.classes, { batchSize: o.batchSize ?? config.evalBatchSize });
+      const score = await evaluateByClass(network, part, dataset.classes, { batchSize: o.batchSize ?? config.evalBatchSize });
       const perClass = dataset.classNames.map((name, k) => {
-        const count = confusion[k].reduce((s, v) => s + v, 0);
-        return { name, count, accuracy: count ? confusion[k][k] / count : NaN };
+        const count = score.confusion[k].reduce((s, v) => s + v, 0);
+        return { name, count, accuracy: count ? score.confusion[k][k] / count : NaN };
       });
       return {
         file, model: config.model, name: MODELS[config.model].name, epoch, epochs: config.epochs, split, data: data ?? null,
-        loss: score.loss, accuracy: score.accuracy, count: score.count, classNames: dataset.classNames, confusion, perClass,
+        ...score, classNames: dataset.classNames, perClass,
       };
     } finally {
       network.dispose();
@@ -91,29 +87,20 @@ export async function evaluateCheckpoint(file: string, o: EvaluateCheckpointOpti
  */
 function readRun(file: string): { config: ResolvedConfig; epoch: number; recipe: Pick<DataRecipe, 'data'> & DatasetOptions } {
   if (!fs.existsSync(file)) throw new CheckpointError(`${file}: no such file (allcnn train writes <out>/checkpoint.safetensors)`);
-  const { tensors, metadata } = loadSafetensors(file);
-  tensors.forEach((t) => t.dispose()); // loadCheckpoint reads them again, checked against the network
-  if (metadata.format !== CHECKPOINT_FORMAT) {
+  const metadata = readSafetensorsMetadata(file); // the tensors are read by loadCheckpoint, checked against the network
+  const config = metadata.format === CHECKPOINT_FORMAT ? metadataJson<ResolvedConfig>(file, 'config', metadata.config) : null;
+  if (!config) {
     throw new CheckpointError(`${file}: a weights file, which does not record how the data were prepared; pass the checkpoint.safetensors written beside it (format ${CHECKPOINT_FORMAT})`);
   }
-  const config = parse<ResolvedConfig>(file, 'config', metadata.config);
   if (!MODELS[config.model]) {
     throw new CheckpointError(`${file}: a checkpoint of "${config.model}", not one of the twelve networks; evaluate it from TypeScript with buildNetwork(), loadCheckpoint() and evaluate()`);
   }
   // Checkpoints written before the recipe was kept came from `allcnn train`, whose config holds the data options.
   const recipe = metadata.data === undefined
     ? { data: config.data, prep: config.prep, seed: config.seed, validation: config.validation ?? undefined, limit: config.limit ?? undefined, testLimit: config.testLimit ?? undefined }
-    : parse<DataRecipe | null>(file, 'data', metadata.data);
+    : metadataJson<DataRecipe>(file, 'data', metadata.data);
   if (!recipe) {
     throw new CheckpointError(`${file}: trained on a data set passed in by the caller (hooks.dataset), not one loadCifar10 can make again; score it from TypeScript with evaluate() on that data set`);
   }
   return { config, epoch: Number(metadata.epoch), recipe };
-}
-
-function parse<T>(file: string, key: string, text: string | undefined): T {
-  try {
-    return JSON.parse(text ?? '') as T;
-  } catch {
-    throw new CheckpointError(`${file}: metadata "${key}" is missing or not JSON (a corrupt checkpoint?)`);
-  }
 }

@@ -6,7 +6,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { loadSafetensors } from '../io/safetensors';
+import { readSafetensorsMetadata } from '../io/safetensors';
 import { CHECKPOINT_FORMAT, configHash } from '../train/checkpoint';
 import { resolveConfig, TrainConfig } from '../train/config';
 import { Progress, trainModel } from '../train/train';
@@ -14,8 +14,7 @@ import { Progress, trainModel } from '../train/train';
 /** Whether `file` is a finished checkpoint of exactly this config. */
 function finished(file: string, config: TrainConfig): boolean {
   if (!fs.existsSync(file)) return false;
-  const { tensors, metadata } = loadSafetensors(file);
-  tensors.forEach((t) => t.dispose());
+  const metadata = readSafetensorsMetadata(file);
   const c = resolveConfig(config);
   return metadata.format === CHECKPOINT_FORMAT && metadata.configHash === configHash(c) && Number(metadata.epoch) === c.epochs;
 }

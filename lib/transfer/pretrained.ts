@@ -14,7 +14,7 @@ import { noGrad } from '../autograd';
 import { CheckpointError } from '../errors';
 import { loadSafetensors } from '../io/safetensors';
 import type { Network } from '../model/network';
-import { CHECKPOINT_FORMAT } from '../train/checkpoint';
+import { CHECKPOINT_FORMAT, metadataJson } from '../train/checkpoint';
 import type { ResolvedConfig } from '../train/config';
 import type { EpochRecord } from '../train/train';
 import type { Tensor } from '../tensor';
@@ -42,15 +42,6 @@ export function modelIdOf(name: string | null): string | undefined {
   return Object.keys(MODELS).find((id) => MODELS[id].name === name);
 }
 
-function parseJson<T>(file: string, key: string, text: string | undefined): T | null {
-  if (text === undefined) return null;
-  try {
-    return JSON.parse(text) as T;
-  } catch {
-    throw new CheckpointError(`${file}: metadata "${key}" is not valid JSON (a corrupt checkpoint?)`);
-  }
-}
-
 /** Reads a checkpoint or weights file (see the module comment). */
 export function readPretrained(file: string): Pretrained {
   const { tensors: raw, metadata } = loadSafetensors(file);
@@ -65,11 +56,11 @@ export function readPretrained(file: string): Pretrained {
     for (const t of tensors.values()) t.dispose();
     throw new CheckpointError(`${file}: looks like a checkpoint but its format is "${metadata.format ?? 'none'}" (expected ${CHECKPOINT_FORMAT})`);
   }
-  const history = parseJson<EpochRecord[]>(file, 'history', metadata.history) ?? [];
+  const history = metadataJson<EpochRecord[]>(file, 'history', metadata.history) ?? [];
   return {
     file, kind, tensors,
     model: metadata.model ?? null,
-    config: parseJson<ResolvedConfig>(file, 'config', metadata.config),
+    config: metadataJson<ResolvedConfig>(file, 'config', metadata.config),
     epochs: kind === 'checkpoint' ? Number(metadata.epoch) : null,
     validationAccuracy: history.length ? history[history.length - 1].valAccuracy : null,
     dispose: () => tensors.forEach((t) => t.dispose()),
