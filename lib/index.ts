@@ -48,7 +48,7 @@ export { evaluateCheckpoint, SPLITS } from './train/evaluate-checkpoint';
 export type { CheckpointEvaluation, EvaluateCheckpointOptions, Split } from './train/evaluate-checkpoint';
 export { saveCheckpoint, loadCheckpoint, exportWeights, importWeights } from './train/checkpoint';
 export type { CheckpointState } from './train/checkpoint';
-export { saveSafetensors, loadSafetensors } from './io/safetensors';
+export { saveSafetensors, loadSafetensors, readSafetensorsMetadata } from './io/safetensors';
 export type { Safetensors } from './io/safetensors';
 
 export { reproduce } from './experiments/runner';
