@@ -124,9 +124,14 @@ async function download(remote: RemoteArchive, target: string, temp: string, opt
       yield chunk;
     }
   };
+  const sink = createWriteStream(temp);
   try {
-    await pipeline(Readable.fromWeb(response.body as WebReadableStream<Uint8Array>), tap, createWriteStream(temp));
+    await pipeline(Readable.fromWeb(response.body as WebReadableStream<Uint8Array>), tap, sink);
   } catch (err) {
+    // pipeline can reject while the file is still being opened (a busy libuv
+    // thread pool): wait until it is closed, or the caller's rm runs first
+    // and the open then leaves a .part file in the cache.
+    if (!sink.closed) await new Promise<void>((resolve) => sink.once('close', () => resolve()));
     throw failed(reasonOf(err));
   }
   return hash.digest('hex');
