@@ -8,7 +8,10 @@ import { CheckpointError, InvalidArgumentError } from '../lib/errors';
 import { Dataset, loadCifar10 } from '../lib/data/dataset';
 import { liveTensors } from '../lib/backend';
 import { noGrad } from '../lib/autograd';
-import { EpochRecord, stalledFor, trainModel } from '../lib/train/train';
+import { EpochRecord, trainModel } from '../lib/train/train';
+import { isStalled, scoreSpread, stalledFor } from '../lib/train/stall';
+import { buildNetwork } from '../lib/model/network';
+import { MODELS } from '../models';
 import { tempDirs } from './tmp';
 
 const SHARED = process.env.ALLCNN_SHARED_DATASETS ?? path.resolve(__dirname, '../../../shared/datasets');
@@ -99,6 +102,35 @@ test('stalledFor: within 0.02 of ln(K) for the last N epochs', () => {
   expect(stalledFor([rec(ln10), rec(ln10 - 0.03)], ln10, 2)).toBe(false);
   expect(stalledFor([rec(ln10)], ln10, 2)).toBe(false);
   expect(stalledFor([rec(ln10), rec(ln10)], ln10, 0)).toBe(false);
+});
+
+test('a network that gives every image the same scores has spread 0; only then is a run at chance stalled', () => {
+  const net = buildNetwork(MODELS['all-cnn-c'], { seed: 0 });
+  try {
+    // Fresh, the scores depend on the image.
+    expect(scoreSpread(net, sample.validation)).toBeGreaterThan(1e-4);
+    // The losses ALL-CNN-C had in its first three epochs on 1,000 real images
+    // at lr 0.25 (8 steps each): at chance by the loss alone, but learning.
+    const slowStart = [2.3027, 2.3009, 2.2958].map((loss) => ({ loss }));
+    expect(stalledFor(slowStart, Math.log(10), 3)).toBe(true);
+    expect(isStalled(slowStart, Math.log(10), 3, net, sample.validation)).toBe(false);
+    // The final ReLU dead for every image: all scores 0, for good.
+    noGrad(() => net.parameters.get('conv9.bias')!.fill_(-100));
+    expect(scoreSpread(net, sample.validation)).toBe(0);
+    expect(isStalled(slowStart, Math.log(10), 3, net, sample.validation)).toBe(true);
+    expect(isStalled(slowStart, Math.log(10), 4, net, sample.validation)).toBe(false); // not yet 4 epochs
+  } finally {
+    net.dispose();
+  }
+});
+
+test('a run that stays near chance while it can still learn is not stopped', async () => {
+  // A learning rate so small that the loss hardly moves from its start at
+  // about ln 10; the network is alive, so the run goes on to its end.
+  const r = await trainModel({ ...SMALL, epochs: 3, stallEpochs: 2, lr: 1e-9, finalRelu: true }, { dataset: sample });
+  for (const h of r.history) expect(Math.abs(h.loss - Math.log(10))).toBeLessThan(0.02);
+  expect(r.history).toHaveLength(3);
+  expect(r.stalled).toBe(false);
 });
 
 test("the TypeScript engine (op by op) computes the same training as the native fused step", async () => {

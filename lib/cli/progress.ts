@@ -34,7 +34,7 @@ export function consoleProgress(o: { label?: string; stream?: NodeJS.WriteStream
         break;
       case 'epoch':
         out(epochLine(p.record));
-        if (p.stalled) out(`  stalled: training loss stayed within 0.02 of ln(K) = chance level; stopping this run`);
+        if (p.stalled) out(`  stalled: training loss stayed within 0.02 of ln(K) = chance level and every image gets the same class scores; stopping this run`);
         break;
       case 'checkpoint':
         break;

@@ -11,8 +11,8 @@
  *   probed for 5 epochs and only the best rate continued.
  * smoke: a CPU check of the whole pipeline in a few minutes: 500 training
  *   images, 2 epochs, two learning rates probed for 1 epoch, 1,000 test images.
- *   That is 8 SGD steps per network: accuracies stay near chance, so stall
- *   detection is off (2 epochs cannot tell a stuck run from a slow start).
+ *   That is 8 SGD steps per network: accuracies stay near chance, and stall
+ *   detection is off (a run this short is not worth restarting).
  */
 import { DEFAULTS } from '../train/config';
 import type { Precision } from '../train/config';

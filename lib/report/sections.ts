@@ -127,5 +127,5 @@ export function stalledSection(summary: Summary, runs: readonly RunRecord[]): st
     }
     return `- \`${x.id}\` (${x.label}, lr ${x.lr}, seed ${x.seed}): stalled at chance level${when}; ${fate}.`;
   });
-  return [`${listed.size} run${listed.size === 1 ? '' : 's'} stalled (training loss stuck at ln K, chance level for K classes):`, '', ...lines].join('\n');
+  return [`${listed.size} run${listed.size === 1 ? '' : 's'} stalled (training loss stuck at ln K, chance level for K classes, and the same class scores for every image):`, '', ...lines].join('\n');
 }

@@ -59,7 +59,10 @@ export interface TrainConfig {
    */
   cudaStream?: boolean;
   labelSmoothing?: number;
-  /** Epochs at chance-level loss before a run is reported as stalled (0: never). */
+  /**
+   * Epochs at chance-level loss, with class scores that no longer depend on
+   * the image, before a run is stopped as stalled (0: never).
+   */
   stallEpochs?: number;
   /** 'native': one fused native call per step (default); 'typescript': op by op. */
   engine?: Engine;

@@ -18,12 +18,11 @@ import { checkpointExists, loadCheckpoint, saveCheckpoint } from './checkpoint';
 import { ResolvedConfig, resolveConfig, TrainConfig } from './config';
 import { SGD } from './optim';
 import { learningRate } from './schedule';
+import { isStalled } from './stall';
 import { MODELS } from '../../models';
 
 /** Training metrics are read back (a host sync) every this many steps. */
 const READ_EVERY = 10;
-/** A run is at chance while its training loss is within this of ln(K). */
-export const STALL_TOLERANCE = 0.02;
 
 export interface EpochRecord {
   epoch: number;
@@ -49,7 +48,11 @@ export interface TrainResult {
   history: EpochRecord[];
   validation: Score;
   test: Score;
-  /** The training loss stayed at chance (ln K) for config.stallEpochs epochs: the run was stopped. */
+  /**
+   * Stuck at chance for good, so the run was stopped: the training loss stayed
+   * at ln K for config.stallEpochs epochs and the network gives every image
+   * the same class scores (see train/stall.ts).
+   */
   stalled: boolean;
   /** Epoch the run resumed from (0 for a fresh run). */
   resumedFrom: number;
@@ -159,7 +162,9 @@ export async function trainModel(config: TrainConfig, hooks: TrainHooks = {}): P
     // 4. the loop
     const chance = Math.log(dataset.classes);
     let graph = c.cudaGraph ? 'warming up' : 'off';
-    let stalled = stalledFor(history, chance, c.stallEpochs);
+    // Scores are compared on validation images, or training ones when there are none.
+    const probe = dataset.validation.count > 1 ? dataset.validation : train;
+    let stalled = isStalled(history, chance, c.stallEpochs, network, probe);
     const steps = Math.ceil(train.count / c.batchSize);
     const lastEpoch = Math.min(c.epochs, hooks.stopAfterEpoch ?? c.epochs);
     for (let epoch = startEpoch; epoch < lastEpoch && !stalled; epoch++) {
@@ -203,7 +208,7 @@ export async function trainModel(config: TrainConfig, hooks: TrainHooks = {}): P
         lr, seconds: (Date.now() - t0) / 1000, imagesPerSecond: train.count / trainSeconds,
       };
       history.push(record);
-      stalled = stalledFor(history, chance, c.stallEpochs);
+      stalled = isStalled(history, chance, c.stallEpochs, network, probe);
       if (hooks.checkpoint) {
         saveCheckpoint(hooks.checkpoint, network, sgd, { epoch: epoch + 1, history, config: c, data: dataset.recipe ?? null });
         hooks.onProgress?.({ type: 'checkpoint', file: hooks.checkpoint, epoch: epoch + 1 });
@@ -230,12 +235,6 @@ export async function trainModel(config: TrainConfig, hooks: TrainHooks = {}): P
     if (!hooks.keepModel) network.dispose();
     if (!hooks.dataset) dataset.dispose();
   }
-}
-
-/** True when the last `epochs` epochs all had a training loss within STALL_TOLERANCE of ln(K). */
-export function stalledFor(history: EpochRecord[], chance: number, epochs: number): boolean {
-  if (epochs <= 0 || history.length < epochs) return false;
-  return history.slice(-epochs).every((r) => Math.abs(r.loss - chance) < STALL_TOLERANCE);
 }
 
 /** One mini-batch, gathered on the device, augmented if asked. */
