@@ -3,9 +3,10 @@
  *
  * The paper's ALL-CNN networks end in a ReLU on the class scores. If training
  * pushes all of them below zero for every image, the scores are all 0, the
- * loss is exactly ln(K), and no gradient flows back: the run can never leave
- * chance. The same happens when any earlier layer goes dead for every image.
- * Both leave the same mark: the network gives every image the same scores.
+ * loss is exactly ln(K), and no gradient flows back: SGD can no longer move
+ * the run off chance (only weight decay still shrinks the weights). The same
+ * happens when any earlier layer goes dead for every image. Both leave the
+ * same mark: the network gives every image the same scores.
  *
  * A slow start looks similar in the loss alone. ALL-CNN-C on 1,000 real
  * CIFAR-10 images at lr 0.25 had training losses 2.3027, 2.3009, 2.2958 in
