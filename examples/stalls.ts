@@ -42,9 +42,14 @@ function parseArgs(argv: string[]): Options {
       if (v === undefined) throw new Error(`${a} needs a value`);
       return v;
     };
-    if (a === '--limit') o.limit = Number(value());
-    else if (a === '--epochs') o.epochs = Number(value());
-    else if (a === '--seeds') o.seeds = Number(value());
+    const count = (): number => {
+      const n = Number(value());
+      if (!Number.isInteger(n) || n < 1) throw new Error(`${a} takes a whole number >= 1`);
+      return n;
+    };
+    if (a === '--limit') o.limit = count();
+    else if (a === '--epochs') o.epochs = count();
+    else if (a === '--seeds') o.seeds = count();
     else if (a === '--lrs') o.lrs = value().split(',').map(Number);
     else if (a.startsWith('--')) throw new Error(`unknown option ${a} (--limit, --epochs, --seeds, --lrs)`);
     else o.data = a;
