@@ -19,11 +19,11 @@
  *   `stallEpochs` = 3 epochs and a spread of 0. A slow start also keeps the
  *   loss near ln 10 for a few short epochs; the spread tells the two apart.
  *
- * With no data argument it uses the 600-image sample that ships with allcnn
- * (about 4 minutes on two CPU cores); the real archive gives the figures in
- * docs/RESULTS.md.
+ * With no data argument it uses the 600-image sample that ships with allcnn:
+ * 24 runs in 7 min 50 s on two CPU cores (2026-11-27). docs/RESULTS.md has
+ * what it gave there and on the real archive.
  */
-import { Dataset, loadCifar10, scoreSpread, trainModel } from '../lib';
+import { cudaAvailable, Dataset, loadCifar10, scoreSpread, trainModel } from '../lib';
 
 interface Options {
   data?: string;
@@ -60,8 +60,9 @@ function parseArgs(argv: string[]): Options {
 async function main(): Promise<void> {
   const o = parseArgs(process.argv.slice(2));
   // One data set for every run: the runs differ only in seed, rate and the ReLU.
-  const dataset: Dataset = await loadCifar10(o.data, { limit: o.limit, testLimit: 1000 });
-  console.log(`ALL-CNN-C, ${dataset.train.count} training images, ${o.epochs} epochs, batch 128, GCN + ZCA, CPU`);
+  const device = cudaAvailable() ? 'cuda' : 'cpu';
+  const dataset: Dataset = await loadCifar10(o.data, { limit: o.limit, testLimit: 1000, device });
+  console.log(`ALL-CNN-C, ${dataset.train.count} training images, ${o.epochs} epochs, batch 128, GCN + ZCA, ${device}`);
   console.log('| final ReLU | lr | seed | training loss per epoch | val acc | spread | stalled |');
   console.log('| --- | --- | --- | --- | --- | --- | --- |');
   const stalled = { true: 0, false: 0 };
@@ -70,7 +71,7 @@ async function main(): Promise<void> {
     for (const finalRelu of [true, false]) {
       for (const lr of o.lrs) {
         for (let seed = 0; seed < o.seeds; seed++) {
-          const config = { model: 'all-cnn-c', epochs: o.epochs, lr, seed, finalRelu, device: 'cpu' as const };
+          const config = { model: 'all-cnn-c', epochs: o.epochs, lr, seed, finalRelu, device };
           const r = await trainModel(config, { dataset, keepModel: true });
           const spread = scoreSpread(r.network!, dataset.validation);
           r.network!.dispose();
