@@ -36,7 +36,7 @@ export interface TransferResult {
   history: EpochRecord[];
   validation: Score;
   test: Score;
-  /** The training loss stayed at chance (ln K) for config.stallEpochs epochs: the run was stopped. */
+  /** Stuck at chance for good, so the run was stopped (the rule: TrainResult.stalled, train/stall.ts). */
   stalled: boolean;
   seconds: number;
   imagesPerSecond: number;
