@@ -655,6 +655,18 @@ describe('augmentation', () => {
     });
   });
 
+  test('colorJitter on raw pixels: GCN would undo its brightness and contrast factors (why it runs after preprocessing)', () => {
+    tidy(() => {
+      manualSeed(4);
+      const x = rand([8, 3, 8, 8]).mul(255);
+      const gcn = globalContrastNormalize(x);
+      for (const o of [{ brightness: 0.5 }, { contrast: 0.5 }, { brightness: 0.5, contrast: 0.5 }]) {
+        expect(maxAbsDiff(globalContrastNormalize(colorJitter(x, o)), gcn)).toBeLessThan(1e-3);
+      }
+      expect(maxAbsDiff(globalContrastNormalize(colorJitter(x, { saturation: 0.5 })), gcn)).toBeGreaterThan(0.1);
+    });
+  });
+
   /** Same seed, same result; a new tensor of the same shape. */
   function checkReproducible(o: Parameters<typeof augmentBatch>[1]): void {
     tidy(() => {

@@ -71,7 +71,12 @@ export function randomScale(x: Tensor, [lo, hi]: [number, number]): Tensor {
   });
 }
 
-/** Per-image brightness, contrast and saturation factors. */
+/**
+ * Per-image brightness, contrast and saturation factors, applied to the
+ * network's input (after GCN + ZCA), not to raw pixels: GCN divides each
+ * image by its own contrast, so on raw pixels it would undo the brightness
+ * and contrast factors exactly (test/data.test.ts checks this).
+ */
 export function colorJitter(x: Tensor, o: { brightness?: number; contrast?: number; saturation?: number }): Tensor {
   return tidy(() => {
     const n = x.shape[0];
