@@ -24,6 +24,7 @@
  * what it gave there and on the real archive.
  */
 import { cudaAvailable, Dataset, loadCifar10, scoreSpread, trainModel } from '../lib';
+import { int, list, num } from '../lib/cli/options';
 
 interface Options {
   data?: string;
@@ -42,15 +43,11 @@ function parseArgs(argv: string[]): Options {
       if (v === undefined) throw new Error(`${a} needs a value`);
       return v;
     };
-    const count = (): number => {
-      const n = Number(value());
-      if (!Number.isInteger(n) || n < 1) throw new Error(`${a} takes a whole number >= 1`);
-      return n;
-    };
-    if (a === '--limit') o.limit = count();
-    else if (a === '--epochs') o.epochs = count();
-    else if (a === '--seeds') o.seeds = count();
-    else if (a === '--lrs') o.lrs = value().split(',').map(Number);
+    // The CLI's own parsers: each error names the option.
+    if (a === '--limit') o.limit = int(a, 1)(value());
+    else if (a === '--epochs') o.epochs = int(a, 1)(value());
+    else if (a === '--seeds') o.seeds = int(a, 1)(value());
+    else if (a === '--lrs') o.lrs = list(num(a))(value());
     else if (a.startsWith('--')) throw new Error(`unknown option ${a} (--limit, --epochs, --seeds, --lrs)`);
     else o.data = a;
   }
