@@ -58,6 +58,9 @@ export { PRESETS, PRESET_NAMES } from './experiments/presets';
 export type { ReproduceOptions, PresetName } from './experiments/presets';
 export type { RunRecord, ResultRow, Summary, RunGroup } from './experiments/types';
 export { writeReport, renderReport } from './report/report';
+export { compareRuns, renderComparison, readRunResult } from './report/compare';
+export type { Comparison, ComparisonRow, ComparedRun, BaseComparison, TrainRecord } from './report/compare';
+export type { ClaimCheck, Scored, Verdict } from './report/claims';
 export { loadedBinary } from './native';
 export type { BinaryManifest, LoadedBinary, NativeBackendInfo, NativeLayer, NativeTensor } from './native';
 

@@ -14,7 +14,7 @@ function allcnn(...args: string[]) {
 }
 
 test('--help works for every command', () => {
-  for (const cmd of [[], ['train'], ['evaluate'], ['models'], ['doctor'], ['reproduce'], ['transfer']]) {
+  for (const cmd of [[], ['train'], ['evaluate'], ['compare'], ['models'], ['doctor'], ['reproduce'], ['transfer']]) {
     const r = allcnn(...cmd, '--help');
     expect(r.code).toBe(0);
     expect(r.out).toContain('Usage: allcnn');
@@ -71,6 +71,7 @@ test('bad options exit with status 2 and say what is wrong', () => {
     [['reproduce', '--preset', 'huge'], "argument 'huge' is invalid. Allowed choices are paper, fast, smoke"],
     [['reproduce', '--lrs', '0.1,x'], '--lrs must be a number >= 0, got "x"'],
     [['reproduce', '--models', 'a,zz'], '--models must be one of a, strided-cnn-a'],
+    [['models', '--classes', 'abc'], '--classes must be an integer >= 2, got "abc"'],
     [['frobnicate'], "unknown command 'frobnicate'"],
   ];
   for (const [args, message] of cases) {

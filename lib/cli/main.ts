@@ -3,6 +3,7 @@
  * One file per command; this one only wires them together.
  */
 import { Command, CommanderError } from 'commander';
+import { compareCommand } from './compare';
 import { doctorCommand } from './doctor';
 import { evaluateCommand } from './evaluate';
 import { modelsCommand } from './models';
@@ -15,6 +16,7 @@ export async function main(argv: string[]): Promise<void> {
     .exitOverride();
   program.addCommand(trainCommand());
   program.addCommand(evaluateCommand());
+  program.addCommand(compareCommand());
   program.addCommand(modelsCommand());
   program.addCommand(doctorCommand());
   for (const extra of optionalCommands()) program.addCommand(extra);

@@ -1,12 +1,13 @@
 /** `allcnn models`: the twelve networks with their parameter counts. */
 import { Command } from 'commander';
 import { countParameters } from '../model/spec';
+import { int } from './options';
 import { MODELS } from '../../models';
 
 export function modelsCommand(): Command {
   return new Command('models')
     .description('list the 12 networks of the paper with their parameter counts')
-    .option('--classes <n>', 'number of classes', (v) => Number(v), 10)
+    .option('--classes <n>', 'number of classes', int('--classes', 2), 10)
     .option('--json', 'print JSON', false)
     .option('--layers', 'print each network\'s layers', false)
     .action((o) => {

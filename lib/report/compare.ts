@@ -1,0 +1,147 @@
+/**
+ * Separate `allcnn train` runs side by side with the paper's Table 3: one row
+ * per run, the settings in which the runs differ, then per base model the
+ * ranking of the variants that were run and the paper's three claims checked
+ * on these numbers (claims.ts). This is how a user who trains networks one by
+ * one (on a CPU, say) gets the comparison `allcnn reproduce` writes for its
+ * own grid.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { TrainResult } from '../train/train';
+import { MODELS } from '../../models';
+import { baseClaims, ClaimCheck, Scored } from './claims';
+import { duration, MISSING, pct, points, table } from './format';
+import { BASES, PAPER_EPOCHS, paperTable3Accuracy, variantsOf } from './paper';
+
+/** What `allcnn train` writes to result.json: its TrainResult without the network. */
+export type TrainRecord = Omit<TrainResult, 'network'>;
+
+export interface ComparedRun {
+  /** Where the run was read from (its folder), to tell two runs of one network apart. */
+  label: string;
+  result: TrainRecord;
+}
+
+export interface ComparisonRow {
+  label: string;
+  /** The paper's name: 'ALL-CNN-C' (or a custom network's own name). */
+  model: string;
+  parameters: number;
+  epochs: number;
+  lr: number;
+  seed: number;
+  validationAccuracy: number;
+  /** Test accuracy in percent and the number of test images it was measured on. */
+  testAccuracy: number;
+  testCount: number;
+  /** The paper's Table 3 test accuracy after 350 epochs (NaN for a network not in it). */
+  paperTestAccuracy: number;
+  stalled: boolean;
+  seconds: number;
+  imagesPerSecond: number;
+}
+
+export interface BaseComparison {
+  base: string;
+  /** The variants that were run, best test accuracy first. */
+  ranking: Scored[];
+  claims: ClaimCheck[];
+  /** Variants run more than once: the claims would depend on which run is taken, so they are not checked. */
+  ambiguous: string[];
+}
+
+export interface Comparison {
+  rows: ComparisonRow[];
+  /** Training settings that are not the same in every run, with their values: 'lr (0.01, 0.05)'. */
+  differences: string[];
+  bases: BaseComparison[];
+}
+
+/**
+ * Settings that change what a run measures. Runs that differ in one of these
+ * are still compared, but the differences are listed above the claims.
+ */
+const SETTINGS = [
+  'epochs', 'batchSize', 'lr', 'momentum', 'weightDecay', 'schedule', 'warmupEpochs', 'prep', 'augment', 'seed',
+  'limit', 'testLimit', 'finalRelu', 'init', 'precision', 'labelSmoothing',
+] as const;
+
+export function compareRuns(runs: readonly ComparedRun[]): Comparison {
+  const rows = runs.map(({ label, result: r }) => {
+    const model = MODELS[r.config.model]?.name ?? r.config.model;
+    return {
+      label, model, parameters: r.parameters, epochs: r.history.length, lr: r.config.lr, seed: r.config.seed,
+      validationAccuracy: 100 * r.validation.accuracy, testAccuracy: 100 * r.test.accuracy, testCount: r.test.count,
+      paperTestAccuracy: paperTable3Accuracy(model) ?? NaN, stalled: r.stalled, seconds: r.seconds, imagesPerSecond: r.imagesPerSecond,
+    };
+  });
+  const differences = SETTINGS.flatMap((key) => {
+    const values = [...new Set(runs.map((r) => JSON.stringify((r.result.config as unknown as Record<string, unknown>)[key] ?? null)))];
+    return values.length > 1 ? [`${key} (${values.join(', ')})`] : [];
+  });
+  const scored: Scored[] = rows.map((r) => ({ label: r.label, model: r.model, test: r.testAccuracy, count: r.testCount }));
+  const bases = BASES.flatMap((base) => {
+    const names: string[] = Object.values(variantsOf(base));
+    const mine = scored.filter((s) => names.includes(s.model)).sort((a, b) => b.test - a.test);
+    if (mine.length === 0) return [];
+    const ambiguous = names.filter((m) => mine.filter((s) => s.model === m).length > 1);
+    const claims = ambiguous.length ? [] : baseClaims(base, new Map(mine.map((s) => [s.model, s])));
+    return [{ base, ranking: mine, claims, ambiguous }];
+  });
+  return { rows, differences, bases };
+}
+
+const HEAD = [
+  'Run', 'Model', 'Params', 'Epochs', 'LR', 'Seed', 'Val acc (%)', 'Test acc (%)', `Paper test acc (%), ${PAPER_EPOCHS} epochs`,
+  'Ours - paper (points)', 'Time', 'Images/s',
+];
+
+/** The comparison as markdown: the table, the differences, then one paragraph per base model. */
+export function renderComparison(c: Comparison): string {
+  const body = c.rows.map((r) => [
+    r.label, r.stalled ? `${r.model} (stalled)` : r.model, r.parameters.toLocaleString('en-US'), String(r.epochs), String(r.lr),
+    String(r.seed), pct(r.validationAccuracy), pct(r.testAccuracy), pct(r.paperTestAccuracy),
+    points(r.testAccuracy - r.paperTestAccuracy), duration(r.seconds), Number.isFinite(r.imagesPerSecond) ? r.imagesPerSecond.toFixed(0) : MISSING,
+  ]);
+  const out = [table(HEAD, body), ''];
+  out.push(c.differences.length
+    ? `The runs differ in: ${c.differences.join('; ')}. The claims below compare them all the same.`
+    : 'The runs share every training setting but the network.');
+  const short = Math.max(...c.rows.map((r) => r.epochs));
+  if (short < PAPER_EPOCHS) {
+    out.push(`They trained for at most ${short} epochs, the paper's networks for ${PAPER_EPOCHS}: the claims say how the networks compare this early, not where they end.`);
+  }
+  for (const b of c.bases) {
+    out.push('', `### Model ${b.base} and its variants`, '');
+    const name = (r: Scored) => (b.ambiguous.includes(r.model) ? `${r.model} (${r.label})` : r.model);
+    out.push(`Ranking by test accuracy: ${b.ranking.map((r, i) => `${i + 1}. ${name(r)} ${pct(r.test)}%`).join(', ')}.`);
+    if (b.ambiguous.length) {
+      out.push('', `The paper's claims are not checked: ${b.ambiguous.join(', ')} was run more than once.`);
+      continue;
+    }
+    out.push('', ...b.claims.map((k) => (k.verdict === 'not checked' ? `- ${k.claim}: ${k.text}.` : `- ${k.claim}: **${k.verdict}**. ${k.text}.`)));
+  }
+  return out.join('\n');
+}
+
+/**
+ * Reads the result.json of an `allcnn train` run: `target` is the run's --out
+ * folder or the file itself. Throws an error that says what was expected.
+ */
+export function readRunResult(target: string): TrainRecord {
+  if (!fs.existsSync(target)) throw new Error(`${target}: no such file or folder; pass the --out folder of \`allcnn train\` or its result.json`);
+  const file = fs.statSync(target).isDirectory() ? path.join(target, 'result.json') : target;
+  if (!fs.existsSync(file)) throw new Error(`${target} has no result.json: is it the --out folder of a finished \`allcnn train\` run?`);
+  let r: unknown;
+  try {
+    r = JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new Error(`${file}: not valid JSON (${(err as Error).message})`);
+  }
+  const x = r as Partial<TrainRecord> | null;
+  const ok = typeof x?.config?.model === 'string' && Array.isArray(x.history) &&
+    typeof x.test?.accuracy === 'number' && typeof x.validation?.accuracy === 'number';
+  if (!ok) throw new Error(`${file}: not a result.json written by \`allcnn train\` (it needs config.model, history and the validation and test scores)`);
+  return x as TrainRecord;
+}

@@ -1,0 +1,123 @@
+/**
+ * `allcnn compare` and compareRuns(): separate training runs beside the
+ * paper's Table 3, the settings they differ in, and the paper's claims
+ * checked on their numbers; a folder that is not a run gives a clear error.
+ */
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { compareRuns, readRunResult, renderComparison, TrainRecord } from '../lib/report/compare';
+import { tempDirs } from './tmp';
+
+const BIN = path.resolve(__dirname, '../../bin/allcnn.js');
+const tmp = tempDirs('compare');
+
+/** A result.json as `allcnn train` writes it, with the fields compare reads. */
+function record(model: string, test: number, config: Record<string, unknown> = {}): TrainRecord {
+  return {
+    config: { model, epochs: 10, lr: 0.01, seed: 0, prep: 'zca', ...config },
+    parameters: 839242,
+    history: Array.from({ length: 10 }, () => ({})),
+    validation: { loss: 1, accuracy: test - 0.01, count: 1000 },
+    test: { loss: 1, accuracy: test, count: 10000 },
+    stalled: false,
+    resumedFrom: 0,
+    seconds: 3375.7,
+    imagesPerSecond: 147.9,
+    device: 'cpu',
+    cudaGraph: 'off',
+  } as unknown as TrainRecord;
+}
+
+const FAMILY_A = [
+  { label: 'run-a', result: record('a', 0.7105) },
+  { label: 'run-strided', result: record('strided-cnn-a', 0.5678) },
+  { label: 'run-all', result: record('all-cnn-a', 0.6118) },
+  { label: 'run-convpool', result: record('convpool-cnn-a', 0.731) },
+];
+
+test('each run gets its row with the paper name, percentages and the gap to Table 3', () => {
+  const c = compareRuns(FAMILY_A);
+  expect(c.rows.map((r) => r.model)).toEqual(['A', 'Strided-CNN-A', 'ALL-CNN-A', 'ConvPool-CNN-A']);
+  const a = c.rows[0];
+  expect(a.testAccuracy).toBeCloseTo(71.05, 10);
+  expect(a.paperTestAccuracy).toBeCloseTo(87.53, 10); // 100 - 12.47
+  expect(renderComparison(c)).toContain('| run-a | A | 839,242 | 10 | 0.01 | 0 | 70.05 | 71.05 | 87.53 | -16.48 | 56 min 16 s | 148 |');
+  expect(c.differences).toEqual([]);
+});
+
+test("the paper's three claims are checked per base model and the ranking is by test accuracy", () => {
+  const c = compareRuns(FAMILY_A);
+  expect(c.bases.map((b) => b.base)).toEqual(['A']); // B and C were not run
+  const [b] = c.bases;
+  expect(b.ranking.map((r) => r.model)).toEqual(['ConvPool-CNN-A', 'A', 'ALL-CNN-A', 'Strided-CNN-A']);
+  expect(b.claims.map((k) => k.verdict)).toEqual(['does not hold', 'holds', 'does not hold']);
+  const md = renderComparison(c);
+  expect(md).toContain('- (1) ALL-CNN-A is at least as good as A: **does not hold**. ALL-CNN-A 61.18% vs A 71.05% (-9.87 points).');
+  expect(md).toContain('the claims say how the networks compare this early');
+});
+
+test('a claim whose networks were not run says so instead of a verdict', () => {
+  const c = compareRuns([{ label: 'c', result: record('all-cnn-c', 0.5786) }]);
+  expect(c.bases[0].claims.map((k) => k.verdict)).toEqual(['not checked', 'not checked', 'not checked']);
+  expect(renderComparison(c)).toContain('- (1) ALL-CNN-C is at least as good as C: not checked: C not run.');
+});
+
+test('settings that differ between runs are listed; a network run twice leaves its claims unchecked', () => {
+  const c = compareRuns([
+    { label: 'lr-01', result: record('a', 0.71) },
+    { label: 'lr-05', result: record('a', 0.74, { lr: 0.05 }) },
+    { label: 'all', result: record('all-cnn-a', 0.6) },
+  ]);
+  expect(c.differences).toEqual(['lr (0.01, 0.05)']);
+  expect(c.bases[0].claims).toEqual([]);
+  expect(c.bases[0].ambiguous).toEqual(['A']);
+  const md = renderComparison(c);
+  expect(md).toContain('The runs differ in: lr (0.01, 0.05).');
+  expect(md).toContain('1. A (lr-05) 74.00%, 2. A (lr-01) 71.00%, 3. ALL-CNN-A 60.00%');
+  expect(md).toContain("The paper's claims are not checked: A was run more than once.");
+});
+
+test('a network outside Table 3 is listed without a paper figure', () => {
+  const c = compareRuns([{ label: 'tiny', result: record('Tiny', 0.4) }]);
+  expect(c.rows[0].model).toBe('Tiny');
+  expect(c.rows[0].paperTestAccuracy).toBeNaN();
+  expect(c.bases).toEqual([]);
+  expect(renderComparison(c)).toContain('| tiny | Tiny | 839,242 | 10 | 0.01 | 0 | 39.00 | 40.00 | — | — |');
+});
+
+test('readRunResult takes a run folder or its result.json and rejects anything else clearly', () => {
+  const dir = tmp();
+  fs.writeFileSync(path.join(dir, 'result.json'), JSON.stringify(record('a', 0.7)));
+  expect(readRunResult(dir).config.model).toBe('a');
+  expect(readRunResult(path.join(dir, 'result.json')).test.accuracy).toBe(0.7);
+  expect(() => readRunResult(path.join(dir, 'missing'))).toThrow(/no such file or folder; pass the --out folder of `allcnn train`/);
+  expect(() => readRunResult(tmp())).toThrow(/has no result.json: is it the --out folder of a finished `allcnn train` run\?/);
+  const bad = path.join(dir, 'bad.json');
+  fs.writeFileSync(bad, '{');
+  expect(() => readRunResult(bad)).toThrow(/bad.json: not valid JSON/);
+  fs.writeFileSync(bad, '{"config": {"model": "a"}, "history": []}'); // a run without its scores
+  expect(() => readRunResult(bad)).toThrow(/not a result.json written by `allcnn train`/);
+  fs.writeFileSync(bad, 'null');
+  expect(() => readRunResult(bad)).toThrow(/not a result.json written by `allcnn train`/);
+});
+
+test('`allcnn compare` prints the table from run folders, JSON with --json, and exits 1 on a bad folder', () => {
+  const folders = FAMILY_A.map(({ label, result }) => {
+    const dir = path.join(tmp(), label);
+    fs.mkdirSync(dir);
+    fs.writeFileSync(path.join(dir, 'result.json'), JSON.stringify(result));
+    return dir;
+  });
+  const run = (...args: string[]) => spawnSync(process.execPath, [BIN, 'compare', ...args], { encoding: 'utf8' });
+  const md = run(...folders);
+  expect(md.status).toBe(0);
+  expect(md.stdout).toContain('| run-convpool | ConvPool-CNN-A | 839,242 | 10 | 0.01 | 0 | 72.10 | 73.10 | 89.79 | -16.69 |');
+  expect(md.stdout).toContain('### Model A and its variants');
+  const json = run('--json', ...folders);
+  expect(json.status).toBe(0);
+  expect(JSON.parse(json.stdout).bases[0].claims).toHaveLength(3);
+  const bad = run(folders[0], path.join(folders[0], 'nowhere'));
+  expect(bad.status).toBe(1);
+  expect(bad.stderr).toMatch(/^allcnn: .*nowhere: no such file or folder/);
+});
