@@ -93,6 +93,9 @@ test('readRunResult takes a run folder or its result.json and rejects anything e
   expect(readRunResult(path.join(dir, 'result.json')).test.accuracy).toBe(0.7);
   expect(() => readRunResult(path.join(dir, 'missing'))).toThrow(/no such file or folder; pass the --out folder of `allcnn train`/);
   expect(() => readRunResult(tmp())).toThrow(/has no result.json: is it the --out folder of a finished `allcnn train` run\?/);
+  const reproduced = tmp();
+  fs.writeFileSync(path.join(reproduced, 'runs.jsonl'), '');
+  expect(() => readRunResult(reproduced)).toThrow(/holds `allcnn reproduce` results: its REPORT.md compares them with the paper already/);
   const bad = path.join(dir, 'bad.json');
   fs.writeFileSync(bad, '{');
   expect(() => readRunResult(bad)).toThrow(/bad.json: not valid JSON/);

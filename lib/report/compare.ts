@@ -132,7 +132,10 @@ export function renderComparison(c: Comparison): string {
 export function readRunResult(target: string): TrainRecord {
   if (!fs.existsSync(target)) throw new Error(`${target}: no such file or folder; pass the --out folder of \`allcnn train\` or its result.json`);
   const file = fs.statSync(target).isDirectory() ? path.join(target, 'result.json') : target;
-  if (!fs.existsSync(file)) throw new Error(`${target} has no result.json: is it the --out folder of a finished \`allcnn train\` run?`);
+  if (!fs.existsSync(file)) {
+    if (fs.existsSync(path.join(target, 'runs.jsonl'))) throw new Error(`${target} holds \`allcnn reproduce\` results: its REPORT.md compares them with the paper already`);
+    throw new Error(`${target} has no result.json: is it the --out folder of a finished \`allcnn train\` run?`);
+  }
   let r: unknown;
   try {
     r = JSON.parse(fs.readFileSync(file, 'utf8'));
