@@ -105,12 +105,11 @@ export function renderComparison(c: Comparison): string {
     points(r.testAccuracy - r.paperTestAccuracy), duration(r.seconds), Number.isFinite(r.imagesPerSecond) ? r.imagesPerSecond.toFixed(0) : MISSING,
   ]);
   const out = [table(HEAD, body), ''];
-  out.push(c.differences.length
-    ? `The runs differ in: ${c.differences.join('; ')}. The claims below compare them all the same.`
-    : 'The runs share every training setting but the network.');
-  const short = Math.max(...c.rows.map((r) => r.epochs));
-  if (short < PAPER_EPOCHS) {
-    out.push(`They trained for at most ${short} epochs, the paper's networks for ${PAPER_EPOCHS}: the claims say how the networks compare this early, not where they end.`);
+  if (c.differences.length) out.push(`The runs differ in: ${c.differences.join('; ')}. The claims below compare them all the same.`);
+  else if (c.rows.length > 1) out.push('The runs share every training setting but the network.');
+  const longest = Math.max(...c.rows.map((r) => r.epochs));
+  if (longest < PAPER_EPOCHS) {
+    out.push(`They trained for at most ${longest} epochs, the paper's networks for ${PAPER_EPOCHS}: the claims say how the networks compare this early, not where they end.`);
   }
   for (const b of c.bases) {
     out.push('', `### Model ${b.base} and its variants`, '');
@@ -143,8 +142,8 @@ export function readRunResult(target: string): TrainRecord {
     throw new Error(`${file}: not valid JSON (${(err as Error).message})`);
   }
   const x = r as Partial<TrainRecord> | null;
-  const ok = typeof x?.config?.model === 'string' && Array.isArray(x.history) &&
+  const ok = typeof x?.config?.model === 'string' && typeof x.config.lr === 'number' && typeof x.parameters === 'number' && Array.isArray(x.history) &&
     typeof x.test?.accuracy === 'number' && typeof x.validation?.accuracy === 'number';
-  if (!ok) throw new Error(`${file}: not a result.json written by \`allcnn train\` (it needs config.model, history and the validation and test scores)`);
+  if (!ok) throw new Error(`${file}: not a result.json written by \`allcnn train\` (it needs config.model, config.lr, parameters, history and the validation and test scores)`);
   return x as TrainRecord;
 }
