@@ -78,6 +78,13 @@ test('settings that differ between runs are listed; a network run twice leaves i
   expect(md).toContain("The paper's claims are not checked: A was run more than once.");
 });
 
+test('no runs give an empty comparison, not an error', () => {
+  const c = compareRuns([]);
+  expect(c).toEqual({ rows: [], differences: [], bases: [] });
+  expect(renderComparison(c).split('\n')[0]).toMatch(/^\| Run \| Model \|/);
+  expect(renderComparison(c)).not.toContain('at most');
+});
+
 test('a network outside Table 3 is listed without a paper figure', () => {
   const c = compareRuns([{ label: 'tiny', result: record('Tiny', 0.4) }]);
   expect(c.rows[0].model).toBe('Tiny');

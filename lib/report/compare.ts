@@ -107,8 +107,8 @@ export function renderComparison(c: Comparison): string {
   const out = [table(HEAD, body), ''];
   if (c.differences.length) out.push(`The runs differ in: ${c.differences.join('; ')}. The claims below compare them all the same.`);
   else if (c.rows.length > 1) out.push('The runs share every training setting but the network.');
-  const longest = Math.max(...c.rows.map((r) => r.epochs));
-  if (longest < PAPER_EPOCHS) {
+  const longest = Math.max(0, ...c.rows.map((r) => r.epochs));
+  if (c.rows.length > 0 && longest < PAPER_EPOCHS) {
     out.push(`They trained for at most ${longest} epochs, the paper's networks for ${PAPER_EPOCHS}: the claims say how the networks compare this early, not where they end.`);
   }
   for (const b of c.bases) {
