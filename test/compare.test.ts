@@ -78,6 +78,14 @@ test('settings that differ between runs are listed; a network run twice leaves i
   expect(md).toContain("The paper's claims are not checked: A was run more than once.");
 });
 
+test('any config field that changes what a run measures is compared, execution-only ones are not', () => {
+  const c = compareRuns([
+    { label: 'sample', result: record('a', 0.3, { data: null, validation: 50, device: 'cpu' }) },
+    { label: 'real', result: record('strided-cnn-a', 0.5, { data: 'cifar-10-binary.tar.gz', validation: 1000, device: 'cuda' }) },
+  ]);
+  expect(c.differences).toEqual(['data (null, "cifar-10-binary.tar.gz")', 'validation (50, 1000)']);
+});
+
 test('no runs give an empty comparison, not an error', () => {
   const c = compareRuns([]);
   expect(c).toEqual({ rows: [], differences: [], bases: [] });

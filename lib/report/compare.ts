@@ -59,13 +59,11 @@ export interface Comparison {
 }
 
 /**
- * Settings that change what a run measures. Runs that differ in one of these
- * are still compared, but the differences are listed above the claims.
+ * Config fields that change how fast a run goes, not what it measures. Every
+ * other field (a new one included) is compared, and where the runs differ
+ * the differences are listed above the claims.
  */
-const SETTINGS = [
-  'epochs', 'batchSize', 'lr', 'momentum', 'weightDecay', 'schedule', 'warmupEpochs', 'prep', 'augment', 'seed',
-  'limit', 'testLimit', 'finalRelu', 'init', 'precision', 'labelSmoothing',
-] as const;
+const EXECUTION_ONLY = new Set(['model', 'device', 'channelsLast', 'cudaGraph', 'cudaStream', 'engine', 'evalBatchSize']);
 
 export function compareRuns(runs: readonly ComparedRun[]): Comparison {
   const rows = runs.map(({ label, result: r }) => {
@@ -76,8 +74,10 @@ export function compareRuns(runs: readonly ComparedRun[]): Comparison {
       paperTestAccuracy: paperTable3Accuracy(model) ?? NaN, stalled: r.stalled, seconds: r.seconds, imagesPerSecond: r.imagesPerSecond,
     };
   });
-  const differences = SETTINGS.flatMap((key) => {
-    const values = [...new Set(runs.map((r) => JSON.stringify((r.result.config as unknown as Record<string, unknown>)[key] ?? null)))];
+  const configs = runs.map((r) => r.result.config as unknown as Record<string, unknown>);
+  const keys = [...new Set(configs.flatMap((c) => Object.keys(c)))].filter((k) => !EXECUTION_ONLY.has(k));
+  const differences = keys.flatMap((key) => {
+    const values = [...new Set(configs.map((c) => JSON.stringify(c[key] ?? null)))];
     return values.length > 1 ? [`${key} (${values.join(', ')})`] : [];
   });
   const scored: Scored[] = rows.map((r) => ({ label: r.label, model: r.model, test: r.testAccuracy, count: r.testCount }));
