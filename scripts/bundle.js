@@ -63,7 +63,7 @@ const needed = closure([
 
 fs.rmSync(stage, { recursive: true, force: true });
 fs.mkdirSync(stage, { recursive: true });
-for (const item of ['dist', 'bin', 'fixtures', 'native', 'scripts', 'prebuilds', 'CMakeLists.txt', 'package.json', 'README.md', 'docs/MEMORY.md', 'docs/RESULTS.md']) {
+for (const item of ['dist', 'bin', 'fixtures', 'native', 'scripts', 'prebuilds', 'CMakeLists.txt', 'package.json', 'README.md', 'docs/MEMORY.md', 'docs/RESULTS.md', 'docs/runs']) {
   const src = path.join(root, item);
   if (!fs.existsSync(src)) continue;
   fs.mkdirSync(path.dirname(path.join(stage, item)), { recursive: true });

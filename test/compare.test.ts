@@ -139,3 +139,19 @@ test('`allcnn compare` prints the table from run folders, JSON with --json, and 
   expect(bad.status).toBe(1);
   expect(bad.stderr).toMatch(/^allcnn: .*nowhere: no such file or folder/);
 });
+
+test('the run records kept in docs/runs (real CPU runs) are read back and compared as measured', () => {
+  // Their numbers are in docs/RESULTS.md; this keeps them readable as the record format evolves.
+  const root = path.resolve(__dirname, '../../docs/runs');
+  const runs = fs.readdirSync(root).map((label) => ({ label, result: readRunResult(path.join(root, label)) }));
+  expect(runs.length).toBeGreaterThan(0);
+  const c = compareRuns(runs);
+  for (const [i, { result }] of runs.entries()) {
+    expect(result.history).toHaveLength(result.config.epochs);
+    expect(result.test.count).toBe(10000); // the whole CIFAR-10 test set
+    expect(c.rows[i].testAccuracy).toBeCloseTo(100 * result.test.accuracy, 10);
+    expect(c.rows[i].paperTestAccuracy).toBeGreaterThan(85); // every one is a network of Table 3
+  }
+  const c10 = runs.find((r) => r.label === 'cpu-c');
+  expect(c10?.result.test.accuracy).toBeCloseTo(0.6572, 10);
+});
