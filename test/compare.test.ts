@@ -152,6 +152,6 @@ test('the run records kept in docs/runs (real CPU runs) are read back and compar
     expect(c.rows[i].testAccuracy).toBeCloseTo(100 * result.test.accuracy, 10);
     expect(c.rows[i].paperTestAccuracy).toBeGreaterThan(85); // every one is a network of Table 3
   }
-  const c10 = runs.find((r) => r.label === 'cpu-c');
-  expect(c10?.result.test.accuracy).toBeCloseTo(0.6572, 10);
+  const modelC = runs.find((r) => r.label === 'cpu-c');
+  expect(modelC?.result.test.accuracy).toBeCloseTo(0.6572, 10);
 });
