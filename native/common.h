@@ -10,6 +10,7 @@
 #include <torch/torch.h>
 #include <torch/version.h>
 
+#include <shared_mutex>
 #include <string>
 #include <vector>
 
@@ -19,6 +20,20 @@
    (TORCH_VERSION_MAJOR == (major) && TORCH_VERSION_MINOR >= (minor)))
 
 namespace allcnn {
+
+// Capturing a CUDA graph puts CUDA's default random generator in capture
+// mode for the whole process: a random draw on another thread meanwhile
+// (another network's dropout, the JS thread's shuffle or augmentation) fails
+// with "Offset increment outside graph capture encountered unexpectedly".
+// So a capture holds this lock exclusively (cuda_graph.cc), and whatever may
+// draw random numbers holds it shared (RandomDraw): it waits out a capture.
+inline std::shared_mutex& RandomLock() {
+  static std::shared_mutex lock;
+  return lock;
+}
+class RandomDraw {
+  std::shared_lock<std::shared_mutex> lock_{RandomLock()};
+};
 
 // A JS object owning one torch::Tensor. dispose() frees it at once; the
 // destructor (run by the GC) is only a safety net.

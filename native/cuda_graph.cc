@@ -8,6 +8,13 @@
 //
 // If capture fails, the network says so in its status ("failed: <why>",
 // read by net_take_metrics) and goes on eagerly: slower, never wrong.
+//
+// Steps arrive on whichever libuv worker thread is free, and some of what a
+// capture needs ready is per thread: cuDNN's autotuned plans (PyTorch keeps
+// its cuDNN benchmark cache thread_local) and the cuDNN and cuBLAS handles.
+// A capture on a thread that has not run the step yet would autotune inside
+// the capture, which invalidates it; so capture waits for a step on a thread
+// that has.
 #include "net.h"
 
 #ifdef ALLCNN_WITH_CUDA
@@ -16,6 +23,8 @@
 #include <c10/cuda/CUDAStream.h>
 
 #include <mutex>
+#include <set>
+#include <thread>
 #endif
 
 namespace allcnn {
@@ -28,6 +37,7 @@ struct CudaGraphStep {
   c10::cuda::CUDAStream stream;  // warm-up and capture run here: capture needs a non-default stream
   torch::Tensor x, y, lr;        // static inputs: the graph reads these addresses
   int warmups = 0;
+  std::set<std::thread::id> warmThreads;  // threads that have run the step eagerly at these shapes
   bool captured = false;
   std::string failure;  // why capture failed; empty while it has not
 };
@@ -39,10 +49,6 @@ namespace {
 // exists before the capture rather than inside it.
 constexpr int kWarmupSteps = 3;
 
-// One capture at a time in the process: with --concurrency, several networks
-// train on worker threads at once.
-std::mutex captureMutex;
-
 bool SameShapes(const CudaGraphStep& g, const torch::Tensor& x, const torch::Tensor& y) {
   return x.sizes() == g.x.sizes() && y.sizes() == g.y.sizes() && x.scalar_type() == g.x.scalar_type() &&
          y.scalar_type() == g.y.scalar_type() && x.device() == g.x.device();
@@ -50,7 +56,8 @@ bool SameShapes(const CudaGraphStep& g, const torch::Tensor& x, const torch::Ten
 
 // Records the step into g.graph, then replays it once: capture only records.
 void Capture(Net& net, CudaGraphStep& g, const torch::Tensor& x, const torch::Tensor& y, double lr) {
-  std::lock_guard<std::mutex> lock(captureMutex);
+  // One capture at a time, and no random draws elsewhere meanwhile (RandomLock).
+  std::unique_lock<std::shared_mutex> exclusive(RandomLock());
   g.x.copy_(x);
   g.y.copy_(y);
   g.lr.fill_(lr);
@@ -81,7 +88,14 @@ void Capture(Net& net, CudaGraphStep& g, const torch::Tensor& x, const torch::Te
   }
   if (!g.failure.empty()) {
     net.seen = seenBefore;
-    EagerStep(net, x, y, lr);  // the step still has to happen
+    try {
+      EagerStep(net, x, y, lr);  // the step still has to happen
+    } catch (const c10::Error& e) {
+      // A failed capture can leave LibTorch's CUDA state unusable (its random
+      // generator stays in capture mode): say what failed first.
+      throw std::runtime_error("CUDA graph " + g.failure + "; the eager step after it failed too (" +
+                               e.what_without_backtrace() + "); train without the CUDA graph option");
+    }
     return;
   }
   g.captured = true;
@@ -99,7 +113,10 @@ void CudaGraphStepDeleter::operator()(CudaGraphStep* step) const {
 }
 
 void TrainStep(Net& net, const torch::Tensor& x, const torch::Tensor& y, double lr) {
-  if (!net.cudaGraph || !x.is_cuda()) return EagerStep(net, x, y, lr);
+  if (!net.cudaGraph || !x.is_cuda()) {
+    RandomDraw draw;  // dropout
+    return EagerStep(net, x, y, lr);
+  }
   const c10::DeviceIndex device = x.device().index();
   if (!net.graph) {
     net.graph.reset(new CudaGraphStep(c10::cuda::getStreamFromPool(/*isHighPriority=*/false, device)));
@@ -110,8 +127,12 @@ void TrainStep(Net& net, const torch::Tensor& x, const torch::Tensor& y, double 
     g.lr = torch::zeros({}, x.options().dtype(torch::kFloat32));
   }
   CudaGraphStep& g = *net.graph;
-  if (!g.failure.empty() || !SameShapes(g, x, y)) return EagerStep(net, x, y, lr);
+  if (!g.failure.empty() || !SameShapes(g, x, y)) {
+    RandomDraw draw;
+    return EagerStep(net, x, y, lr);
+  }
   if (g.captured) {
+    RandomDraw draw;  // a replay advances the random generator's offset
     // Same stream as the batch was made on, so no waiting: just copy and launch.
     g.x.copy_(x);
     g.y.copy_(y);
@@ -127,9 +148,12 @@ void TrainStep(Net& net, const torch::Tensor& x, const torch::Tensor& y, double 
   WaitFor(g.stream, ambient);
   {
     c10::cuda::CUDAStreamGuard onSide(g.stream);
-    if (g.warmups < kWarmupSteps) {
+    const std::thread::id self = std::this_thread::get_id();
+    if (g.warmups < kWarmupSteps || !g.warmThreads.count(self)) {
+      RandomDraw draw;
       EagerStep(net, x, y, lr);
       ++g.warmups;
+      g.warmThreads.insert(self);
     } else {
       Capture(net, g, x, y, lr);
     }

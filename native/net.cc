@@ -151,6 +151,7 @@ ALLCNN_OP(net_forward) {
   torch::Tensor x = a.tensor(1);
   NetStreamScope onStream(net, {x}, /*join=*/true);
   AutocastScope autocast(net, x.device());
+  RandomDraw draw;  // dropout, when training
   return a.wrap(onStream.handOut(Forward(net, x, a.boolean(2)).to(torch::kFloat32)));
 }
 

@@ -29,7 +29,10 @@ ALLCNN_OP(nn_avg_pool2d) {
 ALLCNN_OP(nn_adaptive_avg_pool2d) { return a.wrap(torch::adaptive_avg_pool2d(a.tensor(0), a.ints(1))); }
 ALLCNN_OP(nn_relu) { return a.wrap(torch::relu(a.tensor(0))); }
 // nn_dropout(x, p, training)
-ALLCNN_OP(nn_dropout) { return a.wrap(torch::dropout(a.tensor(0), a.number(1), a.boolean(2))); }
+ALLCNN_OP(nn_dropout) {
+  RandomDraw draw;
+  return a.wrap(torch::dropout(a.tensor(0), a.number(1), a.boolean(2)));
+}
 // nn_batch_norm(x, weight|null, bias|null, runningMean|null, runningVar|null, training, momentum, eps)
 ALLCNN_OP(nn_batch_norm) {
   return a.wrap(torch::batch_norm(a.tensor(0), a.optTensor(1), a.optTensor(2), a.optTensor(3), a.optTensor(4),

@@ -78,8 +78,9 @@ suite('CUDA', () => {
       const y = fromArray([0, 1, 2, 3], [4], 'int64');
       const run = (device: string) => tidy(() => {
         const xd = x.to(device);
-        const wd = w.to(device).requiresGrad_();
-        const bd = b.to(device).requiresGrad_();
+        // detach: to('cpu') of a CPU tensor is that tensor itself, and the leaves must be new ones
+        const wd = w.to(device).detach().requiresGrad_();
+        const bd = b.to(device).detach().requiresGrad_();
         const out = conv2d(xd, wd, bd, { stride: 1, padding: 1 });
         const logits = maxPool2d(out, 16).reshape([4, 8]);
         const loss = crossEntropy(logits, y.to(device));
@@ -104,6 +105,9 @@ suite('CUDA', () => {
   });
 
   test('CUDA memory returns after tidy', () => {
+    // cuBLAS keeps a workspace per handle and stream from its first matmul on
+    // (32 MiB on an H200 with LibTorch 2.11): made before the baseline.
+    tidy(() => randn([256, 256], { device: 'cuda' }).matmul(randn([256, 256], { device: 'cuda' })));
     synchronize();
     emptyCache();
     const before = memory();
@@ -221,6 +225,46 @@ suite('CUDA', () => {
     }
     synchronize();
     expect(liveTensors()).toBe(liveBefore);
+  });
+
+  test('networks with dropout captured while others draw random numbers: each step its own call, fresh batches', async () => {
+    // As trainModel and `reproduce --concurrency 2` run: each step is an awaited call that lands on
+    // any libuv worker thread, and between steps the JS thread draws the next batch. A capture
+    // must neither autotune inside itself (cuDNN's plans are per thread) nor meet another
+    // thread's random draw (dropout, randn): on LibTorch 2.11 either failed the run.
+    const spec = declareNetwork('C-like', 'dropout and a 1x1 classifier', [
+      'dropout 0.2', 'conv 3x3 32 relu', 'conv 3x3 32 /2 relu', 'dropout 0.5', 'conv 1x1 classes', 'gap', 'softmax',
+    ]);
+    configureBackend({ cudnnBenchmark: true });
+    const run = async (seed: number) => {
+      const network = buildNetwork(spec, { seed, device: 'cuda', channelsLast: true });
+      const sgd = new SGD(network.parameterList(), { momentum: 0.9 });
+      const net = createNativeNet(network, sgd, { momentum: 0.9, weightDecay: 0, labelSmoothing: 0, channelsLast: true, precision: 'bf16', cudaGraph: true });
+      try {
+        for (let i = 0; i < 12; i++) {
+          const x = randn([64, 3, 16, 16], { device: 'cuda' });
+          const y = randint(0, 10, [64], 'cuda');
+          try {
+            await native().net_train_step(net, x.handle, y.handle, 0.01);
+          } finally {
+            dispose([x, y]);
+          }
+        }
+        const m = native().net_take_metrics(net);
+        expect(m.seen).toBe(12 * 64);
+        expect(Number.isFinite(m.loss)).toBe(true);
+        return m.graph;
+      } finally {
+        native().net_release(net);
+        sgd.dispose();
+        network.dispose();
+      }
+    };
+    try {
+      expect(await Promise.all([run(0), run(1), run(2)])).toEqual(['captured', 'captured', 'captured']);
+    } finally {
+      configureBackend({ cudnnBenchmark: false });
+    }
   });
 
   test('trainModel end to end on CUDA with the fast path: GPU-resident data, augmentation, bf16, a CUDA graph', async () => {

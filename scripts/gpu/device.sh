@@ -6,9 +6,12 @@
 #   bash scripts/gpu/device.sh check [SECONDS]    build against PyTorch, CUDA tests, benchmarks, the other
 #                                                 tests, most wanted first; what would not end within
 #                                                 SECONDS (default 360) is skipped, and the log says so
+#   bash scripts/gpu/device.sh retest             after a fix: the build, the CUDA tests and the CUDA-graph
+#                                                 concurrency benchmarks only (not the other benchmarks)
 #   bash scripts/gpu/device.sh data               join the CIFAR-10 parts carried so far (check sha256)
-#   bash scripts/gpu/device.sh accuracy [EPOCHS [SECONDS]]
-#                                                 fp32 vs the fast path (bf16, CUDA graph) on real data
+#   bash scripts/gpu/device.sh accuracy [EPOCHS [SECONDS [fast|fp32]]]
+#                                                 fp32 vs the fast path (bf16, CUDA graph) on real data;
+#                                                 with fast or fp32, that one only
 #   bash scripts/gpu/device.sh reproduce SECONDS [reproduce options, e.g. --concurrency 2]
 #                                                 the fast preset for SECONDS, then stop cleanly; a later
 #                                                 call with the same options resumes (results travel in $OUT)
@@ -77,7 +80,7 @@ check() {
   setup
   # Most important first: a call that runs out of time still returns what
   # it has, as bench.tar.gz is rewritten after every step.
-  step "cuda tests" timeout 120 "$BUNDLE/run.sh" test --json --outputFile="$OUT/jest-cuda.json" dist/test/cuda
+  cuda_tests
   mkdir -p "$WORK/bench"
   bench() {  # name, seconds it may take, then bench options
     local name=$1 needed=$2; shift 2
@@ -96,18 +99,36 @@ check() {
   for p in bf16 tf32 fp32; do
     for bs in 128 512; do bench "eager-$bs-$p" 15 --batch-size $bs --steps "$(steps_for $bs)" $(precision_args $p) --models all-cnn-c; done
   done
-  for g in cuda-graph no-cuda-graph; do
+  concurrency cuda-graph no-cuda-graph
+  # The rest of the suite against this LibTorch (CPU work; pack needs npm).
+  fits 60 tests || return 0
+  step tests timeout $((DEADLINE - SECONDS)) "$BUNDLE/run.sh" test --json --outputFile="$OUT/jest.json" \
+    dist/test/bad-input dist/test/tensor dist/test/functional dist/test/autograd dist/test/memory \
+    dist/test/models dist/test/init dist/test/train
+}
+
+cuda_tests() {
+  step "cuda tests" timeout 120 "$BUNDLE/run.sh" test --json --outputFile="$OUT/jest-cuda.json" dist/test/cuda
+}
+
+# bench:concurrency with and without a stream per run, for each graph option given.
+concurrency() {
+  mkdir -p "$WORK/bench"
+  for g in "$@"; do
     for s in cuda-stream no-cuda-stream; do
       fits 30 "concurrency $g $s" || continue
       step "concurrency $g $s" timeout $((DEADLINE - SECONDS)) sh -c "'$BUNDLE/run.sh' bench:concurrency --device $DEVICE --runs 1,2,4 --tf32 --$g --$s --json > '$WORK/bench/concurrency-$g-$s.json'"
       tar czf "$OUT/bench.tar.gz" -C "$WORK" bench
     done
   done
-  # The rest of the suite against this LibTorch (CPU work; pack needs npm).
-  fits 60 tests || return 0
-  step tests timeout $((DEADLINE - SECONDS)) "$BUNDLE/run.sh" test --json --outputFile="$OUT/jest.json" \
-    dist/test/bad-input dist/test/tensor dist/test/functional dist/test/autograd dist/test/memory \
-    dist/test/models dist/test/init dist/test/train
+}
+
+retest() {
+  DEADLINE=$((SECONDS + 180))
+  data >/dev/null 2>&1   # keeps any CIFAR-10 part carried with this call
+  setup
+  cuda_tests
+  concurrency cuda-graph
 }
 
 data() {
@@ -120,7 +141,7 @@ data() {
 }
 
 accuracy() {
-  local epochs=${1:-10} limit=${2:-600}
+  local epochs=${1:-10} limit=${2:-600} only=${3:-}
   setup; data || exit 1
   # The fast path first: it takes seconds, plain fp32 several times longer.
   # Both together get LIMIT seconds; a run cut off resumes from its last
@@ -128,6 +149,7 @@ accuracy() {
   local deadline=$((SECONDS + limit))
   for variant in "fast:--precision bf16 --tf32 --channels-last --cuda-graph" "fp32:--precision fp32"; do
     local name=${variant%%:*}
+    [ -n "$only" ] && [ "$only" != "$name" ] && continue
     if [ $((deadline - SECONDS)) -lt 10 ]; then log "accuracy $name: skipped, no time left"; continue; fi
     # Without the final ReLU, which can keep ALL-CNN-C at chance for some
     # seeds: this compares the two paths, not the paper's recipe.
@@ -180,9 +202,10 @@ finish() {
 
 case "${1:-check}" in
   check) shift; check "$@" ;;
+  retest) retest ;;
   data) data ;;
   accuracy) shift; accuracy "$@" ;;
   reproduce) shift; reproduce "$@" ;;
   finish) shift; finish "$@" ;;
-  *) echo "usage: device.sh check [SECONDS]|data|accuracy [EPOCHS [SECONDS]]|reproduce SECONDS|finish SECONDS [EPOCHS]" >&2; exit 2 ;;
+  *) echo "usage: device.sh check [SECONDS]|retest|data|accuracy [EPOCHS [SECONDS [fast|fp32]]]|reproduce SECONDS|finish SECONDS [EPOCHS]" >&2; exit 2 ;;
 esac
