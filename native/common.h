@@ -32,6 +32,10 @@ inline std::shared_mutex& RandomLock() {
   return lock;
 }
 class RandomDraw {
+ public:
+  void release() { lock_.unlock(); }  // before a capture takes the lock itself
+
+ private:
   std::shared_lock<std::shared_mutex> lock_{RandomLock()};
 };
 

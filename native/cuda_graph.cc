@@ -113,10 +113,10 @@ void CudaGraphStepDeleter::operator()(CudaGraphStep* step) const {
 }
 
 void TrainStep(Net& net, const torch::Tensor& x, const torch::Tensor& y, double lr) {
-  if (!net.cudaGraph || !x.is_cuda()) {
-    RandomDraw draw;  // dropout
-    return EagerStep(net, x, y, lr);
-  }
+  // Dropout draws random numbers, and a replay advances the generator's
+  // offset; only a capture gives this up, for the exclusive lock.
+  RandomDraw draw;
+  if (!net.cudaGraph || !x.is_cuda()) return EagerStep(net, x, y, lr);
   const c10::DeviceIndex device = x.device().index();
   if (!net.graph) {
     net.graph.reset(new CudaGraphStep(c10::cuda::getStreamFromPool(/*isHighPriority=*/false, device)));
@@ -127,12 +127,8 @@ void TrainStep(Net& net, const torch::Tensor& x, const torch::Tensor& y, double 
     g.lr = torch::zeros({}, x.options().dtype(torch::kFloat32));
   }
   CudaGraphStep& g = *net.graph;
-  if (!g.failure.empty() || !SameShapes(g, x, y)) {
-    RandomDraw draw;
-    return EagerStep(net, x, y, lr);
-  }
+  if (!g.failure.empty() || !SameShapes(g, x, y)) return EagerStep(net, x, y, lr);
   if (g.captured) {
-    RandomDraw draw;  // a replay advances the random generator's offset
     // Same stream as the batch was made on, so no waiting: just copy and launch.
     g.x.copy_(x);
     g.y.copy_(y);
@@ -150,11 +146,11 @@ void TrainStep(Net& net, const torch::Tensor& x, const torch::Tensor& y, double 
     c10::cuda::CUDAStreamGuard onSide(g.stream);
     const std::thread::id self = std::this_thread::get_id();
     if (g.warmups < kWarmupSteps || !g.warmThreads.count(self)) {
-      RandomDraw draw;
       EagerStep(net, x, y, lr);
       ++g.warmups;
       g.warmThreads.insert(self);
     } else {
+      draw.release();
       Capture(net, g, x, y, lr);
     }
   }

@@ -199,12 +199,15 @@ suite('CUDA', () => {
     }
   });
 
+  // Dropout draws random numbers inside the captured step.
+  const withDropout = declareNetwork('C-like', 'dropout and a 1x1 classifier', [
+    'dropout 0.2', 'conv 3x3 32 relu', 'conv 3x3 32 /2 relu', 'dropout 0.5', 'conv 1x1 classes', 'gap', 'softmax',
+  ]);
+
   test('a CUDA-graph run with dropout and bf16 lowers the loss and frees its memory', async () => {
     synchronize();
     const liveBefore = liveTensors();
-    const network = buildNetwork(declareNetwork('C-like', 'dropout and a 1x1 classifier', [
-      'dropout 0.2', 'conv 3x3 32 relu', 'conv 3x3 32 /2 relu', 'dropout 0.5', 'conv 1x1 classes', 'gap', 'softmax',
-    ]), { seed: 0, device: 'cuda', channelsLast: true });
+    const network = buildNetwork(withDropout, { seed: 0, device: 'cuda', channelsLast: true });
     const sgd = new SGD(network.parameterList(), { momentum: 0.9 });
     const net = createNativeNet(network, sgd, { momentum: 0.9, weightDecay: 0, labelSmoothing: 0, channelsLast: true, precision: 'bf16', cudaGraph: true });
     const x = randn([64, 3, 16, 16], { device: 'cuda' });
@@ -232,12 +235,9 @@ suite('CUDA', () => {
     // any libuv worker thread, and between steps the JS thread draws the next batch. A capture
     // must neither autotune inside itself (cuDNN's plans are per thread) nor meet another
     // thread's random draw (dropout, randn): on LibTorch 2.11 either failed the run.
-    const spec = declareNetwork('C-like', 'dropout and a 1x1 classifier', [
-      'dropout 0.2', 'conv 3x3 32 relu', 'conv 3x3 32 /2 relu', 'dropout 0.5', 'conv 1x1 classes', 'gap', 'softmax',
-    ]);
     configureBackend({ cudnnBenchmark: true });
     const run = async (seed: number) => {
-      const network = buildNetwork(spec, { seed, device: 'cuda', channelsLast: true });
+      const network = buildNetwork(withDropout, { seed, device: 'cuda', channelsLast: true });
       const sgd = new SGD(network.parameterList(), { momentum: 0.9 });
       const net = createNativeNet(network, sgd, { momentum: 0.9, weightDecay: 0, labelSmoothing: 0, channelsLast: true, precision: 'bf16', cudaGraph: true });
       try {
