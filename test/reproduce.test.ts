@@ -112,3 +112,20 @@ test('a folder made with other options is not mixed with new ones', async () => 
     `${out} holds an experiment made with other options (differs in: lrs); rerun with the same options to resume it, or pick another --name`,
   );
 });
+
+test("with --concurrency 2, the ablations start once ALL-CNN-C's rate is chosen, and the rows keep the paper's order", async () => {
+  const o: ReproduceOptions = { ...TINY, models: ['strided-cnn-a'], lrs: [0.1], limit: 32, testLimit: 32, extras: ['ablations'], concurrency: 2 };
+  const events: string[] = [];
+  const { summary } = await reproduce('tiny', o, { out: tmp() }, {
+    onEvent: (e) => (e.type === 'run-start' ? events.push(`start ${e.task.id}/${e.task.phase}`) : e.type === 'run-end' && events.push(`end ${e.record.id}`)),
+  });
+  // ALL-CNN-C is trained although not asked for, and goes first: the ablations need its rate.
+  expect(events[0]).toBe('start table3/all-cnn-c/lr=0.1/probe');
+  const firstAblation = events.findIndex((e) => e.startsWith('start ablation/'));
+  expect(firstAblation).toBeGreaterThan(events.indexOf('end table3/all-cnn-c/lr=0.1/seed=0/probe'));
+  expect(firstAblation).toBeLessThan(events.indexOf('end table3/all-cnn-c/lr=0.1/seed=0/full'));
+  expect(summary.rows.map((r) => r.label)).toEqual([
+    'Strided-CNN-A', 'ALL-CNN-C', 'ALL-CNN-C, fully-connected top', 'ALL-CNN-C, batch normalisation', 'ALL-CNN-C, no dropout',
+    'ALL-CNN-C, Kaiming initialisation', 'ALL-CNN-C, no final ReLU',
+  ]);
+});

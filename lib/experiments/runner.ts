@@ -130,27 +130,34 @@ export async function reproduce(name: string, o: ReproduceOptions, where: { out:
     ...(o.fastPath && o.device.startsWith('cuda') ? { tf32: true, channelsLast: true, cudaGraph: true, cudaStream: o.concurrency > 1 } : {}),
   });
 
-  /** One model's learning-rate selection; resolves to the chosen full run. */
-  const selectLearningRate = async (id: string, label: string): Promise<RunRecord> => {
+  /**
+   * One model's learning-rate selection: `chosen` resolves to the run that
+   * picked the rate (the best probe, or in full mode the best full run),
+   * `full` to the chosen full run.
+   */
+  const selectLearningRate = (id: string, label: string): { chosen: Promise<RunRecord>; full: Promise<RunRecord> } => {
     const task = (lr: number, phase: 'probe' | 'full'): RunTask => ({ id: `table3/${id}/lr=${lr}`, group: 'table3', label, model: id, config: baseConfig(id, lr), phase });
     if (o.lrSelection === 'full') {
-      const runs = await Promise.all(o.lrs.map((lr) => runWithRestarts(task(lr, 'full'))));
-      return best(runs);
+      const chosen = Promise.all(o.lrs.map((lr) => runWithRestarts(task(lr, 'full')))).then(best);
+      return { chosen, full: chosen };
     }
-    const probes = await Promise.all(o.lrs.map((lr) => runWithRestarts(task(lr, 'probe'), o.probeEpochs)));
-    const chosen = best(probes);
-    return runWithRestarts(task(chosen.lr, 'full'), undefined, chosen.seed);
+    const chosen = Promise.all(o.lrs.map((lr) => runWithRestarts(task(lr, 'probe'), o.probeEpochs))).then(best);
+    return { chosen, full: chosen.then((c) => runWithRestarts(task(c.lr, 'full'), undefined, c.seed)) };
   };
 
   try {
-    const table3 = new Map<string, Promise<RunRecord>>();
-    for (const id of o.models) table3.set(id, selectLearningRate(id, MODELS[id].name));
-    const extras: Promise<RunRecord>[] = [];
+    // The extras need ALL-CNN-C's rate, so it is trained (even if not asked for) and goes first:
+    // with --concurrency > 1 the extras then train beside the other networks instead of after
+    // them all. The order changes only the scheduling, not what a run computes.
+    const ids = o.extras.length ? ['all-cnn-c', ...o.models.filter((id) => id !== 'all-cnn-c')] : o.models;
+    const table3 = new Map(ids.map((id) => [id, selectLearningRate(id, MODELS[id].name)]));
+    const extras: Promise<RunRecord[]>[] = [];
     if (o.extras.length) {
-      // The augmented runs and ablations use ALL-CNN-C's chosen learning rate.
-      const baseline = table3.get('all-cnn-c') ?? selectLearningRate('all-cnn-c', MODELS['all-cnn-c'].name);
+      // The augmented runs and ablations use ALL-CNN-C's chosen learning rate; they start as soon
+      // as it is known (after the probes in probe mode), not after ALL-CNN-C's own full run.
+      const baseline = table3.get('all-cnn-c')!.chosen;
       extras.push(
-        baseline.then(async (b) => {
+        baseline.then((b) => {
           const jobs: Promise<RunRecord>[] = [];
           if (o.extras.includes('augment')) {
             for (const a of AUGMENTED) {
@@ -164,13 +171,13 @@ export async function reproduce(name: string, o: ReproduceOptions, where: { out:
               jobs.push(runWithRestarts({ id: `ablation/${a.key}/lr=${b.lr}`, group: 'ablation', label: a.label, model: a.model, config, phase: 'full', claim: a.claim }));
             }
           }
-          return (await Promise.all(jobs))[0] ?? b;
+          return Promise.all(jobs);
         }),
       );
     }
     // Wait for everything; a failure (e.g. an abort) is rethrown after the rest settle: a run's own,
     // which says where it stopped, rather than the "aborted before it started" of a queued one.
-    const settled = await Promise.allSettled([...table3.values(), ...extras]);
+    const settled = await Promise.allSettled([...[...table3.values()].map((s) => s.full), ...extras]);
     const failures = settled.filter((s): s is PromiseRejectedResult => s.status === 'rejected').map((s) => s.reason);
     if (failures.length) throw failures.find((e) => !(e instanceof AbortError && e.beforeStart)) ?? failures[0];
   } finally {

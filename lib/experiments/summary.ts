@@ -1,6 +1,7 @@
 /** summary.json: the report's rows, derived from the run records alone. */
 import { paperTable3Accuracy } from '../report/paper';
-import { ABLATIONS } from './ablations';
+import { MODEL_IDS, MODELS } from '../../models';
+import { ABLATIONS, AUGMENTED } from './ablations';
 import { SEED_REPORT } from './reference';
 import type { ReproduceOptions } from './presets';
 import type { ResultRow, RunGroup, RunRecord, Summary } from './types';
@@ -29,6 +30,9 @@ function rowFor(label: string, group: RunGroup, runs: RunRecord[]): ResultRow | 
   return row;
 }
 
+/** Table 3's networks as in the paper, then the augmented runs, then the ablations. */
+const PAPER_ORDER = [...MODEL_IDS.map((id) => MODELS[id].name), ...AUGMENTED.map((a) => a.label), ...ABLATIONS.map((a) => a.label)];
+
 export function buildSummary(name: string, o: ReproduceOptions, records: RunRecord[], timing: { totalSeconds: number; aggregateImagesPerSecond: number; reusedRuns?: number }): Summary {
   const groups = new Map<string, { group: RunGroup; runs: RunRecord[] }>();
   for (const r of records) {
@@ -37,6 +41,9 @@ export function buildSummary(name: string, o: ReproduceOptions, records: RunReco
     groups.set(r.label, g);
   }
   const rows = [...groups.entries()].map(([label, g]) => rowFor(label, g.group, g.runs)).filter((r): r is ResultRow => r !== null);
+  // The paper's order, whatever order the runs finished in (with --concurrency it varies).
+  const rank = (label: string) => (PAPER_ORDER.includes(label) ? PAPER_ORDER.indexOf(label) : PAPER_ORDER.length);
+  rows.sort((a, b) => rank(a.label) - rank(b.label));
   const restarts = new Map(records.filter((r) => r.restartOf).map((r) => [r.restartOf!, r.id]));
   const graphed = records.filter((r) => r.config.cudaGraph);
   return {

@@ -169,22 +169,42 @@ reproduce() {
     for f in .gpu/fast-results.tar.gz gpu-results/fast-results.tar.gz; do
       if [ -f "$f" ]; then mkdir -p "$WORK/results" && tar xzf "$f" -C "$WORK/results" && log "reproduce: resuming $f"; break; fi
     done
-    [ -f .gpu/fast-checkpoint.tar.gz ] && tar xzf .gpu/fast-checkpoint.tar.gz -C "$WORK/results"
+    for f in .gpu/fast-checkpoint*.tar.gz; do [ -f "$f" ] && tar xzf "$f" -C "$WORK/results"; done
   fi
   # SIGINT: the run in progress stops at its next step; finished epochs are checkpointed.
   step reproduce timeout -s INT -k 30 "$seconds" "$BUNDLE/run.sh" reproduce --preset fast --data "$DATA" --device $DEVICE --out "$results" "$@"
   # What comes back: the results without their checkpoints (one per network
   # and learning rate, up to about 11 MB each: far more than a call returns),
   # small enough to commit under gpu-results/ for a later session,
-  # which then redoes only the run that was in progress; and, apart, the
-  # newest checkpoint, with which a fresh machine in this session resumes
-  # even that run where it stopped.
+  # which then redoes only the runs that were in progress; and, apart, the
+  # four newest checkpoints of runs with no full-length record (one file
+  # each: the runs in progress with --concurrency up to 4, which write one
+  # every epoch, or else recent probes), with which a fresh machine in this
+  # session resumes them where they stopped.
   tar czf "$OUT/fast-results.tar.gz" -C "$WORK/results" --exclude=fast/checkpoints fast
-  local newest
-  newest=$(ls -t "$results"/checkpoints/*.safetensors 2>/dev/null | head -1)
-  [ -n "$newest" ] && tar czf "$OUT/fast-checkpoint.tar.gz" -C "$WORK/results" "fast/checkpoints/$(basename "$newest")"
+  rm -f "$OUT"/fast-checkpoint*.tar.gz
+  local n=0 ckpt
+  # Once REPORT.md exists every run has finished: the probes not continued need no checkpoint.
+  [ -f "$results/REPORT.md" ] || for ckpt in $(ls -t "$results"/checkpoints/*.safetensors 2>/dev/null); do
+    [ "$n" -ge 4 ] && break
+    # A checkpoint is named after its run's id, '/' made '_' (lib/experiments/runner.ts).
+    unfinished "$results/runs.jsonl" "$(basename "$ckpt" .safetensors)" || continue
+    tar czf "$OUT/fast-checkpoint-$((n + 1)).tar.gz" -C "$WORK/results" "fast/checkpoints/$(basename "$ckpt")"
+    # A file over 16 MB would not come back (the fully-connected-top ablation's is about 20 MB).
+    if [ "$(stat -c %s "$OUT/fast-checkpoint-$((n + 1)).tar.gz")" -gt 16000000 ]; then
+      rm "$OUT/fast-checkpoint-$((n + 1)).tar.gz" && log "reproduce: $(basename "$ckpt") is too big to come back"
+    else
+      n=$((n + 1))
+    fi
+  done
+  log "reproduce: $n checkpoints of unfinished runs saved"
   [ -f "$results/REPORT.md" ] && cp "$results/REPORT.md" "$OUT/REPORT.md"
   return 0
+}
+
+# Whether the run whose checkpoint is named $2 has no full-length record in the journal $1.
+unfinished() {
+  ! grep -o '"id":"[^"]*/full"' "$1" 2>/dev/null | sed 's/^"id":"//; s#/full"$##; s#/#_#g' | grep -qxF "$2"
 }
 
 # The last call: whatever time is left after joining the data goes to the
