@@ -1,6 +1,7 @@
 /** What LibTorch allcnn runs on, and process-wide settings. */
 import * as os from 'node:os';
 import { checkInteger } from './check';
+import { BackendError } from './errors';
 import { native, NativeBackendInfo } from './native';
 
 export type BackendInfo = NativeBackendInfo;
@@ -44,6 +45,22 @@ export function synchronize(): void {
 /** Whether a CUDA device is usable. */
 export function cudaAvailable(): boolean {
   return backend().cudaAvailable;
+}
+
+/**
+ * Fails at once when `device` cannot be used by this build, before minutes
+ * go into reading and whitening the data set (the addon would refuse it
+ * later, at the first tensor moved there).
+ */
+export function requireDevice(device: string): void {
+  if (!device.startsWith('cuda')) return;
+  const b = backend();
+  if (!b.cudaAvailable) {
+    const why = b.builtWithCuda ? 'no CUDA device is visible (check nvidia-smi and CUDA_VISIBLE_DEVICES)' : `the addon was built against a CPU-only LibTorch (${b.libraryPath})`;
+    throw new BackendError(`device "${device}" requested, but ${why}. Use --device cpu, or build against a CUDA LibTorch: LIBTORCH_USE_PYTORCH=1 npx allcnn doctor --build (see \`allcnn doctor\`)`);
+  }
+  const index = Number(device.split(':')[1] ?? 0);
+  if (index >= b.cudaDeviceCount) throw new BackendError(`device "${device}" does not exist: ${b.cudaDeviceCount} CUDA device(s), cuda:0 to cuda:${b.cudaDeviceCount - 1}`);
 }
 
 // LibTorch's default intra-op thread count can be 1 in some builds (Debian's

@@ -9,7 +9,7 @@ export * as nn from './functional';
 export type { Pair } from './functional';
 export { noGrad } from './autograd';
 export { tidy, keep, dispose } from './scope';
-export { backend, setNumThreads, configureBackend, memory, liveTensors, emptyCache, synchronize, cudaAvailable } from './backend';
+export { backend, setNumThreads, configureBackend, memory, liveTensors, emptyCache, synchronize, cudaAvailable, requireDevice } from './backend';
 export type { BackendInfo, MemoryInfo } from './backend';
 export { InvalidArgumentError, DataError, BackendError, CheckpointError, ModelDeclarationError } from './errors';
 

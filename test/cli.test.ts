@@ -92,9 +92,18 @@ test('missing or corrupt data gives a clear error, exit status 1', () => {
   expect(r2.err).toContain('is not a gzip-compressed tar archive');
 });
 
-test('a CUDA device on a CPU-only build is refused with what to do', () => {
-  const r = allcnn('train', '--device', 'cuda', '--epochs', '1', '--limit', '64', '--out', tmp());
+test('a CUDA device on a CPU-only build is refused at once, before the data is read, with what to do', () => {
   if (JSON.parse(allcnn('doctor', '--json').out).info.backend?.cudaAvailable) return;
+  const out = path.join(tmp(), 'run');
+  // A missing archive would be a DataError: the device is checked first.
+  const r = allcnn('train', '--device', 'cuda', '--data', path.join(out, 'missing.tar.gz'), '--epochs', '1', '--out', out);
   expect(r.code).toBe(1);
-  expect(r.err).toContain('CUDA is not available');
+  expect(r.err).toContain('allcnn: device "cuda" requested, but the addon was built against a CPU-only LibTorch');
+  expect(r.err).toContain('Use --device cpu, or build against a CUDA LibTorch: LIBTORCH_USE_PYTORCH=1 npx allcnn doctor --build');
+  for (const args of [['reproduce', '--preset', 'smoke', '--out', out], ['transfer', '--subset', 'vehicles', '--mode', 'features', '--out', out]]) {
+    const e = allcnn(...args, '--device', 'cuda:1');
+    expect(e.code).toBe(1);
+    expect(e.err).toContain('allcnn: device "cuda:1" requested, but the addon was built against a CPU-only LibTorch');
+  }
+  expect(fs.existsSync(out)).toBe(false); // nothing was made
 });

@@ -37,8 +37,8 @@ export function trainCommand(): Command {
     .option('--resume', 'continue from the checkpoint in --out if there is one', false)
     .option('--json', 'print the result as JSON on stdout (progress still goes to stderr)', false)
     .action(async (o) => {
+      // The folder is made when something is written in it, so a refused run leaves none behind.
       const out = path.resolve(o.out ?? path.join('results', `train-${o.model}`));
-      fs.mkdirSync(out, { recursive: true });
       const checkpoint = path.join(out, 'checkpoint.safetensors');
       if (!o.resume && fs.existsSync(checkpoint)) {
         throw new Error(`${checkpoint} exists: pass --resume to continue that run, or another --out to start afresh`);
@@ -52,6 +52,7 @@ export function trainCommand(): Command {
         },
         { onProgress: consoleProgress(), signal, checkpoint, resume: o.resume, keepModel: true },
       );
+      fs.mkdirSync(out, { recursive: true });
       if (saveRun(out, result, o.json)) return;
       console.log(`\n${result.config.model}: validation accuracy ${pct(result.validation.accuracy)} (${result.validation.count} images), ` +
         `test accuracy ${pct(result.test.accuracy)} (${result.test.count} images), ${result.seconds.toFixed(0)} s, ${result.imagesPerSecond.toFixed(0)} images/s on ${result.device}` +

@@ -4,6 +4,7 @@
  * the training device, so batches are sliced there with no host copies.
  */
 import * as path from 'node:path';
+import { requireDevice } from '../backend';
 import { checkInteger, checkOneOf } from '../check';
 import { fromArray } from '../creation';
 import { noGrad } from '../autograd';
@@ -132,6 +133,7 @@ export function prepareDataset(raw: { train: ImageSet; test: ImageSet; className
 
 /** Reads CIFAR-10 (archive or folder; the bundled sample when omitted) and prepares it. */
 export async function loadCifar10(file: string | undefined, o: DatasetOptions = {}): Promise<Dataset> {
+  requireDevice(checkDevice('device', o.device ?? 'cpu'));
   const raw = await readCifar10(file ?? BUNDLED_SAMPLE);
   const set = prepareDataset(raw, o);
   const data = file === undefined || path.resolve(file) === BUNDLED_SAMPLE ? null : path.resolve(file);

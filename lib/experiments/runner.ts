@@ -13,6 +13,7 @@
  * next seed, up to maxRestarts times; the report lists every one.
  */
 import * as path from 'node:path';
+import { requireDevice } from '../backend';
 import { writeFileAtomic } from '../report/atomic';
 import { writeReport } from '../report/report';
 import { PAPER_AUGMENTATION, RICH_AUGMENTATION } from '../data/augment';
@@ -73,6 +74,7 @@ const safe = (id: string) => id.replace(/[^\w.=-]+/g, '_');
 
 export async function reproduce(name: string, o: ReproduceOptions, where: { out: string; data?: string }, hooks: ReproduceHooks = {}): Promise<{ summary: Summary; report: string }> {
   const started = Date.now();
+  requireDevice(o.device);
   claimFolder(where.out, o, { data: where.data });
   const journal = path.join(where.out, 'runs.jsonl');
   const done = new Map(readJournal(journal).map((r) => [r.id, r]));

@@ -11,6 +11,7 @@
  * training from scratch on each.
  */
 import * as path from 'node:path';
+import { requireDevice } from '../backend';
 import { Dataset } from '../data/dataset';
 import { loadCifar100Subset, SubsetClass, SubsetSelection } from '../data/subsets';
 import { writeFileAtomic } from '../report/atomic';
@@ -154,6 +155,7 @@ export async function reproduceTransfer(
   hooks: { onEvent?: (e: TransferEvent) => void; signal?: AbortSignal } = {},
 ): Promise<{ summary: TransferSummary; report: string }> {
   const started = Date.now();
+  requireDevice(o.device);
   claimFolder(where.out, o, { data10: where.data10, data100: where.data100 });
   const journal = path.join(where.out, 'runs.jsonl');
   const done = new Map(readJournal(journal).map((r) => [r.id, r as TransferRecord]));

@@ -5,6 +5,7 @@
  * which network it holds, so the scores match the run's result.json.
  */
 import * as fs from 'node:fs';
+import { requireDevice } from '../backend';
 import { checkOneOf } from '../check';
 import { DataRecipe, DatasetOptions, loadCifar10 } from '../data/dataset';
 import { CheckpointError, DataError } from '../errors';
@@ -50,6 +51,7 @@ export interface EvaluateCheckpointOptions {
 export async function evaluateCheckpoint(file: string, o: EvaluateCheckpointOptions = {}): Promise<CheckpointEvaluation> {
   const split = checkOneOf('split', o.split ?? 'test', SPLITS);
   const device = checkDevice('device', o.device ?? 'cpu');
+  requireDevice(device);
   const { config, epoch, recipe } = readRun(file);
   if (o.data === undefined && recipe.data !== null && !fs.existsSync(recipe.data)) {
     throw new DataError(`${file} was trained on ${recipe.data}, which is not there from here: pass the CIFAR-10 archive or folder with --data (options.data)`);

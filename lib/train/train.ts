@@ -4,7 +4,7 @@
  * (forward, loss, backward, SGD) run off the event loop; training metrics
  * accumulate on the device and are read every `READ_EVERY` steps.
  */
-import { configureBackend, ensureDefaultThreads } from '../backend';
+import { configureBackend, ensureDefaultThreads, requireDevice } from '../backend';
 import { manualSeed, randperm } from '../creation';
 import { augmentBatch } from '../data/augment';
 import { Dataset, loadCifar10, TensorSplit } from '../data/dataset';
@@ -131,6 +131,7 @@ export class AbortError extends Error {
 /** Trains one network; see TrainConfig for the options and TrainResult for what comes back. */
 export async function trainModel(config: TrainConfig, hooks: TrainHooks = {}): Promise<TrainResult> {
   const c = resolveConfig(config);
+  requireDevice(c.device);
   if (hooks.signal?.aborted) throw new AbortError('training aborted before it started', true);
   const spec = specOf(config.model);
   const started = Date.now();

@@ -5,7 +5,6 @@
  * (a finished checkpoint) or continues it (an interrupted one).
  */
 import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { readSafetensorsMetadata } from '../io/safetensors';
 import { CHECKPOINT_FORMAT, configHash } from '../train/checkpoint';
 import { resolveConfig, TrainConfig } from '../train/config';
@@ -28,7 +27,6 @@ export async function pretrainCifar10(options: TrainConfig, file: string, hooks:
   // Options left undefined take resolveConfig's defaults (it would read an undefined as a value).
   const config = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) as TrainConfig;
   if (finished(file, config)) return false;
-  fs.mkdirSync(path.dirname(file), { recursive: true });
   await trainModel(config, { checkpoint: file, resume: true, onProgress: hooks.onProgress, signal: hooks.signal });
   return true;
 }
