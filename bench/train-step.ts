@@ -1,5 +1,5 @@
 /**
- * npm run bench -- [--device cpu|cuda] [--batch-size 128] [--steps 5] [--rounds 3] [--models a,all-cnn-c] [--precision fp32|bf16|fp16] [--tf32] [--cuda-graph] [--json]
+ * npm run bench -- [--device cpu|cuda] [--batch-size 128] [--steps 5] [--rounds 3] [--models a,all-cnn-c] [--precision fp32|bf16|fp16] [--tf32] [--cuda-graph] [--layout auto|nchw|nhwc] [--json]
  *
  * Images/s of a full training step (forward, loss, backward, SGD) for each of
  * the 12 networks, measured three ways on the same data:
@@ -7,8 +7,10 @@
  *   driven: one awaited native call per step from TypeScript, as trainModel runs it;
  *   ops:    op by op from TypeScript (engine 'typescript'; fp32 only, skip with --no-ops).
  * The ratio driven/cxx is the cost of driving training from TypeScript (goal <= 1.05).
- * On CUDA the networks run channels-last with cuDNN's benchmark mode; with
- * --cuda-graph each step is a replay of one captured CUDA graph.
+ * On CUDA the networks run channels-last (NHWC) with cuDNN's benchmark mode,
+ * on the CPU in NCHW, as trainModel does by default; --layout picks one
+ * (the native steps only: the ops way stays NCHW). With --cuda-graph each
+ * step is a replay of one captured CUDA graph.
  * Each way is timed in --rounds interleaved rounds and the best round counts,
  * so that load from elsewhere on the machine does not land on one side only.
  */
@@ -26,7 +28,7 @@ import { MODELS } from '../models';
 import { parseArgs, positiveInt } from './args';
 
 async function main() {
-  const a = parseArgs(process.argv.slice(2), { device: 'cpu', 'batch-size': 128, steps: 5, rounds: 3, models: Object.keys(MODELS).join(','), precision: 'fp32', tf32: false, 'cuda-graph': false, json: false, ops: true });
+  const a = parseArgs(process.argv.slice(2), { device: 'cpu', 'batch-size': 128, steps: 5, rounds: 3, models: Object.keys(MODELS).join(','), precision: 'fp32', tf32: false, 'cuda-graph': false, layout: 'auto', json: false, ops: true });
   ensureDefaultThreads();
   const device = String(a.device);
   if (device.startsWith('cuda')) configureBackend({ cudnnBenchmark: true, tf32: Boolean(a.tf32) });
@@ -38,7 +40,9 @@ async function main() {
   const rows = [];
   const graph = Boolean(a['cuda-graph']);
   if (graph && !device.startsWith('cuda')) throw new Error('--cuda-graph needs --device cuda');
-  if (!a.json) console.log(`device: ${deviceName}; LibTorch ${info.loadedVersion}; batch ${bs}; best of ${a.rounds} rounds of ${steps} steps; precision ${a.precision}${a.tf32 ? ' + tf32' : ''}${graph ? '; CUDA graph' : ''}; ${new Date().toISOString()}`);
+  const layout = a.layout === 'auto' ? (device.startsWith('cuda') ? 'nhwc' : 'nchw') : String(a.layout);
+  if (layout !== 'nchw' && layout !== 'nhwc') throw new Error(`--layout must be auto, nchw or nhwc, got ${a.layout}`);
+  if (!a.json) console.log(`device: ${deviceName}; LibTorch ${info.loadedVersion}; batch ${bs}; best of ${a.rounds} rounds of ${steps} steps; precision ${a.precision}${a.tf32 ? ' + tf32' : ''}; ${layout.toUpperCase()}${graph ? '; CUDA graph' : ''}; ${new Date().toISOString()}`);
   if (!a.json) console.log(`${'model'.padEnd(16)} ${'cxx img/s'.padStart(10)} ${'driven img/s'.padStart(13)} ${'driven/cxx'.padStart(10)} ${'ops img/s'.padStart(10)} ${'ops/cxx'.padStart(8)} ${'GFLOP/img'.padStart(10)} ${'TFLOP/s'.padStart(8)}`);
   const ids = String(a.models).split(',');
   for (const id of ids) if (!MODELS[id]) throw new Error(`unknown model ${id} (known: ${Object.keys(MODELS).join(', ')})`);
@@ -54,7 +58,7 @@ async function main() {
     const y = randint(0, 10, [bs], device);
     let net: NativeNet | null = null;
     try {
-      const n = createNativeNet(network, sgd, { momentum: 0.9, weightDecay: 0.001, labelSmoothing: 0, channelsLast: device.startsWith('cuda'), precision: a.precision as 'fp32', cudaGraph: graph });
+      const n = createNativeNet(network, sgd, { momentum: 0.9, weightDecay: 0.001, labelSmoothing: 0, channelsLast: layout === 'nhwc', precision: a.precision as 'fp32', cudaGraph: graph });
       net = n;
       // warm-up: cuDNN autotuning, and with --cuda-graph 3 eager steps and the capture
       await native().net_train_step(n, x.handle, y.handle, 0.01, 5);
@@ -116,7 +120,7 @@ async function main() {
       network.dispose();
     }
   }
-  if (a.json) console.log(JSON.stringify({ device: deviceName, batchSize: bs, steps, rounds: a.rounds, precision: a.precision, tf32: a.tf32, cudaGraph: graph, date: new Date().toISOString(), rows }, null, 2));
+  if (a.json) console.log(JSON.stringify({ device: deviceName, batchSize: bs, steps, rounds: a.rounds, precision: a.precision, tf32: a.tf32, cudaGraph: graph, layout, date: new Date().toISOString(), rows }, null, 2));
   if (failures) process.exitCode = 1;
 }
 

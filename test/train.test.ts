@@ -184,6 +184,20 @@ test('an abort before the first checkpoint says that the run starts afresh, and 
   expect(fs.readdirSync(dir)).toEqual([]);
 });
 
+test('channels-last on the CPU computes the same training as NCHW, up to float rounding', async () => {
+  const nchw = await trainModel({ ...SMALL, epochs: 1 }, { dataset: sample, keepModel: true });
+  const nhwc = await trainModel({ ...SMALL, epochs: 1, channelsLast: true }, { dataset: sample, keepModel: true });
+  for (const name of ['conv1.weight', 'conv2.weight']) {
+    const a = nchw.network!.parameters.get(name)!.toArray();
+    const b = nhwc.network!.parameters.get(name)!.toArray();
+    expect(a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i])), 0)).toBeLessThan(1e-5);
+  }
+  expect(nhwc.history[0].loss).toBeCloseTo(nchw.history[0].loss, 5);
+  expect(nhwc.test.accuracy).toBe(nchw.test.accuracy);
+  nchw.network!.dispose();
+  nhwc.network!.dispose();
+});
+
 test('channels-last weights and bf16 autocast train like the fp32 default', async () => {
   const fp32 = await trainModel({ ...SMALL, epochs: 1 }, { dataset: sample, keepModel: true });
   const variant = await trainModel({ ...SMALL, epochs: 1, channelsLast: true, precision: 'bf16' }, { dataset: sample, keepModel: true });

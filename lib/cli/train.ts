@@ -29,7 +29,7 @@ export function trainCommand(): Command {
     .option('--device <name>', 'cpu, cuda or cuda:N', 'cpu')
     .option('--precision <p>', `fp32, bf16 or fp16 (autocast)`, oneOf('--precision', PRECISIONS), 'fp32')
     .option('--tf32', 'CUDA: TF32 tensor cores for fp32 convolutions and matmuls', false)
-    .option('--channels-last', 'CUDA: NHWC memory layout (faster cuDNN kernels)', false)
+    .option('--channels-last', 'NHWC memory layout: faster cuDNN kernels on CUDA, and on the CPU faster for the networks with many 3x3 and 1x1 convolutions (docs/RESULTS.md)', false)
     .option('--cuda-graph', 'CUDA: capture the training step once and replay it as a CUDA graph', false)
     .option('--init <name>', `weight initialisation (${INITS.join(', ')})`, oneOf('--init', INITS), 'xavier-uniform')
     .option('--no-final-relu', 'leave out the ReLU after the last 1x1 convolution')
