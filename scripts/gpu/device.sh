@@ -8,6 +8,8 @@
 #                                                 SECONDS (default 360) is skipped, and the log says so
 #   bash scripts/gpu/device.sh retest             after a fix: the build, the CUDA tests and the CUDA-graph
 #                                                 concurrency benchmarks only (not the other benchmarks)
+#   bash scripts/gpu/device.sh cuda-tests         the build and the CUDA tests only: a first call that
+#                                                 checks the addon while the data is still on its way
 #   bash scripts/gpu/device.sh data               join the CIFAR-10 parts carried so far (check sha256)
 #   bash scripts/gpu/device.sh accuracy [EPOCHS [SECONDS [fast|fp32]]]
 #                                                 fp32 vs the fast path (bf16, CUDA graph) on real data;
@@ -223,9 +225,10 @@ finish() {
 case "${1:-check}" in
   check) shift; check "$@" ;;
   retest) retest ;;
+  cuda-tests) data >/dev/null 2>&1; setup; cuda_tests ;;
   data) data ;;
   accuracy) shift; accuracy "$@" ;;
   reproduce) shift; reproduce "$@" ;;
   finish) shift; finish "$@" ;;
-  *) echo "usage: device.sh check [SECONDS]|retest|data|accuracy [EPOCHS [SECONDS [fast|fp32]]]|reproduce SECONDS|finish SECONDS [EPOCHS]" >&2; exit 2 ;;
+  *) echo "usage: device.sh check [SECONDS]|retest|cuda-tests|data|accuracy [EPOCHS [SECONDS [fast|fp32]]]|reproduce SECONDS|finish SECONDS [EPOCHS]" >&2; exit 2 ;;
 esac
