@@ -53,6 +53,9 @@ export { saveSafetensors, loadSafetensors, readSafetensorsMetadata } from './io/
 export type { Safetensors } from './io/safetensors';
 
 export { reproduce } from './experiments/runner';
+export { reportFolder } from './experiments/report-folder';
+export { experimentProgress } from './experiments/progress';
+export type { ExperimentProgress } from './experiments/progress';
 export type { ExperimentEvent, ReproduceHooks, RunTask } from './experiments/runner';
 export { PRESETS, PRESET_NAMES } from './experiments/presets';
 export type { ReproduceOptions, PresetName } from './experiments/presets';

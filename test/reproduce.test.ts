@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import { PRESETS, ReproduceOptions } from '../lib/experiments/presets';
 import { readJournal } from '../lib/experiments/journal';
 import { reproduce } from '../lib/experiments/runner';
+import { reportFolder } from '../lib/experiments/report-folder';
 import type { Summary } from '../lib/experiments/types';
 import { tempDirs } from './tmp';
 
@@ -128,4 +129,35 @@ test("with --concurrency 2, the ablations start once ALL-CNN-C's rate is chosen,
     'Strided-CNN-A', 'ALL-CNN-C', 'ALL-CNN-C, fully-connected top', 'ALL-CNN-C, batch normalisation', 'ALL-CNN-C, no dropout',
     'ALL-CNN-C, Kaiming initialisation', 'ALL-CNN-C, no final ReLU',
   ]);
+});
+
+test('allcnn report: a folder stopped part-way is reported with what it has, and fully once resumed to the end', async () => {
+  const out = tmp();
+  const controller = new AbortController();
+  await expect(reproduce('tiny', TINY, { out }, { signal: controller.signal, onEvent: (e) => e.type === 'run-end' && controller.abort() })).rejects.toThrow();
+  const first = readJournal(path.join(out, 'runs.jsonl'));
+  expect(first).toHaveLength(1);
+  const partial = await reportFolder(out);
+  // 2 networks x (2 probes + 1 full run); no row is finished yet.
+  expect(partial.progress).toMatchObject({ planned: 6, finished: 1, restarts: 0, pendingExtras: [] });
+  expect(partial.progress.pending.map((p) => p.model)).toEqual(['Strided-CNN-A', 'Strided-CNN-B']);
+  expect(partial.summary.rows).toEqual([]);
+  const text = fs.readFileSync(partial.report, 'utf8');
+  expect(text).toContain('**Unfinished:** 1 of the 6 planned runs are recorded.');
+  const r = first[0];
+  const cell = `${(100 * r.validation.accuracy).toFixed(2)} / ${(100 * r.test.accuracy).toFixed(2)}`;
+  expect(text).toMatch(new RegExp(`\\| ${r.label} \\|.*${cell.replace(/\./g, '\\.')}.*\\| not run \\|`));
+  expect(text).toContain('- Total time: not known (no invocation finished); the 1 recorded run trained for');
+
+  await reproduce('tiny', TINY, { out });
+  const full = await reportFolder(out);
+  expect(full.progress).toMatchObject({ planned: 6, finished: 6, pending: [], pendingExtras: [] });
+  expect(rowsOf(full.summary)).toEqual(rowsOf(reference));
+  expect(fs.readFileSync(full.report, 'utf8')).not.toContain('Unfinished');
+});
+
+test('allcnn report: a folder that holds no experiment is refused with what to pass', async () => {
+  const dir = tmp();
+  await expect(reportFolder(dir)).rejects.toThrow(`${dir} has no experiment.json: pass the results folder of \`allcnn reproduce\` (its --out)`);
+  await expect(reportFolder(path.join(dir, 'nowhere'))).rejects.toThrow(`${path.join(dir, 'nowhere')} does not exist: pass the results folder`);
 });

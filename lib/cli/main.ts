@@ -7,6 +7,7 @@ import { compareCommand } from './compare';
 import { doctorCommand } from './doctor';
 import { evaluateCommand } from './evaluate';
 import { modelsCommand } from './models';
+import { reportCommand } from './report';
 import { trainCommand } from './train';
 
 export async function main(argv: string[]): Promise<void> {
@@ -18,6 +19,7 @@ export async function main(argv: string[]): Promise<void> {
   program.addCommand(evaluateCommand());
   program.addCommand(compareCommand());
   program.addCommand(modelsCommand());
+  program.addCommand(reportCommand());
   program.addCommand(doctorCommand());
   for (const extra of optionalCommands()) program.addCommand(extra);
   // addCommand() does not pass these settings down: every command exits through the catch below.

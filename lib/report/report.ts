@@ -51,6 +51,10 @@ function timeLines(s: Summary): string[] {
   const seconds = (x: number) => `${duration(x)} (${Number.isFinite(x) ? x.toFixed(0) : MISSING} s)`;
   const reused = s.reusedRuns ?? 0;
   const last = reused ? ' (the last invocation)' : '';
+  if (!Number.isFinite(num(s.totalSeconds))) {
+    // `allcnn report` on an unfinished experiment: no invocation has finished, so there is no wall time.
+    return [`- Total time: not known (no invocation finished); the ${reused} recorded run${reused === 1 ? '' : 's'} trained for ${seconds(num(s.runSeconds))} in all`];
+  }
   return [
     reused
       ? `- Total time: ${seconds(num(s.totalSeconds))} for the last invocation, which reused ${reused} run${reused === 1 ? '' : 's'} finished earlier; all runs trained for ${seconds(num(s.runSeconds))} in all`
@@ -69,11 +73,13 @@ function figureSection(rows: ResultRow[], figures: Record<string, string>, key: 
   return parts.length ? parts.join('\n\n') : 'No figures.';
 }
 
-export function renderReport(summary: Summary, runs: RunRecord[], o: { figures: Record<string, string> }): string {
+/** `progress`: progressSection()'s note on an unfinished experiment, shown under the header. */
+export function renderReport(summary: Summary, runs: RunRecord[], o: { figures: Record<string, string>; progress?: string }): string {
   const f = o.figures ?? {};
   const note = shortRunNote(summary);
   const parts = [
     header(summary),
+    o.progress ?? '',
     '## Table 3: CIFAR-10 without augmentation',
     table3Table(summary),
     note,
@@ -106,7 +112,7 @@ function runsOfRow(row: ResultRow, runs: readonly RunRecord[]): RunRecord[] {
 }
 
 /** Draws the figures and writes `${dir}/REPORT.md`; returns its path. */
-export async function writeReport(dir: string, summary: Summary, runs: RunRecord[]): Promise<string> {
+export async function writeReport(dir: string, summary: Summary, runs: RunRecord[], progress?: string): Promise<string> {
   const figDir = join(dir, 'figures');
   mkdirSync(figDir, { recursive: true });
   const figures: Record<string, string> = {};
@@ -131,6 +137,6 @@ export async function writeReport(dir: string, summary: Summary, runs: RunRecord
     if (compared.length) await draw(FIGURE.learningRates(row.label), `lr-${slug(row.label)}`, (b) => validationCurves(compared, b));
   }
   const file = join(dir, 'REPORT.md');
-  writeFileAtomic(file, renderReport(summary, runs, { figures }));
+  writeFileAtomic(file, renderReport(summary, runs, { figures, progress }));
   return file;
 }

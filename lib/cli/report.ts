@@ -1,0 +1,22 @@
+/** `allcnn report`: REPORT.md for a results folder of `allcnn reproduce`, finished or not. */
+import * as path from 'node:path';
+import { Command } from 'commander';
+import { reportFolder } from '../experiments/report-folder';
+
+export function reportCommand(): Command {
+  return new Command('report')
+    .description('write REPORT.md (and its figures) for a results folder of `allcnn reproduce` from the runs it has recorded, even if it was stopped part-way')
+    .argument('<folder>', 'the results folder (the --out of `allcnn reproduce`)')
+    .option('--json', 'print the summary and the progress as JSON on stdout', false)
+    .action(async (folder: string, o) => {
+      const { summary, progress, report } = await reportFolder(folder);
+      if (o.json) {
+        process.stdout.write(`${JSON.stringify({ summary, progress: { ...progress, pending: progress.pending.map((p) => p.model) } }, null, 2)}\n`);
+        return;
+      }
+      const done = progress.pending.length === 0 && progress.pendingExtras.length === 0;
+      console.log(`${progress.finished} of ${progress.planned} planned runs recorded${progress.restarts ? ` (+${progress.restarts} restarts)` : ''}; ` +
+        `${summary.rows.length} rows${done ? '' : `; not finished: ${[...progress.pending.map((p) => p.model), ...progress.pendingExtras].join(', ')}`}`);
+      console.log(`report: ${path.relative(process.cwd(), report)}`);
+    });
+}

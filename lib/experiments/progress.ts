@@ -1,0 +1,54 @@
+/**
+ * How far an experiment has got: the runs its options plan against the runs
+ * recorded in runs.jsonl. An interrupted `allcnn reproduce` (a GPU session
+ * that ran out of time, say) can then be reported on before it is resumed.
+ */
+import { MODELS } from '../../models';
+import { ABLATIONS, AUGMENTED } from './ablations';
+import type { ReproduceOptions } from './presets';
+import type { RunRecord } from './types';
+
+export interface ExperimentProgress {
+  /** Runs the options plan (restarts of stalled runs not counted). */
+  planned: number;
+  /** Planned runs with a record; restarts not counted. */
+  finished: number;
+  /** Restarts of stalled runs with a record. */
+  restarts: number;
+  /** Table 3 networks without a full-length run yet, with what their learning rates gave so far. */
+  pending: Array<{ model: string; tried: Array<{ lr: number; runs: RunRecord[] }> }>;
+  /** Augmented and ablation rows without a record yet. */
+  pendingExtras: string[];
+}
+
+/** The Table 3 networks an experiment trains: the extras need ALL-CNN-C's rate (as in the runner). */
+export function table3Models(o: Pick<ReproduceOptions, 'models' | 'extras'>): string[] {
+  return o.extras.length && !o.models.includes('all-cnn-c') ? ['all-cnn-c', ...o.models] : o.models;
+}
+
+/** The labels of the extra rows the options ask for. */
+function extraLabels(o: Pick<ReproduceOptions, 'extras'>): string[] {
+  return [...(o.extras.includes('augment') ? AUGMENTED.map((a) => a.label) : []), ...(o.extras.includes('ablations') ? ABLATIONS.map((a) => a.label) : [])];
+}
+
+export function experimentProgress(o: ReproduceOptions, records: readonly RunRecord[]): ExperimentProgress {
+  const models = table3Models(o);
+  const extras = extraLabels(o);
+  const perModel = o.lrSelection === 'probe' ? o.lrs.length + 1 : o.lrs.length;
+  const own = records.filter((r) => !r.restartOf);
+  const fullLabels = new Set(records.filter((r) => r.phase === 'full').map((r) => r.label));
+  const phase = o.lrSelection === 'probe' ? 'probe' : 'full';
+  const pending = models
+    .filter((id) => !(o.lrSelection === 'probe' ? fullLabels.has(MODELS[id].name) : o.lrs.every((lr) => own.some((r) => r.label === MODELS[id].name && r.lr === lr))))
+    .map((id) => ({
+      model: MODELS[id].name,
+      tried: o.lrs.map((lr) => ({ lr, runs: records.filter((r) => r.group === 'table3' && r.label === MODELS[id].name && r.lr === lr && r.phase === phase) })),
+    }));
+  return {
+    planned: models.length * perModel + extras.length,
+    finished: own.length,
+    restarts: records.length - own.length,
+    pending,
+    pendingExtras: extras.filter((label) => !records.some((r) => r.label === label)),
+  };
+}
