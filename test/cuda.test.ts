@@ -11,6 +11,7 @@ import { declareNetwork } from '../lib/model/spec';
 import { native } from '../lib/native';
 import { SGD } from '../lib/train/optim';
 import { createNativeNet, trainModel } from '../lib/train/train';
+import { loadCifar10 } from '../lib/data/dataset';
 
 const cuda = backend().cudaAvailable;
 const suite = cuda ? describe : describe.skip;
@@ -286,9 +287,36 @@ suite('CUDA', () => {
     expect(liveTensors()).toBe(liveBefore);
   });
 
-  test('a bad device index is refused', () => {
+  test('two trainModel runs at once on one data set, a CUDA stream and a CUDA graph each, as `reproduce --concurrency 2` trains them', async () => {
+    // On the CPU (fp32, seeds 0-3) this configuration lowers the training loss by 0.07 to 0.26 in 8 epochs.
+    synchronize();
+    const liveBefore = liveTensors();
+    const dataset = await loadCifar10(undefined, { prep: 'std', limit: 448, device: 'cuda' });
+    try {
+      const config = {
+        model: 'strided-cnn-a', epochs: 8, batchSize: 64, lr: 0.05, stallEpochs: 0, prep: 'std' as const, limit: 448,
+        device: 'cuda', tf32: true, channelsLast: true, cudaGraph: true, cudaStream: true,
+      };
+      const runs = await Promise.all([0, 1].map((seed) => trainModel({ ...config, seed }, { dataset })));
+      for (const r of runs) {
+        expect(r.cudaGraph).toBe('captured');
+        expect(r.history).toHaveLength(8);
+        for (const e of r.history) expect(Number.isFinite(e.loss) && Number.isFinite(e.valLoss)).toBe(true);
+        expect(r.history[7].loss).toBeLessThan(r.history[0].loss - 0.03);
+      }
+    } finally {
+      dataset.dispose();
+    }
+    synchronize();
+    expect(liveTensors()).toBe(liveBefore);
+  });
+
+  test('a bad device index is refused, by tensors and at once by trainModel', async () => {
     const n = backend().cudaDeviceCount;
     expect(() => zeros([1], { device: `cuda:${n}` })).toThrow(`tensor_zeros: device "cuda:${n}" does not exist (${n} CUDA devices)`);
+    await expect(trainModel({ model: 'strided-cnn-a', epochs: 1, device: `cuda:${n}` })).rejects.toThrow(
+      `device "cuda:${n}" does not exist: ${n} CUDA device(s), cuda:0 to cuda:${n - 1}`,
+    );
   });
 });
 
