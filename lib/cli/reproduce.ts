@@ -52,7 +52,11 @@ export function reproduceCommand(): Command {
       const out = path.resolve(o.out ?? path.join('results', name));
       console.error(`reproduce ${name}: preset ${options.preset}, ${options.models.length} models x lrs [${options.lrs.join(', ')}] (${options.lrSelection}${options.lrSelection === 'probe' ? `, ${options.probeEpochs}-epoch probes` : ''}), ` +
         `${options.epochs} epochs, batch ${options.batchSize}, device ${device}, concurrency ${options.concurrency}, extras: ${options.extras.join(', ') || 'none'}\nresults: ${out}`);
-      const { summary, report } = await reproduce(name, options, { out, data: o.data }, { signal: abortOnSignal(), onEvent: consoleEvents() });
+      const signal = abortOnSignal();
+      const { summary, report } = await reproduce(name, options, { out, data: o.data }, { signal, onEvent: consoleEvents() }).catch((err) => {
+        if (signal.aborted) console.error(`stopped: \`allcnn report ${path.relative(process.cwd(), out) || '.'}\` reports what is recorded so far; the same command goes on`);
+        throw err;
+      });
       if (o.json) {
         process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
         return;
