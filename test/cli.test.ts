@@ -1,5 +1,5 @@
 /** The `allcnn` command as a user runs it: output, files, exit codes and messages. */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { tempDirs } from './tmp';
@@ -14,7 +14,7 @@ function allcnn(...args: string[]) {
 }
 
 test('--help works for every command', () => {
-  for (const cmd of [[], ['train'], ['evaluate'], ['compare'], ['models'], ['doctor'], ['reproduce'], ['transfer']]) {
+  for (const cmd of [[], ['train'], ['evaluate'], ['compare'], ['models'], ['doctor'], ['reproduce'], ['report'], ['transfer']]) {
     const r = allcnn(...cmd, '--help');
     expect(r.code).toBe(0);
     expect(r.out).toContain('Usage: allcnn');
@@ -106,4 +106,26 @@ test('a CUDA device on a CPU-only build is refused at once, before the data is r
     expect(e.err).toContain('allcnn: device "cuda:1" requested, but the addon was built against a CPU-only LibTorch');
   }
   expect(fs.existsSync(out)).toBe(false); // nothing was made
+});
+
+test('Ctrl-C stops reproduce after its current step; `allcnn report` then shows what is recorded and what is missing', async () => {
+  const out = path.join(tmp(), 'smoke');
+  const child = spawn(process.execPath, [BIN, 'reproduce', '--preset', 'smoke', '--models', 'strided-cnn-a,all-cnn-c', '--extras', 'none', '--out', out], {
+    env: { ...process.env, ALLCNN_DATA: cache },
+  });
+  let err = '';
+  child.stderr.on('data', (d: Buffer) => {
+    err += d.toString();
+    // The first finished run: stop while the next one trains.
+    if (/^done /m.test(err) && !child.killed) child.kill('SIGINT');
+  });
+  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+  expect(code).toBe(1);
+  expect(err).toContain('SIGINT: stopping after the current step');
+  expect(err).toContain(`stopped: \`allcnn report ${path.relative(process.cwd(), out)}\` reports what is recorded so far; the same command goes on`);
+  const r = allcnn('report', out);
+  expect(r.code).toBe(0);
+  // 2 networks x (2 probes + 1 full run), at least one of them recorded, not all.
+  expect(r.out).toMatch(/^[1-5] of 6 planned runs recorded; \d rows?; not finished: /);
+  expect(fs.readFileSync(path.join(out, 'REPORT.md'), 'utf8')).toMatch(/\*\*Unfinished:\*\* [1-5] of the 6 planned runs are recorded/);
 });

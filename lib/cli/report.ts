@@ -16,7 +16,7 @@ export function reportCommand(): Command {
       }
       const done = progress.pending.length === 0 && progress.pendingExtras.length === 0;
       console.log(`${progress.finished} of ${progress.planned} planned runs recorded${progress.restarts ? ` (+${progress.restarts} restarts)` : ''}; ` +
-        `${summary.rows.length} rows${done ? '' : `; not finished: ${[...progress.pending.map((p) => p.model), ...progress.pendingExtras].join(', ')}`}`);
+        `${summary.rows.length} row${summary.rows.length === 1 ? '' : 's'}${done ? '' : `; not finished: ${[...progress.pending.map((p) => p.model), ...progress.pendingExtras].join(', ')}`}`);
       console.log(`report: ${path.relative(process.cwd(), report)}`);
     });
 }
