@@ -23,10 +23,27 @@ export async function reportFolder(dir: string): Promise<{ summary: Summary; pro
   if (!Array.isArray(options?.lrs) || !Array.isArray(options.models)) {
     throw new DataError(`${file} holds no Table 3 experiment (the transfer preset writes its own report when it runs)`);
   }
-  const records = readJournal(path.join(dir, 'runs.jsonl'));
+  const journal = path.join(dir, 'runs.jsonl');
+  const records = readJournal(journal);
   const progress = experimentProgress(options, records);
-  // No invocation's wall time is known here: the report gives the runs' own time.
-  const summary = buildSummary(path.basename(path.resolve(dir)), options, records, { totalSeconds: NaN, aggregateImagesPerSecond: NaN, reusedRuns: records.length });
+  const { concurrency, ...timing } = timingOf(dir, journal, records.length);
+  const summary = buildSummary(path.basename(path.resolve(dir)), { ...options, concurrency: concurrency ?? options.concurrency }, records, timing);
   const report = await writeReport(dir, summary, records, progressSection(progress, options, records));
   return { summary, progress, report };
+}
+
+/**
+ * The wall time of the invocation that finished the experiment, from its
+ * summary.json when no run was recorded after it; otherwise none is known,
+ * and the report gives the runs' own time.
+ */
+function timingOf(dir: string, journal: string, runs: number): { totalSeconds: number; aggregateImagesPerSecond: number; reusedRuns: number; concurrency?: number } {
+  const file = path.join(dir, 'summary.json');
+  if (fs.existsSync(file) && (!fs.existsSync(journal) || fs.statSync(file).mtimeMs >= fs.statSync(journal).mtimeMs)) {
+    const s = JSON.parse(fs.readFileSync(file, 'utf8')) as Partial<Summary>;
+    if (typeof s.totalSeconds === 'number') {
+      return { totalSeconds: s.totalSeconds, aggregateImagesPerSecond: s.aggregateImagesPerSecond ?? NaN, reusedRuns: s.reusedRuns ?? 0, concurrency: s.concurrency };
+    }
+  }
+  return { totalSeconds: NaN, aggregateImagesPerSecond: NaN, reusedRuns: runs };
 }
