@@ -21,9 +21,9 @@ export interface ExperimentProgress {
   pendingExtras: string[];
 }
 
-/** The Table 3 networks an experiment trains: the extras need ALL-CNN-C's rate (as in the runner). */
+/** The Table 3 networks an experiment trains: those asked for, and ALL-CNN-C when the extras need its rate. */
 export function table3Models(o: Pick<ReproduceOptions, 'models' | 'extras'>): string[] {
-  return o.extras.length && !o.models.includes('all-cnn-c') ? ['all-cnn-c', ...o.models] : o.models;
+  return o.extras.length && !o.models.includes('all-cnn-c') ? [...o.models, 'all-cnn-c'] : o.models;
 }
 
 /** The labels of the extra rows the options ask for. */

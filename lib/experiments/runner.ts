@@ -25,6 +25,7 @@ import { MODELS } from '../../models';
 import { ABLATIONS, AUGMENTED } from './ablations';
 import { appendJournal, claimFolder, readJournal } from './journal';
 import type { ReproduceOptions } from './presets';
+import { table3Models } from './progress';
 import { buildSummary } from './summary';
 import type { RunGroup, RunRecord, Summary } from './types';
 
@@ -151,7 +152,8 @@ export async function reproduce(name: string, o: ReproduceOptions, where: { out:
     // The extras need ALL-CNN-C's rate, so it is trained (even if not asked for) and goes first:
     // with --concurrency > 1 the extras then train beside the other networks instead of after
     // them all. The order changes only the scheduling, not what a run computes.
-    const ids = o.extras.length ? ['all-cnn-c', ...o.models.filter((id) => id !== 'all-cnn-c')] : o.models;
+    const models = table3Models(o);
+    const ids = o.extras.length ? ['all-cnn-c', ...models.filter((id) => id !== 'all-cnn-c')] : models;
     const table3 = new Map(ids.map((id) => [id, selectLearningRate(id, MODELS[id].name)]));
     const extras: Promise<RunRecord[]>[] = [];
     if (o.extras.length) {
