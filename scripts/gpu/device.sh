@@ -205,8 +205,11 @@ reproduce() {
 }
 
 # Whether the run whose checkpoint is named $2 has no full-length record in the journal $1.
+# (No `grep -q` at the end of a pipe: under pipefail its early exit can fail the pipe.)
 unfinished() {
-  ! grep -o '"id":"[^"]*/full"' "$1" 2>/dev/null | sed 's/^"id":"//; s#/full"$##; s#/#_#g' | grep -qxF "$2"
+  local ids
+  ids=$(grep -o '"id":"[^"]*/full"' "$1" 2>/dev/null | sed 's/^"id":"//; s#/full"$##; s#/#_#g')
+  [[ $'\n'"$ids"$'\n' != *$'\n'"$2"$'\n'* ]]
 }
 
 # The last call: whatever time is left after joining the data goes to the
