@@ -36,14 +36,14 @@ export function experimentProgress(o: ReproduceOptions, records: readonly RunRec
   const extras = extraLabels(o);
   const perModel = o.lrSelection === 'probe' ? o.lrs.length + 1 : o.lrs.length;
   const own = records.filter((r) => !r.restartOf);
-  const fullLabels = new Set(records.filter((r) => r.phase === 'full').map((r) => r.label));
+  // The runs that choose a network's rate: its probes, or in full mode its full runs (a row once all are in).
   const phase = o.lrSelection === 'probe' ? 'probe' : 'full';
-  const pending = models
-    .filter((id) => !(o.lrSelection === 'probe' ? fullLabels.has(MODELS[id].name) : o.lrs.every((lr) => own.some((r) => r.label === MODELS[id].name && r.lr === lr))))
-    .map((id) => ({
-      model: MODELS[id].name,
-      tried: o.lrs.map((lr) => ({ lr, runs: records.filter((r) => r.group === 'table3' && r.label === MODELS[id].name && r.lr === lr && r.phase === phase) })),
-    }));
+  const tried = (name: string) => o.lrs.map((lr) => ({ lr, runs: records.filter((r) => r.group === 'table3' && r.label === name && r.lr === lr && r.phase === phase) }));
+  const hasRow = (name: string) =>
+    o.lrSelection === 'probe'
+      ? records.some((r) => r.label === name && r.phase === 'full')
+      : o.lrs.every((lr) => own.some((r) => r.label === name && r.lr === lr));
+  const pending = models.map((id) => MODELS[id].name).filter((name) => !hasRow(name)).map((name) => ({ model: name, tried: tried(name) }));
   return {
     planned: models.length * perModel + extras.length,
     finished: own.length,

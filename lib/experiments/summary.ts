@@ -42,7 +42,10 @@ export function buildSummary(name: string, o: ReproduceOptions, records: RunReco
   }
   const rows = [...groups.entries()].map(([label, g]) => rowFor(label, g.group, g.runs)).filter((r): r is ResultRow => r !== null);
   // The paper's order, whatever order the runs finished in (with --concurrency it varies).
-  const rank = (label: string) => (PAPER_ORDER.includes(label) ? PAPER_ORDER.indexOf(label) : PAPER_ORDER.length);
+  const rank = (label: string) => {
+    const i = PAPER_ORDER.indexOf(label);
+    return i < 0 ? PAPER_ORDER.length : i;
+  };
   rows.sort((a, b) => rank(a.label) - rank(b.label));
   const restarts = new Map(records.filter((r) => r.restartOf).map((r) => [r.restartOf!, r.id]));
   const graphed = records.filter((r) => r.config.cudaGraph);

@@ -6,7 +6,7 @@ import { NOT_RUN, num, pct, table } from './format';
 import { runScale } from './records';
 
 /** '' when every planned run is recorded. */
-export function progressSection(p: ExperimentProgress, o: Pick<ReproduceOptions, 'lrSelection' | 'probeEpochs'>, runs: readonly RunRecord[]): string {
+export function progressSection(p: ExperimentProgress, o: Pick<ReproduceOptions, 'lrs' | 'lrSelection' | 'probeEpochs'>, runs: readonly RunRecord[]): string {
   if (p.pending.length === 0 && p.pendingExtras.length === 0) return '';
   const s = runScale(runs);
   const restarts = p.restarts ? ` (and ${p.restarts} restart${p.restarts === 1 ? '' : 's'} of stalled runs)` : '';
@@ -20,7 +20,7 @@ export function progressSection(p: ExperimentProgress, o: Pick<ReproduceOptions,
       rs.length ? rs.map((r) => `${pct(num(r.validation?.accuracy) * s)} / ${pct(num(r.test?.accuracy) * s)}${r.stalled ? ' (stalled)' : ''}`).join('; ') : NOT_RUN;
     parts.push(
       `Networks of Table 3 without a row yet, and their ${what} so far (validation / test accuracy, %; a restart with the next seed follows a stalled run):`,
-      table(['Network', ...p.pending[0].tried.map((t) => `lr ${t.lr}`)], p.pending.map((m) => [m.model, ...m.tried.map((t) => cell(t.runs))])),
+      table(['Network', ...o.lrs.map((lr) => `lr ${lr}`)], p.pending.map((m) => [m.model, ...m.tried.map((t) => cell(t.runs))])),
     );
   }
   if (p.pendingExtras.length) parts.push(`Not run yet: ${p.pendingExtras.join('; ')}.`);

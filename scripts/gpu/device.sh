@@ -125,11 +125,16 @@ concurrency() {
   done
 }
 
-retest() {
-  DEADLINE=$((SECONDS + 180))
+# The build and the CUDA suite (cuda-tests, and the start of retest).
+build_and_test() {
   data >/dev/null 2>&1   # keeps any CIFAR-10 part carried with this call
   setup
   cuda_tests
+}
+
+retest() {
+  DEADLINE=$((SECONDS + 180))
+  build_and_test
   concurrency cuda-graph
 }
 
@@ -185,16 +190,17 @@ reproduce() {
   # session resumes them where they stopped.
   tar czf "$OUT/fast-results.tar.gz" -C "$WORK/results" --exclude=fast/checkpoints fast
   rm -f "$OUT"/fast-checkpoint*.tar.gz
-  local n=0 ckpt
+  local n=0 ckpt f
   # Once REPORT.md exists every run has finished: the probes not continued need no checkpoint.
   [ -f "$results/REPORT.md" ] || for ckpt in $(ls -t "$results"/checkpoints/*.safetensors 2>/dev/null); do
     [ "$n" -ge 4 ] && break
     # A checkpoint is named after its run's id, '/' made '_' (lib/experiments/runner.ts).
     unfinished "$results/runs.jsonl" "$(basename "$ckpt" .safetensors)" || continue
-    tar czf "$OUT/fast-checkpoint-$((n + 1)).tar.gz" -C "$WORK/results" "fast/checkpoints/$(basename "$ckpt")"
+    f=$OUT/fast-checkpoint-$((n + 1)).tar.gz
+    tar czf "$f" -C "$WORK/results" "fast/checkpoints/$(basename "$ckpt")"
     # A file over 16 MB would not come back (the fully-connected-top ablation's is about 20 MB).
-    if [ "$(stat -c %s "$OUT/fast-checkpoint-$((n + 1)).tar.gz")" -gt 16000000 ]; then
-      rm "$OUT/fast-checkpoint-$((n + 1)).tar.gz" && log "reproduce: $(basename "$ckpt") is too big to come back"
+    if [ "$(stat -c %s "$f")" -gt 16000000 ]; then
+      rm "$f" && log "reproduce: $(basename "$ckpt") is too big to come back"
     else
       n=$((n + 1))
     fi
@@ -228,7 +234,7 @@ finish() {
 case "${1:-check}" in
   check) shift; check "$@" ;;
   retest) retest ;;
-  cuda-tests) data >/dev/null 2>&1; setup; cuda_tests ;;
+  cuda-tests) build_and_test ;;
   data) data ;;
   accuracy) shift; accuracy "$@" ;;
   reproduce) shift; reproduce "$@" ;;
