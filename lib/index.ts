@@ -13,7 +13,7 @@ export { backend, setNumThreads, configureBackend, memory, liveTensors, emptyCac
 export type { BackendInfo, MemoryInfo } from './backend';
 export { InvalidArgumentError, DataError, BackendError, CheckpointError, ModelDeclarationError } from './errors';
 
-export { declareNetwork, parseLayer, countParameters, inferShapes } from './model/spec';
+export { declareNetwork, parseLayer, countParameters, inferShapes, layerNames } from './model/spec';
 export type { NetworkSpec, LayerSpec, LayerDeclaration, Width, ShapeOptions } from './model/spec';
 export { buildNetwork, Network } from './model/network';
 export type { BuildOptions, BuiltLayer } from './model/network';
@@ -64,6 +64,13 @@ export { writeReport, renderReport } from './report/report';
 export { compareRuns, renderComparison, readRunResult } from './report/compare';
 export type { Comparison, ComparisonRow, ComparedRun, BaseComparison, TrainRecord } from './report/compare';
 export type { ClaimCheck, Scored, Verdict } from './report/claims';
+export { reconstruct, unitActivations, throughRelu, METHODS as RECONSTRUCTION_METHODS } from './visualize/guided-backprop';
+export type { Method as ReconstructionMethod, Unit } from './visualize/guided-backprop';
+export { strongestImages } from './visualize/strongest';
+export type { StrongImage, StrongestOptions } from './visualize/strongest';
+export { visualizeCheckpoint } from './visualize/visualize';
+export type { Visualization, VisualizedUnit, VisualizeOptions } from './visualize/visualize';
+export { encodePng } from './visualize/png';
 export { loadedBinary } from './native';
 export type { BinaryManifest, LoadedBinary, NativeBackendInfo, NativeLayer, NativeTensor } from './native';
 

@@ -12,6 +12,8 @@ import { native } from '../lib/native';
 import { SGD } from '../lib/train/optim';
 import { createNativeNet, trainModel } from '../lib/train/train';
 import { loadCifar10 } from '../lib/data/dataset';
+import { reconstruct } from '../lib/visualize/guided-backprop';
+import { MODELS } from '../models';
 
 const cuda = backend().cudaAvailable;
 const suite = cuda ? describe : describe.skip;
@@ -309,6 +311,20 @@ suite('CUDA', () => {
     }
     synchronize();
     expect(liveTensors()).toBe(liveBefore);
+  });
+
+  test('guided backpropagation on CUDA agrees with the CPU within 1e-4', () => {
+    manualSeed(6);
+    const x = randn([2, 3, 32, 32]);
+    const on = (device: 'cpu' | 'cuda') => {
+      const net = buildNetwork(MODELS.c, { seed: 2, device });
+      const r = tidy(() => reconstruct(net, x.to(device), { layer: 'conv5', channel: 11 }).toArray());
+      net.dispose();
+      return r;
+    };
+    const cpu = on('cpu');
+    expect(maxAbsDiff(on('cuda'), cpu)).toBeLessThan(1e-4 * Math.max(...cpu.map(Math.abs)));
+    x.dispose();
   });
 
   test('a bad device index is refused, by tensors and at once by trainModel', async () => {

@@ -9,6 +9,7 @@ import { evaluateCommand } from './evaluate';
 import { modelsCommand } from './models';
 import { reportCommand } from './report';
 import { trainCommand } from './train';
+import { visualizeCommand } from './visualize';
 
 export async function main(argv: string[]): Promise<void> {
   const program = new Command('allcnn')
@@ -20,6 +21,7 @@ export async function main(argv: string[]): Promise<void> {
   program.addCommand(compareCommand());
   program.addCommand(modelsCommand());
   program.addCommand(reportCommand());
+  program.addCommand(visualizeCommand());
   program.addCommand(doctorCommand());
   for (const extra of optionalCommands()) program.addCommand(extra);
   // addCommand() does not pass these settings down: every command exits through the catch below.

@@ -1,6 +1,6 @@
 /** `allcnn models`: the twelve networks with their parameter counts. */
 import { Command } from 'commander';
-import { countParameters } from '../model/spec';
+import { countParameters, layerNames } from '../model/spec';
 import { int } from './options';
 import { MODELS } from '../../models';
 
@@ -9,7 +9,7 @@ export function modelsCommand(): Command {
     .description('list the 12 networks of the paper with their parameter counts')
     .option('--classes <n>', 'number of classes', int('--classes', 2), 10)
     .option('--json', 'print JSON', false)
-    .option('--layers', 'print each network\'s layers', false)
+    .option('--layers', 'print each network\'s layers with their names (conv1, maxpool1, ...)', false)
     .action((o) => {
       const rows = Object.entries(MODELS).map(([id, spec]) => ({ id, name: spec.name, parameters: countParameters(spec, { classes: o.classes }), description: spec.description }));
       if (o.json) {
@@ -19,7 +19,10 @@ export function modelsCommand(): Command {
       console.log(`${'id'.padEnd(16)} ${'name'.padEnd(16)} ${'parameters'.padStart(10)}  description`);
       for (const r of rows) {
         console.log(`${r.id.padEnd(16)} ${r.name.padEnd(16)} ${r.parameters.toLocaleString('en-US').padStart(10)}  ${r.description}`);
-        if (o.layers) for (const l of MODELS[r.id].layers) console.log(`${''.padEnd(35)}${JSON.stringify(l)}`);
+        if (o.layers) {
+          const names = layerNames(MODELS[r.id]);
+          MODELS[r.id].layers.forEach((l, i) => console.log(`${''.padEnd(35)}${names[i].padEnd(10)} ${JSON.stringify(l)}`));
+        }
       }
     });
 }

@@ -11,7 +11,7 @@ import { InitName, initWeight } from '../init';
 import type { NativeLayer } from '../native';
 import { keep, tidy } from '../scope';
 import { checkDevice, Device, Tensor } from '../tensor';
-import { inferShapes, LayerSpec, NetworkSpec } from './spec';
+import { inferShapes, layerNames, LayerSpec, NetworkSpec } from './spec';
 
 export interface BuildOptions {
   /** Number of classes (default 10). */
@@ -46,6 +46,8 @@ export class Network {
   readonly parameters = new Map<string, Tensor>();
   /** Non-trainable state (batch-norm running statistics). */
   readonly buffers = new Map<string, Tensor>();
+  /** Input shape [C, H, W] of a single image. */
+  readonly inputShape: number[];
   /** Output shape after each layer, for a single image. */
   readonly shapes: number[][];
   readonly device: Device;
@@ -56,18 +58,18 @@ export class Network {
     this.classes = checkInteger('classes', o.classes ?? 10, 2, 100000);
     this.device = checkDevice('device', o.device ?? 'cpu');
     const inputChannels = o.inputChannels ?? 3;
+    this.inputShape = [inputChannels, o.inputSize ?? 32, o.inputSize ?? 32];
     this.shapes = inferShapes(spec, { classes: this.classes, inputChannels, inputSize: o.inputSize });
     const finalRelu = o.finalRelu ?? true;
     const lastWeighted = spec.layers.map((l) => l.kind === 'conv' || l.kind === 'fc').lastIndexOf(true);
     manualSeed(checkInteger('seed', o.seed ?? 0, 0));
 
-    const counts: Record<string, number> = {};
+    const names = layerNames(spec);
     let inShape = [inputChannels];
     spec.layers.forEach((layer, i) => {
       let l = layer;
       if (i === lastWeighted && !finalRelu && (l.kind === 'conv' || l.kind === 'fc')) l = { ...l, relu: false };
-      counts[l.kind] = (counts[l.kind] ?? 0) + 1;
-      const name = `${l.kind}${counts[l.kind]}`;
+      const name = names[i];
       const cin = inShape[0];
       const cout = this.shapes[i][0];
       if (l.kind === 'conv' || l.kind === 'fc') {
@@ -118,46 +120,67 @@ export class Network {
     return n;
   }
 
-  /** Class scores [N, classes] for images x [N, C, H, W], run op by op from TypeScript. */
-  forward(x: Tensor, training: boolean): Tensor {
+  /**
+   * Class scores [N, classes] for images x [N, C, H, W], run op by op from
+   * TypeScript; or, given `through`, the output of that layer (its index).
+   */
+  forward(x: Tensor, training: boolean, through = this.layers.length - 1): Tensor {
+    checkInteger('through', through, 0, this.layers.length - 1);
     return tidy(() => {
       let h = x;
-      for (const { spec: l, name } of this.layers) {
-        switch (l.kind) {
-          case 'conv':
-            h = F.conv2d(h, this.p(`${name}.weight`)!, this.p(`${name}.bias`), { stride: l.stride, padding: l.padding });
-            break;
-          case 'fc':
-            h = F.linear(h, this.p(`${name}.weight`)!, this.p(`${name}.bias`));
-            break;
-          case 'maxpool':
-            h = F.maxPool2d(h, l.kernel, { stride: l.stride, padding: l.padding });
-            break;
-          case 'avgpool':
-            h = F.avgPool2d(h, l.kernel, { stride: l.stride, padding: l.padding });
-            break;
-          case 'dropout':
-            h = F.dropout(h, l.p, training);
-            break;
-          case 'gap':
-            h = F.globalAvgPool(h);
-            break;
-          case 'flatten':
-            h = h.reshape([h.shape[0], -1]);
-            break;
-          case 'softmax':
-            break;
-        }
-        if ((l.kind === 'conv' || l.kind === 'fc') && l.batchNorm) {
-          h = F.batchNorm(h, {
-            weight: this.p(`${name}.bn.weight`), bias: this.p(`${name}.bn.bias`),
-            runningMean: this.buffers.get(`${name}.bn.runningMean`), runningVar: this.buffers.get(`${name}.bn.runningVar`), training,
-          });
-        }
-        if ((l.kind === 'conv' || l.kind === 'fc') && l.relu) h = F.relu(h);
+      for (let i = 0; i <= through; i++) {
+        h = this.layerBeforeRelu(i, h, training);
+        if (this.endsInRelu(i)) h = F.relu(h);
       }
       return h;
     });
+  }
+
+  /**
+   * Layer i applied to h, up to its ReLU but not through it. Split from the
+   * ReLU so that guided backpropagation (lib/visualize) can step back through
+   * each part by its own rule.
+   */
+  layerBeforeRelu(i: number, h: Tensor, training: boolean): Tensor {
+    const { spec: l, name } = this.layers[i];
+    switch (l.kind) {
+      case 'conv':
+        h = F.conv2d(h, this.p(`${name}.weight`)!, this.p(`${name}.bias`), { stride: l.stride, padding: l.padding });
+        break;
+      case 'fc':
+        h = F.linear(h, this.p(`${name}.weight`)!, this.p(`${name}.bias`));
+        break;
+      case 'maxpool':
+        h = F.maxPool2d(h, l.kernel, { stride: l.stride, padding: l.padding });
+        break;
+      case 'avgpool':
+        h = F.avgPool2d(h, l.kernel, { stride: l.stride, padding: l.padding });
+        break;
+      case 'dropout':
+        h = F.dropout(h, l.p, training);
+        break;
+      case 'gap':
+        h = F.globalAvgPool(h);
+        break;
+      case 'flatten':
+        h = h.reshape([h.shape[0], -1]);
+        break;
+      case 'softmax':
+        break;
+    }
+    if ((l.kind === 'conv' || l.kind === 'fc') && l.batchNorm) {
+      h = F.batchNorm(h, {
+        weight: this.p(`${name}.bn.weight`), bias: this.p(`${name}.bn.bias`),
+        runningMean: this.buffers.get(`${name}.bn.runningMean`), runningVar: this.buffers.get(`${name}.bn.runningVar`), training,
+      });
+    }
+    return h;
+  }
+
+  /** Whether layer i ends in a ReLU. */
+  endsInRelu(i: number): boolean {
+    const l = this.layers[i].spec;
+    return (l.kind === 'conv' || l.kind === 'fc') && l.relu;
   }
 
   /** The layer program for the native training step, indexing into parameterList()/bufferList(). */
@@ -165,7 +188,7 @@ export class Network {
     const pIndex = new Map([...this.parameters.keys()].map((k, i) => [k, i]));
     const bIndex = new Map([...this.buffers.keys()].map((k, i) => [k, i]));
     const out: NativeLayer[] = [];
-    for (const { spec: l, name } of this.layers) {
+    this.layers.forEach(({ spec: l, name }, i) => {
       switch (l.kind) {
         case 'conv':
           out.push({ kind: 'conv', weight: pIndex.get(`${name}.weight`), bias: pIndex.get(`${name}.bias`) ?? -1, stride: l.stride, padding: l.padding });
@@ -193,8 +216,8 @@ export class Network {
           runningMean: bIndex.get(`${name}.bn.runningMean`), runningVar: bIndex.get(`${name}.bn.runningVar`), momentum: 0.1, eps: 1e-5,
         });
       }
-      if ((l.kind === 'conv' || l.kind === 'fc') && l.relu) out.push({ kind: 'relu' });
-    }
+      if (this.endsInRelu(i)) out.push({ kind: 'relu' });
+    });
     return out;
   }
 

@@ -120,6 +120,15 @@ export function declareNetwork(name: string, description: string, layers: LayerD
   return spec;
 }
 
+/** Each layer's name, numbered per kind as in the paper's text: conv1, conv2, ..., maxpool1, gap1. */
+export function layerNames(spec: NetworkSpec): string[] {
+  const counts: Record<string, number> = {};
+  return spec.layers.map((l) => {
+    counts[l.kind] = (counts[l.kind] ?? 0) + 1;
+    return `${l.kind}${counts[l.kind]}`;
+  });
+}
+
 export interface ShapeOptions {
   classes: number;
   inputChannels?: number;

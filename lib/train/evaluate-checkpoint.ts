@@ -53,11 +53,8 @@ export async function evaluateCheckpoint(file: string, o: EvaluateCheckpointOpti
   const device = checkDevice('device', o.device ?? 'cpu');
   requireDevice(device);
   const { config, epoch, recipe } = readRun(file);
-  if (o.data === undefined && recipe.data !== null && !fs.existsSync(recipe.data)) {
-    throw new DataError(`${file} was trained on ${recipe.data}, which is not there from here: pass the CIFAR-10 archive or folder with --data (options.data)`);
-  }
-  const { data: trainedOn, ...options } = recipe;
-  const data = o.data ?? trainedOn ?? undefined;
+  const { data: _trainedOn, ...options } = recipe;
+  const data = runData(file, recipe, o.data);
   // limit 1: the training images are not scored, and the normalisation is fit
   // on the whole training split whatever the limit (so this skips whitening 49,000 images).
   const dataset = await loadCifar10(data, { ...options, limit: 1, device });
@@ -83,11 +80,19 @@ export async function evaluateCheckpoint(file: string, o: EvaluateCheckpointOpti
   }
 }
 
+/** The CIFAR-10 archive or folder to score a run on: `data` when given, else the one it was trained on (undefined: the bundled sample). */
+export function runData(file: string, recipe: Pick<DataRecipe, 'data'>, data?: string): string | undefined {
+  if (data === undefined && recipe.data !== null && !fs.existsSync(recipe.data)) {
+    throw new DataError(`${file} was trained on ${recipe.data}, which is not there from here: pass the CIFAR-10 archive or folder with --data (options.data)`);
+  }
+  return data ?? recipe.data ?? undefined;
+}
+
 /**
  * The run's config, epoch and data recipe, with an error that says what to
  * pass instead when the file is not a CIFAR-10 training checkpoint.
  */
-function readRun(file: string): { config: ResolvedConfig; epoch: number; recipe: Pick<DataRecipe, 'data'> & DatasetOptions } {
+export function readRun(file: string): { config: ResolvedConfig; epoch: number; recipe: Pick<DataRecipe, 'data'> & DatasetOptions } {
   if (!fs.existsSync(file)) throw new CheckpointError(`${file}: no such file (allcnn train writes <out>/checkpoint.safetensors)`);
   const metadata = readSafetensorsMetadata(file); // the tensors are read by loadCheckpoint, checked against the network
   const config = metadata.format === CHECKPOINT_FORMAT ? metadataJson<ResolvedConfig>(file, 'config', metadata.config) : null;

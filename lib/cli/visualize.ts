@@ -1,0 +1,64 @@
+/** `allcnn visualize`: guided backpropagation of a trained run's units (the paper's figures 3 and 4) as a PNG. */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { Command, InvalidArgumentError } from 'commander';
+import { writeFileAtomic } from '../report/atomic';
+import { METHODS } from '../visualize/guided-backprop';
+import { Visualization, visualizeCheckpoint } from '../visualize/visualize';
+import { int, list, oneOf } from './options';
+
+/** "0-3,7" -> [0, 1, 2, 3, 7]. */
+function channelList(v: string): number[] {
+  return v.split(',').map((s) => s.trim()).filter(Boolean).flatMap((part) => {
+    const m = /^(\d+)(?:-(\d+))?$/.exec(part);
+    if (!m || (m[2] !== undefined && Number(m[2]) < Number(m[1]))) {
+      throw new InvalidArgumentError(`--channels takes numbers and ranges like 0-3,7, got "${v}"`);
+    }
+    const [from, to] = [Number(m[1]), Number(m[2] ?? m[1])];
+    return Array.from({ length: to - from + 1 }, (_, k) => from + k);
+  });
+}
+
+export function visualizeCommand(): Command {
+  return new Command('visualize')
+    .description('show what drives a trained network\'s units: its strongest test images and their guided-backpropagation reconstructions (the paper\'s figure 3), as a PNG')
+    .argument('<checkpoint>', 'a checkpoint.safetensors, or the --out folder of `allcnn train` that holds one')
+    .option('--layer <name>', 'the layer, as `allcnn models --layers` names it (default: the last convolution, whose channels are the classes)')
+    .option('--channels <list>', 'channels to show, like 0-9 or 3,17,40 (default: the first 10)', channelList)
+    .option('--top <n>', 'strongest test images per channel', int('--top', 1), 8)
+    .option('--method <list>', `one or more of ${METHODS.join(', ')} (the paper's figure 4 compares all three)`, list(oneOf('--method', METHODS)), ['guided'])
+    .option('--images <n>', 'search only the first n test images (default: all)', int('--images', 1))
+    .option('--data <path>', 'CIFAR-10 archive or folder (default: the one the run was trained on)')
+    .option('--device <name>', 'cpu, cuda or cuda:N', 'cpu')
+    .option('--out <file>', 'the PNG to write (default: <layer>-<methods>.png beside the checkpoint); a .json with the images and activations goes beside it')
+    .action(async (target: string, o) => {
+      const file = fs.existsSync(target) && fs.statSync(target).isDirectory() ? path.join(target, 'checkpoint.safetensors') : target;
+      process.stderr.write(`searching the test images of ${path.relative(process.cwd(), file)} (device ${o.device})\n`);
+      const v = await visualizeCheckpoint(file, {
+        layer: o.layer, channels: o.channels, top: o.top, methods: o.method, images: o.images, data: o.data, device: o.device,
+      });
+      const out = o.out ?? path.join(path.dirname(file), `${v.layer}-${v.methods.join('-')}.png`);
+      fs.mkdirSync(path.dirname(path.resolve(out)), { recursive: true });
+      writeFileAtomic(out, v.png);
+      const { png: _png, ...record } = v;
+      const json = out.replace(/\.png$/i, '') + '.json';
+      writeFileAtomic(json, `${JSON.stringify(record, null, 2)}\n`);
+      console.log(render(v));
+      console.log(`\nwrote ${out} and ${json}`);
+    });
+}
+
+function render(v: Visualization): string {
+  const lines = [
+    `${v.name} from ${path.relative(process.cwd(), v.file)} (epoch ${v.epoch} of ${v.epochs}), layer ${v.layer}: ` +
+      `the ${v.units[0]?.images.length ?? 0} strongest of ${v.searched.toLocaleString('en-US')} test images of ${v.data ?? 'the bundled sample'} per channel`,
+    `figure: per channel, the images in the first row, then ${v.methods.join(', ')} reconstructions (grey is zero)`,
+    '',
+  ];
+  for (const u of v.units) {
+    const head = `channel ${u.channel}${u.className ? ` (${u.className})` : ''}`;
+    const images = u.images.map((i) => `${i.label} ${i.activation.toFixed(2)}`).join(', ');
+    lines.push(`${head}: ${images}`);
+  }
+  return lines.join('\n');
+}

@@ -1,0 +1,123 @@
+/**
+ * visualizeCheckpoint(): the paper's figure 3 for a trained run. For each
+ * unit (a channel of one layer) it finds the test images that drive the unit
+ * hardest and reconstructs, by guided backpropagation (or the other two
+ * methods, for the paper's figure 4 comparison), what in each image does it.
+ * The checkpoint's own data recipe prepares the images, as for evaluation.
+ */
+import { requireDevice } from '../backend';
+import { checkInteger, checkOneOf, invalid } from '../check';
+import { readCifar10 } from '../data/cifar';
+import { BUNDLED_SAMPLE, prepareDataset } from '../data/dataset';
+import { CIFAR_IMAGE_BYTES } from '../data/cifar';
+import { fromArray } from '../creation';
+import { buildNetwork, Network } from '../model/network';
+import { tidy } from '../scope';
+import { checkDevice, Device } from '../tensor';
+import { loadCheckpoint } from '../train/checkpoint';
+import { readRun, runData } from '../train/evaluate-checkpoint';
+import { MODELS } from '../../models';
+import { gridPng, imageTile, reconstructionTile, Tile } from './figure';
+import { channelsOf, findLayer, Method, METHODS, reconstruct } from './guided-backprop';
+import { strongestImages } from './strongest';
+
+export interface VisualizeOptions {
+  /** The layer, by the network's names ('conv6'); default: the last convolution, whose channels are the classes. */
+  layer?: string;
+  /** Channels to show (default: the first 10, or all if fewer). */
+  channels?: number[];
+  /** Strongest images per channel (default 8). */
+  top?: number;
+  /** Default ['guided']; all three for the paper's figure 4 comparison. */
+  methods?: Method[];
+  /** CIFAR-10 archive or folder; default: the one the run was trained on. */
+  data?: string;
+  /** Search only the first this many test images (default: all of them). */
+  images?: number;
+  /** Default 'cpu'. */
+  device?: Device;
+}
+
+/** One unit's row block: its strongest test images, strongest first. */
+export interface VisualizedUnit {
+  channel: number;
+  /** The class, when the layer's channels are the classes. */
+  className: string | null;
+  images: Array<{ index: number; label: string; activation: number }>;
+}
+
+export interface Visualization {
+  file: string;
+  model: string;
+  name: string;
+  epoch: number;
+  epochs: number;
+  layer: string;
+  methods: Method[];
+  /** The archive or folder read (null: the bundled sample), and how many of its test images were searched. */
+  data: string | null;
+  searched: number;
+  units: VisualizedUnit[];
+  /** The figure: per unit, the images in the first row and one row of reconstructions per method. */
+  png: Buffer;
+}
+
+/** Whether layer i's channels are the class scores: no weights after it. */
+function isClassLayer(net: Network, i: number): boolean {
+  return net.shapes[i][0] === net.classes && net.layers.slice(i + 1).every((l) => l.spec.kind !== 'conv' && l.spec.kind !== 'fc');
+}
+
+export async function visualizeCheckpoint(file: string, o: VisualizeOptions = {}): Promise<Visualization> {
+  const device = checkDevice('device', o.device ?? 'cpu');
+  requireDevice(device);
+  const methods = o.methods ?? ['guided'];
+  if (!Array.isArray(methods) || methods.length === 0) throw invalid('methods', `a list of ${METHODS.join(', ')}`, methods);
+  methods.forEach((m) => checkOneOf('methods', m, METHODS));
+  const top = checkInteger('top', o.top ?? 8, 1, 100);
+  const { config, epoch, recipe } = readRun(file);
+  const data = runData(file, recipe, o.data);
+  const { data: _trainedOn, ...options } = recipe;
+  const raw = await readCifar10(data ?? BUNDLED_SAMPLE);
+  // The test split is the archive's test images in order, so index k is raw.test's image k.
+  const dataset = prepareDataset(raw, { ...options, limit: 1, device });
+  const net = buildNetwork(MODELS[config.model], { classes: dataset.classes, finalRelu: config.finalRelu, device });
+  try {
+    loadCheckpoint(file, net, null, config);
+    const layer = o.layer ?? net.layers.filter((l) => l.spec.kind === 'conv').pop()!.name;
+    const index = findLayer(net, layer);
+    const count = channelsOf(net, layer);
+    const channels = o.channels ?? [...Array(Math.min(10, count)).keys()];
+    const searched = o.images === undefined ? dataset.test.count : Math.min(checkInteger('images', o.images, 1), dataset.test.count);
+    const x = dataset.test.x.narrow(0, 0, searched);
+    const strongest = strongestImages(net, x, { layer, channels, top });
+    x.dispose();
+    const classLayer = isClassLayer(net, index);
+    const units: VisualizedUnit[] = [];
+    const blocks: Tile[][][] = [];
+    for (const [channel, found] of strongest) {
+      const picked = found.map((s) => s.index);
+      const images = picked.map((k) => raw.test.images.subarray(k * CIFAR_IMAGE_BYTES, (k + 1) * CIFAR_IMAGE_BYTES));
+      const rows = [images.map((bytes) => imageTile(bytes))];
+      for (const method of methods) {
+        const values = tidy(() => {
+          const at = fromArray(Int32Array.from(picked), [picked.length]).to({ device, dtype: 'int64' });
+          return reconstruct(net, dataset.test.x.indexSelect(0, at), { layer, channel, method }).toArray();
+        });
+        rows.push(picked.map((_, k) => reconstructionTile(values.slice(k * CIFAR_IMAGE_BYTES, (k + 1) * CIFAR_IMAGE_BYTES))));
+      }
+      blocks.push(rows);
+      units.push({
+        channel,
+        className: classLayer ? dataset.classNames[channel] : null,
+        images: found.map((s) => ({ index: s.index, label: dataset.classNames[raw.test.labels[s.index]], activation: s.activation })),
+      });
+    }
+    return {
+      file, model: config.model, name: MODELS[config.model].name, epoch, epochs: config.epochs, layer, methods,
+      data: data ?? null, searched, units, png: gridPng(blocks),
+    };
+  } finally {
+    net.dispose();
+    dataset.dispose();
+  }
+}
