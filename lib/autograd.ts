@@ -1,9 +1,8 @@
 /** Gradient-mode control. Tensor.backward/grad/zeroGrad/detach live on Tensor. */
 import { native } from './native';
 
-/** Runs fn with gradient recording off (evaluation, parameter updates). */
-export function noGrad<R>(fn: () => R): R {
-  const previous = native().tensor_set_grad_enabled(false);
+function withGradMode<R>(enabled: boolean, fn: () => R): R {
+  const previous = native().tensor_set_grad_enabled(enabled);
   try {
     return fn();
   } finally {
@@ -11,12 +10,12 @@ export function noGrad<R>(fn: () => R): R {
   }
 }
 
+/** Runs fn with gradient recording off (evaluation, parameter updates). */
+export function noGrad<R>(fn: () => R): R {
+  return withGradMode(false, fn);
+}
+
 /** Runs fn with gradient recording on, even inside noGrad (guided backpropagation steps back through layers). */
 export function enableGrad<R>(fn: () => R): R {
-  const previous = native().tensor_set_grad_enabled(true);
-  try {
-    return fn();
-  } finally {
-    native().tensor_set_grad_enabled(previous);
-  }
+  return withGradMode(true, fn);
 }

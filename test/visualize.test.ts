@@ -123,6 +123,7 @@ describe('visualizeCheckpoint and allcnn visualize', () => {
     await expect(visualizeCheckpoint(checkpoint, { layer: 'conv9' })).rejects.toThrow(/a layer of Strided-CNN-A: conv1, conv2, conv3, conv4, conv5, gap1/);
     await expect(visualizeCheckpoint(checkpoint, { layer: 'conv2', channels: [192] })).rejects.toThrow(/\[0, 191\] for channel/);
     await expect(visualizeCheckpoint(checkpoint, { methods: ['saliency' as never] })).rejects.toThrow(/guided, deconvnet, backprop/);
+    await expect(visualizeCheckpoint(checkpoint, { channels: [] })).rejects.toThrow(/non-empty list of channels of conv5 \(0 to 9\)/);
     await expect(visualizeCheckpoint(path.join(dir, 'weights.safetensors'))).rejects.toThrow(CheckpointError);
   });
 

@@ -9,12 +9,14 @@ import { int, list, oneOf } from './options';
 
 /** "0-3,7" -> [0, 1, 2, 3, 7]. */
 function channelList(v: string): number[] {
-  return v.split(',').map((s) => s.trim()).filter(Boolean).flatMap((part) => {
+  const bad = () => new InvalidArgumentError(`--channels takes numbers and ranges like 0-3,7, got "${v}"`);
+  const parts = v.split(',').map((s) => s.trim()).filter(Boolean);
+  if (parts.length === 0) throw bad();
+  return parts.flatMap((part) => {
     const m = /^(\d+)(?:-(\d+))?$/.exec(part);
-    if (!m || (m[2] !== undefined && Number(m[2]) < Number(m[1]))) {
-      throw new InvalidArgumentError(`--channels takes numbers and ranges like 0-3,7, got "${v}"`);
-    }
-    const [from, to] = [Number(m[1]), Number(m[2] ?? m[1])];
+    const [from, to] = m ? [Number(m[1]), Number(m[2] ?? m[1])] : [0, -1];
+    // No layer has anywhere near 65,536 channels; the bound keeps a typo from allocating billions.
+    if (!m || to < from || to >= 65536) throw bad();
     return Array.from({ length: to - from + 1 }, (_, k) => from + k);
   });
 }

@@ -15,6 +15,7 @@
  */
 import { enableGrad, noGrad } from '../autograd';
 import { checkInteger, checkOneOf, invalid } from '../check';
+import { InvalidArgumentError } from '../errors';
 import { arange } from '../creation';
 import * as F from '../functional';
 import type { Network } from '../model/network';
@@ -57,7 +58,7 @@ function checkUnit(net: Network, unit: Unit): { index: number; channel: number }
 function checkImages(net: Network, x: Tensor): void {
   const expected = net.inputShape;
   if (x.rank !== 4 || x.shape.slice(1).some((d, k) => d !== expected[k])) {
-    throw invalid('images', `a [N, ${expected.join(', ')}] tensor (preprocessed as for training)`, `a tensor of shape [${x.shape.join(', ')}]`);
+    throw new InvalidArgumentError(`Expected a [N, ${expected.join(', ')}] tensor of images (preprocessed as for training) but received one of shape [${x.shape.join(', ')}]`);
   }
 }
 

@@ -87,6 +87,7 @@ export async function visualizeCheckpoint(file: string, o: VisualizeOptions = {}
     const index = findLayer(net, layer);
     const count = channelsOf(net, layer);
     const channels = o.channels ?? [...Array(Math.min(10, count)).keys()];
+    if (!Array.isArray(channels) || channels.length === 0) throw invalid('channels', `a non-empty list of channels of ${layer} (0 to ${count - 1})`, channels);
     const searched = o.images === undefined ? dataset.test.count : Math.min(checkInteger('images', o.images, 1), dataset.test.count);
     const x = dataset.test.x.narrow(0, 0, searched);
     const strongest = strongestImages(net, x, { layer, channels, top });
