@@ -66,6 +66,8 @@ export type { Comparison, ComparisonRow, ComparedRun, BaseComparison, TrainRecor
 export type { ClaimCheck, Scored, Verdict } from './report/claims';
 export { reconstruct, unitActivations, throughRelu, METHODS as RECONSTRUCTION_METHODS } from './visualize/guided-backprop';
 export type { Method as ReconstructionMethod, Unit } from './visualize/guided-backprop';
+export { receptiveField, windowAt } from './visualize/receptive-field';
+export type { ReceptiveField } from './visualize/receptive-field';
 export { strongestImages } from './visualize/strongest';
 export type { StrongImage, StrongestOptions } from './visualize/strongest';
 export { visualizeCheckpoint } from './visualize/visualize';

@@ -13,6 +13,7 @@ import { noGrad } from '../lib/autograd';
 import { tidy } from '../lib/scope';
 import { Tensor } from '../lib/tensor';
 import { METHODS, reconstruct, unitActivations } from '../lib/visualize/guided-backprop';
+import { receptiveField, windowAt } from '../lib/visualize/receptive-field';
 import { strongestImages } from '../lib/visualize/strongest';
 import { MODELS } from '../models';
 
@@ -135,6 +136,52 @@ test('without max-pooling, deconvnet reconstructs the same pattern whatever the 
   x.dispose();
 });
 
+describe('receptive fields', () => {
+  it('follow the kernels, strides and padding: ALL-CNN-C\'s class maps see 27x27 patches', () => {
+    const net = buildNetwork(MODELS['all-cnn-c']);
+    const at = (layer: string) => receptiveField(net, net.layers.findIndex((l) => l.name === layer));
+    expect(at('conv1')).toEqual({ size: 3, jump: 1, offset: -1 });
+    expect(at('conv3')).toEqual({ size: 7, jump: 2, offset: -3 });
+    expect(at('conv6')).toEqual({ size: 19, jump: 4, offset: -9 });
+    expect(at('conv9')).toEqual({ size: 27, jump: 4, offset: -9 });
+    expect(at('gap1')).toBeNull();
+    net.dispose();
+  });
+
+  it.each([['all-cnn-c', 'conv1'], ['all-cnn-c', 'conv6'], ['c', 'conv2'], ['c', 'maxpool1'], ['c', 'conv5']])(
+    '%s %s: the reconstruction lies inside the window of the unit it starts from',
+    (model, layer) => {
+      const net = buildNetwork(MODELS[model], { seed: 8 });
+      manualSeed(1);
+      const x = randn([2, 3, 32, 32]);
+      const index = net.layers.findIndex((l) => l.name === layer);
+      // The channel most active in these images: a unit at zero would reconstruct to nothing.
+      const [channel, found] = [...strongestImages(net, x, { layer, top: 2 })].sort((a, b) => b[1][1].activation - a[1][1].activation)[0];
+      expect(found[1].activation).toBeGreaterThan(0);
+      const r = tidy(() => reconstruct(net, x, { layer, channel, method: 'backprop' }).toArray());
+      for (const s of found) {
+        const w = windowAt(receptiveField(net, index)!, s.y, s.x);
+        const rows: number[] = [];
+        const cols: number[] = [];
+        for (let i = 0; i < 3 * 32 * 32; i++) {
+          if (r[s.index * 3072 + i] === 0) continue;
+          rows.push(Math.floor((i % 1024) / 32));
+          cols.push(i % 32);
+        }
+        expect(rows.length).toBeGreaterThan(0);
+        expect(Math.min(...rows)).toBeGreaterThanOrEqual(w.top);
+        expect(Math.max(...rows)).toBeLessThan(w.top + w.size);
+        expect(Math.min(...cols)).toBeGreaterThanOrEqual(w.left);
+        expect(Math.max(...cols)).toBeLessThan(w.left + w.size);
+        // A 3x3 unit of the first layer sees exactly its window, clipped to the image.
+        if (layer === 'conv1') expect(Math.max(...rows) - Math.min(...rows) + 1).toBe(Math.min(w.top + 3, 32) - Math.max(w.top, 0));
+      }
+      x.dispose();
+      net.dispose();
+    },
+  );
+});
+
 describe('strongestImages', () => {
   let net: Network;
   let x: Tensor;
@@ -158,6 +205,10 @@ describe('strongestImages', () => {
     expect(large.get(7)).toEqual(small.get(7));
     expect(large.get(0)).toEqual(small.get(0));
     expect(large.size).toBe(192);
+    // Where the maximum is: the layer's output there is the activation.
+    const best = small.get(7)![0];
+    const there = tidy(() => net.forward(x.narrow(0, best.index, 1), false, net.layers.findIndex((l) => l.name === 'conv2')).narrow(1, 7, 1).reshape([-1]).toArray()[best.y * 8 + best.x]);
+    expect(there).toBe(best.activation);
   });
 });
 

@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import { CheckpointError, InvalidArgumentError } from '../lib/errors';
 import { trainModel } from '../lib/train/train';
-import { gridPng, imageTile, reconstructionTile, Tile } from '../lib/visualize/figure';
+import { cropTile, gridPng, imageTile, reconstructionTile, Tile } from '../lib/visualize/figure';
 import { crc32, encodePng } from '../lib/visualize/png';
 import { visualizeCheckpoint } from '../lib/visualize/visualize';
 import { tempDirs } from './tmp';
@@ -80,6 +80,14 @@ describe('the grid', () => {
     expect(at(1, 19)).toEqual([255, 255, 255]); // the bottom gap
   });
 
+  it('crops a window, filling what lies past the edge', () => {
+    // One plane of a 3x3 tile, values 1..9 (the other two planes 0).
+    const tile: Tile = { planes: [1, 2, 3, 4, 5, 6, 7, 8, 9, ...Array(18).fill(0)], height: 3, width: 3 };
+    expect(Array.from(cropTile(tile, -1, 1, 2, 0.5).planes).slice(0, 4)).toEqual([0.5, 0.5, 2, 3]);
+    expect(Array.from(cropTile(tile, 1, 1, 2, 0.5).planes).slice(0, 4)).toEqual([5, 6, 8, 9]);
+    expect(Array.from(cropTile(tile, 2, 2, 2, 0).planes)).toEqual([9, 0, 0, 0, ...Array(8).fill(0)]);
+  });
+
   it('shows zero as grey and the largest magnitude as black or white; images as their bytes', () => {
     expect(Array.from(reconstructionTile([0, 2, -4, 1], 1, 1).planes)).toEqual([0.5, 0.75, 0, 0.625]);
     expect(Array.from(reconstructionTile([0, 0, 0], 1, 1).planes)).toEqual([0.5, 0.5, 0.5]);
@@ -107,9 +115,15 @@ describe('visualizeCheckpoint and allcnn visualize', () => {
       expect(a).toEqual([...a].sort((p, q) => q - p));
       expect(new Set(u.images.map((i) => i.index)).size).toBe(4);
     }
-    // 10 blocks of 3 rows (images, guided, deconvnet) of 4 tiles of 96 pixels.
+    // The class maps' units see 21x21 patches (5x5 /2, 5x5 /2, 3x3), drawn 5 times as large:
+    // 10 blocks of 3 rows (patches, guided, deconvnet) of 4 tiles of 105 pixels.
+    expect(v.patch).toBe(21);
     const png = decodePng(v.png);
-    expect([png.width, png.height]).toEqual([4 * 96 + 5 * 2, 30 * 96 + 20 * 2 + 11 * 10]);
+    expect([png.width, png.height]).toEqual([4 * 105 + 5 * 2, 30 * 105 + 20 * 2 + 11 * 10]);
+    for (const i of v.units[0].images) expect(i.window).toEqual({ top: -6 + 4 * i.y, left: -6 + 4 * i.x, size: 21 });
+    const whole = await visualizeCheckpoint(checkpoint, { top: 4, channels: [0], crop: false });
+    expect(whole.patch).toBeNull();
+    expect(decodePng(whole.png).width).toBe(4 * 96 + 5 * 2);
   });
 
   it('shows any channels of a hidden layer, searching the first images only', async () => {
@@ -135,7 +149,7 @@ describe('visualizeCheckpoint and allcnn visualize', () => {
     expect(ok.stdout).toMatch(/^channel 7 \(horse\): (\w+ -?\d+\.\d\d, ){2}\w+ -?\d+\.\d\d$/m);
     const png = path.join(dir, 'conv5-guided-backprop.png');
     expect(ok.stdout).toContain(`wrote ${png} and ${png.replace(/png$/, 'json')}`);
-    expect(decodePng(fs.readFileSync(png)).height).toBe(12 * 96 + 8 * 2 + 5 * 10);
+    expect(decodePng(fs.readFileSync(png)).height).toBe(12 * 105 + 8 * 2 + 5 * 10);
     const record = JSON.parse(fs.readFileSync(png.replace(/png$/, 'json'), 'utf8'));
     expect(record.units.map((u: { channel: number }) => u.channel)).toEqual([0, 1, 2, 7]);
     expect(record.png).toBeUndefined();

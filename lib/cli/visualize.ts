@@ -29,6 +29,7 @@ export function visualizeCommand(): Command {
     .option('--channels <list>', 'channels to show, like 0-9 or 3,17,40 (default: the first 10)', channelList)
     .option('--top <n>', 'strongest test images per channel', int('--top', 1), 8)
     .option('--method <list>', `one or more of ${METHODS.join(', ')} (the paper's figure 4 compares all three)`, list(oneOf('--method', METHODS)), ['guided'])
+    .option('--no-crop', 'show whole images, not the patches of them that the units see (the receptive fields)')
     .option('--images <n>', 'search only the first n test images (default: all)', int('--images', 1))
     .option('--data <path>', 'CIFAR-10 archive or folder (default: the one the run was trained on)')
     .option('--device <name>', 'cpu, cuda or cuda:N', 'cpu')
@@ -37,7 +38,7 @@ export function visualizeCommand(): Command {
       const file = fs.existsSync(target) && fs.statSync(target).isDirectory() ? path.join(target, 'checkpoint.safetensors') : target;
       process.stderr.write(`searching the test images of ${path.relative(process.cwd(), file)} (device ${o.device})\n`);
       const v = await visualizeCheckpoint(file, {
-        layer: o.layer, channels: o.channels, top: o.top, methods: o.method, images: o.images, data: o.data, device: o.device,
+        layer: o.layer, channels: o.channels, top: o.top, methods: o.method, images: o.images, data: o.data, device: o.device, crop: o.crop,
       });
       const out = o.out ?? path.join(path.dirname(file), `${v.layer}-${v.methods.join('-')}.png`);
       fs.mkdirSync(path.dirname(path.resolve(out)), { recursive: true });
@@ -54,7 +55,8 @@ function render(v: Visualization): string {
   const lines = [
     `${v.name} from ${path.relative(process.cwd(), v.file)} (epoch ${v.epoch} of ${v.epochs}), layer ${v.layer}: ` +
       `the ${v.units[0]?.images.length ?? 0} strongest of ${v.searched.toLocaleString('en-US')} test images of ${v.data ?? 'the bundled sample'} per channel`,
-    `figure: per channel, the images in the first row, then ${v.methods.join(', ')} reconstructions (grey is zero)`,
+    `figure: per channel, the ${v.patch ? `${v.patch}x${v.patch} patches the unit sees` : 'images'} in the first row, ` +
+      `then ${v.methods.join(', ')} reconstructions (grey is zero)`,
     '',
   ];
   for (const u of v.units) {

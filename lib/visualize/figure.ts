@@ -29,6 +29,23 @@ export function reconstructionTile(values: ArrayLike<number>, height = 32, width
   return { planes: Array.from(values, (v) => 0.5 + v * scale), height, width };
 }
 
+/**
+ * The size x size window of a tile whose top-left corner is (top, left);
+ * what falls outside the tile (a window that reaches into the padding)
+ * is `fill`.
+ */
+export function cropTile(tile: Tile, top: number, left: number, size: number, fill: number): Tile {
+  const planes = new Float32Array(3 * size * size).fill(fill);
+  for (let c = 0; c < 3; c++) {
+    for (let y = Math.max(0, -top); y < Math.min(size, tile.height - top); y++) {
+      for (let x = Math.max(0, -left); x < Math.min(size, tile.width - left); x++) {
+        planes[(c * size + y) * size + x] = tile.planes[(c * tile.height + top + y) * tile.width + left + x];
+      }
+    }
+  }
+  return { planes, height: size, width: size };
+}
+
 export interface GridOptions {
   /** Pixels per image pixel (default 3). */
   scale?: number;

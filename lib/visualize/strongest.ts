@@ -10,10 +10,13 @@ import { tidy } from '../scope';
 import type { Tensor } from '../tensor';
 import { channelsOf, findLayer } from './guided-backprop';
 
-/** An image of the set searched, by its index there, and the unit's activation in it. */
+/** An image of the set searched, by its index there, the unit's activation in it and where in the feature map it is. */
 export interface StrongImage {
   index: number;
   activation: number;
+  /** Row and column of the feature map's maximum (the first, among equals); 0, 0 for a flat layer. */
+  y: number;
+  x: number;
 }
 
 export interface StrongestOptions {
@@ -34,18 +37,21 @@ export function strongestImages(net: Network, x: Tensor, o: StrongestOptions): M
   const top = checkInteger('top', o.top ?? 9, 1);
   const batchSize = checkInteger('batchSize', o.batchSize ?? 500, 1);
   const n = x.shape[0];
+  const width = net.shapes[last].length === 3 ? net.shapes[last][2] : 1;
   const kept = new Map<number, StrongImage[]>(channels.map((c) => [c, []]));
   for (let start = 0; start < n; start += batchSize) {
     const size = Math.min(batchSize, n - start);
-    // [size, channels]: each feature map's maximum (a flat layer's value as it is).
-    const maxima = tidy(() => noGrad(() => {
+    // [size, channels]: each feature map's maximum and its flat position (a flat layer's values as they are, at 0).
+    const [values, positions] = tidy(() => noGrad(() => {
       const h = net.forward(x.narrow(0, start, size), false, last);
-      return h.rank === 4 ? h.max([2, 3]) : h;
+      const maps = h.reshape([size, count, -1]);
+      return [maps.max(2).toArray(), maps.argmax(2).toArray()];
     }));
-    const values = maxima.toArray();
-    maxima.dispose();
     for (const [c, list] of kept) {
-      for (let k = 0; k < size; k++) list.push({ index: start + k, activation: values[k * count + c] });
+      for (let k = 0; k < size; k++) {
+        const at = positions[k * count + c];
+        list.push({ index: start + k, activation: values[k * count + c], y: Math.floor(at / width), x: at % width });
+      }
       // Strongest first; the lower index first among equals, so results do not depend on the batch size.
       list.sort((a, b) => b.activation - a.activation || a.index - b.index);
       list.length = Math.min(list.length, top);

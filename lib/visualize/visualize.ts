@@ -17,8 +17,9 @@ import { checkDevice, Device } from '../tensor';
 import { loadCheckpoint } from '../train/checkpoint';
 import { readRun, runData } from '../train/evaluate-checkpoint';
 import { MODELS } from '../../models';
-import { gridPng, imageTile, reconstructionTile, Tile } from './figure';
+import { cropTile, gridPng, imageTile, reconstructionTile, Tile } from './figure';
 import { channelsOf, findLayer, Method, METHODS, reconstruct } from './guided-backprop';
+import { receptiveField, windowAt } from './receptive-field';
 import { strongestImages } from './strongest';
 
 export interface VisualizeOptions {
@@ -36,6 +37,8 @@ export interface VisualizeOptions {
   images?: number;
   /** Default 'cpu'. */
   device?: Device;
+  /** Show each image and reconstruction cropped to the unit's receptive field, as the paper's patches (default true; whole images for units that see all of it). */
+  crop?: boolean;
 }
 
 /** One unit's row block: its strongest test images, strongest first. */
@@ -43,7 +46,12 @@ export interface VisualizedUnit {
   channel: number;
   /** The class, when the layer's channels are the classes. */
   className: string | null;
-  images: Array<{ index: number; label: string; activation: number }>;
+  /**
+   * Per image: its index among the test images, its label, the unit's
+   * activation, where in the feature map (y, x), and the input window shown
+   * (top-left pixel and size; it may reach past the image's edge).
+   */
+  images: Array<{ index: number; label: string; activation: number; y: number; x: number; window: { top: number; left: number; size: number } }>;
 }
 
 export interface Visualization {
@@ -57,6 +65,8 @@ export interface Visualization {
   /** The archive or folder read (null: the bundled sample), and how many of its test images were searched. */
   data: string | null;
   searched: number;
+  /** The side of the patches shown, or null for whole images. */
+  patch: number | null;
   units: VisualizedUnit[];
   /** The figure: per unit, the images in the first row and one row of reconstructions per method. */
   png: Buffer;
@@ -93,29 +103,38 @@ export async function visualizeCheckpoint(file: string, o: VisualizeOptions = {}
     const strongest = strongestImages(net, x, { layer, channels, top });
     x.dispose();
     const classLayer = isClassLayer(net, index);
+    // Patches as in the paper's figure 3 when the units see less than the whole image.
+    const field = receptiveField(net, index);
+    const patch = (o.crop ?? true) && field && field.size < net.inputShape[1] ? field : null;
     const units: VisualizedUnit[] = [];
     const blocks: Tile[][][] = [];
     for (const [channel, found] of strongest) {
+      const windows = found.map((s) => (patch ? windowAt(patch, s.y, s.x) : { top: 0, left: 0, size: net.inputShape[1] }));
+      const show = (tiles: Tile[], fill: number) => tiles.map((t, k) => (patch ? cropTile(t, windows[k].top, windows[k].left, patch.size, fill) : t));
       const picked = found.map((s) => s.index);
-      const images = picked.map((k) => raw.test.images.subarray(k * CIFAR_IMAGE_BYTES, (k + 1) * CIFAR_IMAGE_BYTES));
-      const rows = [images.map((bytes) => imageTile(bytes))];
+      const images = picked.map((k) => imageTile(raw.test.images.subarray(k * CIFAR_IMAGE_BYTES, (k + 1) * CIFAR_IMAGE_BYTES)));
+      const rows = [show(images, 1)];
       for (const method of methods) {
         const values = tidy(() => {
           const at = fromArray(Int32Array.from(picked), [picked.length]).to({ device, dtype: 'int64' });
           return reconstruct(net, dataset.test.x.indexSelect(0, at), { layer, channel, method }).toArray();
         });
-        rows.push(picked.map((_, k) => reconstructionTile(values.slice(k * CIFAR_IMAGE_BYTES, (k + 1) * CIFAR_IMAGE_BYTES))));
+        rows.push(show(picked.map((_, k) => reconstructionTile(values.slice(k * CIFAR_IMAGE_BYTES, (k + 1) * CIFAR_IMAGE_BYTES))), 0.5));
       }
       blocks.push(rows);
       units.push({
         channel,
         className: classLayer ? dataset.classNames[channel] : null,
-        images: found.map((s) => ({ index: s.index, label: dataset.classNames[raw.test.labels[s.index]], activation: s.activation })),
+        images: found.map((s, k) => ({
+          index: s.index, label: dataset.classNames[raw.test.labels[s.index]], activation: s.activation, y: s.y, x: s.x, window: windows[k],
+        })),
       });
     }
+    // Tiles of about 96 pixels, whatever the patch size.
+    const scale = Math.max(1, Math.round(96 / (patch?.size ?? net.inputShape[1])));
     return {
       file, model: config.model, name: MODELS[config.model].name, epoch, epochs: config.epochs, layer, methods,
-      data: data ?? null, searched, units, png: gridPng(blocks),
+      data: data ?? null, searched, patch: patch?.size ?? null, units, png: gridPng(blocks, { scale }),
     };
   } finally {
     net.dispose();
