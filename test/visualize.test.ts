@@ -7,6 +7,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
+import { liveTensors } from '../lib/backend';
 import { CheckpointError, InvalidArgumentError } from '../lib/errors';
 import { trainModel } from '../lib/train/train';
 import { cropTile, gridPng, imageTile, reconstructionTile, Tile } from '../lib/visualize/figure';
@@ -133,12 +134,14 @@ describe('visualizeCheckpoint and allcnn visualize', () => {
     expect(v.units.every((u) => u.images.every((i) => i.index < 30))).toBe(true);
   });
 
-  it('refuses a bad layer, channel or method, and a weights file, saying what to pass', async () => {
+  it('refuses a bad layer, channel or method, and a weights file, saying what to pass, and leaves no tensor behind', async () => {
+    const live = liveTensors();
     await expect(visualizeCheckpoint(checkpoint, { layer: 'conv9' })).rejects.toThrow(/a layer of Strided-CNN-A: conv1, conv2, conv3, conv4, conv5, gap1/);
     await expect(visualizeCheckpoint(checkpoint, { layer: 'conv2', channels: [192] })).rejects.toThrow(/\[0, 191\] for channel/);
     await expect(visualizeCheckpoint(checkpoint, { methods: ['saliency' as never] })).rejects.toThrow(/guided, deconvnet, backprop/);
     await expect(visualizeCheckpoint(checkpoint, { channels: [] })).rejects.toThrow(/non-empty list of channels of conv5 \(0 to 9\)/);
     await expect(visualizeCheckpoint(path.join(dir, 'weights.safetensors'))).rejects.toThrow(CheckpointError);
+    expect(liveTensors()).toBe(live);
   });
 
   it('writes the PNG and a JSON record from the command line; bad options exit 2', () => {

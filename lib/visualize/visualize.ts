@@ -99,9 +99,7 @@ export async function visualizeCheckpoint(file: string, o: VisualizeOptions = {}
     const channels = o.channels ?? [...Array(Math.min(10, count)).keys()];
     if (!Array.isArray(channels) || channels.length === 0) throw invalid('channels', `a non-empty list of channels of ${layer} (0 to ${count - 1})`, channels);
     const searched = o.images === undefined ? dataset.test.count : Math.min(checkInteger('images', o.images, 1), dataset.test.count);
-    const x = dataset.test.x.narrow(0, 0, searched);
-    const strongest = strongestImages(net, x, { layer, channels, top });
-    x.dispose();
+    const strongest = tidy(() => strongestImages(net, dataset.test.x.narrow(0, 0, searched), { layer, channels, top }));
     const classLayer = isClassLayer(net, index);
     // Patches as in the paper's figure 3 when the units see less than the whole image.
     const field = receptiveField(net, index);
