@@ -8,8 +8,8 @@
 import { requireDevice } from '../backend';
 import { checkInteger, checkOneOf, invalid } from '../check';
 import { readCifar10 } from '../data/cifar';
-import { BUNDLED_SAMPLE, prepareDataset } from '../data/dataset';
-import { CIFAR_IMAGE_BYTES } from '../data/cifar';
+import { BUNDLED_SAMPLE, Dataset, prepareDataset } from '../data/dataset';
+import { CIFAR_IMAGE_BYTES, CIFAR10_CLASSES } from '../data/cifar';
 import { fromArray } from '../creation';
 import { buildNetwork, Network } from '../model/network';
 import { tidy } from '../scope';
@@ -87,10 +87,9 @@ export async function visualizeCheckpoint(file: string, o: VisualizeOptions = {}
   const { config, epoch, recipe } = readRun(file);
   const data = runData(file, recipe, o.data);
   const { data: _trainedOn, ...options } = recipe;
-  const raw = await readCifar10(data ?? BUNDLED_SAMPLE);
-  // The test split is the archive's test images in order, so index k is raw.test's image k.
-  const dataset = prepareDataset(raw, { ...options, limit: 1, device });
-  const net = buildNetwork(MODELS[config.model], { classes: dataset.classes, finalRelu: config.finalRelu, device });
+  // The network and the unit first, so that a wrong layer or channel is reported before the data are prepared.
+  const net = buildNetwork(MODELS[config.model], { classes: CIFAR10_CLASSES, finalRelu: config.finalRelu, device });
+  let dataset: Dataset | null = null;
   try {
     loadCheckpoint(file, net, null, config);
     const layer = o.layer ?? net.layers.filter((l) => l.spec.kind === 'conv').pop()!.name;
@@ -98,8 +97,13 @@ export async function visualizeCheckpoint(file: string, o: VisualizeOptions = {}
     const count = channelsOf(net, layer);
     const channels = o.channels ?? [...Array(Math.min(10, count)).keys()];
     if (!Array.isArray(channels) || channels.length === 0) throw invalid('channels', `a non-empty list of channels of ${layer} (0 to ${count - 1})`, channels);
-    const searched = o.images === undefined ? dataset.test.count : Math.min(checkInteger('images', o.images, 1), dataset.test.count);
-    const strongest = tidy(() => strongestImages(net, dataset.test.x.narrow(0, 0, searched), { layer, channels, top }));
+    channels.forEach((c) => checkInteger('channel', c, 0, count - 1));
+    const raw = await readCifar10(data ?? BUNDLED_SAMPLE);
+    // The test split is the archive's test images in order, so index k is raw.test's image k.
+    const set = prepareDataset(raw, { ...options, limit: 1, device });
+    dataset = set;
+    const searched = o.images === undefined ? set.test.count : Math.min(checkInteger('images', o.images, 1), set.test.count);
+    const strongest = tidy(() => strongestImages(net, set.test.x.narrow(0, 0, searched), { layer, channels, top }));
     const classLayer = isClassLayer(net, index);
     // Patches as in the paper's figure 3 when the units see less than the whole image.
     const field = receptiveField(net, index);
@@ -115,16 +119,16 @@ export async function visualizeCheckpoint(file: string, o: VisualizeOptions = {}
       for (const method of methods) {
         const values = tidy(() => {
           const at = fromArray(Int32Array.from(picked), [picked.length]).to({ device, dtype: 'int64' });
-          return reconstruct(net, dataset.test.x.indexSelect(0, at), { layer, channel, method }).toArray();
+          return reconstruct(net, set.test.x.indexSelect(0, at), { layer, channel, method }).toArray();
         });
         rows.push(show(picked.map((_, k) => reconstructionTile(values.slice(k * CIFAR_IMAGE_BYTES, (k + 1) * CIFAR_IMAGE_BYTES))), 0.5));
       }
       blocks.push(rows);
       units.push({
         channel,
-        className: classLayer ? dataset.classNames[channel] : null,
+        className: classLayer ? set.classNames[channel] : null,
         images: found.map((s, k) => ({
-          index: s.index, label: dataset.classNames[raw.test.labels[s.index]], activation: s.activation, y: s.y, x: s.x, window: windows[k],
+          index: s.index, label: set.classNames[raw.test.labels[s.index]], activation: s.activation, y: s.y, x: s.x, window: windows[k],
         })),
       });
     }
@@ -136,6 +140,6 @@ export async function visualizeCheckpoint(file: string, o: VisualizeOptions = {}
     };
   } finally {
     net.dispose();
-    dataset.dispose();
+    dataset?.dispose();
   }
 }
