@@ -53,8 +53,7 @@ export async function evaluateCheckpoint(file: string, o: EvaluateCheckpointOpti
   const device = checkDevice('device', o.device ?? 'cpu');
   requireDevice(device);
   const { config, epoch, recipe } = readRun(file);
-  const { data: _trainedOn, ...options } = recipe;
-  const data = runData(file, recipe, o.data);
+  const { data, options } = runData(file, recipe, o.data);
   // limit 1: the training images are not scored, and the normalisation is fit
   // on the whole training split whatever the limit (so this skips whitening 49,000 images).
   const dataset = await loadCifar10(data, { ...options, limit: 1, device });
@@ -80,12 +79,17 @@ export async function evaluateCheckpoint(file: string, o: EvaluateCheckpointOpti
   }
 }
 
-/** The CIFAR-10 archive or folder to score a run on: `data` when given, else the one it was trained on (undefined: the bundled sample). */
-export function runData(file: string, recipe: Pick<DataRecipe, 'data'>, data?: string): string | undefined {
-  if (data === undefined && recipe.data !== null && !fs.existsSync(recipe.data)) {
-    throw new DataError(`${file} was trained on ${recipe.data}, which is not there from here: pass the CIFAR-10 archive or folder with --data (options.data)`);
+/**
+ * What to load to score a run: the CIFAR-10 archive or folder (`data` when
+ * given, else the one it was trained on; undefined: the bundled sample) and
+ * the recipe's options for loadCifar10 / prepareDataset.
+ */
+export function runData(file: string, recipe: ReturnType<typeof readRun>['recipe'], data?: string): { data: string | undefined; options: DatasetOptions } {
+  const { data: trainedOn, ...options } = recipe;
+  if (data === undefined && trainedOn !== null && !fs.existsSync(trainedOn)) {
+    throw new DataError(`${file} was trained on ${trainedOn}, which is not there from here: pass the CIFAR-10 archive or folder with --data (options.data)`);
   }
-  return data ?? recipe.data ?? undefined;
+  return { data: data ?? trainedOn ?? undefined, options };
 }
 
 /**

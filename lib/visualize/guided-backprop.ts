@@ -79,29 +79,30 @@ function forwardTo(net: Network, x: Tensor, last: number): { inputs: Tensor[]; b
 }
 
 /**
- * The unit's activation in each image: the largest value of its feature map
- * (after the layer's ReLU), or the unit's value in a flat layer. [N], in
- * evaluation mode.
+ * Each channel's activation in each image, the largest value of its feature
+ * map (after the layer's ReLU), and where it is (flattened over H x W, the
+ * first among equals; 0 for a flat layer): [N, C] each. The search for the
+ * strongest images and the reconstruction's starting point both use it.
  */
+export function maxima(output: Tensor): { values: Tensor; positions: Tensor } {
+  const [n, c] = output.shape;
+  const maps = output.reshape([n, c, -1]);
+  return { values: maps.max(2), positions: maps.argmax(2) };
+}
+
+/** The unit's activation in each image (see maxima): [N], in evaluation mode. */
 export function unitActivations(net: Network, x: Tensor, unit: Unit): Tensor {
   const { index, channel } = checkUnit(net, unit);
   checkImages(net, x);
-  return tidy(() => noGrad(() => strongest(net.forward(x, false, index), channel).values));
-}
-
-/** Per image, the channel's largest value and where it is (flattened over H x W; 0 for flat layers). */
-function strongest(output: Tensor, channel: number): { values: Tensor; positions: Tensor } {
-  const n = output.shape[0];
-  const map = output.narrow(1, channel, 1).reshape([n, -1]);
-  return { values: map.max(1), positions: map.argmax(1) };
+  return tidy(() => noGrad(() => maxima(net.forward(x, false, index)).values.narrow(1, channel, 1).reshape([-1])));
 }
 
 /** One at the channel's strongest position in each image, zero everywhere else: "all activations but one set to zero". */
 function seed(output: Tensor, channel: number): Tensor {
   const [n, c, ...spatial] = output.shape;
   const area = spatial.reduce((a, b) => a * b, 1);
-  const { positions } = strongest(output, channel);
-  const atPosition = arange(0, area, 1, { device: output.device }).reshape([1, area]).eq(positions.reshape([n, 1]));
+  const positions = maxima(output).positions.narrow(1, channel, 1);
+  const atPosition = arange(0, area, 1, { device: output.device }).reshape([1, area]).eq(positions);
   const inChannel = arange(0, c, 1, { device: output.device }).eq(channel).reshape([1, c, 1]);
   return inChannel.logicalAnd(atPosition.reshape([n, 1, area])).to({ dtype: 'float32' }).reshape(output.shape);
 }

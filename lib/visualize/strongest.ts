@@ -8,7 +8,7 @@ import { checkInteger } from '../check';
 import type { Network } from '../model/network';
 import { tidy } from '../scope';
 import type { Tensor } from '../tensor';
-import { channelsOf, findLayer } from './guided-backprop';
+import { channelsOf, findLayer, maxima } from './guided-backprop';
 
 /** An image of the set searched, by its index there, the unit's activation in it and where in the feature map it is. */
 export interface StrongImage {
@@ -43,9 +43,8 @@ export function strongestImages(net: Network, x: Tensor, o: StrongestOptions): M
     const size = Math.min(batchSize, n - start);
     // [size, channels]: each feature map's maximum and its flat position (a flat layer's values as they are, at 0).
     const [values, positions] = tidy(() => noGrad(() => {
-      const h = net.forward(x.narrow(0, start, size), false, last);
-      const maps = h.reshape([size, count, -1]);
-      return [maps.max(2).toArray(), maps.argmax(2).toArray()];
+      const m = maxima(net.forward(x.narrow(0, start, size), false, last));
+      return [m.values.toArray(), m.positions.toArray()];
     }));
     for (const [c, list] of kept) {
       for (let k = 0; k < size; k++) {

@@ -85,8 +85,7 @@ export async function visualizeCheckpoint(file: string, o: VisualizeOptions = {}
   methods.forEach((m) => checkOneOf('methods', m, METHODS));
   const top = checkInteger('top', o.top ?? 8, 1, 100);
   const { config, epoch, recipe } = readRun(file);
-  const data = runData(file, recipe, o.data);
-  const { data: _trainedOn, ...options } = recipe;
+  const { data, options } = runData(file, recipe, o.data);
   // The network and the unit first, so that a wrong layer or channel is reported before the data are prepared.
   const net = buildNetwork(MODELS[config.model], { classes: CIFAR10_CLASSES, finalRelu: config.finalRelu, device });
   let dataset: Dataset | null = null;
