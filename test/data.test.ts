@@ -315,6 +315,23 @@ describe('ZCA whitening', () => {
     dispose([x, none.mean, none.matrix, a.mean, a.matrix, b.mean, b.matrix, c.mean, c.matrix]);
   });
 
+  test('cachedZca makes lazily given training images only when the cache does not have the fit', () => {
+    const base = liveTensors();
+    const cache = path.join(dataDir, 'zca-lazy');
+    const x = correlated(9);
+    const bytes = new Uint8Array([5, 6]);
+    const make = jest.fn(() => x);
+    const fitted = cachedZca({ shape: x.shape, make }, bytes, { cache, eps: 1e-3 });
+    expect([fitted.cached, make.mock.calls.length]).toEqual([false, 1]);
+    // The key is the same as for the tensor itself: a hit, without making the images.
+    const hit = cachedZca({ shape: x.shape, make }, bytes, { cache, eps: 1e-3 });
+    const fromTensor = cachedZca(x, bytes, { cache, eps: 1e-3 });
+    expect([hit.cached, fromTensor.cached, make.mock.calls.length]).toEqual([true, true, 1]);
+    expect(maxAbsDiff(fitted.matrix, hit.matrix)).toBe(0);
+    dispose([x, fitted.mean, fitted.matrix, hit.mean, hit.matrix, fromTensor.mean, fromTensor.matrix]);
+    expect(liveTensors()).toBe(base);
+  });
+
   test('fitNormalization: std and none', () => {
     tidy(() => {
       manualSeed(8);

@@ -11,7 +11,7 @@ import { noGrad } from '../autograd';
 import { keep, tidy } from '../scope';
 import { checkDevice, Device, Tensor } from '../tensor';
 import { CIFAR_IMAGE_BYTES, ImageSet, readCifar10 } from './cifar';
-import { fitNormalization, globalContrastNormalize, imagesToTensor } from './preprocess';
+import { fitNormalization, globalContrastNormalize, IMAGE_SHAPE, imagesToTensor } from './preprocess';
 import { splitTrainValidation } from './split';
 
 export const PREPS = ['zca', 'std', 'none'] as const;
@@ -107,15 +107,18 @@ export function prepareDataset(raw: { train: ImageSet; test: ImageSet; className
       const x = imagesToTensor(images, count);
       return prep === 'zca' ? globalContrastNormalize(x) : x;
     });
-    const trainFull = load(all.images, split.train.length);
-    const norm = fitNormalization(prep, trainFull, all.images, o.zcaCache);
+    // All the training images are made only if the fit needs them (not with a ZCA cache hit) or the run trains on them all.
+    let trainFull: Tensor | null = null;
+    const fitOn = { shape: [split.train.length, ...IMAGE_SHAPE], make: () => (trainFull ??= load(all.images, split.train.length)) };
+    const norm = fitNormalization(prep, fitOn, all.images, o.zcaCache);
+    const trainCount = Math.min(limit, split.train.length);
     const make = (x: Tensor, labels: Uint8Array, count: number): TensorSplit => {
       const px = keep(tidy(() => norm.apply(x.narrow(0, 0, count)).to(device).contiguous()));
       const py = keep(tidy(() => fromArray(labels.subarray(0, count), [count], 'uint8').to({ device, dtype: 'int64' })));
       x.dispose();
       return { x: px, y: py, count };
     };
-    const train = make(trainFull, all.labels, Math.min(limit, split.train.length));
+    const train = make(trainFull ?? load(all.images, trainCount), all.labels, trainCount);
     const validationSplit = make(load(val.images, split.validation.length), val.labels, split.validation.length);
     const test = make(load(raw.test.images, testCount), raw.test.labels, testCount);
     norm.release();

@@ -90,34 +90,47 @@ export function cacheDir(): string {
 }
 
 /**
+ * The GCN'd training images, or their shape and a function that makes them:
+ * with a ZCA cache hit they are never needed, and making them (uint8 to
+ * float32, then GCN) is most of the seconds it takes to prepare CIFAR-10.
+ */
+export type TrainImages = Tensor | { shape: number[]; make: () => Tensor };
+
+const trainTensor = (train: TrainImages): Tensor => ('make' in train ? train.make() : train);
+
+/**
  * ZCA fitted on `train`, cached on disk under a key made from the training
  * pixels and the parameters, so a second run with the same data skips the
  * (minutes-long on CPU) fit.
  */
-export function cachedZca(train: Tensor, trainBytes: Uint8Array, o: { eps?: number; gcnScale?: number; cache?: string | false } = {}): Zca & { cached: boolean } {
+export function cachedZca(train: TrainImages, trainBytes: Uint8Array, o: { eps?: number; gcnScale?: number; cache?: string | false } = {}): Zca & { cached: boolean } {
   const eps = o.eps ?? ZCA_EPS;
   const key = crypto.createHash('sha256').update(trainBytes).update(JSON.stringify({ v: 1, eps, gcn: o.gcnScale ?? GCN_SCALE, shape: train.shape })).digest('hex').slice(0, 24);
   const file = o.cache === false ? null : path.join(o.cache ?? path.join(cacheDir(), 'zca'), `zca-${key}.safetensors`);
   if (file && fs.existsSync(file)) {
     try {
       const { tensors } = loadSafetensors(file);
-      const mean = keep(tensors.get('mean')!.to(train.device));
-      const matrix = keep(tensors.get('matrix')!.to(train.device));
+      const device = 'make' in train ? 'cpu' : train.device; // made lazily: on the host
+      const mean = keep(tensors.get('mean')!.to(device));
+      const matrix = keep(tensors.get('matrix')!.to(device));
       for (const t of tensors.values()) t.dispose();
       return { mean, matrix, cached: true };
     } catch {
       // A corrupt cache entry is refitted and overwritten below.
     }
   }
-  const zca = noGrad(() => fitZca(train, eps));
+  const zca = noGrad(() => fitZca(trainTensor(train), eps));
   keep(zca.mean);
   keep(zca.matrix);
   if (file) saveSafetensors(file, { mean: zca.mean, matrix: zca.matrix }, { eps: String(eps), key });
   return { ...zca, cached: false };
 }
 
+/** A CIFAR image's [C, H, W]. */
+export const IMAGE_SHAPE: [number, number, number] = [3, 32, 32];
+
 /** uint8 images (N*C*H*W bytes) to a float32 tensor [N, C, H, W] with values 0..255. */
-export function imagesToTensor(images: Uint8Array, count: number, shape: [number, number, number] = [3, 32, 32]): Tensor {
+export function imagesToTensor(images: Uint8Array, count: number, shape: [number, number, number] = IMAGE_SHAPE): Tensor {
   return tidy(() => fromArray(images.subarray(0, count * shape[0] * shape[1] * shape[2]), [count, ...shape], 'uint8').to({ dtype: 'float32' }));
 }
 
@@ -130,13 +143,13 @@ export interface Normalization {
 }
 
 /** Fits the chosen preprocessing on the training images only. */
-export function fitNormalization(prep: 'zca' | 'std' | 'none', train: Tensor, trainBytes: Uint8Array, cache?: string | false): Normalization {
+export function fitNormalization(prep: 'zca' | 'std' | 'none', train: TrainImages, trainBytes: Uint8Array, cache?: string | false): Normalization {
   if (prep === 'zca') {
     const zca = cachedZca(train, trainBytes, { cache });
     return { apply: (x) => applyZca(x, zca), release: () => (zca.mean.dispose(), zca.matrix.dispose()), zcaCached: zca.cached };
   }
   if (prep === 'std') {
-    const s = channelStats(train);
+    const s = channelStats(trainTensor(train));
     keep(s.mean);
     keep(s.std);
     return { apply: (x) => tidy(() => x.sub(s.mean).div(s.std)), release: () => (s.mean.dispose(), s.std.dispose()) };
