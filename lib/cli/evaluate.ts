@@ -1,10 +1,9 @@
 /** `allcnn evaluate`: score a trained run's checkpoint again, per class and as a confusion matrix. */
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Command } from 'commander';
 import { CheckpointEvaluation, evaluateCheckpoint, SPLITS } from '../train/evaluate-checkpoint';
 import { int, oneOf } from './options';
-import { pct } from './util';
+import { checkpointFile, pct } from './util';
 
 export function evaluateCommand(): Command {
   return new Command('evaluate')
@@ -16,7 +15,7 @@ export function evaluateCommand(): Command {
     .option('--batch-size <n>', 'images per forward pass (default: the run\'s)', int('--batch-size', 1))
     .option('--json', 'print the scores, per-class accuracies and confusion matrix as JSON on stdout', false)
     .action(async (target: string, o) => {
-      const file = fs.existsSync(target) && fs.statSync(target).isDirectory() ? path.join(target, 'checkpoint.safetensors') : target;
+      const file = checkpointFile(target);
       process.stderr.write(`scoring ${path.relative(process.cwd(), file)} on its ${o.split} split (device ${o.device})\n`);
       const r = await evaluateCheckpoint(file, { data: o.data, split: o.split, device: o.device, batchSize: o.batchSize });
       if (o.json) {

@@ -7,6 +7,7 @@ import { compareCommand } from './compare';
 import { doctorCommand } from './doctor';
 import { evaluateCommand } from './evaluate';
 import { modelsCommand } from './models';
+import { predictCommand } from './predict';
 import { reportCommand } from './report';
 import { trainCommand } from './train';
 import { visualizeCommand } from './visualize';
@@ -19,6 +20,7 @@ export async function main(argv: string[]): Promise<void> {
   program.addCommand(trainCommand());
   program.addCommand(evaluateCommand());
   program.addCommand(compareCommand());
+  program.addCommand(predictCommand());
   program.addCommand(modelsCommand());
   program.addCommand(reportCommand());
   program.addCommand(visualizeCommand());

@@ -8,6 +8,11 @@ import { exportWeights } from '../train/checkpoint';
 /** A share as a percentage with two decimals ('57.86%'); '-' when there is none (NaN). */
 export const pct = (v: number): string => (Number.isFinite(v) ? `${(100 * v).toFixed(2)}%` : '-');
 
+/** A command's checkpoint argument: the file itself, or the run folder (`allcnn train --out`) that holds checkpoint.safetensors. */
+export function checkpointFile(target: string): string {
+  return fs.existsSync(target) && fs.statSync(target).isDirectory() ? path.join(target, 'checkpoint.safetensors') : target;
+}
+
 /** An AbortSignal that fires on the first Ctrl-C / SIGTERM (the second one exits at once). */
 export function abortOnSignal(): AbortSignal {
   const controller = new AbortController();

@@ -6,6 +6,7 @@ import { writeFileAtomic } from '../report/atomic';
 import { METHODS } from '../visualize/guided-backprop';
 import { Visualization, visualizeCheckpoint } from '../visualize/visualize';
 import { int, list, oneOf } from './options';
+import { checkpointFile } from './util';
 
 /** "0-3,7" -> [0, 1, 2, 3, 7]. */
 function channelList(v: string): number[] {
@@ -35,7 +36,7 @@ export function visualizeCommand(): Command {
     .option('--device <name>', 'cpu, cuda or cuda:N', 'cpu')
     .option('--out <file>', 'the PNG to write (default: <layer>-<methods>.png beside the checkpoint); a .json with the images and activations goes beside it')
     .action(async (target: string, o) => {
-      const file = fs.existsSync(target) && fs.statSync(target).isDirectory() ? path.join(target, 'checkpoint.safetensors') : target;
+      const file = checkpointFile(target);
       process.stderr.write(`searching the test images of ${path.relative(process.cwd(), file)} (device ${o.device})\n`);
       const v = await visualizeCheckpoint(file, {
         layer: o.layer, channels: o.channels, top: o.top, methods: o.method, images: o.images, data: o.data, device: o.device, crop: o.crop,

@@ -1,0 +1,37 @@
+/** `allcnn predict`: a trained run's checkpoint applied to your own PNG or JPEG pictures. */
+import * as path from 'node:path';
+import { Command } from 'commander';
+import { FITS } from '../data/images';
+import { Predictions, predictImages } from '../train/predict-checkpoint';
+import { int, oneOf } from './options';
+import { checkpointFile, pct } from './util';
+
+export function predictCommand(): Command {
+  return new Command('predict')
+    .description('classify PNG or JPEG pictures with a checkpoint written by `allcnn train` or `allcnn reproduce`')
+    .argument('<checkpoint>', 'a checkpoint.safetensors, or the --out folder of `allcnn train` that holds one')
+    .argument('<images...>', 'PNG or JPEG files; pictures that are not 32x32 are resized (see --fit)')
+    .option('--top <n>', 'classes listed per picture, most likely first', int('--top', 1), 3)
+    .option('--fit <how>', `${FITS.join(' or ')}: a centred square of the picture, or all of it squeezed, resized to 32x32`, oneOf('--fit', FITS), 'crop')
+    .option('--data <path>', 'the CIFAR-10 archive or folder the run was trained on, whose training images GCN + ZCA were fitted on (default: the one it recorded)')
+    .option('--device <name>', 'cpu, cuda or cuda:N', 'cpu')
+    .option('--json', 'print every picture\'s class probabilities as JSON on stdout', false)
+    .action(async (target: string, images: string[], o) => {
+      const file = checkpointFile(target);
+      process.stderr.write(`preparing ${images.length} picture(s) as ${path.relative(process.cwd(), file)}'s test images were (device ${o.device})\n`);
+      const r = await predictImages(file, images, { top: o.top, fit: o.fit, data: o.data, device: o.device });
+      if (o.json) {
+        process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
+        return;
+      }
+      console.log(render(r));
+    });
+}
+
+function render(r: Predictions): string {
+  const width = Math.max(...r.images.map((i) => i.source.length));
+  return [
+    `${r.name} from ${path.relative(process.cwd(), r.file)} (epoch ${r.epoch} of ${r.epochs})`,
+    ...r.images.map((i) => `${i.source.padEnd(width)}  ${i.top.map((t) => `${t.name} ${pct(t.probability)}`).join(', ')}`),
+  ].join('\n');
+}

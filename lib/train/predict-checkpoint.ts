@@ -1,0 +1,97 @@
+/**
+ * predictImages(): a trained run's checkpoint applied to your own pictures.
+ * The pictures become 32x32 CIFAR images (data/images.ts) and are prepared
+ * exactly as the run's test images were: they take the test images' place
+ * in the run's data recipe, so GCN and the ZCA fitted on the run's training
+ * images (from the on-disk cache when it has them) are applied to them.
+ */
+import { requireDevice } from '../backend';
+import { checkInteger, checkOneOf, invalid } from '../check';
+import { CIFAR10_CLASSES, readCifar10 } from '../data/cifar';
+import { BUNDLED_SAMPLE, Dataset, prepareDataset } from '../data/dataset';
+import { Fit, FITS, ImageInput, readImage, toCifarPixels } from '../data/images';
+import { buildNetwork } from '../model/network';
+import { tidy } from '../scope';
+import { checkDevice, Device } from '../tensor';
+import { MODELS } from '../../models';
+import { loadCheckpoint } from './checkpoint';
+import { predict } from './evaluate';
+import { readRun, runData } from './evaluate-checkpoint';
+
+export interface PredictImagesOptions {
+  /** Classes listed per image, most likely first (default 3). */
+  top?: number;
+  /** How pictures that are not 32x32 are brought to it (default 'crop'). */
+  fit?: Fit;
+  /** The run's CIFAR-10 archive or folder, whose training images the preprocessing was fitted on; default: the one it was trained on. */
+  data?: string;
+  /** Default 'cpu'. */
+  device?: Device;
+}
+
+export interface ImagePrediction {
+  /** The file name, or `image <k>` for a Buffer or raw pixels. */
+  source: string;
+  /** The most likely classes, most likely first. */
+  top: Array<{ class: number; name: string; probability: number }>;
+  /** Every class's probability, in class order. */
+  probabilities: number[];
+}
+
+export interface Predictions {
+  file: string;
+  model: string;
+  name: string;
+  epoch: number;
+  epochs: number;
+  classNames: string[];
+  fit: Fit;
+  images: ImagePrediction[];
+}
+
+/** Classifies `images` with the network in checkpoint `file` (written by `allcnn train` or `allcnn reproduce`). */
+export async function predictImages(file: string, images: ImageInput[], o: PredictImagesOptions = {}): Promise<Predictions> {
+  const device = checkDevice('device', o.device ?? 'cpu');
+  requireDevice(device);
+  if (!Array.isArray(images) || images.length === 0) throw invalid('images', 'a non-empty list of images', images);
+  const fit = checkOneOf('fit', o.fit ?? 'crop', FITS);
+  const top = checkInteger('top', o.top ?? 3, 1);
+  const { config, epoch, recipe } = readRun(file);
+  const sources = images.map((input, k) => (typeof input === 'string' ? input : `image ${k}`));
+  // Every picture is decoded before the (seconds-long) data preparation, so a bad one fails fast.
+  const pixels = images.map((input, k) => toCifarPixels(readImage(input, sources[k]), fit));
+  const { data, options } = runData(file, recipe, o.data);
+  // The checkpoint is loaded before the data are prepared, so a mismatched one fails fast too.
+  const network = buildNetwork(MODELS[config.model], { classes: CIFAR10_CLASSES, finalRelu: config.finalRelu, device });
+  let set: Dataset | null = null;
+  try {
+    loadCheckpoint(file, network, null, config);
+    const raw = await readCifar10(data ?? BUNDLED_SAMPLE);
+    const test = { images: concat(pixels), labels: new Uint8Array(pixels.length), count: pixels.length };
+    const prepared = (set = prepareDataset({ ...raw, test }, { ...options, limit: 1, testLimit: undefined, device }));
+    const probabilities: number[][] = [];
+    for (let start = 0; start < test.count; start += config.evalBatchSize) {
+      const batch = Math.min(config.evalBatchSize, test.count - start);
+      const rows = tidy(() => predict(network, prepared.test.x.narrow(0, start, batch)).probabilities.toArray());
+      for (let at = 0; at < rows.length; at += network.classes) probabilities.push(rows.slice(at, at + network.classes));
+    }
+    const names = prepared.classNames;
+    return {
+      file, model: config.model, name: MODELS[config.model].name, epoch, epochs: config.epochs, classNames: names, fit,
+      images: probabilities.map((p, k) => ({
+        source: sources[k],
+        top: p.map((probability, c) => ({ class: c, name: names[c], probability })).sort((a, b) => b.probability - a.probability).slice(0, top),
+        probabilities: p,
+      })),
+    };
+  } finally {
+    network.dispose();
+    set?.dispose();
+  }
+}
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  parts.reduce((at, p) => (out.set(p, at), at + p.length), 0);
+  return out;
+}
