@@ -13,9 +13,12 @@ import { SGD } from '../lib/train/optim';
 import { createNativeNet, trainModel } from '../lib/train/train';
 import { loadCifar10 } from '../lib/data/dataset';
 import { reconstruct } from '../lib/visualize/guided-backprop';
+import { predictImages } from '../lib/train/predict-checkpoint';
+import { tempDirs } from './tmp';
 import { MODELS } from '../models';
 
 const cuda = backend().cudaAvailable;
+const tmp = tempDirs('cuda');
 const suite = cuda ? describe : describe.skip;
 
 function maxAbsDiff(a: number[], b: number[]): number {
@@ -325,6 +328,17 @@ suite('CUDA', () => {
     const cpu = on('cpu');
     expect(maxAbsDiff(on('cuda'), cpu)).toBeLessThan(1e-4 * Math.max(...cpu.map(Math.abs)));
     x.dispose();
+  });
+
+  test('predictImages on CUDA agrees with the CPU', async () => {
+    const checkpoint = `${tmp()}/checkpoint.safetensors`;
+    await trainModel({ model: 'strided-cnn-a', epochs: 1, limit: 100, batchSize: 50, prep: 'std', stallEpochs: 0 }, { checkpoint });
+    // Two raw pictures: a 40x32 gradient (cropped) and a flat grey one.
+    const gradient = { width: 40, height: 32, channels: 3 as const, data: Uint8Array.from({ length: 40 * 32 * 3 }, (_, i) => i % 251) };
+    const grey = { width: 32, height: 32, channels: 1 as const, data: new Uint8Array(1024).fill(128) };
+    const on = async (device: 'cpu' | 'cuda') => (await predictImages(checkpoint, [gradient, grey], { device })).images.flatMap((i) => i.probabilities);
+    const cpu = await on('cpu');
+    expect(maxAbsDiff(await on('cuda'), cpu)).toBeLessThan(1e-4);
   });
 
   test('a bad device index is refused, by tensors and at once by trainModel', async () => {
