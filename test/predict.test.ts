@@ -104,6 +104,10 @@ describe('pictures to CIFAR pixels', () => {
     const truncated = encodePng(rgb.data, 32, 32).subarray(0, 60);
     expect(() => decodeImage(truncated, 'cut.png')).toThrow(DataError);
     expect(() => decodeImage(truncated, 'cut.png')).toThrow(/cut\.png: a corrupt or unsupported PNG file/);
+    const huge = Buffer.from(encodePng(rgb.data, 32, 32));
+    huge.writeUInt32BE(20000, 16); // IHDR's width and height: 20000 x 20000, 400 megapixels
+    huge.writeUInt32BE(20000, 20);
+    expect(() => decodeImage(huge, 'bomb.png')).toThrow(/bomb\.png: a corrupt or unsupported PNG file \(20000x20000 pixels, over the 100-megapixel limit\)/);
     expect(() => readImage('/nowhere/cat.png', 'x')).toThrow(/\/nowhere\/cat\.png: no such image file/);
     expect(() => readImage({ width: 2, height: 2, channels: 3, data: new Uint8Array(11) }, 'image 0')).toThrow(/12 bytes for image 0\.data/);
     expect(() => readImage({ width: 2, height: 2, channels: 5 as never, data: new Uint8Array(20) }, 'image 0')).toThrow(InvalidArgumentError);

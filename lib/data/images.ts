@@ -31,8 +31,9 @@ export const FITS = ['crop', 'stretch'] as const;
 export type Fit = (typeof FITS)[number];
 
 const SIDE = 32;
-/** jpeg-js refuses images above this many megapixels or megabytes, rather than exhaust memory on a hostile file. */
-const JPEG_LIMITS = { maxResolutionInMP: 100, maxMemoryUsageInMB: 1024 };
+/** Pictures above this many megapixels are refused before decoding, rather than exhaust memory on a hostile file. */
+const MAX_MEGAPIXELS = 100;
+const JPEG_LIMITS = { maxResolutionInMP: MAX_MEGAPIXELS, maxMemoryUsageInMB: 1024 };
 
 /** Decodes a PNG or JPEG (told apart by their first bytes, not the name) to RGBA. */
 export function decodeImage(bytes: Buffer, name = 'image'): RawImage {
@@ -43,6 +44,9 @@ export function decodeImage(bytes: Buffer, name = 'image'): RawImage {
   }
   try {
     if (isPng) {
+      // pngjs has no size limit: IHDR, which must come first, gives the size.
+      const [width, height] = bytes.length >= 24 ? [bytes.readUInt32BE(16), bytes.readUInt32BE(20)] : [0, 0];
+      if (width * height > MAX_MEGAPIXELS * 1e6) throw new Error(`${width}x${height} pixels, over the ${MAX_MEGAPIXELS}-megapixel limit`);
       const png = PNG.sync.read(bytes); // any colour type and bit depth, as 8-bit RGBA
       return { width: png.width, height: png.height, channels: 4, data: png.data };
     }
