@@ -63,7 +63,10 @@ const needed = closure([
 
 fs.rmSync(stage, { recursive: true, force: true });
 fs.mkdirSync(stage, { recursive: true });
-for (const item of ['dist', 'bin', 'fixtures', 'native', 'scripts', 'prebuilds', 'CMakeLists.txt', 'package.json', 'README.md', 'docs/MEMORY.md', 'docs/RESULTS.md', 'docs/runs']) {
+// The tests also read a few files beside the compiled ones: the fuzzer takes the
+// addon's signatures from lib/native.ts, and report.test a recorded experiment.
+const testFiles = withTests ? ['lib/native.ts', 'test/fixtures-results'] : [];
+for (const item of ['dist', 'bin', 'fixtures', 'native', 'scripts', 'prebuilds', 'CMakeLists.txt', 'package.json', 'README.md', 'docs/MEMORY.md', 'docs/RESULTS.md', 'docs/runs', ...testFiles]) {
   const src = path.join(root, item);
   if (!fs.existsSync(src)) continue;
   fs.mkdirSync(path.dirname(path.join(stage, item)), { recursive: true });

@@ -178,8 +178,10 @@ reproduce() {
     done
     for f in .gpu/fast-checkpoint*.tar.gz; do [ -f "$f" ] && tar xzf "$f" -C "$WORK/results"; done
   fi
+  cpu_suites_start "$seconds"
   # SIGINT: the run in progress stops at its next step; finished epochs are checkpointed.
   step reproduce timeout -s INT -k 30 "$seconds" "$BUNDLE/run.sh" reproduce --preset fast --data "$DATA" --device $DEVICE --out "$results" "$@"
+  cpu_suites_wait
   # What comes back: the results without their checkpoints (one per network
   # and learning rate, up to about 11 MB each: far more than a call returns),
   # small enough to commit under gpu-results/ for a later session,
@@ -208,6 +210,37 @@ reproduce() {
   log "reproduce: $n checkpoints of unfinished runs saved"
   [ -f "$results/REPORT.md" ] && cp "$results/REPORT.md" "$OUT/REPORT.md"
   return 0
+}
+
+# The CPU test suites (all but the CUDA one, and pack, which needs npm)
+# against this host's LibTorch, in the background of a reproduce call, on
+# the upper half of the cores: the reproduction keeps the GPU busy from one
+# thread or two, so this costs no device time. They stop when the
+# reproduction does (a call must not outlast it), and run once per machine:
+# a call that cuts them off leaves them to the next one.
+cpu_suites_start() {
+  CPU_SUITES_PID=
+  [ -f "$WORK/cpu-suites.done" ] && return 0
+  local half=$(( $(nproc) / 2 )) pin=()
+  [ "$half" -ge 1 ] || half=1
+  command -v taskset >/dev/null && [ "$(nproc)" -ge 4 ] && pin=(taskset -c "$half-$(( $(nproc) - 1 ))")
+  log "== cpu suites: started in the background (${pin[*]:-unpinned}, $half threads)"
+  CPU_SUITES_T0=$SECONDS
+  # timeout passes a TERM on to jest, which is how cpu_suites_wait stops them.
+  OMP_NUM_THREADS=$half timeout -s KILL "$1" "${pin[@]}" "$BUNDLE/run.sh" test --json --outputFile="$OUT/jest-cpu.json" \
+    --testPathIgnorePatterns pack cuda > "$WORK/cpu-suites.log" 2>&1 &
+  CPU_SUITES_PID=$!
+}
+
+cpu_suites_wait() {
+  [ -n "${CPU_SUITES_PID:-}" ] || return 0
+  kill -0 "$CPU_SUITES_PID" 2>/dev/null && kill -TERM "$CPU_SUITES_PID"
+  wait "$CPU_SUITES_PID"
+  local rc=$? tests
+  tail -n 30 "$WORK/cpu-suites.log" >> "$LOG"   # in the log: a call returns 8 files at most
+  tests=$(grep '^Tests:' "$WORK/cpu-suites.log")
+  [ -n "$tests" ] && touch "$WORK/cpu-suites.done"
+  log "== cpu suites: exit $rc after $((SECONDS - CPU_SUITES_T0)) s (${tests:-stopped with the reproduction, before the end})"
 }
 
 # Whether the run whose checkpoint is named $2 has no full-length record in the journal $1.
