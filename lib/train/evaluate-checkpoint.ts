@@ -7,9 +7,10 @@
 import * as fs from 'node:fs';
 import { requireDevice } from '../backend';
 import { checkOneOf } from '../check';
-import { DataRecipe, DatasetOptions, loadCifar10 } from '../data/dataset';
+import { Cifar10, CIFAR10_CLASSES, ImageSet, readCifar10 } from '../data/cifar';
+import { BUNDLED_SAMPLE, DataRecipe, Dataset, DatasetOptions, prepareDataset } from '../data/dataset';
 import { CheckpointError, DataError } from '../errors';
-import { buildNetwork } from '../model/network';
+import { buildNetwork, Network } from '../model/network';
 import { checkDevice, Device } from '../tensor';
 import { readSafetensorsMetadata } from '../io/safetensors';
 import { MODELS } from '../../models';
@@ -54,29 +55,54 @@ export async function evaluateCheckpoint(file: string, o: EvaluateCheckpointOpti
   requireDevice(device);
   const { config, epoch, recipe } = readRun(file);
   const { data, options } = runData(file, recipe, o.data);
-  // limit 1: the training images are not scored, and the normalisation is fit
-  // on the whole training split whatever the limit (so this skips whitening 49,000 images).
-  const dataset = await loadCifar10(data, { ...options, limit: 1, device });
+  const network = runNetwork(file, config, device);
+  let dataset: Dataset | null = null;
   try {
-    const network = buildNetwork(MODELS[config.model], { classes: dataset.classes, finalRelu: config.finalRelu, device });
-    try {
-      loadCheckpoint(file, network, null, config);
-      const part = dataset[split];
-      const score = await evaluateByClass(network, part, dataset.classes, { batchSize: o.batchSize ?? config.evalBatchSize });
-      const perClass = dataset.classNames.map((name, k) => {
-        const count = score.confusion[k].reduce((s, v) => s + v, 0);
-        return { name, count, accuracy: count ? score.confusion[k][k] / count : NaN };
-      });
-      return {
-        file, model: config.model, name: MODELS[config.model].name, epoch, epochs: config.epochs, split, data: data ?? null,
-        ...score, classNames: dataset.classNames, perClass,
-      };
-    } finally {
-      network.dispose();
-    }
+    const { set } = await scoringData(data, options, device);
+    dataset = set;
+    const score = await evaluateByClass(network, set[split], set.classes, { batchSize: o.batchSize ?? config.evalBatchSize });
+    const perClass = set.classNames.map((name, k) => {
+      const count = score.confusion[k].reduce((s, v) => s + v, 0);
+      return { name, count, accuracy: count ? score.confusion[k][k] / count : NaN };
+    });
+    return {
+      file, model: config.model, name: MODELS[config.model].name, epoch, epochs: config.epochs, split, data: data ?? null,
+      ...score, classNames: set.classNames, perClass,
+    };
   } finally {
-    dataset.dispose();
+    network.dispose();
+    dataset?.dispose();
   }
+}
+
+/**
+ * The run's network with the checkpoint's weights, on `device`. Made before
+ * the data are prepared, so that a mismatched checkpoint fails in a moment.
+ */
+export function runNetwork(file: string, config: ResolvedConfig, device: Device): Network {
+  const network = buildNetwork(MODELS[config.model], { classes: CIFAR10_CLASSES, finalRelu: config.finalRelu, device });
+  try {
+    loadCheckpoint(file, network, null, config);
+    return network;
+  } catch (err) {
+    network.dispose();
+    throw err;
+  }
+}
+
+/**
+ * A run's data (runData's) prepared to score a network: with `limit: 1`, as
+ * no training image is scored, while the normalisation is still fitted on
+ * the whole training split (or read from the ZCA cache). `test`, when
+ * given, takes the place of the archive's test images (predictImages'
+ * pictures). Also gives what was read, for the images' bytes.
+ */
+export async function scoringData(data: string | undefined, options: DatasetOptions, device: Device, test?: ImageSet): Promise<{ raw: Cifar10; set: Dataset }> {
+  const raw = await readCifar10(data ?? BUNDLED_SAMPLE);
+  const set = test
+    ? prepareDataset({ ...raw, test }, { ...options, limit: 1, testLimit: undefined, device })
+    : prepareDataset(raw, { ...options, limit: 1, device });
+  return { raw, set };
 }
 
 /**

@@ -7,16 +7,14 @@
  */
 import { requireDevice } from '../backend';
 import { checkInteger, checkOneOf, invalid } from '../check';
-import { CIFAR10_CLASSES, readCifar10 } from '../data/cifar';
-import { BUNDLED_SAMPLE, Dataset, prepareDataset } from '../data/dataset';
+import { CIFAR_IMAGE_BYTES } from '../data/cifar';
+import type { Dataset } from '../data/dataset';
 import { Fit, FITS, ImageInput, readImage, toCifarPixels } from '../data/images';
-import { buildNetwork } from '../model/network';
 import { tidy } from '../scope';
 import { checkDevice, Device } from '../tensor';
 import { MODELS } from '../../models';
-import { loadCheckpoint } from './checkpoint';
 import { predict } from './evaluate';
-import { readRun, runData } from './evaluate-checkpoint';
+import { readRun, runData, runNetwork, scoringData } from './evaluate-checkpoint';
 
 export interface PredictImagesOptions {
   /** Classes listed per image, most likely first (default 3). */
@@ -61,14 +59,13 @@ export async function predictImages(file: string, images: ImageInput[], o: Predi
   // Every picture is decoded before the (seconds-long) data preparation, so a bad one fails fast.
   const pixels = images.map((input, k) => toCifarPixels(readImage(input, sources[k]), fit));
   const { data, options } = runData(file, recipe, o.data);
-  // The checkpoint is loaded before the data are prepared, so a mismatched one fails fast too.
-  const network = buildNetwork(MODELS[config.model], { classes: CIFAR10_CLASSES, finalRelu: config.finalRelu, device });
+  const network = runNetwork(file, config, device);
   let set: Dataset | null = null;
   try {
-    loadCheckpoint(file, network, null, config);
-    const raw = await readCifar10(data ?? BUNDLED_SAMPLE);
-    const test = { images: concat(pixels), labels: new Uint8Array(pixels.length), count: pixels.length };
-    const prepared = (set = prepareDataset({ ...raw, test }, { ...options, limit: 1, testLimit: undefined, device }));
+    const test = { images: new Uint8Array(pixels.length * CIFAR_IMAGE_BYTES), labels: new Uint8Array(pixels.length), count: pixels.length };
+    pixels.forEach((p, k) => test.images.set(p, k * CIFAR_IMAGE_BYTES));
+    const { set: prepared } = await scoringData(data, options, device, test);
+    set = prepared;
     const probabilities: number[][] = [];
     for (let start = 0; start < test.count; start += config.evalBatchSize) {
       const batch = Math.min(config.evalBatchSize, test.count - start);
@@ -88,10 +85,4 @@ export async function predictImages(file: string, images: ImageInput[], o: Predi
     network.dispose();
     set?.dispose();
   }
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  parts.reduce((at, p) => (out.set(p, at), at + p.length), 0);
-  return out;
 }

@@ -7,15 +7,13 @@
  */
 import { requireDevice } from '../backend';
 import { checkInteger, checkOneOf, invalid } from '../check';
-import { readCifar10 } from '../data/cifar';
-import { BUNDLED_SAMPLE, Dataset, prepareDataset } from '../data/dataset';
-import { CIFAR_IMAGE_BYTES, CIFAR10_CLASSES } from '../data/cifar';
+import { CIFAR_IMAGE_BYTES } from '../data/cifar';
+import type { Dataset } from '../data/dataset';
 import { fromArray } from '../creation';
-import { buildNetwork, Network } from '../model/network';
+import type { Network } from '../model/network';
 import { tidy } from '../scope';
 import { checkDevice, Device } from '../tensor';
-import { loadCheckpoint } from '../train/checkpoint';
-import { readRun, runData } from '../train/evaluate-checkpoint';
+import { readRun, runData, runNetwork, scoringData } from '../train/evaluate-checkpoint';
 import { MODELS } from '../../models';
 import { cropTile, gridPng, imageTile, reconstructionTile, Tile } from './figure';
 import { channelsOf, findLayer, Method, METHODS, reconstruct } from './guided-backprop';
@@ -87,19 +85,17 @@ export async function visualizeCheckpoint(file: string, o: VisualizeOptions = {}
   const { config, epoch, recipe } = readRun(file);
   const { data, options } = runData(file, recipe, o.data);
   // The network and the unit first, so that a wrong layer or channel is reported before the data are prepared.
-  const net = buildNetwork(MODELS[config.model], { classes: CIFAR10_CLASSES, finalRelu: config.finalRelu, device });
+  const net = runNetwork(file, config, device);
   let dataset: Dataset | null = null;
   try {
-    loadCheckpoint(file, net, null, config);
     const layer = o.layer ?? net.layers.filter((l) => l.spec.kind === 'conv').pop()!.name;
     const index = findLayer(net, layer);
     const count = channelsOf(net, layer);
     const channels = o.channels ?? [...Array(Math.min(10, count)).keys()];
     if (!Array.isArray(channels) || channels.length === 0) throw invalid('channels', `a non-empty list of channels of ${layer} (0 to ${count - 1})`, channels);
     channels.forEach((c) => checkInteger('channel', c, 0, count - 1));
-    const raw = await readCifar10(data ?? BUNDLED_SAMPLE);
     // The test split is the archive's test images in order, so index k is raw.test's image k.
-    const set = prepareDataset(raw, { ...options, limit: 1, device });
+    const { raw, set } = await scoringData(data, options, device);
     dataset = set;
     const searched = o.images === undefined ? set.test.count : Math.min(checkInteger('images', o.images, 1), set.test.count);
     const strongest = tidy(() => strongestImages(net, set.test.x.narrow(0, 0, searched), { layer, channels, top }));
