@@ -1,5 +1,5 @@
 /**
- * npm run bench -- [--device cpu|cuda] [--batch-size 128] [--steps 5] [--rounds 3] [--models a,all-cnn-c] [--precision fp32|bf16|fp16] [--tf32] [--cuda-graph] [--layout auto|nchw|nhwc] [--json]
+ * npm run bench -- [--device cpu|cuda] [--batch-size 128] [--steps 5] [--rounds 3] [--models a,all-cnn-c] [--precision fp32|bf16|fp16] [--tf32] [--cuda-graph] [--layout auto|nchw|nhwc] [--foreach-sgd] [--json]
  *
  * Images/s of a full training step (forward, loss, backward, SGD) for each of
  * the 12 networks, measured three ways on the same data:
@@ -10,7 +10,8 @@
  * On CUDA the networks run channels-last (NHWC) with cuDNN's benchmark mode,
  * on the CPU in NCHW, as trainModel does by default; --layout picks one
  * (the native steps only: the ops way stays NCHW). With --cuda-graph each
- * step is a replay of one captured CUDA graph.
+ * step is a replay of one captured CUDA graph. --foreach-sgd does the native
+ * steps' SGD update with LibTorch's _foreach ops (NativeNetOptions.foreachSgd).
  * Each way is timed in --rounds interleaved rounds and the best round counts,
  * so that load from elsewhere on the machine does not land on one side only.
  */
@@ -28,7 +29,7 @@ import { MODELS } from '../models';
 import { parseArgs, positiveInt } from './args';
 
 async function main() {
-  const a = parseArgs(process.argv.slice(2), { device: 'cpu', 'batch-size': 128, steps: 5, rounds: 3, models: Object.keys(MODELS).join(','), precision: 'fp32', tf32: false, 'cuda-graph': false, layout: 'auto', json: false, ops: true });
+  const a = parseArgs(process.argv.slice(2), { device: 'cpu', 'batch-size': 128, steps: 5, rounds: 3, models: Object.keys(MODELS).join(','), precision: 'fp32', tf32: false, 'cuda-graph': false, layout: 'auto', json: false, ops: true, 'foreach-sgd': false });
   ensureDefaultThreads();
   const device = String(a.device);
   if (device.startsWith('cuda')) configureBackend({ cudnnBenchmark: true, tf32: Boolean(a.tf32) });
@@ -42,7 +43,7 @@ async function main() {
   if (graph && !device.startsWith('cuda')) throw new Error('--cuda-graph needs --device cuda');
   const layout = a.layout === 'auto' ? (device.startsWith('cuda') ? 'nhwc' : 'nchw') : String(a.layout);
   if (layout !== 'nchw' && layout !== 'nhwc') throw new Error(`--layout must be auto, nchw or nhwc, got ${a.layout}`);
-  if (!a.json) console.log(`device: ${deviceName}; LibTorch ${info.loadedVersion}; batch ${bs}; best of ${a.rounds} rounds of ${steps} steps; precision ${a.precision}${a.tf32 ? ' + tf32' : ''}; ${layout.toUpperCase()}${graph ? '; CUDA graph' : ''}; ${new Date().toISOString()}`);
+  if (!a.json) console.log(`device: ${deviceName}; LibTorch ${info.loadedVersion}; batch ${bs}; best of ${a.rounds} rounds of ${steps} steps; precision ${a.precision}${a.tf32 ? ' + tf32' : ''}; ${layout.toUpperCase()}${graph ? '; CUDA graph' : ''}${a['foreach-sgd'] ? '; _foreach SGD' : ''}; ${new Date().toISOString()}`);
   if (!a.json) console.log(`${'model'.padEnd(16)} ${'cxx img/s'.padStart(10)} ${'driven img/s'.padStart(13)} ${'driven/cxx'.padStart(10)} ${'ops img/s'.padStart(10)} ${'ops/cxx'.padStart(8)} ${'GFLOP/img'.padStart(10)} ${'TFLOP/s'.padStart(8)}`);
   const ids = String(a.models).split(',');
   for (const id of ids) if (!MODELS[id]) throw new Error(`unknown model ${id} (known: ${Object.keys(MODELS).join(', ')})`);
@@ -52,13 +53,15 @@ async function main() {
   let failures = 0;
   for (const id of ids) {
     const spec = MODELS[id];
-    const network = buildNetwork(spec, { device });
+    // As trainModel builds it: the weights in the activations' layout (with NCHW
+    // weights each convolution would convert them, every step).
+    const network = buildNetwork(spec, { device, channelsLast: layout === 'nhwc' });
     const sgd = new SGD(network.parameterList());
     const x = randn([bs, 3, 32, 32], { device });
     const y = randint(0, 10, [bs], device);
     let net: NativeNet | null = null;
     try {
-      const n = createNativeNet(network, sgd, { momentum: 0.9, weightDecay: 0.001, labelSmoothing: 0, channelsLast: layout === 'nhwc', precision: a.precision as 'fp32', cudaGraph: graph });
+      const n = createNativeNet(network, sgd, { momentum: 0.9, weightDecay: 0.001, labelSmoothing: 0, channelsLast: layout === 'nhwc', precision: a.precision as 'fp32', cudaGraph: graph, foreachSgd: Boolean(a['foreach-sgd']) });
       net = n;
       // warm-up: cuDNN autotuning, and with --cuda-graph 3 eager steps and the capture
       await native().net_train_step(n, x.handle, y.handle, 0.01, 5);
@@ -120,7 +123,7 @@ async function main() {
       network.dispose();
     }
   }
-  if (a.json) console.log(JSON.stringify({ device: deviceName, batchSize: bs, steps, rounds: a.rounds, precision: a.precision, tf32: a.tf32, cudaGraph: graph, layout, date: new Date().toISOString(), rows }, null, 2));
+  if (a.json) console.log(JSON.stringify({ device: deviceName, batchSize: bs, steps, rounds: a.rounds, precision: a.precision, tf32: a.tf32, cudaGraph: graph, layout, foreachSgd: a['foreach-sgd'], date: new Date().toISOString(), rows }, null, 2));
   if (failures) process.exitCode = 1;
 }
 

@@ -35,6 +35,19 @@ export interface NativeMetrics {
   /** net_take_metrics only: the CUDA graph's status ("off", "warming up", "captured" or "failed: <why>"). */
   graph?: string;
 }
+/** One event of LibTorch's profiler; times in microseconds. */
+export interface NativeProfileEvent {
+  /** The op ('aten::cudnn_convolution'), the CUDA runtime call, or the GPU kernel's name. */
+  name: string;
+  /** 'op': a LibTorch op or scope on the host; 'gpu': a kernel, copy or memset on the GPU; 'other': e.g. a CUDA runtime call. */
+  kind: 'op' | 'gpu' | 'other';
+  start: number;
+  duration: number;
+  thread: number;
+  /** The event's own id; a GPU event's or runtime call's linkedId is the id of the op that launched it (0: none). */
+  id: number;
+  linkedId: number;
+}
 export interface NativeLayer {
   kind: 'conv' | 'relu' | 'maxpool' | 'avgpool' | 'dropout' | 'gap' | 'batchnorm' | 'linear' | 'flatten';
   weight?: number;
@@ -61,6 +74,8 @@ export interface NativeNetOptions {
   cudaGraph?: boolean;
   /** Queue the network's work on a CUDA stream of its own (CUDA networks only). */
   cudaStream?: boolean;
+  /** The SGD update as LibTorch's _foreach ops: the same arithmetic in fewer, larger CUDA kernels. */
+  foreachSgd?: boolean;
 }
 export interface NativeBackendInfo {
   compiledVersion: string;
@@ -164,6 +179,11 @@ export interface NativeAddon {
   backend_empty_cache(): void;
   backend_synchronize(): void;
   backend_bench_add_loop(t: T, n: number): number;
+
+  /** Starts LibTorch's profiler on this thread (lib/profile.ts); with cuda, GPU kernels too. */
+  profiler_start(cuda: boolean): void;
+  /** Stops it: the events recorded, and with tracePath a Chrome trace written there (Kineto builds only). */
+  profiler_stop(tracePath?: string): { events: NativeProfileEvent[]; traceError?: string };
 }
 
 const ROOT = path.resolve(__dirname, '..', '..');

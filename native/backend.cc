@@ -162,6 +162,7 @@ static Napi::Object InitAddon(Napi::Env env, Napi::Object exports) {
   allcnn::InitNnOps(env, exports);
   allcnn::InitNet(env, exports);
   allcnn::InitBackend(env, exports);
+  allcnn::InitProfiler(env, exports);
   return exports;
 }
 

@@ -140,5 +140,6 @@ void InitTensorOps(Napi::Env env, Napi::Object exports);
 void InitNnOps(Napi::Env env, Napi::Object exports);
 void InitNet(Napi::Env env, Napi::Object exports);
 void InitBackend(Napi::Env env, Napi::Object exports);
+void InitProfiler(Napi::Env env, Napi::Object exports);
 
 }  // namespace allcnn

@@ -104,7 +104,7 @@ Napi::Object MemoryStats(Napi::Env env) {
 std::string DescribeValue(const Napi::Value& v) {
   if (v.IsUndefined()) return "undefined";
   if (v.IsNull()) return "null";
-  if (v.IsBoolean()) return "boolean";
+  if (v.IsBoolean()) return v.As<Napi::Boolean>().Value() ? "boolean true" : "boolean false";
   if (v.IsNumber()) return "number " + v.ToString().Utf8Value();
   if (v.IsString()) return "string \"" + v.As<Napi::String>().Utf8Value() + "\"";
   if (v.IsArray()) return "array";

@@ -54,7 +54,8 @@ double FieldD(const Napi::Object& o, const char* key, double fallback) {
 // options: {momentum, weightDecay, nesterov, labelSmoothing, channelsLast, autocast: dtype|null,
 //           lrScales?: number[] (one per parameter, default 1: fine-tuning trains a body slower than its head),
 //           cudaGraph?: boolean (capture the step as a CUDA graph; CUDA networks only),
-//           cudaStream?: boolean (queue the network's work on a stream of its own; CUDA networks only)}
+//           cudaStream?: boolean (queue the network's work on a stream of its own; CUDA networks only),
+//           foreachSgd?: boolean (the update as _foreach ops: fewer, larger kernels; see step.cc)}
 ALLCNN_OP(net_create) {
   auto net = std::make_unique<Net>();
   net->params = a.tensors(1);
@@ -113,6 +114,7 @@ ALLCNN_OP(net_create) {
     net->weightDecay = FieldD(o, "weightDecay", 0);
     net->labelSmoothing = FieldD(o, "labelSmoothing", 0);
     net->nesterov = o.Get("nesterov").ToBoolean().Value();
+    net->foreachSgd = o.Get("foreachSgd").ToBoolean().Value();
     net->channelsLast = o.Get("channelsLast").ToBoolean().Value();
     net->cudaGraph = o.Get("cudaGraph").ToBoolean().Value();
     if (o.Get("cudaStream").ToBoolean().Value()) {

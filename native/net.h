@@ -38,6 +38,7 @@ struct Net {
   std::vector<double> lrScales;  // per parameter: its learning rate is lr * scale
   double momentum = 0.9, weightDecay = 0, labelSmoothing = 0;
   bool nesterov = false, channelsLast = false;
+  bool foreachSgd = false;  // the update as _foreach ops (step.cc)
   c10::optional<torch::Dtype> autocast;
   // Training metrics, summed on the device; read (one host sync) and zeroed
   // in place by net_take_metrics, in place because a CUDA graph adds to them.

@@ -101,6 +101,7 @@ case "\${1:-}" in
   bench) shift; exec "$NODE" dist/bench/train-step.js "$@" ;;
   bench:ops) shift; exec "$NODE" dist/bench/ops.js "$@" ;;
   bench:concurrency) shift; exec "$NODE" dist/bench/concurrency.js "$@" ;;
+  bench:profile) shift; exec "$NODE" dist/bench/profile.js "$@" ;;
   test)
     shift
     [ -d node_modules/jest ] || { echo "run.sh: this bundle has no tests: make it with npm run bundle -- --with-tests" >&2; exit 1; }

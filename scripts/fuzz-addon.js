@@ -176,6 +176,8 @@ function child(seed, calls, logFile) {
     // Repeat counts: a huge valid count is honest work that takes forever, not a bug; bad ones are still tried.
     if (name === 'n' || name === 'repeat') return r.chance(0.8) ? 1 + r.int(3) : r.pick([0, -1, NaN, 1.5, 'x', Infinity]);
     if (name === 'device' && r.chance(0.7)) return 'cpu';
+    // Where a profiler trace goes: never a random string, which would be a file written in the working folder.
+    if (name === 'tracePath') return r.chance(0.7) ? undefined : r.chance(0.5) ? path.join(require('node:os').tmpdir(), `allcnn-fuzz-trace-${process.pid}.json`) : r.pick([3, null, {}, true]);
     if (name === 'dtype' && r.chance(0.7)) return r.pick(DTYPES);
     // The nets' inputs: often a batch they can take (images, labels 0-3), so that steps run to the end.
     if (name === 'x' && type === 'T' && r.chance(0.7)) { const t = addon.tensor_randn([batch, 3, r.pick([4, 8]), 4], 'float32', 'cpu'); made.push(t); return t; }

@@ -150,7 +150,7 @@ suite('CUDA', () => {
    * freed right after it, as trainModel does); returns the weights, per-step
    * losses and graph status. The same seed gives the same batches every time.
    */
-  async function trainSmall(o: { cudaGraph?: boolean; cudaStream?: boolean }, steps: number, seed = 1) {
+  async function trainSmall(o: { cudaGraph?: boolean; cudaStream?: boolean; foreachSgd?: boolean }, steps: number, seed = 1) {
     const network = buildNetwork(small, { seed: 0, device: 'cuda', channelsLast: true });
     const sgd = new SGD(network.parameterList(), { momentum: 0.9, weightDecay: 0.001 });
     const net = createNativeNet(network, sgd, { momentum: 0.9, weightDecay: 0.001, labelSmoothing: 0, channelsLast: true, precision: 'fp32', ...o });
@@ -192,6 +192,18 @@ suite('CUDA', () => {
     expect(graphed.graph).toBe('captured');
     expect(maxAbsDiff(graphed.losses, eager.losses)).toBeLessThan(1e-4);
     expect(maxAbsDiff(graphed.weights, eager.weights)).toBeLessThan(1e-4);
+  });
+
+  test('the update as _foreach ops (foreachSgd) trains as the per-parameter one, eager and as a CUDA graph', async () => {
+    // With the graph the learning rate comes from a device tensor: LibTorch 2.1's _foreach_mul by a tensor.
+    for (const cudaGraph of [false, true]) {
+      const loop = await trainSmall({ cudaGraph }, 12);
+      const foreach = await trainSmall({ cudaGraph, foreachSgd: true }, 12);
+      expect(foreach.graph).toBe(cudaGraph ? 'captured' : 'off');
+      // the same arithmetic; fused kernels may round differently in the last bit
+      expect(maxAbsDiff(foreach.losses, loop.losses)).toBeLessThan(1e-5);
+      expect(maxAbsDiff(foreach.weights, loop.weights)).toBeLessThan(1e-5);
+    }
   });
 
   test('networks on streams of their own, trained at once, train exactly as each does alone', async () => {

@@ -1,10 +1,14 @@
 /**
  * Learning-rate schedules (pure functions of the fractional epoch) and the
- * SGD optimiser against hand computations.
+ * SGD optimiser against hand computations; the native step's two ways of
+ * doing the same update against each other.
  */
 import { liveTensors } from '../lib/backend';
-import { fromArray } from '../lib/creation';
+import { fromArray, manualSeed, randint, randn } from '../lib/creation';
 import { InvalidArgumentError } from '../lib/errors';
+import { buildNetwork } from '../lib/model/network';
+import { declareNetwork } from '../lib/model/spec';
+import { native } from '../lib/native';
 import { dispose, tidy } from '../lib/scope';
 import { Tensor } from '../lib/tensor';
 import { SGD } from '../lib/train/optim';
@@ -269,5 +273,64 @@ describe('SGD', () => {
     } finally {
       p.dispose();
     }
+  });
+});
+
+// ---------------------------------------------------------------------------
+describe("the native step's update: _foreach ops (foreachSgd) against one parameter at a time", () => {
+  const spec = declareNetwork('Update', 'two convolutions and a 1x1 classifier', ['conv 3x3 8 relu', 'conv 3x3 8 /2 relu', 'conv 1x1 classes', 'gap', 'softmax']);
+
+  /** Four native steps at rising learning rates; the weights and velocities after them. */
+  function train(foreachSgd: boolean, o: { nesterov: boolean; weightDecay: number; scales: boolean; freeze: boolean }): number[][] {
+    const network = buildNetwork(spec, { seed: 3 });
+    if (o.freeze) network.freeze((name) => name === 'conv2.bias');
+    const names = [...network.parameters.keys()];
+    const sgd = new SGD(network.parameterList(), { momentum: 0.9, weightDecay: o.weightDecay, nesterov: o.nesterov });
+    const net = native().net_create(network.nativeProgram(), network.parameterList().map((p) => p.handle), sgd.momentumBuffers.map((b) => b.handle), [], {
+      momentum: 0.9, weightDecay: o.weightDecay, nesterov: o.nesterov, labelSmoothing: 0, channelsLast: false, autocast: null,
+      // two groups, as fine-tuning makes them: the first layer at a tenth of the rate
+      lrScales: o.scales ? names.map((n) => (n.startsWith('conv1.') ? 0.1 : 1)) : undefined,
+      foreachSgd,
+    });
+    manualSeed(5);
+    const x = randn([6, 3, 8, 8]);
+    const y = randint(0, 10, [6]);
+    try {
+      for (let i = 0; i < 4; i++) native().net_train_step_sync(net, x.handle, y.handle, 0.05 * (i + 1));
+      native().net_take_metrics(net);
+      return [...names.map((n) => network.parameters.get(n)!.toArray()), ...sgd.momentumBuffers.map((b) => b.toArray())];
+    } finally {
+      native().net_release(net);
+      dispose([x, y]);
+      sgd.dispose();
+      network.dispose();
+    }
+  }
+
+  const cases = [
+    { nesterov: false, weightDecay: 0.001, scales: false, freeze: false },
+    { nesterov: true, weightDecay: 0.01, scales: true, freeze: true },
+    { nesterov: false, weightDecay: 0, scales: true, freeze: false },
+  ];
+  test.each(cases)('the same weights and velocities, bit for bit: %o', (o) => {
+    const base = liveTensors();
+    const loop = train(false, o);
+    const foreach = train(true, o);
+    expect(foreach).toEqual(loop);
+    // and the steps did train: every weight moved but the frozen bias, which has no velocity either
+    const start = buildNetwork(spec, { seed: 3 });
+    try {
+      [...start.parameters.values()].forEach((p, k) => {
+        if (o.freeze && k === 3) {
+          expect(loop[k]).toEqual(p.toArray());
+          expect(loop[k + start.parameters.size].every((v) => v === 0)).toBe(true);
+        } else {
+          expect(loop[k]).not.toEqual(p.toArray());
+        }
+      });
+    } finally {
+      start.dispose();
+    }
+    expect(liveTensors()).toBe(base);
   });
 });

@@ -10,6 +10,9 @@
 #                                                 concurrency benchmarks only (not the other benchmarks)
 #   bash scripts/gpu/device.sh cuda-tests         the build and the CUDA tests only: a first call that
 #                                                 checks the addon while the data is still on its way
+#   bash scripts/gpu/device.sh profile [SECONDS]  where ALL-CNN-C's step spends its GPU time (bench:profile),
+#                                                 and its bf16 CUDA-graph benchmark again, with and without
+#                                                 --foreach-sgd; default 90 s
 #   bash scripts/gpu/device.sh data               join the CIFAR-10 parts carried so far (check sha256)
 #   bash scripts/gpu/device.sh accuracy [EPOCHS [SECONDS [fast|fp32]]]
 #                                                 fp32 vs the fast path (bf16, CUDA graph) on real data;
@@ -130,6 +133,42 @@ build_and_test() {
   data >/dev/null 2>&1   # keeps any CIFAR-10 part carried with this call
   setup
   cuda_tests
+}
+
+# Where the fast path's step spends its GPU time, for the batch-512 target
+# (150k images/s wanted), most wanted first: ALL-CNN-C in bf16 + TF32 at
+# batch 512, eager (each kernel counted in the op that launched it, and a
+# Chrome trace) and as a CUDA graph (the kernels, and the GPU's busy time
+# against the step's); the graph benchmark at 512 again, now that it builds
+# the weights channels-last as trainModel does (before 2026-12-01 it did
+# not), with the per-parameter update and with the _foreach one
+# (--foreach-sgd); then the same at batch 128. profile.tar.gz is rewritten
+# after every step.
+profile() {
+  DEADLINE=$((SECONDS + ${1:-90}))
+  setup
+  mkdir -p "$WORK/profile"
+  save() { tar czf "$OUT/profile.tar.gz" -C "$WORK" profile; }
+  prof() {  # name, seconds it may take, then bench:profile options
+    local name=$1 needed=$2; shift 2
+    fits "$needed" "profile $name" || return 0
+    step "profile $name" timeout $((DEADLINE - SECONDS)) sh -c "'$BUNDLE/run.sh' bench:profile --device $DEVICE --top 40 $* > '$WORK/profile/$name.txt'"
+    save
+  }
+  again() {  # name, batch size, then more bench options: ALL-CNN-C's bf16 graph benchmark
+    local name=$1 bs=$2; shift 2
+    fits 15 "bench $name" || return 0
+    step "bench $name" timeout $((DEADLINE - SECONDS)) sh -c "'$BUNDLE/run.sh' bench --device $DEVICE --no-ops --rounds 2 --json --models all-cnn-c --batch-size $bs --steps 30 --precision bf16 --tf32 --cuda-graph $* > '$WORK/profile/bench-$name.json'"
+    save
+  }
+  prof eager-512-bf16 20 --batch-size 512 --precision bf16 --tf32 --steps 5 --trace "$WORK/profile/eager-512-bf16.trace.json"
+  prof graph-512-bf16 20 --batch-size 512 --precision bf16 --tf32 --steps 10 --cuda-graph
+  again graph-512-bf16 512
+  again graph-512-bf16-foreach 512 --foreach-sgd
+  again graph-128-bf16 128
+  again graph-128-bf16-foreach 128 --foreach-sgd
+  prof graph-512-bf16-foreach 20 --batch-size 512 --precision bf16 --tf32 --steps 10 --cuda-graph --foreach-sgd
+  prof eager-128-bf16 15 --batch-size 128 --precision bf16 --tf32 --steps 10
 }
 
 retest() {
@@ -268,9 +307,10 @@ case "${1:-check}" in
   check) shift; check "$@" ;;
   retest) retest ;;
   cuda-tests) build_and_test ;;
+  profile) shift; profile "$@" ;;
   data) data ;;
   accuracy) shift; accuracy "$@" ;;
   reproduce) shift; reproduce "$@" ;;
   finish) shift; finish "$@" ;;
-  *) echo "usage: device.sh check [SECONDS]|retest|cuda-tests|data|accuracy [EPOCHS [SECONDS [fast|fp32]]]|reproduce SECONDS|finish SECONDS [EPOCHS]" >&2; exit 2 ;;
+  *) echo "usage: device.sh check [SECONDS]|retest|cuda-tests|profile [SECONDS]|data|accuracy [EPOCHS [SECONDS [fast|fp32]]]|reproduce SECONDS|finish SECONDS [EPOCHS]" >&2; exit 2 ;;
 esac

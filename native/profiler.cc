@@ -1,0 +1,109 @@
+// profiler_*: LibTorch's profiler around a few training steps, so that
+// `npm run bench:profile` can say which ops, and on CUDA which kernels, a
+// step spends its time in (lib/profile.ts sums the events up).
+//
+// The profiler records the ops of the thread that starts it, and of the
+// autograd engine's threads working for that thread; profile steps run on
+// the JS thread (net_train_step_sync), not on a libuv worker. With `cuda`,
+// CUPTI records the GPU's kernels and copies too (a LibTorch built with
+// Kineto, as PyTorch's wheels are); each names the op that launched it.
+#include "common.h"
+
+#include <torch/csrc/autograd/profiler_kineto.h>
+
+#include <set>
+
+namespace allcnn {
+namespace {
+
+namespace prof = torch::autograd::profiler;
+namespace impl = torch::profiler::impl;
+
+bool profiling = false;  // touched on the JS thread only
+
+// LibTorch 1.13's events count microseconds (startUs, durationUs), 2.x's
+// nanoseconds (startNs, durationNs): use whichever this LibTorch has.
+template <typename E>
+auto StartNs(const E& e, int) -> decltype(e.startNs()) { return e.startNs(); }
+template <typename E>
+uint64_t StartNs(const E& e, long) { return e.startUs() * 1000; }
+template <typename E>
+auto DurationNs(const E& e, int) -> decltype(e.durationNs()) { return e.durationNs(); }
+template <typename E>
+uint64_t DurationNs(const E& e, long) { return e.durationUs() * 1000; }
+
+// What an event is, from its libkineto::ActivityType (whose header LibTorch
+// does not always ship; the values have been the same since Kineto began):
+// CPU_OP 0 and USER_ANNOTATION 1 are ops and scopes on the host; GPU_MEMCPY 3,
+// GPU_MEMSET 4 and CONCURRENT_KERNEL 5 are the GPU's work. The rest (CUDA
+// runtime calls, GPU_USER_ANNOTATION 2: a scope's span on the GPU, which
+// would count its kernels twice) are "other".
+const char* EventKind(uint8_t activityType) {
+  if (activityType <= 1) return "op";
+  if (activityType >= 3 && activityType <= 5) return "gpu";
+  return "other";
+}
+
+// profiler_start(cuda): starts recording this thread's ops, and with cuda
+// the GPU's kernels.
+ALLCNN_OP(profiler_start) {
+  bool cuda = a.boolean(0);
+#ifndef ALLCNN_WITH_CUDA
+  if (cuda) a.fail(0, "false: this addon was built without CUDA (see `allcnn doctor`)");
+#endif
+  if (profiling) throw std::runtime_error("the profiler is already running; stop it first");
+  impl::ProfilerConfig config(impl::ProfilerState::KINETO);
+  std::set<impl::ActivityType> activities{impl::ActivityType::CPU};
+  if (cuda) activities.insert(impl::ActivityType::CUDA);
+  prof::prepareProfiler(config, activities);
+  prof::enableProfiler(config, activities);
+  profiling = true;
+  return a.env().Undefined();
+}
+
+// profiler_stop(tracePath?): stops it; returns {events, traceError?}, each
+// event {name, kind: 'op'|'gpu'|'other', start, duration (microseconds),
+// thread, id, linkedId}: a GPU event's or runtime call's linkedId is the id
+// of the op that launched it. With tracePath, also writes a Chrome trace there (Kineto builds only;
+// traceError says why not otherwise, and the events still come back).
+ALLCNN_OP(profiler_stop) {
+  if (!profiling) throw std::runtime_error("the profiler is not running; start it first");
+  std::string tracePath = a.has(0) ? a.string(0) : "";
+  profiling = false;
+  std::unique_ptr<prof::ProfilerResult> result = prof::disableProfiler();
+  Napi::Env env = a.env();
+  Napi::Object out = Napi::Object::New(env);
+  const auto& events = result->events();
+  Napi::Array list = Napi::Array::New(env, events.size());
+  for (size_t i = 0; i < events.size(); ++i) {
+    const prof::KinetoEvent& e = events[i];
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("name", e.name());
+    o.Set("kind", EventKind(e.activityType()));
+    o.Set("start", static_cast<double>(StartNs(e, 0)) / 1000.0);
+    o.Set("duration", static_cast<double>(DurationNs(e, 0)) / 1000.0);
+    o.Set("thread", static_cast<double>(e.startThreadId()));
+    o.Set("id", static_cast<double>(e.correlationId()));
+    o.Set("linkedId", static_cast<double>(e.linkedCorrelationId()));
+    list.Set(static_cast<uint32_t>(i), o);
+  }
+  out.Set("events", list);
+  if (!tracePath.empty()) {
+    try {
+      result->save(tracePath);
+    } catch (const c10::Error& e) {
+      out.Set("traceError", e.what_without_backtrace());
+    } catch (const std::exception& e) {
+      out.Set("traceError", e.what());
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+void InitProfiler(Napi::Env env, Napi::Object e) {
+  ALLCNN_EXPORT(e, profiler_start); ALLCNN_EXPORT(e, profiler_stop);
+}
+
+}  // namespace allcnn
