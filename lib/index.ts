@@ -11,6 +11,8 @@ export { noGrad } from './autograd';
 export { tidy, keep, dispose } from './scope';
 export { backend, setNumThreads, configureBackend, memory, liveTensors, emptyCache, synchronize, cudaAvailable, requireDevice } from './backend';
 export type { BackendInfo, MemoryInfo } from './backend';
+export { profile, summarizeProfile } from './profile';
+export type { Profile, ProfileEvent, ProfileSummary, TimeRow } from './profile';
 export { InvalidArgumentError, DataError, BackendError, CheckpointError, ModelDeclarationError } from './errors';
 
 export { declareNetwork, parseLayer, countParameters, inferShapes, layerNames } from './model/spec';

@@ -135,6 +135,11 @@ Napi::Value Guarded(const Napi::CallbackInfo& info, const char* op, F&& body) {
 #define ALLCNN_EXPORT(exports, name) \
   (exports).Set(#name, Napi::Function::New((exports).Env(), name, #name))
 
+// Dropout as torch::dropout computes it, with a faster mask on the CPU
+// (nn_ops.cc): the native step and nn_dropout share it, so that both
+// engines draw the same masks.
+torch::Tensor Dropout(const torch::Tensor& x, double p, bool train);
+
 // Registration, one per translation unit.
 void InitTensorOps(Napi::Env env, Napi::Object exports);
 void InitNnOps(Napi::Env env, Napi::Object exports);

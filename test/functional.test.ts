@@ -228,6 +228,18 @@ describe('activations and regularisation', () => {
     });
   });
 
+  test('dropout drops the same units of a channels-last tensor as of its NCHW copy (the same seed)', () => {
+    tidy(() => {
+      const x = randn([2, 3, 4, 5]);
+      manualSeed(3);
+      const nchw = dropout(x, 0.4, true).toArray();
+      manualSeed(3);
+      const nhwc = dropout(x.contiguous('channels_last'), 0.4, true).toArray();
+      expect(nhwc).toEqual(nchw);
+      expect(nchw.filter((v) => v === 0).length).toBeGreaterThan(0);
+    });
+  });
+
   test('batchNorm training: batch statistics, running stats updated with momentum 0.1 (unbiased var)', () => {
     tidy(() => {
       // x [N=2, C=2, H=1, W=2]; channel 0 = {1,2,5,6}, channel 1 = {3,4,7,8}
