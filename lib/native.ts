@@ -180,10 +180,11 @@ export interface NativeAddon {
   backend_synchronize(): void;
   backend_bench_add_loop(t: T, n: number): number;
 
-  /** Starts LibTorch's profiler on this thread (lib/profile.ts); with cuda, GPU kernels too. */
-  profiler_start(cuda: boolean): void;
-  /** Stops it: the events recorded, and with tracePath a Chrome trace written there (Kineto builds only). */
-  profiler_stop(tracePath?: string): { events: NativeProfileEvent[]; traceError?: string };
+  /**
+   * Calls fn under LibTorch's profiler (lib/profile.ts): the events of this thread's ops, and with cuda
+   * the GPU's kernels; with tracePath a Chrome trace is written there too (Kineto builds only).
+   */
+  profiler_run(cuda: boolean, fn: () => void, tracePath?: string): { events: NativeProfileEvent[]; traceError?: string };
 }
 
 const ROOT = path.resolve(__dirname, '..', '..');

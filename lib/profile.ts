@@ -17,7 +17,7 @@
  */
 import { synchronize } from './backend';
 import { InvalidArgumentError } from './errors';
-import { native, NativeAddon, NativeProfileEvent } from './native';
+import { native, NativeProfileEvent } from './native';
 
 export type ProfileEvent = NativeProfileEvent;
 
@@ -29,21 +29,20 @@ export interface Profile {
   traceError?: string;
 }
 
-/** Runs fn under LibTorch's profiler. With cuda, GPU kernels are recorded too; with trace, a Chrome trace is written. */
+/**
+ * Runs fn under LibTorch's profiler. With cuda, GPU kernels are recorded too;
+ * with trace, a Chrome trace is written. What fn throws is thrown on. fn must
+ * not end the process: LibTorch 2.6 crashes at exit while a profiler runs.
+ */
 export function profile(fn: () => void, options: { cuda?: boolean; trace?: string } = {}): Profile {
-  native().profiler_start(Boolean(options.cuda));
-  const t0 = process.hrtime.bigint();
-  let seconds = NaN;
-  let stopped: ReturnType<NativeAddon['profiler_stop']>;
-  try {
+  let seconds = 0;
+  const out = native().profiler_run(Boolean(options.cuda), () => {
+    const t0 = process.hrtime.bigint();
     fn();
     synchronize(); // every kernel fn queued has run before the profiler stops
     seconds = Number(process.hrtime.bigint() - t0) / 1e9;
-  } finally {
-    // Stopped even when fn throws: a profiler left running would slow every later op.
-    stopped = native().profiler_stop(options.trace);
-  }
-  return { events: stopped.events, seconds, ...(stopped.traceError ? { traceError: stopped.traceError } : {}) };
+  }, options.trace);
+  return { events: out.events, seconds, ...(out.traceError ? { traceError: out.traceError } : {}) };
 }
 
 /** A line of a profile table: microseconds summed over the events of one name. */

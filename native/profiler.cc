@@ -1,12 +1,17 @@
-// profiler_*: LibTorch's profiler around a few training steps, so that
+// profiler_run: LibTorch's profiler around a JS function, so that
 // `npm run bench:profile` can say which ops, and on CUDA which kernels, a
-// step spends its time in (lib/profile.ts sums the events up).
+// training step spends its time in (lib/profile.ts sums the events up).
 //
 // The profiler records the ops of the thread that starts it, and of the
-// autograd engine's threads working for that thread; profile steps run on
-// the JS thread (net_train_step_sync), not on a libuv worker. With `cuda`,
-// CUPTI records the GPU's kernels and copies too (a LibTorch built with
-// Kineto, as PyTorch's wheels are); each names the op that launched it.
+// autograd engine's threads working for that thread: the function runs
+// steps on the JS thread (net_train_step_sync), not on a libuv worker. With
+// `cuda`, CUPTI records the GPU's kernels and copies too (a LibTorch built
+// with Kineto, as PyTorch's wheels are); each names the op that launched it.
+//
+// The profiler lives only inside one call: one left running at exit crashes
+// LibTorch 2.6's teardown (found by the fuzzer when this was start and stop
+// functions), and stopping it from an atexit handler is too late (the
+// thread's locals are gone by then).
 #include "common.h"
 
 #include <torch/csrc/autograd/profiler_kineto.h>
@@ -44,36 +49,10 @@ const char* EventKind(uint8_t activityType) {
   return "other";
 }
 
-// profiler_start(cuda): starts recording this thread's ops, and with cuda
-// the GPU's kernels.
-ALLCNN_OP(profiler_start) {
-  bool cuda = a.boolean(0);
-#ifndef ALLCNN_WITH_CUDA
-  if (cuda) a.fail(0, "false: this addon was built without CUDA (see `allcnn doctor`)");
-#endif
-  if (profiling) throw std::runtime_error("the profiler is already running; stop it first");
-  impl::ProfilerConfig config(impl::ProfilerState::KINETO);
-  std::set<impl::ActivityType> activities{impl::ActivityType::CPU};
-  if (cuda) activities.insert(impl::ActivityType::CUDA);
-  prof::prepareProfiler(config, activities);
-  prof::enableProfiler(config, activities);
-  profiling = true;
-  return a.env().Undefined();
-}
-
-// profiler_stop(tracePath?): stops it; returns {events, traceError?}, each
-// event {name, kind: 'op'|'gpu'|'other', start, duration (microseconds),
-// thread, id, linkedId}: a GPU event's or runtime call's linkedId is the id
-// of the op that launched it. With tracePath, also writes a Chrome trace there (Kineto builds only;
-// traceError says why not otherwise, and the events still come back).
-ALLCNN_OP(profiler_stop) {
-  if (!profiling) throw std::runtime_error("the profiler is not running; start it first");
-  std::string tracePath = a.has(0) ? a.string(0) : "";
-  profiling = false;
-  std::unique_ptr<prof::ProfilerResult> result = prof::disableProfiler();
-  Napi::Env env = a.env();
-  Napi::Object out = Napi::Object::New(env);
-  const auto& events = result->events();
+// The events as JS objects: {name, kind: 'op'|'gpu'|'other', start, duration
+// (microseconds), thread, id, linkedId}; a GPU event's or runtime call's
+// linkedId is the id of the op that launched it.
+Napi::Array EventsToJs(Napi::Env env, const std::vector<prof::KinetoEvent>& events) {
   Napi::Array list = Napi::Array::New(env, events.size());
   for (size_t i = 0; i < events.size(); ++i) {
     const prof::KinetoEvent& e = events[i];
@@ -87,7 +66,43 @@ ALLCNN_OP(profiler_stop) {
     o.Set("linkedId", static_cast<double>(e.linkedCorrelationId()));
     list.Set(static_cast<uint32_t>(i), o);
   }
-  out.Set("events", list);
+  return list;
+}
+
+// profiler_run(cuda, fn, tracePath?): calls fn() with the profiler on (and
+// with cuda, GPU kernels recorded too) and returns {events, traceError?}.
+// With tracePath it also writes a Chrome trace there (Kineto builds only;
+// traceError says why not otherwise, and the events still come back). What
+// fn throws is thrown on, the profiler stopped.
+ALLCNN_OP(profiler_run) {
+  bool cuda = a.boolean(0);
+#ifndef ALLCNN_WITH_CUDA
+  if (cuda) a.fail(0, "false: this addon was built without CUDA (see `allcnn doctor`)");
+#endif
+  if (!a.raw(1).IsFunction()) a.fail(1, "a function");
+  std::string tracePath = a.has(2) ? a.string(2) : "";
+  if (profiling) throw std::runtime_error("the profiler is already running (a profiled function cannot profile)");
+  impl::ProfilerConfig config(impl::ProfilerState::KINETO);
+  std::set<impl::ActivityType> activities{impl::ActivityType::CPU};
+  if (cuda) activities.insert(impl::ActivityType::CUDA);
+  prof::prepareProfiler(config, activities);
+  prof::enableProfiler(config, activities);
+  profiling = true;
+  try {
+    a.raw(1).As<Napi::Function>().Call({});
+  } catch (...) {
+    profiling = false;
+    try {
+      prof::disableProfiler();
+    } catch (...) {
+      // fn's error is the one to report
+    }
+    throw;
+  }
+  profiling = false;
+  std::unique_ptr<prof::ProfilerResult> result = prof::disableProfiler();
+  Napi::Object out = Napi::Object::New(a.env());
+  out.Set("events", EventsToJs(a.env(), result->events()));
   if (!tracePath.empty()) {
     try {
       result->save(tracePath);
@@ -103,7 +118,7 @@ ALLCNN_OP(profiler_stop) {
 }  // namespace
 
 void InitProfiler(Napi::Env env, Napi::Object e) {
-  ALLCNN_EXPORT(e, profiler_start); ALLCNN_EXPORT(e, profiler_stop);
+  ALLCNN_EXPORT(e, profiler_run);
 }
 
 }  // namespace allcnn

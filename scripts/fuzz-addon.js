@@ -177,6 +177,8 @@ function child(seed, calls, logFile) {
     if (name === 'n' || name === 'repeat') return r.chance(0.8) ? 1 + r.int(3) : r.pick([0, -1, NaN, 1.5, 'x', Infinity]);
     if (name === 'device' && r.chance(0.7)) return 'cpu';
     // Where a profiler trace goes: never a random string, which would be a file written in the working folder.
+    // What a profiled function does: nothing, some work, or throw.
+    if (name === 'fn' && r.chance(0.8)) return r.pick([() => undefined, () => addon.tensor_randn([2, 3], 'float32', 'cpu').dispose(), () => { throw new Error('fuzz'); }]);
     if (name === 'tracePath') return r.chance(0.7) ? undefined : r.chance(0.5) ? path.join(require('node:os').tmpdir(), `allcnn-fuzz-trace-${process.pid}.json`) : r.pick([3, null, {}, true]);
     if (name === 'dtype' && r.chance(0.7)) return r.pick(DTYPES);
     // The nets' inputs: often a batch they can take (images, labels 0-3), so that steps run to the end.

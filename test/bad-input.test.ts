@@ -35,21 +35,7 @@ function own<X>(v: X): X {
 afterEach(() => {
   for (const h of made) h.dispose();
   made = [];
-  // A profiler a test left running would record every later op in this process.
-  try {
-    addon.profiler_stop();
-  } catch {
-    // it was not running
-  }
 });
-/** Starts the profiler unless it runs already. */
-const profiling = () => {
-  try {
-    addon.profiler_start(false);
-  } catch {
-    // running already
-  }
-};
 
 const n = addon;
 const f32 = (shape: number[]) => own(n.tensor_randn(shape, 'float32', 'cpu'));
@@ -84,7 +70,7 @@ function makeNet() {
 
 type Slot =
   | 'T' | 'oT' | 'Ts' | 'TN' | 'N' | 'oN' | 'I' | 'oI' | 'Is' | 'oIs' | 'B' | 'oB' | 'Dt' | 'oDt' | 'Dv' | 'oDv'
-  | 'S' | 'oS' | 'Net' | 'Buf' | 'Obj' | 'oObj' | 'Layers';
+  | 'S' | 'oS' | 'Fn' | 'Net' | 'Buf' | 'Obj' | 'oObj' | 'Layers';
 
 function badValues(slot: Slot): Array<[string, () => unknown]> {
   const common: Array<[string, () => unknown]> = [['a string', () => 'x'], ['a plain object', () => ({})]];
@@ -116,6 +102,7 @@ function badValues(slot: Slot): Array<[string, () => unknown]> {
     case 'oDv': return devices;
     case 'S': return [['"bogus"', () => 'bogus'], ['a number', () => 5], ...missing];
     case 'oS': return [['a number', () => 5], ['a plain object', () => ({})], ['a boolean', () => true]];
+    case 'Fn': return [['a number', () => 5], ['a string', () => 'x'], ['a plain object', () => ({})], ...missing];
     case 'Net': return [['a number', () => 5], ...common, ...missing, ['a tensor', () => f32([2])]];
     case 'Buf': return [['a number', () => 5], ['a string', () => 'x'], ['number[]', () => [1, 2, 3, 4]], ['a DataView', () => new DataView(new ArrayBuffer(16))], ...missing];
     case 'Obj': return [['a number', () => 5], ['a string', () => 'x'], ...missing];
@@ -455,19 +442,14 @@ const SPECS: Record<string, Spec> = {
   backend_synchronize: { slots: [], args: () => [] },
   backend_bench_add_loop: { slots: ['T', 'I'], args: () => [f32([4]), 10], extras: [['0 iterations', () => [f32([4]), 0], /^backend_bench_add_loop: argument 1 must be a positive count, received number 0$/]] },
 
-  // ---- profiler (afterEach stops a profiler left running)
-  profiler_start: {
-    slots: ['B'],
-    args: () => [false],
+  // ---- profiler
+  profiler_run: {
+    slots: ['B', 'Fn', 'oS'],
+    args: () => [false, () => undefined],
     extras: [
-      ['while it runs', () => { profiling(); return [false]; }, /^profiler_start: the profiler is already running; stop it first$/],
-      ...(backend().builtWithCuda ? [] : ([['cuda on a CPU build', () => [true], /^profiler_start: argument 0 must be false: this addon was built without CUDA \(see `allcnn doctor`\), received boolean true$/]] as Array<[string, () => unknown[], RegExp]>)),
+      ['inside a profiled function', () => [false, () => addon.profiler_run(false, () => undefined)], /^profiler_run: the profiler is already running \(a profiled function cannot profile\)$/],
+      ...(backend().builtWithCuda ? [] : ([['cuda on a CPU build', () => [true, () => undefined], /^profiler_run: argument 0 must be false: this addon was built without CUDA \(see `allcnn doctor`\), received boolean true$/]] as Array<[string, () => unknown[], RegExp]>)),
     ],
-  },
-  profiler_stop: {
-    slots: ['oS'],
-    args: () => { profiling(); return []; },
-    extras: [['when it is not running', () => [], /^profiler_stop: the profiler is not running; start it first$/]],
   },
 };
 
