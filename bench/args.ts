@@ -21,3 +21,10 @@ export function positiveInt(args: Record<string, string | number | boolean>, key
   if (!Number.isInteger(v) || v < 1) throw new Error(`--${key} must be a whole number >= 1, got ${args[key]}`);
   return v;
 }
+
+/** The value of a string option that must be one of `values`. */
+export function oneOf<V extends string>(args: Record<string, string | number | boolean>, key: string, values: readonly V[]): V {
+  const v = String(args[key]);
+  if (!(values as readonly string[]).includes(v)) throw new Error(`--${key} must be one of ${values.join(', ')}, got ${args[key]}`);
+  return v as V;
+}

@@ -26,10 +26,11 @@ import { tidy } from '../lib/scope';
 import { SGD } from '../lib/train/optim';
 import { createNativeNet } from '../lib/train/train';
 import { MODELS } from '../models';
-import { parseArgs, positiveInt } from './args';
+import { oneOf, parseArgs, positiveInt } from './args';
 
 async function main() {
   const a = parseArgs(process.argv.slice(2), { device: 'cpu', 'batch-size': 128, steps: 5, rounds: 3, models: Object.keys(MODELS).join(','), precision: 'fp32', tf32: false, 'cuda-graph': false, layout: 'auto', json: false, ops: true, 'foreach-sgd': false });
+  const precision = oneOf(a, 'precision', ['fp32', 'bf16', 'fp16'] as const);
   ensureDefaultThreads();
   const device = String(a.device);
   if (device.startsWith('cuda')) configureBackend({ cudnnBenchmark: true, tf32: Boolean(a.tf32) });
@@ -61,7 +62,7 @@ async function main() {
     const y = randint(0, 10, [bs], device);
     let net: NativeNet | null = null;
     try {
-      const n = createNativeNet(network, sgd, { momentum: 0.9, weightDecay: 0.001, labelSmoothing: 0, channelsLast: layout === 'nhwc', precision: a.precision as 'fp32', cudaGraph: graph, foreachSgd: Boolean(a['foreach-sgd']) });
+      const n = createNativeNet(network, sgd, { momentum: 0.9, weightDecay: 0.001, labelSmoothing: 0, channelsLast: layout === 'nhwc', precision: precision, cudaGraph: graph, foreachSgd: Boolean(a['foreach-sgd']) });
       net = n;
       // warm-up: cuDNN autotuning, and with --cuda-graph 3 eager steps and the capture
       await native().net_train_step(n, x.handle, y.handle, 0.01, 5);
