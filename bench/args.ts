@@ -1,3 +1,7 @@
+import { configureBackend } from '../lib/backend';
+import { NetworkSpec } from '../lib/model/spec';
+import { MODELS } from '../models';
+
 /** A tiny --key value / --flag parser for the benchmark scripts; unknown keys are errors. */
 export function parseArgs(argv: string[], defaults: Record<string, string | number | boolean>): Record<string, string | number | boolean> {
   const out = { ...defaults };
@@ -27,4 +31,19 @@ export function oneOf<V extends string>(args: Record<string, string | number | b
   const v = String(args[key]);
   if (!(values as readonly string[]).includes(v)) throw new Error(`--${key} must be one of ${values.join(', ')}, got ${args[key]}`);
   return v as V;
+}
+
+/** --device; on CUDA it also turns on cuDNN's autotuning, and TF32 if --tf32. */
+export function deviceOption(args: Record<string, string | number | boolean>): { device: string; cuda: boolean } {
+  const device = String(args.device);
+  const cuda = device.startsWith('cuda');
+  if (cuda) configureBackend({ cudnnBenchmark: true, tf32: Boolean(args.tf32) });
+  return { device, cuda };
+}
+
+/** The network a model id names (a, strided-cnn-a, ..., all-cnn-c). */
+export function modelOption(id: string): NetworkSpec {
+  const spec = MODELS[id];
+  if (!spec) throw new Error(`unknown model ${id} (known: ${Object.keys(MODELS).join(', ')})`);
+  return spec;
 }

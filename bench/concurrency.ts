@@ -9,24 +9,20 @@
  * queues its work on a CUDA stream of its own, so that their kernels can also
  * run side by side on the GPU. Data are random and GPU-resident.
  */
-import { backend, configureBackend, ensureDefaultThreads, synchronize } from '../lib/backend';
+import { backend, ensureDefaultThreads, synchronize } from '../lib/backend';
 import { randint, randn } from '../lib/creation';
 import { buildNetwork } from '../lib/model/network';
 import { native } from '../lib/native';
 import { SGD } from '../lib/train/optim';
 import { createNativeNet } from '../lib/train/train';
-import { MODELS } from '../models';
-import { oneOf, parseArgs, positiveInt } from './args';
+import { deviceOption, modelOption, oneOf, parseArgs, positiveInt } from './args';
 
 async function main() {
   const a = parseArgs(process.argv.slice(2), { device: 'cpu', model: 'all-cnn-c', runs: '1,2,4', 'batch-size': 128, steps: 50, precision: 'fp32', tf32: false, 'cuda-graph': false, 'cuda-stream': false, json: false });
   const precision = oneOf(a, 'precision', ['fp32', 'bf16', 'fp16'] as const);
   ensureDefaultThreads();
-  const device = String(a.device);
-  const cuda = device.startsWith('cuda');
-  if (cuda) configureBackend({ cudnnBenchmark: true, tf32: Boolean(a.tf32) });
-  const spec = MODELS[String(a.model)];
-  if (!spec) throw new Error(`unknown model ${a.model}`);
+  const { device, cuda } = deviceOption(a);
+  const spec = modelOption(String(a.model));
   const bs = positiveInt(a, 'batch-size');
   const steps = positiveInt(a, 'steps');
   const info = backend();

@@ -15,15 +15,14 @@
  * Perfetto), on a LibTorch built with Kineto (PyTorch's; not Debian's).
  */
 import * as os from 'node:os';
-import { backend, configureBackend, ensureDefaultThreads, synchronize } from '../lib/backend';
+import { backend, ensureDefaultThreads, synchronize } from '../lib/backend';
 import { randint, randn } from '../lib/creation';
 import { buildNetwork } from '../lib/model/network';
 import { native } from '../lib/native';
 import { profile, summarizeProfile, TimeRow } from '../lib/profile';
 import { SGD } from '../lib/train/optim';
 import { createNativeNet } from '../lib/train/train';
-import { MODELS } from '../models';
-import { oneOf, parseArgs, positiveInt } from './args';
+import { deviceOption, modelOption, oneOf, parseArgs, positiveInt } from './args';
 
 function table(title: string, rows: TimeRow[], total: number, top: number): void {
   if (!rows.length) return;
@@ -43,11 +42,8 @@ async function main() {
   const a = parseArgs(process.argv.slice(2), { device: 'cpu', model: 'all-cnn-c', 'batch-size': 128, steps: 5, warmup: 5, precision: 'fp32', tf32: false, 'cuda-graph': false, layout: 'auto', top: 15, trace: '', json: false, 'foreach-sgd': false });
   const precision = oneOf(a, 'precision', ['fp32', 'bf16', 'fp16'] as const);
   ensureDefaultThreads();
-  const device = String(a.device);
-  const cuda = device.startsWith('cuda');
-  if (cuda) configureBackend({ cudnnBenchmark: true, tf32: Boolean(a.tf32) });
-  const spec = MODELS[String(a.model)];
-  if (!spec) throw new Error(`unknown model ${a.model} (known: ${Object.keys(MODELS).join(', ')})`);
+  const { device, cuda } = deviceOption(a);
+  const spec = modelOption(String(a.model));
   const graph = Boolean(a['cuda-graph']);
   if (graph && !cuda) throw new Error('--cuda-graph needs --device cuda');
   const layout = a.layout === 'auto' ? (cuda ? 'nhwc' : 'nchw') : String(a.layout);

@@ -16,7 +16,7 @@
  * so that load from elsewhere on the machine does not land on one side only.
  */
 import * as os from 'node:os';
-import { backend, configureBackend, ensureDefaultThreads, synchronize } from '../lib/backend';
+import { backend, ensureDefaultThreads, synchronize } from '../lib/backend';
 import { crossEntropy } from '../lib/functional';
 import { randint, randn } from '../lib/creation';
 import { buildNetwork } from '../lib/model/network';
@@ -26,14 +26,13 @@ import { tidy } from '../lib/scope';
 import { SGD } from '../lib/train/optim';
 import { createNativeNet } from '../lib/train/train';
 import { MODELS } from '../models';
-import { oneOf, parseArgs, positiveInt } from './args';
+import { deviceOption, modelOption, oneOf, parseArgs, positiveInt } from './args';
 
 async function main() {
   const a = parseArgs(process.argv.slice(2), { device: 'cpu', 'batch-size': 128, steps: 5, rounds: 3, models: Object.keys(MODELS).join(','), precision: 'fp32', tf32: false, 'cuda-graph': false, layout: 'auto', json: false, ops: true, 'foreach-sgd': false });
   const precision = oneOf(a, 'precision', ['fp32', 'bf16', 'fp16'] as const);
   ensureDefaultThreads();
-  const device = String(a.device);
-  if (device.startsWith('cuda')) configureBackend({ cudnnBenchmark: true, tf32: Boolean(a.tf32) });
+  const { device } = deviceOption(a);
   const info = backend();
   const deviceName = device.startsWith('cuda') ? info.cudaDevices[0] ?? 'CUDA device' : `${os.cpus()[0]?.model ?? 'CPU'} (${info.threads} threads)`;
   const bs = positiveInt(a, 'batch-size');
@@ -47,13 +46,12 @@ async function main() {
   if (!a.json) console.log(`device: ${deviceName}; LibTorch ${info.loadedVersion}; batch ${bs}; best of ${a.rounds} rounds of ${steps} steps; precision ${a.precision}${a.tf32 ? ' + tf32' : ''}; ${layout.toUpperCase()}${graph ? '; CUDA graph' : ''}${a['foreach-sgd'] ? '; _foreach SGD' : ''}; ${new Date().toISOString()}`);
   if (!a.json) console.log(`${'model'.padEnd(16)} ${'cxx img/s'.padStart(10)} ${'driven img/s'.padStart(13)} ${'driven/cxx'.padStart(10)} ${'ops img/s'.padStart(10)} ${'ops/cxx'.padStart(8)} ${'GFLOP/img'.padStart(10)} ${'TFLOP/s'.padStart(8)}`);
   const ids = String(a.models).split(',');
-  for (const id of ids) if (!MODELS[id]) throw new Error(`unknown model ${id} (known: ${Object.keys(MODELS).join(', ')})`);
+  const specs = ids.map(modelOption);
   // One network's failure (out of memory, a graph that cannot be captured)
   // is recorded in its row and the others are still measured: GPU time is
   // scarce, and a partial table beats none. The exit status still says so.
   let failures = 0;
-  for (const id of ids) {
-    const spec = MODELS[id];
+  for (const spec of specs) {
     // As trainModel builds it: the weights in the activations' layout (with NCHW
     // weights each convolution would convert them, every step).
     const network = buildNetwork(spec, { device, channelsLast: layout === 'nhwc' });
