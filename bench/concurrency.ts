@@ -14,12 +14,13 @@ import { randint, randn } from '../lib/creation';
 import { buildNetwork } from '../lib/model/network';
 import { native } from '../lib/native';
 import { SGD } from '../lib/train/optim';
+import { PRECISIONS } from '../lib/train/config';
 import { createNativeNet } from '../lib/train/train';
 import { deviceOption, modelOption, oneOf, parseArgs, positiveInt } from './args';
 
 async function main() {
   const a = parseArgs(process.argv.slice(2), { device: 'cpu', model: 'all-cnn-c', runs: '1,2,4', 'batch-size': 128, steps: 50, precision: 'fp32', tf32: false, 'cuda-graph': false, 'cuda-stream': false, json: false });
-  const precision = oneOf(a, 'precision', ['fp32', 'bf16', 'fp16'] as const);
+  const precision = oneOf(a, 'precision', PRECISIONS);
   ensureDefaultThreads();
   const { device, cuda } = deviceOption(a);
   const spec = modelOption(String(a.model));
@@ -34,7 +35,7 @@ async function main() {
     const runs = Array.from({ length: n }, (_, i) => {
       const network = buildNetwork(spec, { device, seed: i, channelsLast: cuda });
       const sgd = new SGD(network.parameterList());
-      const net = createNativeNet(network, sgd, { momentum: 0.9, weightDecay: 0.001, labelSmoothing: 0, channelsLast: cuda, precision: precision, cudaGraph: Boolean(a['cuda-graph']), cudaStream: Boolean(a['cuda-stream']) });
+      const net = createNativeNet(network, sgd, { momentum: 0.9, weightDecay: 0.001, labelSmoothing: 0, channelsLast: cuda, precision, cudaGraph: Boolean(a['cuda-graph']), cudaStream: Boolean(a['cuda-stream']) });
       return { network, sgd, net, x: randn([bs, 3, 32, 32], { device }), y: randint(0, 10, [bs], device) };
     });
     const train = (count: number) => Promise.all(runs.map(async (r) => {

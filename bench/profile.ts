@@ -21,6 +21,7 @@ import { buildNetwork } from '../lib/model/network';
 import { native } from '../lib/native';
 import { profile, summarizeProfile, TimeRow } from '../lib/profile';
 import { SGD } from '../lib/train/optim';
+import { PRECISIONS } from '../lib/train/config';
 import { createNativeNet } from '../lib/train/train';
 import { deviceOption, modelOption, oneOf, parseArgs, positiveInt } from './args';
 
@@ -40,7 +41,7 @@ function table(title: string, rows: TimeRow[], total: number, top: number): void
 
 async function main() {
   const a = parseArgs(process.argv.slice(2), { device: 'cpu', model: 'all-cnn-c', 'batch-size': 128, steps: 5, warmup: 5, precision: 'fp32', tf32: false, 'cuda-graph': false, layout: 'auto', top: 15, trace: '', json: false, 'foreach-sgd': false });
-  const precision = oneOf(a, 'precision', ['fp32', 'bf16', 'fp16'] as const);
+  const precision = oneOf(a, 'precision', PRECISIONS);
   ensureDefaultThreads();
   const { device, cuda } = deviceOption(a);
   const spec = modelOption(String(a.model));
@@ -60,7 +61,7 @@ async function main() {
   const sgd = new SGD(network.parameterList());
   const x = randn([bs, 3, 32, 32], { device });
   const y = randint(0, 10, [bs], device);
-  const net = createNativeNet(network, sgd, { momentum: 0.9, weightDecay: 0.001, labelSmoothing: 0, channelsLast: layout === 'nhwc', precision: precision, cudaGraph: graph, foreachSgd: Boolean(a['foreach-sgd']) });
+  const net = createNativeNet(network, sgd, { momentum: 0.9, weightDecay: 0.001, labelSmoothing: 0, channelsLast: layout === 'nhwc', precision, cudaGraph: graph, foreachSgd: Boolean(a['foreach-sgd']) });
   try {
     // cuDNN autotuning, and with --cuda-graph the eager steps before the capture and the capture itself.
     await native().net_train_step(net, x.handle, y.handle, 0.01, warmup);

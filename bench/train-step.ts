@@ -24,24 +24,25 @@ import { countFlops } from '../lib/model/flops';
 import { native, NativeNet } from '../lib/native';
 import { tidy } from '../lib/scope';
 import { SGD } from '../lib/train/optim';
+import { PRECISIONS } from '../lib/train/config';
 import { createNativeNet } from '../lib/train/train';
 import { MODELS } from '../models';
 import { deviceOption, modelOption, oneOf, parseArgs, positiveInt } from './args';
 
 async function main() {
   const a = parseArgs(process.argv.slice(2), { device: 'cpu', 'batch-size': 128, steps: 5, rounds: 3, models: Object.keys(MODELS).join(','), precision: 'fp32', tf32: false, 'cuda-graph': false, layout: 'auto', json: false, ops: true, 'foreach-sgd': false });
-  const precision = oneOf(a, 'precision', ['fp32', 'bf16', 'fp16'] as const);
+  const precision = oneOf(a, 'precision', PRECISIONS);
   ensureDefaultThreads();
-  const { device } = deviceOption(a);
+  const { device, cuda } = deviceOption(a);
   const info = backend();
-  const deviceName = device.startsWith('cuda') ? info.cudaDevices[0] ?? 'CUDA device' : `${os.cpus()[0]?.model ?? 'CPU'} (${info.threads} threads)`;
+  const deviceName = cuda ? info.cudaDevices[0] ?? 'CUDA device' : `${os.cpus()[0]?.model ?? 'CPU'} (${info.threads} threads)`;
   const bs = positiveInt(a, 'batch-size');
   const steps = positiveInt(a, 'steps');
   const rounds = positiveInt(a, 'rounds');
   const rows = [];
   const graph = Boolean(a['cuda-graph']);
-  if (graph && !device.startsWith('cuda')) throw new Error('--cuda-graph needs --device cuda');
-  const layout = a.layout === 'auto' ? (device.startsWith('cuda') ? 'nhwc' : 'nchw') : String(a.layout);
+  if (graph && !cuda) throw new Error('--cuda-graph needs --device cuda');
+  const layout = a.layout === 'auto' ? (cuda ? 'nhwc' : 'nchw') : String(a.layout);
   if (layout !== 'nchw' && layout !== 'nhwc') throw new Error(`--layout must be auto, nchw or nhwc, got ${a.layout}`);
   if (!a.json) console.log(`device: ${deviceName}; LibTorch ${info.loadedVersion}; batch ${bs}; best of ${a.rounds} rounds of ${steps} steps; precision ${a.precision}${a.tf32 ? ' + tf32' : ''}; ${layout.toUpperCase()}${graph ? '; CUDA graph' : ''}${a['foreach-sgd'] ? '; _foreach SGD' : ''}; ${new Date().toISOString()}`);
   if (!a.json) console.log(`${'model'.padEnd(16)} ${'cxx img/s'.padStart(10)} ${'driven img/s'.padStart(13)} ${'driven/cxx'.padStart(10)} ${'ops img/s'.padStart(10)} ${'ops/cxx'.padStart(8)} ${'GFLOP/img'.padStart(10)} ${'TFLOP/s'.padStart(8)}`);
@@ -60,7 +61,7 @@ async function main() {
     const y = randint(0, 10, [bs], device);
     let net: NativeNet | null = null;
     try {
-      const n = createNativeNet(network, sgd, { momentum: 0.9, weightDecay: 0.001, labelSmoothing: 0, channelsLast: layout === 'nhwc', precision: precision, cudaGraph: graph, foreachSgd: Boolean(a['foreach-sgd']) });
+      const n = createNativeNet(network, sgd, { momentum: 0.9, weightDecay: 0.001, labelSmoothing: 0, channelsLast: layout === 'nhwc', precision, cudaGraph: graph, foreachSgd: Boolean(a['foreach-sgd']) });
       net = n;
       // warm-up: cuDNN autotuning, and with --cuda-graph 3 eager steps and the capture
       await native().net_train_step(n, x.handle, y.handle, 0.01, 5);

@@ -140,6 +140,12 @@ Napi::Value Guarded(const Napi::CallbackInfo& info, const char* op, F&& body) {
 // engines draw the same masks.
 torch::Tensor Dropout(const torch::Tensor& x, double p, bool train);
 
+// The SGD rule (PyTorch's, coupled L2), for a parameter p with a gradient g:
+//   d = g + weightDecay p;  buf = momentum buf + d;  returns buf, or d + momentum buf with Nesterov,
+// which the caller subtracts times the learning rate. Updates buf in place.
+// optim_sgd_step (nn_ops.cc) and the native step (step.cc) share it.
+torch::Tensor SgdDirection(const torch::Tensor& p, torch::Tensor& buf, double momentum, double weightDecay, bool nesterov);
+
 // Registration, one per translation unit.
 void InitTensorOps(Napi::Env env, Napi::Object exports);
 void InitNnOps(Napi::Env env, Napi::Object exports);

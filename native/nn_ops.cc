@@ -24,6 +24,13 @@ torch::Tensor Dropout(const torch::Tensor& x, double p, bool train) {
   return x * mask.contiguous(x.suggest_memory_format());
 }
 
+torch::Tensor SgdDirection(const torch::Tensor& p, torch::Tensor& buf, double momentum, double weightDecay, bool nesterov) {
+  const torch::Tensor& g = p.grad();
+  torch::Tensor d = weightDecay != 0 ? g.add(p, weightDecay) : g;
+  buf.mul_(momentum).add_(d);
+  return nesterov ? d.add(buf, momentum) : buf;
+}
+
 namespace {
 
 namespace F = torch::nn::functional;
@@ -100,12 +107,8 @@ ALLCNN_OP(optim_sgd_step) {
   torch::NoGradGuard noGrad;
   for (size_t k = 0; k < params.size(); ++k) {
     torch::Tensor& p = params[k];
-    const torch::Tensor& g = p.grad();
-    if (!g.defined()) continue;
-    torch::Tensor d = wd != 0 ? g.add(p, wd) : g;
-    bufs[k].mul_(momentum).add_(d);
-    if (nesterov) p.add_(d.add(bufs[k], momentum), -lr);
-    else p.add_(bufs[k], -lr);
+    if (!p.grad().defined()) continue;
+    p.add_(SgdDirection(p, bufs[k], momentum, wd, nesterov), -lr);
   }
   return a.env().Undefined();
 }

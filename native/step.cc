@@ -94,16 +94,13 @@ void AddMetrics(Net& net, const torch::Tensor& loss, const torch::Tensor& logits
   net.seen += y.size(0);
 }
 
-// The update of lib/train/optim.ts, one parameter at a time:
-//   d = g + weightDecay p;  buf = momentum buf + d;  p -= lr scale (nesterov ? d + momentum buf : buf)
+// The update of lib/train/optim.ts (SgdDirection), one parameter at a time:
+// p -= lr scale direction.
 void LoopUpdate(Net& net, double lr, const torch::Tensor& lrTensor) {
   for (size_t k = 0; k < net.params.size(); ++k) {
     torch::Tensor& p = net.params[k];
-    const torch::Tensor& g = p.grad();
-    if (!g.defined()) continue;  // frozen
-    torch::Tensor d = net.weightDecay != 0 ? g.add(p, net.weightDecay) : g;
-    net.momentumBuffers[k].mul_(net.momentum).add_(d);
-    torch::Tensor step = net.nesterov ? d.add(net.momentumBuffers[k], net.momentum) : net.momentumBuffers[k];
+    if (!p.grad().defined()) continue;  // frozen
+    torch::Tensor step = SgdDirection(p, net.momentumBuffers[k], net.momentum, net.weightDecay, net.nesterov);
     if (lrTensor.defined()) p.add_(step * lrTensor, -net.lrScales[k]);
     else p.add_(step, -lr * net.lrScales[k]);
   }
