@@ -1,5 +1,5 @@
 /**
- * npm run bench -- [--device cpu|cuda] [--batch-size 128] [--steps 5] [--rounds 3] [--models a,all-cnn-c] [--precision fp32|bf16|fp16] [--tf32] [--cuda-graph] [--layout auto|nchw|nhwc] [--foreach-sgd] [--json]
+ * npm run bench -- [--device cpu|cuda] [--batch-size 128] [--steps 5] [--rounds 3] [--models a,all-cnn-c] [--precision fp32|bf16|fp16] [--tf32] [--cuda-graph] [--layout auto|nchw|nhwc] [--foreach-sgd] [--fuse-conv-relu] [--json]
  *
  * Images/s of a full training step (forward, loss, backward, SGD) for each of
  * the 12 networks, measured three ways on the same data:
@@ -11,7 +11,9 @@
  * on the CPU in NCHW, as trainModel does by default; --layout picks one
  * (the native steps only: the ops way stays NCHW). With --cuda-graph each
  * step is a replay of one captured CUDA graph. --foreach-sgd does the native
- * steps' SGD update with LibTorch's _foreach ops (NativeNetOptions.foreachSgd).
+ * steps' SGD update with LibTorch's _foreach ops (NativeNetOptions.foreachSgd);
+ * --fuse-conv-relu runs each convolution and its ReLU as one node, on CUDA
+ * cuDNN's fused kernel (NativeNetOptions.fuseConvRelu).
  * Each way is timed in --rounds interleaved rounds and the best round counts,
  * so that load from elsewhere on the machine does not land on one side only.
  */
@@ -30,7 +32,7 @@ import { MODELS } from '../models';
 import { deviceOption, modelOption, oneOf, parseArgs, positiveInt } from './args';
 
 async function main() {
-  const a = parseArgs(process.argv.slice(2), { device: 'cpu', 'batch-size': 128, steps: 5, rounds: 3, models: Object.keys(MODELS).join(','), precision: 'fp32', tf32: false, 'cuda-graph': false, layout: 'auto', json: false, ops: true, 'foreach-sgd': false });
+  const a = parseArgs(process.argv.slice(2), { device: 'cpu', 'batch-size': 128, steps: 5, rounds: 3, models: Object.keys(MODELS).join(','), precision: 'fp32', tf32: false, 'cuda-graph': false, layout: 'auto', json: false, ops: true, 'foreach-sgd': false, 'fuse-conv-relu': false });
   const precision = oneOf(a, 'precision', PRECISIONS);
   ensureDefaultThreads();
   const { device, cuda } = deviceOption(a);
@@ -44,7 +46,7 @@ async function main() {
   if (graph && !cuda) throw new Error('--cuda-graph needs --device cuda');
   const layout = a.layout === 'auto' ? (cuda ? 'nhwc' : 'nchw') : String(a.layout);
   if (layout !== 'nchw' && layout !== 'nhwc') throw new Error(`--layout must be auto, nchw or nhwc, got ${a.layout}`);
-  if (!a.json) console.log(`device: ${deviceName}; LibTorch ${info.loadedVersion}; batch ${bs}; best of ${a.rounds} rounds of ${steps} steps; precision ${a.precision}${a.tf32 ? ' + tf32' : ''}; ${layout.toUpperCase()}${graph ? '; CUDA graph' : ''}${a['foreach-sgd'] ? '; _foreach SGD' : ''}; ${new Date().toISOString()}`);
+  if (!a.json) console.log(`device: ${deviceName}; LibTorch ${info.loadedVersion}; batch ${bs}; best of ${a.rounds} rounds of ${steps} steps; precision ${a.precision}${a.tf32 ? ' + tf32' : ''}; ${layout.toUpperCase()}${graph ? '; CUDA graph' : ''}${a['foreach-sgd'] ? '; _foreach SGD' : ''}${a['fuse-conv-relu'] ? '; fused conv + ReLU' : ''}; ${new Date().toISOString()}`);
   if (!a.json) console.log(`${'model'.padEnd(16)} ${'cxx img/s'.padStart(10)} ${'driven img/s'.padStart(13)} ${'driven/cxx'.padStart(10)} ${'ops img/s'.padStart(10)} ${'ops/cxx'.padStart(8)} ${'GFLOP/img'.padStart(10)} ${'TFLOP/s'.padStart(8)}`);
   const ids = String(a.models).split(',');
   const specs = ids.map(modelOption);
@@ -61,7 +63,7 @@ async function main() {
     const y = randint(0, 10, [bs], device);
     let net: NativeNet | null = null;
     try {
-      const n = createNativeNet(network, sgd, { momentum: 0.9, weightDecay: 0.001, labelSmoothing: 0, channelsLast: layout === 'nhwc', precision, cudaGraph: graph, foreachSgd: Boolean(a['foreach-sgd']) });
+      const n = createNativeNet(network, sgd, { momentum: 0.9, weightDecay: 0.001, labelSmoothing: 0, channelsLast: layout === 'nhwc', precision, cudaGraph: graph, foreachSgd: Boolean(a['foreach-sgd']), fuseConvRelu: Boolean(a['fuse-conv-relu']) });
       net = n;
       // warm-up: cuDNN autotuning, and with --cuda-graph 3 eager steps and the capture
       await native().net_train_step(n, x.handle, y.handle, 0.01, 5);
@@ -123,7 +125,7 @@ async function main() {
       network.dispose();
     }
   }
-  if (a.json) console.log(JSON.stringify({ device: deviceName, batchSize: bs, steps, rounds: a.rounds, precision: a.precision, tf32: a.tf32, cudaGraph: graph, layout, foreachSgd: a['foreach-sgd'], date: new Date().toISOString(), rows }, null, 2));
+  if (a.json) console.log(JSON.stringify({ device: deviceName, batchSize: bs, steps, rounds: a.rounds, precision: a.precision, tf32: a.tf32, cudaGraph: graph, layout, foreachSgd: a['foreach-sgd'], fuseConvRelu: a['fuse-conv-relu'], date: new Date().toISOString(), rows }, null, 2));
   if (failures) process.exitCode = 1;
 }
 

@@ -76,6 +76,8 @@ export interface NativeNetOptions {
   cudaStream?: boolean;
   /** The SGD update as LibTorch's _foreach ops: the same arithmetic in fewer, larger CUDA kernels. */
   foreachSgd?: boolean;
+  /** Each convolution and the ReLU after it as one autograd node: cuDNN's fused convolution + bias + ReLU kernel on CUDA. */
+  fuseConvRelu?: boolean;
 }
 export interface NativeBackendInfo {
   compiledVersion: string;

@@ -5,6 +5,8 @@
 // the host runs ahead of the GPU until net_take_metrics reads the sums.
 #include "net.h"
 
+#include <torch/nn/functional/loss.h>
+
 #include <cmath>
 #include <chrono>
 
@@ -55,7 +57,8 @@ double FieldD(const Napi::Object& o, const char* key, double fallback) {
 //           lrScales?: number[] (one per parameter, default 1: fine-tuning trains a body slower than its head),
 //           cudaGraph?: boolean (capture the step as a CUDA graph; CUDA networks only),
 //           cudaStream?: boolean (queue the network's work on a stream of its own; CUDA networks only),
-//           foreachSgd?: boolean (the update as _foreach ops: fewer, larger kernels; see step.cc)}
+//           foreachSgd?: boolean (the update as _foreach ops: fewer, larger kernels; see step.cc),
+//           fuseConvRelu?: boolean (a convolution and the ReLU after it as one node; see conv_relu.cc)}
 ALLCNN_OP(net_create) {
   auto net = std::make_unique<Net>();
   net->params = a.tensors(1);
@@ -115,6 +118,7 @@ ALLCNN_OP(net_create) {
     net->labelSmoothing = FieldD(o, "labelSmoothing", 0);
     net->nesterov = o.Get("nesterov").ToBoolean().Value();
     net->foreachSgd = o.Get("foreachSgd").ToBoolean().Value();
+    net->fuseConvRelu = o.Get("fuseConvRelu").ToBoolean().Value();
     net->channelsLast = o.Get("channelsLast").ToBoolean().Value();
     net->cudaGraph = o.Get("cudaGraph").ToBoolean().Value();
     if (o.Get("cudaStream").ToBoolean().Value()) {

@@ -38,7 +38,8 @@ struct Net {
   std::vector<double> lrScales;  // per parameter: its learning rate is lr * scale
   double momentum = 0.9, weightDecay = 0, labelSmoothing = 0;
   bool nesterov = false, channelsLast = false;
-  bool foreachSgd = false;  // the update as _foreach ops (step.cc)
+  bool foreachSgd = false;    // the update as _foreach ops (step.cc)
+  bool fuseConvRelu = false;  // each convolution and its ReLU as one node (conv_relu.cc)
   c10::optional<torch::Dtype> autocast;
   // Training metrics, summed on the device; read (one host sync) and zeroed
   // in place by net_take_metrics, in place because a CUDA graph adds to them.
@@ -108,6 +109,11 @@ class AutocastScope {
   torch::DeviceType type_ = torch::kCPU;
   torch::Dtype prevDtype_ = torch::kFloat32;
 };
+
+// relu(conv2d(x, w, b)) with a square stride and padding as one autograd
+// node: on CUDA, cuDNN's fused kernel where it applies (conv_relu.cc).
+torch::Tensor ConvRelu(const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& b, int64_t stride,
+                       int64_t padding);
 
 // The layer program on x; logits in the autocast dtype when autocast is on.
 torch::Tensor Forward(const Net& net, torch::Tensor x, bool train);

@@ -3,6 +3,8 @@
 #include "common.h"
 
 #include <ATen/record_function.h>
+#include <torch/nn/functional/loss.h>
+#include <torch/nn/functional/upsampling.h>
 
 #include <limits>
 

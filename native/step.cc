@@ -4,6 +4,7 @@
 
 #include <ATen/autocast_mode.h>
 #include <ATen/record_function.h>
+#include <torch/nn/functional/loss.h>
 
 #include <map>
 
@@ -57,9 +58,15 @@ torch::Tensor Forward(const Net& net, torch::Tensor x, bool train) {
   if (net.channelsLast) x = x.contiguous(at::MemoryFormat::ChannelsLast);
   auto P = [&](int64_t i) { return i >= 0 ? net.params[i] : torch::Tensor(); };
   auto B = [&](int64_t i) { return i >= 0 ? net.buffers[i] : torch::Tensor(); };
-  for (const Layer& l : net.layers) {
+  for (size_t k = 0; k < net.layers.size(); ++k) {
+    const Layer& l = net.layers[k];
     switch (l.kind) {
       case Kind::Conv:
+        if (net.fuseConvRelu && k + 1 < net.layers.size() && net.layers[k + 1].kind == Kind::Relu) {
+          x = ConvRelu(x, P(l.weight), P(l.bias), l.stride, l.padding);
+          ++k;  // the ReLU is done
+          break;
+        }
         x = torch::conv2d(x, P(l.weight), P(l.bias), {l.stride, l.stride}, {l.padding, l.padding});
         break;
       case Kind::Relu: x = torch::relu(x); break;

@@ -1,6 +1,8 @@
 // tensor_*: creation, layout, math, autograd and data transfer.
 #include "common.h"
 
+#include <torch/nn/functional/padding.h>
+
 #include <cmath>
 #include <cstring>
 #include <functional>

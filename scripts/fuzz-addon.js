@@ -149,6 +149,7 @@ function child(seed, calls, logFile) {
     momentum: r.pick([0, 0.9, NaN]), weightDecay: r.pick([0, 1e-3, -1]), nesterov: r.chance(0.5), labelSmoothing: r.pick([0, 0.1, 2]),
     channelsLast: r.chance(0.3), autocast: r.pick([null, 'bfloat16', 'float16', 'int64', 'bogus']),
     ...(r.chance(0.2) ? { cudaGraph: true } : {}), ...(r.chance(0.2) ? { cudaStream: true } : {}),
+    ...(r.chance(0.3) ? { foreachSgd: true } : {}), ...(r.chance(0.3) ? { fuseConvRelu: true } : {}),
     ...(r.chance(0.2) ? { lrScales: Array.from({ length: r.int(5) }, () => r.pick([1, 0.1, NaN, -1])) } : {}),
   });
   const net = () => {
@@ -160,7 +161,7 @@ function child(seed, calls, logFile) {
     for (const p of [w, b]) addon.tensor_set_requires_grad(p, true);
     const good = r.chance(0.6);
     const layers = good ? [{ kind: 'conv', weight: 0, bias: 1, kernel: 3, stride: 1, padding: 1 }, { kind: 'relu' }, { kind: 'gap' }] : Array.from({ length: r.int(4) }, layer);
-    const n = addon.net_create(layers, [w, b], good ? [addon.tensor_zeros([4, 3, 3, 3], 'float32', 'cpu'), addon.tensor_zeros([4], 'float32', 'cpu')] : [tensor()], [], good ? { momentum: 0.9, weightDecay: 0, nesterov: false, labelSmoothing: 0, channelsLast: false, autocast: null } : options());
+    const n = addon.net_create(layers, [w, b], good ? [addon.tensor_zeros([4, 3, 3, 3], 'float32', 'cpu'), addon.tensor_zeros([4], 'float32', 'cpu')] : [tensor()], [], good ? { momentum: 0.9, weightDecay: 0, nesterov: false, labelSmoothing: 0, channelsLast: false, autocast: null, foreachSgd: r.chance(0.5), fuseConvRelu: r.chance(0.5) } : options());
     nets.push(n);
     if (r.chance(0.05)) addon.net_release(n);
     return n;

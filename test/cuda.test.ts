@@ -14,6 +14,7 @@ import { createNativeNet, trainModel } from '../lib/train/train';
 import { loadCifar10 } from '../lib/data/dataset';
 import { reconstruct } from '../lib/visualize/guided-backprop';
 import { predictImages } from '../lib/train/predict-checkpoint';
+import { profile } from '../lib/profile';
 import { tempDirs } from './tmp';
 import { MODELS } from '../models';
 
@@ -150,7 +151,7 @@ suite('CUDA', () => {
    * freed right after it, as trainModel does); returns the weights, per-step
    * losses and graph status. The same seed gives the same batches every time.
    */
-  async function trainSmall(o: { cudaGraph?: boolean; cudaStream?: boolean; foreachSgd?: boolean }, steps: number, seed = 1) {
+  async function trainSmall(o: { cudaGraph?: boolean; cudaStream?: boolean; foreachSgd?: boolean; fuseConvRelu?: boolean; precision?: 'fp32' | 'bf16' }, steps: number, seed = 1) {
     const network = buildNetwork(small, { seed: 0, device: 'cuda', channelsLast: true });
     const sgd = new SGD(network.parameterList(), { momentum: 0.9, weightDecay: 0.001 });
     const net = createNativeNet(network, sgd, { momentum: 0.9, weightDecay: 0.001, labelSmoothing: 0, channelsLast: true, precision: 'fp32', ...o });
@@ -203,6 +204,33 @@ suite('CUDA', () => {
       // the same arithmetic; fused kernels may round differently in the last bit
       expect(maxAbsDiff(foreach.losses, loop.losses)).toBeLessThan(1e-5);
       expect(maxAbsDiff(foreach.weights, loop.weights)).toBeLessThan(1e-5);
+    }
+  });
+
+  test("a convolution and its ReLU as one node (fuseConvRelu) train as the two ops, with cuDNN's fused kernel", async () => {
+    // small's first convolution has 3 input channels and runs unfused; its second is fused.
+    for (const [precision, cudaGraph, tolerance] of [['fp32', false, 1e-3], ['fp32', true, 1e-3], ['bf16', false, 3e-2]] as const) {
+      const ops = await trainSmall({ precision, cudaGraph }, 12);
+      const fused = await trainSmall({ precision, cudaGraph, fuseConvRelu: true }, 12);
+      expect(fused.graph).toBe(cudaGraph ? 'captured' : 'off');
+      // another kernel, which may sum in another order
+      expect(maxAbsDiff(fused.losses, ops.losses)).toBeLessThan(tolerance);
+      expect(maxAbsDiff(fused.weights, ops.weights)).toBeLessThan(tolerance);
+    }
+    // and the fused kernel is what ran
+    const network = buildNetwork(small, { seed: 0, device: 'cuda', channelsLast: true });
+    const sgd = new SGD(network.parameterList(), { momentum: 0.9 });
+    const net = createNativeNet(network, sgd, { momentum: 0.9, weightDecay: 0, labelSmoothing: 0, channelsLast: true, precision: 'bf16', fuseConvRelu: true });
+    const x = randn([32, 3, 16, 16], { device: 'cuda' });
+    const y = randint(0, 10, [32], 'cuda');
+    try {
+      const names = profile(() => native().net_train_step_sync(net, x.handle, y.handle, 0.01), { cuda: true }).events.map((e) => e.name);
+      expect(names).toContain('aten::cudnn_convolution_relu');
+    } finally {
+      native().net_release(net);
+      dispose([x, y]);
+      sgd.dispose();
+      network.dispose();
     }
   });
 

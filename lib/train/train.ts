@@ -248,7 +248,7 @@ function batch(split: TensorSplit, order: Tensor, start: number, len: number, au
 }
 
 export function createNativeNet(
-  network: Network, sgd: SGD | null, c: Pick<ResolvedConfig, 'momentum' | 'weightDecay' | 'labelSmoothing' | 'channelsLast' | 'precision'> & { cudaGraph?: boolean; cudaStream?: boolean; foreachSgd?: boolean }, lrScale?: (name: string) => number,
+  network: Network, sgd: SGD | null, c: Pick<ResolvedConfig, 'momentum' | 'weightDecay' | 'labelSmoothing' | 'channelsLast' | 'precision'> & { cudaGraph?: boolean; cudaStream?: boolean; foreachSgd?: boolean; fuseConvRelu?: boolean }, lrScale?: (name: string) => number,
 ): NativeNet {
   const params = network.parameterList();
   // Without an optimiser (evaluation only) the net gets no momentum buffers and refuses to train.
@@ -260,6 +260,7 @@ export function createNativeNet(
     cudaGraph: Boolean(c.cudaGraph),
     cudaStream: Boolean(c.cudaStream),
     foreachSgd: Boolean(c.foreachSgd),
+    fuseConvRelu: Boolean(c.fuseConvRelu),
   });
 }
 

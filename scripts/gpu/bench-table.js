@@ -26,7 +26,8 @@ if (!steps.length && !concurrency.length) {
   process.exit(1);
 }
 
-const label = (r) => `${r.batchSize} ${r.precision !== 'fp32' ? r.precision : r.tf32 ? 'tf32' : 'fp32'}${r.cudaGraph ? ' graph' : ''}`;
+// The candidates for the batch-512 target (bench --foreach-sgd, --fuse-conv-relu) get columns of their own.
+const label = (r) => `${r.batchSize} ${r.precision !== 'fp32' ? r.precision : r.tf32 ? 'tf32' : 'fp32'}${r.cudaGraph ? ' graph' : ''}${r.foreachSgd ? ' foreach' : ''}${r.fuseConvRelu ? ' fused' : ''}`;
 const order = (r) => [r.batchSize, ['fp32', 'tf32', 'bf16', 'fp16'].indexOf(label(r).split(' ')[1]), r.cudaGraph ? 1 : 0];
 steps.sort((a, b) => { const x = order(a), y = order(b); return x[0] - y[0] || x[1] - y[1] || x[2] - y[2]; });
 

@@ -10,9 +10,9 @@
 #                                                 concurrency benchmarks only (not the other benchmarks)
 #   bash scripts/gpu/device.sh cuda-tests         the build and the CUDA tests only: a first call that
 #                                                 checks the addon while the data is still on its way
-#   bash scripts/gpu/device.sh profile [SECONDS]  where ALL-CNN-C's step spends its GPU time (bench:profile),
-#                                                 and its bf16 CUDA-graph benchmark again, with and without
-#                                                 --foreach-sgd; default 90 s
+#   bash scripts/gpu/device.sh profile [SECONDS]  ALL-CNN-C's bf16 CUDA-graph benchmark again, with and
+#                                                 without --foreach-sgd and --fuse-conv-relu, and where its
+#                                                 step spends its GPU time (bench:profile); default 90 s
 #   bash scripts/gpu/device.sh data               join the CIFAR-10 parts carried so far (check sha256)
 #   bash scripts/gpu/device.sh accuracy [EPOCHS [SECONDS [fast|fp32]]]
 #                                                 fp32 vs the fast path (bf16, CUDA graph) on real data;
@@ -136,14 +136,16 @@ build_and_test() {
 }
 
 # Where the fast path's step spends its GPU time, for the batch-512 target
-# (150k images/s wanted), most wanted first: ALL-CNN-C in bf16 + TF32 at
-# batch 512, eager (each kernel counted in the op that launched it, and a
-# Chrome trace) and as a CUDA graph (the kernels, and the GPU's busy time
-# against the step's); the graph benchmark at 512 again, now that it builds
-# the weights channels-last as trainModel does (before 2026-12-01 it did
-# not), with the per-parameter update and with the _foreach one
-# (--foreach-sgd); then the same at batch 128. profile.tar.gz is rewritten
-# after every step.
+# (150k images/s wanted), most wanted first: ALL-CNN-C's bf16 + TF32 graph
+# benchmark at batch 512 again (it now builds the weights channels-last as
+# trainModel does; before 2026-12-01 it did not), then with the SGD update as
+# _foreach ops (--foreach-sgd) and with each convolution and its ReLU as
+# cuDNN's fused kernel (--fuse-conv-relu): the candidates for the target, A/B
+# on one machine; then the profiles at batch 512, eager (each kernel counted
+# in the op that launched it, and a Chrome trace) and as a CUDA graph (the
+# kernels, and the GPU's busy time against the step's); then both candidates
+# together, and the same at batch 128. profile.tar.gz is rewritten after
+# every step.
 profile() {
   DEADLINE=$((SECONDS + ${1:-90}))
   setup
@@ -161,13 +163,16 @@ profile() {
     step "bench $name" timeout $((DEADLINE - SECONDS)) sh -c "'$BUNDLE/run.sh' bench --device $DEVICE --no-ops --rounds 2 --json --models all-cnn-c --batch-size $bs --steps 30 --precision bf16 --tf32 --cuda-graph $* > '$WORK/profile/bench-$name.json'"
     save
   }
-  prof eager-512-bf16 20 --batch-size 512 --precision bf16 --tf32 --steps 5 --trace "$WORK/profile/eager-512-bf16.trace.json"
-  prof graph-512-bf16 20 --batch-size 512 --precision bf16 --tf32 --steps 10 --cuda-graph
   again graph-512-bf16 512
   again graph-512-bf16-foreach 512 --foreach-sgd
+  again graph-512-bf16-fused 512 --fuse-conv-relu
+  prof eager-512-bf16 20 --batch-size 512 --precision bf16 --tf32 --steps 5 --trace "$WORK/profile/eager-512-bf16.trace.json"
+  prof graph-512-bf16 20 --batch-size 512 --precision bf16 --tf32 --steps 10 --cuda-graph
+  again graph-512-bf16-both 512 --foreach-sgd --fuse-conv-relu
   again graph-128-bf16 128
   again graph-128-bf16-foreach 128 --foreach-sgd
-  prof graph-512-bf16-foreach 20 --batch-size 512 --precision bf16 --tf32 --steps 10 --cuda-graph --foreach-sgd
+  again graph-128-bf16-fused 128 --fuse-conv-relu
+  prof graph-512-bf16-fused 20 --batch-size 512 --precision bf16 --tf32 --steps 10 --cuda-graph --fuse-conv-relu
   prof eager-128-bf16 15 --batch-size 128 --precision bf16 --tf32 --steps 10
 }
 
