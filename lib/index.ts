@@ -80,7 +80,7 @@ export { visualizeCheckpoint } from './visualize/visualize';
 export type { Visualization, VisualizedUnit, VisualizeOptions } from './visualize/visualize';
 export { encodePng } from './visualize/png';
 export { loadedBinary } from './native';
-export type { BinaryManifest, LoadedBinary, NativeBackendInfo, NativeLayer, NativeTensor } from './native';
+export type { BinaryManifest, LoadedBinary, NativeBackendInfo, NativeLayer, NativeProfileEvent, NativeTensor } from './native';
 
 export { selectSubset, resolveSubset, loadCifar100Subset, SUBSET_PRESETS, BUNDLED_CIFAR100_SAMPLE } from './data/subsets';
 export type { SubsetSelection, SubsetClass, Cifar100Subset } from './data/subsets';
