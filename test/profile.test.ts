@@ -104,8 +104,12 @@ describe('profile (CPU)', () => {
       expect(s.byPart.find((r) => r.name === 'aten::conv2d')?.calls).toBe(3);
       expect(s.byOp.find((r) => r.name === 'aten::convolution_backward')?.calls).toBe(3);
       // self times add up to no more than the time measured around the steps
+      // (ops counted in their parents too: 2.44x in one run). Not to
+      // the last percent: the profiler's clock is not the one that times fn,
+      // and on a busy machine (CI) the sum came to 1.024 times the wall time;
+      // 30 runs on an idle one, 0.81 to 1.008.
       expect(s.total).toBeGreaterThan(0);
-      expect(s.total).toBeLessThanOrEqual((p.seconds / 2) * 1e6 * 1.01);
+      expect(s.total).toBeLessThanOrEqual((p.seconds / 2) * 1e6 * 1.1);
       expect(s.byKernel).toEqual([]);
     } finally {
       native().net_release(net);
