@@ -47,3 +47,17 @@ export function modelOption(id: string): NetworkSpec {
   if (!spec) throw new Error(`unknown model ${id} (known: ${Object.keys(MODELS).join(', ')})`);
   return spec;
 }
+
+/**
+ * The candidates for the batch-512 target, off by default until a GPU
+ * measures them: --foreach-sgd and --fuse-conv-relu, which both benchmarks
+ * take. CANDIDATE_DEFAULTS goes into parseArgs' defaults; candidateOptions
+ * gives them as NativeNetOptions, candidateLabel as words for a title line.
+ */
+export const CANDIDATE_DEFAULTS = { 'foreach-sgd': false, 'fuse-conv-relu': false };
+export function candidateOptions(args: Record<string, string | number | boolean>): { foreachSgd: boolean; fuseConvRelu: boolean } {
+  return { foreachSgd: Boolean(args['foreach-sgd']), fuseConvRelu: Boolean(args['fuse-conv-relu']) };
+}
+export function candidateLabel(c: { foreachSgd: boolean; fuseConvRelu: boolean }): string {
+  return `${c.foreachSgd ? '; _foreach SGD' : ''}${c.fuseConvRelu ? '; fused conv + ReLU' : ''}`;
+}

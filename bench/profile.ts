@@ -23,7 +23,7 @@ import { profile, summarizeProfile, TimeRow } from '../lib/profile';
 import { SGD } from '../lib/train/optim';
 import { PRECISIONS } from '../lib/train/config';
 import { createNativeNet } from '../lib/train/train';
-import { deviceOption, modelOption, oneOf, parseArgs, positiveInt } from './args';
+import { candidateLabel, candidateOptions, CANDIDATE_DEFAULTS, deviceOption, modelOption, oneOf, parseArgs, positiveInt } from './args';
 
 function table(title: string, rows: TimeRow[], total: number, top: number): void {
   if (!rows.length) return;
@@ -40,7 +40,8 @@ function table(title: string, rows: TimeRow[], total: number, top: number): void
 }
 
 async function main() {
-  const a = parseArgs(process.argv.slice(2), { device: 'cpu', model: 'all-cnn-c', 'batch-size': 128, steps: 5, warmup: 5, precision: 'fp32', tf32: false, 'cuda-graph': false, layout: 'auto', top: 15, trace: '', json: false, 'foreach-sgd': false, 'fuse-conv-relu': false });
+  const a = parseArgs(process.argv.slice(2), { device: 'cpu', model: 'all-cnn-c', 'batch-size': 128, steps: 5, warmup: 5, precision: 'fp32', tf32: false, 'cuda-graph': false, layout: 'auto', top: 15, trace: '', json: false, ...CANDIDATE_DEFAULTS });
+  const candidates = candidateOptions(a);
   const precision = oneOf(a, 'precision', PRECISIONS);
   ensureDefaultThreads();
   const { device, cuda } = deviceOption(a);
@@ -61,7 +62,7 @@ async function main() {
   const sgd = new SGD(network.parameterList());
   const x = randn([bs, 3, 32, 32], { device });
   const y = randint(0, 10, [bs], device);
-  const net = createNativeNet(network, sgd, { momentum: 0.9, weightDecay: 0.001, labelSmoothing: 0, channelsLast: layout === 'nhwc', precision, cudaGraph: graph, foreachSgd: Boolean(a['foreach-sgd']), fuseConvRelu: Boolean(a['fuse-conv-relu']) });
+  const net = createNativeNet(network, sgd, { momentum: 0.9, weightDecay: 0.001, labelSmoothing: 0, channelsLast: layout === 'nhwc', precision, cudaGraph: graph, ...candidates });
   try {
     // cuDNN autotuning, and with --cuda-graph the eager steps before the capture and the capture itself.
     await native().net_train_step(net, x.handle, y.handle, 0.01, warmup);
@@ -80,7 +81,7 @@ async function main() {
     const p = profile(steady, { cuda, trace: a.trace ? String(a.trace) : undefined });
     const s = summarizeProfile(p.events, steps, cuda ? 'device' : 'host');
     const result = {
-      device: deviceName, libtorch: info.loadedVersion, model: spec.name, batchSize: bs, steps, precision: a.precision, tf32: a.tf32, cudaGraph: graph, layout, foreachSgd: a['foreach-sgd'], fuseConvRelu: a['fuse-conv-relu'], date: new Date().toISOString(),
+      device: deviceName, libtorch: info.loadedVersion, model: spec.name, batchSize: bs, steps, precision: a.precision, tf32: a.tf32, cudaGraph: graph, layout, ...candidates, date: new Date().toISOString(),
       imagesPerSecond: (bs * steps) / plainSeconds, stepMicros: (plainSeconds / steps) * 1e6, profiledStepMicros: (p.seconds / steps) * 1e6, ...s,
       ...(p.traceError ? { traceError: p.traceError } : {}),
     };
@@ -88,7 +89,7 @@ async function main() {
       console.log(JSON.stringify(result, null, 2));
       return;
     }
-    console.log(`${spec.name} on ${deviceName}; LibTorch ${info.loadedVersion}; batch ${bs}; ${a.precision}${a.tf32 ? ' + tf32' : ''}; ${layout.toUpperCase()}${graph ? '; CUDA graph' : ''}${a['foreach-sgd'] ? '; _foreach SGD' : ''}${a['fuse-conv-relu'] ? '; fused conv + ReLU' : ''}; ${steps} steps after ${warmup} warm-up; ${result.date}`);
+    console.log(`${spec.name} on ${deviceName}; LibTorch ${info.loadedVersion}; batch ${bs}; ${a.precision}${a.tf32 ? ' + tf32' : ''}; ${layout.toUpperCase()}${graph ? '; CUDA graph' : ''}${candidateLabel(candidates)}; ${steps} steps after ${warmup} warm-up; ${result.date}`);
     console.log(`step: ${result.stepMicros.toFixed(0)} us (${result.imagesPerSecond.toFixed(0)} images/s) without the profiler, ${result.profiledStepMicros.toFixed(0)} us with it`);
     if (cuda) {
       console.log(`GPU busy ${s.deviceBusy.toFixed(0)} us per step (${((100 * s.deviceBusy) / result.stepMicros).toFixed(0)}% of the unprofiled step); kernels ${s.total.toFixed(0)} us (overlapping kernels counted each)`);

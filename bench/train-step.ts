@@ -29,10 +29,11 @@ import { SGD } from '../lib/train/optim';
 import { PRECISIONS } from '../lib/train/config';
 import { createNativeNet } from '../lib/train/train';
 import { MODELS } from '../models';
-import { deviceOption, modelOption, oneOf, parseArgs, positiveInt } from './args';
+import { candidateLabel, candidateOptions, CANDIDATE_DEFAULTS, deviceOption, modelOption, oneOf, parseArgs, positiveInt } from './args';
 
 async function main() {
-  const a = parseArgs(process.argv.slice(2), { device: 'cpu', 'batch-size': 128, steps: 5, rounds: 3, models: Object.keys(MODELS).join(','), precision: 'fp32', tf32: false, 'cuda-graph': false, layout: 'auto', json: false, ops: true, 'foreach-sgd': false, 'fuse-conv-relu': false });
+  const a = parseArgs(process.argv.slice(2), { device: 'cpu', 'batch-size': 128, steps: 5, rounds: 3, models: Object.keys(MODELS).join(','), precision: 'fp32', tf32: false, 'cuda-graph': false, layout: 'auto', json: false, ops: true, ...CANDIDATE_DEFAULTS });
+  const candidates = candidateOptions(a);
   const precision = oneOf(a, 'precision', PRECISIONS);
   ensureDefaultThreads();
   const { device, cuda } = deviceOption(a);
@@ -46,7 +47,7 @@ async function main() {
   if (graph && !cuda) throw new Error('--cuda-graph needs --device cuda');
   const layout = a.layout === 'auto' ? (cuda ? 'nhwc' : 'nchw') : String(a.layout);
   if (layout !== 'nchw' && layout !== 'nhwc') throw new Error(`--layout must be auto, nchw or nhwc, got ${a.layout}`);
-  if (!a.json) console.log(`device: ${deviceName}; LibTorch ${info.loadedVersion}; batch ${bs}; best of ${a.rounds} rounds of ${steps} steps; precision ${a.precision}${a.tf32 ? ' + tf32' : ''}; ${layout.toUpperCase()}${graph ? '; CUDA graph' : ''}${a['foreach-sgd'] ? '; _foreach SGD' : ''}${a['fuse-conv-relu'] ? '; fused conv + ReLU' : ''}; ${new Date().toISOString()}`);
+  if (!a.json) console.log(`device: ${deviceName}; LibTorch ${info.loadedVersion}; batch ${bs}; best of ${a.rounds} rounds of ${steps} steps; precision ${a.precision}${a.tf32 ? ' + tf32' : ''}; ${layout.toUpperCase()}${graph ? '; CUDA graph' : ''}${candidateLabel(candidates)}; ${new Date().toISOString()}`);
   if (!a.json) console.log(`${'model'.padEnd(16)} ${'cxx img/s'.padStart(10)} ${'driven img/s'.padStart(13)} ${'driven/cxx'.padStart(10)} ${'ops img/s'.padStart(10)} ${'ops/cxx'.padStart(8)} ${'GFLOP/img'.padStart(10)} ${'TFLOP/s'.padStart(8)}`);
   const ids = String(a.models).split(',');
   const specs = ids.map(modelOption);
@@ -63,7 +64,7 @@ async function main() {
     const y = randint(0, 10, [bs], device);
     let net: NativeNet | null = null;
     try {
-      const n = createNativeNet(network, sgd, { momentum: 0.9, weightDecay: 0.001, labelSmoothing: 0, channelsLast: layout === 'nhwc', precision, cudaGraph: graph, foreachSgd: Boolean(a['foreach-sgd']), fuseConvRelu: Boolean(a['fuse-conv-relu']) });
+      const n = createNativeNet(network, sgd, { momentum: 0.9, weightDecay: 0.001, labelSmoothing: 0, channelsLast: layout === 'nhwc', precision, cudaGraph: graph, ...candidates });
       net = n;
       // warm-up: cuDNN autotuning, and with --cuda-graph 3 eager steps and the capture
       await native().net_train_step(n, x.handle, y.handle, 0.01, 5);
@@ -125,7 +126,7 @@ async function main() {
       network.dispose();
     }
   }
-  if (a.json) console.log(JSON.stringify({ device: deviceName, batchSize: bs, steps, rounds: a.rounds, precision: a.precision, tf32: a.tf32, cudaGraph: graph, layout, foreachSgd: a['foreach-sgd'], fuseConvRelu: a['fuse-conv-relu'], date: new Date().toISOString(), rows }, null, 2));
+  if (a.json) console.log(JSON.stringify({ device: deviceName, batchSize: bs, steps, rounds: a.rounds, precision: a.precision, tf32: a.tf32, cudaGraph: graph, layout, ...candidates, date: new Date().toISOString(), rows }, null, 2));
   if (failures) process.exitCode = 1;
 }
 

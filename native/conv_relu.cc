@@ -60,30 +60,17 @@ struct ConvReluFunction : public ag::Function<ConvReluFunction> {
   }
 };
 
-// The dtype autocast runs convolutions in on this thread for this device,
-// if it is on (AutocastScope turns it on).
-c10::optional<torch::Dtype> AutocastDtype(torch::DeviceType type) {
-#if ALLCNN_TORCH_AT_LEAST(2, 4)
-  if (at::autocast::is_autocast_enabled(type)) return at::autocast::get_autocast_dtype(type);
-#else
-  if (type == torch::kCUDA && at::autocast::is_enabled()) return at::autocast::get_autocast_gpu_dtype();
-  if (type == torch::kCPU && at::autocast::is_cpu_enabled()) return at::autocast::get_autocast_cpu_dtype();
-#endif
-  return c10::nullopt;
-}
-
 }  // namespace
 
 torch::Tensor ConvRelu(const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& b, int64_t stride,
-                       int64_t padding) {
+                       int64_t padding, const c10::optional<torch::Dtype>& autocast) {
   RECORD_USER_SCOPE("allcnn::conv_relu");  // a name for the profiler (lib/profile.ts); free otherwise
+  if (!autocast) return ConvReluFunction::apply(x, w, b, stride, padding);
   // Autocast does not know this function: cast as it would for conv2d, before
   // the node, so that autograd casts the gradients back (and the weights'
   // casts are cached as conv2d's would be).
-  c10::optional<torch::Dtype> dtype = AutocastDtype(x.device().type());
-  if (!dtype) return ConvReluFunction::apply(x, w, b, stride, padding);
   auto cast = [&](const torch::Tensor& t) {
-    return t.defined() ? at::autocast::cached_cast(*dtype, t, x.device().type()) : t;
+    return t.defined() ? at::autocast::cached_cast(*autocast, t, x.device().type()) : t;
   };
   return ConvReluFunction::apply(cast(x), cast(w), cast(b), stride, padding);
 }

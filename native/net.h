@@ -111,11 +111,13 @@ class AutocastScope {
 };
 
 // relu(conv2d(x, w, b)) with a square stride and padding as one autograd
-// node: on CUDA, cuDNN's fused kernel where it applies (conv_relu.cc).
+// node: on CUDA, cuDNN's fused kernel where it applies (conv_relu.cc). Inside
+// an AutocastScope, `autocast` is the net's dtype (Net::autocast).
 torch::Tensor ConvRelu(const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& b, int64_t stride,
-                       int64_t padding);
+                       int64_t padding, const c10::optional<torch::Dtype>& autocast);
 
-// The layer program on x; logits in the autocast dtype when autocast is on.
+// The layer program on x, inside an AutocastScope for the net; logits in
+// the autocast dtype when autocast is on.
 torch::Tensor Forward(const Net& net, torch::Tensor x, bool train);
 
 // One step (forward, loss, backward, SGD) op by op. With lrTensor defined (a

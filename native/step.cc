@@ -63,7 +63,7 @@ torch::Tensor Forward(const Net& net, torch::Tensor x, bool train) {
     switch (l.kind) {
       case Kind::Conv:
         if (net.fuseConvRelu && k + 1 < net.layers.size() && net.layers[k + 1].kind == Kind::Relu) {
-          x = ConvRelu(x, P(l.weight), P(l.bias), l.stride, l.padding);
+          x = ConvRelu(x, P(l.weight), P(l.bias), l.stride, l.padding, net.autocast);
           ++k;  // the ReLU is done
           break;
         }
