@@ -48,7 +48,10 @@ export function zcaCovariance(rows: Tensor): { mean: Tensor; covariance: Tensor 
     // The big product in float32 (fast), the eigendecomposition in float64 (stable).
     const mean = rows.to({ dtype: 'float64' }).mean(0);
     const c = rows.sub(mean.to({ dtype: 'float32' }));
-    const covariance = c.transpose(0, 1).matmul(c).div(rows.shape[0]).to({ dtype: 'float64' });
+    const product = c.transpose(0, 1).matmul(c).to({ dtype: 'float64' });
+    // c^T c is symmetric, but a BLAS kernel may sum its two triangles in different orders (Debian's
+    // OpenBLAS 0.3.21 on an AVX-512 EPYC: 3.6e-7 apart in data.test's case), and eigh reads only one: average them.
+    const covariance = product.add(product.transpose(0, 1)).div(2 * rows.shape[0]);
     return { mean, covariance };
   });
 }
