@@ -279,6 +279,16 @@ describe('the transfer preset', () => {
     await expect(reproduceTransfer('t', { ...o, epochs: 2 }, { out })).rejects.toThrow('holds an experiment made with other options (differs in: epochs)');
   });
 
+  test('a bad subset or CIFAR-100 archive fails before pretraining, leaving no folder', async () => {
+    const out = path.join(tmp(), 'never');
+    const o = { ...TRANSFER_PRESETS.cpu, device: 'cpu', pretrainEpochs: 1, subsets: ['vehicles', 'bikes'] };
+    const events: string[] = [];
+    await expect(reproduceTransfer('t', o, { out }, { onEvent: (e) => events.push(e.type) })).rejects.toThrow('unknown CIFAR-100 class or superclass "bikes"; valid names for');
+    await expect(reproduceTransfer('t', { ...o, subsets: ['vehicles'] }, { out, data100: path.join(tmp(), 'missing.tar.gz') })).rejects.toThrow('missing.tar.gz');
+    expect(events).toEqual([]);
+    expect(fs.existsSync(out)).toBe(false);
+  });
+
   test('the near-versus-far comparison is computed from the numbers', () => {
     const row = (subset: string, relation: 'near' | 'far', mode: 'features' | 'scratch', test: number) => ({
       id: `${subset}/${mode}`, label: `${subset} / ${mode} (conv head)`, subset, relation, mode, head: 'conv' as const,
@@ -321,5 +331,21 @@ describe('allcnn transfer', () => {
     const subset = run('--from', checkpoint, '--subset', 'bikes');
     expect(subset.status).toBe(1);
     expect(subset.stderr).toContain('unknown CIFAR-100 class or superclass "bikes"; valid names for');
+    const missing = path.join(tmp(), 'missing.safetensors');
+    const from = run('--from', missing);
+    expect(from.status).toBe(1);
+    expect(from.stderr).toContain(`${missing}: no such file (allcnn train writes <out>/checkpoint.safetensors and <out>/weights.safetensors)`);
+  });
+
+  test('without --from, a bad subset or CIFAR-100 archive fails before pretraining', () => {
+    const out = path.join(tmp(), 'never');
+    const subset = run('--subset', 'bikes', '--pretrain-epochs', '1', '--out', out);
+    expect(subset.status).toBe(1);
+    expect(subset.stderr).toContain('unknown CIFAR-100 class or superclass "bikes"; valid names for');
+    const data = run('--data100', path.join(out, 'missing.tar.gz'), '--pretrain-epochs', '1', '--out', out);
+    expect(data.status).toBe(1);
+    expect(data.stderr).toContain('missing.tar.gz');
+    for (const r of [subset, data]) expect(r.stderr).not.toContain('pretraining');
+    expect(fs.existsSync(out)).toBe(false);
   });
 });

@@ -2,7 +2,7 @@
 import * as path from 'node:path';
 import { Command, Option } from 'commander';
 import { BUNDLED_SAMPLE, PREPS } from '../data/dataset';
-import { BUNDLED_CIFAR100_SAMPLE } from '../data/subsets';
+import { BUNDLED_CIFAR100_SAMPLE, checkCifar100Subsets } from '../data/subsets';
 import { cudaAvailable } from '../backend';
 import { reproduceTransfer, runLabel, TRANSFER_PRESETS, TransferEvent, TransferPresetOptions } from '../experiments/transfer';
 import { SCHEDULES } from '../train/schedule';
@@ -60,7 +60,9 @@ export function transferCommand(): Command {
       let from: string | undefined = o.from;
       const p = pretrainDefaults(o.device);
       if (!from && o.mode !== 'scratch') {
-        // No checkpoint: pretrain one now, into the output folder (reused on the next call).
+        // No checkpoint: pretrain one now, into the output folder (reused on the next call),
+        // once the CIFAR-100 archive and the subset's names are known to be good.
+        await checkCifar100Subsets(o.data100, [o.subset]);
         from = path.join(out, 'pretrain', 'checkpoint.safetensors');
         const model = o.model ?? p.model;
         const epochs = o.pretrainEpochs ?? p.pretrainEpochs;

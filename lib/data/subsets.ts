@@ -138,6 +138,17 @@ export function selectSubset(data: Cifar100, spec: string | readonly string[]): 
   return { train, test, classNames: selection.classes.map((c) => c.name), source: `${data.source} [${selection.name}]`, selection };
 }
 
+/**
+ * Reads `file` (the bundled sample when omitted) and resolves every subset
+ * asked for, so that a bad archive or class name fails before anything is
+ * trained (pretraining on CIFAR-10 comes first and can take an hour): a
+ * DataError naming what is wrong, as loadCifar100Subset would give later.
+ */
+export async function checkCifar100Subsets(file: string | undefined, specs: readonly (string | readonly string[])[]): Promise<SubsetSelection[]> {
+  const data = await readCifar100(file ?? BUNDLED_CIFAR100_SAMPLE);
+  return specs.map((spec) => resolveSubset(data, spec));
+}
+
 /** The CIFAR-100 sample shipped with allcnn (200 training + 100 test images of the two subsets), used when no data set is given. */
 export const BUNDLED_CIFAR100_SAMPLE = path.resolve(__dirname, '..', '..', '..', 'fixtures', 'cifar-100-sample.tar.gz');
 

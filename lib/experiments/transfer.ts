@@ -13,7 +13,7 @@
 import * as path from 'node:path';
 import { requireDevice } from '../backend';
 import { Dataset } from '../data/dataset';
-import { loadCifar100Subset, SubsetClass, SubsetSelection } from '../data/subsets';
+import { checkCifar100Subsets, loadCifar100Subset, SubsetClass, SubsetSelection } from '../data/subsets';
 import { writeFileAtomic } from '../report/atomic';
 import { writeTransferReport } from '../report/transfer';
 import type { Prep } from '../data/dataset';
@@ -156,6 +156,8 @@ export async function reproduceTransfer(
 ): Promise<{ summary: TransferSummary; report: string }> {
   const started = Date.now();
   requireDevice(o.device);
+  // A bad CIFAR-100 archive or subset fails here, not after pretraining and half the runs.
+  await checkCifar100Subsets(where.data100, o.subsets);
   claimFolder(where.out, o, { data10: where.data10, data100: where.data100 });
   const journal = path.join(where.out, 'runs.jsonl');
   const done = new Map(readJournal(journal).map((r) => [r.id, r as TransferRecord]));

@@ -10,6 +10,7 @@
  * another architecture is rejected by name before anything is copied; the
  * head is left new and reported, as are the file's tensors left unused.
  */
+import * as fs from 'node:fs';
 import { noGrad } from '../autograd';
 import { CheckpointError } from '../errors';
 import { loadSafetensors } from '../io/safetensors';
@@ -44,6 +45,7 @@ export function modelIdOf(name: string | null): string | undefined {
 
 /** Reads a checkpoint or weights file (see the module comment). */
 export function readPretrained(file: string): Pretrained {
+  if (!fs.existsSync(file)) throw new CheckpointError(`${file}: no such file (allcnn train writes <out>/checkpoint.safetensors and <out>/weights.safetensors)`);
   const { tensors: raw, metadata } = loadSafetensors(file);
   const kind = metadata.format === CHECKPOINT_FORMAT ? 'checkpoint' : 'weights';
   const tensors = new Map<string, Tensor>();
