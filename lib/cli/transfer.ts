@@ -4,6 +4,7 @@ import { Command, Option } from 'commander';
 import { BUNDLED_SAMPLE, PREPS } from '../data/dataset';
 import { BUNDLED_CIFAR100_SAMPLE, checkCifar100Subsets } from '../data/subsets';
 import { cudaAvailable } from '../backend';
+import { checkFolder } from '../io/folder';
 import { reproduceTransfer, runLabel, TRANSFER_PRESETS, TransferEvent, TransferPresetOptions } from '../experiments/transfer';
 import { SCHEDULES } from '../train/schedule';
 import { TRANSFER_DEFAULTS, TRANSFER_MODES } from '../transfer/config';
@@ -53,6 +54,7 @@ export function transferCommand(): Command {
       const subsetSlug = String(o.subset).replace(/[^\w.-]+/g, '_');
       // Made only when something is written, so a refused run leaves no empty folder behind.
       const out = path.resolve(o.out ?? path.join('results', `transfer-${subsetSlug}-${o.mode}-${o.head}`));
+      checkFolder(out); // written after training: fail now if it cannot be
       const say = (s: string) => process.stderr.write(`${s}\n`);
       const signal = abortOnSignal();
       if (!o.data100) say(`data: the bundled CIFAR-100 sample (${rel(BUNDLED_CIFAR100_SAMPLE)}, a few images per class: a smoke test); pass --data100 for the real subsets`);

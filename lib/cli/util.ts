@@ -1,6 +1,7 @@
 /** Small helpers shared by the commands. */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { makeFolder } from '../io/folder';
 import type { Network } from '../model/network';
 import { writeFileAtomic } from '../report/atomic';
 import { exportWeights } from '../train/checkpoint';
@@ -32,7 +33,7 @@ export function abortOnSignal(): AbortSignal {
  * Returns true when it printed (the caller prints its summary otherwise).
  */
 export function saveRun(out: string, result: { network?: Network }, json: boolean): boolean {
-  fs.mkdirSync(out, { recursive: true });
+  makeFolder(out);
   exportWeights(path.join(out, 'weights.safetensors'), result.network!);
   result.network!.dispose();
   const { network: _network, ...record } = result;

@@ -1,7 +1,7 @@
 /** `allcnn visualize`: guided backpropagation of a trained run's units (the paper's figures 3 and 4) as a PNG. */
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
+import { checkFolder, makeFolder } from '../io/folder';
 import { writeFileAtomic } from '../report/atomic';
 import { METHODS } from '../visualize/guided-backprop';
 import { Visualization, visualizeCheckpoint } from '../visualize/visualize';
@@ -37,12 +37,13 @@ export function visualizeCommand(): Command {
     .option('--out <file>', 'the PNG to write (default: <layer>-<methods>.png beside the checkpoint); a .json with the images and activations goes beside it')
     .action(async (target: string, o) => {
       const file = checkpointFile(target);
+      if (o.out) checkFolder(path.dirname(path.resolve(o.out))); // written after the search: fail now if it cannot be
       process.stderr.write(`searching the test images of ${path.relative(process.cwd(), file)} (device ${o.device})\n`);
       const v = await visualizeCheckpoint(file, {
         layer: o.layer, channels: o.channels, top: o.top, methods: o.method, images: o.images, data: o.data, device: o.device, crop: o.crop,
       });
       const out = o.out ?? path.join(path.dirname(file), `${v.layer}-${v.methods.join('-')}.png`);
-      fs.mkdirSync(path.dirname(path.resolve(out)), { recursive: true });
+      makeFolder(path.dirname(path.resolve(out)));
       writeFileAtomic(out, v.png);
       const { png: _png, ...record } = v;
       const json = out.replace(/\.png$/i, '') + '.json';

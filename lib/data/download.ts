@@ -16,6 +16,7 @@ import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { DataError } from '../errors';
 import { invalid } from '../check';
+import { makeFolder } from '../io/folder';
 
 export const CIFAR10_URL = 'https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz';
 export const CIFAR10_MD5 = 'c32a1d4ab5d03f1284b67883e8d87530';
@@ -77,9 +78,11 @@ export async function ensureArchive(remote: RemoteArchive, opts: DownloadOptions
   const cached = await fsp.stat(target).catch(() => null);
   if (cached && cached.isFile() && cached.size > 0) return target;
 
-  await fsp.mkdir(cacheDir, { recursive: true }).catch((err: Error) => {
-    throw new DataError(`cannot create the data cache folder ${cacheDir} (${err.message}); set ${DATA_DIR_ENV} to a writable folder`);
-  });
+  try {
+    makeFolder(cacheDir);
+  } catch (err) {
+    throw new DataError(`cannot create the data cache folder ${cacheDir} (${(err as Error).message}); set ${DATA_DIR_ENV} to a writable folder`);
+  }
   // Unique per attempt, in the same folder so that the rename is atomic.
   const temp = `${target}.${process.pid}.${randomBytes(4).toString('hex')}.part`;
   try {

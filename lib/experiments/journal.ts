@@ -6,6 +6,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { makeFolder } from '../io/folder';
 import { writeFileAtomic } from '../report/atomic';
 import type { RunRecord } from './types';
 
@@ -24,7 +25,7 @@ const SCHEDULING_ONLY = new Set(['concurrency']);
  * mixes two experiments.
  */
 export function claimFolder(out: string, options: object, data: Record<string, string | undefined | null>): void {
-  fs.mkdirSync(out, { recursive: true });
+  makeFolder(out);
   const file = path.join(out, 'experiment.json');
   if (fs.existsSync(file)) {
     const saved = JSON.parse(fs.readFileSync(file, 'utf8'));

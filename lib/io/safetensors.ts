@@ -10,6 +10,7 @@ import * as path from 'node:path';
 import { fromArray } from '../creation';
 import { CheckpointError } from '../errors';
 import type { DType, Tensor } from '../tensor';
+import { makeFolder } from './folder';
 
 const HEADER_LENGTH_BYTES = 8;
 const MAX_HEADER_BYTES = 100 * 1024 * 1024;
@@ -33,7 +34,7 @@ export function saveSafetensors(file: string, tensors: Map<string, Tensor> | Rec
   json += ' '.repeat((8 - (json.length % 8)) % 8); // align the data to 8 bytes
   const head = Buffer.alloc(HEADER_LENGTH_BYTES);
   head.writeBigUInt64LE(BigInt(Buffer.byteLength(json)));
-  fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+  makeFolder(path.dirname(path.resolve(file)));
   const tmp = `${file}.tmp-${process.pid}-${Date.now()}`;
   try {
     const fd = fs.openSync(tmp, 'w');

@@ -4,9 +4,9 @@
  * writeReport() draws the figures under `${dir}/figures/` and writes
  * `${dir}/REPORT.md`, every file atomically.
  */
-import { mkdirSync } from 'fs';
 import { join } from 'path';
 import type { ResultRow, RunRecord, Summary } from '../experiments/types';
+import { makeFolder } from '../io/folder';
 import { writeFileAtomic } from './atomic';
 import { duration, MISSING, num, slug } from './format';
 import { learningCurves, summaryFigure, validationCurves } from './plots';
@@ -114,7 +114,7 @@ function runsOfRow(row: ResultRow, runs: readonly RunRecord[]): RunRecord[] {
 /** Draws the figures and writes `${dir}/REPORT.md`; returns its path. */
 export async function writeReport(dir: string, summary: Summary, runs: RunRecord[], progress?: string): Promise<string> {
   const figDir = join(dir, 'figures');
-  mkdirSync(figDir, { recursive: true });
+  makeFolder(figDir);
   const figures: Record<string, string> = {};
   const used = new Set<string>();
   // Two labels may share a slug ('A' vs 'a'): number the later ones.

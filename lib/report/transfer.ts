@@ -9,10 +9,10 @@
  * (near gain - far gain): the four test accuracies' binomial errors
  * (claims.ts noisePoints) added in quadrature.
  */
-import { mkdirSync } from 'fs';
 import { join } from 'path';
 import type { TopLevelSpec } from 'vega-lite';
 import type { TransferRecord, TransferRow, TransferSummary } from '../experiments/transfer';
+import { makeFolder } from '../io/folder';
 import { writeFileAtomic } from './atomic';
 import { noisePoints } from './claims';
 import { duration, MISSING, num, pct, points, slug, table } from './format';
@@ -193,7 +193,7 @@ async function accuracyFigure(s: TransferSummary, outBase: string): Promise<unkn
 
 /** Draws the figures under `${dir}/figures/` and writes `${dir}/REPORT.md`; returns its path. */
 export async function writeTransferReport(dir: string, s: TransferSummary, runs: readonly TransferRecord[]): Promise<string> {
-  mkdirSync(join(dir, 'figures'), { recursive: true });
+  makeFolder(join(dir, 'figures'));
   const figures: Record<string, string> = {};
   if (s.rows.length) {
     await accuracyFigure(s, join(dir, 'figures', 'transfer-accuracy'));

@@ -4,11 +4,13 @@
  * (forward, loss, backward, SGD) run off the event loop; training metrics
  * accumulate on the device and are read every `READ_EVERY` steps.
  */
+import * as path from 'node:path';
 import { configureBackend, ensureDefaultThreads, requireDevice } from '../backend';
 import { manualSeed, randperm } from '../creation';
 import { augmentBatch } from '../data/augment';
 import { Dataset, loadCifar10, TensorSplit } from '../data/dataset';
 import { crossEntropy } from '../functional';
+import { checkFolder } from '../io/folder';
 import { buildNetwork, Network } from '../model/network';
 import type { NetworkSpec } from '../model/spec';
 import { native, NativeMetrics, NativeNet } from '../native';
@@ -132,6 +134,8 @@ export class AbortError extends Error {
 export async function trainModel(config: TrainConfig, hooks: TrainHooks = {}): Promise<TrainResult> {
   const c = resolveConfig(config);
   requireDevice(c.device);
+  // The first checkpoint is written after an epoch: a folder that cannot be made fails now, not then.
+  if (hooks.checkpoint) checkFolder(path.dirname(path.resolve(hooks.checkpoint)));
   if (hooks.signal?.aborted) throw new AbortError('training aborted before it started', true);
   const spec = specOf(config.model);
   const started = Date.now();

@@ -1,0 +1,71 @@
+/**
+ * Output folders: made (like `mkdir -p`) or checked before a long run writes
+ * into them, with an error that names the part of the path at fault.
+ *
+ * Not fs.mkdirSync(dir, {recursive: true}): where a path's parent exists but
+ * cannot hold children (a symbolic link to a disk that is not mounted, or
+ * /proc), mkdir gives ENOENT, Node's recursive walk makes the parent again
+ * (EEXIST) and retries the child, forever, at 100% CPU (nodejs/node: the
+ * loop in MKDirpSync; Bun fixed the same walk in oven-sh/bun#40600). Here
+ * each folder is made once, with a plain mkdir, so any failure is an error.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+function cannotMake(dir: string, why: string): Error {
+  return new Error(`cannot make the folder ${dir}: ${why}; pass another output folder`);
+}
+
+/** stat (following links) or lstat of `d`; undefined when nothing is there, or a file stands above it (ENOTDIR). */
+function statOf(dir: string, d: string, follow: boolean): fs.Stats | undefined {
+  try {
+    return follow ? fs.statSync(d) : fs.lstatSync(d);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
+    throw cannotMake(dir, `${d}: ${code ?? (err as Error).message}`);
+  }
+}
+
+/**
+ * The folders that making `dir` needs, outermost first, after checking that
+ * the nearest one that exists is a folder this process may write in.
+ */
+function missingFolders(dir: string): string[] {
+  const missing: string[] = [];
+  for (let d = path.resolve(dir); ; d = path.dirname(d)) {
+    const stat = statOf(dir, d, true);
+    if (stat) {
+      if (!stat.isDirectory()) throw cannotMake(dir, `${d} is a file, not a folder`);
+      if (missing.length > 0) {
+        try {
+          fs.accessSync(d, fs.constants.W_OK);
+        } catch {
+          throw cannotMake(dir, `${d} is not writable`);
+        }
+      }
+      return missing;
+    }
+    if (statOf(dir, d, false)?.isSymbolicLink()) throw cannotMake(dir, `${d} is a symbolic link to ${fs.readlinkSync(d)}, which does not exist`);
+    missing.unshift(d); // the root always exists, so the walk ends
+  }
+}
+
+/** Throws the error makeFolder(dir) would give, where it can tell without making anything. */
+export function checkFolder(dir: string): void {
+  missingFolders(dir);
+}
+
+/** Makes `dir` and the folders above it that are missing; nothing when it exists. */
+export function makeFolder(dir: string): void {
+  for (const d of missingFolders(dir)) {
+    try {
+      fs.mkdirSync(d);
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException;
+      // Made meanwhile by another process (two runs sharing a results folder): fine.
+      if (e.code === 'EEXIST' && statOf(dir, d, true)?.isDirectory()) continue;
+      throw cannotMake(dir, `mkdir ${d} failed (${e.code ?? e.message})`);
+    }
+  }
+}

@@ -1,0 +1,92 @@
+/**
+ * Output folders (lib/io/folder.ts): made like `mkdir -p`, and a path that
+ * cannot be one (a file on the way, a dangling symbolic link, /proc) is an
+ * error naming the culprit, found before a run trains rather than after its
+ * first epoch, and never the endless loop Node's recursive mkdir falls into.
+ */
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { checkFolder, makeFolder } from '../lib/io/folder';
+import { trainModel } from '../lib/train/train';
+import { tempDirs } from './tmp';
+
+const tmp = tempDirs('folder');
+process.env.ALLCNN_DATA = tmp();
+const BIN = path.resolve(__dirname, '../../bin/allcnn.js');
+
+test('makes the missing folders of a nested path; an existing folder is left as it is', () => {
+  const root = tmp();
+  const dir = path.join(root, 'a', 'b', 'c');
+  checkFolder(dir);
+  expect(fs.existsSync(path.join(root, 'a'))).toBe(false); // checking makes nothing
+  makeFolder(dir);
+  expect(fs.statSync(dir).isDirectory()).toBe(true);
+  fs.writeFileSync(path.join(dir, 'kept'), 'x');
+  makeFolder(dir);
+  checkFolder(dir);
+  expect(fs.readdirSync(dir)).toEqual(['kept']);
+});
+
+test('a file on the way is named, and nothing is made', () => {
+  const root = tmp();
+  const file = path.join(root, 'results');
+  fs.writeFileSync(file, 'not a folder');
+  const dir = path.join(file, 'run', 'x');
+  const expected = `cannot make the folder ${dir}: ${file} is a file, not a folder; pass another output folder`;
+  expect(() => checkFolder(dir)).toThrow(expected);
+  expect(() => makeFolder(dir)).toThrow(expected);
+  expect(() => makeFolder(file)).toThrow(`cannot make the folder ${file}: ${file} is a file, not a folder`);
+  expect(fs.readdirSync(root)).toEqual(['results']);
+});
+
+test('a symbolic link to nothing (a disk not mounted) is named with its target', () => {
+  const root = tmp();
+  const link = path.join(root, 'results');
+  fs.symlinkSync(path.join(root, 'unmounted', 'disk'), link);
+  const dir = path.join(link, 'run');
+  const expected = `cannot make the folder ${dir}: ${link} is a symbolic link to ${path.join(root, 'unmounted', 'disk')}, which does not exist`;
+  expect(() => checkFolder(dir)).toThrow(expected);
+  expect(() => makeFolder(dir)).toThrow(expected);
+  // A link to a folder is followed.
+  fs.mkdirSync(path.join(root, 'real'));
+  fs.symlinkSync(path.join(root, 'real'), path.join(root, 'linked'));
+  makeFolder(path.join(root, 'linked', 'run'));
+  expect(fs.existsSync(path.join(root, 'real', 'run'))).toBe(true);
+});
+
+// In a child process with a time limit: Node's own recursive mkdir never returns here.
+(fs.existsSync('/proc/self') ? test : test.skip)('under /proc, mkdir fails once and says so', () => {
+  const module = path.resolve(__dirname, '../lib/io/folder.js');
+  const script = `try { require(${JSON.stringify(module)}).makeFolder('/proc/allcnn-results/run'); } catch (e) { console.log(e.message); }`;
+  const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 20000 });
+  expect(r.signal).toBeNull();
+  expect(r.stdout.trim()).toBe('cannot make the folder /proc/allcnn-results/run: mkdir /proc/allcnn-results failed (ENOENT); pass another output folder');
+});
+
+(process.getuid?.() === 0 ? test.skip : test)('a folder this user may not write in is named', () => {
+  const root = tmp();
+  const locked = path.join(root, 'locked');
+  fs.mkdirSync(locked, { mode: 0o500 });
+  expect(() => makeFolder(path.join(locked, 'run'))).toThrow(`cannot make the folder ${path.join(locked, 'run')}: ${locked} is not writable`);
+});
+
+test('trainModel refuses a checkpoint it could not write before it trains, not after the first epoch', async () => {
+  const file = path.join(tmp(), 'results');
+  fs.writeFileSync(file, '');
+  const events: string[] = [];
+  await expect(trainModel({ model: 'strided-cnn-a', epochs: 1, limit: 32, prep: 'none' }, { checkpoint: path.join(file, 'checkpoint.safetensors'), onProgress: (p) => events.push(p.type) }))
+    .rejects.toThrow(`${file} is a file, not a folder`);
+  expect(events).toEqual([]);
+});
+
+test('allcnn train and transfer with such an --out stop at once (exit 1), before any epoch', () => {
+  const file = path.join(tmp(), 'results');
+  fs.writeFileSync(file, '');
+  for (const args of [['train', '--model', 'strided-cnn-a', '--epochs', '1', '--limit', '32'], ['transfer', '--pretrain-epochs', '1']]) {
+    const r = spawnSync(process.execPath, [BIN, ...args, '--out', path.join(file, 'run')], { encoding: 'utf8', timeout: 60000 });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain(`allcnn: cannot make the folder ${path.join(file, 'run')}: ${file} is a file, not a folder; pass another output folder`);
+    expect(r.stderr).not.toMatch(/epoch|pretraining/);
+  }
+});
