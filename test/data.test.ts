@@ -292,6 +292,25 @@ describe('ZCA whitening', () => {
     expect(liveTensors()).toBe(base);
   });
 
+  test('cachedZca: a cache folder that cannot be made costs the cache, not the fit, and says so', () => {
+    const file = path.join(dataDir, 'not-a-folder');
+    fs.writeFileSync(file, '');
+    const warn = jest.spyOn(process, 'emitWarning').mockImplementation(() => undefined);
+    try {
+      const x = correlated(8);
+      const zca = cachedZca(x, new Uint8Array([8]), { cache: path.join(file, 'zca'), eps: 1e-3 });
+      const fresh = fitZca(x, 1e-3);
+      expect(zca.cached).toBe(false);
+      expect(maxAbsDiff(zca.matrix, fresh.matrix)).toBe(0);
+      dispose([x, zca.mean, zca.matrix, fresh.mean, fresh.matrix]);
+      expect(warn.mock.calls).toEqual([[
+        `ZCA cache not written (cannot make the folder ${path.join(file, 'zca')}: ${file} is a file, not a folder); set $ALLCNN_DATA to a writable folder to keep the fit for the next run`,
+      ]]);
+    } finally {
+      warn.mockRestore();
+    }
+  });
+
   test('cachedZca: cache false writes nothing; the default folder is $ALLCNN_DATA/zca; a corrupt entry is refitted', () => {
     expect(cacheDir()).toBe(dataDir);
     const x = correlated(7);

@@ -108,7 +108,8 @@ const trainTensor = (train: TrainImages): Tensor => ('make' in train ? train.mak
  */
 export function cachedZca(train: TrainImages, trainBytes: Uint8Array, o: { eps?: number; gcnScale?: number; cache?: string | false } = {}): Zca & { cached: boolean } {
   const eps = o.eps ?? ZCA_EPS;
-  const key = crypto.createHash('sha256').update(trainBytes).update(JSON.stringify({ v: 1, eps, gcn: o.gcnScale ?? GCN_SCALE, shape: train.shape })).digest('hex').slice(0, 24);
+  // v: the fit's version, so that a change to it refits (2: the covariance's triangles averaged).
+  const key = crypto.createHash('sha256').update(trainBytes).update(JSON.stringify({ v: 2, eps, gcn: o.gcnScale ?? GCN_SCALE, shape: train.shape })).digest('hex').slice(0, 24);
   const file = o.cache === false ? null : path.join(o.cache ?? path.join(cacheDir(), 'zca'), `zca-${key}.safetensors`);
   if (file && fs.existsSync(file)) {
     try {
@@ -125,7 +126,14 @@ export function cachedZca(train: TrainImages, trainBytes: Uint8Array, o: { eps?:
   const zca = noGrad(() => fitZca(trainTensor(train), eps));
   keep(zca.mean);
   keep(zca.matrix);
-  if (file) saveSafetensors(file, { mean: zca.mean, matrix: zca.matrix }, { eps: String(eps), key });
+  if (file) {
+    try {
+      saveSafetensors(file, { mean: zca.mean, matrix: zca.matrix }, { eps: String(eps), key });
+    } catch (err) {
+      // The cache only saves time: the run goes on, and says why the next one will fit again.
+      process.emitWarning(`ZCA cache not written (${(err as Error).message}); set $ALLCNN_DATA to a writable folder to keep the fit for the next run`);
+    }
+  }
   return { ...zca, cached: false };
 }
 

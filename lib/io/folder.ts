@@ -13,7 +13,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 function cannotMake(dir: string, why: string): Error {
-  return new Error(`cannot make the folder ${dir}: ${why}; pass another output folder`);
+  return new Error(`cannot make the folder ${dir}: ${why}`);
 }
 
 /** stat (following links) or lstat of `d`; undefined when nothing is there, or a file stands above it (ENOTDIR). */
