@@ -7,6 +7,7 @@ import { PREPS } from '../data/dataset';
 import { EXTRAS, PRESET_NAMES, PRESETS, PresetName, ReproduceOptions } from '../experiments/presets';
 import { ExperimentEvent, reproduce } from '../experiments/runner';
 import { PRECISIONS } from '../train/config';
+import { AbortError } from '../train/train';
 import { MODEL_IDS } from '../../models';
 import { int, list, num, oneOf } from './options';
 import { reproduceTransferCommand } from './transfer';
@@ -55,6 +56,8 @@ export function reproduceCommand(): Command {
       const signal = abortOnSignal();
       const { summary, report } = await reproduce(name, options, { out, data: o.data }, { signal, onEvent: consoleEvents() }).catch((err) => {
         if (signal.aborted) console.error(`stopped: \`allcnn report ${path.relative(process.cwd(), out) || '.'}\` reports what is recorded so far; the same command goes on`);
+        // Stopped between runs: "training aborted before it started" would only confuse; the line above says it all.
+        if (signal.aborted && err instanceof AbortError && err.beforeStart) Object.assign(err, { printed: true });
         throw err;
       });
       if (o.json) {
