@@ -114,6 +114,17 @@ test('a folder made with other options is not mixed with new ones', async () => 
   );
 });
 
+test('bad data leave no folder behind, so the run with the right data records where they came from', async () => {
+  const out = path.join(tmp(), 'tiny');
+  const wrong = path.join(tmp(), 'not-cifar.tar.gz');
+  fs.writeFileSync(wrong, 'not an archive');
+  const o = { ...TINY, models: ['strided-cnn-a'], lrs: [0.1], epochs: 1, probeEpochs: 1 };
+  await expect(reproduce('tiny', o, { out, data: wrong })).rejects.toThrow(`${wrong} is not a gzip-compressed tar archive`);
+  expect(fs.existsSync(out)).toBe(false);
+  await reproduce('tiny', o, { out });
+  expect(JSON.parse(fs.readFileSync(path.join(out, 'experiment.json'), 'utf8')).data).toBe('bundled sample');
+});
+
 test("with --concurrency 2, the ablations start once ALL-CNN-C's rate is chosen, and the rows keep the paper's order", async () => {
   const o: ReproduceOptions = { ...TINY, models: ['strided-cnn-a'], lrs: [0.1], limit: 32, testLimit: 32, extras: ['ablations'], concurrency: 2 };
   const events: string[] = [];

@@ -19,22 +19,30 @@ import type { RunRecord } from './types';
 const SCHEDULING_ONLY = new Set(['concurrency']);
 
 /**
- * Claims a results folder for an experiment: the first run writes
- * experiment.json (the options and where the data came from); a later run
- * must bring the same options, but for SCHEDULING_ONLY, so one journal never
- * mixes two experiments.
+ * Throws when `out` holds an experiment made with other options (but for
+ * SCHEDULING_ONLY), so one journal never mixes two experiments; makes and
+ * writes nothing, so it can run before the data are read.
+ */
+export function checkClaim(out: string, options: object): void {
+  const file = path.join(out, 'experiment.json');
+  if (!fs.existsSync(file)) return;
+  const saved = JSON.parse(fs.readFileSync(file, 'utf8'));
+  const differs = Object.keys(options).filter((k) => !SCHEDULING_ONLY.has(k) && JSON.stringify(saved.options?.[k]) !== JSON.stringify((options as Record<string, unknown>)[k]));
+  if (differs.length) {
+    throw new Error(`${out} holds an experiment made with other options (differs in: ${differs.join(', ')}); rerun with the same options to resume it, or pick another --name`);
+  }
+}
+
+/**
+ * Claims a results folder for an experiment (checkClaim first): the first
+ * run writes experiment.json, the options and where the data came from.
+ * Called once the data have been read, so a bad archive leaves no folder.
  */
 export function claimFolder(out: string, options: object, data: Record<string, string | undefined | null>): void {
-  makeFolder(out);
+  checkClaim(out, options);
   const file = path.join(out, 'experiment.json');
-  if (fs.existsSync(file)) {
-    const saved = JSON.parse(fs.readFileSync(file, 'utf8'));
-    const differs = Object.keys(options).filter((k) => !SCHEDULING_ONLY.has(k) && JSON.stringify(saved.options?.[k]) !== JSON.stringify((options as Record<string, unknown>)[k]));
-    if (differs.length) {
-      throw new Error(`${out} holds an experiment made with other options (differs in: ${differs.join(', ')}); rerun with the same options to resume it, or pick another --name`);
-    }
-    return;
-  }
+  if (fs.existsSync(file)) return;
+  makeFolder(out);
   const sources = Object.fromEntries(Object.entries(data).map(([k, v]) => [k, v ? path.resolve(v) : 'bundled sample']));
   writeFileAtomic(file, `${JSON.stringify({ options, ...sources }, null, 2)}\n`);
 }

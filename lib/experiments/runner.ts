@@ -23,7 +23,7 @@ import type { TrainConfig } from '../train/config';
 import { AbortError, Progress, trainModel } from '../train/train';
 import { MODELS } from '../../models';
 import { ABLATIONS, AUGMENTED } from './ablations';
-import { appendJournal, claimFolder, readJournal } from './journal';
+import { appendJournal, checkClaim, claimFolder, readJournal } from './journal';
 import type { ReproduceOptions } from './presets';
 import { table3Models } from './progress';
 import { buildSummary } from './summary';
@@ -76,13 +76,20 @@ const safe = (id: string) => id.replace(/[^\w.=-]+/g, '_');
 export async function reproduce(name: string, o: ReproduceOptions, where: { out: string; data?: string }, hooks: ReproduceHooks = {}): Promise<{ summary: Summary; report: string }> {
   const started = Date.now();
   requireDevice(o.device);
-  claimFolder(where.out, o, { data: where.data });
+  // Another experiment's folder fails before the data are read, and bad data before a folder is made.
+  checkClaim(where.out, o);
+  const dataset: Dataset = await loadCifar10(where.data, { prep: o.prep, limit: o.limit ?? undefined, testLimit: o.testLimit ?? undefined, seed: o.seed, device: o.device });
+  try {
+    claimFolder(where.out, o, { data: where.data });
+  } catch (err) {
+    dataset.dispose();
+    throw err;
+  }
   const journal = path.join(where.out, 'runs.jsonl');
   const done = new Map(readJournal(journal).map((r) => [r.id, r]));
   const reusedRuns = done.size;
   const pool = new Pool(o.concurrency, hooks.signal);
   let trainedImages = 0;
-  const dataset: Dataset = await loadCifar10(where.data, { prep: o.prep, limit: o.limit ?? undefined, testLimit: o.testLimit ?? undefined, seed: o.seed, device: o.device });
 
   /** Trains one task with one seed (or reads its record back). */
   const runOnce = (task: RunTask, seed: number, stopAfterEpoch?: number, restartOf?: string): Promise<RunRecord> => {

@@ -25,7 +25,7 @@ import { pretrainCifar10 } from '../transfer/pretrain';
 import { readPretrained } from '../transfer/pretrained';
 import { transfer, TransferProgress, TransferResult } from '../transfer/transfer';
 import { MODELS } from '../../models';
-import { appendJournal, claimFolder, readJournal } from './journal';
+import { appendJournal, checkClaim, claimFolder, readJournal } from './journal';
 import type { RunRecord } from './types';
 
 /** How the subsets relate to CIFAR-10 (shared/datasets/README.md). */
@@ -156,14 +156,11 @@ export async function reproduceTransfer(
 ): Promise<{ summary: TransferSummary; report: string }> {
   const started = Date.now();
   requireDevice(o.device);
-  // A bad CIFAR-100 archive or subset fails here, not after pretraining and half the runs.
+  // Another experiment's folder, a bad CIFAR-100 archive or subset fail here, not after pretraining.
+  checkClaim(where.out, o);
   await checkCifar100Subsets(where.data100, o.subsets);
-  claimFolder(where.out, o, { data10: where.data10, data100: where.data100 });
-  const journal = path.join(where.out, 'runs.jsonl');
-  const done = new Map(readJournal(journal).map((r) => [r.id, r as TransferRecord]));
-  let reusedRuns = 0;
 
-  // 1. the CIFAR-10 network
+  // 1. the CIFAR-10 network (bad CIFAR-10 data fail before the folder is claimed)
   const from = o.from ?? path.join(where.out, 'pretrain', 'checkpoint.safetensors');
   if (!o.from) {
     await pretrainCifar10(
@@ -176,6 +173,10 @@ export async function reproduceTransfer(
   }
   const pre = readPretrained(from);
   pre.dispose();
+  claimFolder(where.out, o, { data10: where.data10, data100: where.data100 });
+  const journal = path.join(where.out, 'runs.jsonl');
+  const done = new Map(readJournal(journal).map((r) => [r.id, r as TransferRecord]));
+  let reusedRuns = 0;
   const prep = o.prep ?? pre.config?.prep ?? 'zca';
 
   // 2. every run, one subset at a time (its images prepared once for all its runs)
