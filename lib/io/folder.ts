@@ -2,12 +2,13 @@
  * Output folders: made (like `mkdir -p`) or checked before a long run writes
  * into them, with an error that names the part of the path at fault.
  *
- * Not fs.mkdirSync(dir, {recursive: true}): where a path's parent exists but
- * cannot hold children (a symbolic link to a disk that is not mounted, or
- * /proc), mkdir gives ENOENT, Node's recursive walk makes the parent again
- * (EEXIST) and retries the child, forever, at 100% CPU (nodejs/node: the
- * loop in MKDirpSync; Bun fixed the same walk in oven-sh/bun#40600). Here
- * each folder is made once, with a plain mkdir, so any failure is an error.
+ * Not fs.mkdirSync(dir, {recursive: true}): under /proc, where mkdir gives
+ * ENOENT though the parent exists, Node's recursive walk makes the parent
+ * again (EEXIST) and retries the child forever, at 100% CPU (seen here with
+ * Node 20; Bun's walk had the same loop: oven-sh/bun#40600); and below a
+ * symbolic link to a disk that is not mounted it gives a bare ENOENT that
+ * names neither. Here each folder is made once, with a plain mkdir, after a
+ * walk up the path that names what is in the way.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
