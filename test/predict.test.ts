@@ -173,6 +173,7 @@ describe('predictImages and allcnn predict', () => {
     fs.writeFileSync(junk, Buffer.from([0xff, 0xd8, 0xff, 0, 1, 2, 3]));
     await expect(predictImages(checkpoint, [files[0], junk])).rejects.toThrow(/junk\.jpg: a corrupt or unsupported JPEG file/);
     await expect(predictImages(checkpoint, [path.join(dir, 'nope.png')])).rejects.toThrow(/nope\.png: no such image file/);
+    await expect(predictImages(checkpoint, [dir])).rejects.toThrow(`${dir}: not a file (pass the pictures themselves, not a folder)`);
     await expect(predictImages(checkpoint, [])).rejects.toThrow(/a non-empty list of images/);
     await expect(predictImages(checkpoint, files, { top: 0 })).rejects.toThrow(InvalidArgumentError);
     await expect(predictImages(checkpoint, files, { fit: 'pad' as never })).rejects.toThrow(/crop, stretch/);
@@ -199,6 +200,18 @@ describe('predictImages and allcnn predict', () => {
       expect(bad.status).toBe(2);
       expect(bad.stderr).toContain(message);
     }
+    // A folder stands for the PNG and JPEG files in it, by name; one without any is refused.
+    const folder = path.join(dir, 'pictures');
+    fs.mkdirSync(folder);
+    fs.copyFileSync(files[1], path.join(folder, 'b.PNG'));
+    fs.copyFileSync(files[0], path.join(folder, 'a.png'));
+    fs.writeFileSync(path.join(folder, 'notes.txt'), 'not a picture');
+    const many = cli(dir, folder, '--json');
+    expect(many.status).toBe(0);
+    expect(JSON.parse(many.stdout).images.map((i: { source: string }) => i.source)).toEqual([path.join(folder, 'a.png'), path.join(folder, 'b.PNG')]);
+    const empty = path.join(dir, 'empty');
+    fs.mkdirSync(empty);
+    expect(cli(dir, empty).stderr).toContain(`${empty}: a folder with no .png, .jpg or .jpeg file in it`);
     expect(cli(dir).status).toBe(2); // no pictures
     const notImage = cli(dir, path.join(dir, 'checkpoint.safetensors'));
     expect(notImage.status).toBe(1);

@@ -1,6 +1,8 @@
 /** `allcnn predict`: a trained run's checkpoint applied to your own PNG or JPEG pictures. */
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Command } from 'commander';
+import { DataError } from '../errors';
 import { FITS } from '../data/images';
 import { Predictions, predictImages } from '../train/predict-checkpoint';
 import { int, oneOf } from './options';
@@ -10,14 +12,15 @@ export function predictCommand(): Command {
   return new Command('predict')
     .description('classify PNG or JPEG pictures with a checkpoint written by `allcnn train` or `allcnn reproduce`')
     .argument('<checkpoint>', 'a checkpoint.safetensors, or the --out folder of `allcnn train` that holds one')
-    .argument('<images...>', 'PNG or JPEG files; pictures that are not 32x32 are resized (see --fit)')
+    .argument('<images...>', 'PNG or JPEG files, or folders of them; pictures that are not 32x32 are resized (see --fit)')
     .option('--top <n>', 'classes listed per picture, most likely first', int('--top', 1), 3)
     .option('--fit <how>', `${FITS.join(' or ')}: a centred square of the picture, or all of it squeezed, resized to 32x32`, oneOf('--fit', FITS), 'crop')
     .option('--data <path>', 'the CIFAR-10 archive or folder the run was trained on, whose training images GCN + ZCA were fitted on (default: the one it recorded)')
     .option('--device <name>', 'cpu, cuda or cuda:N', 'cpu')
     .option('--json', 'print every picture\'s class probabilities as JSON on stdout', false)
-    .action(async (target: string, images: string[], o) => {
+    .action(async (target: string, args: string[], o) => {
       const file = checkpointFile(target);
+      const images = pictures(args);
       process.stderr.write(`preparing ${images.length} picture(s) as ${path.relative(process.cwd(), file)}'s test images were (device ${o.device})\n`);
       const r = await predictImages(file, images, { top: o.top, fit: o.fit, data: o.data, device: o.device });
       if (o.json) {
@@ -26,6 +29,18 @@ export function predictCommand(): Command {
       }
       console.log(render(r));
     });
+}
+
+const PICTURE = /\.(png|jpe?g)$/i;
+
+/** The pictures named: a file as given, a folder as the PNG and JPEG files in it, by name. */
+function pictures(args: string[]): string[] {
+  return args.flatMap((arg) => {
+    if (!fs.existsSync(arg) || !fs.statSync(arg).isDirectory()) return [arg];
+    const found = fs.readdirSync(arg).filter((f) => PICTURE.test(f)).sort().map((f) => path.join(arg, f));
+    if (found.length === 0) throw new DataError(`${arg}: a folder with no .png, .jpg or .jpeg file in it`);
+    return found;
+  });
 }
 
 function render(r: Predictions): string {

@@ -60,7 +60,8 @@ export function decodeImage(bytes: Buffer, name = 'image'): RawImage {
 /** Reads and decodes one input; a RawImage is checked and passed through. */
 export function readImage(input: ImageInput, name: string): RawImage {
   if (typeof input === 'string') {
-    if (!fs.existsSync(input) || !fs.statSync(input).isFile()) throw new DataError(`${input}: no such image file`);
+    if (!fs.existsSync(input)) throw new DataError(`${input}: no such image file`);
+    if (!fs.statSync(input).isFile()) throw new DataError(`${input}: not a file (pass the pictures themselves, not a folder)`);
     return decodeImage(fs.readFileSync(input), input);
   }
   if (Buffer.isBuffer(input)) return decodeImage(input, name);
