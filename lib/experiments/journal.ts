@@ -19,18 +19,20 @@ import type { RunRecord } from './types';
 const SCHEDULING_ONLY = new Set(['concurrency']);
 
 /**
- * Throws when `out` holds an experiment made with other options (but for
- * SCHEDULING_ONLY), so one journal never mixes two experiments; makes and
- * writes nothing, so it can run before the data are read.
+ * Whether `out` holds an experiment already; throws when it holds one made
+ * with other options (but for SCHEDULING_ONLY), so one journal never mixes
+ * two experiments. Makes and writes nothing, so it can run before the data
+ * are read.
  */
-export function checkClaim(out: string, options: object): void {
+export function checkClaim(out: string, options: object): boolean {
   const file = path.join(out, 'experiment.json');
-  if (!fs.existsSync(file)) return;
+  if (!fs.existsSync(file)) return false;
   const saved = JSON.parse(fs.readFileSync(file, 'utf8'));
   const differs = Object.keys(options).filter((k) => !SCHEDULING_ONLY.has(k) && JSON.stringify(saved.options?.[k]) !== JSON.stringify((options as Record<string, unknown>)[k]));
   if (differs.length) {
     throw new Error(`${out} holds an experiment made with other options (differs in: ${differs.join(', ')}); rerun with the same options to resume it, or pick another --name`);
   }
+  return true;
 }
 
 /**
@@ -39,12 +41,10 @@ export function checkClaim(out: string, options: object): void {
  * Called once the data have been read, so a bad archive leaves no folder.
  */
 export function claimFolder(out: string, options: object, data: Record<string, string | undefined | null>): void {
-  checkClaim(out, options);
-  const file = path.join(out, 'experiment.json');
-  if (fs.existsSync(file)) return;
+  if (checkClaim(out, options)) return;
   makeFolder(out);
   const sources = Object.fromEntries(Object.entries(data).map(([k, v]) => [k, v ? path.resolve(v) : 'bundled sample']));
-  writeFileAtomic(file, `${JSON.stringify({ options, ...sources }, null, 2)}\n`);
+  writeFileAtomic(path.join(out, 'experiment.json'), `${JSON.stringify({ options, ...sources }, null, 2)}\n`);
 }
 
 export function readJournal(file: string): RunRecord[] {
