@@ -2,6 +2,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { shown } from '../lib/cli/util';
 import { tempDirs } from './tmp';
 
 const BIN = path.resolve(__dirname, '../../bin/allcnn.js');
@@ -19,6 +20,13 @@ test('--help works for every command', () => {
     expect(r.code).toBe(0);
     expect(r.out).toContain('Usage: allcnn');
   }
+});
+
+test('paths are shown relative inside the working folder and absolute outside it', () => {
+  expect(shown(path.join(process.cwd(), 'results', 'x'))).toBe(path.join('results', 'x'));
+  expect(shown(process.cwd())).toBe('.');
+  expect(shown('/tmp/run/checkpoint.safetensors')).toBe('/tmp/run/checkpoint.safetensors');
+  expect(shown('../x')).toBe(path.resolve('../x'));
 });
 
 test('models lists the 12 networks with exact parameter counts', () => {
@@ -68,6 +76,9 @@ test('bad options exit with status 2 and say what is wrong', () => {
     [['train', '--lr', 'fast'], '--lr must be a number >= 0, got "fast"'],
     [['train', '--model', 'all-cnn-z'], "option '--model <id>' argument 'all-cnn-z' is invalid. Allowed choices are a, strided-cnn-a"],
     [['train', '--prep', 'pca'], '--prep must be one of zca, std, none, got "pca"'],
+    [['train', '--batch-size', '100000'], '--batch-size must be an integer in [1, 65536], got "100000"'],
+    [['train', '--device', 'mps'], '--device must be cpu, cuda or cuda:N, got "mps"'],
+    [['evaluate', 'run', '--device', 'cuda:x'], '--device must be cpu, cuda or cuda:N, got "cuda:x"'],
     [['reproduce', '--preset', 'huge'], "argument 'huge' is invalid. Allowed choices are paper, fast, smoke"],
     [['reproduce', '--lrs', '0.1,x'], '--lrs must be a number >= 0, got "x"'],
     [['reproduce', '--models', 'a,zz'], '--models must be one of a, strided-cnn-a'],
@@ -78,6 +89,19 @@ test('bad options exit with status 2 and say what is wrong', () => {
     const r = allcnn(...args);
     expect({ args, code: r.code }).toEqual({ args, code: 2 });
     expect(r.err).toContain(message);
+  }
+});
+
+test('a results folder of reproduce, given where a run is expected, is refused with where its checkpoints are', () => {
+  const folder = tmp();
+  fs.writeFileSync(path.join(folder, 'experiment.json'), '{}');
+  fs.mkdirSync(path.join(folder, 'checkpoints'));
+  fs.writeFileSync(path.join(folder, 'checkpoints', 'table3_c_lr=0.05_seed=0.safetensors'), '');
+  for (const args of [['evaluate', folder], ['predict', folder, 'cat.png'], ['visualize', folder]]) {
+    const r = allcnn(...args);
+    expect(r.code).toBe(1);
+    expect(r.err).toContain(`${folder} holds the results of \`allcnn reproduce\`, one checkpoint per run: pass one of the 1 in ${folder}/checkpoints, ` +
+      `such as ${folder}/checkpoints/table3_c_lr=0.05_seed=0.safetensors`);
   }
 });
 
@@ -122,7 +146,7 @@ test('Ctrl-C stops reproduce after its current step; `allcnn report` then shows 
   const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
   expect(code).toBe(1);
   expect(err).toContain('SIGINT: stopping after the current step');
-  expect(err).toContain(`stopped: \`allcnn report ${path.relative(process.cwd(), out)}\` reports what is recorded so far; the same command goes on`);
+  expect(err).toContain(`stopped: \`allcnn report ${out}\` reports what is recorded so far; the same command goes on`);
   const r = allcnn('report', out);
   expect(r.code).toBe(0);
   // 2 networks x (2 probes + 1 full run), at least one of them recorded, not all.

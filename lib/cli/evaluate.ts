@@ -1,9 +1,8 @@
 /** `allcnn evaluate`: score a trained run's checkpoint again, per class and as a confusion matrix. */
-import * as path from 'node:path';
 import { Command } from 'commander';
 import { CheckpointEvaluation, evaluateCheckpoint, SPLITS } from '../train/evaluate-checkpoint';
-import { int, oneOf } from './options';
-import { checkpointFile, pct } from './util';
+import { batchSize, deviceName, oneOf } from './options';
+import { checkpointFile, pct, shown } from './util';
 
 export function evaluateCommand(): Command {
   return new Command('evaluate')
@@ -11,12 +10,12 @@ export function evaluateCommand(): Command {
     .argument('<checkpoint>', 'a checkpoint.safetensors, or the --out folder of `allcnn train` that holds one')
     .option('--data <path>', 'CIFAR-10 archive or folder (default: the one the run was trained on)')
     .option('--split <name>', 'test or validation', oneOf('--split', SPLITS), 'test')
-    .option('--device <name>', 'cpu, cuda or cuda:N', 'cpu')
-    .option('--batch-size <n>', 'images per forward pass (default: the run\'s)', int('--batch-size', 1))
+    .option('--device <name>', 'cpu, cuda or cuda:N', deviceName('--device'), 'cpu')
+    .option('--batch-size <n>', 'images per forward pass (default: the run\'s)', batchSize)
     .option('--json', 'print the scores, per-class accuracies and confusion matrix as JSON on stdout', false)
     .action(async (target: string, o) => {
       const file = checkpointFile(target);
-      process.stderr.write(`scoring ${path.relative(process.cwd(), file)} on its ${o.split} split (device ${o.device})\n`);
+      process.stderr.write(`scoring ${shown(file)} on its ${o.split} split (device ${o.device})\n`);
       const r = await evaluateCheckpoint(file, { data: o.data, split: o.split, device: o.device, batchSize: o.batchSize });
       if (o.json) {
         process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
@@ -28,7 +27,7 @@ export function evaluateCommand(): Command {
 
 function render(r: CheckpointEvaluation): string {
   const lines = [
-    `${r.name} from ${path.relative(process.cwd(), r.file)} (epoch ${r.epoch} of ${r.epochs}), ${r.split} split of ${r.data ?? 'the bundled sample'}: ` +
+    `${r.name} from ${shown(r.file)} (epoch ${r.epoch} of ${r.epochs}), ${r.split} split of ${r.data ?? 'the bundled sample'}: ` +
       `${r.count.toLocaleString('en-US')} images`,
     `loss ${r.loss.toFixed(4)}, accuracy ${pct(r.accuracy)}`,
     '',

@@ -1,11 +1,26 @@
 /** Typed parsers for command-line values; each error names the option. */
 import { InvalidArgumentError } from 'commander';
+import { checkDevice } from '../tensor';
+import { MAX_BATCH_SIZE } from '../train/config';
 
-export function int(name: string, min = 0) {
+export function int(name: string, min = 0, max = Number.MAX_SAFE_INTEGER) {
   return (v: string): number => {
     const n = Number(v);
-    if (!/^-?\d+$/.test(v.trim()) || n < min) throw new InvalidArgumentError(`${name} must be an integer >= ${min}, got "${v}"`);
+    const range = max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `in [${min}, ${max}]`;
+    if (!/^-?\d+$/.test(v.trim()) || n < min || n > max) throw new InvalidArgumentError(`${name} must be an integer ${range}, got "${v}"`);
     return n;
+  };
+}
+/** --batch-size, bounded as trainModel's config bounds it. */
+export const batchSize = int('--batch-size', 1, MAX_BATCH_SIZE);
+/** A --device value: cpu, cuda or cuda:N; whether that device is there is checked later, with its fix. */
+export function deviceName(name: string) {
+  return (v: string): string => {
+    try {
+      return checkDevice(name, v);
+    } catch {
+      throw new InvalidArgumentError(`${name} must be cpu, cuda or cuda:N, got "${v}"`);
+    }
   };
 }
 export function num(name: string, min = 0) {

@@ -5,8 +5,8 @@ import { Command } from 'commander';
 import { DataError } from '../errors';
 import { FITS } from '../data/images';
 import { Predictions, predictImages } from '../train/predict-checkpoint';
-import { int, oneOf } from './options';
-import { checkpointFile, pct } from './util';
+import { deviceName, int, oneOf } from './options';
+import { checkpointFile, pct, shown } from './util';
 
 export function predictCommand(): Command {
   return new Command('predict')
@@ -16,12 +16,12 @@ export function predictCommand(): Command {
     .option('--top <n>', 'classes listed per picture, most likely first', int('--top', 1), 3)
     .option('--fit <how>', `${FITS.join(' or ')}: a centred square of the picture, or all of it squeezed, resized to 32x32`, oneOf('--fit', FITS), 'crop')
     .option('--data <path>', 'the CIFAR-10 archive or folder the run was trained on, whose training images GCN + ZCA were fitted on (default: the one it recorded)')
-    .option('--device <name>', 'cpu, cuda or cuda:N', 'cpu')
+    .option('--device <name>', 'cpu, cuda or cuda:N', deviceName('--device'), 'cpu')
     .option('--json', 'print every picture\'s class probabilities as JSON on stdout', false)
     .action(async (target: string, args: string[], o) => {
       const file = checkpointFile(target);
       const images = pictures(args);
-      process.stderr.write(`preparing ${images.length} picture(s) as ${path.relative(process.cwd(), file)}'s test images were (device ${o.device})\n`);
+      process.stderr.write(`preparing ${images.length} picture(s) as ${shown(file)}'s test images were (device ${o.device})\n`);
       const r = await predictImages(file, images, { top: o.top, fit: o.fit, data: o.data, device: o.device });
       if (o.json) {
         process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
@@ -46,7 +46,7 @@ function pictures(args: string[]): string[] {
 function render(r: Predictions): string {
   const width = Math.max(...r.images.map((i) => i.source.length));
   return [
-    `${r.name} from ${path.relative(process.cwd(), r.file)} (epoch ${r.epoch} of ${r.epochs})`,
+    `${r.name} from ${shown(r.file)} (epoch ${r.epoch} of ${r.epochs})`,
     ...r.images.map((i) => `${i.source.padEnd(width)}  ${i.top.map((t) => `${t.name} ${pct(t.probability)}`).join(', ')}`),
   ].join('\n');
 }

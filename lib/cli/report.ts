@@ -1,7 +1,7 @@
 /** `allcnn report`: REPORT.md for a results folder of `allcnn reproduce`, finished or not. */
-import * as path from 'node:path';
 import { Command } from 'commander';
 import { reportFolder } from '../experiments/report-folder';
+import { shown } from './util';
 
 export function reportCommand(): Command {
   return new Command('report')
@@ -17,6 +17,6 @@ export function reportCommand(): Command {
       const done = progress.pending.length === 0 && progress.pendingExtras.length === 0;
       console.log(`${progress.finished} of ${progress.planned} planned runs recorded${progress.restarts ? ` (+${progress.restarts} restarts)` : ''}; ` +
         `${summary.rows.length} row${summary.rows.length === 1 ? '' : 's'}${done ? '' : `; not finished: ${[...progress.pending.map((p) => p.model), ...progress.pendingExtras].join(', ')}`}`);
-      console.log(`report: ${path.relative(process.cwd(), report)}`);
+      console.log(`report: ${shown(report)}`);
     });
 }

@@ -9,9 +9,9 @@ import { ExperimentEvent, reproduce } from '../experiments/runner';
 import { PRECISIONS } from '../train/config';
 import { AbortError } from '../train/train';
 import { MODEL_IDS } from '../../models';
-import { int, list, num, oneOf } from './options';
+import { batchSize, deviceName, int, list, num, oneOf } from './options';
 import { reproduceTransferCommand } from './transfer';
-import { abortOnSignal, pct } from './util';
+import { abortOnSignal, pct, shown } from './util';
 
 export function reproduceCommand(): Command {
   return new Command('reproduce')
@@ -26,10 +26,10 @@ export function reproduceCommand(): Command {
     .option('--models <ids>', `comma-separated model ids (${MODEL_IDS.join(', ')})`, list(oneOf('--models', MODEL_IDS)))
     .option('--epochs <n>', 'epochs per run', int('--epochs', 1))
     .option('--lrs <list>', 'learning rates to select from, e.g. 0.25,0.1,0.05,0.01', list(num('--lrs')))
-    .option('--batch-size <n>', 'mini-batch size', int('--batch-size', 1))
+    .option('--batch-size <n>', 'mini-batch size', batchSize)
     .option('--augment', 'train the Table 3 runs with flips and translations too')
     .option('--seed <n>', 'first seed (restarts use the next ones)', int('--seed', 0))
-    .option('--device <name>', 'cpu, cuda or cuda:N (default: cuda when available, cpu for smoke)')
+    .option('--device <name>', 'cpu, cuda or cuda:N (default: cuda when available, cpu for smoke)', deviceName('--device'))
     .option('--limit <n>', 'train on at most n images of the training split', int('--limit', 1))
     .option('--test-limit <n>', 'evaluate on at most n test images', int('--test-limit', 1))
     .option('--lr-selection <mode>', 'full (every rate to the end) or probe (short prefixes, best continued)', oneOf('--lr-selection', ['full', 'probe']))
@@ -55,7 +55,7 @@ export function reproduceCommand(): Command {
         `${options.epochs} epochs, batch ${options.batchSize}, device ${device}, concurrency ${options.concurrency}, extras: ${options.extras.join(', ') || 'none'}\nresults: ${out}`);
       const signal = abortOnSignal();
       const { summary, report } = await reproduce(name, options, { out, data: o.data }, { signal, onEvent: consoleEvents() }).catch((err) => {
-        if (signal.aborted) console.error(`stopped: \`allcnn report ${path.relative(process.cwd(), out) || '.'}\` reports what is recorded so far; the same command goes on`);
+        if (signal.aborted) console.error(`stopped: \`allcnn report ${shown(out)}\` reports what is recorded so far; the same command goes on`);
         // Stopped between runs: "training aborted before it started" would only confuse; the line above says it all.
         if (signal.aborted && err instanceof AbortError && err.beforeStart) Object.assign(err, { printed: true });
         throw err;
@@ -67,7 +67,7 @@ export function reproduceCommand(): Command {
       console.log(`\n${'row'.padEnd(48)} ${'lr'.padStart(6)} ${'val'.padStart(8)} ${'test'.padStart(8)}`);
       for (const r of summary.rows) console.log(`${r.label.padEnd(48)} ${String(r.lr).padStart(6)} ${pct(r.validationAccuracy).padStart(8)} ${pct(r.testAccuracy).padStart(8)}`);
       if (summary.stalled.length) console.log(`${summary.stalled.length} run(s) stalled at chance level: see REPORT.md`);
-      console.log(`\n${summary.totalSeconds.toFixed(0)} s, ${summary.aggregateImagesPerSecond.toFixed(0)} training images/s in all; report: ${path.relative(process.cwd(), report)}`);
+      console.log(`\n${summary.totalSeconds.toFixed(0)} s, ${summary.aggregateImagesPerSecond.toFixed(0)} training images/s in all; report: ${shown(report)}`);
     });
 }
 

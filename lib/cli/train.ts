@@ -8,9 +8,9 @@ import { PRECISIONS } from '../train/config';
 import { SCHEDULES } from '../train/schedule';
 import { trainModel } from '../train/train';
 import { MODEL_IDS } from '../../models';
-import { int, num, oneOf } from './options';
+import { batchSize, deviceName, int, num, oneOf } from './options';
 import { consoleProgress } from './progress';
-import { abortOnSignal, pct, saveRun } from './util';
+import { abortOnSignal, pct, saveRun, shown } from './util';
 
 export function trainCommand(): Command {
   return new Command('train')
@@ -21,12 +21,12 @@ export function trainCommand(): Command {
     .option('--limit <n>', 'train on at most n images of the 49,000-image training split', int('--limit', 1))
     .option('--test-limit <n>', 'evaluate on at most n test images', int('--test-limit', 1))
     .option('--lr <x>', 'base learning rate', num('--lr'), 0.01)
-    .option('--batch-size <n>', 'mini-batch size', int('--batch-size', 1), 128)
+    .option('--batch-size <n>', 'mini-batch size', batchSize, 128)
     .option('--schedule <name>', `learning-rate schedule (${SCHEDULES.join(', ')})`, oneOf('--schedule', SCHEDULES), 'paper')
     .option('--prep <name>', `preprocessing: zca (GCN + ZCA, the paper), std or none`, oneOf('--prep', PREPS), 'zca')
     .option('--augment', 'random flips and translations (the paper\'s augmentation)', false)
     .option('--seed <n>', 'random seed', int('--seed', 0), 0)
-    .option('--device <name>', 'cpu, cuda or cuda:N', 'cpu')
+    .option('--device <name>', 'cpu, cuda or cuda:N', deviceName('--device'), 'cpu')
     .option('--precision <p>', `fp32, bf16 or fp16 (autocast)`, oneOf('--precision', PRECISIONS), 'fp32')
     .option('--tf32', 'CUDA: TF32 tensor cores for fp32 convolutions and matmuls', false)
     .option('--channels-last', 'NHWC memory layout: faster cuDNN kernels on CUDA, and on the CPU faster for the networks with many 3x3 and 1x1 convolutions (docs/RESULTS.md)', false)
@@ -57,6 +57,6 @@ export function trainCommand(): Command {
         `test accuracy ${pct(result.test.accuracy)} (${result.test.count} images), ${result.seconds.toFixed(0)} s, ${result.imagesPerSecond.toFixed(0)} images/s on ${result.device}` +
         (result.cudaGraph.startsWith('failed') ? `\nCUDA graph capture ${result.cudaGraph}; the run used ordinary steps` : '') +
         (result.stalled ? '\nSTALLED: the training loss stayed at chance level and the network gives every image the same scores; try another --seed or a lower --lr (or --no-final-relu)' : ''));
-      console.log(`wrote ${path.relative(process.cwd(), out)}/{result.json, weights.safetensors, checkpoint.safetensors}`);
+      console.log(`wrote ${shown(out)}/{result.json, weights.safetensors, checkpoint.safetensors}`);
     });
 }

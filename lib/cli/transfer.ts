@@ -12,13 +12,12 @@ import { HEADS } from '../transfer/heads';
 import { pretrainCifar10 } from '../transfer/pretrain';
 import { transfer, TransferProgress } from '../transfer/transfer';
 import { MODEL_IDS } from '../../models';
-import { int, num, oneOf } from './options';
+import { batchSize, deviceName, int, num, oneOf } from './options';
 import { consoleProgress, epochLine } from './progress';
-import { abortOnSignal, pct, saveRun } from './util';
+import { abortOnSignal, pct, saveRun, shown } from './util';
 
 /** A CIFAR-10 network within this factor of chance (10%) has learned next to nothing. */
 const CHANCE_MARGIN = 1.2;
-const rel = (p: string) => path.relative(process.cwd(), p) || '.';
 
 /** Pretraining when no --from is given: the transfer preset's, on the CPU or a GPU. */
 function pretrainDefaults(device: string) {
@@ -39,7 +38,7 @@ export function transferCommand(): Command {
     .option('--epochs <n>', 'epochs on the subset', int('--epochs', 1), 10)
     .option('--lr <x>', `base learning rate (of the head in finetune mode; default ${TRANSFER_DEFAULTS.lr})`, num('--lr'))
     .option('--body-lr-scale <x>', `finetune: the body learns at lr times this (default ${TRANSFER_DEFAULTS.bodyLrScale})`, num('--body-lr-scale'))
-    .option('--batch-size <n>', 'mini-batch size', int('--batch-size', 1), 128)
+    .option('--batch-size <n>', 'mini-batch size', batchSize, 128)
     .option('--schedule <name>', `learning-rate schedule (${SCHEDULES.join(', ')})`, oneOf('--schedule', SCHEDULES), 'paper')
     .option('--limit <n>', 'train on at most n images of the subset\'s training split', int('--limit', 1))
     .option('--test-limit <n>', 'evaluate on at most n test images', int('--test-limit', 1))
@@ -47,7 +46,7 @@ export function transferCommand(): Command {
     .option('--prep <name>', 'preprocessing: zca, std or none (default: the checkpoint\'s)', oneOf('--prep', PREPS))
     .option('--augment', 'random flips and translations', false)
     .option('--seed <n>', 'random seed (split, head initialisation, batches)', int('--seed', 0), 0)
-    .option('--device <name>', 'cpu, cuda or cuda:N', 'cpu')
+    .option('--device <name>', 'cpu, cuda or cuda:N', deviceName('--device'), 'cpu')
     .option('--out <dir>', 'folder for result.json and weights.safetensors (default results/transfer-<subset>-<mode>-<head>)')
     .option('--json', 'print the result as JSON on stdout (progress still goes to stderr)', false)
     .action(async (o) => {
@@ -57,7 +56,7 @@ export function transferCommand(): Command {
       checkFolder(out); // written after training: fail now if it cannot be
       const say = (s: string) => process.stderr.write(`${s}\n`);
       const signal = abortOnSignal();
-      if (!o.data100) say(`data: the bundled CIFAR-100 sample (${rel(BUNDLED_CIFAR100_SAMPLE)}, a few images per class: a smoke test); pass --data100 for the real subsets`);
+      if (!o.data100) say(`data: the bundled CIFAR-100 sample (${shown(BUNDLED_CIFAR100_SAMPLE)}, a few images per class: a smoke test); pass --data100 for the real subsets`);
 
       let from: string | undefined = o.from;
       const p = pretrainDefaults(o.device);
@@ -69,13 +68,13 @@ export function transferCommand(): Command {
         const model = o.model ?? p.model;
         const epochs = o.pretrainEpochs ?? p.pretrainEpochs;
         const prep = o.prep ?? p.prep ?? undefined;
-        say(`no --from: pretraining ${model} on CIFAR-10 (${o.data10 ?? `the bundled sample, ${rel(BUNDLED_SAMPLE)}`}${p.pretrainLimit ? `, at most ${p.pretrainLimit} images` : ''}) ` +
-          `for ${epochs} epochs (lr ${p.pretrainLr}, final ReLU ${p.finalRelu ? 'on' : 'off'}, prep ${prep ?? 'zca'}) into ${rel(from)}`);
+        say(`no --from: pretraining ${model} on CIFAR-10 (${o.data10 ?? `the bundled sample, ${shown(BUNDLED_SAMPLE)}`}${p.pretrainLimit ? `, at most ${p.pretrainLimit} images` : ''}) ` +
+          `for ${epochs} epochs (lr ${p.pretrainLr}, final ReLU ${p.finalRelu ? 'on' : 'off'}, prep ${prep ?? 'zca'}) into ${shown(from)}`);
         const trained = await pretrainCifar10(
           { model, data: o.data10, epochs, lr: p.pretrainLr, limit: p.pretrainLimit ?? undefined, prep, finalRelu: p.finalRelu, seed: o.seed, device: o.device, stallEpochs: 0 },
           from, { onProgress: consoleProgress({ label: 'pretrain ' }), signal },
         );
-        if (!trained) say(`using the finished pretraining checkpoint ${rel(from)}`);
+        if (!trained) say(`using the finished pretraining checkpoint ${shown(from)}`);
       } else if (!from) {
         say(`scratch: no checkpoint, ${o.model ?? p.model} from random weights`);
       }
@@ -101,7 +100,7 @@ export function transferCommand(): Command {
       if (pre?.validationAccuracy !== null && pre?.validationAccuracy !== undefined && pre.validationAccuracy <= CHANCE_MARGIN / 10) {
         console.log(`note: the CIFAR-10 network scored ${pct(pre.validationAccuracy)} on its validation images, chance level: its features carry little to transfer; pass --from a trained checkpoint`);
       }
-      console.log(`wrote ${rel(out)}/{result.json, weights.safetensors}`);
+      console.log(`wrote ${shown(out)}/{result.json, weights.safetensors}`);
     });
 }
 
@@ -112,7 +111,7 @@ function describePrepared(p: Extract<TransferProgress, { type: 'prepared' }>, su
     `images: ${p.trainImages} training, ${p.validationImages} validation, ${p.testImages} test`,
   ];
   if (p.load) {
-    lines.push(`from ${rel(p.from!)}: loaded ${p.load.loaded.length} tensors; new head, not loaded (Xavier init): ${p.load.fresh.join(', ')}; ` +
+    lines.push(`from ${shown(p.from!)}: loaded ${p.load.loaded.length} tensors; new head, not loaded (Xavier init): ${p.load.fresh.join(', ')}; ` +
       `unused from the file: ${p.load.unused.join(', ') || 'none'}; frozen: ${p.load.frozen.length ? `${p.load.frozen.length} tensors (the whole body)` : 'none'}`);
   }
   return lines.join('\n');
@@ -146,7 +145,7 @@ export async function reproduceTransferCommand(o: Record<string, any>): Promise<
   const name = o.name ?? 'transfer';
   const out = path.resolve(o.out ?? path.join('results', name));
   const say = (s: string) => process.stderr.write(`${s}\n`);
-  say(`reproduce ${name}: transfer ${options.from ? `from ${rel(options.from)}` : `from ${options.model} pretrained here for ${options.pretrainEpochs} epochs on ${o.data ?? 'the bundled CIFAR-10 sample'}`} ` +
+  say(`reproduce ${name}: transfer ${options.from ? `from ${shown(options.from)}` : `from ${options.model} pretrained here for ${options.pretrainEpochs} epochs on ${o.data ?? 'the bundled CIFAR-10 sample'}`} ` +
     `to ${options.subsets.join(', ')} (${o.data100 ?? 'the bundled CIFAR-100 sample; pass --data100 for the real subsets'}): ` +
     `${options.runs.map((r) => `${r.mode}/${r.head}`).join(', ')}; ${options.epochs} epochs, ${options.limit ?? 'all'} training images per subset, batch ${options.batchSize}, lr ${options.lr}, device ${device}\nresults: ${out}`);
   const progress = new Map<string, (p: any) => void>();
@@ -171,5 +170,5 @@ export async function reproduceTransferCommand(o: Record<string, any>): Promise<
   }
   console.log(`\n${'run'.padEnd(36)} ${'val'.padStart(8)} ${'test'.padStart(8)}`);
   for (const r of summary.rows) console.log(`${r.label.padEnd(36)} ${pct(r.validationAccuracy).padStart(8)} ${pct(r.testAccuracy).padStart(8)}`);
-  console.log(`\n${summary.totalSeconds.toFixed(0)} s; report: ${rel(report)}`);
+  console.log(`\n${summary.totalSeconds.toFixed(0)} s; report: ${shown(report)}`);
 }

@@ -1,6 +1,7 @@
 /** Small helpers shared by the commands. */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { CheckpointError } from '../errors';
 import { makeFolder } from '../io/folder';
 import type { Network } from '../model/network';
 import { writeFileAtomic } from '../report/atomic';
@@ -9,9 +10,29 @@ import { exportWeights } from '../train/checkpoint';
 /** A share as a percentage with two decimals ('57.86%'); '-' when there is none (NaN). */
 export const pct = (v: number): string => (Number.isFinite(v) ? `${(100 * v).toFixed(2)}%` : '-');
 
-/** A command's checkpoint argument: the file itself, or the run folder (`allcnn train --out`) that holds checkpoint.safetensors. */
+/** A path as one would type it here: relative inside the working folder, absolute outside it ('../../x' helps no one). */
+export function shown(file: string): string {
+  const relative = path.relative(process.cwd(), file);
+  if (relative === '') return '.';
+  return relative.startsWith('..') || path.isAbsolute(relative) ? path.resolve(file) : relative;
+}
+
+/**
+ * A command's checkpoint argument: the file itself, or the run folder
+ * (`allcnn train --out`) that holds checkpoint.safetensors. A results folder
+ * of `allcnn reproduce` holds one checkpoint per run, so it is refused with
+ * where they are rather than a missing checkpoint.safetensors.
+ */
 export function checkpointFile(target: string): string {
-  return fs.existsSync(target) && fs.statSync(target).isDirectory() ? path.join(target, 'checkpoint.safetensors') : target;
+  if (!(fs.existsSync(target) && fs.statSync(target).isDirectory())) return target;
+  const file = path.join(target, 'checkpoint.safetensors');
+  const runs = path.join(target, 'checkpoints');
+  if (!fs.existsSync(file) && fs.existsSync(path.join(target, 'experiment.json')) && fs.existsSync(runs)) {
+    const names = fs.readdirSync(runs).filter((n) => n.endsWith('.safetensors')).sort();
+    const examples = names.length ? `, such as ${shown(path.join(runs, names[0]))}` : ' (none written yet)';
+    throw new CheckpointError(`${shown(target)} holds the results of \`allcnn reproduce\`, one checkpoint per run: pass one of the ${names.length} in ${shown(runs)}${examples}`);
+  }
+  return file;
 }
 
 /** An AbortSignal that fires on the first Ctrl-C / SIGTERM (the second one exits at once). */

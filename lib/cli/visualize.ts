@@ -5,8 +5,8 @@ import { checkFolder, makeFolder } from '../io/folder';
 import { writeFileAtomic } from '../report/atomic';
 import { METHODS } from '../visualize/guided-backprop';
 import { Visualization, visualizeCheckpoint } from '../visualize/visualize';
-import { int, list, oneOf } from './options';
-import { checkpointFile } from './util';
+import { deviceName, int, list, oneOf } from './options';
+import { checkpointFile, shown } from './util';
 
 /** "0-3,7" -> [0, 1, 2, 3, 7]. */
 function channelList(v: string): number[] {
@@ -33,12 +33,12 @@ export function visualizeCommand(): Command {
     .option('--no-crop', 'show whole images, not the patches of them that the units see (the receptive fields)')
     .option('--images <n>', 'search only the first n test images (default: all)', int('--images', 1))
     .option('--data <path>', 'CIFAR-10 archive or folder (default: the one the run was trained on)')
-    .option('--device <name>', 'cpu, cuda or cuda:N', 'cpu')
+    .option('--device <name>', 'cpu, cuda or cuda:N', deviceName('--device'), 'cpu')
     .option('--out <file>', 'the PNG to write (default: <layer>-<methods>.png beside the checkpoint); a .json with the images and activations goes beside it')
     .action(async (target: string, o) => {
       const file = checkpointFile(target);
       if (o.out) checkFolder(path.dirname(path.resolve(o.out))); // written after the search: fail now if it cannot be
-      process.stderr.write(`searching the test images of ${path.relative(process.cwd(), file)} (device ${o.device})\n`);
+      process.stderr.write(`searching the test images of ${shown(file)} (device ${o.device})\n`);
       const v = await visualizeCheckpoint(file, {
         layer: o.layer, channels: o.channels, top: o.top, methods: o.method, images: o.images, data: o.data, device: o.device, crop: o.crop,
       });
@@ -55,7 +55,7 @@ export function visualizeCommand(): Command {
 
 function render(v: Visualization): string {
   const lines = [
-    `${v.name} from ${path.relative(process.cwd(), v.file)} (epoch ${v.epoch} of ${v.epochs}), layer ${v.layer}: ` +
+    `${v.name} from ${shown(v.file)} (epoch ${v.epoch} of ${v.epochs}), layer ${v.layer}: ` +
       `the ${v.units[0]?.images.length ?? 0} strongest of ${v.searched.toLocaleString('en-US')} test images of ${v.data ?? 'the bundled sample'} per channel`,
     `figure: per channel, the ${v.patch ? `${v.patch}x${v.patch} patches the unit sees` : 'images'} in the first row, ` +
       `then ${v.methods.join(', ')} reconstructions (grey is zero)`,

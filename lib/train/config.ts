@@ -13,6 +13,9 @@ import { checkDevice, Device } from '../tensor';
 import { ScheduleName, SCHEDULES } from './schedule';
 import { MODELS } from '../../models';
 
+/** The largest mini-batch a run takes. */
+export const MAX_BATCH_SIZE = 1 << 16;
+
 export const PRECISIONS = ['fp32', 'bf16', 'fp16'] as const;
 export type Precision = (typeof PRECISIONS)[number];
 export const ENGINES = ['native', 'typescript'] as const;
@@ -121,7 +124,7 @@ export function resolveConfig(c: TrainConfig): ResolvedConfig {
     model,
     data: c.data ?? null,
     epochs: checkInteger('epochs', d.epochs, 1),
-    batchSize: checkInteger('batchSize', d.batchSize, 1, 1 << 16),
+    batchSize: checkInteger('batchSize', d.batchSize, 1, MAX_BATCH_SIZE),
     lr: checkNumber('lr', d.lr, 0, 100),
     momentum: checkNumber('momentum', d.momentum, 0, 1),
     weightDecay: checkNumber('weightDecay', d.weightDecay, 0, 1),
