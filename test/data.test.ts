@@ -776,4 +776,21 @@ describe('augmentation', () => {
     expect(() => checkAugment(null)).toThrow(InvalidArgumentError);
     expect(() => checkAugment('flip')).toThrow('Expected an object of augmentation options for augment but received "flip" of type string');
   });
+
+  test('checkAugment rejects bad values, naming the field, rather than failing in LibTorch or doing nothing', () => {
+    expect(checkAugment({ translate: 0, scale: [1, 1], colorJitter: { brightness: 1 } })).toEqual({ translate: 0, scale: [1, 1], colorJitter: { brightness: 1 } });
+    const cases: Array<[unknown, string]> = [
+      [{ translate: -3 }, 'Expected an integer in [0, 31] for augment.translate but received -3 of type number'],
+      [{ translate: 1.5 }, 'for augment.translate but received 1.5'],
+      [{ translate: 40 }, 'for augment.translate but received 40'],
+      [{ flip: 'yes' }, 'Expected true or false for augment.flip but received "yes" of type string'],
+      [{ scale: [2, 0.5] }, 'Expected a zoom range [lo, hi] with 0 < lo <= hi, e.g. [0.9, 1.1] for augment.scale but received [2, 0.5] of type array'],
+      [{ scale: 1.1 }, 'for augment.scale but received 1.1 of type number'],
+      [{ scale: [0, 1] }, 'for augment.scale but received [0, 1]'],
+      [{ colorJitter: { brightness: -1 } }, 'Expected a number in [0, 1] for augment.colorJitter.brightness but received -1 of type number'],
+      [{ colorJitter: { hue: 0.1 } }, 'Expected known keys (brightness, contrast, saturation) for augment.colorJitter but received "hue" of type string'],
+      [{ colorJitter: 5 }, 'for augment.colorJitter but received 5 of type number'],
+    ];
+    for (const [o, message] of cases) expect(() => checkAugment(o)).toThrow(message);
+  });
 });

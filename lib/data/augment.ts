@@ -5,7 +5,7 @@
  * richer set of the seed report. Translations pad with zeros, which is the
  * mean after whitening.
  */
-import { invalid } from '../check';
+import { checkInteger, checkNumber, invalid } from '../check';
 import { arange, rand, randint, stack, where, zeros } from '../creation';
 import * as F from '../functional';
 import { tidy } from '../scope';
@@ -23,15 +23,33 @@ export interface AugmentOptions {
 }
 
 const KNOWN = new Set(['flip', 'translate', 'scale', 'colorJitter']);
+const JITTER = new Set(['brightness', 'contrast', 'saturation']);
+/** A shift of 32 pixels or more can move a CIFAR image out of its frame entirely. */
+const MAX_TRANSLATE = 31;
 
 /** The paper's augmentation (flips and translations). */
 export const PAPER_AUGMENTATION: AugmentOptions = { flip: true, translate: 5 };
 /** The seed report's richer set. */
 export const RICH_AUGMENTATION: AugmentOptions = { flip: true, translate: 5, scale: [0.9, 1.1], colorJitter: { brightness: 0.2, contrast: 0.2, saturation: 0.2 } };
 
+/** Checks every key and value, so a typo fails here, not as a LibTorch error (or a silent no-op) mid-training. */
 export function checkAugment(o: unknown): AugmentOptions {
-  if (o === null || typeof o !== 'object') throw invalid('augment', 'an object of augmentation options', o);
+  if (o === null || typeof o !== 'object' || Array.isArray(o)) throw invalid('augment', 'an object of augmentation options', o);
   for (const k of Object.keys(o)) if (!KNOWN.has(k)) throw invalid('augment', `known augmentation keys (${[...KNOWN].join(', ')})`, k);
+  const { flip, translate, scale, colorJitter } = o as Record<string, unknown>;
+  if (flip !== undefined && typeof flip !== 'boolean') throw invalid('augment.flip', 'true or false', flip);
+  if (translate !== undefined) checkInteger('augment.translate', translate, 0, MAX_TRANSLATE);
+  if (scale !== undefined && scale !== null) {
+    const ok = Array.isArray(scale) && scale.length === 2 && scale.every((v) => typeof v === 'number' && Number.isFinite(v) && v > 0) && scale[0] <= scale[1];
+    if (!ok) throw invalid('augment.scale', 'a zoom range [lo, hi] with 0 < lo <= hi, e.g. [0.9, 1.1]', scale);
+  }
+  if (colorJitter !== undefined && colorJitter !== null) {
+    if (typeof colorJitter !== 'object' || Array.isArray(colorJitter)) throw invalid('augment.colorJitter', 'an object {brightness, contrast, saturation}', colorJitter);
+    for (const [k, v] of Object.entries(colorJitter)) {
+      if (!JITTER.has(k)) throw invalid('augment.colorJitter', `known keys (${[...JITTER].join(', ')})`, k);
+      checkNumber(`augment.colorJitter.${k}`, v, 0, 1); // factors in [1 - v, 1 + v]: v > 1 could flip the sign
+    }
+  }
   return o as AugmentOptions;
 }
 
