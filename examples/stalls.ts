@@ -47,7 +47,7 @@ function parseArgs(argv: string[]): Options {
     if (a === '--limit') o.limit = int(a, 1)(value());
     else if (a === '--epochs') o.epochs = int(a, 1)(value());
     else if (a === '--seeds') o.seeds = int(a, 1)(value());
-    else if (a === '--lrs') o.lrs = list(num(a))(value());
+    else if (a === '--lrs') o.lrs = list(a, num(a))(value());
     else if (a.startsWith('--')) throw new Error(`unknown option ${a} (--limit, --epochs, --seeds, --lrs)`);
     else o.data = a;
   }

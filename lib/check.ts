@@ -16,6 +16,12 @@ export function invalid(name: string, expected: string, value: unknown): Invalid
   return new InvalidArgumentError(`Expected ${expected} for ${name} but received ${describe(value)}`);
 }
 
+/** Rejects keys of an options object that are not in `known`, so a misspelt option fails instead of being ignored. */
+export function checkKeys(name: string, o: object, known: readonly string[]): void {
+  if (o === null || typeof o !== 'object') throw invalid(name, 'an options object', o);
+  for (const k of Object.keys(o)) if (!known.includes(k)) throw invalid(`${name} key`, `one of ${known.join(', ')}`, k);
+}
+
 export function isInteger(v: unknown): v is number {
   return typeof v === 'number' && Number.isInteger(v);
 }

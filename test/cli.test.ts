@@ -82,6 +82,8 @@ test('bad options exit with status 2 and say what is wrong', () => {
     [['reproduce', '--preset', 'huge'], "argument 'huge' is invalid. Allowed choices are paper, fast, smoke"],
     [['reproduce', '--lrs', '0.1,x'], '--lrs must be a number >= 0, got "x"'],
     [['reproduce', '--models', 'a,zz'], '--models must be one of a, strided-cnn-a'],
+    [['reproduce', '--models', ','], '--models must list at least one value, got ","'],
+    [['reproduce', '--preset', 'smoke', '--probe-epochs', '5', '--epochs', '2'], '--probe-epochs 5 is more than the 2 epochs of a run'],
     [['models', '--classes', 'abc'], '--classes must be an integer >= 2, got "abc"'],
     [['frobnicate'], "unknown command 'frobnicate'"],
   ];

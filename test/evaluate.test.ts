@@ -74,6 +74,10 @@ test('evaluateByClass agrees with the native evaluate()', async () => {
     expect(r.accuracy).toBeCloseTo(score.accuracy, 10);
     expect(r.loss).toBeCloseTo(score.loss, 5);
     expect(r.confusion.map((row) => row.reduce((s, v) => s + v, 0))).toEqual(labelCounts(sample.validation.y.toArray()));
+    for (const batchSize of [0, -1, 2.5]) {
+      await expect(evaluateByClass(net, sample.validation, 10, { batchSize })).rejects.toThrow('for batchSize but received');
+      await expect(evaluate(net, sample.validation, { batchSize })).rejects.toThrow('for batchSize but received');
+    }
   } finally {
     net.dispose();
   }
@@ -127,6 +131,11 @@ test('evaluateCheckpoint refuses what it cannot score, saying what to pass inste
   const dir = tmp();
   await expect(evaluateCheckpoint(path.join(dir, 'none.safetensors'))).rejects.toThrow(/no such file/);
   await expect(evaluateCheckpoint(run.checkpoint, { split: 'train' as never })).rejects.toThrow(InvalidArgumentError);
+  // A batch size of 0 used to loop for ever; a misspelt option used to be ignored.
+  await expect(evaluateCheckpoint(run.checkpoint, { batchSize: 0 })).rejects.toThrow('Expected an integer in [1, 65536] for batchSize but received 0 of type number');
+  await expect(evaluateCheckpoint(run.checkpoint, { splt: 'validation' } as never)).rejects.toThrow(
+    'Expected one of data, split, device, batchSize for options key but received "splt" of type string',
+  );
 
   // A weights file has no record of the preprocessing.
   const trained = await trainModel({ model: 'strided-cnn-a', epochs: 1, limit: 64, prep: 'std', stallEpochs: 0 }, { keepModel: true });

@@ -177,6 +177,7 @@ describe('predictImages and allcnn predict', () => {
     await expect(predictImages(checkpoint, [])).rejects.toThrow(/a non-empty list of images/);
     await expect(predictImages(checkpoint, files, { top: 0 })).rejects.toThrow(InvalidArgumentError);
     await expect(predictImages(checkpoint, files, { fit: 'pad' as never })).rejects.toThrow(/crop, stretch/);
+    await expect(predictImages(checkpoint, files, { topk: 2 } as never)).rejects.toThrow('Expected one of top, fit, data, device for options key but received "topk"');
     await expect(predictImages(path.join(dir, 'weights.safetensors'), files)).rejects.toThrow(CheckpointError);
     expect(liveTensors()).toBe(live);
   });

@@ -114,6 +114,21 @@ test('a folder made with other options is not mixed with new ones', async () => 
   );
 });
 
+test('options from code are checked before anything is read or made: each mistake names its field', async () => {
+  const out = path.join(tmp(), 'never');
+  const cases: Array<[object, string]> = [
+    [{ ...TINY, concurrency: 0 }, 'Expected an integer >= 1 for concurrency but received 0'], // a pool of 0 would wait for ever
+    [{ ...TINY, lrs: [] }, 'Expected a non-empty list for lrs but received [] of type array'],
+    [{ ...TINY, models: ['d'] }, 'for models but received "d" of type string'],
+    [{ ...TINY, probeEpochs: 3 }, 'Expected an integer in [1, 2] for probeEpochs but received 3'],
+    [{ ...TINY, extras: ['rotations'] }, 'Expected one of augment, ablations for extras but received "rotations"'],
+    [{ ...TINY, devise: 'cpu' }, 'for options key but received "devise" of type string'],
+    [{ ...PRESETS.smoke }, 'Expected a value (start from one of PRESETS) for options.device but received undefined'],
+  ];
+  for (const [o, message] of cases) await expect(reproduce('tiny', o as ReproduceOptions, { out })).rejects.toThrow(message);
+  expect(fs.existsSync(out)).toBe(false);
+});
+
 test('bad data leave no folder behind, so the run with the right data records where they came from', async () => {
   const out = path.join(tmp(), 'tiny');
   const wrong = path.join(tmp(), 'not-cifar.tar.gz');

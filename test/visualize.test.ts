@@ -140,6 +140,7 @@ describe('visualizeCheckpoint and allcnn visualize', () => {
     await expect(visualizeCheckpoint(checkpoint, { layer: 'conv2', channels: [192] })).rejects.toThrow(/\[0, 191\] for channel/);
     await expect(visualizeCheckpoint(checkpoint, { methods: ['saliency' as never] })).rejects.toThrow(/guided, deconvnet, backprop/);
     await expect(visualizeCheckpoint(checkpoint, { channels: [] })).rejects.toThrow(/non-empty list of channels of conv5 \(0 to 9\)/);
+    await expect(visualizeCheckpoint(checkpoint, { lyer: 'conv2' } as never)).rejects.toThrow('for options key but received "lyer" of type string'); // not the default layer
     await expect(visualizeCheckpoint(path.join(dir, 'weights.safetensors'))).rejects.toThrow(CheckpointError);
     expect(liveTensors()).toBe(live);
   });

@@ -36,6 +36,11 @@ export function oneOf(name: string, valid: readonly string[]) {
     return v;
   };
 }
-export function list<T>(parse: (v: string) => T) {
-  return (v: string): T[] => v.split(',').map((s) => s.trim()).filter(Boolean).map(parse);
+/** A comma-separated list of at least one value, each parsed by `parse`. */
+export function list<T>(name: string, parse: (v: string) => T) {
+  return (v: string): T[] => {
+    const values = v.split(',').map((s) => s.trim()).filter(Boolean);
+    if (!values.length) throw new InvalidArgumentError(`${name} must list at least one value, got "${v}"`);
+    return values.map(parse);
+  };
 }

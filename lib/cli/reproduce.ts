@@ -23,9 +23,9 @@ export function reproduceCommand(): Command {
     .option('--pretrain-epochs <n>', 'transfer: epochs of pretraining on CIFAR-10 when --from is omitted', int('--pretrain-epochs', 1))
     .option('--name <name>', 'experiment name: results go to results/<name> (default: the preset)')
     .option('--out <dir>', 'results folder (overrides --name)')
-    .option('--models <ids>', `comma-separated model ids (${MODEL_IDS.join(', ')})`, list(oneOf('--models', MODEL_IDS)))
+    .option('--models <ids>', `comma-separated model ids (${MODEL_IDS.join(', ')})`, list('--models', oneOf('--models', MODEL_IDS)))
     .option('--epochs <n>', 'epochs per run', int('--epochs', 1))
-    .option('--lrs <list>', 'learning rates to select from, e.g. 0.25,0.1,0.05,0.01', list(num('--lrs')))
+    .option('--lrs <list>', 'learning rates to select from, e.g. 0.25,0.1,0.05,0.01', list('--lrs', num('--lrs')))
     .option('--batch-size <n>', 'mini-batch size', batchSize)
     .option('--augment', 'train the Table 3 runs with flips and translations too')
     .option('--seed <n>', 'first seed (restarts use the next ones)', int('--seed', 0))
@@ -34,7 +34,7 @@ export function reproduceCommand(): Command {
     .option('--test-limit <n>', 'evaluate on at most n test images', int('--test-limit', 1))
     .option('--lr-selection <mode>', 'full (every rate to the end) or probe (short prefixes, best continued)', oneOf('--lr-selection', ['full', 'probe']))
     .option('--probe-epochs <n>', 'epochs of each learning-rate probe', int('--probe-epochs', 1))
-    .option('--extras <list>', `extra rows after Table 3: ${EXTRAS.join(',')} (or "none")`, (v: string) => (v === 'none' ? [] : list(oneOf('--extras', EXTRAS))(v)))
+    .option('--extras <list>', `extra rows after Table 3: ${EXTRAS.join(',')} (or "none")`, (v: string) => (v === 'none' ? [] : list('--extras', oneOf('--extras', EXTRAS))(v)))
     .option('--concurrency <n>', 'runs trained at once on the device', int('--concurrency', 1))
     .option('--max-restarts <n>', 'restarts of a stalled run, each with the next seed', int('--max-restarts', 0))
     .option('--precision <p>', 'fp32, bf16 or fp16', oneOf('--precision', PRECISIONS))
@@ -49,6 +49,9 @@ export function reproduceCommand(): Command {
         ...preset, device,
         ...pick(o, ['models', 'epochs', 'lrs', 'batchSize', 'augment', 'seed', 'limit', 'testLimit', 'lrSelection', 'probeEpochs', 'extras', 'concurrency', 'maxRestarts', 'precision', 'prep', 'fastPath']),
       };
+      if (options.lrSelection === 'probe' && options.probeEpochs > options.epochs) {
+        throw Object.assign(new Error(`--probe-epochs ${options.probeEpochs} is more than the ${options.epochs} epochs of a run: pass a smaller --probe-epochs or more --epochs`), { exitCode: 2 });
+      }
       const name = o.name ?? o.preset;
       const out = path.resolve(o.out ?? path.join('results', name));
       console.error(`reproduce ${name}: preset ${options.preset}, ${options.models.length} models x lrs [${options.lrs.join(', ')}] (${options.lrSelection}${options.lrSelection === 'probe' ? `, ${options.probeEpochs}-epoch probes` : ''}), ` +

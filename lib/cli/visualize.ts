@@ -29,7 +29,7 @@ export function visualizeCommand(): Command {
     .option('--layer <name>', 'the layer, as `allcnn models --layers` names it (default: the last convolution, whose channels are the classes)')
     .option('--channels <list>', 'channels to show, like 0-9 or 3,17,40 (default: the first 10)', channelList)
     .option('--top <n>', 'strongest test images per channel', int('--top', 1), 8)
-    .option('--method <list>', `one or more of ${METHODS.join(', ')} (the paper's figure 4 compares all three)`, list(oneOf('--method', METHODS)), ['guided'])
+    .option('--method <list>', `one or more of ${METHODS.join(', ')} (the paper's figure 4 compares all three)`, list('--method', oneOf('--method', METHODS)), ['guided'])
     .option('--no-crop', 'show whole images, not the patches of them that the units see (the receptive fields)')
     .option('--images <n>', 'search only the first n test images (default: all)', int('--images', 1))
     .option('--data <path>', 'CIFAR-10 archive or folder (default: the one the run was trained on)')

@@ -14,7 +14,10 @@
  *   That is 8 SGD steps per network: accuracies stay near chance, and stall
  *   detection is off (a run this short is not worth restarting).
  */
-import { DEFAULTS } from '../train/config';
+import { checkInteger, checkKeys, checkNumber, checkOneOf, invalid } from '../check';
+import { PREPS } from '../data/dataset';
+import { checkDevice } from '../tensor';
+import { DEFAULTS, MAX_BATCH_SIZE, PRECISIONS } from '../train/config';
 import type { Precision } from '../train/config';
 import { MODEL_IDS } from '../../models';
 
@@ -63,3 +66,44 @@ export const PRESETS: Record<PresetName, Omit<ReproduceOptions, 'device'>> = {
   fast: { ...COMMON, preset: 'fast', epochs: 40, lrs: PAPER_LRS, lrSelection: 'probe', probeEpochs: 5, stallEpochs: 3 },
   smoke: { ...COMMON, preset: 'smoke', epochs: 2, lrs: [0.05, 0.01], lrSelection: 'probe', probeEpochs: 1, stallEpochs: 0, limit: 500, testLimit: 1000 },
 };
+
+/**
+ * Checks options given to reproduce() from code (the CLI's are checked as it
+ * parses them): every field present and valid, none unknown. Caught here, a
+ * mistake costs nothing; caught mid-grid, it costs the runs before it.
+ * Start from a preset: `{ ...PRESETS.fast, device: 'cuda', models: ['c'] }`.
+ */
+export function checkReproduceOptions(o: unknown): ReproduceOptions {
+  if (o === null || typeof o !== 'object') throw invalid('options', 'a ReproduceOptions object (start from one of PRESETS)', o);
+  const r = o as Record<string, unknown>;
+  const keys = [...Object.keys(PRESETS.paper), 'device'];
+  checkKeys('options', r, keys);
+  for (const k of keys) if (r[k] === undefined) throw invalid(`options.${k}`, 'a value (start from one of PRESETS)', r[k]);
+  const listOf = (name: string, v: unknown, check: (item: unknown) => void, empty = false) => {
+    if (!Array.isArray(v) || (!empty && v.length === 0)) throw invalid(name, `a${empty ? '' : ' non-empty'} list`, v);
+    v.forEach(check);
+  };
+  const bool = (name: string) => {
+    if (typeof r[name] !== 'boolean') throw invalid(name, 'true or false', r[name]);
+  };
+  checkOneOf('preset', r.preset, PRESET_NAMES);
+  listOf('models', r.models, (m) => checkOneOf('models', m, MODEL_IDS));
+  const epochs = checkInteger('epochs', r.epochs, 1);
+  listOf('lrs', r.lrs, (lr) => checkNumber('lrs', lr, 0));
+  checkInteger('batchSize', r.batchSize, 1, MAX_BATCH_SIZE);
+  bool('augment');
+  bool('fastPath');
+  checkInteger('seed', r.seed, 0);
+  checkDevice('device', r.device);
+  for (const k of ['limit', 'testLimit']) if (r[k] !== null) checkInteger(k, r[k], 1);
+  const selection = checkOneOf('lrSelection', r.lrSelection, ['full', 'probe']);
+  // A probe longer than the run would be the run itself.
+  if (selection === 'probe') checkInteger('probeEpochs', r.probeEpochs, 1, epochs);
+  listOf('extras', r.extras, (e) => checkOneOf('extras', e, EXTRAS), true);
+  checkInteger('concurrency', r.concurrency, 1);
+  checkInteger('maxRestarts', r.maxRestarts, 0);
+  checkInteger('stallEpochs', r.stallEpochs, 0);
+  checkOneOf('precision', r.precision, PRECISIONS);
+  checkOneOf('prep', r.prep, PREPS);
+  return o as ReproduceOptions;
+}

@@ -24,7 +24,7 @@ import { AbortError, Progress, trainModel } from '../train/train';
 import { MODELS } from '../../models';
 import { ABLATIONS, AUGMENTED } from './ablations';
 import { appendJournal, checkClaim, claimFolder, readJournal } from './journal';
-import type { ReproduceOptions } from './presets';
+import { checkReproduceOptions, ReproduceOptions } from './presets';
 import { table3Models } from './progress';
 import { buildSummary } from './summary';
 import type { RunGroup, RunRecord, Summary } from './types';
@@ -75,6 +75,7 @@ const safe = (id: string) => id.replace(/[^\w.=-]+/g, '_');
 
 export async function reproduce(name: string, o: ReproduceOptions, where: { out: string; data?: string }, hooks: ReproduceHooks = {}): Promise<{ summary: Summary; report: string }> {
   const started = Date.now();
+  checkReproduceOptions(o);
   requireDevice(o.device);
   // Another experiment's folder fails before the data are read, and bad data before a folder is made.
   checkClaim(where.out, o);

@@ -6,7 +6,7 @@
  */
 import * as fs from 'node:fs';
 import { requireDevice } from '../backend';
-import { checkOneOf } from '../check';
+import { checkKeys, checkOneOf } from '../check';
 import { Cifar10, CIFAR10_CLASSES, ImageSet, readCifar10 } from '../data/cifar';
 import { BUNDLED_SAMPLE, DataRecipe, Dataset, DatasetOptions, prepareDataset } from '../data/dataset';
 import { CheckpointError, DataError } from '../errors';
@@ -16,7 +16,7 @@ import { readSafetensorsMetadata } from '../io/safetensors';
 import { MODELS } from '../../models';
 import { CHECKPOINT_FORMAT, loadCheckpoint, metadataJson } from './checkpoint';
 import type { ResolvedConfig } from './config';
-import { ClassScore, evaluateByClass } from './evaluate';
+import { ClassScore, evalBatchSize, evaluateByClass } from './evaluate';
 
 export const SPLITS = ['test', 'validation'] as const;
 export type Split = (typeof SPLITS)[number];
@@ -48,10 +48,15 @@ export interface EvaluateCheckpointOptions {
   batchSize?: number;
 }
 
+/** Every key of EvaluateCheckpointOptions (the type makes this list complete). */
+const OPTION_KEYS = Object.keys({ data: 1, split: 1, device: 1, batchSize: 1 } satisfies Record<keyof EvaluateCheckpointOptions, 1>);
+
 /** Reads a checkpoint written by trainModel (`allcnn train`, `allcnn reproduce`) and scores it on a split of its data. */
 export async function evaluateCheckpoint(file: string, o: EvaluateCheckpointOptions = {}): Promise<CheckpointEvaluation> {
+  checkKeys('options', o, OPTION_KEYS);
   const split = checkOneOf('split', o.split ?? 'test', SPLITS);
   const device = checkDevice('device', o.device ?? 'cpu');
+  if (o.batchSize !== undefined) evalBatchSize(o.batchSize);
   requireDevice(device);
   const { config, epoch, recipe } = readRun(file);
   const { data, options } = runData(file, recipe, o.data);

@@ -1,20 +1,28 @@
 /** evaluate(), evaluateByClass() and predict() for a trained Network. */
 import { noGrad } from '../autograd';
+import { checkInteger } from '../check';
 import type { TensorSplit } from '../data/dataset';
 import { crossEntropy, logSoftmax } from '../functional';
 import type { Network } from '../model/network';
 import { native } from '../native';
 import { tidy } from '../scope';
 import type { Tensor } from '../tensor';
+import { MAX_BATCH_SIZE } from './config';
 import { createNativeNet, Score } from './train';
 
 const EVAL_DEFAULTS = { momentum: 0, weightDecay: 0, labelSmoothing: 0, channelsLast: false, precision: 'fp32' as const };
 
+/** Images per forward pass when scoring: 500 unless given. */
+export function evalBatchSize(batchSize: unknown = 500): number {
+  return checkInteger('batchSize', batchSize, 1, MAX_BATCH_SIZE);
+}
+
 /** Mean loss and accuracy of `network` on images x [N,C,H,W] with labels y [N] (int64), dropout off. */
 export async function evaluate(network: Network, data: Pick<TensorSplit, 'x' | 'y'>, o: { batchSize?: number } = {}): Promise<Score> {
+  const batchSize = evalBatchSize(o.batchSize);
   const net = createNativeNet(network, null, EVAL_DEFAULTS);
   try {
-    const m = await native().net_evaluate(net, data.x.handle, data.y.handle, o.batchSize ?? 500);
+    const m = await native().net_evaluate(net, data.x.handle, data.y.handle, batchSize);
     return { loss: m.loss, accuracy: m.seen ? m.correct / m.seen : NaN, count: m.seen };
   } finally {
     native().net_release(net);
@@ -44,7 +52,7 @@ export interface ClassScore extends Score {
 export async function evaluateByClass(network: Network, data: Pick<TensorSplit, 'x' | 'y'>, classes: number, o: { batchSize?: number } = {}): Promise<ClassScore> {
   const confusion = Array.from({ length: classes }, () => new Array<number>(classes).fill(0));
   const n = data.y.shape[0];
-  const batchSize = o.batchSize ?? 500;
+  const batchSize = evalBatchSize(o.batchSize); // 0 would never leave the loop below
   let lossSum = 0;
   for (let start = 0; start < n; start += batchSize) {
     const len = Math.min(batchSize, n - start);

@@ -6,7 +6,7 @@
  * images (from the on-disk cache when it has them) are applied to them.
  */
 import { requireDevice } from '../backend';
-import { checkInteger, checkOneOf, invalid } from '../check';
+import { checkInteger, checkKeys, checkOneOf, invalid } from '../check';
 import { CIFAR_IMAGE_BYTES } from '../data/cifar';
 import type { Dataset } from '../data/dataset';
 import { Fit, FITS, ImageInput, readImage, toCifarPixels } from '../data/images';
@@ -47,8 +47,12 @@ export interface Predictions {
   images: ImagePrediction[];
 }
 
+/** Every key of PredictImagesOptions (the type makes this list complete). */
+const OPTION_KEYS = Object.keys({ top: 1, fit: 1, data: 1, device: 1 } satisfies Record<keyof PredictImagesOptions, 1>);
+
 /** Classifies `images` with the network in checkpoint `file` (written by `allcnn train` or `allcnn reproduce`). */
 export async function predictImages(file: string, images: ImageInput[], o: PredictImagesOptions = {}): Promise<Predictions> {
+  checkKeys('options', o, OPTION_KEYS);
   const device = checkDevice('device', o.device ?? 'cpu');
   requireDevice(device);
   if (!Array.isArray(images) || images.length === 0) throw invalid('images', 'a non-empty list of images', images);

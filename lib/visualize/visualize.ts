@@ -6,7 +6,7 @@
  * The checkpoint's own data recipe prepares the images, as for evaluation.
  */
 import { requireDevice } from '../backend';
-import { checkInteger, checkOneOf, invalid } from '../check';
+import { checkInteger, checkKeys, checkOneOf, invalid } from '../check';
 import { CIFAR_IMAGE_BYTES } from '../data/cifar';
 import type { Dataset } from '../data/dataset';
 import { fromArray } from '../creation';
@@ -75,7 +75,11 @@ function isClassLayer(net: Network, i: number): boolean {
   return net.shapes[i][0] === net.classes && net.layers.slice(i + 1).every((l) => l.spec.kind !== 'conv' && l.spec.kind !== 'fc');
 }
 
+/** Every key of VisualizeOptions (the type makes this list complete). */
+const OPTION_KEYS = Object.keys({ layer: 1, channels: 1, top: 1, methods: 1, data: 1, images: 1, device: 1, crop: 1 } satisfies Record<keyof VisualizeOptions, 1>);
+
 export async function visualizeCheckpoint(file: string, o: VisualizeOptions = {}): Promise<Visualization> {
+  checkKeys('options', o, OPTION_KEYS);
   const device = checkDevice('device', o.device ?? 'cpu');
   requireDevice(device);
   const methods = o.methods ?? ['guided'];
