@@ -526,7 +526,7 @@ describe('prepareDataset / loadCifar10 on the bundled sample', () => {
     }
   });
 
-  test('limit, testLimit, validation and seed', () => {
+  test('limit, testLimit, validation and seed', async () => {
     const base = liveTensors();
     const d = prepareDataset(raw, { prep: 'none', limit: 100, testLimit: 20 });
     try {
@@ -560,6 +560,9 @@ describe('prepareDataset / loadCifar10 on the bundled sample', () => {
     expect(() => prepareDataset(raw, { limit: 0 })).toThrow(InvalidArgumentError);
     expect(() => prepareDataset(raw, { testLimit: 0 })).toThrow(InvalidArgumentError);
     expect(() => prepareDataset(raw, { validation: 500 })).toThrow(InvalidArgumentError);
+    // A misspelt key used to be ignored: { prp: 'std' } meant GCN + ZCA.
+    expect(() => prepareDataset(raw, { prp: 'std' } as never)).toThrow('Expected one of validation, limit, testLimit, prep, seed, device, zcaCache for options key but received "prp"');
+    await expect(loadCifar10(undefined, { prp: 'std' } as never)).rejects.toThrow('for options key but received "prp"');
     expect(liveTensors()).toBe(base);
   });
 });

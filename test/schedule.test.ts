@@ -270,6 +270,9 @@ describe('SGD', () => {
       expect(() => new SGD([p], { momentum: 1.5 })).toThrow(InvalidArgumentError);
       expect(() => new SGD([p], { momentum: -0.1 })).toThrow(InvalidArgumentError);
       expect(() => new SGD([p], { weightDecay: -1 })).toThrow(InvalidArgumentError);
+      expect(() => new SGD([p], { momentm: 0.5 } as never)).toThrow('Expected one of momentum, weightDecay, nesterov for options key but received "momentm"');
+      expect(() => new SGD([p], { lr: 0.1 } as never)).toThrow('SGD takes the learning rate in step(lr)');
+      expect(() => new SGD([p], { nesterov: 1 } as never)).toThrow('Expected true or false for nesterov but received 1 of type number');
     } finally {
       p.dispose();
     }

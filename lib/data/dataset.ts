@@ -5,7 +5,7 @@
  */
 import * as path from 'node:path';
 import { requireDevice } from '../backend';
-import { checkInteger, checkOneOf } from '../check';
+import { checkInteger, checkKeys, checkOneOf } from '../check';
 import { fromArray } from '../creation';
 import { noGrad } from '../autograd';
 import { keep, tidy } from '../scope';
@@ -89,7 +89,11 @@ function pick(set: ImageSet, indices: Int32Array): { images: Uint8Array; labels:
 }
 
 /** Splits, preprocesses and moves to the device any CIFAR-format train/test pair. */
+/** Every key of DatasetOptions (the type makes this list complete): a misspelt `prep` would otherwise mean ZCA. */
+const OPTION_KEYS = Object.keys({ validation: 1, limit: 1, testLimit: 1, prep: 1, seed: 1, device: 1, zcaCache: 1 } satisfies Record<keyof DatasetOptions, 1>);
+
 export function prepareDataset(raw: { train: ImageSet; test: ImageSet; classNames: string[]; source: string }, o: DatasetOptions = {}): Dataset {
+  checkKeys('options', o, OPTION_KEYS);
   const prep = checkOneOf('prep', o.prep ?? 'zca', PREPS);
   const device = checkDevice('device', o.device ?? 'cpu');
   const n = raw.train.count;
@@ -136,6 +140,7 @@ export function prepareDataset(raw: { train: ImageSet; test: ImageSet; className
 
 /** Reads CIFAR-10 (archive or folder; the bundled sample when omitted) and prepares it. */
 export async function loadCifar10(file: string | undefined, o: DatasetOptions = {}): Promise<Dataset> {
+  checkKeys('options', o, OPTION_KEYS); // before the archive is read
   requireDevice(checkDevice('device', o.device ?? 'cpu'));
   const raw = await readCifar10(file ?? BUNDLED_SAMPLE);
   const set = prepareDataset(raw, o);

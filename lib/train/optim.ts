@@ -5,8 +5,9 @@
  * rate the two are the same, and at a rate change this one carries the old
  * velocity over unscaled.) The whole update is one native call.
  */
-import { checkNumber } from '../check';
+import { checkKeys, checkNumber, invalid } from '../check';
 import { zeros } from '../creation';
+import { InvalidArgumentError } from '../errors';
 import { native } from '../native';
 import { keep } from '../scope';
 import type { Tensor } from '../tensor';
@@ -28,9 +29,12 @@ export class SGD {
   readonly nesterov: boolean;
 
   constructor(params: Tensor[], o: SgdOptions = {}) {
+    if (o !== null && typeof o === 'object' && 'lr' in o) throw new InvalidArgumentError('SGD takes the learning rate in step(lr), which the schedule sets each step, not in its options');
+    checkKeys('options', o, ['momentum', 'weightDecay', 'nesterov'] satisfies Array<keyof SgdOptions>);
     this.params = params;
     this.momentum = checkNumber('momentum', o.momentum ?? 0.9, 0, 1);
     this.weightDecay = checkNumber('weightDecay', o.weightDecay ?? 0.001, 0);
+    if (o.nesterov !== undefined && typeof o.nesterov !== 'boolean') throw invalid('nesterov', 'true or false', o.nesterov);
     this.nesterov = o.nesterov ?? false;
     this.momentumBuffers = params.map((p) => keep(zeros(p.shape, { device: p.device, dtype: p.dtype })));
   }
