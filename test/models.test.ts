@@ -313,6 +313,16 @@ describe('malformed declarations name the network and the layer', () => {
     expect(() => buildNetwork(spec, { inputSize: 4 })).toThrow(ModelDeclarationError);
   });
 
+  test('shape and build options are checked: a missing class count or a misspelt key used to give NaN, or be ignored', () => {
+    const spec = MODELS['all-cnn-c'];
+    expect(() => countParameters(spec, {} as never)).toThrow('Expected an integer >= 1 for classes but received undefined of type undefined');
+    expect(() => countParameters(spec, { clases: 100 } as never)).toThrow('Expected one of classes, inputChannels, inputSize for options key but received "clases"');
+    expect(() => inferShapes(spec, { classes: 10, inputSize: 0 })).toThrow('Expected an integer >= 1 for inputSize but received 0');
+    const live = liveTensors();
+    expect(() => buildNetwork(spec, { clases: 100 } as never)).toThrow('for options key but received "clases" of type string');
+    expect(liveTensors()).toBe(live);
+  });
+
   test('typed layers can be mixed with lines', () => {
     const spec = declareNetwork('Mixed', 'typed', [{ kind: 'conv', kernel: 3, filters: 8, stride: 2, padding: 1, batchNorm: false, relu: true }, 'gap', 'fc classes']);
     expect(inferShapes(spec, { classes: 10 })).toEqual([[8, 16, 16], [8], [10]]);
@@ -409,7 +419,7 @@ describe('a user-declared network with batch normalisation', () => {
   test('freeze() stops updates of the matching parameters, with weight decay and momentum on', async () => {
     const net = buildNetwork(spec, { seed: 1 });
     const opts = { momentum: 0.9, weightDecay: 0.01, labelSmoothing: 0, channelsLast: false, precision: 'fp32' as const };
-    const sgd = new SGD(net.parameterList(), opts);
+    const sgd = new SGD(net.parameterList(), { momentum: opts.momentum, weightDecay: opts.weightDecay });
     const handle = createNativeNet(net, sgd, opts);
     const { x, y } = batchOf(20);
     const snapshot = () => new Map([...net.parameters].map(([k, t]) => [k, t.toArray()]));

@@ -115,6 +115,7 @@ export function colorJitter(x: Tensor, o: { brightness?: number; contrast?: numb
 
 /** Applies the enabled augmentations to a batch; returns a new tensor. */
 export function augmentBatch(x: Tensor, o: AugmentOptions): Tensor {
+  checkAugment(o); // a few comparisons per batch, against a LibTorch error mid-epoch
   return tidy(() => {
     let y = x;
     if (o.flip) y = randomFlip(y);

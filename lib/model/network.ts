@@ -4,7 +4,7 @@
  * layer program for the native fused training step (native/net.cc).
  */
 import { noGrad } from '../autograd';
-import { checkInteger, invalid } from '../check';
+import { checkInteger, checkKeys, invalid } from '../check';
 import { manualSeed, ones, zeros } from '../creation';
 import * as F from '../functional';
 import { InitName, initWeight } from '../init';
@@ -33,6 +33,9 @@ export interface BuildOptions {
   channelsLast?: boolean;
 }
 
+/** Every key of BuildOptions (the type makes this list complete). */
+const BUILD_KEYS = Object.keys({ classes: 1, inputChannels: 1, inputSize: 1, finalRelu: 1, init: 1, initStd: 1, seed: 1, device: 1, channelsLast: 1 } satisfies Record<keyof BuildOptions, 1>);
+
 /** A layer as run: its spec plus the names of its tensors. */
 export interface BuiltLayer {
   spec: LayerSpec;
@@ -54,6 +57,7 @@ export class Network {
   readonly layers: BuiltLayer[] = [];
 
   constructor(spec: NetworkSpec, o: BuildOptions = {}) {
+    checkKeys('options', o, BUILD_KEYS);
     this.spec = spec;
     this.classes = checkInteger('classes', o.classes ?? 10, 2, 100000);
     this.device = checkDevice('device', o.device ?? 'cpu');

@@ -17,6 +17,7 @@
  * Padded layers pad by floor((k-1)/2) (1 for 3x3, 2 for 5x5, 0 for 2x2), so the
  * paper's stride-2 layers give 32 -> 16 -> 8.
  */
+import { checkInteger, checkKeys } from '../check';
 import { ModelDeclarationError } from '../errors';
 
 export type Width = number | 'classes';
@@ -137,6 +138,10 @@ export interface ShapeOptions {
 
 /** Output shape ([C,H,W] or [features]) after each layer; throws on impossible geometry. */
 export function inferShapes(spec: NetworkSpec, o: ShapeOptions): number[][] {
+  // A missing or misspelt `classes` would give NaN shapes and parameter counts, not an error.
+  checkKeys('options', o, ['classes', 'inputChannels', 'inputSize'] satisfies Array<keyof ShapeOptions>);
+  checkInteger('classes', o.classes, 1);
+  for (const k of ['inputChannels', 'inputSize'] as const) if (o[k] !== undefined) checkInteger(k, o[k], 1);
   let shape = [o.inputChannels ?? 3, o.inputSize ?? 32, o.inputSize ?? 32];
   const out: number[][] = [];
   const width = (w: Width) => (w === 'classes' ? o.classes : w);
