@@ -60,12 +60,17 @@ test('train on the bundled sample writes a result, weights and a checkpoint, the
   const resumed = allcnn('train', '--model', 'strided-cnn-a', '--epochs', '2', '--limit', '64', '--prep', 'std', '--out', out, '--resume');
   expect(resumed.code).toBe(1);
   expect(resumed.err).toContain('written by a different configuration (differs in: epochs)');
+  const finished = allcnn('train', '--model', 'strided-cnn-a', '--epochs', '1', '--limit', '64', '--prep', 'std', '--out', out, '--resume');
+  expect(finished.code).toBe(0);
+  expect(finished.out).toContain('nothing left to train (the checkpoint is at the last epoch, 1)');
 });
 
 test('train prints a run header, fixed-column epochs and the final accuracies', () => {
   const r = allcnn('train', '--model', 'strided-cnn-a', '--epochs', '1', '--limit', '64', '--prep', 'std', '--out', tmp());
   expect(r.code).toBe(0);
   expect(r.err).toContain('strided-cnn-a: 839,242 parameters, 64 training images, device cpu, 1 epochs, batch 128');
+  const clamped = allcnn('train', '--model', 'strided-cnn-a', '--epochs', '1', '--limit', '600', '--prep', 'std', '--out', tmp());
+  expect(clamped.err).toContain('450 training images (--limit 600: the data hold no more), device cpu'); // the sample's 500, less 50 for validation
   expect(r.err).toContain('epoch   train loss  train acc   val loss   val acc');
   expect(r.out).toMatch(/strided-cnn-a: validation accuracy \d+\.\d\d% \(50 images\), test accuracy \d+\.\d\d% \(100 images\)/);
 });

@@ -21,7 +21,7 @@ export function consoleProgress(o: { label?: string; stream?: NodeJS.WriteStream
   return (p) => {
     switch (p.type) {
       case 'start':
-        out(`${o.label ?? ''}${p.config.model}: ${p.parameters.toLocaleString('en-US')} parameters, ${p.trainImages} training images, device ${p.config.device}, ` +
+        out(`${o.label ?? ''}${p.config.model}: ${p.parameters.toLocaleString('en-US')} parameters, ${p.trainImages} training images${p.config.limit !== null && p.config.limit > p.trainImages ? ` (--limit ${p.config.limit}: the data hold no more)` : ''}, device ${p.config.device}, ` +
           `${p.config.epochs} epochs, batch ${p.config.batchSize}, lr ${p.config.lr} (${p.config.schedule}), prep ${p.config.prep}, ` +
           `augment ${p.config.augment ? 'on' : 'off'}${p.startEpoch ? `, resuming after epoch ${p.startEpoch}` : ''}`);
         out(EPOCH_HEADER);
