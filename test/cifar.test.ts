@@ -238,11 +238,25 @@ describe('bad input', () => {
     expect(await dataError(readCifar10(dir))).toBe(`${path.join(dir, C10)}: missing data_batch_3.bin ${C10_USAGE}`);
   });
 
-  test('the wrong archive says what it holds', async () => {
-    const file = await writeTarGz(tmpPath('c100.tar.gz'), new Map([['cifar-100-binary/train.bin', Buffer.alloc(10)]]));
+  test('a foreign archive says what it holds', async () => {
+    const file = await writeTarGz(tmpPath('photos.tar.gz'), new Map([['photos/cat.jpg', Buffer.alloc(10)]]));
     expect(await dataError(readCifar10(file))).toBe(
-      `${file}: missing ${C10_FILES.map((f) => `${C10}/${f}`).join(', ')}; it holds cifar-100-binary/train.bin ${C10_USAGE}`,
+      `${file}: missing ${C10_FILES.map((f) => `${C10}/${f}`).join(', ')}; it holds photos/cat.jpg ${C10_USAGE}`,
     );
+  });
+
+  test('the other data set, or another version of CIFAR, is named with what to do', async () => {
+    const c100 = await writeTarGz(tmpPath('c100.tar.gz'), new Map([['cifar-100-binary/train.bin', Buffer.alloc(10)]]));
+    expect(await dataError(readCifar10(c100))).toBe(`${c100}: this is CIFAR-100, not CIFAR-10; \`allcnn transfer\` takes it as --data100`);
+    const c10 = await writeTarGz(tmpPath('c10.tar.gz'), cifar10Members());
+    expect(await dataError(readCifar100(c10))).toBe(`${c10}: this is CIFAR-10, not CIFAR-100; \`allcnn train\` and \`reproduce\` take it as --data, \`transfer\` as --data10`);
+    // The Python version (what most tutorials download), as an archive and extracted.
+    const python = new Map(['data_batch_1', 'data_batch_2', 'batches.meta', 'test_batch'].map((f) => [`cifar-10-batches-py/${f}`, Buffer.alloc(10)]));
+    const py = await writeTarGz(tmpPath('cifar-10-python.tar.gz'), python);
+    const binary = 'allcnn reads the binary version, cifar-10-binary.tar.gz, from https://www.cs.toronto.edu/~kriz/cifar.html';
+    expect(await dataError(readCifar10(py))).toBe(`${py}: this is CIFAR-10's Python version (pickled batches); ${binary}`);
+    const dir = extractTo(python, tmpPath('py'));
+    expect(await dataError(readCifar10(path.join(dir, 'cifar-10-batches-py')))).toBe(`${path.join(dir, 'cifar-10-batches-py')}: this is CIFAR-10's Python version (pickled batches); ${binary}`);
   });
 
   test('truncated file', async () => {

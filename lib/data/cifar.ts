@@ -200,6 +200,32 @@ function listSome(names: string[]): string {
   return names.slice(0, LISTED_NAMES).join(', ') + (more > 0 ? ` and ${more} more` : '');
 }
 
+/** Where the official versions of both data sets are. */
+const CIFAR_PAGE = 'https://www.cs.toronto.edu/~kriz/cifar.html';
+
+/**
+ * The other versions of CIFAR that people download by mistake, told apart by
+ * the names they hold (member paths of an archive, or a folder's entries).
+ */
+const OTHER_VERSIONS: Array<{ test: (names: string[]) => boolean; what: string; title: string; binary: boolean }> = [
+  { test: (n) => n.some((f) => /cifar-10-batches-py|(^|\/)data_batch_\d$/.test(f)), what: "CIFAR-10's Python version (pickled batches)", title: 'CIFAR-10', binary: false },
+  { test: (n) => n.some((f) => /cifar-10-batches-mat|\.mat$/.test(f)), what: "CIFAR-10's MATLAB version", title: 'CIFAR-10', binary: false },
+  { test: (n) => n.some((f) => /cifar-100-python/.test(f)), what: "CIFAR-100's Python version", title: 'CIFAR-100', binary: false },
+  { test: (n) => n.some((f) => /cifar-100-binary|(^|\/)fine_label_names\.txt$/.test(f)), what: 'CIFAR-100', title: 'CIFAR-100', binary: true },
+  { test: (n) => n.some((f) => /cifar-10-batches-bin|(^|\/)data_batch_\d\.bin$/.test(f)), what: 'CIFAR-10', title: 'CIFAR-10', binary: true },
+];
+
+/** "this is X": for a file or folder that is a known CIFAR version other than the one asked for; '' otherwise. */
+function whatItIs(seen: string[], layout: Layout): string {
+  const other = OTHER_VERSIONS.find((v) => v.test(seen) && !(v.binary && v.title === layout.title));
+  if (!other) return '';
+  const not = other.title === layout.title ? '' : `, not ${layout.title}`;
+  const instead = !other.binary
+    ? `allcnn reads the binary version, ${layout.archive}, from ${CIFAR_PAGE}`
+    : other.title === 'CIFAR-100' ? '`allcnn transfer` takes it as --data100' : '`allcnn train` and `reproduce` take it as --data, `transfer` as --data10';
+  return `this is ${other.what}${not}; ${instead}`;
+}
+
 function usage(layout: Layout): string {
   return `pass the ${layout.title} binary archive ${layout.archive} or its extracted folder`;
 }
@@ -215,7 +241,10 @@ async function readLayout(source: unknown, layout: Layout): Promise<RawFiles> {
   if (missing.length > 0) {
     const names = stat.isDirectory() ? missing : missing.map((f) => `${layout.folder}/${f}`);
     // Nothing matched: say what is there instead (e.g. the Python version, or the other data set).
-    const seen = missing.length === layout.required.length && raw.seen.length > 0 ? `; it holds ${listSome(raw.seen)}` : '';
+    const nothing = missing.length === layout.required.length;
+    const other = nothing ? whatItIs(raw.seen, layout) : '';
+    if (other) throw new DataError(`${raw.source}: ${other}`);
+    const seen = nothing && raw.seen.length > 0 ? `; it holds ${listSome(raw.seen)}` : '';
     throw new DataError(`${raw.source}: missing ${names.join(', ')}${seen} (${usage(layout)})`);
   }
   return raw;
