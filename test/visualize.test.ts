@@ -165,7 +165,9 @@ describe('visualizeCheckpoint and allcnn visualize', () => {
     for (const [args, message] of [
       [['--channels', '3-1'], '--channels takes numbers and ranges like 0-3,7, got "3-1"'],
       [['--method', 'saliency'], '--method must be one of guided, deconvnet, backprop, got "saliency"'],
-      [['--top', '0'], '--top must be an integer >= 1, got "0"'],
+      [['--top', '0'], '--top must be an integer in [1, 100], got "0"'],
+      [['--top', '1000'], '--top must be an integer in [1, 100], got "1000"'],
+      [['--method', ','], '--method must list at least one value, got ","'],
     ] as const) {
       const bad = cli(dir, ...args);
       expect(bad.status).toBe(2);

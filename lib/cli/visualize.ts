@@ -4,7 +4,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { checkFolder, makeFolder } from '../io/folder';
 import { writeFileAtomic } from '../report/atomic';
 import { METHODS } from '../visualize/guided-backprop';
-import { Visualization, visualizeCheckpoint } from '../visualize/visualize';
+import { MAX_TOP, Visualization, visualizeCheckpoint } from '../visualize/visualize';
 import { deviceName, int, list, oneOf } from './options';
 import { checkpointFile, shown } from './util';
 
@@ -28,7 +28,7 @@ export function visualizeCommand(): Command {
     .argument('<checkpoint>', 'a checkpoint.safetensors, or the --out folder of `allcnn train` that holds one')
     .option('--layer <name>', 'the layer, as `allcnn models --layers` names it (default: the last convolution, whose channels are the classes)')
     .option('--channels <list>', 'channels to show, like 0-9 or 3,17,40 (default: the first 10)', channelList)
-    .option('--top <n>', 'strongest test images per channel', int('--top', 1), 8)
+    .option('--top <n>', 'strongest test images per channel', int('--top', 1, MAX_TOP), 8)
     .option('--method <list>', `one or more of ${METHODS.join(', ')} (the paper's figure 4 compares all three)`, list('--method', oneOf('--method', METHODS)), ['guided'])
     .option('--no-crop', 'show whole images, not the patches of them that the units see (the receptive fields)')
     .option('--images <n>', 'search only the first n test images (default: all)', int('--images', 1))

@@ -75,6 +75,9 @@ function isClassLayer(net: Network, i: number): boolean {
   return net.shapes[i][0] === net.classes && net.layers.slice(i + 1).every((l) => l.spec.kind !== 'conv' && l.spec.kind !== 'fc');
 }
 
+/** The most images shown per unit: the figure's rows get too wide to read beyond it. */
+export const MAX_TOP = 100;
+
 /** Every key of VisualizeOptions (the type makes this list complete). */
 const OPTION_KEYS = Object.keys({ layer: 1, channels: 1, top: 1, methods: 1, data: 1, images: 1, device: 1, crop: 1 } satisfies Record<keyof VisualizeOptions, 1>);
 
@@ -85,7 +88,7 @@ export async function visualizeCheckpoint(file: string, o: VisualizeOptions = {}
   const methods = o.methods ?? ['guided'];
   if (!Array.isArray(methods) || methods.length === 0) throw invalid('methods', `a list of ${METHODS.join(', ')}`, methods);
   methods.forEach((m) => checkOneOf('methods', m, METHODS));
-  const top = checkInteger('top', o.top ?? 8, 1, 100);
+  const top = checkInteger('top', o.top ?? 8, 1, MAX_TOP);
   const { config, epoch, recipe } = readRun(file);
   const { data, options } = runData(file, recipe, o.data);
   // The network and the unit first, so that a wrong layer or channel is reported before the data are prepared.
