@@ -190,4 +190,10 @@ test('allcnn report: a folder that holds no experiment is refused with what to p
   const dir = tmp();
   await expect(reportFolder(dir)).rejects.toThrow(`${dir} has no experiment.json: pass the results folder of \`allcnn reproduce\` (its --out)`);
   await expect(reportFolder(path.join(dir, 'nowhere'))).rejects.toThrow(`${path.join(dir, 'nowhere')} does not exist: pass the results folder`);
+  // A damaged experiment.json is named, for report and for reproduce, rather than a bare JSON error.
+  const file = path.join(dir, 'experiment.json');
+  fs.writeFileSync(file, '{"options": {');
+  const damaged = `${file}: not valid JSON (`;
+  await expect(reportFolder(dir)).rejects.toThrow(damaged);
+  await expect(reproduce('tiny', TINY, { out: dir })).rejects.toThrow(damaged);
 });

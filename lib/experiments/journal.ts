@@ -6,6 +6,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { DataError } from '../errors';
 import { makeFolder } from '../io/folder';
 import { writeFileAtomic } from '../report/atomic';
 import type { RunRecord } from './types';
@@ -27,7 +28,7 @@ const SCHEDULING_ONLY = new Set(['concurrency']);
 export function checkClaim(out: string, options: object): boolean {
   const file = path.join(out, 'experiment.json');
   if (!fs.existsSync(file)) return false;
-  const saved = JSON.parse(fs.readFileSync(file, 'utf8'));
+  const saved = readExperiment(file);
   const differs = Object.keys(options).filter((k) => !SCHEDULING_ONLY.has(k) && JSON.stringify(saved.options?.[k]) !== JSON.stringify((options as Record<string, unknown>)[k]));
   if (differs.length) {
     throw new Error(`${out} holds an experiment made with other options (differs in: ${differs.join(', ')}); rerun with the same options to resume it, or pick another --name`);
@@ -45,6 +46,18 @@ export function claimFolder(out: string, options: object, data: Record<string, s
   makeFolder(out);
   const sources = Object.fromEntries(Object.entries(data).map(([k, v]) => [k, v ? path.resolve(v) : 'bundled sample']));
   writeFileAtomic(path.join(out, 'experiment.json'), `${JSON.stringify({ options, ...sources }, null, 2)}\n`);
+}
+
+/**
+ * experiment.json, parsed. allcnn writes it atomically, so one that does not
+ * parse was changed by something else: say which file and what to do.
+ */
+export function readExperiment(file: string): { options?: Record<string, unknown> } {
+  try {
+    return JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new DataError(`${file}: not valid JSON (${(err as Error).message}); allcnn writes it whole, so something else changed it: restore it, or pass another --out (--name) to start afresh`);
+  }
 }
 
 export function readJournal(file: string): RunRecord[] {

@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { DataError } from '../errors';
 import { progressSection } from '../report/progress';
 import { writeReport } from '../report/report';
-import { readJournal } from './journal';
+import { readExperiment, readJournal } from './journal';
 import type { ReproduceOptions } from './presets';
 import { ExperimentProgress, experimentProgress } from './progress';
 import { buildSummary } from './summary';
@@ -19,7 +19,7 @@ export async function reportFolder(dir: string): Promise<{ summary: Summary; pro
   if (!fs.existsSync(file)) {
     throw new DataError(`${dir} ${fs.existsSync(dir) ? 'has no experiment.json' : 'does not exist'}: pass the results folder of \`allcnn reproduce\` (its --out)`);
   }
-  const options = JSON.parse(fs.readFileSync(file, 'utf8')).options as ReproduceOptions;
+  const options = readExperiment(file).options as ReproduceOptions | undefined;
   if (!Array.isArray(options?.lrs) || !Array.isArray(options.models)) {
     throw new DataError(`${file} holds no Table 3 experiment (the transfer preset writes its own report when it runs)`);
   }
@@ -40,10 +40,18 @@ export async function reportFolder(dir: string): Promise<{ summary: Summary; pro
 function timingOf(dir: string, journal: string, runs: number): { totalSeconds: number; aggregateImagesPerSecond: number; reusedRuns: number; concurrency?: number } {
   const file = path.join(dir, 'summary.json');
   if (fs.existsSync(file) && (!fs.existsSync(journal) || fs.statSync(file).mtimeMs >= fs.statSync(journal).mtimeMs)) {
-    const s = JSON.parse(fs.readFileSync(file, 'utf8')) as Partial<Summary>;
-    if (typeof s.totalSeconds === 'number') {
+    const s = parseOrNull(fs.readFileSync(file, 'utf8')) as Partial<Summary> | null; // only timing: a damaged one is as good as none
+    if (typeof s?.totalSeconds === 'number') {
       return { totalSeconds: s.totalSeconds, aggregateImagesPerSecond: s.aggregateImagesPerSecond ?? NaN, reusedRuns: s.reusedRuns ?? 0, concurrency: s.concurrency };
     }
   }
   return { totalSeconds: NaN, aggregateImagesPerSecond: NaN, reusedRuns: runs };
+}
+
+function parseOrNull(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return null;
+  }
 }
