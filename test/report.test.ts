@@ -7,6 +7,8 @@
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'fs';
 import { tmpdir } from 'os';
 import { join, resolve } from 'path';
+import { PRESETS } from '../lib/experiments/presets';
+import { buildSummary } from '../lib/experiments/summary';
 import type { RunRecord, Summary } from '../lib/experiments/types';
 import { TEMP_SUFFIX } from '../lib/report/atomic';
 import { ablationVerdict, baseClaims, noisePoints, Scored } from '../lib/report/claims';
@@ -202,6 +204,22 @@ describe('claims and units', () => {
       rows: summary.rows.map((r) => ({ ...r, validationAccuracy: toPercent(r.validationAccuracy), testAccuracy: toPercent(r.testAccuracy), tried: r.tried.map((t) => ({ ...t, validationAccuracy: toPercent(t.validationAccuracy) })) })),
     };
     expect(renderReport(inPercent, runs, { figures: {} })).toBe(renderReport(summary, runs, { figures: {} }));
+  });
+
+  test('a diverged run is never chosen for its row, and is listed with the epoch it stopped in', () => {
+    const { summary, runs } = load();
+    expect(renderReport(summary, runs, { figures: {} })).toContain('## Diverged runs\n\nNo run diverged.');
+    // Model A's lr 0.05 run (the chosen one) blew up in its second epoch instead.
+    const id = 'table3/a/lr=0.05/seed=0/full';
+    const blown = runs.map((r) => (r.id === id ? { ...r, diverged: true, history: [r.history[0], { ...r.history[1], loss: NaN }] } : r));
+    const o = { ...PRESETS.smoke, preset: 'fast' as const, lrSelection: 'full' as const, device: 'cuda' };
+    const rebuilt = buildSummary(summary.name, o, blown, { totalSeconds: NaN, aggregateImagesPerSecond: NaN });
+    const a = rebuilt.rows.find((r) => r.label === 'A')!;
+    expect(a.selected).toBe('table3/a/lr=0.01/seed=0/full'); // the other rate, though it scored lower
+    expect(a.tried.find((t) => t.id === id)).toEqual({ lr: 0.05, validationAccuracy: NaN, stalled: false, diverged: true, id });
+    const md = renderReport(rebuilt, blown, { figures: {} });
+    expect(parseTable(md, '## Learning rates tried').find((r) => r.Run === `\`${id}\``)!['Val acc (%)']).toBe('diverged');
+    expect(section(md, '## Diverged runs')).toContain(`1 run diverged (training loss NaN or infinite: the learning rate was too high for it), and stopped there:\n\n- \`${id}\` (A, lr 0.05, seed 0): stopped in epoch 2 of 3, its training loss no longer a number.`);
   });
 
   test('CUDA graphs: how many runs captured one, and why the others did not, only when asked for', () => {

@@ -95,6 +95,23 @@ test('a run stuck at chance (dead final ReLU) is reported as stalled and stopped
   for (const h of r.history) expect(Math.abs(h.loss - Math.log(10))).toBeLessThan(1e-4);
 });
 
+test('a run whose loss becomes NaN (too high a learning rate) stops there as diverged, and stays stopped when resumed', async () => {
+  const checkpoint = path.join(tmp(), 'blown.safetensors');
+  const live = liveTensors();
+  const r = await trainModel({ ...SMALL, epochs: 6, lr: 100 }, { dataset: sample, checkpoint });
+  expect(r.diverged).toBe(true);
+  expect(r.stalled).toBe(false);
+  expect(r.history.length).toBeLessThan(6); // not six epochs of NaN
+  expect(Number.isFinite(r.history[r.history.length - 1].loss)).toBe(false);
+  expect(r.history.slice(0, -1).every((h) => Number.isFinite(h.loss))).toBe(true); // stopped at the first
+  const again = await trainModel({ ...SMALL, epochs: 6, lr: 100 }, { dataset: sample, checkpoint, resume: true });
+  expect([again.diverged, again.history.length, again.resumedFrom]).toEqual([true, r.history.length, r.history.length]);
+  expect(again.imagesPerSecond).toBeNaN(); // nothing was trained
+  expect(liveTensors()).toBe(live);
+  // A healthy run is not flagged.
+  expect((await trainModel(SMALL, { dataset: sample })).diverged).toBe(false);
+});
+
 test('stalledFor: within 0.02 of ln(K) for the last N epochs', () => {
   const rec = (loss: number) => ({ loss } as EpochRecord);
   const ln10 = Math.log(10);

@@ -5,8 +5,11 @@ import type { EpochRecord, Progress } from '../train/train';
 const pct = (v: number) => (Number.isFinite(v) ? `${(100 * v).toFixed(2)}%` : '   -  ');
 
 export const EPOCH_HEADER = 'epoch   train loss  train acc   val loss   val acc        lr    img/s      time';
+/** A loss in its column: 4 decimals, or 3 significant digits once it no longer fits (a run blowing up). */
+const lossText = (v: number): string => (Number.isFinite(v) && Math.abs(v) < 1e4 ? v.toFixed(4) : v.toPrecision(3));
+
 export function epochLine(r: EpochRecord): string {
-  return `${String(r.epoch).padStart(5)}   ${r.loss.toFixed(4).padStart(10)}  ${pct(r.trainAccuracy).padStart(9)}  ${r.valLoss.toFixed(4).padStart(9)}  ${pct(r.valAccuracy).padStart(8)}  ${r.lr.toExponential(2).padStart(8)}  ${r.imagesPerSecond.toFixed(0).padStart(7)}  ${r.seconds.toFixed(1).padStart(7)}s`;
+  return `${String(r.epoch).padStart(5)}   ${lossText(r.loss).padStart(10)}  ${pct(r.trainAccuracy).padStart(9)}  ${lossText(r.valLoss).padStart(9)}  ${pct(r.valAccuracy).padStart(8)}  ${r.lr.toExponential(2).padStart(8)}  ${r.imagesPerSecond.toFixed(0).padStart(7)}  ${r.seconds.toFixed(1).padStart(7)}s`;
 }
 
 /**
@@ -35,6 +38,7 @@ export function consoleProgress(o: { label?: string; stream?: NodeJS.WriteStream
       case 'epoch':
         out(epochLine(p.record));
         if (p.stalled) out(`  stalled: training loss stayed within 0.02 of ln(K) = chance level and every image gets the same class scores; stopping this run`);
+        if (p.diverged) out(`  diverged: the training loss is ${p.record.loss}, so the weights have overflowed and cannot recover; stopping this run`);
         break;
       case 'checkpoint':
         break;

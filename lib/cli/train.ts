@@ -55,8 +55,11 @@ export function trainCommand(): Command {
       if (saveRun(out, result, o.json)) return;
       console.log(`\n${result.config.model}: validation accuracy ${pct(result.validation.accuracy)} (${result.validation.count} images), ` +
         `test accuracy ${pct(result.test.accuracy)} (${result.test.count} images), ${result.seconds.toFixed(0)} s, ` +
-        (result.resumedFrom === result.history.length ? `nothing left to train (the checkpoint is at the last epoch, ${result.history.length})` : `${result.imagesPerSecond.toFixed(0)} images/s on ${result.device}`) +
+        (result.resumedFrom < result.history.length ? `${result.imagesPerSecond.toFixed(0)} images/s on ${result.device}`
+          : result.diverged || result.stalled ? `nothing trained (the checkpoint's run stopped in epoch ${result.history.length}, see below)`
+            : `nothing left to train (the checkpoint is at the last epoch, ${result.history.length})`) +
         (result.cudaGraph.startsWith('failed') ? `\nCUDA graph capture ${result.cudaGraph}; the run used ordinary steps` : '') +
+        (result.diverged ? '\nDIVERGED: the training loss became NaN or infinite and the run stopped there; try a lower --lr' : '') +
         (result.stalled ? '\nSTALLED: the training loss stayed at chance level and the network gives every image the same scores; try another --seed or a lower --lr (or --no-final-relu)' : ''));
       console.log(`wrote ${shown(out)}/{result.json, weights.safetensors, checkpoint.safetensors}`);
     });

@@ -113,7 +113,7 @@ export async function reproduce(name: string, o: ReproduceOptions, where: { out:
       const { network: _unused, ...rest } = r;
       const record: RunRecord = {
         id, group: task.group, label: task.label, model: typeof task.model === 'string' ? MODELS[task.model].name : task.model.name.replace(/ \(.*\)$/, ''),
-        lr: r.config.lr, seed, phase: task.phase, epochs: rest.config.epochs, stalled: r.stalled, restartOf,
+        lr: r.config.lr, seed, phase: task.phase, epochs: rest.config.epochs, stalled: r.stalled, diverged: r.diverged, restartOf,
         validation: r.validation, test: r.test, parameters: r.parameters, seconds: r.seconds, imagesPerSecond: r.imagesPerSecond, device: r.device, cudaGraph: r.cudaGraph,
         history: r.history, config: r.config, finishedAt: new Date().toISOString(),
       };
@@ -205,6 +205,6 @@ export async function reproduce(name: string, o: ReproduceOptions, where: { out:
 }
 
 function best(runs: RunRecord[]): RunRecord {
-  const ok = runs.filter((r) => !r.stalled);
+  const ok = runs.filter((r) => !r.stalled && !r.diverged);
   return (ok.length ? ok : runs).reduce((a, b) => (b.validation.accuracy > a.validation.accuracy ? b : a));
 }

@@ -6,15 +6,17 @@ import { SEED_REPORT } from './reference';
 import type { ReproduceOptions } from './presets';
 import type { ResultRow, RunGroup, RunRecord, Summary } from './types';
 
-/** The row for runs sharing a label: the best full-length, non-stalled run by validation accuracy. */
+/** The row for runs sharing a label: the best full-length run that neither stalled nor diverged, by validation accuracy. */
 function rowFor(label: string, group: RunGroup, runs: RunRecord[]): ResultRow | null {
   const full = runs.filter((r) => r.phase === 'full');
   if (full.length === 0) return null;
-  const ok = full.filter((r) => !r.stalled);
+  const ok = full.filter((r) => !r.stalled && !r.diverged);
   const best = (ok.length ? ok : full).reduce((a, b) => (b.validation.accuracy > a.validation.accuracy ? b : a));
   // Learning rates tried: the probes in probe mode, the full runs otherwise.
   const probes = runs.filter((r) => r.phase === 'probe');
-  const tried = (probes.length ? probes : full).map((r) => ({ lr: r.lr, validationAccuracy: r.stalled ? NaN : r.validation.accuracy, stalled: r.stalled, id: r.id }));
+  const tried = (probes.length ? probes : full).map((r) => ({
+    lr: r.lr, validationAccuracy: r.stalled || r.diverged ? NaN : r.validation.accuracy, stalled: r.stalled, ...(r.diverged ? { diverged: true } : {}), id: r.id,
+  }));
   const row: ResultRow = {
     label, model: best.model, group, selected: best.id, lr: best.lr, validationAccuracy: best.validation.accuracy, testAccuracy: best.test.accuracy,
     parameters: best.parameters, epochs: best.history.length, seconds: runs.reduce((s, r) => s + r.seconds, 0), tried,

@@ -23,6 +23,8 @@ export interface RunRecord {
   phase: 'probe' | 'full';
   epochs: number;
   stalled: boolean;
+  /** TrainResult.diverged: the training loss became NaN or infinite and the run stopped (absent in older records). */
+  diverged?: boolean;
   /** The id of the stalled run this one restarts (with another seed). */
   restartOf?: string;
   validation: { accuracy: number; loss: number; count: number };
@@ -43,7 +45,7 @@ export interface ResultRow {
   label: string;
   model: string;
   group: RunGroup;
-  /** The run chosen (best validation accuracy among its non-stalled learning rates). */
+  /** The run chosen (best validation accuracy among its learning rates that neither stalled nor diverged). */
   selected: string;
   lr: number;
   validationAccuracy: number;
@@ -51,8 +53,8 @@ export interface ResultRow {
   parameters: number;
   epochs: number;
   seconds: number;
-  /** Learning rates tried, with their validation accuracy (NaN for stalled runs). */
-  tried: Array<{ lr: number; validationAccuracy: number; stalled: boolean; id: string }>;
+  /** Learning rates tried, with their validation accuracy (NaN for stalled and diverged runs). */
+  tried: Array<{ lr: number; validationAccuracy: number; stalled: boolean; diverged?: boolean; id: string }>;
   /** The paper's test accuracy (100 - error) where it gives one. */
   paperTestAccuracy?: number;
   /** The seed report's numbers where it gives them. */

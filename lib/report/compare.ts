@@ -38,6 +38,8 @@ export interface ComparisonRow {
   /** The paper's Table 3 test accuracy after 350 epochs (NaN for a network not in it). */
   paperTestAccuracy: number;
   stalled: boolean;
+  /** Absent in result.json files written before divergence was detected. */
+  diverged?: boolean;
   seconds: number;
   imagesPerSecond: number;
 }
@@ -71,7 +73,7 @@ export function compareRuns(runs: readonly ComparedRun[]): Comparison {
     return {
       label, model, parameters: r.parameters, epochs: r.history.length, lr: r.config.lr, seed: r.config.seed,
       validationAccuracy: 100 * r.validation.accuracy, testAccuracy: 100 * r.test.accuracy, testCount: r.test.count,
-      paperTestAccuracy: paperTable3Accuracy(model) ?? NaN, stalled: r.stalled, seconds: r.seconds, imagesPerSecond: r.imagesPerSecond,
+      paperTestAccuracy: paperTable3Accuracy(model) ?? NaN, stalled: r.stalled, diverged: r.diverged ?? false, seconds: r.seconds, imagesPerSecond: r.imagesPerSecond,
     };
   });
   const configs = runs.map((r) => r.result.config as unknown as Record<string, unknown>);
@@ -100,7 +102,7 @@ const HEAD = [
 /** The comparison as markdown: the table, the differences, then one paragraph per base model. */
 export function renderComparison(c: Comparison): string {
   const body = c.rows.map((r) => [
-    r.label, r.stalled ? `${r.model} (stalled)` : r.model, r.parameters.toLocaleString('en-US'), String(r.epochs), String(r.lr),
+    r.label, r.stalled ? `${r.model} (stalled)` : r.diverged ? `${r.model} (diverged)` : r.model, r.parameters.toLocaleString('en-US'), String(r.epochs), String(r.lr),
     String(r.seed), pct(r.validationAccuracy), pct(r.testAccuracy), pct(r.paperTestAccuracy),
     points(r.testAccuracy - r.paperTestAccuracy), duration(r.seconds), Number.isFinite(r.imagesPerSecond) ? r.imagesPerSecond.toFixed(0) : MISSING,
   ]);

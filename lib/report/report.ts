@@ -10,7 +10,7 @@ import { makeFolder } from '../io/folder';
 import { writeFileAtomic } from './atomic';
 import { duration, MISSING, num, slug } from './format';
 import { learningCurves, summaryFigure, validationCurves } from './plots';
-import { ablationSection, augmentSection, learningRateSection, stalledSection, transferSection } from './sections';
+import { ablationSection, augmentSection, divergedSection, learningRateSection, stalledSection, transferSection } from './sections';
 import { claimsSection, shortRunNote, table3Table } from './table3';
 
 /** Keys of renderReport's `figures` map; values are paths relative to the report. */
@@ -96,6 +96,8 @@ export function renderReport(summary: Summary, runs: RunRecord[], o: { figures: 
     learningRateSection(summary, runs),
     '## Stalled runs',
     stalledSection(summary, runs),
+    '## Diverged runs',
+    divergedSection(runs),
     '## Learning curves of the selected runs',
     figureSection(summary.rows, f, FIGURE.curves, 'learning curves'),
     '## Validation accuracy by learning rate',

@@ -96,7 +96,7 @@ export function learningRateSection(summary: Summary, runs: readonly RunRecord[]
   const ids = byId(runs);
   const body = summary.rows.flatMap((r) =>
     (r.tried ?? []).map((t) => [
-      r.label, String(t.lr), String(ids.get(t.id)?.seed ?? MISSING), t.stalled ? 'stalled' : pct(num(t.validationAccuracy) * s),
+      r.label, String(t.lr), String(ids.get(t.id)?.seed ?? MISSING), t.stalled ? 'stalled' : t.diverged ? 'diverged' : pct(num(t.validationAccuracy) * s),
       t.stalled ? 'yes' : 'no', t.id === r.selected ? 'yes' : '', `\`${t.id}\``,
     ]),
   );
@@ -128,4 +128,15 @@ export function stalledSection(summary: Summary, runs: readonly RunRecord[]): st
     return `- \`${x.id}\` (${x.label}, lr ${x.lr}, seed ${x.seed}): stalled at chance level${when}; ${fate}.`;
   });
   return [`${listed.size} run${listed.size === 1 ? '' : 's'} stalled (training loss stuck at ln K, chance level for K classes, and the same class scores for every image):`, '', ...lines].join('\n');
+}
+
+/** Every run whose training loss became NaN or infinite, so that it stopped early (never chosen for a row). */
+export function divergedSection(runs: readonly RunRecord[]): string {
+  const diverged = runs.filter((r) => r.diverged);
+  if (diverged.length === 0) return 'No run diverged.';
+  const lines = diverged.map((r) => {
+    const epoch = r.history?.length ?? 0;
+    return `- \`${r.id}\` (${r.label}, lr ${r.lr}, seed ${r.seed}): stopped in epoch ${epoch} of ${r.epochs}, its training loss no longer a number.`;
+  });
+  return [`${diverged.length} run${diverged.length === 1 ? '' : 's'} diverged (training loss NaN or infinite: the learning rate was too high for it), and stopped there:`, '', ...lines].join('\n');
 }

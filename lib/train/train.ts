@@ -56,10 +56,16 @@ export interface TrainResult {
    * the same class scores (see train/stall.ts).
    */
   stalled: boolean;
+  /**
+   * The training loss of an epoch was NaN or infinite, so the run was
+   * stopped there: the weights have overflowed, and SGD cannot bring NaN
+   * weights back. The usual cause is too high a learning rate.
+   */
+  diverged: boolean;
   /** Epoch the run resumed from (0 for a fresh run). */
   resumedFrom: number;
   seconds: number;
-  /** Mean training throughput (images per second) of the epochs run here. */
+  /** Mean training throughput (images per second) of the epochs run here; NaN when a resumed run had none left to run. */
   imagesPerSecond: number;
   device: string;
   /**
@@ -75,7 +81,7 @@ export interface TrainResult {
 export type Progress =
   | { type: 'start'; config: ResolvedConfig; parameters: number; trainImages: number; startEpoch: number }
   | { type: 'step'; epoch: number; step: number; steps: number; loss: number | null; lr: number }
-  | { type: 'epoch'; record: EpochRecord; stalled: boolean }
+  | { type: 'epoch'; record: EpochRecord; stalled: boolean; diverged: boolean }
   | { type: 'checkpoint'; file: string; epoch: number };
 
 export interface TrainHooks {
@@ -170,9 +176,10 @@ export async function trainModel(config: TrainConfig, hooks: TrainHooks = {}): P
     // Scores are compared on validation images, or training ones when there are none.
     const probe = dataset.validation.count > 1 ? dataset.validation : train;
     let stalled = isStalled(history, chance, c.stallEpochs, network, probe);
+    let diverged = hasDiverged(history);
     const steps = Math.ceil(train.count / c.batchSize);
     const lastEpoch = Math.min(c.epochs, hooks.stopAfterEpoch ?? c.epochs);
-    for (let epoch = startEpoch; epoch < lastEpoch && !stalled; epoch++) {
+    for (let epoch = startEpoch; epoch < lastEpoch && !stalled && !diverged; epoch++) {
       const t0 = Date.now();
       manualSeed(epochSeed(c.seed, epoch));
       const order = randperm(train.count, c.device);
@@ -214,11 +221,12 @@ export async function trainModel(config: TrainConfig, hooks: TrainHooks = {}): P
       };
       history.push(record);
       stalled = isStalled(history, chance, c.stallEpochs, network, probe);
+      diverged = hasDiverged(history);
       if (hooks.checkpoint) {
         saveCheckpoint(hooks.checkpoint, network, sgd, { epoch: epoch + 1, history, config: c, data: dataset.recipe ?? null });
         hooks.onProgress?.({ type: 'checkpoint', file: hooks.checkpoint, epoch: epoch + 1 });
       }
-      hooks.onProgress?.({ type: 'epoch', record, stalled });
+      hooks.onProgress?.({ type: 'epoch', record, stalled, diverged });
     }
 
     // 5. final scores
@@ -227,9 +235,9 @@ export async function trainModel(config: TrainConfig, hooks: TrainHooks = {}): P
     const ran = history.slice(startEpoch);
     const trainSeconds = ran.reduce((s, r) => s + train.count / r.imagesPerSecond, 0);
     return {
-      config: c, parameters: network.parameterCount(), history, validation, test, stalled, resumedFrom: startEpoch,
+      config: c, parameters: network.parameterCount(), history, validation, test, stalled, diverged, resumedFrom: startEpoch,
       seconds: (Date.now() - started) / 1000,
-      imagesPerSecond: ran.length ? (ran.length * train.count) / trainSeconds : 0,
+      imagesPerSecond: ran.length ? (ran.length * train.count) / trainSeconds : NaN,
       device: c.device,
       cudaGraph: graph,
       network: hooks.keepModel ? network : undefined,
@@ -287,4 +295,9 @@ async function typescriptStep(network: Network, sgd: SGD, x: Tensor, y: Tensor, 
   });
   await new Promise((r) => setImmediate(r)); // let the event loop breathe between steps
   return m;
+}
+
+/** Whether the last epoch's training loss was NaN or infinite: the weights have overflowed, and no later epoch can recover them. */
+export function hasDiverged(history: readonly EpochRecord[]): boolean {
+  return history.length > 0 && !Number.isFinite(history[history.length - 1].loss);
 }
