@@ -232,7 +232,7 @@ function runId(subset: string, r: TransferRun, seed: number): string {
 function toRecord(id: string, label: string, subset: string, r: TransferResult, trainImages: number): TransferRecord {
   const c = r.config;
   return {
-    id, group: 'transfer', label, model: MODELS[c.model].name, lr: c.lr, seed: c.seed, phase: 'full', epochs: c.epochs, stalled: r.stalled,
+    id, group: 'transfer', label, model: MODELS[c.model].name, lr: c.lr, seed: c.seed, phase: 'full', epochs: c.epochs, stalled: r.stalled, diverged: r.diverged,
     validation: r.validation, test: r.test, parameters: r.parameters, seconds: r.seconds, imagesPerSecond: r.imagesPerSecond, device: r.device,
     history: r.history, config: c, finishedAt: new Date().toISOString(),
     transfer: {

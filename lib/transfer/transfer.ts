@@ -38,6 +38,8 @@ export interface TransferResult {
   test: Score;
   /** Stuck at chance for good, so the run was stopped (the rule: TrainResult.stalled, train/stall.ts). */
   stalled: boolean;
+  /** The training loss became NaN or infinite, so the run was stopped (TrainResult.diverged). */
+  diverged: boolean;
   seconds: number;
   imagesPerSecond: number;
   device: string;
@@ -91,7 +93,7 @@ export async function transfer(config: TransferConfig, hooks: TransferHooks = {}
     return {
       config: c, classes: selection.classes,
       pretrained: pre && c.mode !== 'scratch' ? { file: pre.file, kind: pre.kind, model: pre.model, epochs: pre.epochs, validationAccuracy: pre.validationAccuracy } : null,
-      load, parameters: r.parameters, trainableParameters, history: r.history, validation: r.validation, test: r.test, stalled: r.stalled,
+      load, parameters: r.parameters, trainableParameters, history: r.history, validation: r.validation, test: r.test, stalled: r.stalled, diverged: r.diverged,
       seconds: r.seconds, imagesPerSecond: r.imagesPerSecond, device: r.device, network: r.network,
     };
   } finally {
