@@ -109,7 +109,7 @@ function consoleEvents(): (e: ExperimentEvent) => void {
           multi!.remove(bar);
           bars.delete(key);
         }
-        log(`${e.cached ? 'done*' : 'done '}  ${r.id}: val ${pct(r.validation.accuracy)} test ${pct(r.test.accuracy)} ${r.stalled ? 'STALLED ' : ''}(${r.seconds.toFixed(0)} s${e.cached ? ', from runs.jsonl' : ''})`);
+        log(`${e.cached ? 'done*' : 'done '}  ${r.id}: val ${pct(r.validation.accuracy)} test ${pct(r.test.accuracy)} ${r.stalled ? 'STALLED ' : ''}${r.diverged ? `DIVERGED in epoch ${r.history.length} ` : ''}(${r.seconds.toFixed(0)} s${e.cached ? ', from runs.jsonl' : ''})`);
         break;
       }
       case 'stalled':
