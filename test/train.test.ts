@@ -8,7 +8,10 @@ import { CheckpointError, InvalidArgumentError } from '../lib/errors';
 import { Dataset, loadCifar10 } from '../lib/data/dataset';
 import { liveTensors } from '../lib/backend';
 import { noGrad } from '../lib/autograd';
+import { evaluateCheckpoint } from '../lib/train/evaluate-checkpoint';
+import { predictImages } from '../lib/train/predict-checkpoint';
 import { EpochRecord, trainModel } from '../lib/train/train';
+import { visualizeCheckpoint } from '../lib/visualize/visualize';
 import { isStalled, scoreSpread, stalledFor } from '../lib/train/stall';
 import { buildNetwork } from '../lib/model/network';
 import { MODELS } from '../models';
@@ -107,6 +110,11 @@ test('a run whose loss becomes NaN (too high a learning rate) stops there as div
   const again = await trainModel({ ...SMALL, epochs: 6, lr: 100 }, { dataset: sample, checkpoint, resume: true });
   expect([again.diverged, again.history.length, again.resumedFrom]).toEqual([true, r.history.length, r.history.length]);
   expect(again.imagesPerSecond).toBeNaN(); // nothing was trained
+  // The commands that need a working network refuse it; evaluate scores it and says so.
+  const why = `${checkpoint}: this run diverged in epoch ${r.history.length} (its training loss became NaN), so its weights are not numbers`;
+  await expect(predictImages(checkpoint, [{ width: 1, height: 1, channels: 3, data: new Uint8Array(3) }])).rejects.toThrow(why);
+  await expect(visualizeCheckpoint(checkpoint)).rejects.toThrow(why);
+  expect((await evaluateCheckpoint(checkpoint)).diverged).toBe(true);
   expect(liveTensors()).toBe(live);
   // A healthy run is not flagged.
   expect((await trainModel(SMALL, { dataset: sample })).diverged).toBe(false);

@@ -29,7 +29,8 @@ function render(r: CheckpointEvaluation): string {
   const lines = [
     `${r.name} from ${shown(r.file)} (epoch ${r.epoch} of ${r.epochs}), ${r.split} split of ${r.data ?? 'the bundled sample'}: ` +
       `${r.count.toLocaleString('en-US')} images`,
-    `loss ${r.loss.toFixed(4)}, accuracy ${pct(r.accuracy)}`,
+    `loss ${r.loss.toFixed(4)}, accuracy ${pct(r.accuracy)}` +
+      (r.diverged ? `\nthis run diverged in epoch ${r.epoch} (its training loss became NaN): these are the scores of weights that are not numbers` : ''),
     '',
     `${'class'.padEnd(12)} ${'images'.padStart(7)} ${'accuracy'.padStart(9)}  most often mistaken for`,
   ];

@@ -17,6 +17,7 @@ import { MODELS } from '../../models';
 import { CHECKPOINT_FORMAT, loadCheckpoint, metadataJson } from './checkpoint';
 import type { ResolvedConfig } from './config';
 import { ClassScore, evalBatchSize, evaluateByClass } from './evaluate';
+import { hasDiverged } from './train';
 
 export const SPLITS = ['test', 'validation'] as const;
 export type Split = (typeof SPLITS)[number];
@@ -30,6 +31,8 @@ export interface CheckpointEvaluation extends ClassScore {
   /** Epochs the checkpoint had trained, of the run's config.epochs. */
   epoch: number;
   epochs: number;
+  /** The run had diverged (training loss NaN) by this checkpoint: its scores are those of weights that are not numbers. */
+  diverged: boolean;
   split: Split;
   /** The CIFAR-10 archive or folder read (null: the bundled sample). */
   data: string | null;
@@ -58,7 +61,7 @@ export async function evaluateCheckpoint(file: string, o: EvaluateCheckpointOpti
   const device = checkDevice('device', o.device ?? 'cpu');
   if (o.batchSize !== undefined) evalBatchSize(o.batchSize);
   requireDevice(device);
-  const { config, epoch, recipe } = readRun(file);
+  const { config, epoch, recipe, diverged } = readRun(file);
   const { data, options } = runData(file, recipe, o.data);
   const network = runNetwork(file, config, device);
   let dataset: Dataset | null = null;
@@ -71,7 +74,7 @@ export async function evaluateCheckpoint(file: string, o: EvaluateCheckpointOpti
       return { name, count, accuracy: count ? score.confusion[k][k] / count : NaN };
     });
     return {
-      file, model: config.model, name: MODELS[config.model].name, epoch, epochs: config.epochs, split, data: data ?? null,
+      file, model: config.model, name: MODELS[config.model].name, epoch, epochs: config.epochs, diverged, split, data: data ?? null,
       ...score, classNames: set.classNames, perClass,
     };
   } finally {
@@ -127,7 +130,7 @@ export function runData(file: string, recipe: ReturnType<typeof readRun>['recipe
  * The run's config, epoch and data recipe, with an error that says what to
  * pass instead when the file is not a CIFAR-10 training checkpoint.
  */
-export function readRun(file: string): { config: ResolvedConfig; epoch: number; recipe: Pick<DataRecipe, 'data'> & DatasetOptions } {
+export function readRun(file: string): { config: ResolvedConfig; epoch: number; recipe: Pick<DataRecipe, 'data'> & DatasetOptions; diverged: boolean } {
   if (!fs.existsSync(file)) throw new CheckpointError(`${file}: no such file (allcnn train writes <out>/checkpoint.safetensors)`);
   const metadata = readSafetensorsMetadata(file); // the tensors are read by loadCheckpoint, checked against the network
   const config = metadata.format === CHECKPOINT_FORMAT ? metadataJson<ResolvedConfig>(file, 'config', metadata.config) : null;
@@ -144,5 +147,14 @@ export function readRun(file: string): { config: ResolvedConfig; epoch: number; 
   if (!recipe) {
     throw new CheckpointError(`${file}: trained on a data set passed in by the caller (hooks.dataset), not one loadCifar10 can make again; score it from TypeScript with evaluate() on that data set`);
   }
-  return { config, epoch: Number(metadata.epoch), recipe };
+  // NaN losses are saved as null (JSON): either way the run had diverged when this checkpoint was written.
+  const history = metadataJson<Array<{ loss: number | null }>>(file, 'history', metadata.history ?? '[]') ?? [];
+  return { config, epoch: Number(metadata.epoch), recipe, diverged: hasDiverged(history) };
+}
+
+/** For commands that need a working network: a diverged run's weights are not numbers. */
+export function refuseDiverged(file: string, run: { diverged: boolean; epoch: number }): void {
+  if (run.diverged) {
+    throw new CheckpointError(`${file}: this run diverged in epoch ${run.epoch} (its training loss became NaN), so its weights are not numbers; train it again with a lower learning rate`);
+  }
 }

@@ -297,7 +297,11 @@ async function typescriptStep(network: Network, sgd: SGD, x: Tensor, y: Tensor, 
   return m;
 }
 
-/** Whether the last epoch's training loss was NaN or infinite: the weights have overflowed, and no later epoch can recover them. */
-export function hasDiverged(history: readonly EpochRecord[]): boolean {
+/**
+ * Whether the last epoch's training loss was NaN or infinite (null: a NaN
+ * read back from JSON): the weights have overflowed, and no later epoch can
+ * recover them.
+ */
+export function hasDiverged(history: ReadonlyArray<{ loss: number | null }>): boolean {
   return history.length > 0 && !Number.isFinite(history[history.length - 1].loss);
 }
