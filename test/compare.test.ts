@@ -118,6 +118,10 @@ test('readRunResult takes a run folder or its result.json and rejects anything e
   expect(() => readRunResult(bad)).toThrow(/not a result.json written by `allcnn train`/);
   fs.writeFileSync(bad, 'null');
   expect(() => readRunResult(bad)).toThrow(/not a result.json written by `allcnn train`/);
+  // A transfer run's result.json has the same fields, but its scores are on a CIFAR-100 subset.
+  const transferred = JSON.parse(fs.readFileSync(path.join(dir, 'result.json'), 'utf8'));
+  fs.writeFileSync(bad, JSON.stringify({ ...transferred, config: { ...transferred.config, subset: ['vehicles'], mode: 'features' } }));
+  expect(() => readRunResult(bad)).toThrow('bad.json: an `allcnn transfer` run (CIFAR-100 subset vehicles), not a CIFAR-10 run of `allcnn train`: Table 3 does not apply to it');
 });
 
 test('`allcnn compare` prints the table from run folders, JSON with --json, and exits 1 on a bad folder', () => {

@@ -144,6 +144,11 @@ export function readRunResult(target: string): TrainRecord {
     throw new Error(`${file}: not valid JSON (${(err as Error).message})`);
   }
   const x = r as Partial<TrainRecord> | null;
+  // A transfer run trained on a CIFAR-100 subset: Table 3's CIFAR-10 numbers say nothing about it.
+  const subset = (x?.config as { subset?: unknown } | undefined)?.subset;
+  if (subset !== undefined) {
+    throw new Error(`${file}: an \`allcnn transfer\` run (CIFAR-100 subset ${Array.isArray(subset) ? subset.join(', ') : String(subset)}), not a CIFAR-10 run of \`allcnn train\`: Table 3 does not apply to it; \`allcnn reproduce --preset transfer\` reports transfer runs`);
+  }
   const ok = typeof x?.config?.model === 'string' && typeof x.config.lr === 'number' && typeof x.parameters === 'number' && Array.isArray(x.history) &&
     typeof x.test?.accuracy === 'number' && typeof x.validation?.accuracy === 'number';
   if (!ok) throw new Error(`${file}: not a result.json written by \`allcnn train\` (it needs config.model, config.lr, parameters, history and the validation and test scores)`);
