@@ -328,6 +328,9 @@ describe('allcnn transfer', () => {
     const bad = run('--mode', 'bogus');
     expect(bad.status).toBe(2);
     expect(bad.stderr).toContain("option '--mode <mode>' argument 'bogus' is invalid. Allowed choices are features, finetune, scratch.");
+    const scale = run('--from', checkpoint, '--mode', 'features', '--body-lr-scale', '0.5'); // would be ignored
+    expect(scale.status).toBe(2);
+    expect(scale.stderr).toContain('--body-lr-scale applies to --mode finetune only (features trains no pretrained body at its own rate)');
     const subset = run('--from', checkpoint, '--subset', 'bikes');
     expect(subset.status).toBe(1);
     expect(subset.stderr).toContain('unknown CIFAR-100 class or superclass "bikes"; valid names for');

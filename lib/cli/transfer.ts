@@ -50,6 +50,9 @@ export function transferCommand(): Command {
     .option('--out <dir>', 'folder for result.json and weights.safetensors (default results/transfer-<subset>-<mode>-<head>)')
     .option('--json', 'print the result as JSON on stdout (progress still goes to stderr)', false)
     .action(async (o) => {
+      if (o.bodyLrScale !== undefined && o.mode !== 'finetune') {
+        throw Object.assign(new Error(`--body-lr-scale applies to --mode finetune only (${o.mode} trains no pretrained body at its own rate)`), { exitCode: 2 });
+      }
       const subsetSlug = String(o.subset).replace(/[^\w.-]+/g, '_');
       // Made only when something is written, so a refused run leaves no empty folder behind.
       const out = path.resolve(o.out ?? path.join('results', `transfer-${subsetSlug}-${o.mode}-${o.head}`));
