@@ -126,6 +126,7 @@ test('options from code are checked before anything is read or made: each mistak
     [{ ...PRESETS.smoke }, 'Expected a value (start from one of PRESETS) for options.device but received undefined'],
   ];
   for (const [o, message] of cases) await expect(reproduce('tiny', o as ReproduceOptions, { out })).rejects.toThrow(message);
+  await expect(reproduce('tiny', TINY, { out }, { sigal: new AbortController().signal } as never)).rejects.toThrow('Expected one of onEvent, signal for hooks key but received "sigal"');
   expect(fs.existsSync(out)).toBe(false);
 });
 

@@ -182,6 +182,8 @@ test('bad configurations are rejected with messages that name the field', async 
   await expect(trainModel({ ...SMALL, epochs: 0 })).rejects.toThrow('Expected an integer >= 1 for epochs but received 0 of type number');
   await expect(trainModel({ ...SMALL, lr: -1 })).rejects.toThrow(InvalidArgumentError);
   await expect(trainModel({ ...SMALL, bogus: 1 } as never)).rejects.toThrow(/for config key but received "bogus"/);
+  // A misspelt hook is not ignored: `checkpiont` would have meant a run that saves nothing.
+  await expect(trainModel(SMALL, { checkpiont: 'run.safetensors' } as never)).rejects.toThrow(/^Expected one of onProgress, signal, checkpoint, .* for hooks key but received "checkpiont" of type string$/);
   await expect(trainModel({ ...SMALL, device: 'tpu' })).rejects.toThrow('Expected a device ("cpu", "cuda" or "cuda:N") for device');
   await expect(trainModel({ ...SMALL, cudaGraph: true })).rejects.toThrow('cudaGraph needs a CUDA device (device "cuda" or "cuda:N"), but device is "cpu"');
   await expect(trainModel({ ...SMALL, device: 'cuda', cudaStream: true, engine: 'typescript' })).rejects.toThrow("cudaStream needs engine 'native': the TypeScript engine runs op by op");

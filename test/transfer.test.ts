@@ -251,6 +251,7 @@ describe('transfer', () => {
     expect(err).toBeInstanceOf(CheckpointError);
     expect(err.message).toBe(`${bare}: conv1.weight has shape [96,3,5,5] but ALL-CNN-C needs [96,3,3,3] (a checkpoint of another architecture?)`);
     await expect(transfer({ ...SMALL, from: bare })).rejects.toThrow(`Expected a model id (${bare} does not say which network it holds) for model but received undefined`);
+    await expect(transfer(SMALL, { keepmodel: true } as never)).rejects.toThrow('Expected one of onProgress, signal, data, keepModel for hooks key but received "keepmodel"');
   });
 });
 

@@ -14,6 +14,7 @@
  */
 import * as path from 'node:path';
 import { requireDevice } from '../backend';
+import { checkKeys } from '../check';
 import { writeFileAtomic } from '../report/atomic';
 import { writeReport } from '../report/report';
 import { PAPER_AUGMENTATION, RICH_AUGMENTATION } from '../data/augment';
@@ -76,6 +77,7 @@ const safe = (id: string) => id.replace(/[^\w.=-]+/g, '_');
 export async function reproduce(name: string, o: ReproduceOptions, where: { out: string; data?: string }, hooks: ReproduceHooks = {}): Promise<{ summary: Summary; report: string }> {
   const started = Date.now();
   checkReproduceOptions(o);
+  checkKeys('hooks', hooks, Object.keys({ onEvent: 1, signal: 1 } satisfies Record<keyof ReproduceHooks, 1>)); // a misspelt signal could not stop it
   requireDevice(o.device);
   // Another experiment's folder fails before the data are read, and bad data before a folder is made.
   checkClaim(where.out, o);

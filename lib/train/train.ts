@@ -6,6 +6,7 @@
  */
 import * as path from 'node:path';
 import { configureBackend, ensureDefaultThreads, requireDevice } from '../backend';
+import { checkKeys } from '../check';
 import { manualSeed, randperm } from '../creation';
 import { augmentBatch } from '../data/augment';
 import { Dataset, loadCifar10, TensorSplit } from '../data/dataset';
@@ -137,8 +138,14 @@ export class AbortError extends Error {
 }
 
 /** Trains one network; see TrainConfig for the options and TrainResult for what comes back. */
+/** Every key of TrainHooks (the type makes this list complete): a misspelt `checkpoint` would mean a long run that saves nothing. */
+const HOOK_KEYS = Object.keys({
+  onProgress: 1, signal: 1, checkpoint: 1, resume: 1, dataset: 1, keepModel: 1, prepare: 1, classes: 1, lrScale: 1, stopAfterEpoch: 1,
+} satisfies Record<keyof TrainHooks, 1>);
+
 export async function trainModel(config: TrainConfig, hooks: TrainHooks = {}): Promise<TrainResult> {
   const c = resolveConfig(config);
+  checkKeys('hooks', hooks, HOOK_KEYS);
   requireDevice(c.device);
   // The first checkpoint is written after an epoch: a folder that cannot be made fails now, not then.
   if (hooks.checkpoint) checkFolder(path.dirname(path.resolve(hooks.checkpoint)));

@@ -6,7 +6,7 @@
  *   finetune: every tensor trained, the body at lr * bodyLrScale (hooks.lrScale);
  *   scratch:  no pretrained weights, the baseline.
  */
-import { invalid } from '../check';
+import { checkKeys, invalid } from '../check';
 import type { Dataset } from '../data/dataset';
 import { loadCifar100Subset, parseSubsetNames, SubsetClass, SubsetSelection } from '../data/subsets';
 import type { Network } from '../model/network';
@@ -58,6 +58,7 @@ export interface TransferHooks {
 
 /** Trains one transfer run; see TransferConfig and TransferResult. */
 export async function transfer(config: TransferConfig, hooks: TransferHooks = {}): Promise<TransferResult> {
+  checkKeys('hooks', hooks, Object.keys({ onProgress: 1, signal: 1, data: 1, keepModel: 1 } satisfies Record<keyof TransferHooks, 1>));
   // 1. config: the checkpoint's metadata supplies the model and its preprocessing
   const pre = config.from !== undefined && config.from !== null ? readPretrained(config.from) : null;
   let data: TransferHooks['data'] | null = null;
