@@ -325,6 +325,12 @@ describe('allcnn transfer', () => {
     expect(fs.readdirSync(out).sort()).toEqual(['result.json', 'weights.safetensors']);
   });
 
+  test('scratch with --from says that it takes the network and preprocessing, not the weights', () => {
+    const r = run('--from', checkpoint, '--subset', 'vehicles', '--mode', 'scratch', '--epochs', '1', '--limit', '20', '--out', tmp());
+    expect(r.status).toBe(0);
+    expect(r.stderr).toContain(`scratch: random weights, with the network and preprocessing of ${checkpoint} (the baseline to set beside it; its weights are not loaded)`);
+  });
+
   test('usage errors exit 2; a bad subset exits 1 naming the valid ones', () => {
     const bad = run('--mode', 'bogus');
     expect(bad.status).toBe(2);

@@ -80,6 +80,8 @@ export function transferCommand(): Command {
         if (!trained) say(`using the finished pretraining checkpoint ${shown(from)}`);
       } else if (!from) {
         say(`scratch: no checkpoint, ${o.model ?? p.model} from random weights`);
+      } else if (o.mode === 'scratch') {
+        say(`scratch: random weights, with the network and preprocessing of ${shown(from)} (the baseline to set beside it; its weights are not loaded)`);
       }
 
       const show = consoleProgress();
