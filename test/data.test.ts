@@ -795,5 +795,11 @@ describe('augmentation', () => {
       [{ colorJitter: 5 }, 'for augment.colorJitter but received 5 of type number'],
     ];
     for (const [o, message] of cases) expect(() => checkAugment(o)).toThrow(message);
+    // augmentBatch, public, checks too (trainModel checks once, in its config, and skips it per step).
+    const live = liveTensors();
+    const x = ones([2, 3, 32, 32]);
+    expect(() => augmentBatch(x, { translate: -1 })).toThrow('Expected an integer in [0, 31] for augment.translate but received -1');
+    x.dispose();
+    expect(liveTensors()).toBe(live);
   });
 });

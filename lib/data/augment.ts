@@ -113,9 +113,13 @@ export function colorJitter(x: Tensor, o: { brightness?: number; contrast?: numb
   });
 }
 
-/** Applies the enabled augmentations to a batch; returns a new tensor. */
+/** Applies the enabled augmentations to a batch, after checking `o`; returns a new tensor. */
 export function augmentBatch(x: Tensor, o: AugmentOptions): Tensor {
-  checkAugment(o); // a few comparisons per batch, against a LibTorch error mid-epoch
+  return applyAugmentation(x, checkAugment(o));
+}
+
+/** augmentBatch for options checked once already (trainModel's config), so that a step does no checking. */
+export function applyAugmentation(x: Tensor, o: AugmentOptions): Tensor {
   return tidy(() => {
     let y = x;
     if (o.flip) y = randomFlip(y);

@@ -3,7 +3,7 @@
  * gives them), every field checked, unknown keys rejected. The resolved
  * config is saved with every result and checkpoint.
  */
-import { checkInteger, checkNumber, checkOneOf, invalid } from '../check';
+import { checkInteger, checkKeys, checkNumber, checkOneOf, invalid } from '../check';
 import { InvalidArgumentError } from '../errors';
 import { AugmentOptions, checkAugment, PAPER_AUGMENTATION } from '../data/augment';
 import { Prep, PREPS } from '../data/dataset';
@@ -110,7 +110,7 @@ const KEYS = new Set(['model', 'data', 'limit', 'testLimit', 'validation', 'augm
 /** Checks a config and fills in the defaults. */
 export function resolveConfig(c: TrainConfig): ResolvedConfig {
   if (c === null || typeof c !== 'object') throw invalid('config', 'a TrainConfig object', c);
-  for (const k of Object.keys(c)) if (!KEYS.has(k)) throw invalid('config key', `one of ${[...KEYS].join(', ')}`, k);
+  checkKeys('config', c, [...KEYS]);
   const model = typeof c.model === 'string' ? c.model : c.model?.name;
   if (typeof c.model === 'string' && !MODELS[c.model]) throw invalid('model', `one of ${Object.keys(MODELS).join(', ')} (or a NetworkSpec)`, c.model);
   if (typeof model !== 'string') throw invalid('model', 'a model id or a NetworkSpec', c.model);

@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { configureBackend, ensureDefaultThreads, requireDevice } from '../backend';
 import { checkKeys } from '../check';
 import { manualSeed, randperm } from '../creation';
-import { augmentBatch } from '../data/augment';
+import { applyAugmentation } from '../data/augment';
 import { Dataset, loadCifar10, TensorSplit } from '../data/dataset';
 import { crossEntropy } from '../functional';
 import { checkFolder } from '../io/folder';
@@ -262,7 +262,7 @@ function batch(split: TensorSplit, order: Tensor, start: number, len: number, au
   return tidy(() => {
     const idx = order.narrow(0, start, len);
     const x = split.x.indexSelect(0, idx);
-    return [augment ? augmentBatch(x, augment) : x, split.y.indexSelect(0, idx)] as [Tensor, Tensor];
+    return [augment ? applyAugmentation(x, augment) : x, split.y.indexSelect(0, idx)] as [Tensor, Tensor];
   });
 }
 
