@@ -6,8 +6,8 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { DataError } from '../errors';
 import { makeFolder } from '../io/folder';
+import { readJsonFile } from '../io/json';
 import { writeFileAtomic } from '../report/atomic';
 import type { RunRecord } from './types';
 
@@ -53,11 +53,7 @@ export function claimFolder(out: string, options: object, data: Record<string, s
  * parse was changed by something else: say which file and what to do.
  */
 export function readExperiment(file: string): { options?: Record<string, unknown> } {
-  try {
-    return JSON.parse(fs.readFileSync(file, 'utf8'));
-  } catch (err) {
-    throw new DataError(`${file}: not valid JSON (${(err as Error).message}); allcnn writes it whole, so something else changed it: restore it, or pass another --out (--name) to start afresh`);
-  }
+  return readJsonFile(file, 'allcnn writes it whole, so something else changed it: restore it, or pass another --out (--name) to start afresh') as { options?: Record<string, unknown> };
 }
 
 export function readJournal(file: string): RunRecord[] {

@@ -8,6 +8,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { readJsonFile } from '../io/json';
 import type { TrainResult } from '../train/train';
 import { MODELS } from '../../models';
 import { baseClaims, ClaimCheck, Scored } from './claims';
@@ -137,12 +138,7 @@ export function readRunResult(target: string): TrainRecord {
     if (fs.existsSync(path.join(target, 'runs.jsonl'))) throw new Error(`${target} holds \`allcnn reproduce\` results: its REPORT.md compares them with the paper already`);
     throw new Error(`${target} has no result.json: is it the --out folder of a finished \`allcnn train\` run?`);
   }
-  let r: unknown;
-  try {
-    r = JSON.parse(fs.readFileSync(file, 'utf8'));
-  } catch (err) {
-    throw new Error(`${file}: not valid JSON (${(err as Error).message})`);
-  }
+  const r = readJsonFile(file);
   const x = r as Partial<TrainRecord> | null;
   // A transfer run trained on a CIFAR-100 subset: Table 3's CIFAR-10 numbers say nothing about it.
   const subset = (x?.config as { subset?: unknown } | undefined)?.subset;

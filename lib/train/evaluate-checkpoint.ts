@@ -128,9 +128,10 @@ export function runData(file: string, recipe: ReturnType<typeof readRun>['recipe
 
 /**
  * The run's config, epoch and data recipe, with an error that says what to
- * pass instead when the file is not a CIFAR-10 training checkpoint.
+ * pass instead when the file is not a CIFAR-10 training checkpoint; with
+ * needsWeights, also when the run had diverged (its weights are NaN).
  */
-export function readRun(file: string): { config: ResolvedConfig; epoch: number; recipe: Pick<DataRecipe, 'data'> & DatasetOptions; diverged: boolean } {
+export function readRun(file: string, o: { needsWeights?: boolean } = {}): { config: ResolvedConfig; epoch: number; recipe: Pick<DataRecipe, 'data'> & DatasetOptions; diverged: boolean } {
   if (!fs.existsSync(file)) throw new CheckpointError(`${file}: no such file (allcnn train writes <out>/checkpoint.safetensors)`);
   const metadata = readSafetensorsMetadata(file); // the tensors are read by loadCheckpoint, checked against the network
   const config = metadata.format === CHECKPOINT_FORMAT ? metadataJson<ResolvedConfig>(file, 'config', metadata.config) : null;
@@ -149,12 +150,11 @@ export function readRun(file: string): { config: ResolvedConfig; epoch: number; 
   }
   // NaN losses are saved as null (JSON): either way the run had diverged when this checkpoint was written.
   const history = metadataJson<Array<{ loss: number | null }>>(file, 'history', metadata.history ?? '[]') ?? [];
-  return { config, epoch: Number(metadata.epoch), recipe, diverged: hasDiverged(history) };
-}
-
-/** For commands that need a working network: a diverged run's weights are not numbers. */
-export function refuseDiverged(file: string, run: { diverged: boolean; epoch: number }): void {
-  if (run.diverged) {
-    throw new CheckpointError(`${file}: this run diverged in epoch ${run.epoch} (its training loss became NaN), so its weights are not numbers; train it again with a lower learning rate`);
+  const epoch = Number(metadata.epoch);
+  const diverged = hasDiverged(history);
+  // predict and visualize need weights that are numbers; evaluate can score any.
+  if (diverged && o.needsWeights) {
+    throw new CheckpointError(`${file}: this run diverged in epoch ${epoch} (its training loss became NaN), so its weights are not numbers; train it again with a lower learning rate`);
   }
+  return { config, epoch, recipe, diverged };
 }

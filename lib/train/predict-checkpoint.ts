@@ -14,7 +14,7 @@ import { tidy } from '../scope';
 import { checkDevice, Device } from '../tensor';
 import { MODELS } from '../../models';
 import { predict } from './evaluate';
-import { readRun, refuseDiverged, runData, runNetwork, scoringData } from './evaluate-checkpoint';
+import { readRun, runData, runNetwork, scoringData } from './evaluate-checkpoint';
 
 export interface PredictImagesOptions {
   /** Classes listed per image, most likely first (default 3). */
@@ -58,9 +58,7 @@ export async function predictImages(file: string, images: ImageInput[], o: Predi
   if (!Array.isArray(images) || images.length === 0) throw invalid('images', 'a non-empty list of images', images);
   const fit = checkOneOf('fit', o.fit ?? 'crop', FITS);
   const top = checkInteger('top', o.top ?? 3, 1);
-  const run = readRun(file);
-  refuseDiverged(file, run);
-  const { config, epoch, recipe } = run;
+  const { config, epoch, recipe } = readRun(file, { needsWeights: true });
   const sources = images.map((input, k) => (typeof input === 'string' ? input : `image ${k}`));
   // Every picture is decoded before the (seconds-long) data preparation, so a bad one fails fast.
   const pixels = images.map((input, k) => toCifarPixels(readImage(input, sources[k]), fit));

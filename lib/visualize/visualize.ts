@@ -13,7 +13,7 @@ import { fromArray } from '../creation';
 import type { Network } from '../model/network';
 import { tidy } from '../scope';
 import { checkDevice, Device } from '../tensor';
-import { readRun, refuseDiverged, runData, runNetwork, scoringData } from '../train/evaluate-checkpoint';
+import { readRun, runData, runNetwork, scoringData } from '../train/evaluate-checkpoint';
 import { MODELS } from '../../models';
 import { cropTile, gridPng, imageTile, reconstructionTile, Tile } from './figure';
 import { channelsOf, findLayer, Method, METHODS, reconstruct } from './guided-backprop';
@@ -89,9 +89,7 @@ export async function visualizeCheckpoint(file: string, o: VisualizeOptions = {}
   if (!Array.isArray(methods) || methods.length === 0) throw invalid('methods', `a list of ${METHODS.join(', ')}`, methods);
   methods.forEach((m) => checkOneOf('methods', m, METHODS));
   const top = checkInteger('top', o.top ?? 8, 1, MAX_TOP);
-  const run = readRun(file);
-  refuseDiverged(file, run);
-  const { config, epoch, recipe } = run;
+  const { config, epoch, recipe } = readRun(file, { needsWeights: true });
   const { data, options } = runData(file, recipe, o.data);
   // The network and the unit first, so that a wrong layer or channel is reported before the data are prepared.
   const net = runNetwork(file, config, device);
