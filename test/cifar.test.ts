@@ -247,9 +247,9 @@ describe('bad input', () => {
 
   test('the other data set, or another version of CIFAR, is named with what to do', async () => {
     const c100 = await writeTarGz(tmpPath('c100.tar.gz'), new Map([['cifar-100-binary/train.bin', Buffer.alloc(10)]]));
-    expect(await dataError(readCifar10(c100))).toBe(`${c100}: this is CIFAR-100, not CIFAR-10; \`allcnn transfer\` takes it as --data100`);
+    expect(await dataError(readCifar10(c100))).toBe(`${c100}: this is CIFAR-100, not CIFAR-10; \`allcnn train --dataset cifar100\` takes it as --data, \`allcnn transfer\` as --data100`);
     const c10 = await writeTarGz(tmpPath('c10.tar.gz'), cifar10Members());
-    expect(await dataError(readCifar100(c10))).toBe(`${c10}: this is CIFAR-10, not CIFAR-100; \`allcnn train\` and \`reproduce\` take it as --data, \`transfer\` as --data10`);
+    expect(await dataError(readCifar100(c10))).toBe(`${c10}: this is CIFAR-10, not CIFAR-100; \`allcnn train\` (without --dataset cifar100) and \`reproduce\` take it as --data, \`transfer\` as --data10`);
     // The Python version (what most tutorials download), as an archive and extracted.
     const python = new Map(['data_batch_1', 'data_batch_2', 'batches.meta', 'test_batch'].map((f) => [`cifar-10-batches-py/${f}`, Buffer.alloc(10)]));
     const py = await writeTarGz(tmpPath('cifar-10-python.tar.gz'), python);

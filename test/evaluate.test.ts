@@ -104,7 +104,7 @@ test("a run on a shared data set (as reproduce trains) is scored on that data se
   fs.copyFileSync(SAMPLE, copy);
   // The split's seed (7) is not the run's (0): the validation images differ between the two.
   const shared = await loadCifar10(copy, { prep: 'std', seed: 7, validation: 100, limit: 150 });
-  expect(shared.recipe).toEqual({ data: copy, prep: 'std', seed: 7, validation: 100, limit: 150, testLimit: 100 });
+  expect(shared.recipe).toEqual({ dataset: 'cifar10', data: copy, prep: 'std', seed: 7, validation: 100, limit: 150, testLimit: 100 });
   const checkpoint = path.join(dir, 'checkpoint.safetensors');
   try {
     const result = await trainModel({ model: 'strided-cnn-a', epochs: 1, lr: 0.05, prep: 'std', stallEpochs: 0 }, { dataset: shared, checkpoint });

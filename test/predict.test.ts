@@ -133,7 +133,7 @@ describe('predictImages and allcnn predict', () => {
       return file;
     });
     const { config, recipe } = readRun(checkpoint);
-    const { data: _data, ...options } = recipe;
+    const { dataset: _dataset, data: _data, ...options } = recipe;
     const set = await loadCifar10(undefined, options);
     const net = buildNetwork(MODELS[config.model], { finalRelu: config.finalRelu });
     loadCheckpoint(checkpoint, net, null, config);

@@ -8,7 +8,7 @@ export function evaluateCommand(): Command {
   return new Command('evaluate')
     .description('score a checkpoint written by `allcnn train` or `allcnn reproduce` on its test (or validation) split')
     .argument('<checkpoint>', 'a checkpoint.safetensors, or the --out folder of `allcnn train` that holds one')
-    .option('--data <path>', 'CIFAR-10 archive or folder (default: the one the run was trained on)')
+    .option('--data <path>', 'the run\'s CIFAR-10 (or CIFAR-100) archive or folder (default: the one it was trained on)')
     .option('--split <name>', 'test or validation', oneOf('--split', SPLITS), 'test')
     .option('--device <name>', 'cpu, cuda or cuda:N', deviceName('--device'), 'cpu')
     .option('--batch-size <n>', 'images per forward pass (default: the run\'s)', batchSize)
@@ -25,22 +25,34 @@ export function evaluateCommand(): Command {
     });
 }
 
+/** Classes up to which the confusion matrix is printed (CIFAR-10's 10 fit a terminal; CIFAR-100's 100 do not). */
+const MATRIX_MAX = 20;
+
 function render(r: CheckpointEvaluation): string {
+  const w = Math.max(12, ...r.classNames.map((n) => n.length)); // CIFAR-100 has 'aquarium_fish'
   const lines = [
     `${r.name} from ${shown(r.file)} (epoch ${r.epoch} of ${r.epochs}), ${r.split} split of ${r.data ?? 'the bundled sample'}: ` +
       `${r.count.toLocaleString('en-US')} images`,
     `loss ${r.loss.toFixed(4)}, accuracy ${pct(r.accuracy)}` +
       (r.diverged ? `\nthis run diverged in epoch ${r.epoch} (its training loss became NaN): these are the scores of weights that are not numbers` : ''),
     '',
-    `${'class'.padEnd(12)} ${'images'.padStart(7)} ${'accuracy'.padStart(9)}  most often mistaken for`,
+    `${'class'.padEnd(w)} ${'images'.padStart(7)} ${'accuracy'.padStart(9)}  most often mistaken for`,
   ];
+  // Classes without images in the split (the CIFAR-100 subsets archive has 20 of 100) are left out.
+  const empty = r.perClass.filter((c) => c.count === 0).length;
   r.perClass.forEach((c, t) => {
+    if (c.count === 0) return;
     // The largest off-diagonal entry of the row: where this class's errors go.
     const row = r.confusion[t].map((n, p) => (p === t ? -1 : n));
     const p = row.indexOf(Math.max(...row));
     const mistaken = c.count && row[p] > 0 ? `${r.classNames[p]} (${pct(row[p] / c.count)})` : '-';
-    lines.push(`${c.name.padEnd(12)} ${c.count.toLocaleString('en-US').padStart(7)} ${pct(c.accuracy).padStart(9)}  ${mistaken}`);
+    lines.push(`${c.name.padEnd(w)} ${c.count.toLocaleString('en-US').padStart(7)} ${pct(c.accuracy).padStart(9)}  ${mistaken}`);
   });
+  if (empty) lines.push(`(${empty} of the ${r.classNames.length} classes have no images in this split)`);
+  if (r.classNames.length > MATRIX_MAX) {
+    lines.push('', `confusion matrix: ${r.classNames.length} x ${r.classNames.length}, too wide to print; --json gives it`);
+    return lines.join('\n');
+  }
   const short = r.classNames.map((n) => n.slice(0, 6).padStart(7));
   lines.push('', 'confusion matrix (rows: true class, columns: predicted class)', `${''.padEnd(12)}${short.join('')}`);
   r.confusion.forEach((row, t) => lines.push(`${r.classNames[t].padEnd(12)}${row.map((n) => String(n).padStart(7)).join('')}`));

@@ -1,5 +1,6 @@
 /** Terminal output for training: a run header, a progress bar, one line per epoch. */
 import { SingleBar } from 'cli-progress';
+import { DATASET_CLASSES, DATASET_TITLES, DatasetName } from '../data/dataset';
 import type { EpochRecord, Progress } from '../train/train';
 
 const pct = (v: number) => (Number.isFinite(v) ? `${(100 * v).toFixed(2)}%` : '   -  ');
@@ -10,6 +11,13 @@ const lossText = (v: number): string => (Number.isFinite(v) && Math.abs(v) < 1e4
 
 export function epochLine(r: EpochRecord): string {
   return `${String(r.epoch).padStart(5)}   ${lossText(r.loss).padStart(10)}  ${pct(r.trainAccuracy).padStart(9)}  ${lossText(r.valLoss).padStart(9)}  ${pct(r.valAccuracy).padStart(8)}  ${r.lr.toExponential(2).padStart(8)}  ${r.imagesPerSecond.toFixed(0).padStart(7)}  ${r.seconds.toFixed(1).padStart(7)}s`;
+}
+
+/** What it means that `absent` classes have no images in the data (the CIFAR-100 subsets archive, say). */
+export function absentNote(absent: number, dataset: DatasetName): string {
+  const all = DATASET_CLASSES[dataset];
+  return `only ${all - absent} of ${DATASET_TITLES[dataset]}'s ${all} classes have images in these data; the network keeps all ${all} outputs, ` +
+    `and its accuracy is not comparable with the paper's, which is over all ${all} classes`;
 }
 
 /**
@@ -24,9 +32,10 @@ export function consoleProgress(o: { label?: string; stream?: NodeJS.WriteStream
   return (p) => {
     switch (p.type) {
       case 'start':
-        out(`${o.label ?? ''}${p.config.model}: ${p.parameters.toLocaleString('en-US')} parameters, ${p.trainImages} training images${p.config.limit !== null && p.config.limit > p.trainImages ? ` (--limit ${p.config.limit}: the data hold no more)` : ''}, device ${p.config.device}, ` +
+        out(`${o.label ?? ''}${p.config.model}: ${p.parameters.toLocaleString('en-US')} parameters, ${p.trainImages} training images${p.config.dataset === 'cifar10' ? '' : ` of ${DATASET_TITLES[p.config.dataset]}`}${p.config.limit !== null && p.config.limit > p.trainImages ? ` (--limit ${p.config.limit}: the data hold no more)` : ''}, device ${p.config.device}, ` +
           `${p.config.epochs} epochs, batch ${p.config.batchSize}, lr ${p.config.lr} (${p.config.schedule}), prep ${p.config.prep}, ` +
           `augment ${p.config.augment ? 'on' : 'off'}${p.startEpoch ? `, resuming after epoch ${p.startEpoch}` : ''}`);
+        if (p.absentClasses.length) out(`note: ${absentNote(p.absentClasses.length, p.config.dataset)}`);
         out(EPOCH_HEADER);
         break;
       case 'step':

@@ -2,21 +2,22 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Command, Option } from 'commander';
-import { PREPS } from '../data/dataset';
+import { DATASETS, PREPS } from '../data/dataset';
 import { INITS } from '../init';
 import { PRECISIONS } from '../train/config';
 import { SCHEDULES } from '../train/schedule';
 import { trainModel } from '../train/train';
 import { MODEL_IDS } from '../../models';
 import { batchSize, deviceName, int, num, oneOf } from './options';
-import { consoleProgress } from './progress';
+import { absentNote, consoleProgress } from './progress';
 import { abortOnSignal, pct, saveRun, shown } from './util';
 
 export function trainCommand(): Command {
   return new Command('train')
-    .description('train one network of the All-CNN family on CIFAR-10')
+    .description('train one network of the All-CNN family on CIFAR-10 (or CIFAR-100)')
     .addOption(new Option('--model <id>', 'network to train').choices(MODEL_IDS).default('all-cnn-c'))
-    .option('--data <path>', 'CIFAR-10 binary archive (.tar.gz) or extracted folder; default: the bundled 600-image sample')
+    .addOption(new Option('--dataset <name>', 'cifar10, or cifar100: its 100 fine classes (the paper\'s CIFAR-100 row, ALL-CNN-C)').choices(DATASETS).default('cifar10'))
+    .option('--data <path>', 'the data set\'s binary archive (.tar.gz) or extracted folder; default: its bundled sample (600 CIFAR-10 images; 300 CIFAR-100 images of 20 classes)')
     .option('--epochs <n>', 'epochs', int('--epochs', 1), 10)
     .option('--limit <n>', 'train on at most n images of the 49,000-image training split', int('--limit', 1))
     .option('--test-limit <n>', 'evaluate on at most n test images', int('--test-limit', 1))
@@ -38,7 +39,7 @@ export function trainCommand(): Command {
     .option('--json', 'print the result as JSON on stdout (progress still goes to stderr)', false)
     .action(async (o) => {
       // The folder is made when something is written in it, so a refused run leaves none behind.
-      const out = path.resolve(o.out ?? path.join('results', `train-${o.model}`));
+      const out = path.resolve(o.out ?? path.join('results', `train-${o.model}${o.dataset === 'cifar10' ? '' : `-${o.dataset}`}`));
       const checkpoint = path.join(out, 'checkpoint.safetensors');
       if (!o.resume && fs.existsSync(checkpoint)) {
         throw new Error(`${checkpoint} exists: pass --resume to continue that run, or another --out to start afresh`);
@@ -46,7 +47,7 @@ export function trainCommand(): Command {
       const signal = abortOnSignal();
       const result = await trainModel(
         {
-          model: o.model, data: o.data, epochs: o.epochs, limit: o.limit, testLimit: o.testLimit, lr: o.lr, batchSize: o.batchSize,
+          model: o.model, dataset: o.dataset, data: o.data, epochs: o.epochs, limit: o.limit, testLimit: o.testLimit, lr: o.lr, batchSize: o.batchSize,
           schedule: o.schedule, prep: o.prep, augment: o.augment, seed: o.seed, device: o.device, precision: o.precision, init: o.init,
           finalRelu: o.finalRelu, tf32: o.tf32, channelsLast: o.channelsLast, cudaGraph: o.cudaGraph,
         },
@@ -60,6 +61,7 @@ export function trainCommand(): Command {
             : `nothing left to train (the checkpoint is at the last epoch, ${result.history.length})`) +
         (result.cudaGraph.startsWith('failed') ? `\nCUDA graph capture ${result.cudaGraph}; the run used ordinary steps` : '') +
         (result.diverged ? '\nDIVERGED: the training loss became NaN or infinite and the run stopped there; try a lower --lr' : '') +
+        (result.absentClasses.length ? `\nnote: ${absentNote(result.absentClasses.length, result.config.dataset)}` : '') +
         (result.stalled ? '\nSTALLED: the training loss stayed at chance level and the network gives every image the same scores; try another --seed or a lower --lr (or --no-final-relu)' : ''));
       console.log(`wrote ${shown(out)}/{result.json, weights.safetensors, checkpoint.safetensors}`);
     });

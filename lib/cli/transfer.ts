@@ -14,7 +14,7 @@ import { transfer, TransferProgress } from '../transfer/transfer';
 import { MODEL_IDS } from '../../models';
 import { batchSize, deviceName, int, num, oneOf } from './options';
 import { consoleProgress, epochLine } from './progress';
-import { abortOnSignal, pct, saveRun, shown } from './util';
+import { abortOnSignal, checkpointFile, pct, saveRun, shown } from './util';
 
 /** A CIFAR-10 network within this factor of chance (10%) has learned next to nothing. */
 const CHANCE_MARGIN = 1.2;
@@ -27,7 +27,7 @@ function pretrainDefaults(device: string) {
 export function transferCommand(): Command {
   return new Command('transfer')
     .description('transfer a CIFAR-10 network to a CIFAR-100 subset: fixed features, fine-tuning, or from scratch as the baseline')
-    .option('--from <file>', 'checkpoint.safetensors or weights.safetensors from `allcnn train`; omitted: pretrain on CIFAR-10 first (see --data10)')
+    .option('--from <file>', 'checkpoint.safetensors or weights.safetensors from `allcnn train`, or its --out folder; omitted: pretrain on CIFAR-10 first (see --data10)')
     .option('--subset <names>', 'vehicles (near CIFAR-10), flora (far), or comma-separated CIFAR-100 superclass / fine-class names', 'vehicles')
     .addOption(new Option('--mode <mode>', 'features: frozen body, new head; finetune: all layers, body at a lower rate; scratch: random weights').choices(TRANSFER_MODES).default(TRANSFER_DEFAULTS.mode))
     .addOption(new Option('--head <head>', 'new classifier: conv (1x1 convolution before global averaging) or fc (fully connected on the averaged features)').choices(HEADS).default(TRANSFER_DEFAULTS.head))
@@ -61,7 +61,7 @@ export function transferCommand(): Command {
       const signal = abortOnSignal();
       if (!o.data100) say(`data: the bundled CIFAR-100 sample (${shown(BUNDLED_CIFAR100_SAMPLE)}, a few images per class: a smoke test); pass --data100 for the real subsets`);
 
-      let from: string | undefined = o.from;
+      let from: string | undefined = o.from === undefined ? undefined : checkpointFile(o.from);
       const p = pretrainDefaults(o.device);
       if (!from && o.mode !== 'scratch') {
         // No checkpoint: pretrain one now, into the output folder (reused on the next call),
@@ -137,7 +137,7 @@ export async function reproduceTransferCommand(o: Record<string, any>): Promise<
   const base = TRANSFER_PRESETS[device.startsWith('cuda') ? 'gpu' : 'cpu'];
   const options: TransferPresetOptions = {
     ...base, device,
-    from: o.from ? path.resolve(o.from) : null,
+    from: o.from ? path.resolve(checkpointFile(o.from)) : null,
     model: o.models?.[0] ?? base.model,
     pretrainEpochs: o.pretrainEpochs ?? base.pretrainEpochs,
     epochs: o.epochs ?? base.epochs,

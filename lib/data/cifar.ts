@@ -222,7 +222,8 @@ function whatItIs(seen: string[], layout: Layout): string {
   const not = other.title === layout.title ? '' : `, not ${layout.title}`;
   const instead = !other.binary
     ? `allcnn reads the binary version, ${layout.archive}, from ${CIFAR_PAGE}`
-    : other.title === 'CIFAR-100' ? '`allcnn transfer` takes it as --data100' : '`allcnn train` and `reproduce` take it as --data, `transfer` as --data10';
+    : other.title === 'CIFAR-100' ? '`allcnn train --dataset cifar100` takes it as --data, `allcnn transfer` as --data100'
+      : '`allcnn train` (without --dataset cifar100) and `reproduce` take it as --data, `transfer` as --data10';
   return `this is ${other.what}${not}; ${instead}`;
 }
 

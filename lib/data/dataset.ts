@@ -2,6 +2,8 @@
  * A CIFAR data set ready for training: the 49,000 / 1,000 / 10,000 split
  * (split.ts), preprocessed (preprocess.ts), as float32 tensors resident on
  * the training device, so batches are sliced there with no host copies.
+ * CIFAR-10, or CIFAR-100 with its 100 fine classes (the paper's CIFAR-100
+ * experiment); CIFAR-100 subsets for transfer learning are in subsets.ts.
  */
 import * as path from 'node:path';
 import { requireDevice } from '../backend';
@@ -10,7 +12,7 @@ import { fromArray } from '../creation';
 import { noGrad } from '../autograd';
 import { keep, tidy } from '../scope';
 import { checkDevice, Device, Tensor } from '../tensor';
-import { CIFAR_IMAGE_BYTES, ImageSet, readCifar10 } from './cifar';
+import { Cifar10, CIFAR_IMAGE_BYTES, ImageSet, readCifar10, readCifar100 } from './cifar';
 import { fitNormalization, globalContrastNormalize, IMAGE_SHAPE, imagesToTensor } from './preprocess';
 import { splitTrainValidation } from './split';
 
@@ -19,6 +21,16 @@ export type Prep = (typeof PREPS)[number];
 
 /** The small CIFAR-10 sample shipped with allcnn (600 real images), used when no data set is given. */
 export const BUNDLED_SAMPLE = path.resolve(__dirname, '..', '..', '..', 'fixtures', 'cifar-10-sample.tar.gz');
+/** The CIFAR-100 sample shipped with allcnn (200 training + 100 test images of 20 classes, those of the two transfer subsets). */
+export const BUNDLED_CIFAR100_SAMPLE = path.resolve(__dirname, '..', '..', '..', 'fixtures', 'cifar-100-sample.tar.gz');
+
+/** The data sets a network is trained on from scratch. */
+export const DATASETS = ['cifar10', 'cifar100'] as const;
+export type DatasetName = (typeof DATASETS)[number];
+/** Its classes, the network's outputs: CIFAR-100 is trained on its 100 fine classes, as in the paper. */
+export const DATASET_CLASSES: Readonly<Record<DatasetName, number>> = { cifar10: 10, cifar100: 100 };
+export const DATASET_TITLES: Readonly<Record<DatasetName, string>> = { cifar10: 'CIFAR-10', cifar100: 'CIFAR-100' };
+const BUNDLED: Readonly<Record<DatasetName, string>> = { cifar10: BUNDLED_SAMPLE, cifar100: BUNDLED_CIFAR100_SAMPLE };
 
 export interface DatasetOptions {
   /** Validation images taken from the training images (default 1,000, or a tenth for sets under 10,000). */
@@ -46,12 +58,15 @@ export interface TensorSplit {
 }
 
 /**
- * What loadCifar10 read and how: given back to it, it makes the same data set
- * again. Checkpoints keep it, so that evaluateCheckpoint() scores a run on
- * the very images it was scored on (a reproduction's runs share a data set
- * whose split seed is not the run's seed).
+ * What loadCifar read and how: given back to it (`const { dataset, data,
+ * ...options } = recipe; loadCifar(dataset, data ?? undefined, options)`),
+ * it makes the same data set again. Checkpoints keep it, so that
+ * evaluateCheckpoint() scores a run on the very images it was scored on (a
+ * reproduction's runs share a data set whose split seed is not the run's).
  */
 export interface DataRecipe {
+  /** Absent in checkpoints written before CIFAR-100 could be trained on: 'cifar10'. */
+  dataset: DatasetName;
   /** The archive or folder, as an absolute path; null: the bundled sample. */
   data: string | null;
   prep: Prep;
@@ -73,7 +88,13 @@ export interface Dataset {
   device: Device;
   /** Whether the ZCA matrix came from the on-disk cache. */
   zcaCached?: boolean;
-  /** Set by loadCifar10; absent for data sets made with prepareDataset. */
+  /**
+   * Classes with no training image in the data read: the CIFAR-100 subsets
+   * archive holds 20 of CIFAR-100's 100 classes, and a network trained on it
+   * still has 100 outputs. Empty for a complete data set.
+   */
+  absentClasses: string[];
+  /** Set by loadCifar; absent for data sets made with prepareDataset. */
   recipe?: DataRecipe;
   dispose(): void;
 }
@@ -99,6 +120,8 @@ export function prepareDataset(raw: { train: ImageSet; test: ImageSet; className
   const n = raw.train.count;
   const validation = checkInteger('validation', o.validation ?? (n >= 10000 ? 1000 : Math.floor(n / 10)), 0, n - 1);
   const classes = raw.classNames.length;
+  const seen = new Set(raw.train.labels.subarray(0, n));
+  const absentClasses = raw.classNames.filter((_, k) => !seen.has(k));
   const split = splitTrainValidation(raw.train.labels.subarray(0, n), { validation, seed: o.seed ?? 0, classes });
   const all = pick(raw.train, split.train);
   const limit = o.limit === undefined ? split.train.length : checkInteger('limit', o.limit, 1);
@@ -127,7 +150,7 @@ export function prepareDataset(raw: { train: ImageSet; test: ImageSet; className
     const test = make(load(raw.test.images, testCount), raw.test.labels, testCount);
     norm.release();
     return {
-      train, validation: validationSplit, test, classes, classNames: raw.classNames, prep, source: raw.source, device, zcaCached: norm.zcaCached,
+      train, validation: validationSplit, test, classes, classNames: raw.classNames, prep, source: raw.source, device, zcaCached: norm.zcaCached, absentClasses,
       dispose() {
         for (const t of [train, validationSplit, test]) {
           t.x.dispose();
@@ -138,13 +161,41 @@ export function prepareDataset(raw: { train: ImageSet; test: ImageSet; className
   });
 }
 
-/** Reads CIFAR-10 (archive or folder; the bundled sample when omitted) and prepares it. */
-export async function loadCifar10(file: string | undefined, o: DatasetOptions = {}): Promise<Dataset> {
+/**
+ * Reads `dataset`'s archive or folder (its bundled sample when `file` is
+ * omitted) as a CIFAR-format train/test pair: CIFAR-100 with its fine labels
+ * and the 100 fine class names.
+ */
+export async function readCifar(dataset: DatasetName, file?: string): Promise<Cifar10> {
+  const name = checkOneOf('dataset', dataset, DATASETS);
+  if (name === 'cifar10') return readCifar10(file ?? BUNDLED.cifar10);
+  const { train, test, fineNames, source } = await readCifar100(file ?? BUNDLED.cifar100);
+  return { train, test, classNames: fineNames, source };
+}
+
+/** Reads `dataset` (archive or folder; its bundled sample when omitted) and prepares it. */
+export async function loadCifar(dataset: DatasetName, file: string | undefined, o: DatasetOptions = {}): Promise<Dataset> {
+  checkOneOf('dataset', dataset, DATASETS);
   checkKeys('options', o, OPTION_KEYS); // before the archive is read
   requireDevice(checkDevice('device', o.device ?? 'cpu'));
-  const raw = await readCifar10(file ?? BUNDLED_SAMPLE);
+  const raw = await readCifar(dataset, file);
   const set = prepareDataset(raw, o);
-  const data = file === undefined || path.resolve(file) === BUNDLED_SAMPLE ? null : path.resolve(file);
-  set.recipe = { data, prep: set.prep, seed: o.seed ?? 0, validation: set.validation.count, limit: set.train.count, testLimit: set.test.count };
+  const data = file === undefined || path.resolve(file) === BUNDLED[dataset] ? null : path.resolve(file);
+  set.recipe = { dataset, data, prep: set.prep, seed: o.seed ?? 0, validation: set.validation.count, limit: set.train.count, testLimit: set.test.count };
   return set;
+}
+
+/** Reads CIFAR-10 (archive or folder; the bundled sample when omitted) and prepares it. */
+export function loadCifar10(file: string | undefined, o: DatasetOptions = {}): Promise<Dataset> {
+  return loadCifar('cifar10', file, o);
+}
+
+/**
+ * Reads the official CIFAR-100 binary archive (the bundled sample when
+ * omitted) and prepares all 100 fine classes: the paper's CIFAR-100
+ * experiment. For a few classes as a data set of their own, see
+ * loadCifar100Subset.
+ */
+export function loadCifar100(file: string | undefined, o: DatasetOptions = {}): Promise<Dataset> {
+  return loadCifar('cifar100', file, o);
 }

@@ -15,8 +15,9 @@ export interface TrainValidationSplit {
 
 /**
  * Splits `labels` (one per image) into training and validation indices.
- * `validation` images are taken evenly from each of `classes` classes (the
- * remainder from the first classes); the rest are for training.
+ * `validation` images are taken evenly from each of the `classes` classes
+ * that have images (the remainder from the first of them; the CIFAR-100
+ * subsets archive has 20 of its 100 classes); the rest are for training.
  */
 export function splitTrainValidation(labels: Uint8Array, o: { validation?: number; seed?: number; classes?: number } = {}): TrainValidationSplit {
   const validation = checkInteger('validation', o.validation ?? 1000, 0, labels.length);
@@ -29,9 +30,12 @@ export function splitTrainValidation(labels: Uint8Array, o: { validation?: numbe
   });
   const val: number[] = [];
   const rest: number[] = [];
-  byClass.forEach((idx, c) => {
+  const present = byClass.filter((idx) => idx.length > 0).length;
+  let k = 0; // index among the classes present
+  byClass.forEach((idx) => {
+    if (idx.length === 0) return;
     shuffle(idx, random);
-    const take = Math.min(idx.length, Math.floor(validation / classes) + (c < validation % classes ? 1 : 0));
+    const take = Math.min(idx.length, Math.floor(validation / present) + (k++ < validation % present ? 1 : 0));
     val.push(...idx.slice(0, take));
     rest.push(...idx.slice(take));
   });

@@ -11,11 +11,12 @@
  * Works on the subsets archive and on the full official CIFAR-100 archive: the
  * superclass of each fine class is read from the records themselves.
  */
-import * as path from 'node:path';
 import { DataError } from '../errors';
 import { invalid } from '../check';
 import { CIFAR_IMAGE_BYTES, Cifar100, Cifar100Set, ImageSet, readCifar100 } from './cifar';
-import { Dataset, DatasetOptions, prepareDataset } from './dataset';
+import { BUNDLED_CIFAR100_SAMPLE, Dataset, DatasetOptions, prepareDataset } from './dataset';
+
+export { BUNDLED_CIFAR100_SAMPLE };
 
 /** The two subsets of the issue, by superclass. */
 export const SUBSET_PRESETS: Readonly<Record<string, readonly string[]>> = {
@@ -148,9 +149,6 @@ export async function checkCifar100Subsets(file: string | undefined, specs: read
   const data = await readCifar100(file ?? BUNDLED_CIFAR100_SAMPLE);
   return specs.map((spec) => resolveSubset(data, spec));
 }
-
-/** The CIFAR-100 sample shipped with allcnn (200 training + 100 test images of the two subsets), used when no data set is given. */
-export const BUNDLED_CIFAR100_SAMPLE = path.resolve(__dirname, '..', '..', '..', 'fixtures', 'cifar-100-sample.tar.gz');
 
 /** Share of a subset's training images held out for validation: the issue's 90/10 split. */
 export const SUBSET_VALIDATION_FRACTION = 0.1;

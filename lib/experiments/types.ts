@@ -36,7 +36,8 @@ export interface RunRecord {
   /** TrainResult.cudaGraph: 'off', 'captured', 'warming up' or 'failed: <why>' (absent in older records). */
   cudaGraph?: string;
   history: EpochRecord[];
-  config: ResolvedConfig;
+  /** `dataset` is absent in transfer runs (they name their subset) and in records written before CIFAR-100 could be trained on (CIFAR-10). */
+  config: Omit<ResolvedConfig, 'dataset'> & { dataset?: ResolvedConfig['dataset'] };
   finishedAt: string;
 }
 

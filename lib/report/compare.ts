@@ -4,7 +4,8 @@
  * ranking of the variants that were run and the paper's three claims checked
  * on these numbers (claims.ts). This is how a user who trains networks one by
  * one (on a CPU, say) gets the comparison `allcnn reproduce` writes for its
- * own grid.
+ * own grid. A CIFAR-100 run is set beside the paper's CIFAR-100 result
+ * instead, and left out of the claims, which are about CIFAR-10.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -13,7 +14,7 @@ import type { TrainResult } from '../train/train';
 import { MODELS } from '../../models';
 import { baseClaims, ClaimCheck, Scored } from './claims';
 import { duration, MISSING, pct, points, table } from './format';
-import { BASES, PAPER_EPOCHS, paperTable3Accuracy, variantsOf } from './paper';
+import { BASES, PAPER_CIFAR100, PAPER_EPOCHS, paperTestAccuracy, variantsOf } from './paper';
 
 /** What `allcnn train` writes to result.json: its TrainResult without the network. */
 export type TrainRecord = Omit<TrainResult, 'network'>;
@@ -28,6 +29,10 @@ export interface ComparisonRow {
   label: string;
   /** The paper's name: 'ALL-CNN-C' (or a custom network's own name). */
   model: string;
+  /** What it was trained on (result.json files written before CIFAR-100 could be trained on: 'cifar10'). */
+  dataset: 'cifar10' | 'cifar100';
+  /** Classes of the data set with no images in the data it was trained on (the CIFAR-100 subsets archive has 20 of 100). */
+  absentClasses: number;
   parameters: number;
   epochs: number;
   lr: number;
@@ -36,7 +41,11 @@ export interface ComparisonRow {
   /** Test accuracy in percent and the number of test images it was measured on. */
   testAccuracy: number;
   testCount: number;
-  /** The paper's Table 3 test accuracy after 350 epochs (NaN for a network not in it). */
+  /**
+   * The paper's test accuracy after 350 epochs: Table 3's, or its CIFAR-100
+   * result (NaN for a network it has no number for, and for a run whose data
+   * lack some of the classes).
+   */
   paperTestAccuracy: number;
   stalled: boolean;
   /** Absent in result.json files written before divergence was detected. */
@@ -71,19 +80,22 @@ const EXECUTION_ONLY = new Set(['model', 'device', 'channelsLast', 'cudaGraph', 
 export function compareRuns(runs: readonly ComparedRun[]): Comparison {
   const rows = runs.map(({ label, result: r }) => {
     const model = MODELS[r.config.model]?.name ?? r.config.model;
+    const dataset = r.config.dataset ?? 'cifar10';
+    const absentClasses = r.absentClasses?.length ?? 0;
     return {
-      label, model, parameters: r.parameters, epochs: r.history.length, lr: r.config.lr, seed: r.config.seed,
+      label, model, dataset, absentClasses, parameters: r.parameters, epochs: r.history.length, lr: r.config.lr, seed: r.config.seed,
       validationAccuracy: 100 * r.validation.accuracy, testAccuracy: 100 * r.test.accuracy, testCount: r.test.count,
-      paperTestAccuracy: paperTable3Accuracy(model) ?? NaN, stalled: r.stalled, diverged: r.diverged ?? false, seconds: r.seconds, imagesPerSecond: r.imagesPerSecond,
+      paperTestAccuracy: absentClasses ? NaN : paperTestAccuracy(model, dataset) ?? NaN, stalled: r.stalled, diverged: r.diverged ?? false, seconds: r.seconds, imagesPerSecond: r.imagesPerSecond,
     };
   });
-  const configs = runs.map((r) => r.result.config as unknown as Record<string, unknown>);
+  const configs = runs.map((r) => ({ ...r.result.config, dataset: r.result.config.dataset ?? 'cifar10' }) as unknown as Record<string, unknown>);
   const keys = [...new Set(configs.flatMap((c) => Object.keys(c)))].filter((k) => !EXECUTION_ONLY.has(k));
   const differences = keys.flatMap((key) => {
     const values = [...new Set(configs.map((c) => JSON.stringify(c[key] ?? null)))];
     return values.length > 1 ? [`${key} (${values.join(', ')})`] : [];
   });
-  const scored: Scored[] = rows.map((r) => ({ label: r.label, model: r.model, test: r.testAccuracy, count: r.testCount }));
+  // The claims are Table 3's, about CIFAR-10.
+  const scored: Scored[] = rows.filter((r) => r.dataset === 'cifar10').map((r) => ({ label: r.label, model: r.model, test: r.testAccuracy, count: r.testCount }));
   const bases = BASES.flatMap((base) => {
     const names: string[] = Object.values(variantsOf(base));
     const mine = scored.filter((s) => names.includes(s.model)).sort((a, b) => b.test - a.test);
@@ -103,16 +115,26 @@ const HEAD = [
 /** The comparison as markdown: the table, the differences, then one paragraph per base model. */
 export function renderComparison(c: Comparison): string {
   const body = c.rows.map((r) => [
-    r.label, r.stalled ? `${r.model} (stalled)` : r.diverged ? `${r.model} (diverged)` : r.model, r.parameters.toLocaleString('en-US'), String(r.epochs), String(r.lr),
+    r.label, `${r.model}${r.dataset === 'cifar100' ? ' on CIFAR-100' : ''}${r.stalled ? ' (stalled)' : r.diverged ? ' (diverged)' : ''}`, r.parameters.toLocaleString('en-US'), String(r.epochs), String(r.lr),
     String(r.seed), pct(r.validationAccuracy), pct(r.testAccuracy), pct(r.paperTestAccuracy),
     points(r.testAccuracy - r.paperTestAccuracy), duration(r.seconds), Number.isFinite(r.imagesPerSecond) ? r.imagesPerSecond.toFixed(0) : MISSING,
   ]);
   const out = [table(HEAD, body), ''];
-  if (c.differences.length) out.push(`The runs differ in: ${c.differences.join('; ')}. The claims below compare them all the same.`);
+  const claims = c.bases.length > 0;
+  if (c.differences.length) out.push(`The runs differ in: ${c.differences.join('; ')}.${claims ? ' The claims below compare them all the same.' : ''}`);
   else if (c.rows.length > 1) out.push('The runs share every training setting but the network.');
+  const c100 = c.rows.filter((r) => r.dataset === 'cifar100');
+  if (c100.length) {
+    const them = c100.length === 1 ? 'it' : 'them';
+    out.push(`${c100.map((r) => r.label).join(', ')} trained on CIFAR-100, where the paper has one result, ${PAPER_CIFAR100.model}'s ${PAPER_CIFAR100.error}% test error` +
+      `${claims ? `; the claims below, about CIFAR-10, leave ${them} out` : ''}.`);
+  }
+  for (const r of c.rows.filter((row) => row.absentClasses)) {
+    out.push(`${r.label} trained on data in which ${r.absentClasses} of the classes have no images (the CIFAR-100 subsets archive, say): its accuracy is not comparable with the paper's, and none is shown beside it.`);
+  }
   const longest = Math.max(0, ...c.rows.map((r) => r.epochs));
   if (c.rows.length > 0 && longest < PAPER_EPOCHS) {
-    out.push(`They trained for at most ${longest} epochs, the paper's networks for ${PAPER_EPOCHS}: the claims say how the networks compare this early, not where they end.`);
+    out.push(`They trained for at most ${longest} epochs, the paper's networks for ${PAPER_EPOCHS}${claims ? ': the claims say how the networks compare this early, not where they end' : ''}.`);
   }
   for (const b of c.bases) {
     out.push('', `### Model ${b.base} and its variants`, '');

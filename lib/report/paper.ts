@@ -34,6 +34,15 @@ export function paperTable3Accuracy(model: string): number | undefined {
   return r === undefined ? undefined : 100 - r.error;
 }
 
+/** The paper's one CIFAR-100 result: ALL-CNN-C, 33.71% test error over the 100 fine classes. */
+export const PAPER_CIFAR100 = { model: 'ALL-CNN-C', error: 33.71 };
+
+/** The paper's test accuracy for `model` on a data set: Table 3 for CIFAR-10, the CIFAR-100 result for CIFAR-100. */
+export function paperTestAccuracy(model: string, dataset: 'cifar10' | 'cifar100'): number | undefined {
+  if (dataset === 'cifar10') return paperTable3Accuracy(model);
+  return model === PAPER_CIFAR100.model ? 100 - PAPER_CIFAR100.error : undefined;
+}
+
 /** ALL-CNN-C with horizontal flips and translations: 7.25% test error. */
 export const PAPER_AUGMENTED = { model: 'ALL-CNN-C', set: 'horizontal flips and translations', error: 7.25 };
 

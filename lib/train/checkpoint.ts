@@ -20,11 +20,24 @@ import type { SGD } from './optim';
 
 export const CHECKPOINT_FORMAT = 'allcnn-checkpoint-v1';
 
+/**
+ * Config fields added after the first checkpoints were written, with the
+ * value that means what a checkpoint without the field did. At that value
+ * they are left out of the hash and the comparison, so older checkpoints
+ * still resume (a GPU reproduction may span several versions).
+ */
+const ADDED_LATER: Readonly<Record<string, unknown>> = { dataset: 'cifar10' };
+
+/** The config as checkpoints compare it: fields of ADDED_LATER at their old meaning left out. */
+function comparable(config: object): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(config).filter(([k, v]) => !(k in ADDED_LATER && v === ADDED_LATER[k])));
+}
+
 /** A stable hash of the fields that change what a run computes. */
 export function configHash(config: object): string {
   const sorted = (v: unknown): unknown =>
     Array.isArray(v) ? v.map(sorted) : v && typeof v === 'object' ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, sorted((v as any)[k])])) : v;
-  return crypto.createHash('sha256').update(JSON.stringify(sorted(config))).digest('hex').slice(0, 16);
+  return crypto.createHash('sha256').update(JSON.stringify(sorted(comparable(config)))).digest('hex').slice(0, 16);
 }
 
 /** A JSON value of a checkpoint's metadata; null when `key` is absent. */
@@ -78,7 +91,7 @@ export function loadCheckpoint<H>(file: string, net: Network, sgd: SGD | null, c
     if (metadata.format !== CHECKPOINT_FORMAT) throw new CheckpointError(`${file}: not an allcnn checkpoint (format "${metadata.format ?? 'none'}")`);
     if (metadata.configHash !== configHash(config)) {
       const saved = JSON.parse(metadata.config ?? '{}');
-      const diff = differingKeys(saved, config as Record<string, unknown>);
+      const diff = differingKeys(comparable(saved), comparable(config));
       throw new CheckpointError(
         `${file}: written by a different configuration (differs in: ${diff.join(', ') || 'unknown'}). ` +
           'Use the same options to resume, or another --out folder / checkpoint path to start afresh.',

@@ -6,7 +6,7 @@
 import { checkInteger, checkKeys, checkNumber, checkOneOf, invalid } from '../check';
 import { InvalidArgumentError } from '../errors';
 import { AugmentOptions, checkAugment, PAPER_AUGMENTATION } from '../data/augment';
-import { Prep, PREPS } from '../data/dataset';
+import { DatasetName, DATASETS, Prep, PREPS } from '../data/dataset';
 import { InitName, INITS } from '../init';
 import type { NetworkSpec } from '../model/spec';
 import { checkDevice, Device } from '../tensor';
@@ -24,7 +24,9 @@ export type Engine = (typeof ENGINES)[number];
 export interface TrainConfig {
   /** A model id from MODELS ('all-cnn-c') or a NetworkSpec of your own. */
   model: string | NetworkSpec;
-  /** CIFAR-10 archive or folder; the bundled 600-image sample when omitted. */
+  /** 'cifar10' (default) or 'cifar100': its 100 fine classes, the paper's CIFAR-100 experiment. */
+  dataset?: DatasetName;
+  /** The data set's binary archive or folder; its bundled sample when omitted. */
   data?: string;
   epochs?: number;
   batchSize?: number;
@@ -82,6 +84,7 @@ export type ResolvedConfig = Required<Omit<TrainConfig, 'data' | 'limit' | 'test
 };
 
 export const DEFAULTS = {
+  dataset: 'cifar10' as DatasetName,
   epochs: 10,
   batchSize: 128,
   lr: 0.01,
@@ -122,6 +125,7 @@ export function resolveConfig(c: TrainConfig): ResolvedConfig {
   const opt = (name: string, v: number | undefined, min: number) => (v === undefined || v === null ? null : checkInteger(name, v, min));
   return {
     model,
+    dataset: checkOneOf('dataset', d.dataset, DATASETS),
     data: c.data ?? null,
     epochs: checkInteger('epochs', d.epochs, 1),
     batchSize: checkInteger('batchSize', d.batchSize, 1, MAX_BATCH_SIZE),

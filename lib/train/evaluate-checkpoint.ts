@@ -7,8 +7,8 @@
 import * as fs from 'node:fs';
 import { requireDevice } from '../backend';
 import { checkKeys, checkOneOf } from '../check';
-import { Cifar10, CIFAR10_CLASSES, ImageSet, readCifar10 } from '../data/cifar';
-import { BUNDLED_SAMPLE, DataRecipe, Dataset, DatasetOptions, prepareDataset } from '../data/dataset';
+import { Cifar10, ImageSet } from '../data/cifar';
+import { DATASET_CLASSES, DATASET_TITLES, DatasetName, DataRecipe, Dataset, DatasetOptions, prepareDataset, readCifar } from '../data/dataset';
 import { CheckpointError, DataError } from '../errors';
 import { buildNetwork, Network } from '../model/network';
 import { checkDevice, Device } from '../tensor';
@@ -34,7 +34,8 @@ export interface CheckpointEvaluation extends ClassScore {
   /** The run had diverged (training loss NaN) by this checkpoint: its scores are those of weights that are not numbers. */
   diverged: boolean;
   split: Split;
-  /** The CIFAR-10 archive or folder read (null: the bundled sample). */
+  /** The data set ('cifar10', 'cifar100') and the archive or folder read (null: its bundled sample). */
+  dataset: DatasetName;
   data: string | null;
   classNames: string[];
   /** Per class: its images and the share of them predicted right. */
@@ -42,7 +43,7 @@ export interface CheckpointEvaluation extends ClassScore {
 }
 
 export interface EvaluateCheckpointOptions {
-  /** CIFAR-10 archive or folder; default: the one the run was trained on. */
+  /** The run's data set's archive or folder (CIFAR-10 or CIFAR-100); default: the one the run was trained on. */
   data?: string;
   /** Default 'test'. */
   split?: Split;
@@ -62,11 +63,11 @@ export async function evaluateCheckpoint(file: string, o: EvaluateCheckpointOpti
   if (o.batchSize !== undefined) evalBatchSize(o.batchSize);
   requireDevice(device);
   const { config, epoch, recipe, diverged } = readRun(file);
-  const { data, options } = runData(file, recipe, o.data);
+  const { dataset: name, data, options } = runData(file, recipe, o.data);
   const network = runNetwork(file, config, device);
   let dataset: Dataset | null = null;
   try {
-    const { set } = await scoringData(data, options, device);
+    const { set } = await scoringData(name, data, options, device);
     dataset = set;
     const score = await evaluateByClass(network, set[split], set.classes, { batchSize: o.batchSize ?? config.evalBatchSize });
     const perClass = set.classNames.map((name, k) => {
@@ -74,7 +75,7 @@ export async function evaluateCheckpoint(file: string, o: EvaluateCheckpointOpti
       return { name, count, accuracy: count ? score.confusion[k][k] / count : NaN };
     });
     return {
-      file, model: config.model, name: MODELS[config.model].name, epoch, epochs: config.epochs, diverged, split, data: data ?? null,
+      file, model: config.model, name: MODELS[config.model].name, epoch, epochs: config.epochs, diverged, split, dataset: name, data: data ?? null,
       ...score, classNames: set.classNames, perClass,
     };
   } finally {
@@ -88,7 +89,7 @@ export async function evaluateCheckpoint(file: string, o: EvaluateCheckpointOpti
  * the data are prepared, so that a mismatched checkpoint fails in a moment.
  */
 export function runNetwork(file: string, config: ResolvedConfig, device: Device): Network {
-  const network = buildNetwork(MODELS[config.model], { classes: CIFAR10_CLASSES, finalRelu: config.finalRelu, device });
+  const network = buildNetwork(MODELS[config.model], { classes: DATASET_CLASSES[config.dataset], finalRelu: config.finalRelu, device });
   try {
     loadCheckpoint(file, network, null, config);
     return network;
@@ -105,8 +106,11 @@ export function runNetwork(file: string, config: ResolvedConfig, device: Device)
  * given, takes the place of the archive's test images (predictImages'
  * pictures). Also gives what was read, for the images' bytes.
  */
-export async function scoringData(data: string | undefined, options: DatasetOptions, device: Device, test?: ImageSet): Promise<{ raw: Cifar10; set: Dataset }> {
-  const raw = await readCifar10(data ?? BUNDLED_SAMPLE);
+export async function scoringData(dataset: DatasetName, data: string | undefined, options: DatasetOptions, device: Device, test?: ImageSet): Promise<{ raw: Cifar10; set: Dataset }> {
+  const raw = await readCifar(dataset, data).catch((err: unknown) => {
+    // Say what the run needs: the message alone may point at another command (CIFAR-10 given for a CIFAR-100 run, say).
+    throw err instanceof DataError ? new DataError(`the run was trained on ${DATASET_TITLES[dataset]}: ${err.message}`) : err;
+  });
   const set = test
     ? prepareDataset({ ...raw, test }, { ...options, limit: 1, testLimit: undefined, device })
     : prepareDataset(raw, { ...options, limit: 1, device });
@@ -114,39 +118,42 @@ export async function scoringData(data: string | undefined, options: DatasetOpti
 }
 
 /**
- * What to load to score a run: the CIFAR-10 archive or folder (`data` when
- * given, else the one it was trained on; undefined: the bundled sample) and
- * the recipe's options for loadCifar10 / prepareDataset.
+ * What to load to score a run: its data set, the archive or folder (`data`
+ * when given, else the one it was trained on; undefined: the bundled
+ * sample) and the recipe's options for prepareDataset.
  */
-export function runData(file: string, recipe: ReturnType<typeof readRun>['recipe'], data?: string): { data: string | undefined; options: DatasetOptions } {
-  const { data: trainedOn, ...options } = recipe;
+export function runData(file: string, recipe: ReturnType<typeof readRun>['recipe'], data?: string): { dataset: DatasetName; data: string | undefined; options: DatasetOptions } {
+  const { dataset, data: trainedOn, ...options } = recipe;
   if (data === undefined && trainedOn !== null && !fs.existsSync(trainedOn)) {
-    throw new DataError(`${file} was trained on ${trainedOn}, which is not there from here: pass the CIFAR-10 archive or folder with --data (options.data)`);
+    throw new DataError(`${file} was trained on ${trainedOn}, which is not there from here: pass the ${DATASET_TITLES[dataset]} archive or folder with --data (options.data)`);
   }
-  return { data: data ?? trainedOn ?? undefined, options };
+  return { dataset, data: data ?? trainedOn ?? undefined, options };
 }
 
 /**
  * The run's config, epoch and data recipe, with an error that says what to
- * pass instead when the file is not a CIFAR-10 training checkpoint; with
+ * pass instead when the file is not a training checkpoint of allcnn; with
  * needsWeights, also when the run had diverged (its weights are NaN).
  */
-export function readRun(file: string, o: { needsWeights?: boolean } = {}): { config: ResolvedConfig; epoch: number; recipe: Pick<DataRecipe, 'data'> & DatasetOptions; diverged: boolean } {
+export function readRun(file: string, o: { needsWeights?: boolean } = {}): { config: ResolvedConfig; epoch: number; recipe: Pick<DataRecipe, 'dataset' | 'data'> & DatasetOptions; diverged: boolean } {
   if (!fs.existsSync(file)) throw new CheckpointError(`${file}: no such file (allcnn train writes <out>/checkpoint.safetensors)`);
   const metadata = readSafetensorsMetadata(file); // the tensors are read by loadCheckpoint, checked against the network
-  const config = metadata.format === CHECKPOINT_FORMAT ? metadataJson<ResolvedConfig>(file, 'config', metadata.config) : null;
-  if (!config) {
+  const saved = metadata.format === CHECKPOINT_FORMAT ? metadataJson<ResolvedConfig>(file, 'config', metadata.config) : null;
+  if (!saved) {
     throw new CheckpointError(`${file}: a weights file, which does not record how the data were prepared; pass the checkpoint.safetensors written beside it (format ${CHECKPOINT_FORMAT})`);
   }
+  // Checkpoints written before CIFAR-100 could be trained on were all CIFAR-10 runs.
+  const config: ResolvedConfig = { ...saved, dataset: saved.dataset ?? 'cifar10' };
   if (!MODELS[config.model]) {
     throw new CheckpointError(`${file}: a checkpoint of "${config.model}", not one of the twelve networks; evaluate it from TypeScript with buildNetwork(), loadCheckpoint() and evaluate()`);
   }
   // Checkpoints written before the recipe was kept came from `allcnn train`, whose config holds the data options.
+  const kept = metadataJson<Omit<DataRecipe, 'dataset'> & { dataset?: DatasetName }>(file, 'data', metadata.data);
   const recipe = metadata.data === undefined
-    ? { data: config.data, prep: config.prep, seed: config.seed, validation: config.validation ?? undefined, limit: config.limit ?? undefined, testLimit: config.testLimit ?? undefined }
-    : metadataJson<DataRecipe>(file, 'data', metadata.data);
+    ? { dataset: config.dataset, data: config.data, prep: config.prep, seed: config.seed, validation: config.validation ?? undefined, limit: config.limit ?? undefined, testLimit: config.testLimit ?? undefined }
+    : kept && { ...kept, dataset: kept.dataset ?? 'cifar10' };
   if (!recipe) {
-    throw new CheckpointError(`${file}: trained on a data set passed in by the caller (hooks.dataset), not one loadCifar10 can make again; score it from TypeScript with evaluate() on that data set`);
+    throw new CheckpointError(`${file}: trained on a data set passed in by the caller (hooks.dataset), not one loadCifar can make again; score it from TypeScript with evaluate() on that data set`);
   }
   // NaN losses are saved as null (JSON): either way the run had diverged when this checkpoint was written.
   const history = metadataJson<Array<{ loss: number | null }>>(file, 'history', metadata.history ?? '[]') ?? [];

@@ -21,7 +21,7 @@ export interface PredictImagesOptions {
   top?: number;
   /** How pictures that are not 32x32 are brought to it (default 'crop'). */
   fit?: Fit;
-  /** The run's CIFAR-10 archive or folder, whose training images the preprocessing was fitted on; default: the one it was trained on. */
+  /** The run's CIFAR-10 (or CIFAR-100) archive or folder, whose training images the preprocessing was fitted on; default: the one it was trained on. */
   data?: string;
   /** Default 'cpu'. */
   device?: Device;
@@ -62,13 +62,13 @@ export async function predictImages(file: string, images: ImageInput[], o: Predi
   const sources = images.map((input, k) => (typeof input === 'string' ? input : `image ${k}`));
   // Every picture is decoded before the (seconds-long) data preparation, so a bad one fails fast.
   const pixels = images.map((input, k) => toCifarPixels(readImage(input, sources[k]), fit));
-  const { data, options } = runData(file, recipe, o.data);
+  const { dataset, data, options } = runData(file, recipe, o.data);
   const network = runNetwork(file, config, device);
   let set: Dataset | null = null;
   try {
     const test = { images: new Uint8Array(pixels.length * CIFAR_IMAGE_BYTES), labels: new Uint8Array(pixels.length), count: pixels.length };
     pixels.forEach((p, k) => test.images.set(p, k * CIFAR_IMAGE_BYTES));
-    const { set: prepared } = await scoringData(data, options, device, test);
+    const { set: prepared } = await scoringData(dataset, data, options, device, test);
     set = prepared;
     const probabilities: number[][] = [];
     for (let start = 0; start < test.count; start += config.evalBatchSize) {

@@ -9,7 +9,7 @@ import { configureBackend, ensureDefaultThreads, requireDevice } from '../backen
 import { checkKeys } from '../check';
 import { manualSeed, randperm } from '../creation';
 import { applyAugmentation } from '../data/augment';
-import { Dataset, loadCifar10, TensorSplit } from '../data/dataset';
+import { Dataset, DATASET_TITLES, loadCifar, TensorSplit } from '../data/dataset';
 import { crossEntropy } from '../functional';
 import { checkFolder } from '../io/folder';
 import { buildNetwork, Network } from '../model/network';
@@ -63,6 +63,12 @@ export interface TrainResult {
    * weights back. The usual cause is too high a learning rate.
    */
   diverged: boolean;
+  /**
+   * Classes of the data set with no training image in the data read (the
+   * CIFAR-100 subsets archive has 20 of its 100): the network still has an
+   * output for each. Empty for a complete data set.
+   */
+  absentClasses: string[];
   /** Epoch the run resumed from (0 for a fresh run). */
   resumedFrom: number;
   seconds: number;
@@ -80,7 +86,7 @@ export interface TrainResult {
 }
 
 export type Progress =
-  | { type: 'start'; config: ResolvedConfig; parameters: number; trainImages: number; startEpoch: number }
+  | { type: 'start'; config: ResolvedConfig; parameters: number; trainImages: number; startEpoch: number; absentClasses: string[] }
   | { type: 'step'; epoch: number; step: number; steps: number; loss: number | null; lr: number }
   | { type: 'epoch'; record: EpochRecord; stalled: boolean; diverged: boolean }
   | { type: 'checkpoint'; file: string; epoch: number };
@@ -158,7 +164,11 @@ export async function trainModel(config: TrainConfig, hooks: TrainHooks = {}): P
   if (c.engine === 'typescript' && hooks.lrScale) throw new TypeError("hooks.lrScale needs engine 'native'");
 
   // 1. data
-  const dataset = hooks.dataset ?? (await loadCifar10(c.data ?? undefined, { prep: c.prep, limit: c.limit ?? undefined, testLimit: c.testLimit ?? undefined, validation: c.validation ?? undefined, seed: c.seed, device: c.device }));
+  const given = hooks.dataset?.recipe?.dataset;
+  if (given !== undefined && given !== c.dataset) {
+    throw new TypeError(`hooks.dataset holds ${DATASET_TITLES[given]} but config.dataset is '${c.dataset}': set dataset: '${given}', so that the checkpoint says what the network was trained on`);
+  }
+  const dataset = hooks.dataset ?? (await loadCifar(c.dataset, c.data ?? undefined, { prep: c.prep, limit: c.limit ?? undefined, testLimit: c.testLimit ?? undefined, validation: c.validation ?? undefined, seed: c.seed, device: c.device }));
   // 2. model, optimiser, native step
   const network = buildNetwork(spec, { classes: hooks.classes ?? dataset.classes, finalRelu: c.finalRelu, init: c.init, seed: c.seed, device: c.device, channelsLast: c.channelsLast });
   hooks.prepare?.(network, dataset);
@@ -175,7 +185,7 @@ export async function trainModel(config: TrainConfig, hooks: TrainHooks = {}): P
       startEpoch = state.epoch;
     }
     const train = dataset.train;
-    hooks.onProgress?.({ type: 'start', config: c, parameters: network.parameterCount(), trainImages: train.count, startEpoch });
+    hooks.onProgress?.({ type: 'start', config: c, parameters: network.parameterCount(), trainImages: train.count, startEpoch, absentClasses: dataset.absentClasses });
 
     // 4. the loop
     const chance = Math.log(dataset.classes);
@@ -242,7 +252,7 @@ export async function trainModel(config: TrainConfig, hooks: TrainHooks = {}): P
     const ran = history.slice(startEpoch);
     const trainSeconds = ran.reduce((s, r) => s + train.count / r.imagesPerSecond, 0);
     return {
-      config: c, parameters: network.parameterCount(), history, validation, test, stalled, diverged, resumedFrom: startEpoch,
+      config: c, parameters: network.parameterCount(), history, validation, test, stalled, diverged, absentClasses: dataset.absentClasses, resumedFrom: startEpoch,
       seconds: (Date.now() - started) / 1000,
       imagesPerSecond: ran.length ? (ran.length * train.count) / trainSeconds : NaN,
       device: c.device,

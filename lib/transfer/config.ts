@@ -20,7 +20,7 @@ export const TRANSFER_MODES = ['features', 'finetune', 'scratch'] as const;
  */
 export type TransferMode = (typeof TRANSFER_MODES)[number];
 
-export interface TransferConfig extends Omit<TrainConfig, 'model' | 'data' | 'engine'> {
+export interface TransferConfig extends Omit<TrainConfig, 'model' | 'dataset' | 'data' | 'engine'> {
   /** checkpoint.safetensors or weights.safetensors from `allcnn train` (needed by features and finetune). */
   from?: string;
   /** Model id ('all-cnn-c'); default: the checkpoint's. A checkpoint of another architecture is rejected. */
@@ -37,7 +37,8 @@ export interface TransferConfig extends Omit<TrainConfig, 'model' | 'data' | 'en
   bodyLrScale?: number;
 }
 
-export interface ResolvedTransferConfig extends ResolvedConfig {
+/** No `dataset`: a transfer run trains on the CIFAR-100 subset named by `subset`. */
+export interface ResolvedTransferConfig extends Omit<ResolvedConfig, 'dataset'> {
   from: string | null;
   subset: string[];
   mode: TransferMode;
@@ -63,6 +64,9 @@ export function resolveTransferConfig(c: TransferConfig, pre: Pretrained | null)
   if (pre?.model && model && MODELS[model].name !== pre.model) {
     throw new CheckpointError(`${pre.file} is a checkpoint of ${pre.model}, not of ${MODELS[model].name} (model '${model}'); pass a checkpoint of ${MODELS[model].name}, or leave out the model to use the checkpoint's`);
   }
+  if (pre?.config?.dataset === 'cifar100') {
+    throw new CheckpointError(`${pre.file} was trained on CIFAR-100, whose training images hold every subset's classes: transfer moves a CIFAR-10 network to CIFAR-100 classes it has not seen; pass a checkpoint trained on CIFAR-10`);
+  }
   const fromFile = pre ? modelIdOf(pre.model) : undefined;
   if (pre && pre.model !== null && !fromFile && !model) throw invalid('model', `a model id: ${pre.file} holds "${pre.model}", which is not one of the twelve networks`, model);
   const id = model ?? fromFile ?? pre?.config?.model;
@@ -70,7 +74,7 @@ export function resolveTransferConfig(c: TransferConfig, pre: Pretrained | null)
   // Unset options (undefined) fall back to the checkpoint's choice, then to the defaults.
   const set = (o: object) => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
   const inherited = { prep: pre?.config?.prep, finalRelu: pre?.config?.finalRelu };
-  const resolved = resolveConfig({ lr: TRANSFER_DEFAULTS.lr, ...set(inherited), ...set(train), model: id, ...set({ data }) } as TrainConfig);
+  const { dataset: _, ...resolved } = resolveConfig({ lr: TRANSFER_DEFAULTS.lr, ...set(inherited), ...set(train), model: id, ...set({ data }) } as TrainConfig);
   if (resolved.engine !== 'native') throw invalid('engine', 'no engine option (transfer picks its step itself)', resolved.engine);
   const names = (typeof subset === 'string' ? subset.split(',') : Array.isArray(subset) ? subset : []).map((s) => String(s).trim()).filter(Boolean);
   if (names.length === 0) throw invalid('subset', "'vehicles', 'flora' or CIFAR-100 class names", subset);

@@ -29,7 +29,7 @@ export interface VisualizeOptions {
   top?: number;
   /** Default ['guided']; all three for the paper's figure 4 comparison. */
   methods?: Method[];
-  /** CIFAR-10 archive or folder; default: the one the run was trained on. */
+  /** The run's CIFAR-10 (or CIFAR-100) archive or folder; default: the one it was trained on. */
   data?: string;
   /** Search only the first this many test images (default: all of them). */
   images?: number;
@@ -90,7 +90,7 @@ export async function visualizeCheckpoint(file: string, o: VisualizeOptions = {}
   methods.forEach((m) => checkOneOf('methods', m, METHODS));
   const top = checkInteger('top', o.top ?? 8, 1, MAX_TOP);
   const { config, epoch, recipe } = readRun(file, { needsWeights: true });
-  const { data, options } = runData(file, recipe, o.data);
+  const { dataset: name, data, options } = runData(file, recipe, o.data);
   // The network and the unit first, so that a wrong layer or channel is reported before the data are prepared.
   const net = runNetwork(file, config, device);
   let dataset: Dataset | null = null;
@@ -102,7 +102,7 @@ export async function visualizeCheckpoint(file: string, o: VisualizeOptions = {}
     if (!Array.isArray(channels) || channels.length === 0) throw invalid('channels', `a non-empty list of channels of ${layer} (0 to ${count - 1})`, channels);
     channels.forEach((c) => checkInteger('channel', c, 0, count - 1));
     // The test split is the archive's test images in order, so index k is raw.test's image k.
-    const { raw, set } = await scoringData(data, options, device);
+    const { raw, set } = await scoringData(name, data, options, device);
     dataset = set;
     const searched = o.images === undefined ? set.test.count : Math.min(checkInteger('images', o.images, 1), set.test.count);
     const strongest = tidy(() => strongestImages(net, set.test.x.narrow(0, 0, searched), { layer, channels, top }));

@@ -1,0 +1,226 @@
+/**
+ * Training on CIFAR-100's 100 fine classes (the paper's CIFAR-100 row):
+ * the data set, the config, checkpoints that say what they were trained on,
+ * evaluate / compare / transfer reading them, and older checkpoints (which
+ * do not say) read as CIFAR-10. The full official archive is not on these
+ * machines, so a synthetic one with all 100 classes stands in for it; the
+ * real images are those of the bundled sample and the subsets archive.
+ */
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { CIFAR_IMAGE_BYTES, CIFAR100_RECORD_BYTES, readCifar100 } from '../lib/data/cifar';
+import { BUNDLED_CIFAR100_SAMPLE, BUNDLED_SAMPLE, loadCifar10, loadCifar100 } from '../lib/data/dataset';
+import { splitTrainValidation } from '../lib/data/split';
+import { loadSafetensors, saveSafetensors } from '../lib/io/safetensors';
+import { countParameters } from '../lib/model/spec';
+import { compareRuns } from '../lib/report/compare';
+import { configHash } from '../lib/train/checkpoint';
+import { resolveConfig } from '../lib/train/config';
+import { evaluateCheckpoint, readRun } from '../lib/train/evaluate-checkpoint';
+import { trainModel } from '../lib/train/train';
+import { transfer } from '../lib/transfer/transfer';
+import { MODELS } from '../models';
+import { tempDirs } from './tmp';
+
+const BIN = path.resolve(__dirname, '../../bin/allcnn.js');
+const SHARED = process.env.ALLCNN_SHARED_DATASETS ?? path.resolve(__dirname, '../../../shared/datasets');
+const SUBSETS = path.join(SHARED, 'cifar-100-subsets-binary.tar.gz');
+const tmp = tempDirs('cifar100');
+process.env.ALLCNN_DATA = tmp();
+
+/** A CIFAR-100 binary folder with all 100 fine classes: `perClass` training and one test image each, random pixels. */
+async function fullCifar100(perClass: number): Promise<string> {
+  const { fineNames, coarseNames } = await readCifar100(BUNDLED_CIFAR100_SAMPLE);
+  const dir = path.join(tmp(), 'cifar-100-binary');
+  fs.mkdirSync(dir);
+  const records = (n: number, seed: number) => {
+    const buf = Buffer.alloc(100 * n * CIFAR100_RECORD_BYTES);
+    let s = seed;
+    for (let i = 0; i < 100 * n; i++) {
+      const at = i * CIFAR100_RECORD_BYTES;
+      buf[at] = (i % 100) % 20; // coarse
+      buf[at + 1] = i % 100; // fine
+      for (let b = 0; b < CIFAR_IMAGE_BYTES; b++) buf[at + 2 + b] = (s = (s * 1103515245 + 12345) >>> 0) >>> 24;
+    }
+    return buf;
+  };
+  fs.writeFileSync(path.join(dir, 'train.bin'), records(perClass, 1));
+  fs.writeFileSync(path.join(dir, 'test.bin'), records(1, 2));
+  fs.writeFileSync(path.join(dir, 'fine_label_names.txt'), `${fineNames.join('\n')}\n`);
+  fs.writeFileSync(path.join(dir, 'coarse_label_names.txt'), `${coarseNames.join('\n')}\n`);
+  return dir;
+}
+
+test('the validation images are spread over the classes that have images', () => {
+  // Classes 3 and 7 of 10 only, as the subsets archive has 20 of CIFAR-100's 100.
+  const labels = Uint8Array.from([...Array(20).fill(3), ...Array(20).fill(7)]);
+  const { train, validation } = splitTrainValidation(labels, { validation: 10, classes: 10 });
+  expect(validation.length).toBe(10);
+  expect([...validation].filter((i) => labels[i] === 3).length).toBe(5);
+  expect(train.length).toBe(30);
+  // With every class present the split is the one it always was (the first classes take the remainder).
+  const all = Uint8Array.from(Array.from({ length: 30 }, (_, i) => i % 3));
+  const v = splitTrainValidation(all, { validation: 4, classes: 3 }).validation;
+  expect([0, 1, 2].map((c) => [...v].filter((i) => all[i] === c).length)).toEqual([2, 1, 1]);
+});
+
+test('loadCifar100 gives the 100 fine classes, and names those the data lack', async () => {
+  const set = await loadCifar100(undefined, { prep: 'std' });
+  try {
+    expect(set.classes).toBe(100);
+    expect(set.classNames.slice(0, 3)).toEqual(['apple', 'aquarium_fish', 'baby']);
+    // The bundled sample holds the 20 classes of the two transfer subsets: 180 + 20 training, 100 test images.
+    expect(set.absentClasses.length).toBe(80);
+    expect(set.absentClasses).not.toContain('bicycle');
+    expect(set.absentClasses).toContain('apple');
+    expect([set.train.count, set.validation.count, set.test.count]).toEqual([180, 20, 100]);
+    expect(set.recipe).toEqual({ dataset: 'cifar100', data: null, prep: 'std', seed: 0, validation: 20, limit: 180, testLimit: 100 });
+    // Labels are the official fine labels: bicycle is 8.
+    const labels = set.test.y.toArray();
+    expect(Math.max(...labels)).toBeLessThan(100);
+    expect(labels).toContain(set.classNames.indexOf('bicycle'));
+    expect(set.classNames.indexOf('bicycle')).toBe(8);
+  } finally {
+    set.dispose();
+  }
+  const ten = await loadCifar10(undefined, { prep: 'std', limit: 10 });
+  expect(ten.absentClasses).toEqual([]);
+  expect(ten.recipe!.dataset).toBe('cifar10');
+  ten.dispose();
+});
+
+(fs.existsSync(SUBSETS) ? test : test.skip)('the subsets archive as CIFAR-100: 1,000 validation images, 50 from each of its 20 classes', async () => {
+  const set = await loadCifar100(SUBSETS, { prep: 'none', device: 'cpu' });
+  try {
+    expect([set.train.count, set.validation.count, set.test.count]).toEqual([9000, 1000, 2000]);
+    expect(set.absentClasses.length).toBe(80);
+    const counts = new Map<number, number>();
+    for (const l of set.validation.y.toArray()) counts.set(l, (counts.get(l) ?? 0) + 1);
+    expect([...counts.values()]).toEqual(Array(20).fill(50));
+  } finally {
+    set.dispose();
+  }
+});
+
+test('the config takes dataset cifar10 (the default) or cifar100, and nothing else', () => {
+  expect(resolveConfig({ model: 'all-cnn-c' }).dataset).toBe('cifar10');
+  expect(resolveConfig({ model: 'all-cnn-c', dataset: 'cifar100' }).dataset).toBe('cifar100');
+  expect(() => resolveConfig({ model: 'all-cnn-c', dataset: 'cifar1000' as never })).toThrow('Expected one of cifar10, cifar100 for dataset');
+});
+
+test('checkpoints written before CIFAR-100 keep their config hash; a CIFAR-100 run gets another', () => {
+  const c = resolveConfig({ model: 'all-cnn-c' });
+  const { dataset: _, ...old } = c;
+  expect(configHash(c)).toBe(configHash(old));
+  expect(configHash({ ...c, dataset: 'cifar100' })).not.toBe(configHash(c));
+});
+
+describe('ALL-CNN-C on a full (synthetic) CIFAR-100', () => {
+  let data: string;
+  let checkpoint: string;
+  let result: Awaited<ReturnType<typeof trainModel>>;
+  beforeAll(async () => {
+    data = await fullCifar100(3);
+    checkpoint = path.join(tmp(), 'checkpoint.safetensors');
+    result = await trainModel({ model: 'all-cnn-c', dataset: 'cifar100', data, epochs: 1, prep: 'std', stallEpochs: 0 }, { checkpoint });
+  });
+
+  test('the network has 100 outputs, and the run says what it was trained on', () => {
+    expect(result.parameters).toBe(countParameters(MODELS['all-cnn-c'], { classes: 100 }));
+    expect(result.config.dataset).toBe('cifar100');
+    expect(result.absentClasses).toEqual([]);
+    // 300 images, a tenth for validation: one from each of the first 30 classes.
+    expect([result.validation.count, result.test.count]).toEqual([30, 100]);
+    expect(readRun(checkpoint).recipe.dataset).toBe('cifar100');
+  });
+
+  test('evaluateCheckpoint scores it again on the same 100 classes', async () => {
+    const r = await evaluateCheckpoint(checkpoint);
+    expect(r.dataset).toBe('cifar100');
+    expect(r.classNames.length).toBe(100);
+    expect(r.confusion.length).toBe(100);
+    expect(r.count).toBe(100);
+    expect(r.accuracy).toBeCloseTo(result.test.accuracy, 10);
+    // CIFAR-10 given in its place: the error says what the run needs.
+    await expect(evaluateCheckpoint(checkpoint, { data: BUNDLED_SAMPLE })).rejects.toThrow(`the run was trained on CIFAR-100: ${BUNDLED_SAMPLE}: this is CIFAR-10, not CIFAR-100`);
+  });
+
+  test('compare sets it beside the paper\'s CIFAR-100 result and leaves it out of the CIFAR-10 claims', () => {
+    const { network: _, ...record } = result;
+    const c = compareRuns([{ label: 'c100', result: record }]);
+    expect(c.rows[0].dataset).toBe('cifar100');
+    expect(c.rows[0].paperTestAccuracy).toBeCloseTo(100 - 33.71, 10);
+    expect(c.bases).toEqual([]);
+    // Data that lack classes get no paper number.
+    const partial = compareRuns([{ label: 'subsets', result: { ...record, absentClasses: ['apple'] } }]);
+    expect(partial.rows[0].paperTestAccuracy).toBeNaN();
+  });
+
+  test('transfer refuses it: its training images hold every subset\'s classes', async () => {
+    await expect(transfer({ from: checkpoint, subset: 'flora', epochs: 1 })).rejects.toThrow(/was trained on CIFAR-100, whose training images hold every subset's classes/);
+  });
+
+  test('a data set of the other kind in hooks.dataset is refused', async () => {
+    const set = await loadCifar100(data, { prep: 'std' });
+    try {
+      await expect(trainModel({ model: 'strided-cnn-a', epochs: 1 }, { dataset: set })).rejects.toThrow("hooks.dataset holds CIFAR-100 but config.dataset is 'cifar10': set dataset: 'cifar100'");
+    } finally {
+      set.dispose();
+    }
+  });
+});
+
+test('a checkpoint written before CIFAR-100 (no dataset recorded) is read, scored and resumed as CIFAR-10', async () => {
+  const checkpoint = path.join(tmp(), 'checkpoint.safetensors');
+  const config = { model: 'strided-cnn-a', epochs: 2, limit: 60, testLimit: 50, prep: 'std' as const, stallEpochs: 0 };
+  const first = await trainModel(config, { checkpoint, stopAfterEpoch: 1 });
+  // Take `dataset` out of the saved config and recipe, as the older versions wrote them.
+  const { tensors, metadata } = loadSafetensors(checkpoint);
+  const { dataset: _c, ...oldConfig } = JSON.parse(metadata.config);
+  const { dataset: _d, ...oldRecipe } = JSON.parse(metadata.data);
+  saveSafetensors(checkpoint, tensors, { ...metadata, config: JSON.stringify(oldConfig), data: JSON.stringify(oldRecipe) });
+  for (const t of tensors.values()) t.dispose();
+
+  expect(readRun(checkpoint).config.dataset).toBe('cifar10');
+  const scored = await evaluateCheckpoint(checkpoint);
+  expect(scored.dataset).toBe('cifar10');
+  expect(scored.accuracy).toBeCloseTo(first.test.accuracy, 10);
+  const resumed = await trainModel(config, { checkpoint, resume: true });
+  expect(resumed.resumedFrom).toBe(1);
+  expect(resumed.history.length).toBe(2);
+});
+
+test('real CIFAR-100 images (the bundled sample): training lowers the loss', async () => {
+  const r = await trainModel({ model: 'strided-cnn-a', dataset: 'cifar100', epochs: 4, batchSize: 20, lr: 0.05, prep: 'std', schedule: 'constant', stallEpochs: 0 });
+  expect(r.history[3].loss).toBeLessThan(r.history[0].loss - 0.2);
+  expect(r.absentClasses.length).toBe(80);
+});
+
+test('`allcnn train --dataset cifar100` and `allcnn evaluate` on it, as a user runs them', () => {
+  const cwd = tmp();
+  const run = (...args: string[]) => spawnSync(process.execPath, [BIN, ...args], { cwd, encoding: 'utf8', env: { ...process.env } });
+  const train = run('train', '--dataset', 'cifar100', '--model', 'strided-cnn-a', '--epochs', '1', '--prep', 'std');
+  expect(train.stderr).toContain('180 training images of CIFAR-100');
+  expect(train.stderr).toContain("note: only 20 of CIFAR-100's 100 classes have images in these data; the network keeps all 100 outputs");
+  expect(train.status).toBe(0);
+  const out = path.join(cwd, 'results', 'train-strided-cnn-a-cifar100');
+  expect(fs.existsSync(path.join(out, 'checkpoint.safetensors'))).toBe(true);
+  expect(JSON.parse(fs.readFileSync(path.join(out, 'result.json'), 'utf8')).config.dataset).toBe('cifar100');
+
+  const evaluate = run('evaluate', out);
+  expect(evaluate.status).toBe(0);
+  expect(evaluate.stdout).toContain('(80 of the 100 classes have no images in this split)');
+  expect(evaluate.stdout).toContain('confusion matrix: 100 x 100, too wide to print; --json gives it');
+  expect(evaluate.stdout).toMatch(/\nbicycle +\d+ /);
+  expect(evaluate.stdout).not.toMatch(/\napple /);
+
+  // transfer takes the run's folder for --from, and refuses a CIFAR-100 network.
+  const moved = run('transfer', '--from', out, '--subset', 'flora', '--epochs', '1');
+  expect(moved.status).toBe(1);
+  expect(moved.stderr).toContain(`${path.join(out, 'checkpoint.safetensors')} was trained on CIFAR-100`);
+
+  const bad = run('train', '--dataset', 'cifar1000');
+  expect(bad.status).toBe(2);
+  expect(bad.stderr).toMatch(/--dataset.*cifar1000.*cifar10, cifar100/);
+});
