@@ -14,6 +14,8 @@ import { BUNDLED_CIFAR100_SAMPLE, BUNDLED_SAMPLE, loadCifar10, loadCifar100 } fr
 import { splitTrainValidation } from '../lib/data/split';
 import { loadSafetensors, saveSafetensors } from '../lib/io/safetensors';
 import { countParameters } from '../lib/model/spec';
+import { PRESETS } from '../lib/experiments/presets';
+import { reproduce } from '../lib/experiments/runner';
 import { compareRuns } from '../lib/report/compare';
 import { configHash } from '../lib/train/checkpoint';
 import { resolveConfig } from '../lib/train/config';
@@ -161,6 +163,30 @@ describe('ALL-CNN-C on a full (synthetic) CIFAR-100', () => {
     await expect(transfer({ from: checkpoint, subset: 'flora', epochs: 1 })).rejects.toThrow(/was trained on CIFAR-100, whose training images hold every subset's classes/);
   });
 
+  test('reproduce\'s extra cifar100 adds the paper\'s CIFAR-100 row, beside its 33.71%', async () => {
+    const out = path.join(tmp(), 'r');
+    const o = { ...PRESETS.smoke, device: 'cpu', models: ['all-cnn-c'], lrs: [0.05], epochs: 1, probeEpochs: 1, limit: 100, testLimit: 100, prep: 'std' as const, extras: ['cifar100' as const] };
+    const { summary, report } = await reproduce('t', o, { out, data100: data });
+    const row = summary.rows.find((r) => r.group === 'cifar100')!;
+    expect(row.label).toBe('ALL-CNN-C on CIFAR-100');
+    expect(row.lr).toBe(0.05); // ALL-CNN-C's rate on CIFAR-10
+    expect(row.paperTestAccuracy).toBeCloseTo(0.6629, 10);
+    expect(row.absentClasses).toBeUndefined();
+    const md = fs.readFileSync(report, 'utf8');
+    expect(md).toContain('## CIFAR-100');
+    expect(md).toMatch(/\| ALL-CNN-C on CIFAR-100 \| 0.05 \| 1 \| [\d.]+ \| [\d.]+ \| 66.29 \|/);
+    const records = fs.readFileSync(path.join(out, 'runs.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const rec = records.find((r) => r.group === 'cifar100');
+    expect(rec.config.dataset).toBe('cifar100');
+    expect(rec.test.count).toBe(100);
+    // Its checkpoint is scored again on CIFAR-100.
+    const scored = await evaluateCheckpoint(path.join(out, 'checkpoints', 'cifar100_all-cnn-c_lr=0.05_seed=0.safetensors'));
+    expect(scored.dataset).toBe('cifar100');
+    expect(scored.accuracy).toBeCloseTo(rec.test.accuracy, 10);
+    // data100 without the extra is a mistake, not ignored.
+    await expect(reproduce('t', { ...o, extras: [] }, { out: path.join(tmp(), 'r2'), data100: data })).rejects.toThrow("where.data100 is read only with the extra 'cifar100'");
+  });
+
   test('a data set of the other kind in hooks.dataset is refused', async () => {
     const set = await loadCifar100(data, { prep: 'std' });
     try {
@@ -219,6 +245,10 @@ test('`allcnn train --dataset cifar100` and `allcnn evaluate` on it, as a user r
   const moved = run('transfer', '--from', out, '--subset', 'flora', '--epochs', '1');
   expect(moved.status).toBe(1);
   expect(moved.stderr).toContain(`${path.join(out, 'checkpoint.safetensors')} was trained on CIFAR-100`);
+
+  const stray = run('reproduce', '--preset', 'smoke', '--data100', 'x.tar.gz');
+  expect(stray.status).toBe(2);
+  expect(stray.stderr).toContain('--data100 is read by --preset transfer and by the CIFAR-100 row: add cifar100 to --extras');
 
   const bad = run('train', '--dataset', 'cifar1000');
   expect(bad.status).toBe(2);

@@ -121,7 +121,7 @@ test('options from code are checked before anything is read or made: each mistak
     [{ ...TINY, lrs: [] }, 'Expected a non-empty list for lrs but received [] of type array'],
     [{ ...TINY, models: ['d'] }, 'for models but received "d" of type string'],
     [{ ...TINY, probeEpochs: 3 }, 'Expected an integer in [1, 2] for probeEpochs but received 3'],
-    [{ ...TINY, extras: ['rotations'] }, 'Expected one of augment, ablations for extras but received "rotations"'],
+    [{ ...TINY, extras: ['rotations'] }, 'Expected one of augment, ablations, cifar100 for extras but received "rotations"'],
     [{ ...TINY, devise: 'cpu' }, 'for options key but received "devise" of type string'],
     [{ ...PRESETS.smoke }, 'Expected a value (start from one of PRESETS) for options.device but received undefined'],
   ];

@@ -15,11 +15,11 @@ import { abortOnSignal, pct, shown } from './util';
 
 export function reproduceCommand(): Command {
   return new Command('reproduce')
-    .description('run the paper\'s Table 3 grid (12 networks x learning rates), the augmented runs and the ablations; write REPORT.md')
+    .description('run the paper\'s Table 3 grid (12 networks x learning rates), the augmented runs, the ablations (and with --extras ...,cifar100 the CIFAR-100 row); write REPORT.md')
     .addOption(new Option('--preset <name>', 'paper (350 epochs), fast (40 epochs, lr probes), smoke (CPU, minutes) or transfer (CIFAR-10 -> CIFAR-100 subsets)').choices([...PRESET_NAMES, 'transfer']).default('smoke'))
     .option('--data <path>', 'CIFAR-10 binary archive or folder; default: the bundled 600-image sample')
     .option('--from <file>', 'transfer: the CIFAR-10 checkpoint or weights to transfer from (default: pretrain one first, on --data)')
-    .option('--data100 <path>', 'transfer: CIFAR-100 binary archive or folder with the subsets; default: the bundled sample')
+    .option('--data100 <path>', 'CIFAR-100 binary archive or folder: with --extras ...,cifar100 the official one (all 100 classes), with --preset transfer the subsets; default: the bundled sample')
     .option('--pretrain-epochs <n>', 'transfer: epochs of pretraining on CIFAR-10 when --from is omitted', int('--pretrain-epochs', 1))
     .option('--name <name>', 'experiment name: results go to results/<name> (default: the preset)')
     .option('--out <dir>', 'results folder (overrides --name)')
@@ -34,7 +34,7 @@ export function reproduceCommand(): Command {
     .option('--test-limit <n>', 'evaluate on at most n test images', int('--test-limit', 1))
     .option('--lr-selection <mode>', 'full (every rate to the end) or probe (short prefixes, best continued)', oneOf('--lr-selection', ['full', 'probe']))
     .option('--probe-epochs <n>', 'epochs of each learning-rate probe', int('--probe-epochs', 1))
-    .option('--extras <list>', `extra rows after Table 3: ${EXTRAS.join(',')} (or "none")`, (v: string) => (v === 'none' ? [] : list('--extras', oneOf('--extras', EXTRAS))(v)))
+    .option('--extras <list>', `extra rows after Table 3: ${EXTRAS.join(',')} (or "none"); default augment,ablations (cifar100 reads --data100)`, (v: string) => (v === 'none' ? [] : list('--extras', oneOf('--extras', EXTRAS))(v)))
     .option('--concurrency <n>', 'runs trained at once on the device', int('--concurrency', 1))
     .option('--max-restarts <n>', 'restarts of a stalled run, each with the next seed', int('--max-restarts', 0))
     .option('--precision <p>', 'fp32, bf16 or fp16', oneOf('--precision', PRECISIONS))
@@ -52,12 +52,15 @@ export function reproduceCommand(): Command {
       if (options.lrSelection === 'probe' && options.probeEpochs > options.epochs) {
         throw Object.assign(new Error(`--probe-epochs ${options.probeEpochs} is more than the ${options.epochs} epochs of a run: pass a smaller --probe-epochs or more --epochs`), { exitCode: 2 });
       }
+      if (o.data100 !== undefined && !options.extras.includes('cifar100')) {
+        throw Object.assign(new Error('--data100 is read by --preset transfer and by the CIFAR-100 row: add cifar100 to --extras (--extras augment,ablations,cifar100)'), { exitCode: 2 });
+      }
       const name = o.name ?? o.preset;
       const out = path.resolve(o.out ?? path.join('results', name));
       console.error(`reproduce ${name}: preset ${options.preset}, ${options.models.length} models x lrs [${options.lrs.join(', ')}] (${options.lrSelection}${options.lrSelection === 'probe' ? `, ${options.probeEpochs}-epoch probes` : ''}), ` +
         `${options.epochs} epochs, batch ${options.batchSize}, device ${device}, concurrency ${options.concurrency}, extras: ${options.extras.join(', ') || 'none'}\nresults: ${out}`);
       const signal = abortOnSignal();
-      const { summary, report } = await reproduce(name, options, { out, data: o.data }, { signal, onEvent: consoleEvents() }).catch((err) => {
+      const { summary, report } = await reproduce(name, options, { out, data: o.data, ...(o.data100 !== undefined ? { data100: o.data100 } : {}) }, { signal, onEvent: consoleEvents() }).catch((err) => {
         if (signal.aborted) console.error(`stopped: \`allcnn report ${shown(out)}\` reports what is recorded so far; the same command goes on`);
         // Stopped between runs: "training aborted before it started" would only confuse; the line above says it all.
         if (signal.aborted && err instanceof AbortError && err.beforeStart) Object.assign(err, { printed: true });

@@ -48,6 +48,9 @@ export const ABLATIONS: Ablation[] = [
   { key: 'no-final-relu', label: 'ALL-CNN-C, no final ReLU', claim: 'leaving out the ReLU after the last 1x1 convolution does not hurt (and avoids runs stuck at chance)', expect: 'higher', model: base, config: { finalRelu: false } },
 ];
 
+/** The paper's CIFAR-100 row: ALL-CNN-C on the 100 fine classes (extra 'cifar100'). */
+export const CIFAR100_ROW = { key: 'all-cnn-c', label: 'ALL-CNN-C on CIFAR-100', model: 'all-cnn-c' } as const;
+
 /** The augmented ALL-CNN-C runs: the paper's set and the seed report's richer set. */
 export const AUGMENTED = [
   { key: 'flips-translations', label: 'ALL-CNN-C + flips/translations', augment: 'paper' as const },

@@ -23,7 +23,7 @@ import { MODEL_IDS } from '../../models';
 
 export const PRESET_NAMES = ['paper', 'fast', 'smoke'] as const;
 export type PresetName = (typeof PRESET_NAMES)[number];
-export const EXTRAS = ['augment', 'ablations'] as const;
+export const EXTRAS = ['augment', 'ablations', 'cifar100'] as const;
 export type Extra = (typeof EXTRAS)[number];
 
 export interface ReproduceOptions {
@@ -42,7 +42,11 @@ export interface ReproduceOptions {
   testLimit: number | null;
   lrSelection: 'full' | 'probe';
   probeEpochs: number;
-  /** The augmented ALL-CNN-C runs and the ablations, run after Table 3 at ALL-CNN-C's chosen rate. */
+  /**
+   * Rows after Table 3, at ALL-CNN-C's chosen rate: the augmented runs, the
+   * ablations, and ALL-CNN-C on CIFAR-100 (the paper's CIFAR-100 row; asked
+   * for by name, as it reads the CIFAR-100 archive).
+   */
   extras: Extra[];
   /** Runs trained at the same time on one device. */
   concurrency: number;
@@ -58,7 +62,7 @@ export interface ReproduceOptions {
 const PAPER_LRS = [0.25, 0.1, 0.05, 0.01];
 const COMMON = {
   models: MODEL_IDS, batchSize: DEFAULTS.batchSize, augment: false, seed: 0, limit: null, testLimit: null,
-  extras: [...EXTRAS], concurrency: 1, maxRestarts: 2, precision: 'fp32' as Precision, prep: 'zca' as const, fastPath: true,
+  extras: ['augment', 'ablations'] as Extra[], concurrency: 1, maxRestarts: 2, precision: 'fp32' as Precision, prep: 'zca' as const, fastPath: true,
 };
 
 export const PRESETS: Record<PresetName, Omit<ReproduceOptions, 'device'>> = {

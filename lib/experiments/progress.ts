@@ -4,7 +4,7 @@
  * that ran out of time, say) can then be reported on before it is resumed.
  */
 import { MODELS } from '../../models';
-import { ABLATIONS, AUGMENTED } from './ablations';
+import { ABLATIONS, AUGMENTED, CIFAR100_ROW } from './ablations';
 import type { ReproduceOptions } from './presets';
 import type { RunRecord } from './types';
 
@@ -17,7 +17,7 @@ export interface ExperimentProgress {
   restarts: number;
   /** Table 3 networks without a full-length run yet, with what their learning rates gave so far. */
   pending: Array<{ model: string; tried: Array<{ lr: number; runs: RunRecord[] }> }>;
-  /** Augmented and ablation rows without a record yet. */
+  /** Extra rows (augmented, ablation, CIFAR-100) without a record yet. */
   pendingExtras: string[];
 }
 
@@ -28,7 +28,11 @@ export function table3Models(o: Pick<ReproduceOptions, 'models' | 'extras'>): st
 
 /** The labels of the extra rows the options ask for. */
 function extraLabels(o: Pick<ReproduceOptions, 'extras'>): string[] {
-  return [...(o.extras.includes('augment') ? AUGMENTED.map((a) => a.label) : []), ...(o.extras.includes('ablations') ? ABLATIONS.map((a) => a.label) : [])];
+  return [
+    ...(o.extras.includes('augment') ? AUGMENTED.map((a) => a.label) : []),
+    ...(o.extras.includes('ablations') ? ABLATIONS.map((a) => a.label) : []),
+    ...(o.extras.includes('cifar100') ? [CIFAR100_ROW.label] : []),
+  ];
 }
 
 export function experimentProgress(o: ReproduceOptions, records: readonly RunRecord[]): ExperimentProgress {

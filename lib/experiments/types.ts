@@ -7,7 +7,7 @@
 import type { ResolvedConfig } from '../train/config';
 import type { EpochRecord } from '../train/train';
 
-export type RunGroup = 'table3' | 'augment' | 'ablation' | 'transfer';
+export type RunGroup = 'table3' | 'augment' | 'ablation' | 'cifar100' | 'transfer';
 
 export interface RunRecord {
   /** Unique within an experiment, e.g. 'table3/all-cnn-c/lr=0.05/seed=0/full'. */
@@ -27,6 +27,8 @@ export interface RunRecord {
   diverged?: boolean;
   /** The id of the stalled run this one restarts (with another seed). */
   restartOf?: string;
+  /** TrainResult.absentClasses, when the data lacked some classes (the CIFAR-100 subsets archive has 20 of 100). */
+  absentClasses?: string[];
   validation: { accuracy: number; loss: number; count: number };
   test: { accuracy: number; loss: number; count: number };
   parameters: number;
@@ -58,6 +60,8 @@ export interface ResultRow {
   tried: Array<{ lr: number; validationAccuracy: number; stalled: boolean; diverged?: boolean; id: string }>;
   /** The paper's test accuracy (100 - error) where it gives one. */
   paperTestAccuracy?: number;
+  /** Classes without images in the data the row was trained on: no paper number is set beside it. */
+  absentClasses?: number;
   /** The seed report's numbers where it gives them. */
   seedReport?: { validationAccuracy: number; testAccuracy: number; epochs: number };
   /** For ablations: the claim being tested, and the row it is compared with. */

@@ -10,7 +10,7 @@ import { makeFolder } from '../io/folder';
 import { writeFileAtomic } from './atomic';
 import { duration, MISSING, num, slug } from './format';
 import { learningCurves, summaryFigure, validationCurves } from './plots';
-import { ablationSection, augmentSection, divergedSection, learningRateSection, stalledSection, transferSection } from './sections';
+import { ablationSection, augmentSection, cifar100Section, divergedSection, learningRateSection, stalledSection, transferSection } from './sections';
 import { claimsSection, shortRunNote, table3Table } from './table3';
 
 /** Keys of renderReport's `figures` map; values are paths relative to the report. */
@@ -90,6 +90,8 @@ export function renderReport(summary: Summary, runs: RunRecord[], o: { figures: 
     augmentSection(summary, runs),
     '## Ablations',
     ablationSection(summary, runs),
+    '## CIFAR-100',
+    cifar100Section(summary),
     '## Transfer',
     transferSection(summary),
     '## Learning rates tried',

@@ -1,13 +1,13 @@
 /**
- * REPORT.md's other parts: augmentation, ablations, transfer, the learning
- * rates tried and the runs that stalled. Every number comes from the records
+ * REPORT.md's other parts: augmentation, ablations, CIFAR-100, transfer, the
+ * learning rates tried and the runs that stalled. Every number comes from the records
  * (or, for comparison, from the paper and the seed report; see paper.ts).
  */
 import type { ResultRow, RunRecord, Summary } from '../experiments/types';
 import type { AugmentOptions } from '../data/augment';
 import { ablationVerdict, noisePoints } from './claims';
 import { MISSING, num, pct, points, table } from './format';
-import { PAPER_AUGMENTED, SEED_RICH_AUGMENT_GAIN } from './paper';
+import { PAPER_AUGMENTED, PAPER_CIFAR100, SEED_RICH_AUGMENT_GAIN } from './paper';
 import { byId, paperAccuracy, rowScale, runScale, scoreOf, table3ByModel } from './records';
 
 function describeAugment(a: AugmentOptions | false | undefined): { text: string; rich: boolean | undefined } {
@@ -77,6 +77,25 @@ export function ablationSection(summary: Summary, runs: readonly RunRecord[]): s
     return [r.label, r.claim ?? MISSING, expects, base.label, pct(ours.test), pct(b.test), points(d), m.toFixed(2), `**${ablationVerdict(d, m, expects)}**`];
   });
   return [ABLATION_RULE, '', table(['Row', 'Claim', 'Expects', 'Baseline', 'Test acc (%)', 'Baseline test acc (%)', 'Diff (points)', 'Margin (points)', 'Verdict'], body)].join('\n');
+}
+
+/** The paper's CIFAR-100 row (extra 'cifar100'): ALL-CNN-C on the 100 fine classes beside its 33.71% test error. */
+export function cifar100Section(summary: Summary): string {
+  const rows = summary.rows.filter((r) => r.group === 'cifar100');
+  if (rows.length === 0) {
+    return `Not run: \`--extras augment,ablations,cifar100 --data100 cifar-100-binary.tar.gz\` adds ${PAPER_CIFAR100.model} on CIFAR-100's 100 classes (the paper: ${PAPER_CIFAR100.error}% test error).`;
+  }
+  const s = rowScale(summary);
+  const notes = [`The learning rate is ${PAPER_CIFAR100.model}'s choice on CIFAR-10: the paper does not say which rate its CIFAR-100 run used.`];
+  const body = rows.map((r) => {
+    const test = num(r.testAccuracy) * s;
+    const paper = paperAccuracy(r);
+    if (r.absentClasses) {
+      notes.push(`${r.label} trained on data in which ${r.absentClasses} of the 100 classes have no images (the CIFAR-100 subsets archive or the bundled sample): not the paper's task, so no paper number is set beside it.`);
+    }
+    return [r.label, String(r.lr), String(r.epochs), pct(num(r.validationAccuracy) * s), pct(test), pct(paper), points(test - paper)];
+  });
+  return [table(['Row', 'LR', 'Epochs', 'Val acc (%)', 'Test acc (%)', 'Paper test acc (%)', 'Ours - paper (points)'], body), '', ...notes].join('\n');
 }
 
 export function transferSection(summary: Summary): string {
