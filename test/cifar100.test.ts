@@ -241,10 +241,13 @@ test('`allcnn train --dataset cifar100` and `allcnn evaluate` on it, as a user r
   expect(evaluate.stdout).toMatch(/\nbicycle +\d+ /);
   expect(evaluate.stdout).not.toMatch(/\napple /);
 
-  // transfer takes the run's folder for --from, and refuses a CIFAR-100 network.
+  // transfer takes the run's folder for --from, and refuses a CIFAR-100 network, as a checkpoint or as weights.
   const moved = run('transfer', '--from', out, '--subset', 'flora', '--epochs', '1');
   expect(moved.status).toBe(1);
   expect(moved.stderr).toContain(`${path.join(out, 'checkpoint.safetensors')} was trained on CIFAR-100`);
+  const weights = run('transfer', '--from', path.join(out, 'weights.safetensors'), '--subset', 'flora', '--epochs', '1');
+  expect(weights.status).toBe(1);
+  expect(weights.stderr).toContain(`${path.join(out, 'weights.safetensors')} was trained on CIFAR-100`);
 
   const stray = run('reproduce', '--preset', 'smoke', '--data100', 'x.tar.gz');
   expect(stray.status).toBe(2);

@@ -53,7 +53,7 @@ export function trainCommand(): Command {
         },
         { onProgress: consoleProgress(), signal, checkpoint, resume: o.resume, keepModel: true },
       );
-      if (saveRun(out, result, o.json)) return;
+      if (saveRun(out, result, o.json, result.config.dataset)) return;
       console.log(`\n${result.config.model}: validation accuracy ${pct(result.validation.accuracy)} (${result.validation.count} images), ` +
         `test accuracy ${pct(result.test.accuracy)} (${result.test.count} images), ${result.seconds.toFixed(0)} s, ` +
         (result.resumedFrom < result.history.length ? `${result.imagesPerSecond.toFixed(0)} images/s on ${result.device}`

@@ -50,12 +50,13 @@ export function abortOnSignal(): AbortSignal {
 
 /**
  * Writes a finished run's outputs to `out`: weights.safetensors (then frees
- * the network) and result.json; prints the record on stdout with --json.
- * Returns true when it printed (the caller prints its summary otherwise).
+ * the network; `dataset`, what it was trained on, goes in its metadata) and
+ * result.json; prints the record on stdout with --json. Returns true when it
+ * printed (the caller prints its summary otherwise).
  */
-export function saveRun(out: string, result: { network?: Network }, json: boolean): boolean {
+export function saveRun(out: string, result: { network?: Network }, json: boolean, dataset?: string): boolean {
   makeFolder(out);
-  exportWeights(path.join(out, 'weights.safetensors'), result.network!);
+  exportWeights(path.join(out, 'weights.safetensors'), result.network!, { dataset });
   result.network!.dispose();
   const { network: _network, ...record } = result;
   writeFileAtomic(path.join(out, 'result.json'), `${JSON.stringify(record, null, 2)}\n`); // readers never see half a file

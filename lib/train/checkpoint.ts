@@ -133,10 +133,14 @@ export function checkpointExists(file: string): boolean {
   return fs.existsSync(file);
 }
 
-/** Saves only the weights (and BN buffers) as a plain safetensors file, names as in Network.parameters. */
-export function exportWeights(file: string, net: Network): void {
+/**
+ * Saves only the weights (and BN buffers) as a plain safetensors file, names
+ * as in Network.parameters. `dataset`, when given, is kept in the metadata
+ * (transfer refuses a CIFAR-100 network by it).
+ */
+export function exportWeights(file: string, net: Network, o: { dataset?: string } = {}): void {
   const tensors = new Map<string, Tensor>([...net.parameters, ...net.buffers]);
-  saveSafetensors(file, tensors, { model: net.spec.name, format: 'allcnn-weights-v1' });
+  saveSafetensors(file, tensors, { model: net.spec.name, format: 'allcnn-weights-v1', ...(o.dataset ? { dataset: o.dataset } : {}) });
 }
 
 /**

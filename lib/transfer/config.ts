@@ -64,7 +64,7 @@ export function resolveTransferConfig(c: TransferConfig, pre: Pretrained | null)
   if (pre?.model && model && MODELS[model].name !== pre.model) {
     throw new CheckpointError(`${pre.file} is a checkpoint of ${pre.model}, not of ${MODELS[model].name} (model '${model}'); pass a checkpoint of ${MODELS[model].name}, or leave out the model to use the checkpoint's`);
   }
-  if (pre?.config?.dataset === 'cifar100') {
+  if (pre?.dataset === 'cifar100') {
     throw new CheckpointError(`${pre.file} was trained on CIFAR-100, whose training images hold every subset's classes: transfer moves a CIFAR-10 network to CIFAR-100 classes it has not seen; pass a checkpoint trained on CIFAR-10`);
   }
   const fromFile = pre ? modelIdOf(pre.model) : undefined;

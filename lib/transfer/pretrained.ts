@@ -30,6 +30,8 @@ export interface Pretrained {
   model: string | null;
   /** The pretraining run's config (checkpoints only). */
   config: ResolvedConfig | null;
+  /** What it was trained on: the config's, or a weights file's metadata; 'cifar10' when neither says (files written before CIFAR-100). */
+  dataset: string;
   /** Epochs trained and the last validation accuracy on the pretraining set (checkpoints only). */
   epochs: number | null;
   validationAccuracy: number | null;
@@ -59,10 +61,12 @@ export function readPretrained(file: string): Pretrained {
     throw new CheckpointError(`${file}: looks like a checkpoint but its format is "${metadata.format ?? 'none'}" (expected ${CHECKPOINT_FORMAT})`);
   }
   const history = metadataJson<EpochRecord[]>(file, 'history', metadata.history) ?? [];
+  const config = metadataJson<ResolvedConfig>(file, 'config', metadata.config);
   return {
     file, kind, tensors,
     model: metadata.model ?? null,
-    config: metadataJson<ResolvedConfig>(file, 'config', metadata.config),
+    config,
+    dataset: config?.dataset ?? metadata.dataset ?? 'cifar10',
     epochs: kind === 'checkpoint' ? Number(metadata.epoch) : null,
     validationAccuracy: history.length ? history[history.length - 1].valAccuracy : null,
     dispose: () => tensors.forEach((t) => t.dispose()),
