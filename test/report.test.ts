@@ -216,6 +216,7 @@ describe('claims and units', () => {
     const rebuilt = buildSummary(summary.name, o, blown, { totalSeconds: NaN, aggregateImagesPerSecond: NaN });
     const a = rebuilt.rows.find((r) => r.label === 'A')!;
     expect(a.selected).toBe('table3/a/lr=0.01/seed=0/full'); // the other rate, though it scored lower
+    expect(rebuilt.diverged).toEqual([{ id, label: 'A', lr: 0.05, seed: 0, epoch: 2 }]);
     expect(a.tried.find((t) => t.id === id)).toEqual({ lr: 0.05, validationAccuracy: NaN, stalled: false, diverged: true, id });
     const md = renderReport(rebuilt, blown, { figures: {} });
     expect(parseTable(md, '## Learning rates tried').find((r) => r.Run === `\`${id}\``)!['Val acc (%)']).toBe('diverged');

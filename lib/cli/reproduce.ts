@@ -73,6 +73,7 @@ export function reproduceCommand(): Command {
       console.log(`\n${'row'.padEnd(48)} ${'lr'.padStart(6)} ${'val'.padStart(8)} ${'test'.padStart(8)}`);
       for (const r of summary.rows) console.log(`${r.label.padEnd(48)} ${String(r.lr).padStart(6)} ${pct(r.validationAccuracy).padStart(8)} ${pct(r.testAccuracy).padStart(8)}`);
       if (summary.stalled.length) console.log(`${summary.stalled.length} run(s) stalled at chance level: see REPORT.md`);
+      if (summary.diverged?.length) console.log(`${summary.diverged.length} run(s) diverged (training loss NaN or infinite): see REPORT.md`);
       console.log(`\n${summary.totalSeconds.toFixed(0)} s, ${summary.aggregateImagesPerSecond.toFixed(0)} training images/s in all; report: ${shown(report)}`);
     });
 }

@@ -60,6 +60,7 @@ export function buildSummary(name: string, o: ReproduceOptions, records: RunReco
   return {
     name, preset: o.preset, lrSelection: o.lrSelection, device: o.device, createdAt: new Date().toISOString(), rows,
     stalled: records.filter((r) => r.stalled).map((r) => ({ id: r.id, label: r.label, lr: r.lr, seed: r.seed, restartedAs: restarts.get(r.id) })),
+    diverged: records.filter((r) => r.diverged).map((r) => ({ id: r.id, label: r.label, lr: r.lr, seed: r.seed, epoch: r.history.length })),
     aggregateImagesPerSecond: timing.aggregateImagesPerSecond, concurrency: o.concurrency, totalSeconds: timing.totalSeconds,
     reusedRuns: timing.reusedRuns ?? 0, runSeconds: records.reduce((sum, r) => sum + r.seconds, 0),
     cudaGraphs: {

@@ -80,6 +80,8 @@ export interface Summary {
   rows: ResultRow[];
   /** Every run that stalled at chance level, and what was done about it. */
   stalled: Array<{ id: string; label: string; lr: number; seed: number; restartedAs?: string }>;
+  /** Every run whose training loss became NaN or infinite, and the epoch it stopped in (absent in older summaries). */
+  diverged?: Array<{ id: string; label: string; lr: number; seed: number; epoch: number }>;
   /** Training images per second summed over runs that ran at the same time (the invocation that wrote this summary). */
   aggregateImagesPerSecond: number;
   concurrency: number;
