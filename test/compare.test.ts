@@ -142,6 +142,17 @@ test('`allcnn compare` prints the table from run folders, JSON with --json, and 
   const bad = run(folders[0], path.join(folders[0], 'nowhere'));
   expect(bad.status).toBe(1);
   expect(bad.stderr).toMatch(/^allcnn: .*nowhere: no such file or folder/);
+  // The same run twice is a mistake; two runs in folders of the same name are told apart by their paths.
+  const twice = run(folders[0], path.join(folders[0], 'result.json'));
+  expect(twice.status).toBe(2);
+  expect(twice.stderr).toContain('is given twice: each run is a row of its own');
+  const namesake = path.join(tmp(), path.basename(folders[0]));
+  fs.mkdirSync(namesake);
+  fs.copyFileSync(path.join(folders[0], 'result.json'), path.join(namesake, 'result.json'));
+  const both = run(folders[0], namesake);
+  expect(both.status).toBe(0);
+  expect(both.stdout).toContain(`| ${folders[0]} |`);
+  expect(both.stdout).toContain(`| ${namesake} |`);
 });
 
 test('the run records kept in docs/runs (real CPU runs) are read back and compared as measured', () => {

@@ -8,6 +8,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { checkFolder, makeFolder } from '../lib/io/folder';
+import { writeFileAtomic } from '../lib/report/atomic';
 import { trainModel } from '../lib/train/train';
 import { tempDirs } from './tmp';
 
@@ -69,6 +70,19 @@ test('a symbolic link to nothing (a disk not mounted) is named with its target',
   const locked = path.join(root, 'locked');
   fs.mkdirSync(locked, { mode: 0o500 });
   expect(() => makeFolder(path.join(locked, 'run'))).toThrow(`cannot make the folder ${path.join(locked, 'run')}: ${locked} is not writable`);
+});
+
+(process.getuid?.() === 0 ? test.skip : test)('an existing folder this user may not write in fails the check, before any work', () => {
+  const locked = path.join(tmp(), 'locked');
+  fs.mkdirSync(locked, { mode: 0o500 });
+  expect(() => checkFolder(locked)).toThrow(`cannot write in the folder ${locked}: it is not writable`);
+});
+
+(fs.existsSync('/proc/self') ? test : test.skip)('a file that cannot be written is named, not its temporary name', () => {
+  expect(() => writeFileAtomic('/proc/allcnn-figure.png', 'x')).toThrow(/^cannot write \/proc\/allcnn-figure.png: ENOENT$/);
+  const dir = tmp();
+  writeFileAtomic(path.join(dir, 'ok.json'), '{}');
+  expect(fs.readdirSync(dir)).toEqual(['ok.json']);
 });
 
 test('trainModel refuses a checkpoint it could not write before it trains, not after the first epoch', async () => {

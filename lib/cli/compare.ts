@@ -2,6 +2,7 @@
 import * as path from 'node:path';
 import { Command } from 'commander';
 import { compareRuns, readRunResult, renderComparison } from '../report/compare';
+import { shown } from './util';
 
 export function compareCommand(): Command {
   return new Command('compare')
@@ -9,14 +10,24 @@ export function compareCommand(): Command {
     .argument('<runs...>', 'the --out folders of `allcnn train` runs (or their result.json files)')
     .option('--json', 'print the comparison as JSON on stdout', false)
     .action((targets: string[], o) => {
-      const runs = targets.map((t) => ({ label: label(t), result: readRunResult(t) }));
+      const files = targets.map(resultFile);
+      const twice = targets.find((_, i) => files.indexOf(files[i]) !== i);
+      if (twice !== undefined) throw Object.assign(new Error(`${twice} is given twice: each run is a row of its own`), { exitCode: 2 });
+      const runs = targets.map((t) => ({ label: label(t, files), result: readRunResult(t) }));
       const comparison = compareRuns(runs);
       console.log(o.json ? JSON.stringify(comparison, null, 2) : renderComparison(comparison));
     });
 }
 
-/** A run's name in the table: its folder ('results/cpu-a' -> 'cpu-a'). */
-function label(target: string): string {
+/** The result.json a target names: the file itself or the one in its folder. */
+function resultFile(target: string): string {
   const p = path.resolve(target);
-  return path.basename(path.basename(p) === 'result.json' ? path.dirname(p) : p);
+  return path.basename(p) === 'result.json' ? p : path.join(p, 'result.json');
+}
+
+/** A run's name in the table: its folder ('results/cpu-a' -> 'cpu-a'), or its path where two folders share a name. */
+function label(target: string, files: readonly string[]): string {
+  const folder = path.dirname(resultFile(target));
+  const clash = files.filter((f) => path.basename(path.dirname(f)) === path.basename(folder)).length > 1;
+  return clash ? shown(folder) : path.basename(folder);
 }

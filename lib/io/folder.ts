@@ -52,9 +52,17 @@ function missingFolders(dir: string): string[] {
   }
 }
 
-/** Throws the error makeFolder(dir) would give, where it can tell without making anything. */
+/**
+ * Throws the error makeFolder(dir) would give, where it can tell without
+ * making anything, and, when `dir` exists, if this process may not write in it.
+ */
 export function checkFolder(dir: string): void {
-  missingFolders(dir);
+  if (missingFolders(dir).length > 0) return;
+  try {
+    fs.accessSync(dir, fs.constants.W_OK);
+  } catch (err) {
+    throw new Error(`cannot write in the folder ${path.resolve(dir)}: ${(err as NodeJS.ErrnoException).code === 'EROFS' ? 'a read-only file system' : 'it is not writable'}`);
+  }
 }
 
 /** Makes `dir` and the folders above it that are missing; nothing when it exists. */

@@ -17,6 +17,8 @@ export function writeFileAtomic(file: string, data: string | Uint8Array): void {
     renameSync(tmp, file);
   } catch (e) {
     rmSync(tmp, { force: true });
-    throw e;
+    // Name the file asked for, not the temporary one (under /proc, say, the open fails with ENOENT).
+    const err = e as NodeJS.ErrnoException;
+    throw Object.assign(new Error(`cannot write ${file}: ${err.code ?? err.message}`, { cause: e }), { code: err.code });
   }
 }
