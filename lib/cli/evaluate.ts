@@ -54,7 +54,7 @@ function render(r: CheckpointEvaluation): string {
     return lines.join('\n');
   }
   const short = r.classNames.map((n) => n.slice(0, 6).padStart(7));
-  lines.push('', 'confusion matrix (rows: true class, columns: predicted class)', `${''.padEnd(12)}${short.join('')}`);
-  r.confusion.forEach((row, t) => lines.push(`${r.classNames[t].padEnd(12)}${row.map((n) => String(n).padStart(7)).join('')}`));
+  lines.push('', 'confusion matrix (rows: true class, columns: predicted class)', `${''.padEnd(w)}${short.join('')}`);
+  r.confusion.forEach((row, t) => lines.push(`${r.classNames[t].padEnd(w)}${row.map((n) => String(n).padStart(7)).join('')}`));
   return lines.join('\n');
 }

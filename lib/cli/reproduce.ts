@@ -18,7 +18,7 @@ export function reproduceCommand(): Command {
     .description('run the paper\'s Table 3 grid (12 networks x learning rates), the augmented runs, the ablations (and with --extras ...,cifar100 the CIFAR-100 row); write REPORT.md')
     .addOption(new Option('--preset <name>', 'paper (350 epochs), fast (40 epochs, lr probes), smoke (CPU, minutes) or transfer (CIFAR-10 -> CIFAR-100 subsets)').choices([...PRESET_NAMES, 'transfer']).default('smoke'))
     .option('--data <path>', 'CIFAR-10 binary archive or folder; default: the bundled 600-image sample')
-    .option('--from <file>', 'transfer: the CIFAR-10 checkpoint or weights to transfer from (default: pretrain one first, on --data)')
+    .option('--from <file>', 'transfer: the CIFAR-10 checkpoint or weights to transfer from, or its run folder (default: pretrain one first, on --data)')
     .option('--data100 <path>', 'CIFAR-100 binary archive or folder: with --extras ...,cifar100 the official one (all 100 classes), with --preset transfer the subsets; default: the bundled sample')
     .option('--pretrain-epochs <n>', 'transfer: epochs of pretraining on CIFAR-10 when --from is omitted', int('--pretrain-epochs', 1))
     .option('--name <name>', 'experiment name: results go to results/<name> (default: the preset)')

@@ -32,7 +32,7 @@ export function visualizeCommand(): Command {
     .option('--method <list>', `one or more of ${METHODS.join(', ')} (the paper's figure 4 compares all three)`, list('--method', oneOf('--method', METHODS)), ['guided'])
     .option('--no-crop', 'show whole images, not the patches of them that the units see (the receptive fields)')
     .option('--images <n>', 'search only the first n test images (default: all)', int('--images', 1))
-    .option('--data <path>', 'CIFAR-10 archive or folder (default: the one the run was trained on)')
+    .option('--data <path>', 'the run\'s CIFAR-10 (or CIFAR-100) archive or folder (default: the one it was trained on)')
     .option('--device <name>', 'cpu, cuda or cuda:N', deviceName('--device'), 'cpu')
     .option('--out <file>', 'the PNG to write (default: <layer>-<methods>.png beside the checkpoint); a .json with the images and activations goes beside it')
     .action(async (target: string, o) => {
