@@ -21,6 +21,7 @@ import { configHash } from '../lib/train/checkpoint';
 import { resolveConfig } from '../lib/train/config';
 import { evaluateCheckpoint, readRun } from '../lib/train/evaluate-checkpoint';
 import { trainModel } from '../lib/train/train';
+import { resolveTransferConfig } from '../lib/transfer/config';
 import { transfer } from '../lib/transfer/transfer';
 import { MODELS } from '../models';
 import { tempDirs } from './tmp';
@@ -109,6 +110,11 @@ test('the config takes dataset cifar10 (the default) or cifar100, and nothing el
   expect(resolveConfig({ model: 'all-cnn-c' }).dataset).toBe('cifar10');
   expect(resolveConfig({ model: 'all-cnn-c', dataset: 'cifar100' }).dataset).toBe('cifar100');
   expect(() => resolveConfig({ model: 'all-cnn-c', dataset: 'cifar1000' as never })).toThrow('Expected one of cifar10, cifar100 for dataset');
+});
+
+test('a transfer config takes no dataset: it trains on the subset it names', () => {
+  expect(() => resolveTransferConfig({ subset: 'flora', mode: 'scratch', model: 'all-cnn-c', dataset: 'cifar100' } as never, null))
+    .toThrow('Expected no dataset option (a transfer run trains on the CIFAR-100 subset named by subset) for dataset but received "cifar100"');
 });
 
 test('checkpoints written before CIFAR-100 keep their config hash; a CIFAR-100 run gets another', () => {

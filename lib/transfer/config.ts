@@ -58,6 +58,7 @@ export const TRANSFER_DEFAULTS = {
 export function resolveTransferConfig(c: TransferConfig, pre: Pretrained | null): ResolvedTransferConfig {
   if (c === null || typeof c !== 'object') throw invalid('config', 'a TransferConfig object', c);
   const { from, model, data, subset, mode, head, bodyLrScale, ...train } = c;
+  if ((c as { dataset?: unknown }).dataset !== undefined) throw invalid('dataset', 'no dataset option (a transfer run trains on the CIFAR-100 subset named by subset)', (c as { dataset?: unknown }).dataset);
   const m = checkOneOf('mode', mode ?? TRANSFER_DEFAULTS.mode, TRANSFER_MODES);
   if (m !== 'scratch' && !pre) throw invalid('from', `a checkpoint or weights file for mode '${m}' (only 'scratch' trains without one)`, from);
   if (model !== undefined && !MODELS[model]) throw invalid('model', `one of ${Object.keys(MODELS).join(', ')}`, model);
