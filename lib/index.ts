@@ -27,7 +27,7 @@ export { readCifar10, readCifar100 } from './data/cifar';
 export type { Cifar10, Cifar100, Cifar100Set, ImageSet } from './data/cifar';
 export { ensureCifar10, ensureCifar100 } from './data/download';
 export type { DownloadOptions } from './data/download';
-export { loadCifar, loadCifar10, loadCifar100, readCifar, prepareDataset, BUNDLED_SAMPLE, DATASETS, DATASET_CLASSES, PREPS } from './data/dataset';
+export { loadCifar, loadCifar10, loadCifar100, readCifar, prepareDataset, BUNDLED_SAMPLE, BUNDLED_CIFAR100_SAMPLE, DATASETS, DATASET_CLASSES, PREPS } from './data/dataset';
 export type { Dataset, DatasetName, DatasetOptions, DataRecipe, TensorSplit, Prep } from './data/dataset';
 export { splitTrainValidation } from './data/split';
 export type { TrainValidationSplit } from './data/split';
@@ -82,7 +82,7 @@ export { encodePng } from './visualize/png';
 export { loadedBinary } from './native';
 export type { BinaryManifest, LoadedBinary, NativeBackendInfo, NativeLayer, NativeProfileEvent, NativeTensor } from './native';
 
-export { selectSubset, resolveSubset, loadCifar100Subset, SUBSET_PRESETS, BUNDLED_CIFAR100_SAMPLE } from './data/subsets';
+export { selectSubset, resolveSubset, loadCifar100Subset, SUBSET_PRESETS } from './data/subsets';
 export type { SubsetSelection, SubsetClass, Cifar100Subset } from './data/subsets';
 export { transfer } from './transfer/transfer';
 export type { TransferResult, TransferHooks, TransferProgress } from './transfer/transfer';

@@ -1,8 +1,8 @@
 /** `allcnn transfer`: a CIFAR-10 network moved to a CIFAR-100 subset (features, finetune or scratch). */
 import * as path from 'node:path';
 import { Command, Option } from 'commander';
-import { BUNDLED_SAMPLE, PREPS } from '../data/dataset';
-import { BUNDLED_CIFAR100_SAMPLE, checkCifar100Subsets } from '../data/subsets';
+import { BUNDLED_CIFAR100_SAMPLE, BUNDLED_SAMPLE, PREPS } from '../data/dataset';
+import { checkCifar100Subsets } from '../data/subsets';
 import { cudaAvailable } from '../backend';
 import { checkFolder } from '../io/folder';
 import { reproduceTransfer, runLabel, TRANSFER_PRESETS, TransferEvent, TransferPresetOptions } from '../experiments/transfer';

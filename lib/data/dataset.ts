@@ -30,6 +30,13 @@ export type DatasetName = (typeof DATASETS)[number];
 /** Its classes, the network's outputs: CIFAR-100 is trained on its 100 fine classes, as in the paper. */
 export const DATASET_CLASSES: Readonly<Record<DatasetName, number>> = { cifar10: 10, cifar100: 100 };
 export const DATASET_TITLES: Readonly<Record<DatasetName, string>> = { cifar10: 'CIFAR-10', cifar100: 'CIFAR-100' };
+/**
+ * The data set of a record that does not name one (a checkpoint, weights
+ * file or result.json written before CIFAR-100 could be trained on): CIFAR-10.
+ */
+export function recordedDataset(dataset: DatasetName | undefined | null): DatasetName {
+  return dataset ?? 'cifar10';
+}
 const BUNDLED: Readonly<Record<DatasetName, string>> = { cifar10: BUNDLED_SAMPLE, cifar100: BUNDLED_CIFAR100_SAMPLE };
 
 export interface DatasetOptions {

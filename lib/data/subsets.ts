@@ -16,8 +16,6 @@ import { invalid } from '../check';
 import { CIFAR_IMAGE_BYTES, Cifar100, Cifar100Set, ImageSet, readCifar100 } from './cifar';
 import { BUNDLED_CIFAR100_SAMPLE, Dataset, DatasetOptions, prepareDataset } from './dataset';
 
-export { BUNDLED_CIFAR100_SAMPLE };
-
 /** The two subsets of the issue, by superclass. */
 export const SUBSET_PRESETS: Readonly<Record<string, readonly string[]>> = {
   vehicles: ['vehicles_1', 'vehicles_2'],

@@ -9,6 +9,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { recordedDataset } from '../data/dataset';
 import { readJsonFile } from '../io/json';
 import type { TrainResult } from '../train/train';
 import { MODELS } from '../../models';
@@ -80,7 +81,7 @@ const EXECUTION_ONLY = new Set(['model', 'device', 'channelsLast', 'cudaGraph', 
 export function compareRuns(runs: readonly ComparedRun[]): Comparison {
   const rows = runs.map(({ label, result: r }) => {
     const model = MODELS[r.config.model]?.name ?? r.config.model;
-    const dataset = r.config.dataset ?? 'cifar10';
+    const dataset = recordedDataset(r.config.dataset);
     const absentClasses = r.absentClasses?.length ?? 0;
     return {
       label, model, dataset, absentClasses, parameters: r.parameters, epochs: r.history.length, lr: r.config.lr, seed: r.config.seed,
@@ -88,7 +89,7 @@ export function compareRuns(runs: readonly ComparedRun[]): Comparison {
       paperTestAccuracy: absentClasses ? NaN : paperTestAccuracy(model, dataset) ?? NaN, stalled: r.stalled, diverged: r.diverged ?? false, seconds: r.seconds, imagesPerSecond: r.imagesPerSecond,
     };
   });
-  const configs = runs.map((r) => ({ ...r.result.config, dataset: r.result.config.dataset ?? 'cifar10' }) as unknown as Record<string, unknown>);
+  const configs = runs.map((r) => ({ ...r.result.config, dataset: recordedDataset(r.result.config.dataset) }) as unknown as Record<string, unknown>);
   const keys = [...new Set(configs.flatMap((c) => Object.keys(c)))].filter((k) => !EXECUTION_ONLY.has(k));
   const differences = keys.flatMap((key) => {
     const values = [...new Set(configs.map((c) => JSON.stringify(c[key] ?? null)))];

@@ -12,7 +12,7 @@ import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import { CheckpointError } from '../errors';
 import { loadSafetensors, saveSafetensors } from '../io/safetensors';
-import type { DataRecipe } from '../data/dataset';
+import { DataRecipe, recordedDataset } from '../data/dataset';
 import type { Network } from '../model/network';
 import { noGrad } from '../autograd';
 import type { Tensor } from '../tensor';
@@ -26,7 +26,7 @@ export const CHECKPOINT_FORMAT = 'allcnn-checkpoint-v1';
  * they are left out of the hash and the comparison, so older checkpoints
  * still resume (a GPU reproduction may span several versions).
  */
-const ADDED_LATER: Readonly<Record<string, unknown>> = { dataset: 'cifar10' };
+const ADDED_LATER: Readonly<Record<string, unknown>> = { dataset: recordedDataset(undefined) };
 
 /** The config as checkpoints compare it: fields of ADDED_LATER at their old meaning left out. */
 function comparable(config: object): Record<string, unknown> {

@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import { requireDevice } from '../backend';
 import { checkKeys, checkOneOf } from '../check';
 import { Cifar10, ImageSet } from '../data/cifar';
-import { DATASET_CLASSES, DATASET_TITLES, DatasetName, DataRecipe, Dataset, DatasetOptions, prepareDataset, readCifar } from '../data/dataset';
+import { DATASET_CLASSES, DATASET_TITLES, DatasetName, DataRecipe, Dataset, DatasetOptions, prepareDataset, readCifar, recordedDataset } from '../data/dataset';
 import { CheckpointError, DataError } from '../errors';
 import { buildNetwork, Network } from '../model/network';
 import { checkDevice, Device } from '../tensor';
@@ -142,8 +142,7 @@ export function readRun(file: string, o: { needsWeights?: boolean } = {}): { con
   if (!saved) {
     throw new CheckpointError(`${file}: a weights file, which does not record how the data were prepared; pass the checkpoint.safetensors written beside it (format ${CHECKPOINT_FORMAT})`);
   }
-  // Checkpoints written before CIFAR-100 could be trained on were all CIFAR-10 runs.
-  const config: ResolvedConfig = { ...saved, dataset: saved.dataset ?? 'cifar10' };
+  const config: ResolvedConfig = { ...saved, dataset: recordedDataset(saved.dataset) };
   if (!MODELS[config.model]) {
     throw new CheckpointError(`${file}: a checkpoint of "${config.model}", not one of the twelve networks; evaluate it from TypeScript with buildNetwork(), loadCheckpoint() and evaluate()`);
   }
@@ -151,7 +150,7 @@ export function readRun(file: string, o: { needsWeights?: boolean } = {}): { con
   const kept = metadataJson<Omit<DataRecipe, 'dataset'> & { dataset?: DatasetName }>(file, 'data', metadata.data);
   const recipe = metadata.data === undefined
     ? { dataset: config.dataset, data: config.data, prep: config.prep, seed: config.seed, validation: config.validation ?? undefined, limit: config.limit ?? undefined, testLimit: config.testLimit ?? undefined }
-    : kept && { ...kept, dataset: kept.dataset ?? 'cifar10' };
+    : kept && { ...kept, dataset: recordedDataset(kept.dataset) };
   if (!recipe) {
     throw new CheckpointError(`${file}: trained on a data set passed in by the caller (hooks.dataset), not one loadCifar can make again; score it from TypeScript with evaluate() on that data set`);
   }

@@ -143,12 +143,12 @@ export class AbortError extends Error {
   }
 }
 
-/** Trains one network; see TrainConfig for the options and TrainResult for what comes back. */
 /** Every key of TrainHooks (the type makes this list complete): a misspelt `checkpoint` would mean a long run that saves nothing. */
 const HOOK_KEYS = Object.keys({
   onProgress: 1, signal: 1, checkpoint: 1, resume: 1, dataset: 1, keepModel: 1, prepare: 1, classes: 1, lrScale: 1, stopAfterEpoch: 1,
 } satisfies Record<keyof TrainHooks, 1>);
 
+/** Trains one network; see TrainConfig for the options and TrainResult for what comes back. */
 export async function trainModel(config: TrainConfig, hooks: TrainHooks = {}): Promise<TrainResult> {
   const c = resolveConfig(config);
   checkKeys('hooks', hooks, HOOK_KEYS);

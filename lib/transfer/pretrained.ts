@@ -12,6 +12,7 @@
  */
 import * as fs from 'node:fs';
 import { noGrad } from '../autograd';
+import { DatasetName, recordedDataset } from '../data/dataset';
 import { CheckpointError } from '../errors';
 import { loadSafetensors } from '../io/safetensors';
 import type { Network } from '../model/network';
@@ -31,7 +32,7 @@ export interface Pretrained {
   /** The pretraining run's config (checkpoints only). */
   config: ResolvedConfig | null;
   /** What it was trained on: the config's, or a weights file's metadata; 'cifar10' when neither says (files written before CIFAR-100). */
-  dataset: string;
+  dataset: DatasetName;
   /** Epochs trained and the last validation accuracy on the pretraining set (checkpoints only). */
   epochs: number | null;
   validationAccuracy: number | null;
@@ -66,7 +67,7 @@ export function readPretrained(file: string): Pretrained {
     file, kind, tensors,
     model: metadata.model ?? null,
     config,
-    dataset: config?.dataset ?? metadata.dataset ?? 'cifar10',
+    dataset: recordedDataset(config?.dataset ?? (metadata.dataset as DatasetName | undefined)),
     epochs: kind === 'checkpoint' ? Number(metadata.epoch) : null,
     validationAccuracy: history.length ? history[history.length - 1].valAccuracy : null,
     dispose: () => tensors.forEach((t) => t.dispose()),
