@@ -247,6 +247,15 @@ test('`allcnn train --dataset cifar100` and `allcnn evaluate` on it, as a user r
   expect(evaluate.stdout).toMatch(/\nbicycle +\d+ /);
   expect(evaluate.stdout).not.toMatch(/\napple /);
 
+  // visualize shows, by default, the classes that have images: not apple, aquarium_fish, ... which have none here.
+  const shown = run('visualize', out, '--top', '2', '--out', 'v.png');
+  expect(shown.status).toBe(0);
+  const units = JSON.parse(fs.readFileSync(path.join(cwd, 'v.json'), 'utf8')).units as { className: string }[];
+  expect(units).toHaveLength(10);
+  const absent = JSON.parse(fs.readFileSync(path.join(out, 'result.json'), 'utf8')).absentClasses as string[];
+  expect(units.filter((u) => absent.includes(u.className))).toEqual([]);
+  expect(shown.stdout).toContain('channel 8 (bicycle)');
+
   // transfer takes the run's folder for --from, and refuses a CIFAR-100 network, as a checkpoint or as weights.
   const moved = run('transfer', '--from', out, '--subset', 'flora', '--epochs', '1');
   expect(moved.status).toBe(1);

@@ -27,7 +27,7 @@ export function visualizeCommand(): Command {
     .description('show what drives a trained network\'s units: its strongest test images and their guided-backpropagation reconstructions (the paper\'s figure 3), as a PNG')
     .argument('<checkpoint>', 'a checkpoint.safetensors, or the --out folder of `allcnn train` that holds one')
     .option('--layer <name>', 'the layer, as `allcnn models --layers` names it (default: the last convolution, whose channels are the classes)')
-    .option('--channels <list>', 'channels to show, like 0-9 or 3,17,40 (default: the first 10)', channelList)
+    .option('--channels <list>', 'channels to show, like 0-9 or 3,17,40 (default: the first 10; of the class layer, the first 10 classes that have images)', channelList)
     .option('--top <n>', 'strongest test images per channel', int('--top', 1, MAX_TOP), 8)
     .option('--method <list>', `one or more of ${METHODS.join(', ')} (the paper's figure 4 compares all three)`, list('--method', oneOf('--method', METHODS)), ['guided'])
     .option('--no-crop', 'show whole images, not the patches of them that the units see (the receptive fields)')

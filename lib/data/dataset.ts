@@ -116,10 +116,10 @@ function pick(set: ImageSet, indices: Int32Array): { images: Uint8Array; labels:
   return { images, labels };
 }
 
-/** Splits, preprocesses and moves to the device any CIFAR-format train/test pair. */
 /** Every key of DatasetOptions (the type makes this list complete): a misspelt `prep` would otherwise mean ZCA. */
 const OPTION_KEYS = Object.keys({ validation: 1, limit: 1, testLimit: 1, prep: 1, seed: 1, device: 1, zcaCache: 1 } satisfies Record<keyof DatasetOptions, 1>);
 
+/** Splits, preprocesses and moves to the device any CIFAR-format train/test pair. */
 export function prepareDataset(raw: { train: ImageSet; test: ImageSet; classNames: string[]; source: string }, o: DatasetOptions = {}): Dataset {
   checkKeys('options', o, OPTION_KEYS);
   const prep = checkOneOf('prep', o.prep ?? 'zca', PREPS);

@@ -98,7 +98,13 @@ export interface TrainHooks {
   checkpoint?: string;
   /** Continue from `checkpoint` when it exists. */
   resume?: boolean;
-  /** An already loaded data set (not disposed by trainModel). */
+  /**
+   * An already loaded data set (not disposed by trainModel). One from
+   * loadCifar must be of config.dataset's kind. One from prepareDataset (your
+   * own images) is recorded as config.dataset all the same: score its
+   * checkpoints with evaluate() on that data set (evaluateCheckpoint cannot
+   * load it again), and do not set its results beside the paper's.
+   */
   dataset?: Dataset;
   /** Return the trained network in the result instead of freeing it. */
   keepModel?: boolean;

@@ -23,7 +23,7 @@ import { strongestImages } from './strongest';
 export interface VisualizeOptions {
   /** The layer, by the network's names ('conv6'); default: the last convolution, whose channels are the classes. */
   layer?: string;
-  /** Channels to show (default: the first 10, or all if fewer). */
+  /** Channels to show (default: the first 10, or all if fewer; of the class layer, the first 10 classes the data have images of). */
   channels?: number[];
   /** Strongest images per channel (default 8). */
   top?: number;
@@ -98,15 +98,20 @@ export async function visualizeCheckpoint(file: string, o: VisualizeOptions = {}
     const layer = o.layer ?? net.layers.filter((l) => l.spec.kind === 'conv').pop()!.name;
     const index = findLayer(net, layer);
     const count = channelsOf(net, layer);
-    const channels = o.channels ?? [...Array(Math.min(10, count)).keys()];
-    if (!Array.isArray(channels) || channels.length === 0) throw invalid('channels', `a non-empty list of channels of ${layer} (0 to ${count - 1})`, channels);
-    channels.forEach((c) => checkInteger('channel', c, 0, count - 1));
+    if (o.channels !== undefined) {
+      if (!Array.isArray(o.channels) || o.channels.length === 0) throw invalid('channels', `a non-empty list of channels of ${layer} (0 to ${count - 1})`, o.channels);
+      o.channels.forEach((c) => checkInteger('channel', c, 0, count - 1));
+    }
+    const classLayer = isClassLayer(net, index);
     // The test split is the archive's test images in order, so index k is raw.test's image k.
     const { raw, set } = await scoringData(name, data, options, device);
     dataset = set;
+    // By default the first 10 channels; of the class layer, the first 10 classes that have images
+    // (on the CIFAR-100 subsets archive, classes 0 to 9 have none, and their units would show only strangers).
+    const absent = new Set(classLayer ? set.absentClasses : []);
+    const channels = o.channels ?? [...Array(count).keys()].filter((c) => !absent.has(set.classNames[c])).slice(0, 10);
     const searched = o.images === undefined ? set.test.count : Math.min(checkInteger('images', o.images, 1), set.test.count);
     const strongest = tidy(() => strongestImages(net, set.test.x.narrow(0, 0, searched), { layer, channels, top }));
-    const classLayer = isClassLayer(net, index);
     // Patches as in the paper's figure 3 when the units see less than the whole image.
     const field = receptiveField(net, index);
     const patch = (o.crop ?? true) && field && field.size < net.inputShape[1] ? field : null;
