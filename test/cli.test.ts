@@ -139,6 +139,23 @@ test('a CUDA device on a CPU-only build is refused at once, before the data is r
   expect(fs.existsSync(out)).toBe(false); // nothing was made
 });
 
+test('reproduce says which data it reads, and that the long presets are GPU work', () => {
+  const out = path.join(tmp(), 'fast');
+  const onCpu = allcnn('reproduce', '--preset', 'fast', '--device', 'cpu', '--data', path.join(out, 'missing.tar.gz'), '--out', out);
+  expect(onCpu.code).toBe(1);
+  expect(onCpu.err).toContain(`data: ${path.join(out, 'missing.tar.gz')}`);
+  expect(onCpu.err).toContain('note: an epoch of ALL-CNN-C on 49,000 images took about 9 minutes on a 2-core CPU');
+  expect(onCpu.err).toContain('preset fast runs hundreds of epochs: it is GPU work (--device cuda)');
+  expect(onCpu.err).toContain('no such file or folder');
+  // No --data: the sample stands in, and the note says what that is worth (a file as --out stops the run at once).
+  const file = path.join(tmp(), 'a-file');
+  fs.writeFileSync(file, '');
+  const onSample = allcnn('reproduce', '--preset', 'fast', '--device', 'cpu', '--out', file);
+  expect(onSample.code).toBe(1);
+  expect(onSample.err).toContain('data: the bundled 600-image CIFAR-10 sample');
+  expect(onSample.err).toContain("note: without --data the bundled sample stands in for CIFAR-10: a check of the pipeline; its accuracies say nothing about the paper's");
+});
+
 test('Ctrl-C stops reproduce after its current step; `allcnn report` then shows what is recorded and what is missing', async () => {
   const out = path.join(tmp(), 'smoke');
   const child = spawn(process.execPath, [BIN, 'reproduce', '--preset', 'smoke', '--models', 'strided-cnn-a,all-cnn-c', '--extras', 'none', '--out', out], {

@@ -58,7 +58,15 @@ export function reproduceCommand(): Command {
       const name = o.name ?? o.preset;
       const out = path.resolve(o.out ?? path.join('results', name));
       console.error(`reproduce ${name}: preset ${options.preset}, ${options.models.length} models x lrs [${options.lrs.join(', ')}] (${options.lrSelection}${options.lrSelection === 'probe' ? `, ${options.probeEpochs}-epoch probes` : ''}), ` +
-        `${options.epochs} epochs, batch ${options.batchSize}, device ${device}, concurrency ${options.concurrency}, extras: ${options.extras.join(', ') || 'none'}\nresults: ${out}`);
+        `${options.epochs} epochs, batch ${options.batchSize}, device ${device}, concurrency ${options.concurrency}, extras: ${options.extras.join(', ') || 'none'}\n` +
+        `data: ${o.data === undefined ? 'the bundled 600-image CIFAR-10 sample' : shown(path.resolve(o.data))}\nresults: ${out}`);
+      // The long presets on the sample or on a CPU run as asked, but say what that gives.
+      if (o.preset !== 'smoke' && o.data === undefined) {
+        console.error('note: without --data the bundled sample stands in for CIFAR-10: a check of the pipeline; its accuracies say nothing about the paper\'s (pass --data cifar-10-binary.tar.gz)');
+      } else if (o.preset !== 'smoke' && device === 'cpu' && options.limit == null) {
+        const epochs = o.preset === 'paper' ? 'thousands' : 'hundreds';
+        console.error(`note: an epoch of ALL-CNN-C on 49,000 images took about 9 minutes on a 2-core CPU (95 images/s, docs/RESULTS.md), and preset ${o.preset} runs ${epochs} of epochs: it is GPU work (--device cuda)`);
+      }
       const signal = abortOnSignal();
       const { summary, report } = await reproduce(name, options, { out, data: o.data, ...(o.data100 !== undefined ? { data100: o.data100 } : {}) }, { signal, onEvent: consoleEvents() }).catch((err) => {
         if (signal.aborted) console.error(`stopped: \`allcnn report ${shown(out)}\` reports what is recorded so far; the same command goes on`);
