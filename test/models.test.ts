@@ -298,6 +298,9 @@ describe('malformed declarations name the network and the layer', () => {
 
   test('an empty network', () => {
     expect(() => declareNetwork('Empty', 'none', [])).toThrow(new ModelDeclarationError('Empty: a network needs at least one layer'));
+    expect(() => declareNetwork({ name: 'x', layers: ['conv 3x3 96'] } as never, '', [])).toThrow(
+      new ModelDeclarationError('declareNetwork(name, description, layers) takes two strings and a list of layers, got object where a string belongs'),
+    );
   });
 
   test('parseLayer alone names the default network and the given index', () => {

@@ -112,6 +112,10 @@ export function parseLayer(line: string, net = 'network', index = 0): LayerSpec 
 
 /** Declares a network from lines or typed layers; throws ModelDeclarationError naming the bad layer. */
 export function declareNetwork(name: string, description: string, layers: LayerDeclaration[]): NetworkSpec {
+  // From JavaScript, an options object is an easy mistake; say what the call takes.
+  if (typeof name !== 'string' || typeof description !== 'string') {
+    throw new ModelDeclarationError(`declareNetwork(name, description, layers) takes two strings and a list of layers, got ${typeof name === 'string' ? typeof description : typeof name} where a string belongs`);
+  }
   if (!Array.isArray(layers) || layers.length === 0) {
     throw new ModelDeclarationError(`${name}: a network needs at least one layer`);
   }
