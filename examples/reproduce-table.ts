@@ -8,8 +8,8 @@
  * selection, the resumable journal runs.jsonl, summary.json, REPORT.md with
  * the paper's numbers beside ours) on a tiny budget: the 12 networks, one
  * epoch each at one learning rate, on 256 images of the bundled sample. On a
- * two-core CPU it takes about two minutes. Expect a 12-row table with
- * parameter counts from 0.84M to 1.37M, accuracies near chance (mostly 5-20%):
+ * two-core CPU it took 57 s (2026-12-01). Expect a 12-row table with
+ * parameter counts from 0.84M to 1.37M, accuracies near chance (3-20% there):
  * one epoch on 256 images shows the machinery, not the paper's result. For
  * that: `allcnn reproduce --preset paper --data cifar-10-binary.tar.gz` on a
  * GPU (350 epochs per run), or `--preset fast` (40 epochs).

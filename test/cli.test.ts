@@ -65,6 +65,19 @@ test('train on the bundled sample writes a result, weights and a checkpoint, the
   expect(finished.out).toContain('nothing left to train (the checkpoint is at the last epoch, 1)');
 });
 
+test('train passes the optimiser, schedule, validation and stall options through to the run it records', () => {
+  const out = tmp();
+  const r = allcnn('train', '--model', 'strided-cnn-a', '--epochs', '1', '--limit', '64', '--prep', 'std', '--out', out, '--momentum', '0.5',
+    '--weight-decay', '0', '--warmup-epochs', '0.5', '--label-smoothing', '0.1', '--validation', '100', '--stall-epochs', '0');
+  expect(r.code).toBe(0);
+  const { config, validation } = JSON.parse(fs.readFileSync(path.join(out, 'result.json'), 'utf8'));
+  expect(config).toMatchObject({ momentum: 0.5, weightDecay: 0, warmupEpochs: 0.5, labelSmoothing: 0.1, validation: 100, stallEpochs: 0 });
+  expect(validation.count).toBe(100);
+  // The defaults are the paper's, so a run without them resumes a checkpoint written before the options existed.
+  const plain = allcnn('train', '--model', 'strided-cnn-a', '--epochs', '1', '--limit', '64', '--prep', 'std', '--out', tmp(), '--json');
+  expect(JSON.parse(plain.out).config).toMatchObject({ momentum: 0.9, weightDecay: 0.001, warmupEpochs: 0, labelSmoothing: 0, validation: null, stallEpochs: 3 });
+});
+
 test('train prints a run header, fixed-column epochs and the final accuracies', () => {
   const r = allcnn('train', '--model', 'strided-cnn-a', '--epochs', '1', '--limit', '64', '--prep', 'std', '--out', tmp());
   expect(r.code).toBe(0);
@@ -83,6 +96,8 @@ test('bad options exit with status 2 and say what is wrong', () => {
     [['train', '--prep', 'pca'], '--prep must be one of zca, std, none, got "pca"'],
     [['train', '--batch-size', '100000'], '--batch-size must be an integer in [1, 65536], got "100000"'],
     [['train', '--device', 'mps'], '--device must be cpu, cuda or cuda:N, got "mps"'],
+    [['train', '--momentum', '1.5'], '--momentum must be a number in [0, 1], got "1.5"'],
+    [['train', '--stall-epochs', '-1'], '--stall-epochs must be an integer >= 0, got "-1"'],
     [['evaluate', 'run', '--device', 'cuda:x'], '--device must be cpu, cuda or cuda:N, got "cuda:x"'],
     [['reproduce', '--preset', 'huge'], "argument 'huge' is invalid. Allowed choices are paper, fast, smoke"],
     [['reproduce', '--lrs', '0.1,x'], '--lrs must be a number >= 0, got "x"'],

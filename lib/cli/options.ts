@@ -23,10 +23,11 @@ export function deviceName(name: string) {
     }
   };
 }
-export function num(name: string, min = 0) {
+export function num(name: string, min = 0, max = Infinity) {
   return (v: string): number => {
     const n = Number(v);
-    if (v.trim() === '' || !Number.isFinite(n) || n < min) throw new InvalidArgumentError(`${name} must be a number >= ${min}, got "${v}"`);
+    const range = max === Infinity ? `>= ${min}` : `in [${min}, ${max}]`;
+    if (v.trim() === '' || !Number.isFinite(n) || n < min || n > max) throw new InvalidArgumentError(`${name} must be a number ${range}, got "${v}"`);
     return n;
   };
 }

@@ -23,7 +23,13 @@ export function trainCommand(): Command {
     .option('--test-limit <n>', 'evaluate on at most n test images', int('--test-limit', 1))
     .option('--lr <x>', 'base learning rate', num('--lr'), 0.01)
     .option('--batch-size <n>', 'mini-batch size', batchSize, 128)
+    .option('--momentum <x>', 'SGD momentum (the paper: 0.9)', num('--momentum', 0, 1), 0.9)
+    .option('--weight-decay <x>', 'L2 weight decay (the paper: 0.001)', num('--weight-decay', 0, 1), 0.001)
     .option('--schedule <name>', `learning-rate schedule (${SCHEDULES.join(', ')})`, oneOf('--schedule', SCHEDULES), 'paper')
+    .option('--warmup-epochs <x>', 'linear learning-rate warm-up from 0 over this many epochs (the paper has none)', num('--warmup-epochs'), 0)
+    .option('--label-smoothing <x>', 'label smoothing of the cross-entropy loss (the paper has none)', num('--label-smoothing', 0, 1), 0)
+    .option('--validation <n>', 'training images held out for validation (default: 1,000 of 50,000, a tenth of smaller data)', int('--validation', 0))
+    .option('--stall-epochs <n>', 'stop a run whose training loss stays at chance (ln of the classes) for this many epochs; 0: never stop', int('--stall-epochs', 0), 3)
     .option('--prep <name>', `preprocessing: zca (GCN + ZCA, the paper), std or none`, oneOf('--prep', PREPS), 'zca')
     .option('--augment', 'random flips and translations (the paper\'s augmentation)', false)
     .option('--seed <n>', 'random seed', int('--seed', 0), 0)
@@ -47,9 +53,10 @@ export function trainCommand(): Command {
       const signal = abortOnSignal();
       const result = await trainModel(
         {
-          model: o.model, dataset: o.dataset, data: o.data, epochs: o.epochs, limit: o.limit, testLimit: o.testLimit, lr: o.lr, batchSize: o.batchSize,
-          schedule: o.schedule, prep: o.prep, augment: o.augment, seed: o.seed, device: o.device, precision: o.precision, init: o.init,
-          finalRelu: o.finalRelu, tf32: o.tf32, channelsLast: o.channelsLast, cudaGraph: o.cudaGraph,
+          model: o.model, dataset: o.dataset, data: o.data, epochs: o.epochs, limit: o.limit, testLimit: o.testLimit, validation: o.validation,
+          lr: o.lr, batchSize: o.batchSize, momentum: o.momentum, weightDecay: o.weightDecay, warmupEpochs: o.warmupEpochs,
+          labelSmoothing: o.labelSmoothing, stallEpochs: o.stallEpochs, schedule: o.schedule, prep: o.prep, augment: o.augment, seed: o.seed,
+          device: o.device, precision: o.precision, init: o.init, finalRelu: o.finalRelu, tf32: o.tf32, channelsLast: o.channelsLast, cudaGraph: o.cudaGraph,
         },
         { onProgress: consoleProgress(), signal, checkpoint, resume: o.resume, keepModel: true },
       );
@@ -62,7 +69,7 @@ export function trainCommand(): Command {
         (result.cudaGraph.startsWith('failed') ? `\nCUDA graph capture ${result.cudaGraph}; the run used ordinary steps` : '') +
         (result.diverged ? '\nDIVERGED: the training loss became NaN or infinite and the run stopped there; try a lower --lr' : '') +
         (result.absentClasses.length ? `\nnote: ${absentNote(result.absentClasses.length, result.config.dataset)}` : '') +
-        (result.stalled ? '\nSTALLED: the training loss stayed at chance level and the network gives every image the same scores; try another --seed or a lower --lr (or --no-final-relu)' : ''));
+        (result.stalled ? '\nSTALLED: the training loss stayed at chance level and the network gives every image the same scores; try another --seed or a lower --lr (or --no-final-relu; --stall-epochs 0 trains on regardless)' : ''));
       console.log(`wrote ${shown(out)}/{result.json, weights.safetensors, checkpoint.safetensors}`);
     });
 }
