@@ -75,7 +75,42 @@ test('settings that differ between runs are listed; a network run twice leaves i
   const md = renderComparison(c);
   expect(md).toContain('The runs differ in: lr (0.01, 0.05).');
   expect(md).toContain('1. A (lr-05) 74.00%, 2. A (lr-01) 71.00%, 3. ALL-CNN-A 60.00%');
-  expect(md).toContain("The paper's claims are not checked: A was run more than once.");
+  expect(md).toContain("The paper's claims are not checked: A was run more than once with other settings than the seed.");
+});
+
+test('a network run with several seeds is scored by its mean, and the spread between the seeds sets the noise', () => {
+  const c = compareRuns([
+    { label: 'a-s0', result: record('a', 0.70) },
+    { label: 'a-s1', result: record('a', 0.72, { seed: 1 }) },
+    { label: 'a-s2', result: record('a', 0.74, { seed: 2 }) },
+    { label: 'all-s0', result: record('all-cnn-a', 0.715) },
+    { label: 'all-s1', result: record('all-cnn-a', 0.73, { seed: 1 }) },
+    { label: 'strided', result: record('strided-cnn-a', 0.60, { seed: 5 }) },
+  ]);
+  expect(c.differences).toEqual(['seed (0, 1, 2, 5)']);
+  const [b] = c.bases;
+  expect(b.ambiguous).toEqual([]);
+  const a = b.ranking.find((r) => r.model === 'A')!;
+  expect(a.test).toBeCloseTo(72, 10);
+  expect(a.seeds!.runs).toBe(3);
+  expect(a.seeds!.sd).toBeCloseTo(2, 10); // sample sd of 70, 72, 74
+  expect(a.label).toBe('a-s0, a-s1, a-s2');
+  expect(b.ranking.map((r) => r.model)).toEqual(['ALL-CNN-A', 'A', 'Strided-CNN-A']);
+  expect(b.claims.map((k) => k.verdict)).toEqual(['holds', 'holds', 'not checked']);
+  const md = renderComparison(c);
+  expect(md).toContain('The runs differ in: seed (0, 1, 2, 5). The claims below take a network run with several seeds by its mean.');
+  expect(md).toContain('Ranking by test accuracy: 1. ALL-CNN-A 72.25% (mean of 2 seeds), 2. A 72.00% (mean of 3 seeds), 3. Strided-CNN-A 60.00%.');
+  expect(md).toContain('Over seeds: ALL-CNN-A 72.25% ± 1.06 (mean ± sd of 2 runs: all-s0, all-s1); A 72.00% ± 2.00 (mean ± sd of 3 runs: a-s0, a-s1, a-s2).');
+  // 0.25 points apart, inside A's noise: sd 2 / sqrt(3) = 1.15 points, more than the binomial 0.45 of 10,000 test images.
+  expect(md).toContain('- (1) ALL-CNN-A is at least as good as A: **holds**. ALL-CNN-A 72.25% (mean of 2 seeds) vs A 72.00% (mean of 3 seeds) (+0.25 points); within the ±1.15-point noise of A\'s mean over seeds.');
+});
+
+test('runs of one network with the same seed, or other settings too, are not taken as seeds', () => {
+  const same = compareRuns([{ label: 'x', result: record('a', 0.70) }, { label: 'y', result: record('a', 0.71) }]);
+  expect(same.bases[0].ambiguous).toEqual(['A']);
+  const mixed = compareRuns([{ label: 'x', result: record('a', 0.70) }, { label: 'y', result: record('a', 0.71, { seed: 1, lr: 0.05 }) }]);
+  expect(mixed.bases[0].ambiguous).toEqual(['A']);
+  expect(mixed.bases[0].ranking.every((r) => r.seeds === undefined)).toBe(true);
 });
 
 test('any config field that changes what a run measures is compared, execution-only ones are not', () => {

@@ -198,3 +198,47 @@ test('allcnn report: a folder that holds no experiment is refused with what to p
   await expect(reportFolder(dir)).rejects.toThrow(damaged);
   await expect(reproduce('tiny', TINY, { out: dir })).rejects.toThrow(damaged);
 });
+
+test('with seeds 3, each network trains its chosen rate with two more seeds, and its row is their mean ± sd', async () => {
+  const out = tmp();
+  const o: ReproduceOptions = { ...TINY, models: ['strided-cnn-a'], seeds: 3 };
+  const controller = new AbortController();
+  // Stopped once the first seed's full run is in: the row is that run, and the report says the other seeds are missing.
+  await expect(reproduce('tiny', o, { out }, { signal: controller.signal, onEvent: (e) => e.type === 'run-end' && e.record.phase === 'full' && controller.abort() })).rejects.toThrow();
+  const partial = await reportFolder(out);
+  expect(partial.progress).toMatchObject({ planned: 5, finished: 3, pending: [], pendingSeeds: ['Strided-CNN-A'] });
+  expect(fs.readFileSync(partial.report, 'utf8')).toContain('Extra seeds not all recorded yet (their rows are the mean of those that are): Strided-CNN-A.');
+
+  const { summary, report } = await reproduce('tiny', o, { out });
+  const runs = readJournal(path.join(out, 'runs.jsonl'));
+  const row = summary.rows[0];
+  const full = runs.filter((r) => r.phase === 'full');
+  // The rate chosen on seed 0, then seeds 1000 and 2000 at that rate, trained from scratch.
+  expect(full.map((r) => [r.seed, r.lr, r.repeat ?? 0]).sort()).toEqual([[0, row.lr, 0], [1000, row.lr, 1], [2000, row.lr, 2]]);
+  const test = full.map((r) => r.test.accuracy);
+  const mean = (test[0] + test[1] + test[2]) / 3;
+  const sd = Math.sqrt(test.reduce((s, t) => s + (t - mean) ** 2, 0) / 2);
+  expect(row.testAccuracy).toBeCloseTo(mean, 12);
+  expect(row.overSeeds).toMatchObject({ runs: 3, failed: 0 });
+  expect(row.overSeeds!.testSd).toBeCloseTo(sd, 12);
+  expect(row.selected).toBe(`table3/strided-cnn-a/lr=${row.lr}/seed=0/full`);
+  expect(row.tried.map((t) => t.lr).sort()).toEqual([0.01, 0.1]); // the probes, not the seeds
+  expect(fs.readFileSync(report, 'utf8')).toContain(`${(100 * mean).toFixed(2)} ± ${(100 * sd).toFixed(2)} (3 seeds)`);
+  expect((await reportFolder(out)).progress.pendingSeeds).toEqual([]);
+});
+
+test('an experiment recorded before --seeds existed resumes: its options count as one seed', async () => {
+  const out = tmp();
+  const o = { ...TINY, models: ['strided-cnn-a'], lrs: [0.1] };
+  await reproduce('tiny', o, { out });
+  const file = path.join(out, 'experiment.json');
+  const saved = JSON.parse(fs.readFileSync(file, 'utf8'));
+  delete saved.options.seeds;
+  fs.writeFileSync(file, JSON.stringify(saved));
+  const cached: string[] = [];
+  await reproduce('tiny', o, { out }, { onEvent: (e) => e.type === 'run-end' && e.cached && cached.push(e.record.id) });
+  expect(cached).toHaveLength(2);
+  expect((await reportFolder(out)).progress.planned).toBe(2);
+  await expect(reproduce('tiny', { ...o, seeds: 2 }, { out })).rejects.toThrow('differs in: seeds');
+  await expect(reproduce('tiny', { ...o, seeds: 2, maxRestarts: 1000 }, { out: tmp() })).rejects.toThrow('Expected an integer in [0, 999] for maxRestarts');
+});

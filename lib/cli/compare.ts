@@ -6,7 +6,7 @@ import { shown } from './util';
 
 export function compareCommand(): Command {
   return new Command('compare')
-    .description("put finished `allcnn train` runs side by side with the paper's Table 3 and check its claims on them")
+    .description("put finished `allcnn train` runs side by side with the paper's Table 3 and check its claims on them (a network's runs with several --seed values, by their mean)")
     .argument('<runs...>', 'the --out folders of `allcnn train` runs (or their result.json files)')
     .option('--json', 'print the comparison as JSON on stdout', false)
     .action((targets: string[], o) => {

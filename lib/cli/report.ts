@@ -14,9 +14,9 @@ export function reportCommand(): Command {
         process.stdout.write(`${JSON.stringify({ summary, progress: { ...progress, pending: progress.pending.map((p) => p.model) } }, null, 2)}\n`);
         return;
       }
-      const done = progress.pending.length === 0 && progress.pendingExtras.length === 0;
+      const done = progress.pending.length === 0 && progress.pendingExtras.length === 0 && progress.pendingSeeds.length === 0;
       console.log(`${progress.finished} of ${progress.planned} planned runs recorded${progress.restarts ? ` (+${progress.restarts} restarts)` : ''}; ` +
-        `${summary.rows.length} row${summary.rows.length === 1 ? '' : 's'}${done ? '' : `; not finished: ${[...progress.pending.map((p) => p.model), ...progress.pendingExtras].join(', ')}`}`);
+        `${summary.rows.length} row${summary.rows.length === 1 ? '' : 's'}${done ? '' : `; not finished: ${[...progress.pending.map((p) => p.model), ...progress.pendingExtras, ...progress.pendingSeeds.map((m) => `${m}'s extra seeds`)].join(', ')}`}`);
       console.log(`report: ${shown(report)}`);
     });
 }

@@ -4,7 +4,7 @@ import { Command, Option } from 'commander';
 import { MultiBar, Presets, SingleBar } from 'cli-progress';
 import { cudaAvailable } from '../backend';
 import { PREPS } from '../data/dataset';
-import { EXTRAS, PRESET_NAMES, PRESETS, PresetName, ReproduceOptions } from '../experiments/presets';
+import { EXTRAS, MAX_SEEDS, PRESET_NAMES, PRESETS, PresetName, ReproduceOptions } from '../experiments/presets';
 import { ExperimentEvent, reproduce } from '../experiments/runner';
 import { PRECISIONS } from '../train/config';
 import { AbortError } from '../train/train';
@@ -36,6 +36,7 @@ export function reproduceCommand(): Command {
     .option('--probe-epochs <n>', 'epochs of each learning-rate probe', int('--probe-epochs', 1))
     .option('--extras <list>', `extra rows after Table 3: ${EXTRAS.join(',')} (or "none"); default augment,ablations (cifar100 reads --data100)`, (v: string) => (v === 'none' ? [] : list('--extras', oneOf('--extras', EXTRAS))(v)))
     .option('--concurrency <n>', 'runs trained at once on the device', int('--concurrency', 1))
+    .option('--seeds <n>', `train each Table 3 network at its chosen rate with n seeds (the rate is chosen on the first); its row is their mean ± sd (default 1, as the paper)`, int('--seeds', 1, MAX_SEEDS))
     .option('--max-restarts <n>', 'restarts of a stalled run, each with the next seed', int('--max-restarts', 0))
     .option('--precision <p>', 'fp32, bf16 or fp16', oneOf('--precision', PRECISIONS))
     .option('--prep <name>', 'zca (the paper), std or none', oneOf('--prep', PREPS))
@@ -47,7 +48,7 @@ export function reproduceCommand(): Command {
       const device = o.device ?? (o.preset !== 'smoke' && cudaAvailable() ? 'cuda' : 'cpu');
       const options: ReproduceOptions = {
         ...preset, device,
-        ...pick(o, ['models', 'epochs', 'lrs', 'batchSize', 'augment', 'seed', 'limit', 'testLimit', 'lrSelection', 'probeEpochs', 'extras', 'concurrency', 'maxRestarts', 'precision', 'prep', 'fastPath']),
+        ...pick(o, ['models', 'epochs', 'lrs', 'batchSize', 'augment', 'seed', 'limit', 'testLimit', 'lrSelection', 'probeEpochs', 'extras', 'concurrency', 'seeds', 'maxRestarts', 'precision', 'prep', 'fastPath']),
       };
       if (options.lrSelection === 'probe' && options.probeEpochs > options.epochs) {
         throw Object.assign(new Error(`--probe-epochs ${options.probeEpochs} is more than the ${options.epochs} epochs of a run: pass a smaller --probe-epochs or more --epochs`), { exitCode: 2 });
@@ -58,7 +59,7 @@ export function reproduceCommand(): Command {
       const name = o.name ?? o.preset;
       const out = path.resolve(o.out ?? path.join('results', name));
       console.error(`reproduce ${name}: preset ${options.preset}, ${options.models.length} models x lrs [${options.lrs.join(', ')}] (${options.lrSelection}${options.lrSelection === 'probe' ? `, ${options.probeEpochs}-epoch probes` : ''}), ` +
-        `${options.epochs} epochs, batch ${options.batchSize}, device ${device}, concurrency ${options.concurrency}, extras: ${options.extras.join(', ') || 'none'}\n` +
+        `${options.epochs} epochs${options.seeds > 1 ? ` x ${options.seeds} seeds` : ''}, batch ${options.batchSize}, device ${device}, concurrency ${options.concurrency}, extras: ${options.extras.join(', ') || 'none'}\n` +
         `data: ${o.data === undefined ? 'the bundled 600-image CIFAR-10 sample' : shown(path.resolve(o.data))}\nresults: ${out}`);
       // The long presets on the sample or on a CPU run as asked, but say what that gives.
       if (o.preset !== 'smoke' && o.data === undefined) {

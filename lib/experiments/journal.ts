@@ -9,6 +9,7 @@ import * as path from 'node:path';
 import { makeFolder } from '../io/folder';
 import { readJsonFile } from '../io/json';
 import { writeFileAtomic } from '../report/atomic';
+import { ADDED_OPTIONS } from './presets';
 import type { RunRecord } from './types';
 
 /**
@@ -28,8 +29,8 @@ const SCHEDULING_ONLY = new Set(['concurrency']);
 export function checkClaim(out: string, options: object): boolean {
   const file = path.join(out, 'experiment.json');
   if (!fs.existsSync(file)) return false;
-  const saved = readExperiment(file);
-  const differs = Object.keys(options).filter((k) => !SCHEDULING_ONLY.has(k) && JSON.stringify(saved.options?.[k]) !== JSON.stringify((options as Record<string, unknown>)[k]));
+  const saved = { ...ADDED_OPTIONS, ...readExperiment(file).options } as Record<string, unknown>;
+  const differs = Object.keys(options).filter((k) => !SCHEDULING_ONLY.has(k) && JSON.stringify(saved[k]) !== JSON.stringify((options as Record<string, unknown>)[k]));
   if (differs.length) {
     throw new Error(`${out} holds an experiment made with other options (differs in: ${differs.join(', ')}); rerun with the same options to resume it, or pick another --name`);
   }

@@ -50,6 +50,12 @@ export interface ReproduceOptions {
   extras: Extra[];
   /** Runs trained at the same time on one device. */
   concurrency: number;
+  /**
+   * Seeds per Table 3 network at its chosen rate (default 1, as in the
+   * paper): with more, its row is the mean over them, with their spread.
+   * The rate is chosen on the first seed.
+   */
+  seeds: number;
   /** Restarts, with the next seed, of a run that stalled at chance level. */
   maxRestarts: number;
   stallEpochs: number;
@@ -60,9 +66,19 @@ export interface ReproduceOptions {
 }
 
 const PAPER_LRS = [0.25, 0.1, 0.05, 0.01];
+
+export const MAX_SEEDS = 100;
+/** Repeat k of a network (k = 1 .. seeds - 1) trains with seed `seed + k * SEED_STRIDE`, clear of the restarts' seed + 1, + 2, ... */
+export const SEED_STRIDE = 1000;
+
+/**
+ * Options added after experiments were recorded without them, with the value
+ * that those experiments ran with: an older experiment.json resumes.
+ */
+export const ADDED_OPTIONS: Partial<ReproduceOptions> = { seeds: 1 };
 const COMMON = {
   models: MODEL_IDS, batchSize: DEFAULTS.batchSize, augment: false, seed: 0, limit: null, testLimit: null,
-  extras: ['augment', 'ablations'] as Extra[], concurrency: 1, maxRestarts: 2, precision: 'fp32' as Precision, prep: 'zca' as const, fastPath: true,
+  extras: ['augment', 'ablations'] as Extra[], concurrency: 1, seeds: 1, maxRestarts: 2, precision: 'fp32' as Precision, prep: 'zca' as const, fastPath: true,
 };
 
 export const PRESETS: Record<PresetName, Omit<ReproduceOptions, 'device'>> = {
@@ -105,7 +121,9 @@ export function checkReproduceOptions(o: unknown): ReproduceOptions {
   if (selection === 'probe') checkInteger('probeEpochs', r.probeEpochs, 1, epochs);
   listOf('extras', r.extras, (e) => checkOneOf('extras', e, EXTRAS), true);
   checkInteger('concurrency', r.concurrency, 1);
-  checkInteger('maxRestarts', r.maxRestarts, 0);
+  checkInteger('seeds', r.seeds, 1, MAX_SEEDS);
+  // A repeat's restarts take the seeds after its own: they must not reach the next repeat's.
+  checkInteger('maxRestarts', r.maxRestarts, 0, r.seeds === 1 ? Number.MAX_SAFE_INTEGER : SEED_STRIDE - 1);
   checkInteger('stallEpochs', r.stallEpochs, 0);
   checkOneOf('precision', r.precision, PRECISIONS);
   checkOneOf('prep', r.prep, PREPS);

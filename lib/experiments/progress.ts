@@ -19,6 +19,8 @@ export interface ExperimentProgress {
   pending: Array<{ model: string; tried: Array<{ lr: number; runs: RunRecord[] }> }>;
   /** Extra rows (augmented, ablation, CIFAR-100) without a record yet. */
   pendingExtras: string[];
+  /** Table 3 networks with a row whose extra seeds (options.seeds) are not all recorded yet. */
+  pendingSeeds: string[];
 }
 
 /** The Table 3 networks an experiment trains: those asked for, and ALL-CNN-C when the extras need its rate. */
@@ -38,7 +40,8 @@ function extraLabels(o: Pick<ReproduceOptions, 'extras'>): string[] {
 export function experimentProgress(o: ReproduceOptions, records: readonly RunRecord[]): ExperimentProgress {
   const models = table3Models(o);
   const extras = extraLabels(o);
-  const perModel = o.lrSelection === 'probe' ? o.lrs.length + 1 : o.lrs.length;
+  // Older experiment.json files have no seeds: one.
+  const perModel = (o.lrSelection === 'probe' ? o.lrs.length + 1 : o.lrs.length) + (o.seeds ?? 1) - 1;
   const own = records.filter((r) => !r.restartOf);
   // The runs that choose a network's rate: its probes, or in full mode its full runs (a row once all are in).
   const phase = o.lrSelection === 'probe' ? 'probe' : 'full';
@@ -48,11 +51,14 @@ export function experimentProgress(o: ReproduceOptions, records: readonly RunRec
       ? records.some((r) => r.label === name && r.phase === 'full')
       : o.lrs.every((lr) => own.some((r) => r.label === name && r.lr === lr));
   const pending = models.map((id) => MODELS[id].name).filter((name) => !hasRow(name)).map((name) => ({ model: name, tried: tried(name) }));
+  const repeatsOf = (name: string) => new Set(own.filter((r) => r.group === 'table3' && r.label === name && r.repeat).map((r) => r.repeat)).size;
+  const pendingSeeds = models.map((id) => MODELS[id].name).filter((name) => hasRow(name) && repeatsOf(name) < (o.seeds ?? 1) - 1);
   return {
     planned: models.length * perModel + extras.length,
     finished: own.length,
     restarts: records.length - own.length,
     pending,
     pendingExtras: extras.filter((label) => !records.some((r) => r.label === label)),
+    pendingSeeds,
   };
 }

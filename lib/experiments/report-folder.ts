@@ -9,7 +9,7 @@ import { DataError } from '../errors';
 import { progressSection } from '../report/progress';
 import { writeReport } from '../report/report';
 import { readExperiment, readJournal } from './journal';
-import type { ReproduceOptions } from './presets';
+import { ADDED_OPTIONS, ReproduceOptions } from './presets';
 import { ExperimentProgress, experimentProgress } from './progress';
 import { buildSummary } from './summary';
 import type { Summary } from './types';
@@ -19,10 +19,11 @@ export async function reportFolder(dir: string): Promise<{ summary: Summary; pro
   if (!fs.existsSync(file)) {
     throw new DataError(`${dir} ${fs.existsSync(dir) ? 'has no experiment.json' : 'does not exist'}: pass the results folder of \`allcnn reproduce\` (its --out)`);
   }
-  const options = readExperiment(file).options as ReproduceOptions | undefined;
-  if (!Array.isArray(options?.lrs) || !Array.isArray(options.models)) {
+  const saved = readExperiment(file).options as ReproduceOptions | undefined;
+  if (!Array.isArray(saved?.lrs) || !Array.isArray(saved.models)) {
     throw new DataError(`${file} holds no Table 3 experiment (the transfer preset writes its own report when it runs)`);
   }
+  const options: ReproduceOptions = { ...ADDED_OPTIONS, ...saved };
   const journal = path.join(dir, 'runs.jsonl');
   const records = readJournal(journal);
   const progress = experimentProgress(options, records);

@@ -25,7 +25,7 @@ import { AbortError, Progress, trainModel } from '../train/train';
 import { MODELS } from '../../models';
 import { ABLATIONS, AUGMENTED, CIFAR100_ROW } from './ablations';
 import { appendJournal, checkClaim, claimFolder, readJournal } from './journal';
-import { checkReproduceOptions, ReproduceOptions } from './presets';
+import { checkReproduceOptions, ReproduceOptions, SEED_STRIDE } from './presets';
 import { table3Models } from './progress';
 import { buildSummary } from './summary';
 import type { RunGroup, RunRecord, Summary } from './types';
@@ -38,6 +38,8 @@ export interface RunTask {
   config: TrainConfig;
   phase: 'probe' | 'full';
   claim?: string;
+  /** The k-th extra seed of a Table 3 network at its chosen rate. */
+  repeat?: number;
 }
 
 export type ExperimentEvent =
@@ -123,7 +125,7 @@ export async function reproduce(name: string, o: ReproduceOptions, where: { out:
       const { network: _unused, ...rest } = r;
       const record: RunRecord = {
         id, group: task.group, label: task.label, model: typeof task.model === 'string' ? MODELS[task.model].name : task.model.name.replace(/ \(.*\)$/, ''),
-        lr: r.config.lr, seed, phase: task.phase, epochs: rest.config.epochs, stalled: r.stalled, diverged: r.diverged, restartOf,
+        lr: r.config.lr, seed, phase: task.phase, epochs: rest.config.epochs, stalled: r.stalled, diverged: r.diverged, restartOf, ...(task.repeat ? { repeat: task.repeat } : {}),
         ...(r.absentClasses.length ? { absentClasses: r.absentClasses } : {}),
         validation: r.validation, test: r.test, parameters: r.parameters, seconds: r.seconds, imagesPerSecond: r.imagesPerSecond, device: r.device, cudaGraph: r.cudaGraph,
         history: r.history, config: r.config, finishedAt: new Date().toISOString(),
@@ -155,16 +157,20 @@ export async function reproduce(name: string, o: ReproduceOptions, where: { out:
   /**
    * One model's learning-rate selection: `chosen` resolves to the run that
    * picked the rate (the best probe, or in full mode the best full run),
-   * `full` to the chosen full run.
+   * `full` to the chosen full runs: the one with the first seed, and with
+   * options.seeds > 1 the others.
    */
-  const selectLearningRate = (id: string, label: string): { chosen: Promise<RunRecord>; full: Promise<RunRecord> } => {
-    const task = (lr: number, phase: 'probe' | 'full'): RunTask => ({ id: `table3/${id}/lr=${lr}`, group: 'table3', label, model: id, config: baseConfig(id, lr), phase });
+  const selectLearningRate = (id: string, label: string): { chosen: Promise<RunRecord>; full: Promise<RunRecord[]> } => {
+    const task = (lr: number, phase: 'probe' | 'full', repeat?: number): RunTask => ({
+      id: `table3/${id}/lr=${lr}`, group: 'table3', label, model: id, config: baseConfig(id, lr), phase, ...(repeat ? { repeat } : {}),
+    });
+    const repeats = (lr: number) => Array.from({ length: o.seeds - 1 }, (_, i) => runWithRestarts(task(lr, 'full', i + 1), undefined, o.seed + (i + 1) * SEED_STRIDE));
     if (o.lrSelection === 'full') {
       const chosen = Promise.all(o.lrs.map((lr) => runWithRestarts(task(lr, 'full')))).then(best);
-      return { chosen, full: chosen };
+      return { chosen, full: chosen.then((c) => Promise.all([c, ...repeats(c.lr)])) };
     }
     const chosen = Promise.all(o.lrs.map((lr) => runWithRestarts(task(lr, 'probe'), o.probeEpochs))).then(best);
-    return { chosen, full: chosen.then((c) => runWithRestarts(task(c.lr, 'full'), undefined, c.seed)) };
+    return { chosen, full: chosen.then((c) => Promise.all([runWithRestarts(task(c.lr, 'full'), undefined, c.seed), ...repeats(c.lr)])) };
   };
 
   try {

@@ -6,9 +6,13 @@ import { SEED_REPORT } from './reference';
 import type { ReproduceOptions } from './presets';
 import type { ResultRow, RunGroup, RunRecord, Summary } from './types';
 
-/** The row for runs sharing a label: the best full-length run that neither stalled nor diverged, by validation accuracy. */
+/**
+ * The row for runs sharing a label: the best full-length run that neither
+ * stalled nor diverged, by validation accuracy; with extra seeds at its rate
+ * (options.seeds), the mean over those seeds.
+ */
 function rowFor(label: string, group: RunGroup, runs: RunRecord[]): ResultRow | null {
-  const full = runs.filter((r) => r.phase === 'full');
+  const full = runs.filter((r) => r.phase === 'full' && !r.repeat);
   if (full.length === 0) return null;
   const ok = full.filter((r) => !r.stalled && !r.diverged);
   const best = (ok.length ? ok : full).reduce((a, b) => (b.validation.accuracy > a.validation.accuracy ? b : a));
@@ -21,6 +25,8 @@ function rowFor(label: string, group: RunGroup, runs: RunRecord[]): ResultRow | 
     label, model: best.model, group, selected: best.id, lr: best.lr, validationAccuracy: best.validation.accuracy, testAccuracy: best.test.accuracy,
     parameters: best.parameters, epochs: best.history.length, seconds: runs.reduce((s, r) => s + r.seconds, 0), tried,
   };
+  const seeds = seedsOf(best, runs);
+  if (seeds) Object.assign(row, seeds);
   if (group === 'table3') {
     const paper = paperTable3Accuracy(best.model);
     if (paper !== undefined) row.paperTestAccuracy = paper / 100;
@@ -36,6 +42,28 @@ function rowFor(label: string, group: RunGroup, runs: RunRecord[]): ResultRow | 
   const ablation = ABLATIONS.find((a) => a.label === label);
   if (ablation) Object.assign(row, { claim: ablation.claim, baseline: 'ALL-CNN-C', expect: ablation.expect });
   return row;
+}
+
+/**
+ * The chosen run and its extra seeds at the same rate, each the last of its
+ * restarts: their mean accuracies and spread, the stalled and diverged left
+ * out. Null when no extra seed has a record.
+ */
+function seedsOf(best: RunRecord, runs: RunRecord[]): Pick<ResultRow, 'validationAccuracy' | 'testAccuracy' | 'overSeeds'> | null {
+  const restarted = new Set(runs.map((r) => r.restartOf).filter(Boolean));
+  const repeats = runs.filter((r) => r.repeat && r.phase === 'full' && r.lr === best.lr && !restarted.has(r.id));
+  if (repeats.length === 0) return null;
+  const all = [best, ...repeats];
+  const ok = all.filter((r) => !r.stalled && !r.diverged);
+  if (ok.length === 0) return null;
+  const mean = (xs: number[]) => xs.reduce((s, x) => s + x, 0) / xs.length;
+  const sd = (xs: number[]) => (xs.length < 2 ? NaN : Math.sqrt(xs.reduce((s, x) => s + (x - mean(xs)) ** 2, 0) / (xs.length - 1)));
+  const val = ok.map((r) => r.validation.accuracy);
+  const test = ok.map((r) => r.test.accuracy);
+  return {
+    validationAccuracy: mean(val), testAccuracy: mean(test),
+    overSeeds: { runs: ok.length, validationSd: sd(val), testSd: sd(test), ids: ok.map((r) => r.id), failed: all.length - ok.length },
+  };
 }
 
 /** Table 3's networks as in the paper, then the augmented runs, the ablations and CIFAR-100. */

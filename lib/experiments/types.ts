@@ -27,6 +27,8 @@ export interface RunRecord {
   diverged?: boolean;
   /** The id of the stalled run this one restarts (with another seed). */
   restartOf?: string;
+  /** k for the k-th extra seed of a Table 3 network at its chosen rate (options.seeds > 1); absent for the run that chose it. */
+  repeat?: number;
   /** TrainResult.absentClasses, when the data lacked some classes (the CIFAR-100 subsets archive has 20 of 100). */
   absentClasses?: string[];
   validation: { accuracy: number; loss: number; count: number };
@@ -62,6 +64,13 @@ export interface ResultRow {
   paperTestAccuracy?: number;
   /** Classes without images in the data the row was trained on: no paper number is set beside it. */
   absentClasses?: number;
+  /**
+   * With options.seeds > 1: the row's accuracies are the means over the runs
+   * of its chosen rate with different seeds (the `ids`; the stalled and
+   * diverged left out, and counted in `failed`), and these their sample
+   * standard deviations, as fractions like the accuracies.
+   */
+  overSeeds?: { runs: number; validationSd: number; testSd: number; ids: string[]; failed: number };
   /** The seed report's numbers where it gives them. */
   seedReport?: { validationAccuracy: number; testAccuracy: number; epochs: number };
   /** For ablations: the claim being tested, and the row it is compared with. */

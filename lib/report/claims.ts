@@ -16,6 +16,10 @@
  * m is one binomial standard error of the baseline's test accuracy,
  * 100 * sqrt(p (1 - p) / n) for n test images (0.30 points at p = 0.9,
  * n = 10,000, CIFAR-10's test set); 0.30 when n was not recorded.
+ *
+ * A network run with several seeds (`allcnn compare`) is scored by its mean,
+ * and its noise is the larger of that binomial error and the standard error
+ * of the mean over the seeds.
  */
 import { CLOSE_POINTS, variantsOf } from './paper';
 import { pct, points } from './format';
@@ -28,6 +32,12 @@ export interface Scored {
   model: string;
   test: number;
   count: number;
+  /**
+   * Set when `test` is the mean over runs that differ only in their seed:
+   * how many, and the sample standard deviation of their test accuracies
+   * (points).
+   */
+  seeds?: { runs: number; sd: number };
 }
 
 export interface ClaimCheck {
@@ -45,6 +55,22 @@ export function noisePoints(testPercent: number, count: number): number {
   return 100 * Math.sqrt((p * (1 - p)) / count);
 }
 
+/**
+ * The noise of a scored row, in points: one binomial standard error of its
+ * test accuracy, or for a mean over seeds the standard error of that mean
+ * (sd / sqrt(runs)) when it is larger, as it is when seeds differ by more
+ * than the test set can tell apart.
+ */
+export function scoredNoise(s: Scored): number {
+  const binomial = noisePoints(s.test, s.count);
+  return s.seeds ? Math.max(binomial, s.seeds.sd / Math.sqrt(s.seeds.runs)) : binomial;
+}
+
+/** '61.18%', or '61.18% (mean of 3 seeds)'. */
+export function scoreText(s: Scored): string {
+  return `${pct(s.test)}%${s.seeds ? ` (mean of ${s.seeds.runs} seeds)` : ''}`;
+}
+
 export function ablationVerdict(diff: number, noise: number, expect: 'lower' | 'higher' = 'lower'): Verdict {
   if (!Number.isFinite(diff)) return 'inconclusive';
   if (Math.abs(diff) < noise) return 'inconclusive';
@@ -52,11 +78,12 @@ export function ablationVerdict(diff: number, noise: number, expect: 'lower' | '
 }
 
 function versus(a: Scored, b: Scored): string {
-  return `${a.model} ${pct(a.test)}% vs ${b.model} ${pct(b.test)}% (${points(a.test - b.test)} points)`;
+  return `${a.model} ${scoreText(a)} vs ${b.model} ${scoreText(b)} (${points(a.test - b.test)} points)`;
 }
 
-function noiseNote(d: number, noise: number): string {
-  return Math.abs(d) < noise ? `; within the ±${noise.toFixed(2)}-point noise of one test accuracy` : '';
+function noiseNote(d: number, s: Scored): string {
+  const noise = scoredNoise(s);
+  return Math.abs(d) < noise ? `; within the ±${noise.toFixed(2)}-point noise of ${s.seeds ? `${s.model}'s mean over seeds` : 'one test accuracy'}` : '';
 }
 
 /** Claims (1)-(3) for base model `x`; a claim whose rows were not run is 'not checked'. */
@@ -70,7 +97,7 @@ export function baseClaims(x: string, byModel: ReadonlyMap<string, Scored>): Cla
       return { claim, verdict: 'not checked', text: `not checked: ${missing} not run` };
     }
     const d = ra.test - rb.test;
-    const note = withNoise ? noiseNote(d, noisePoints(rb.test, rb.count)) : '';
+    const note = withNoise ? noiseNote(d, rb) : '';
     return { claim, verdict: holds(d) ? 'holds' : 'does not hold', text: `${versus(ra, rb)}${note}` };
   };
   return [

@@ -5,7 +5,9 @@
  * on these numbers (claims.ts). This is how a user who trains networks one by
  * one (on a CPU, say) gets the comparison `allcnn reproduce` writes for its
  * own grid. A CIFAR-100 run is set beside the paper's CIFAR-100 result
- * instead, and left out of the claims, which are about CIFAR-10.
+ * instead, and left out of the claims, which are about CIFAR-10. Runs of one
+ * network that differ only in their seed are repeats: the claims take their
+ * mean, and their spread sets the noise.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -13,7 +15,7 @@ import { recordedDataset } from '../data/dataset';
 import { readJsonFile } from '../io/json';
 import type { TrainResult } from '../train/train';
 import { MODELS } from '../../models';
-import { baseClaims, ClaimCheck, Scored } from './claims';
+import { baseClaims, ClaimCheck, Scored, scoreText } from './claims';
 import { duration, MISSING, pct, points, table } from './format';
 import { BASES, PAPER_CIFAR100, PAPER_EPOCHS, paperTestAccuracy, variantsOf } from './paper';
 
@@ -57,10 +59,14 @@ export interface ComparisonRow {
 
 export interface BaseComparison {
   base: string;
-  /** The variants that were run, best test accuracy first. */
+  /** The variants that were run, best test accuracy first; a variant run with several seeds once, by its mean. */
   ranking: Scored[];
   claims: ClaimCheck[];
-  /** Variants run more than once: the claims would depend on which run is taken, so they are not checked. */
+  /**
+   * Variants run more than once in ways other than their seed (another rate,
+   * say): the claims would depend on which run is taken, so they are not
+   * checked.
+   */
   ambiguous: string[];
 }
 
@@ -95,17 +101,46 @@ export function compareRuns(runs: readonly ComparedRun[]): Comparison {
     const values = [...new Set(configs.map((c) => JSON.stringify(c[key] ?? null)))];
     return values.length > 1 ? [`${key} (${values.join(', ')})`] : [];
   });
-  // The claims are Table 3's, about CIFAR-10.
-  const scored: Scored[] = rows.filter((r) => r.dataset === 'cifar10').map((r) => ({ label: r.label, model: r.model, test: r.testAccuracy, count: r.testCount }));
+  // The claims are Table 3's, about CIFAR-10. What a run measures, but for its seed: runs alike in it are repeats.
+  const recipe = configs.map((c) => JSON.stringify(keys.filter((k) => k !== 'seed').map((k) => c[k] ?? null)));
+  const scored = rows.flatMap((r, i) => (r.dataset === 'cifar10' ? [{ label: r.label, model: r.model, test: r.testAccuracy, count: r.testCount, seed: r.seed, recipe: recipe[i] }] : []));
   const bases = BASES.flatMap((base) => {
     const names: string[] = Object.values(variantsOf(base));
-    const mine = scored.filter((s) => names.includes(s.model)).sort((a, b) => b.test - a.test);
+    const mine = scored.filter((s) => names.includes(s.model));
     if (mine.length === 0) return [];
-    const ambiguous = names.filter((m) => mine.filter((s) => s.model === m).length > 1);
-    const claims = ambiguous.length ? [] : baseClaims(base, new Map(mine.map((s) => [s.model, s])));
-    return [{ base, ranking: mine, claims, ambiguous }];
+    const byModel = new Map<string, Scored>();
+    const ambiguous: string[] = [];
+    for (const model of names) {
+      const runs = mine.filter((s) => s.model === model);
+      if (runs.length === 1) byModel.set(model, plain(runs[0]));
+      else if (runs.length > 1 && isSeedRepeat(runs)) byModel.set(model, meanOverSeeds(runs));
+      else if (runs.length > 1) ambiguous.push(model);
+    }
+    const ranking = (ambiguous.length ? mine.map(plain) : [...byModel.values()]).sort((a, b) => b.test - a.test);
+    const claims = ambiguous.length ? [] : baseClaims(base, byModel);
+    return [{ base, ranking, claims, ambiguous }];
   });
   return { rows, differences, bases };
+}
+
+type SeededScore = Scored & { seed: number; recipe: string };
+
+function plain({ label, model, test, count }: SeededScore): Scored {
+  return { label, model, test, count };
+}
+
+/** Runs of one network with the same settings and different seeds. */
+function isSeedRepeat(runs: readonly SeededScore[]): boolean {
+  return new Set(runs.map((r) => r.recipe)).size === 1 && new Set(runs.map((r) => r.seed)).size === runs.length;
+}
+
+/** Several seeds of one network as one score: the mean test accuracy, with the spread between the seeds. */
+function meanOverSeeds(runs: readonly SeededScore[]): Scored {
+  const n = runs.length;
+  const mean = runs.reduce((sum, r) => sum + r.test, 0) / n;
+  const sd = Math.sqrt(runs.reduce((sum, r) => sum + (r.test - mean) ** 2, 0) / (n - 1));
+  const count = Math.min(...runs.map((r) => r.count));
+  return { label: runs.map((r) => r.label).join(', '), model: runs[0].model, test: mean, count, seeds: { runs: n, sd } };
 }
 
 const HEAD = [
@@ -122,8 +157,14 @@ export function renderComparison(c: Comparison): string {
   ]);
   const out = [table(HEAD, body), ''];
   const claims = c.bases.length > 0;
-  if (c.differences.length) out.push(`The runs differ in: ${c.differences.join('; ')}.${claims ? ' The claims below compare them all the same.' : ''}`);
-  else if (c.rows.length > 1) out.push('The runs share every training setting but the network.');
+  if (c.differences.length) {
+    const seeded = c.bases.some((b) => b.ranking.some((r) => r.seeds));
+    const onlySeeds = c.differences.every((d) => d.startsWith('seed ('));
+    const how = !claims ? '' : seeded
+      ? ` The claims below take a network run with several seeds by its mean${onlySeeds ? '' : ', and compare the runs all the same'}.`
+      : ' The claims below compare them all the same.';
+    out.push(`The runs differ in: ${c.differences.join('; ')}.${how}`);
+  } else if (c.rows.length > 1) out.push('The runs share every training setting but the network.');
   const c100 = c.rows.filter((r) => r.dataset === 'cifar100');
   if (c100.length) {
     const them = c100.length === 1 ? 'it' : 'them';
@@ -140,9 +181,13 @@ export function renderComparison(c: Comparison): string {
   for (const b of c.bases) {
     out.push('', `### Model ${b.base} and its variants`, '');
     const name = (r: Scored) => (b.ambiguous.includes(r.model) ? `${r.model} (${r.label})` : r.model);
-    out.push(`Ranking by test accuracy: ${b.ranking.map((r, i) => `${i + 1}. ${name(r)} ${pct(r.test)}%`).join(', ')}.`);
+    out.push(`Ranking by test accuracy: ${b.ranking.map((r, i) => `${i + 1}. ${name(r)} ${scoreText(r)}`).join(', ')}.`);
+    const seeded = b.ranking.filter((r) => r.seeds);
+    if (seeded.length) {
+      out.push('', `Over seeds: ${seeded.map((r) => `${r.model} ${pct(r.test)}% ± ${r.seeds!.sd.toFixed(2)} (mean ± sd of ${r.seeds!.runs} runs: ${r.label})`).join('; ')}.`);
+    }
     if (b.ambiguous.length) {
-      out.push('', `The paper's claims are not checked: ${b.ambiguous.join(', ')} was run more than once.`);
+      out.push('', `The paper's claims are not checked: ${b.ambiguous.join(', ')} was run more than once with other settings than the seed.`);
       continue;
     }
     out.push('', ...b.claims.map((k) => (k.verdict === 'not checked' ? `- ${k.claim}: ${k.text}.` : `- ${k.claim}: **${k.verdict}**. ${k.text}.`)));

@@ -7,7 +7,7 @@ import { runScale } from './records';
 
 /** '' when every planned run is recorded. */
 export function progressSection(p: ExperimentProgress, o: Pick<ReproduceOptions, 'lrs' | 'lrSelection' | 'probeEpochs'>, runs: readonly RunRecord[]): string {
-  if (p.pending.length === 0 && p.pendingExtras.length === 0) return '';
+  if (p.pending.length === 0 && p.pendingExtras.length === 0 && p.pendingSeeds.length === 0) return '';
   const s = runScale(runs);
   const restarts = p.restarts ? ` (and ${p.restarts} restart${p.restarts === 1 ? '' : 's'} of stalled runs)` : '';
   const parts = [
@@ -24,5 +24,6 @@ export function progressSection(p: ExperimentProgress, o: Pick<ReproduceOptions,
     );
   }
   if (p.pendingExtras.length) parts.push(`Not run yet: ${p.pendingExtras.join('; ')}.`);
+  if (p.pendingSeeds.length) parts.push(`Extra seeds not all recorded yet (their rows are the mean of those that are): ${p.pendingSeeds.join(', ')}.`);
   return parts.join('\n\n');
 }

@@ -34,7 +34,10 @@ export function table3ByModel(summary: Summary): Map<string, ResultRow> {
   return m;
 }
 
-/** A row's test accuracy in percent and its selected run's test-set size (0 when unknown). */
+/** A row's test accuracy in percent (its mean over seeds, with their spread, when it has several) and its selected run's test-set size (0 when unknown). */
 export function scoreOf(row: ResultRow, scale: number, runs: ReadonlyMap<string, RunRecord>): Scored {
-  return { label: row.label, model: row.model, test: num(row.testAccuracy) * scale, count: num(runs.get(row.selected)?.test?.count) || 0 };
+  const score: Scored = { label: row.label, model: row.model, test: num(row.testAccuracy) * scale, count: num(runs.get(row.selected)?.test?.count) || 0 };
+  const seeds = row.overSeeds;
+  if (seeds && seeds.runs > 1) score.seeds = { runs: seeds.runs, sd: num(seeds.testSd) * scale };
+  return score;
 }

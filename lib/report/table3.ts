@@ -4,7 +4,7 @@
  * ranking of its four variants and the paper's three claims on our numbers.
  */
 import type { RunRecord, Summary } from '../experiments/types';
-import { baseClaims, ranking, Scored } from './claims';
+import { baseClaims, ranking, Scored, scoreText } from './claims';
 import { asPercent, MISSING, NOT_RUN, num, pct, points, table } from './format';
 import { BASES, PAPER_EPOCHS, TABLE3, variantsOf } from './paper';
 import { byId, paperAccuracy, rowScale, scoreOf, table3ByModel } from './records';
@@ -33,8 +33,12 @@ export function table3Table(summary: Summary): string {
     const test = num(r.testAccuracy) * s;
     const paper = paperAccuracy(r);
     const seed = r.seedReport;
+    // With several seeds: the mean ± the standard deviation between them, and how many.
+    const seeds = r.overSeeds && r.overSeeds.runs > 1 ? r.overSeeds : null;
+    const spread = (sd: number) => (seeds ? ` ± ${num(sd * s).toFixed(2)} (${seeds.runs} seeds${seeds.failed ? `; ${seeds.failed} more stalled or diverged` : ''})` : '');
     return [
-      model, num(r.parameters).toLocaleString('en-US'), String(r.lr), String(r.epochs), pct(num(r.validationAccuracy) * s), pct(test),
+      model, num(r.parameters).toLocaleString('en-US'), String(r.lr), String(r.epochs), pct(num(r.validationAccuracy) * s) + spread(num(seeds?.validationSd)),
+      pct(test) + spread(num(seeds?.testSd)),
       pct(paper), points(test - paper),
       seed ? pct(asPercent(seed.validationAccuracy)) : MISSING, seed ? pct(asPercent(seed.testAccuracy)) : MISSING, seed ? String(seed.epochs) : MISSING,
     ];
@@ -56,7 +60,7 @@ export function claimsSection(summary: Summary, runs: readonly RunRecord[]): str
     const v = variantsOf(x);
     out.push(`### Model ${x} and its variants`, '');
     const { ranked, missing } = ranking(x, scored);
-    const order = ranked.map((r, i) => `${i + 1}. ${r.model} ${pct(r.test)}%`).join(', ');
+    const order = ranked.map((r, i) => `${i + 1}. ${r.model} ${scoreText(r)}`).join(', ');
     out.push(`Ranking by our test accuracy: ${order || 'none run'}${missing.length ? `; not run: ${missing.join(', ')}` : ''}.`);
     const paperOrder = Object.values(v).map((m) => ({ m, a: paperAccuracy({ model: m, group: 'table3' }) })).sort((a, b) => b.a - a.a);
     out.push(`The paper's ranking: ${paperOrder.map((p, i) => `${i + 1}. ${p.m} ${pct(p.a)}%`).join(', ')}.`, '');
@@ -64,6 +68,14 @@ export function claimsSection(summary: Summary, runs: readonly RunRecord[]): str
     out.push('');
   }
   return out.join('\n').trimEnd();
+}
+
+/** How rows trained with several seeds read; empty when none was. */
+export function seedsNote(summary: Summary): string {
+  if (!summary.rows.some((r) => r.group === 'table3' && r.overSeeds && r.overSeeds.runs > 1)) return '';
+  return 'Rows with several seeds: their accuracies are the means over the seeds, ± the standard deviation between them. ' +
+    "Each network's rate was chosen on its first seed; the others trained at that rate from scratch. " +
+    'The claims below take these means, with the standard error of each mean as its noise where it exceeds the test set\'s.';
 }
 
 /** Says that short runs support only tentative conclusions; empty for the paper preset. */
