@@ -204,4 +204,10 @@ test('the run records kept in docs/runs (real CPU runs) are read back and compar
   }
   const modelC = runs.find((r) => r.label === 'cpu-c');
   expect(modelC?.result.test.accuracy).toBeCloseTo(0.6572, 10);
+  // Three seeds each of Strided-CNN-A and A (docs/RESULTS.md, "How much one seed says"): taken as repeats, by their means.
+  const seeds = compareRuns(runs.filter((r) => r.label.startsWith('seeds-')));
+  const [a] = seeds.bases;
+  expect(a.ambiguous).toEqual([]);
+  expect(a.ranking.map((r) => [r.model, r.test.toFixed(2), r.seeds?.sd.toFixed(2), r.seeds?.runs])).toEqual([['Strided-CNN-A', '36.92', '2.10', 3], ['A', '35.58', '2.50', 3]]);
+  expect(renderComparison(seeds)).toContain('- (2) Strided-CNN-A is below A: **does not hold**. Strided-CNN-A 36.92% (mean of 3 seeds) vs A 35.58% (mean of 3 seeds) (+1.34 points); within the ±1.45-point noise');
 });
