@@ -224,6 +224,7 @@ test('with seeds 3, each network trains its chosen rate with two more seeds, and
   expect(row.selected).toBe(`table3/strided-cnn-a/lr=${row.lr}/seed=0/full`);
   expect(row.tried.map((t) => t.lr).sort()).toEqual([0.01, 0.1]); // the probes, not the seeds
   expect(fs.readFileSync(report, 'utf8')).toContain(`${(100 * mean).toFixed(2)} ± ${(100 * sd).toFixed(2)} (3 seeds)`);
+  expect(fs.readFileSync(path.join(out, 'figures', 'summary.svg'), 'utf8')).toContain('black lines: ± the standard deviation between seeds');
   expect((await reportFolder(out)).progress.pendingSeeds).toEqual([]);
 });
 

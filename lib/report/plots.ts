@@ -63,32 +63,45 @@ export async function learningCurves(run: RunRecord, outBase: string): Promise<{
   return writeFigure(spec, outBase);
 }
 
-/** Test accuracy of each Table 3 model: ours, the paper's and the seed report's, side by side. */
+/** Test accuracy of each Table 3 model: ours (± the sd between seeds, with several), the paper's and the seed report's, side by side. */
 export async function summaryFigure(summary: Summary, outBase: string): Promise<{ svg: string; png: string }> {
   const s = rowScale(summary);
   const rows = summary.rows.filter((r) => r.group === 'table3');
   const models = [...TABLE3.map((t) => t.model), ...rows.map((r) => r.model).filter((m) => !TABLE3.some((t) => t.model === m))];
-  const data: Array<{ model: string; source: string; accuracy: number }> = [];
+  const data: Array<{ model: string; source: string; accuracy: number; low?: number; high?: number }> = [];
   for (const model of models) {
     const row = rows.find((r) => r.model === model);
     const name = row ? model : `${model} (not run)`;
-    if (row) data.push({ model: name, source: 'ours', accuracy: num(row.testAccuracy) * s });
+    const sd = row?.overSeeds && row.overSeeds.runs > 1 ? num(row.overSeeds.testSd) * s : NaN;
+    const accuracy = num(row?.testAccuracy) * s;
+    if (row) data.push({ model: name, source: 'ours', accuracy, ...(Number.isFinite(sd) ? { low: accuracy - sd, high: accuracy + sd } : {}) });
     data.push({ model: name, source: 'paper', accuracy: paperAccuracy(row ?? { model, group: 'table3' }) });
     if (row?.seedReport) data.push({ model: name, source: 'seed report', accuracy: asPercent(row.seedReport.testAccuracy) });
   }
   const order = models.map((m) => (rows.some((r) => r.model === m) ? m : `${m} (not run)`));
   const spec: TopLevelSpec = {
-    title: { text: `Table 3: test accuracy (${summary.name}, preset ${summary.preset})`, subtitle: 'CIFAR-10 without augmentation' },
+    title: {
+      text: `Table 3: test accuracy (${summary.name}, preset ${summary.preset})`,
+      subtitle: `CIFAR-10 without augmentation${data.some((d) => d.low !== undefined) ? '; black lines: ± the standard deviation between seeds' : ''}`,
+    },
     width: { step: 14 },
     height: 300,
     data: { values: data.filter((d) => Number.isFinite(d.accuracy)) },
-    mark: 'bar',
     encoding: {
       x: { field: 'model', type: 'nominal', title: 'model', sort: order, axis: { labelAngle: -40, labelLimit: 300 } },
       xOffset: { field: 'source', type: 'nominal', sort: ['ours', 'paper', 'seed report'] },
-      y: { field: 'accuracy', type: 'quantitative', title: 'test accuracy (%)', scale: { domain: [0, 100] } },
-      color: { field: 'source', type: 'nominal', title: null, sort: ['ours', 'paper', 'seed report'] },
     },
+    layer: [
+      {
+        mark: 'bar',
+        encoding: {
+          y: { field: 'accuracy', type: 'quantitative', title: 'test accuracy (%)', scale: { domain: [0, 100] } },
+          color: { field: 'source', type: 'nominal', title: null, sort: ['ours', 'paper', 'seed report'] },
+        },
+      },
+      // Rows trained with several seeds: their mean ± the standard deviation between the seeds.
+      { transform: [{ filter: 'isValid(datum.low)' }], mark: { type: 'rule', color: 'black' }, encoding: { y: { field: 'low', type: 'quantitative' }, y2: { field: 'high' } } },
+    ],
   };
   return writeFigure(spec, outBase);
 }
