@@ -104,6 +104,8 @@ test('bad options exit with status 2 and say what is wrong', () => {
     [['reproduce', '--models', 'a,zz'], '--models must be one of a, strided-cnn-a'],
     [['reproduce', '--models', ','], '--models must list at least one value, got ","'],
     [['reproduce', '--preset', 'smoke', '--probe-epochs', '5', '--epochs', '2'], '--probe-epochs 5 is more than the 2 epochs of a run'],
+    [['reproduce', '--seeds', '0'], '--seeds must be an integer in [1, 100], got "0"'],
+    [['reproduce', '--seeds', '2', '--max-restarts', '1000'], "--max-restarts 1000 with --seeds 2: a seed's restarts would reach the next seed's (1000 apart); pass at most 999"],
     [['models', '--classes', 'abc'], '--classes must be an integer >= 2, got "abc"'],
     [['frobnicate'], "unknown command 'frobnicate'"],
   ];

@@ -4,7 +4,7 @@ import { Command, Option } from 'commander';
 import { MultiBar, Presets, SingleBar } from 'cli-progress';
 import { cudaAvailable } from '../backend';
 import { PREPS } from '../data/dataset';
-import { EXTRAS, MAX_SEEDS, PRESET_NAMES, PRESETS, PresetName, ReproduceOptions } from '../experiments/presets';
+import { EXTRAS, MAX_SEEDS, PRESET_NAMES, PRESETS, PresetName, ReproduceOptions, SEED_STRIDE } from '../experiments/presets';
 import { ExperimentEvent, reproduce } from '../experiments/runner';
 import { PRECISIONS } from '../train/config';
 import { AbortError } from '../train/train';
@@ -52,6 +52,9 @@ export function reproduceCommand(): Command {
       };
       if (options.lrSelection === 'probe' && options.probeEpochs > options.epochs) {
         throw Object.assign(new Error(`--probe-epochs ${options.probeEpochs} is more than the ${options.epochs} epochs of a run: pass a smaller --probe-epochs or more --epochs`), { exitCode: 2 });
+      }
+      if (options.seeds > 1 && options.maxRestarts >= SEED_STRIDE) {
+        throw Object.assign(new Error(`--max-restarts ${options.maxRestarts} with --seeds ${options.seeds}: a seed's restarts would reach the next seed's (${SEED_STRIDE} apart); pass at most ${SEED_STRIDE - 1}`), { exitCode: 2 });
       }
       if (o.data100 !== undefined && !options.extras.includes('cifar100')) {
         throw Object.assign(new Error('--data100 is read by --preset transfer and by the CIFAR-100 row: add cifar100 to --extras (--extras augment,ablations,cifar100)'), { exitCode: 2 });
