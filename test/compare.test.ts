@@ -105,6 +105,19 @@ test('a network run with several seeds is scored by its mean, and the spread bet
   expect(md).toContain('- (1) ALL-CNN-A is at least as good as A: **holds**. ALL-CNN-A 72.25% (mean of 2 seeds) vs A 72.00% (mean of 3 seeds) (+0.25 points); within the ±1.15-point noise of A\'s mean over seeds.');
 });
 
+test('a stalled seed is left out of the mean, and counted, as reproduce --seeds leaves it out', () => {
+  const stalled = { ...record('a', 0.1, { seed: 2 }), stalled: true };
+  const c = compareRuns([
+    { label: 'a-s0', result: record('a', 0.70) },
+    { label: 'a-s1', result: record('a', 0.72, { seed: 1 }) },
+    { label: 'a-s2', result: stalled },
+  ]);
+  const [a] = c.bases[0].ranking;
+  expect(a.test).toBeCloseTo(71, 10);
+  expect(a.seeds).toEqual({ runs: 2, sd: expect.any(Number), failed: 1 });
+  expect(renderComparison(c)).toContain('Over seeds: A 71.00% ± 1.41 (mean ± sd of 2 runs: a-s0, a-s1; 1 more stalled or diverged, left out).');
+});
+
 test('runs of one network with the same seed, or other settings too, are not taken as seeds', () => {
   const same = compareRuns([{ label: 'x', result: record('a', 0.70) }, { label: 'y', result: record('a', 0.71) }]);
   expect(same.bases[0].ambiguous).toEqual(['A']);

@@ -34,10 +34,11 @@ export interface Scored {
   count: number;
   /**
    * Set when `test` is the mean over runs that differ only in their seed:
-   * how many, and the sample standard deviation of their test accuracies
-   * (points).
+   * how many, the sample standard deviation of their test accuracies
+   * (points; NaN for one), and how many more stalled or diverged and were
+   * left out of the mean.
    */
-  seeds?: { runs: number; sd: number };
+  seeds?: { runs: number; sd: number; failed?: number };
 }
 
 export interface ClaimCheck {
@@ -63,12 +64,12 @@ export function noisePoints(testPercent: number, count: number): number {
  */
 export function scoredNoise(s: Scored): number {
   const binomial = noisePoints(s.test, s.count);
-  return s.seeds ? Math.max(binomial, s.seeds.sd / Math.sqrt(s.seeds.runs)) : binomial;
+  return s.seeds && Number.isFinite(s.seeds.sd) ? Math.max(binomial, s.seeds.sd / Math.sqrt(s.seeds.runs)) : binomial;
 }
 
 /** '61.18%', or '61.18% (mean of 3 seeds)'. */
 export function scoreText(s: Scored): string {
-  return `${pct(s.test)}%${s.seeds ? ` (mean of ${s.seeds.runs} seeds)` : ''}`;
+  return `${pct(s.test)}%${s.seeds ? ` (mean of ${s.seeds.runs} seed${s.seeds.runs === 1 ? '' : 's'})` : ''}`;
 }
 
 export function ablationVerdict(diff: number, noise: number, expect: 'lower' | 'higher' = 'lower'): Verdict {
@@ -83,7 +84,8 @@ function versus(a: Scored, b: Scored): string {
 
 function noiseNote(d: number, s: Scored): string {
   const noise = scoredNoise(s);
-  return Math.abs(d) < noise ? `; within the ±${noise.toFixed(2)}-point noise of ${s.seeds ? `${s.model}'s mean over seeds` : 'one test accuracy'}` : '';
+  const overSeeds = s.seeds && Number.isFinite(s.seeds.sd);
+  return Math.abs(d) < noise ? `; within the ±${noise.toFixed(2)}-point noise of ${overSeeds ? `${s.model}'s mean over seeds` : 'one test accuracy'}` : '';
 }
 
 /** Claims (1)-(3) for base model `x`; a claim whose rows were not run is 'not checked'. */

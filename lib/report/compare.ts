@@ -103,7 +103,9 @@ export function compareRuns(runs: readonly ComparedRun[]): Comparison {
   });
   // The claims are Table 3's, about CIFAR-10. What a run measures, but for its seed: runs alike in it are repeats.
   const recipe = configs.map((c) => JSON.stringify(keys.filter((k) => k !== 'seed').map((k) => c[k] ?? null)));
-  const scored = rows.flatMap((r, i) => (r.dataset === 'cifar10' ? [{ label: r.label, model: r.model, test: r.testAccuracy, count: r.testCount, seed: r.seed, recipe: recipe[i] }] : []));
+  const scored = rows.flatMap((r, i) => (r.dataset === 'cifar10'
+    ? [{ label: r.label, model: r.model, test: r.testAccuracy, count: r.testCount, seed: r.seed, recipe: recipe[i], failed: r.stalled || Boolean(r.diverged) }]
+    : []));
   const bases = BASES.flatMap((base) => {
     const names: string[] = Object.values(variantsOf(base));
     const mine = scored.filter((s) => names.includes(s.model));
@@ -123,7 +125,7 @@ export function compareRuns(runs: readonly ComparedRun[]): Comparison {
   return { rows, differences, bases };
 }
 
-type SeededScore = Scored & { seed: number; recipe: string };
+type SeededScore = Scored & { seed: number; recipe: string; failed: boolean };
 
 function plain({ label, model, test, count }: SeededScore): Scored {
   return { label, model, test, count };
@@ -134,13 +136,20 @@ function isSeedRepeat(runs: readonly SeededScore[]): boolean {
   return new Set(runs.map((r) => r.recipe)).size === 1 && new Set(runs.map((r) => r.seed)).size === runs.length;
 }
 
-/** Several seeds of one network as one score: the mean test accuracy, with the spread between the seeds. */
-function meanOverSeeds(runs: readonly SeededScore[]): Scored {
+/**
+ * Several seeds of one network as one score: the mean test accuracy, with the
+ * spread between the seeds. Stalled and diverged runs are left out (counted),
+ * as `allcnn reproduce --seeds` leaves them out, unless no other is left.
+ */
+function meanOverSeeds(all: readonly SeededScore[]): Scored {
+  const ok = all.filter((r) => !r.failed);
+  const runs = ok.length ? ok : all;
   const n = runs.length;
   const mean = runs.reduce((sum, r) => sum + r.test, 0) / n;
-  const sd = Math.sqrt(runs.reduce((sum, r) => sum + (r.test - mean) ** 2, 0) / (n - 1));
+  const sd = n < 2 ? NaN : Math.sqrt(runs.reduce((sum, r) => sum + (r.test - mean) ** 2, 0) / (n - 1));
   const count = Math.min(...runs.map((r) => r.count));
-  return { label: runs.map((r) => r.label).join(', '), model: runs[0].model, test: mean, count, seeds: { runs: n, sd } };
+  const failed = all.length - n;
+  return { label: runs.map((r) => r.label).join(', '), model: runs[0].model, test: mean, count, seeds: { runs: n, sd, ...(failed ? { failed } : {}) } };
 }
 
 const HEAD = [
@@ -184,7 +193,12 @@ export function renderComparison(c: Comparison): string {
     out.push(`Ranking by test accuracy: ${b.ranking.map((r, i) => `${i + 1}. ${name(r)} ${scoreText(r)}`).join(', ')}.`);
     const seeded = b.ranking.filter((r) => r.seeds);
     if (seeded.length) {
-      out.push('', `Over seeds: ${seeded.map((r) => `${r.model} ${pct(r.test)}% ± ${r.seeds!.sd.toFixed(2)} (mean ± sd of ${r.seeds!.runs} runs: ${r.label})`).join('; ')}.`);
+      const over = (r: Scored) => {
+        const { runs, sd, failed } = r.seeds!;
+        const left = failed ? `; ${failed} more stalled or diverged, left out` : '';
+        return runs > 1 ? `${r.model} ${pct(r.test)}% ± ${sd.toFixed(2)} (mean ± sd of ${runs} runs: ${r.label}${left})` : `${r.model} ${pct(r.test)}% (${r.label}${left})`;
+      };
+      out.push('', `Over seeds: ${seeded.map(over).join('; ')}.`);
     }
     if (b.ambiguous.length) {
       out.push('', `The paper's claims are not checked: ${b.ambiguous.join(', ')} was run more than once with other settings than the seed.`);
