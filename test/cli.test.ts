@@ -70,6 +70,7 @@ test('train passes the optimiser, schedule, validation and stall options through
   const r = allcnn('train', '--model', 'strided-cnn-a', '--epochs', '1', '--limit', '64', '--prep', 'std', '--out', out, '--momentum', '0.5',
     '--weight-decay', '0', '--warmup-epochs', '0.5', '--label-smoothing', '0.1', '--validation', '100', '--stall-epochs', '0');
   expect(r.code).toBe(0);
+  expect(r.err).toContain('augment off, seed 0, momentum 0.5, weight decay 0, warm-up epochs 0.5, label smoothing 0.1\n');
   const { config, validation } = JSON.parse(fs.readFileSync(path.join(out, 'result.json'), 'utf8'));
   expect(config).toMatchObject({ momentum: 0.5, weightDecay: 0, warmupEpochs: 0.5, labelSmoothing: 0.1, validation: 100, stallEpochs: 0 });
   expect(validation.count).toBe(100);

@@ -1,6 +1,7 @@
 /** Terminal output for training: a run header, a progress bar, one line per epoch. */
 import { SingleBar } from 'cli-progress';
 import { DATASET_CLASSES, DATASET_TITLES, DatasetName } from '../data/dataset';
+import { DEFAULTS, ResolvedConfig } from '../train/config';
 import type { EpochRecord, Progress } from '../train/train';
 
 const pct = (v: number) => (Number.isFinite(v) ? `${(100 * v).toFixed(2)}%` : '   -  ');
@@ -20,6 +21,12 @@ export function absentNote(absent: number, dataset: DatasetName): string {
     `and its accuracy is not comparable with the paper's, which is over all ${all} classes`;
 }
 
+/** The optimiser settings a run changed from the paper's (and the defaults'), as ', momentum 0.5, ...'. */
+function changedSettings(c: ResolvedConfig): string {
+  const names = { momentum: 'momentum', weightDecay: 'weight decay', warmupEpochs: 'warm-up epochs', labelSmoothing: 'label smoothing' } as const;
+  return (Object.keys(names) as Array<keyof typeof names>).filter((k) => c[k] !== DEFAULTS[k]).map((k) => `, ${names[k]} ${c[k]}`).join('');
+}
+
 /**
  * A progress consumer for trainModel's onProgress. Draws a bar on a TTY
  * (epoch, step, loss, ETA); prints fixed-column epoch lines everywhere.
@@ -34,7 +41,7 @@ export function consoleProgress(o: { label?: string; stream?: NodeJS.WriteStream
       case 'start':
         out(`${o.label ?? ''}${p.config.model}: ${p.parameters.toLocaleString('en-US')} parameters, ${p.trainImages} training images${p.config.dataset === 'cifar10' ? '' : ` of ${DATASET_TITLES[p.config.dataset]}`}${p.config.limit !== null && p.config.limit > p.trainImages ? ` (--limit ${p.config.limit}: the data hold no more)` : ''}, device ${p.config.device}, ` +
           `${p.config.epochs} epochs, batch ${p.config.batchSize}, lr ${p.config.lr} (${p.config.schedule}), prep ${p.config.prep}, ` +
-          `augment ${p.config.augment ? 'on' : 'off'}${p.startEpoch ? `, resuming after epoch ${p.startEpoch}` : ''}`);
+          `augment ${p.config.augment ? 'on' : 'off'}, seed ${p.config.seed}${changedSettings(p.config)}${p.startEpoch ? `, resuming after epoch ${p.startEpoch}` : ''}`);
         if (p.absentClasses.length) out(`note: ${absentNote(p.absentClasses.length, p.config.dataset)}`);
         out(EPOCH_HEADER);
         break;
