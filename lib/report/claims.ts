@@ -17,9 +17,9 @@
  * 100 * sqrt(p (1 - p) / n) for n test images (0.30 points at p = 0.9,
  * n = 10,000, CIFAR-10's test set); 0.30 when n was not recorded.
  *
- * A network run with several seeds (`allcnn compare`) is scored by its mean,
- * and its noise is the larger of that binomial error and the standard error
- * of the mean over the seeds.
+ * A network run with several seeds (`allcnn compare`, `reproduce --seeds`)
+ * is scored by its mean, and its noise is the larger of that binomial error
+ * and the standard error of the mean over the seeds.
  */
 import { CLOSE_POINTS, variantsOf } from './paper';
 import { pct, points } from './format';

@@ -107,7 +107,7 @@ export async function visualizeCheckpoint(file: string, o: VisualizeOptions = {}
     const { raw, set } = await scoringData(name, data, options, device);
     dataset = set;
     // By default the first 10 channels; of the class layer, the first 10 classes that have images
-    // (on the CIFAR-100 subsets archive, classes 0 to 9 have none, and their units would show only strangers).
+    // (on the CIFAR-100 subsets archive, of classes 0 to 9 only bicycle has images: the others would show only strangers).
     const absent = new Set(classLayer ? set.absentClasses : []);
     const channels = o.channels ?? [...Array(count).keys()].filter((c) => !absent.has(set.classNames[c])).slice(0, 10);
     const searched = o.images === undefined ? set.test.count : Math.min(checkInteger('images', o.images, 1), set.test.count);
