@@ -77,6 +77,9 @@ test('train passes the optimiser, schedule, validation and stall options through
   // The defaults are the paper's, so a run without them resumes a checkpoint written before the options existed.
   const plain = allcnn('train', '--model', 'strided-cnn-a', '--epochs', '1', '--limit', '64', '--prep', 'std', '--out', tmp(), '--json');
   expect(JSON.parse(plain.out).config).toMatchObject({ momentum: 0.9, weightDecay: 0.001, warmupEpochs: 0, labelSmoothing: 0, validation: null, stallEpochs: 3 });
+  const most = allcnn('train', '--model', 'strided-cnn-a', '--epochs', '1', '--validation', '600', '--out', tmp());
+  expect(most.code).toBe(1);
+  expect(most.err).toContain('Expected an integer in [0, 499] for validation (the images held out of the 500 training images) but received 600');
 });
 
 test('train prints a run header, fixed-column epochs and the final accuracies', () => {

@@ -125,7 +125,7 @@ export function prepareDataset(raw: { train: ImageSet; test: ImageSet; className
   const prep = checkOneOf('prep', o.prep ?? 'zca', PREPS);
   const device = checkDevice('device', o.device ?? 'cpu');
   const n = raw.train.count;
-  const validation = checkInteger('validation', o.validation ?? (n >= 10000 ? 1000 : Math.floor(n / 10)), 0, n - 1);
+  const validation = checkInteger(`validation (the images held out of the ${n} training images)`, o.validation ?? (n >= 10000 ? 1000 : Math.floor(n / 10)), 0, n - 1);
   const classes = raw.classNames.length;
   const seen = new Set(raw.train.labels.subarray(0, n));
   const absentClasses = raw.classNames.filter((_, k) => !seen.has(k));
