@@ -40,8 +40,7 @@ function extraLabels(o: Pick<ReproduceOptions, 'extras'>): string[] {
 export function experimentProgress(o: ReproduceOptions, records: readonly RunRecord[]): ExperimentProgress {
   const models = table3Models(o);
   const extras = extraLabels(o);
-  // Older experiment.json files have no seeds: one.
-  const perModel = (o.lrSelection === 'probe' ? o.lrs.length + 1 : o.lrs.length) + (o.seeds ?? 1) - 1;
+  const perModel = (o.lrSelection === 'probe' ? o.lrs.length + 1 : o.lrs.length) + o.seeds - 1;
   const own = records.filter((r) => !r.restartOf);
   // The runs that choose a network's rate: its probes, or in full mode its full runs (a row once all are in).
   const phase = o.lrSelection === 'probe' ? 'probe' : 'full';
@@ -52,7 +51,7 @@ export function experimentProgress(o: ReproduceOptions, records: readonly RunRec
       : o.lrs.every((lr) => own.some((r) => r.label === name && r.lr === lr));
   const pending = models.map((id) => MODELS[id].name).filter((name) => !hasRow(name)).map((name) => ({ model: name, tried: tried(name) }));
   const repeatsOf = (name: string) => new Set(own.filter((r) => r.group === 'table3' && r.label === name && r.repeat).map((r) => r.repeat)).size;
-  const pendingSeeds = models.map((id) => MODELS[id].name).filter((name) => hasRow(name) && repeatsOf(name) < (o.seeds ?? 1) - 1);
+  const pendingSeeds = models.map((id) => MODELS[id].name).filter((name) => hasRow(name) && repeatsOf(name) < o.seeds - 1);
   return {
     planned: models.length * perModel + extras.length,
     finished: own.length,

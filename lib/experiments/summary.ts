@@ -1,4 +1,5 @@
 /** summary.json: the report's rows, derived from the run records alone. */
+import { meanAndSd } from '../report/claims';
 import { paperTable3Accuracy, paperTestAccuracy } from '../report/paper';
 import { MODEL_IDS, MODELS } from '../../models';
 import { ABLATIONS, AUGMENTED, CIFAR100_ROW } from './ablations';
@@ -56,13 +57,11 @@ function seedsOf(best: RunRecord, runs: RunRecord[]): Pick<ResultRow, 'validatio
   const all = [best, ...repeats];
   const ok = all.filter((r) => !r.stalled && !r.diverged);
   if (ok.length === 0) return null;
-  const mean = (xs: number[]) => xs.reduce((s, x) => s + x, 0) / xs.length;
-  const sd = (xs: number[]) => (xs.length < 2 ? NaN : Math.sqrt(xs.reduce((s, x) => s + (x - mean(xs)) ** 2, 0) / (xs.length - 1)));
-  const val = ok.map((r) => r.validation.accuracy);
-  const test = ok.map((r) => r.test.accuracy);
+  const val = meanAndSd(ok.map((r) => r.validation.accuracy));
+  const test = meanAndSd(ok.map((r) => r.test.accuracy));
   return {
-    validationAccuracy: mean(val), testAccuracy: mean(test),
-    overSeeds: { runs: ok.length, validationSd: sd(val), testSd: sd(test), ids: ok.map((r) => r.id), failed: all.length - ok.length },
+    validationAccuracy: val.mean, testAccuracy: test.mean,
+    overSeeds: { runs: ok.length, validationSd: val.sd, testSd: test.sd, ids: ok.map((r) => r.id), failed: all.length - ok.length },
   };
 }
 

@@ -72,6 +72,13 @@ export function scoreText(s: Scored): string {
   return `${pct(s.test)}%${s.seeds ? ` (mean of ${s.seeds.runs} seed${s.seeds.runs === 1 ? '' : 's'})` : ''}`;
 }
 
+/** The mean of `xs` and their sample standard deviation (NaN for fewer than two). */
+export function meanAndSd(xs: readonly number[]): { mean: number; sd: number } {
+  const mean = xs.reduce((s, x) => s + x, 0) / xs.length;
+  const sd = xs.length < 2 ? NaN : Math.sqrt(xs.reduce((s, x) => s + (x - mean) ** 2, 0) / (xs.length - 1));
+  return { mean, sd };
+}
+
 export function ablationVerdict(diff: number, noise: number, expect: 'lower' | 'higher' = 'lower'): Verdict {
   if (!Number.isFinite(diff)) return 'inconclusive';
   if (Math.abs(diff) < noise) return 'inconclusive';

@@ -15,7 +15,7 @@ import { recordedDataset } from '../data/dataset';
 import { readJsonFile } from '../io/json';
 import type { TrainResult } from '../train/train';
 import { MODELS } from '../../models';
-import { baseClaims, ClaimCheck, Scored, scoreText } from './claims';
+import { baseClaims, ClaimCheck, meanAndSd, Scored, scoreText } from './claims';
 import { duration, MISSING, pct, points, table } from './format';
 import { BASES, PAPER_CIFAR100, PAPER_EPOCHS, paperTestAccuracy, variantsOf } from './paper';
 
@@ -144,12 +144,10 @@ function isSeedRepeat(runs: readonly SeededScore[]): boolean {
 function meanOverSeeds(all: readonly SeededScore[]): Scored {
   const ok = all.filter((r) => !r.failed);
   const runs = ok.length ? ok : all;
-  const n = runs.length;
-  const mean = runs.reduce((sum, r) => sum + r.test, 0) / n;
-  const sd = n < 2 ? NaN : Math.sqrt(runs.reduce((sum, r) => sum + (r.test - mean) ** 2, 0) / (n - 1));
+  const { mean, sd } = meanAndSd(runs.map((r) => r.test));
   const count = Math.min(...runs.map((r) => r.count));
-  const failed = all.length - n;
-  return { label: runs.map((r) => r.label).join(', '), model: runs[0].model, test: mean, count, seeds: { runs: n, sd, ...(failed ? { failed } : {}) } };
+  const failed = all.length - runs.length;
+  return { label: runs.map((r) => r.label).join(', '), model: runs[0].model, test: mean, count, seeds: { runs: runs.length, sd, ...(failed ? { failed } : {}) } };
 }
 
 const HEAD = [

@@ -8,7 +8,7 @@ import type { TopLevelSpec } from 'vega-lite';
 import type { RunRecord, Summary } from '../experiments/types';
 import { asPercent, num } from './format';
 import { TABLE3 } from './paper';
-import { paperAccuracy, rowScale, runScale } from './records';
+import { paperAccuracy, rowScale, runScale, seedSpread } from './records';
 import { writeFigure } from './render';
 
 const PANEL = { width: 360, height: 240 };
@@ -72,7 +72,8 @@ export async function summaryFigure(summary: Summary, outBase: string): Promise<
   for (const model of models) {
     const row = rows.find((r) => r.model === model);
     const name = row ? model : `${model} (not run)`;
-    const sd = row?.overSeeds && row.overSeeds.runs > 1 ? num(row.overSeeds.testSd) * s : NaN;
+    const spread = row ? seedSpread(row) : null;
+    const sd = spread ? num(spread.testSd) * s : NaN;
     const accuracy = num(row?.testAccuracy) * s;
     if (row) data.push({ model: name, source: 'ours', accuracy, ...(Number.isFinite(sd) ? { low: accuracy - sd, high: accuracy + sd } : {}) });
     data.push({ model: name, source: 'paper', accuracy: paperAccuracy(row ?? { model, group: 'table3' }) });

@@ -34,10 +34,15 @@ export function table3ByModel(summary: Summary): Map<string, ResultRow> {
   return m;
 }
 
+/** A row's spread over seeds, when its accuracies are the mean of several (reproduce --seeds); else null. */
+export function seedSpread(row: Pick<ResultRow, 'overSeeds'>): NonNullable<ResultRow['overSeeds']> | null {
+  return row.overSeeds && row.overSeeds.runs > 1 ? row.overSeeds : null;
+}
+
 /** A row's test accuracy in percent (its mean over seeds, with their spread, when it has several) and its selected run's test-set size (0 when unknown). */
 export function scoreOf(row: ResultRow, scale: number, runs: ReadonlyMap<string, RunRecord>): Scored {
   const score: Scored = { label: row.label, model: row.model, test: num(row.testAccuracy) * scale, count: num(runs.get(row.selected)?.test?.count) || 0 };
-  const seeds = row.overSeeds;
-  if (seeds && seeds.runs > 1) score.seeds = { runs: seeds.runs, sd: num(seeds.testSd) * scale };
+  const seeds = seedSpread(row);
+  if (seeds) score.seeds = { runs: seeds.runs, sd: num(seeds.testSd) * scale };
   return score;
 }

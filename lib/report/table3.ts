@@ -7,7 +7,7 @@ import type { RunRecord, Summary } from '../experiments/types';
 import { baseClaims, ranking, Scored, scoreText } from './claims';
 import { asPercent, MISSING, NOT_RUN, num, pct, points, table } from './format';
 import { BASES, PAPER_EPOCHS, TABLE3, variantsOf } from './paper';
-import { byId, paperAccuracy, rowScale, scoreOf, table3ByModel } from './records';
+import { byId, paperAccuracy, rowScale, scoreOf, seedSpread, table3ByModel } from './records';
 
 export const TABLE3_HEAD = [
   'Model', 'Params', 'LR', 'Epochs', 'Val acc (%)', 'Test acc (%)', 'Paper test acc (%)', 'Ours - paper (points)',
@@ -34,7 +34,7 @@ export function table3Table(summary: Summary): string {
     const paper = paperAccuracy(r);
     const seed = r.seedReport;
     // With several seeds: the mean ± the standard deviation between them, and how many.
-    const seeds = r.overSeeds && r.overSeeds.runs > 1 ? r.overSeeds : null;
+    const seeds = seedSpread(r);
     const spread = (sd: number) => (seeds ? ` ± ${num(sd * s).toFixed(2)} (${seeds.runs} seeds${seeds.failed ? `; ${seeds.failed} more stalled or diverged` : ''})` : '');
     return [
       model, num(r.parameters).toLocaleString('en-US'), String(r.lr), String(r.epochs), pct(num(r.validationAccuracy) * s) + spread(num(seeds?.validationSd)),
@@ -72,7 +72,7 @@ export function claimsSection(summary: Summary, runs: readonly RunRecord[]): str
 
 /** How rows trained with several seeds read; empty when none was. */
 export function seedsNote(summary: Summary): string {
-  if (!summary.rows.some((r) => r.group === 'table3' && r.overSeeds && r.overSeeds.runs > 1)) return '';
+  if (!summary.rows.some((r) => r.group === 'table3' && seedSpread(r))) return '';
   return 'Rows with several seeds: their accuracies are the means over the seeds, ± the standard deviation between them. ' +
     "Each network's rate was chosen on its first seed; the others trained at that rate from scratch. " +
     'The claims below take these means, with the standard error of each mean as its noise where it exceeds the test set\'s.';
