@@ -3,11 +3,20 @@ import { native } from './native';
 
 function withGradMode<R>(enabled: boolean, fn: () => R): R {
   const previous = native().tensor_set_grad_enabled(enabled);
+  let result: R;
   try {
-    return fn();
+    result = fn();
   } finally {
     native().tensor_set_grad_enabled(previous);
   }
+  // The mode is LibTorch's, per thread, not per async call: after an await it is the caller's again.
+  if (result !== null && typeof result === 'object' && typeof (result as { then?: unknown }).then === 'function') {
+    throw new TypeError(
+      `${enabled ? 'enableGrad' : 'noGrad'}() takes a synchronous function, but this one returned a Promise: code after its first await ` +
+        `runs in the caller's gradient mode, not this one. Use ${enabled ? 'enableGrad' : 'noGrad'}() inside the async function around synchronous parts.`,
+    );
+  }
+  return result;
 }
 
 /** Runs fn with gradient recording off (evaluation, parameter updates). */

@@ -42,6 +42,20 @@ export function checkNumber(name: string, v: unknown, min = -Infinity, max = Inf
   return v;
 }
 
+export function checkBoolean(name: string, v: unknown): boolean {
+  if (typeof v !== 'boolean') throw invalid(name, 'true or false', v);
+  return v;
+}
+
+/**
+ * The keys of an options object whose value is not undefined: spread over
+ * the defaults, `{ epochs: argv.epochs }` with no --epochs keeps the default,
+ * as its optional type promises.
+ */
+export function definedOnly<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
 export function checkOneOf<T extends string>(name: string, v: unknown, valid: readonly T[]): T {
   if (typeof v !== 'string' || !(valid as readonly string[]).includes(v)) {
     throw invalid(name, `one of ${valid.join(', ')}`, v);

@@ -61,7 +61,14 @@ export function fromArray(data: ArrayBufferView | number[], shape?: number[], dt
   let view: ArrayBufferView;
   let dt: DType | undefined = dtype;
   if (Array.isArray(data)) {
+    // A typed array would turn a string or a nested array into NaN (or BigInt() throw a RangeError) without naming the element.
+    const bad = data.findIndex((v) => typeof v !== 'number');
+    if (bad >= 0) throw invalid(`data[${bad}]`, 'a number (a number[] is one flat list: pass the shape separately)', data[bad]);
     dt ??= 'float32';
+    if (dt === 'int64') {
+      const odd = data.findIndex((v) => !Number.isInteger(v));
+      if (odd >= 0) throw invalid(`data[${odd}]`, 'an integer for dtype int64', data[odd]);
+    }
     const Ctor = ({ float32: Float32Array, float64: Float64Array, int32: Int32Array, uint8: Uint8Array, bool: Uint8Array } as Record<string, any>)[dt];
     if (dt === 'int64') view = BigInt64Array.from(data.map((v) => BigInt(v)));
     else if (!Ctor) throw invalid('dtype', 'float32, float64, int32, int64, uint8 or bool for a number[]', dt);

@@ -279,6 +279,45 @@ describe('the transfer preset', () => {
     expect(again).toEqual(Array(8).fill('true'));
     expect(fs.readFileSync(second.report, 'utf8')).toMatch(/total time .* \(the last invocation, which reused 8 runs finished earlier\)/);
     await expect(reproduceTransfer('t', { ...o, epochs: 2 }, { out })).rejects.toThrow('holds an experiment made with other options (differs in: epochs)');
+
+    // An experiment recorded before `seeds` existed resumes as one seed.
+    const file = path.join(out, 'experiment.json');
+    const saved = JSON.parse(fs.readFileSync(file, 'utf8'));
+    delete saved.options.seeds;
+    fs.writeFileSync(file, JSON.stringify(saved));
+    const older: string[] = [];
+    await reproduceTransfer('t', o, { out }, { onEvent: (e) => e.type === 'run-end' && older.push(`${e.cached}`) });
+    expect(older).toEqual(Array(8).fill('true'));
+  });
+
+  test('with seeds, repeats every run with its own split and head, and reports the mean ± sd', async () => {
+    const out = tmp();
+    const o = {
+      ...TRANSFER_PRESETS.cpu, device: 'cpu', from: checkpoint, model: 'strided-cnn-a', epochs: 1, limit: 48, batchSize: 16, prep: 'std' as const,
+      runs: [{ mode: 'features' as const, head: 'conv' as const }, { mode: 'scratch' as const, head: 'conv' as const }], seeds: 2,
+    };
+    const { summary, report } = await reproduceTransfer('t', o, { out });
+    const records = fs.readFileSync(path.join(out, 'runs.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(records.map((r) => r.id)).toEqual([
+      'transfer/vehicles/features/conv/seed=0', 'transfer/vehicles/scratch/conv/seed=0', 'transfer/vehicles/features/conv/seed=1000', 'transfer/vehicles/scratch/conv/seed=1000',
+      'transfer/flora/features/conv/seed=0', 'transfer/flora/scratch/conv/seed=0', 'transfer/flora/features/conv/seed=1000', 'transfer/flora/scratch/conv/seed=1000',
+    ]);
+    expect(summary.seeds).toEqual([0, 1000]);
+    expect(summary.rows).toHaveLength(4);
+    // A row is the mean of its two seeds' runs, with their sample standard deviation.
+    const [first, second] = [records[0], records[2]];
+    const row = summary.rows[0];
+    expect(row.testAccuracy).toBeCloseTo((first.test.accuracy + second.test.accuracy) / 2, 12);
+    expect(row.overSeeds).toEqual({ runs: 2, validationSd: expect.any(Number), testSd: expect.any(Number), ids: [first.id, second.id], failed: 0 });
+    expect(row.overSeeds!.testSd).toBeCloseTo(Math.abs(first.test.accuracy - second.test.accuracy) / Math.SQRT2, 12);
+    expect(row.seconds).toBeCloseTo(first.seconds + second.seconds, 9);
+    const md = fs.readFileSync(report, 'utf8');
+    expect(md).toContain('seeds 0, 1000 (each its own split, head and batches; a row is the mean ± the standard deviation over them, its time their sum)');
+    expect(md).toContain(`| features (conv head) | vehicles | near | ${first.transfer.trainImages} |`);
+    expect(md).toMatch(/\| features \(conv head\) \| vehicles \| near \| \d+ \| [\d.]+ ± [\d.]+ \| [\d.]+ ± [\d.]+ \|/);
+    // The split differs by seed: the two repeats did not see the same images.
+    expect(first.test.accuracy === second.test.accuracy && first.validation.accuracy === second.validation.accuracy && first.history[0].trainLoss === second.history[0].trainLoss).toBe(false);
+    await expect(reproduceTransfer('t', { ...o, seeds: 0 }, { out: tmp() })).rejects.toThrow('Expected an integer in [1, 100] for seeds but received 0');
   });
 
   test('a bad subset or CIFAR-100 archive fails before pretraining, leaving no folder', async () => {
@@ -310,6 +349,18 @@ describe('the transfer preset', () => {
     expect(text).not.toContain('Caveat');
     summary.rows[2].testAccuracy = 0.74; // far gain 19, near 20: 1 point apart, under the 3-point error
     expect(nearFarSection(summary)).toContain('within one standard error');
+
+    // Means over seeds: a row's error is the larger of the binomial one and sd / sqrt(runs).
+    summary.rows[2].testAccuracy = 0.6;
+    summary.rows[0].overSeeds = { runs: 4, validationSd: 0.3, testSd: 0.3, ids: [], failed: 1 }; // 15 points of error, the 15-point difference within it
+    const [wide] = transferGains(summary);
+    const binomial = (p: number) => 100 * Math.sqrt((p * (1 - p)) / 1000);
+    expect(wide.nearMargin).toBeCloseTo(Math.hypot(30 / 2, binomial(0.5)), 9);
+    expect(wide.farMargin).toBeCloseTo(Math.hypot(binomial(0.6), binomial(0.55)), 9);
+    expect(nearFarSection(summary)).toContain(`within one standard error (±${wide.margin.toFixed(2)})`);
+    // Every seed of a row failed: no comparison.
+    summary.rows[0].overSeeds = { runs: 0, validationSd: NaN, testSd: NaN, ids: [], failed: 3 };
+    expect(nearFarSection(summary)).toContain('not a comparison: vehicles / features (conv head) stalled at chance level');
   });
 });
 

@@ -147,13 +147,14 @@ export async function reproduceTransferCommand(o: Record<string, any>): Promise<
     testLimit: o.testLimit ?? base.testLimit,
     prep: o.prep ?? base.prep,
     seed: o.seed ?? base.seed,
+    seeds: o.seeds ?? base.seeds,
   };
   const name = o.name ?? 'transfer';
   const out = path.resolve(o.out ?? path.join('results', name));
   const say = (s: string) => process.stderr.write(`${s}\n`);
   say(`reproduce ${name}: transfer ${options.from ? `from ${shown(options.from)}` : `from ${options.model} pretrained here for ${options.pretrainEpochs} epochs on ${o.data ?? 'the bundled CIFAR-10 sample'}`} ` +
     `to ${options.subsets.join(', ')} (${o.data100 ?? 'the bundled CIFAR-100 sample; pass --data100 for the real subsets'}): ` +
-    `${options.runs.map((r) => `${r.mode}/${r.head}`).join(', ')}; ${options.epochs} epochs, ${options.limit ?? 'all'} training images per subset, batch ${options.batchSize}, lr ${options.lr}, device ${device}\nresults: ${out}`);
+    `${options.runs.map((r) => `${r.mode}/${r.head}`).join(', ')}; ${options.epochs} epochs${options.seeds > 1 ? ` x ${options.seeds} seeds` : ''}, ${options.limit ?? 'all'} training images per subset, batch ${options.batchSize}, lr ${options.lr}, device ${device}\nresults: ${out}`);
   const progress = new Map<string, (p: any) => void>();
   const { summary, report } = await reproduceTransfer(name, options, { out, data10: o.data, data100: o.data100 }, {
     signal: abortOnSignal(),
@@ -175,6 +176,10 @@ export async function reproduceTransferCommand(o: Record<string, any>): Promise<
     return;
   }
   console.log(`\n${'run'.padEnd(36)} ${'val'.padStart(8)} ${'test'.padStart(8)}`);
-  for (const r of summary.rows) console.log(`${r.label.padEnd(36)} ${pct(r.validationAccuracy).padStart(8)} ${pct(r.testAccuracy).padStart(8)}`);
+  for (const r of summary.rows) {
+    const spread = r.overSeeds && r.overSeeds.runs > 1 ? `  ± ${pct(r.overSeeds.testSd)} over ${r.overSeeds.runs} seeds` : '';
+    const failed = r.overSeeds?.failed ? `, ${r.overSeeds.failed} stalled or diverged` : '';
+    console.log(`${r.label.padEnd(36)} ${pct(r.validationAccuracy).padStart(8)} ${pct(r.testAccuracy).padStart(8)}${spread}${failed}`);
+  }
   console.log(`\n${summary.totalSeconds.toFixed(0)} s; report: ${shown(report)}`);
 }

@@ -7,7 +7,7 @@
  */
 import * as path from 'node:path';
 import { requireDevice } from '../backend';
-import { checkInteger, checkKeys, checkOneOf } from '../check';
+import { checkInteger, checkKeys, checkOneOf, invalid } from '../check';
 import { fromArray } from '../creation';
 import { noGrad } from '../autograd';
 import { keep, tidy } from '../scope';
@@ -120,7 +120,31 @@ function pick(set: ImageSet, indices: Int32Array): { images: Uint8Array; labels:
 const OPTION_KEYS = Object.keys({ validation: 1, limit: 1, testLimit: 1, prep: 1, seed: 1, device: 1, zcaCache: 1 } satisfies Record<keyof DatasetOptions, 1>);
 
 /** Splits, preprocesses and moves to the device any CIFAR-format train/test pair. */
+/**
+ * Checks data handed to prepareDataset by a caller (the archive readers make
+ * them right): a short buffer would read as black images labelled 0, a label
+ * past the classes would fail only at the first evaluation, after training.
+ */
+function checkRaw(raw: { train: ImageSet; test: ImageSet; classNames: string[] }): void {
+  if (raw === null || typeof raw !== 'object') throw invalid('data', 'an object { train, test, classNames, source }', raw);
+  const classes = raw.classNames;
+  if (!Array.isArray(classes) || classes.length < 2 || !classes.every((c) => typeof c === 'string')) throw invalid('data.classNames', 'a list of at least 2 class names', classes);
+  for (const which of ['train', 'test'] as const) {
+    const set = raw[which];
+    const name = `data.${which}`;
+    if (set === null || typeof set !== 'object') throw invalid(name, 'an ImageSet { images, labels, count }', set);
+    const count = checkInteger(`${name}.count`, set.count, which === 'train' ? 1 : 0);
+    if (!(set.images instanceof Uint8Array)) throw invalid(`${name}.images`, 'a Uint8Array (or Buffer) of 3x32x32 images, channel by channel', set.images);
+    if (!(set.labels instanceof Uint8Array)) throw invalid(`${name}.labels`, 'a Uint8Array (or Buffer) of labels', set.labels);
+    if (set.images.length < count * CIFAR_IMAGE_BYTES) throw invalid(`${name}.images`, `${count} images of ${CIFAR_IMAGE_BYTES} bytes (${count * CIFAR_IMAGE_BYTES} bytes)`, `${set.images.length} bytes`);
+    if (set.labels.length < count) throw invalid(`${name}.labels`, `${count} labels`, `${set.labels.length} labels`);
+    const bad = set.labels.subarray(0, count).findIndex((l) => l >= classes.length);
+    if (bad >= 0) throw invalid(`${name}.labels[${bad}]`, `a label below ${classes.length} (the number of classNames)`, set.labels[bad]);
+  }
+}
+
 export function prepareDataset(raw: { train: ImageSet; test: ImageSet; classNames: string[]; source: string }, o: DatasetOptions = {}): Dataset {
+  checkRaw(raw);
   checkKeys('options', o, OPTION_KEYS);
   const prep = checkOneOf('prep', o.prep ?? 'zca', PREPS);
   const device = checkDevice('device', o.device ?? 'cpu');

@@ -23,11 +23,16 @@ export const ZCA_EPS = 0.1;
 /** Below this norm an image is left unscaled (pylearn2's min_divisor). */
 const GCN_MIN_DIVISOR = 1e-8;
 
+/** [N, D], one row per image: D spelled out, as -1 cannot be inferred when N is 0 (an empty validation split). */
+function rowsOf(x: Tensor): number[] {
+  return [x.shape[0], x.shape.slice(1).reduce((a, b) => a * b, 1)];
+}
+
 /** Global contrast normalisation of images [N, ...] (each image is one row). */
 export function globalContrastNormalize(x: Tensor, scale = GCN_SCALE): Tensor {
   return tidy(() => {
     const n = x.shape[0];
-    const flat = x.reshape([n, -1]);
+    const flat = x.reshape(rowsOf(x));
     const centred = flat.sub(flat.mean(1, true));
     const norm = centred.square().sum(1, true).sqrt().div(scale);
     const safe = where(norm.lt(GCN_MIN_DIVISOR), ones([n, 1], { device: x.device }), norm); // flat images stay as they are
@@ -68,7 +73,7 @@ export function zcaMatrix(covariance: Tensor, eps = ZCA_EPS): Tensor {
 /** Fits ZCA on training images [N, C, H, W]. */
 export function fitZca(train: Tensor, eps = ZCA_EPS): Zca {
   return tidy(() => {
-    const { mean, covariance } = zcaCovariance(train.reshape([train.shape[0], -1]));
+    const { mean, covariance } = zcaCovariance(train.reshape(rowsOf(train)));
     return { mean: mean.to({ dtype: 'float32' }), matrix: zcaMatrix(covariance, eps).to({ dtype: 'float32' }) };
   });
 }
@@ -76,8 +81,7 @@ export function fitZca(train: Tensor, eps = ZCA_EPS): Zca {
 /** Step 3: (x - mean) W. */
 export function applyZca(x: Tensor, zca: Zca): Tensor {
   return tidy(() => {
-    const n = x.shape[0];
-    const flat = x.reshape([n, -1]);
+    const flat = x.reshape(rowsOf(x));
     return flat.sub(zca.mean).matmul(zca.matrix).reshape(x.shape);
   });
 }

@@ -12,6 +12,7 @@
  */
 import * as path from 'node:path';
 import { requireDevice } from '../backend';
+import { checkInteger } from '../check';
 import { Dataset } from '../data/dataset';
 import { checkCifar100Subsets, loadCifar100Subset, SubsetClass, SubsetSelection } from '../data/subsets';
 import { writeFileAtomic } from '../report/atomic';
@@ -25,7 +26,9 @@ import { pretrainCifar10 } from '../transfer/pretrain';
 import { readPretrained } from '../transfer/pretrained';
 import { transfer, TransferProgress, TransferResult } from '../transfer/transfer';
 import { MODELS } from '../../models';
+import { meanAndSd } from '../report/claims';
 import { appendJournal, checkClaim, claimFolder, readJournal } from './journal';
+import { MAX_SEEDS, SEED_STRIDE } from './presets';
 import type { RunRecord } from './types';
 
 /** How the subsets relate to CIFAR-10 (shared/datasets/README.md). */
@@ -65,6 +68,13 @@ export interface TransferPresetOptions {
   /** null: the checkpoint's. */
   prep: Prep | null;
   seed: number;
+  /**
+   * Repeats of every transfer run (default 1): repeat k uses seed
+   * `seed + k * SEED_STRIDE` for the subset's split, the new head and the
+   * batches (the pretrained network stays the same), and a row is the mean
+   * over them, with their spread.
+   */
+  seeds: number;
   device: string;
 }
 
@@ -78,7 +88,7 @@ export const TRANSFER_RUNS: TransferRun[] = [
 
 const COMMON = {
   preset: 'transfer' as const, from: null, pretrainLr: 0.05, subsets: ['vehicles', 'flora'], runs: TRANSFER_RUNS,
-  lr: 0.05, bodyLrScale: 0.1, schedule: 'paper' as ScheduleName, seed: 0, testLimit: null,
+  lr: 0.05, bodyLrScale: 0.1, schedule: 'paper' as ScheduleName, seed: 0, seeds: 1, testLimit: null,
 };
 
 /**
@@ -126,8 +136,15 @@ export interface TransferRow {
   testCount: number;
   epochs: number;
   seconds: number;
+  /** The run stalled at chance level (with several seeds: no seed's run finished cleanly, and the first seed's stalled). */
   stalled: boolean;
   trainImages: number;
+  /**
+   * With options.seeds > 1: the accuracies are the means over the seeds'
+   * runs (the `ids`; stalled and diverged runs left out, and counted in
+   * `failed`), and these their sample standard deviations, as fractions.
+   */
+  overSeeds?: { runs: number; validationSd: number; testSd: number; ids: string[]; failed: number };
 }
 
 export interface TransferSummary {
@@ -138,6 +155,8 @@ export interface TransferSummary {
   model: string;
   pretrained: { file: string; model: string | null; epochs: number | null; validationAccuracy: number | null; trainedHere: boolean };
   rows: TransferRow[];
+  /** With options.seeds > 1: the seeds every run was trained with (the rows are means over them). */
+  seeds?: number[];
   /** Wall time of the invocation that wrote this summary. */
   totalSeconds: number;
   /** Runs that invocation read back from runs.jsonl instead of training them. */
@@ -156,6 +175,7 @@ export async function reproduceTransfer(
 ): Promise<{ summary: TransferSummary; report: string }> {
   const started = Date.now();
   requireDevice(o.device);
+  checkInteger('seeds', o.seeds, 1, MAX_SEEDS);
   // Another experiment's folder, a bad CIFAR-100 archive or subset fail here, not after pretraining.
   checkClaim(where.out, o);
   await checkCifar100Subsets(where.data100, o.subsets);
@@ -179,50 +199,60 @@ export async function reproduceTransfer(
   let reusedRuns = 0;
   const prep = o.prep ?? pre.config?.prep ?? 'zca';
 
-  // 2. every run, one subset at a time (its images prepared once for all its runs)
+  // 2. every run, one subset and seed at a time (the subset split by that seed is prepared once for all its runs)
+  const seeds = seedList(o);
   for (const subset of o.subsets) {
-    let data: { dataset: Dataset; selection: SubsetSelection } | null = null;
-    try {
-      for (const run of o.runs) {
-        const id = runId(subset, run, o.seed);
-        const label = runLabel(subset, run.mode, run.head);
-        const cached = done.get(id);
-        if (cached) {
-          reusedRuns++;
-          hooks.onEvent?.({ type: 'run-end', record: cached, cached: true });
-          continue;
+    for (const seed of seeds) {
+      let data: { dataset: Dataset; selection: SubsetSelection } | null = null;
+      try {
+        for (const run of o.runs) {
+          const id = runId(subset, run, seed);
+          const label = runLabel(subset, run.mode, run.head);
+          const cached = done.get(id);
+          if (cached) {
+            reusedRuns++;
+            hooks.onEvent?.({ type: 'run-end', record: cached, cached: true });
+            continue;
+          }
+          data ??= await loadCifar100Subset(where.data100, subset, { prep, limit: o.limit ?? undefined, testLimit: o.testLimit ?? undefined, seed, device: o.device });
+          hooks.onEvent?.({ type: 'run-start', id, label });
+          const r = await transfer(
+            {
+              from, model: o.from ? undefined : o.model, data: where.data100, subset, mode: run.mode, head: run.head, epochs: o.epochs, lr: o.lr, bodyLrScale: o.bodyLrScale,
+              batchSize: o.batchSize, schedule: o.schedule, limit: o.limit ?? undefined, testLimit: o.testLimit ?? undefined, prep, seed, device: o.device,
+            },
+            { data, signal: hooks.signal, onProgress: (progress) => hooks.onEvent?.({ type: 'run-progress', id, label, progress }) },
+          );
+          const record = toRecord(id, label, subset, r, data.dataset.train.count);
+          appendJournal(journal, record);
+          done.set(id, record);
+          hooks.onEvent?.({ type: 'run-end', record, cached: false });
         }
-        data ??= await loadCifar100Subset(where.data100, subset, { prep, limit: o.limit ?? undefined, testLimit: o.testLimit ?? undefined, seed: o.seed, device: o.device });
-        hooks.onEvent?.({ type: 'run-start', id, label });
-        const r = await transfer(
-          {
-            from, model: o.from ? undefined : o.model, data: where.data100, subset, mode: run.mode, head: run.head, epochs: o.epochs, lr: o.lr, bodyLrScale: o.bodyLrScale,
-            batchSize: o.batchSize, schedule: o.schedule, limit: o.limit ?? undefined, testLimit: o.testLimit ?? undefined, prep, seed: o.seed, device: o.device,
-          },
-          { data, signal: hooks.signal, onProgress: (progress) => hooks.onEvent?.({ type: 'run-progress', id, label, progress }) },
-        );
-        const record = toRecord(id, label, subset, r, data.dataset.train.count);
-        appendJournal(journal, record);
-        done.set(id, record);
-        hooks.onEvent?.({ type: 'run-end', record, cached: false });
+      } finally {
+        data?.dataset.dispose();
       }
-    } finally {
-      data?.dataset.dispose();
     }
   }
 
-  // 3. summary and report, from the records alone
-  const records = o.subsets.flatMap((s) => o.runs.map((r) => done.get(runId(s, r, o.seed))!));
+  // 3. summary and report, from the records alone (the figures and class tables from the first seed's runs)
+  const runsOf = (subset: string, run: TransferRun) => seeds.map((seed) => done.get(runId(subset, run, seed))!);
   const summary: TransferSummary = {
     name, preset: 'transfer', device: o.device, createdAt: new Date().toISOString(), model: pre.model ?? MODELS[o.model].name,
     pretrained: { file: from, model: pre.model, epochs: pre.epochs, validationAccuracy: pre.validationAccuracy, trainedHere: !o.from },
-    rows: records.map(toRow),
+    rows: o.subsets.flatMap((subset) => o.runs.map((run) => toRow(runsOf(subset, run)))),
+    ...(seeds.length > 1 ? { seeds } : {}),
     totalSeconds: (Date.now() - started) / 1000,
     reusedRuns,
   };
+  const records = o.subsets.flatMap((subset) => o.runs.map((run) => runsOf(subset, run)[0]));
   writeFileAtomic(path.join(where.out, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
   const report = await writeTransferReport(where.out, summary, records);
   return { summary, report };
+}
+
+/** The seed of every repeat: o.seed, then o.seed + SEED_STRIDE, ... (as `reproduce --seeds` does for Table 3). */
+function seedList(o: TransferPresetOptions): number[] {
+  return Array.from({ length: o.seeds }, (_, k) => o.seed + k * SEED_STRIDE);
 }
 
 function runId(subset: string, r: TransferRun, seed: number): string {
@@ -242,10 +272,25 @@ function toRecord(id: string, label: string, subset: string, r: TransferResult, 
   };
 }
 
-function toRow(r: TransferRecord): TransferRow {
-  return {
+/**
+ * A row from one run, or from the same run with several seeds: their mean
+ * accuracies and spread, the stalled and diverged left out and counted (when
+ * all of them failed: the first seed's accuracies, none counted as runs).
+ */
+function toRow(runs: TransferRecord[]): TransferRow {
+  const r = runs[0];
+  const row: TransferRow = {
     id: r.id, label: r.label, subset: r.transfer.subset, relation: r.transfer.relation, mode: r.transfer.mode, head: r.transfer.head,
     validationAccuracy: r.validation.accuracy, testAccuracy: r.test.accuracy, testCount: r.test.count, epochs: r.history.length,
-    seconds: r.seconds, stalled: r.stalled, trainImages: r.transfer.trainImages,
+    seconds: runs.reduce((sum, x) => sum + x.seconds, 0), stalled: r.stalled, trainImages: r.transfer.trainImages,
+  };
+  if (runs.length === 1) return row;
+  const ok = runs.filter((x) => !x.stalled && !x.diverged);
+  if (ok.length === 0) return { ...row, overSeeds: { runs: 0, validationSd: NaN, testSd: NaN, ids: [], failed: runs.length } };
+  const val = meanAndSd(ok.map((x) => x.validation.accuracy));
+  const test = meanAndSd(ok.map((x) => x.test.accuracy));
+  return {
+    ...row, validationAccuracy: val.mean, testAccuracy: test.mean, stalled: false,
+    overSeeds: { runs: ok.length, validationSd: val.sd, testSd: test.sd, ids: ok.map((x) => x.id), failed: runs.length - ok.length },
   };
 }

@@ -8,6 +8,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fromArray } from '../creation';
+import { invalid } from '../check';
 import { CheckpointError } from '../errors';
 import type { DType, Tensor } from '../tensor';
 import { makeFolder } from './folder';
@@ -20,6 +21,11 @@ const FROM_ST: Record<string, DType> = Object.fromEntries(Object.entries(TO_ST).
 /** Writes tensors (any device; copied to the host) and string metadata to `file`, atomically. */
 export function saveSafetensors(file: string, tensors: Map<string, Tensor> | Record<string, Tensor>, metadata: Record<string, string> = {}): void {
   const entries = tensors instanceof Map ? [...tensors.entries()] : Object.entries(tensors);
+  // The format's header keeps __metadata__ for itself, and every metadata value is a string.
+  const clash = entries.find(([name]) => name === '__metadata__');
+  if (clash) throw invalid('tensor name', 'any name but __metadata__ (the header\'s metadata entry)', clash[0]);
+  if (metadata === null || typeof metadata !== 'object') throw invalid('metadata', 'an object of strings', metadata);
+  for (const [k, v] of Object.entries(metadata)) if (typeof v !== 'string') throw invalid(`metadata.${k}`, 'a string (safetensors metadata maps strings to strings: JSON.stringify other values)', v);
   const header: Record<string, unknown> = { __metadata__: metadata };
   const chunks: Uint8Array[] = [];
   let offset = 0;

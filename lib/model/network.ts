@@ -25,7 +25,7 @@ export interface BuildOptions {
   init?: InitName;
   /** Standard deviation for init 'gaussian'. */
   initStd?: number;
-  /** Seed for the initial weights (default 0). */
+  /** Seed for the initial weights (default 0); it seeds LibTorch's global generator, which your own random tensors draw from too. */
   seed?: number;
   /** Default 'cpu'. */
   device?: Device;

@@ -110,6 +110,47 @@ export function parseLayer(line: string, net = 'network', index = 0): LayerSpec 
   }
 }
 
+/** The fields of each kind of layer object, all required. */
+const FIELDS: Record<LayerSpec['kind'], string[]> = {
+  conv: ['kernel', 'filters', 'stride', 'padding', 'batchNorm', 'relu'],
+  maxpool: ['kernel', 'stride', 'padding'],
+  avgpool: ['kernel', 'stride', 'padding'],
+  dropout: ['p'],
+  gap: [],
+  flatten: [],
+  fc: ['units', 'batchNorm', 'relu'],
+  softmax: [],
+};
+
+/**
+ * Checks a layer given as an object (typed data from JavaScript, or a spec
+ * read from JSON), as parseLayer checks a line: a bad one is named here, not
+ * met as a native error mid-training or skipped without a word.
+ */
+export function checkLayer(l: unknown, net = 'network', index = 0): LayerSpec {
+  const bad = (why: string): never => {
+    throw new ModelDeclarationError(`${net}: layer ${index + 1} ${JSON.stringify(l) ?? String(l)}: ${why}`);
+  };
+  if (l === null || typeof l !== 'object' || Array.isArray(l)) return bad("expected a line like 'conv 3x3 96 relu' or a layer object like { kind: 'gap' }");
+  const o = l as Record<string, unknown>;
+  const fields = FIELDS[o.kind as LayerSpec['kind']];
+  if (typeof o.kind !== 'string' || !Object.hasOwn(FIELDS, o.kind)) return bad(`unknown kind (${Object.keys(FIELDS).join(', ')})`);
+  for (const k of Object.keys(o)) if (k !== 'kind' && !fields.includes(k)) bad(`"${k}" does not apply to ${o.kind} (it has ${fields.join(', ') || 'no fields'})`);
+  const int = (k: string, min: number) => {
+    if (!Number.isInteger(o[k]) || (o[k] as number) < min) bad(`${k} must be an integer >= ${min}`);
+  };
+  for (const k of fields) {
+    if (k === 'kernel' || k === 'stride') int(k, 1);
+    else if (k === 'padding') int(k, 0);
+    else if (k === 'filters' || k === 'units') {
+      if (o[k] !== 'classes') int(k, 1);
+    } else if (k === 'batchNorm' || k === 'relu') {
+      if (typeof o[k] !== 'boolean') bad(`${k} must be true or false`);
+    } else if (k === 'p' && !(typeof o.p === 'number' && o.p >= 0 && o.p < 1)) bad('p must be a probability in [0, 1)');
+  }
+  return l as LayerSpec;
+}
+
 /** Declares a network from lines or typed layers; throws ModelDeclarationError naming the bad layer. */
 export function declareNetwork(name: string, description: string, layers: LayerDeclaration[]): NetworkSpec {
   // From JavaScript, an options object is an easy mistake; say what the call takes.
@@ -119,7 +160,7 @@ export function declareNetwork(name: string, description: string, layers: LayerD
   if (!Array.isArray(layers) || layers.length === 0) {
     throw new ModelDeclarationError(`${name}: a network needs at least one layer`);
   }
-  const parsed = layers.map((l, i) => (typeof l === 'string' ? parseLayer(l, name, i) : l));
+  const parsed = layers.map((l, i) => (typeof l === 'string' ? parseLayer(l, name, i) : checkLayer(l, name, i)));
   const spec = { name, description, layers: parsed };
   inferShapes(spec, { classes: 10 }); // validates the geometry once, at declaration
   return spec;
@@ -149,7 +190,9 @@ export function inferShapes(spec: NetworkSpec, o: ShapeOptions): number[][] {
   let shape = [o.inputChannels ?? 3, o.inputSize ?? 32, o.inputSize ?? 32];
   const out: number[][] = [];
   const width = (w: Width) => (w === 'classes' ? o.classes : w);
+  if (!Array.isArray(spec?.layers) || spec.layers.length === 0) throw new ModelDeclarationError(`${spec?.name ?? 'network'}: a network needs a non-empty list of layers`);
   spec.layers.forEach((l, i) => {
+    checkLayer(l, spec.name, i);
     const where = `${spec.name}: layer ${i + 1} (${l.kind})`;
     const spatial = () => {
       if (shape.length !== 3) throw new ModelDeclarationError(`${where}: needs a [C,H,W] input but gets [${shape.join(',')}] (after gap/flatten)`);

@@ -6,20 +6,29 @@
  * it back); writeTransferReport() draws the figures and writes the files.
  *
  * The noise margin of a gain comparison is one standard error of
- * (near gain - far gain): the four test accuracies' binomial errors
- * (claims.ts noisePoints) added in quadrature.
+ * (near gain - far gain): the four test accuracies' errors added in
+ * quadrature, each the binomial error, or for a mean over seeds the standard
+ * error of that mean when it is larger (claims.ts scoredNoise).
  */
 import { join } from 'path';
 import type { TopLevelSpec } from 'vega-lite';
 import type { TransferRecord, TransferRow, TransferSummary } from '../experiments/transfer';
 import { makeFolder } from '../io/folder';
 import { writeFileAtomic } from './atomic';
-import { noisePoints } from './claims';
+import { scoredNoise } from './claims';
 import { duration, MISSING, num, pct, points, slug, table } from './format';
 import { learningCurves } from './plots';
 import { writeFigure } from './render';
 
 const pc = (v: number) => num(v) * 100;
+/** A row's spread over seeds, when it is the mean of several runs. */
+const spreadOf = (r: TransferRow) => (r.overSeeds && r.overSeeds.runs > 1 ? r.overSeeds : null);
+/** '61.18', or with several seeds '61.18 ± 1.20'. */
+const accuracy = (r: TransferRow, which: 'validation' | 'test') => {
+  const spread = spreadOf(r);
+  const [mean, sd] = which === 'test' ? [r.testAccuracy, spread?.testSd] : [r.validationAccuracy, spread?.validationSd];
+  return `${pct(pc(mean))}${spread ? ` ± ${pc(num(sd)).toFixed(2)}` : ''}`;
+};
 const modeKey = (r: Pick<TransferRow, 'mode' | 'head'>) => `${r.mode} (${r.head} head)`;
 
 function header(s: TransferSummary, runs: readonly TransferRecord[]): string {
@@ -32,7 +41,8 @@ function header(s: TransferSummary, runs: readonly TransferRecord[]): string {
     '',
     `- Pretrained network: ${pre}`,
     `- Subsets: ${[...new Set(s.rows.map((r) => `${r.subset}${r.relation ? ` (${r.relation})` : ''}`))].join(', ')}; 90/10 train/validation split of each subset's training images, scored on its test images`,
-    c ? `- Training: ${c.epochs} epochs, batch ${c.batchSize}, lr ${c.lr} (${c.schedule} schedule; fine-tuning: body at ${c.bodyLrScale} x lr), momentum ${c.momentum}, weight decay ${c.weightDecay}, prep ${c.prep}, augment ${c.augment ? 'on' : 'off'}, seed ${c.seed}` : null,
+    c ? `- Training: ${c.epochs} epochs, batch ${c.batchSize}, lr ${c.lr} (${c.schedule} schedule; fine-tuning: body at ${c.bodyLrScale} x lr), momentum ${c.momentum}, weight decay ${c.weightDecay}, prep ${c.prep}, augment ${c.augment ? 'on' : 'off'}, ` +
+      (s.seeds ? `seeds ${s.seeds.join(', ')} (each its own split, head and batches; a row is the mean ± the standard deviation over them, its time their sum)` : `seed ${c.seed}`) : null,
     `- Device: ${s.device}; date: ${s.createdAt}; total time ${duration(num(s.totalSeconds))}` +
       (s.reusedRuns ? ` (the last invocation, which reused ${s.reusedRuns} run${s.reusedRuns === 1 ? '' : 's'} finished earlier)` : ''),
     '',
@@ -44,10 +54,17 @@ function header(s: TransferSummary, runs: readonly TransferRecord[]): string {
   ].filter((l) => l !== null).join('\n');
 }
 
+/** 'yes' / 'no', or with several seeds how many of them stalled or diverged. */
+function stalledCell(r: TransferRow): string {
+  const o = r.overSeeds;
+  if (!o) return r.stalled ? 'yes' : 'no';
+  return o.failed ? `${o.failed} of ${o.runs + o.failed} seeds${o.runs ? ' (left out)' : ''}` : 'no';
+}
+
 function resultsTable(s: TransferSummary): string {
   const body = s.rows.map((r) => [
-    modeKey(r), r.subset, r.relation ?? MISSING, String(r.trainImages), pct(pc(r.validationAccuracy)), pct(pc(r.testAccuracy)), String(r.epochs), duration(num(r.seconds)),
-    r.stalled ? 'yes' : 'no',
+    modeKey(r), r.subset, r.relation ?? MISSING, String(r.trainImages), accuracy(r, 'validation'), accuracy(r, 'test'), String(r.epochs), duration(num(r.seconds)),
+    stalledCell(r),
   ]);
   return table(['Mode', 'Subset', 'Relation', 'Train images', 'Val acc (%)', 'Test acc (%)', 'Epochs', 'Time', 'Stalled'], body);
 }
@@ -58,7 +75,7 @@ function matrix(s: TransferSummary): string {
   const modes = [...new Set(s.rows.map(modeKey))];
   const cell = (m: string, sub: string) => {
     const r = s.rows.find((x) => modeKey(x) === m && x.subset === sub);
-    return r ? `${pct(pc(r.validationAccuracy))} / ${pct(pc(r.testAccuracy))}` : 'not run';
+    return r ? `${accuracy(r, 'validation')} / ${accuracy(r, 'test')}` : 'not run';
   };
   return table(['Mode', ...subsets.map((x) => `${x}: val / test (%)`)], modes.map((m) => [m, ...subsets.map((x) => cell(m, x))]));
 }
@@ -71,7 +88,7 @@ interface Gain {
   margin: number;
   nearMargin: number;
   farMargin: number;
-  /** Labels of the four runs compared that stalled at chance level. */
+  /** Labels of the four rows compared that stalled at chance level (with several seeds: every seed failed). */
   stalled: string[];
 }
 
@@ -79,7 +96,10 @@ interface Gain {
 export function transferGains(s: TransferSummary): Gain[] {
   const find = (relation: 'near' | 'far', key: string) => s.rows.find((r) => r.relation === relation && modeKey(r) === key);
   const scratch = (relation: 'near' | 'far') => s.rows.find((r) => r.relation === relation && r.mode === 'scratch');
-  const se = (r: TransferRow) => noisePoints(pc(r.testAccuracy), r.testCount);
+  const se = (r: TransferRow) => {
+    const spread = spreadOf(r);
+    return scoredNoise({ label: r.label, model: r.label, test: pc(r.testAccuracy), count: r.testCount, seeds: spread ? { runs: spread.runs, sd: pc(spread.testSd) } : undefined });
+  };
   const out: Gain[] = [];
   for (const key of [...new Set(s.rows.filter((r) => r.mode !== 'scratch').map(modeKey))]) {
     const [n, f, n0, f0] = [find('near', key), find('far', key), scratch('near'), scratch('far')];
@@ -88,7 +108,7 @@ export function transferGains(s: TransferSummary): Gain[] {
     const farMargin = Math.hypot(se(f), se(f0));
     out.push({
       mode: key, near: pc(n.testAccuracy) - pc(n0.testAccuracy), far: pc(f.testAccuracy) - pc(f0.testAccuracy),
-      margin: Math.hypot(nearMargin, farMargin), nearMargin, farMargin, stalled: [n, f, n0, f0].filter((r) => r.stalled).map((r) => r.label),
+      margin: Math.hypot(nearMargin, farMargin), nearMargin, farMargin, stalled: [n, f, n0, f0].filter((r) => r.stalled || r.overSeeds?.runs === 0).map((r) => r.label),
     });
   }
   return out;
@@ -179,7 +199,7 @@ export function renderTransferReport(s: TransferSummary, runs: readonly Transfer
 async function accuracyFigure(s: TransferSummary, outBase: string): Promise<unknown> {
   const data = s.rows.map((r) => ({ subset: `${r.subset}${r.relation ? ` (${r.relation})` : ''}`, mode: modeKey(r), accuracy: pc(r.testAccuracy) })).filter((d) => Number.isFinite(d.accuracy));
   const spec: TopLevelSpec = {
-    title: { text: `${s.name}: test accuracy after transfer`, subtitle: `from ${s.pretrained.model ?? 'a CIFAR-10 network'}` },
+    title: { text: `${s.name}: test accuracy after transfer`, subtitle: `from ${s.pretrained.model ?? 'a CIFAR-10 network'}${s.seeds ? `; means over ${s.seeds.length} seeds` : ''}` },
     width: { step: 22 }, height: 240, data: { values: data }, mark: 'bar',
     encoding: {
       x: { field: 'subset', type: 'nominal', title: 'subset', axis: { labelAngle: 0 }, sort: [...new Set(data.map((d) => d.subset))] },

@@ -50,6 +50,13 @@ export function metadataJson<T>(file: string, key: string, text: string | undefi
   }
 }
 
+/** The epochs a checkpoint has completed, as its metadata records them. */
+export function metadataEpoch(file: string, text: string | undefined): number {
+  const epoch = Number(text);
+  if (text === undefined || !/^\d+$/.test(text) || !Number.isSafeInteger(epoch)) throw new CheckpointError(`${file}: metadata "epoch" is ${JSON.stringify(text) ?? 'missing'}, not a count of epochs (a corrupt checkpoint?)`);
+  return epoch;
+}
+
 export interface CheckpointState<H> {
   /** Epochs completed. */
   epoch: number;
@@ -89,8 +96,14 @@ export function loadCheckpoint<H>(file: string, net: Network, sgd: SGD | null, c
   const { tensors, metadata } = loadSafetensors(file);
   try {
     if (metadata.format !== CHECKPOINT_FORMAT) throw new CheckpointError(`${file}: not an allcnn checkpoint (format "${metadata.format ?? 'none'}")`);
+    // Read before any tensor is copied: a corrupt checkpoint leaves the network as it was.
+    const state = {
+      epoch: metadataEpoch(file, metadata.epoch),
+      history: metadataJson<H[]>(file, 'history', metadata.history) ?? [],
+      config: metadataJson<object>(file, 'config', metadata.config) ?? {},
+    };
     if (metadata.configHash !== configHash(config)) {
-      const saved = JSON.parse(metadata.config ?? '{}');
+      const saved = state.config as Record<string, unknown>;
       const diff = differingKeys(comparable(saved), comparable(config));
       throw new CheckpointError(
         `${file}: written by a different configuration (differs in: ${diff.join(', ') || 'unknown'}). ` +
@@ -98,7 +111,7 @@ export function loadCheckpoint<H>(file: string, net: Network, sgd: SGD | null, c
       );
     }
     loadStateInto(file, net, tensors, sgd);
-    return { epoch: Number(metadata.epoch), history: JSON.parse(metadata.history ?? '[]'), config: JSON.parse(metadata.config) };
+    return state;
   } finally {
     for (const t of tensors.values()) t.dispose();
   }

@@ -3,7 +3,7 @@
  * gives them), every field checked, unknown keys rejected. The resolved
  * config is saved with every result and checkpoint.
  */
-import { checkInteger, checkKeys, checkNumber, checkOneOf, invalid } from '../check';
+import { checkBoolean, checkInteger, checkKeys, checkNumber, checkOneOf, definedOnly, invalid } from '../check';
 import { InvalidArgumentError } from '../errors';
 import { AugmentOptions, checkAugment, PAPER_AUGMENTATION } from '../data/augment';
 import { DatasetName, DATASETS, Prep, PREPS } from '../data/dataset';
@@ -117,7 +117,7 @@ export function resolveConfig(c: TrainConfig): ResolvedConfig {
   const model = typeof c.model === 'string' ? c.model : c.model?.name;
   if (typeof c.model === 'string' && !MODELS[c.model]) throw invalid('model', `one of ${Object.keys(MODELS).join(', ')} (or a NetworkSpec)`, c.model);
   if (typeof model !== 'string') throw invalid('model', 'a model id or a NetworkSpec', c.model);
-  const d = { ...DEFAULTS, ...c };
+  const d = { ...DEFAULTS, ...definedOnly(c) };
   for (const k of ['cudaGraph', 'cudaStream'] as const) {
     if (d[k] && !String(d.device).startsWith('cuda')) throw new InvalidArgumentError(`${k} needs a CUDA device (device "cuda" or "cuda:N"), but device is ${JSON.stringify(d.device)}`);
     if (d[k] && d.engine === 'typescript') throw new InvalidArgumentError(`${k} needs engine 'native': the TypeScript engine runs op by op`);
@@ -135,19 +135,19 @@ export function resolveConfig(c: TrainConfig): ResolvedConfig {
     schedule: checkOneOf('schedule', d.schedule, SCHEDULES),
     warmupEpochs: checkNumber('warmupEpochs', d.warmupEpochs, 0),
     prep: checkOneOf('prep', d.prep, PREPS),
-    augment: c.augment === true ? PAPER_AUGMENTATION : c.augment ? checkAugment(c.augment) : false,
+    augment: c.augment === true ? PAPER_AUGMENTATION : c.augment === false || c.augment === undefined || c.augment === null ? false : checkAugment(c.augment),
     seed: checkInteger('seed', d.seed, 0, 2 ** 31),
     device: checkDevice('device', d.device),
     limit: opt('limit', c.limit, 1),
     testLimit: opt('testLimit', c.testLimit, 1),
     validation: opt('validation', c.validation, 0),
-    finalRelu: Boolean(d.finalRelu),
+    finalRelu: checkBoolean('finalRelu', d.finalRelu),
     init: checkOneOf('init', d.init, INITS),
     precision: checkOneOf('precision', d.precision, PRECISIONS),
-    tf32: Boolean(d.tf32),
-    channelsLast: Boolean(d.channelsLast),
-    cudaGraph: Boolean(d.cudaGraph),
-    cudaStream: Boolean(d.cudaStream),
+    tf32: checkBoolean('tf32', d.tf32),
+    channelsLast: checkBoolean('channelsLast', d.channelsLast),
+    cudaGraph: checkBoolean('cudaGraph', d.cudaGraph),
+    cudaStream: checkBoolean('cudaStream', d.cudaStream),
     labelSmoothing: checkNumber('labelSmoothing', d.labelSmoothing, 0, 1),
     stallEpochs: checkInteger('stallEpochs', d.stallEpochs, 0),
     engine: checkOneOf('engine', d.engine, ENGINES),

@@ -14,7 +14,7 @@ import { buildNetwork, Network } from '../model/network';
 import { checkDevice, Device } from '../tensor';
 import { readSafetensorsMetadata } from '../io/safetensors';
 import { MODELS } from '../../models';
-import { CHECKPOINT_FORMAT, loadCheckpoint, metadataJson } from './checkpoint';
+import { CHECKPOINT_FORMAT, loadCheckpoint, metadataEpoch, metadataJson } from './checkpoint';
 import type { ResolvedConfig } from './config';
 import { ClassScore, evalBatchSize, evaluateByClass } from './evaluate';
 import { hasDiverged } from './train';
@@ -156,7 +156,7 @@ export function readRun(file: string, o: { needsWeights?: boolean } = {}): { con
   }
   // NaN losses are saved as null (JSON): either way the run had diverged when this checkpoint was written.
   const history = metadataJson<Array<{ loss: number | null }>>(file, 'history', metadata.history ?? '[]') ?? [];
-  const epoch = Number(metadata.epoch);
+  const epoch = metadataEpoch(file, metadata.epoch);
   const diverged = hasDiverged(history);
   // predict and visualize need weights that are numbers; evaluate can score any.
   if (diverged && o.needsWeights) {

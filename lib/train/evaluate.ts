@@ -1,6 +1,6 @@
 /** evaluate(), evaluateByClass() and predict() for a trained Network. */
 import { noGrad } from '../autograd';
-import { checkInteger } from '../check';
+import { checkInteger, invalid } from '../check';
 import type { TensorSplit } from '../data/dataset';
 import { crossEntropy, logSoftmax } from '../functional';
 import type { Network } from '../model/network';
@@ -50,6 +50,8 @@ export interface ClassScore extends Score {
  * gets a turn between batches.
  */
 export async function evaluateByClass(network: Network, data: Pick<TensorSplit, 'x' | 'y'>, classes: number, o: { batchSize?: number } = {}): Promise<ClassScore> {
+  // The confusion matrix is indexed by the network's predictions: it needs a row and column for each of its outputs.
+  if (classes !== network.classes) throw invalid('classes', `the network's number of classes (${network.classes})`, classes);
   const confusion = Array.from({ length: classes }, () => new Array<number>(classes).fill(0));
   const n = data.y.shape[0];
   const batchSize = evalBatchSize(o.batchSize); // 0 would never leave the loop below

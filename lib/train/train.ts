@@ -6,14 +6,14 @@
  */
 import * as path from 'node:path';
 import { configureBackend, ensureDefaultThreads, requireDevice } from '../backend';
-import { checkKeys } from '../check';
+import { checkBoolean, checkInteger, checkKeys, checkNumber, invalid } from '../check';
 import { manualSeed, randperm } from '../creation';
 import { applyAugmentation } from '../data/augment';
-import { Dataset, DATASET_TITLES, loadCifar, TensorSplit } from '../data/dataset';
+import { Dataset, DATASET_CLASSES, DATASET_TITLES, loadCifar, TensorSplit } from '../data/dataset';
 import { crossEntropy } from '../functional';
 import { checkFolder } from '../io/folder';
 import { buildNetwork, Network } from '../model/network';
-import type { NetworkSpec } from '../model/spec';
+import { inferShapes, NetworkSpec } from '../model/spec';
 import { native, NativeMetrics, NativeNet } from '../native';
 import { tidy } from '../scope';
 import type { Tensor } from '../tensor';
@@ -125,7 +125,11 @@ export interface TrainHooks {
   stopAfterEpoch?: number;
 }
 
-/** The generator seed for one epoch: the whole RNG state of a run is (seed, epoch). */
+/**
+ * The generator seed for one epoch: the whole RNG state of a run trained
+ * alone is (seed, epoch). Runs in flight at once in one process share
+ * LibTorch's global generator, so theirs interleave (README: reproduce).
+ */
 export function epochSeed(seed: number, epoch: number): number {
   return seed * 100003 + epoch + 1;
 }
@@ -154,15 +158,28 @@ const HOOK_KEYS = Object.keys({
   onProgress: 1, signal: 1, checkpoint: 1, resume: 1, dataset: 1, keepModel: 1, prepare: 1, classes: 1, lrScale: 1, stopAfterEpoch: 1,
 } satisfies Record<keyof TrainHooks, 1>);
 
+/** Checks the hooks' names and values, so a bad one fails before the data are read rather than after. */
+function checkHooks(h: TrainHooks): void {
+  checkKeys('hooks', h, HOOK_KEYS);
+  for (const k of ['onProgress', 'prepare', 'lrScale'] as const) if (h[k] !== undefined && typeof h[k] !== 'function') throw invalid(`hooks.${k}`, 'a function', h[k]);
+  for (const k of ['resume', 'keepModel'] as const) if (h[k] !== undefined) checkBoolean(`hooks.${k}`, h[k]);
+  if (h.signal !== undefined && !(h.signal instanceof AbortSignal)) throw invalid('hooks.signal', 'an AbortSignal (from an AbortController)', h.signal);
+  if (h.checkpoint !== undefined && (typeof h.checkpoint !== 'string' || h.checkpoint === '')) throw invalid('hooks.checkpoint', 'a file path', h.checkpoint);
+  if (h.classes !== undefined) checkInteger('hooks.classes', h.classes, 2, 100000);
+  if (h.stopAfterEpoch !== undefined) checkInteger('hooks.stopAfterEpoch', h.stopAfterEpoch, 0);
+}
+
 /** Trains one network; see TrainConfig for the options and TrainResult for what comes back. */
 export async function trainModel(config: TrainConfig, hooks: TrainHooks = {}): Promise<TrainResult> {
   const c = resolveConfig(config);
-  checkKeys('hooks', hooks, HOOK_KEYS);
+  checkHooks(hooks);
   requireDevice(c.device);
   // The first checkpoint is written after an epoch: a folder that cannot be made fails now, not then.
   if (hooks.checkpoint) checkFolder(path.dirname(path.resolve(hooks.checkpoint)));
   if (hooks.signal?.aborted) throw new AbortError('training aborted before it started', true);
   const spec = specOf(config.model);
+  // A malformed spec or class count fails here, before seconds (or a minute, with ZCA) of data loading.
+  inferShapes(spec, { classes: hooks.classes ?? hooks.dataset?.classes ?? DATASET_CLASSES[c.dataset] });
   const started = Date.now();
   ensureDefaultThreads();
   if (c.device.startsWith('cuda')) configureBackend({ cudnnBenchmark: true, tf32: c.tf32 });
@@ -175,13 +192,17 @@ export async function trainModel(config: TrainConfig, hooks: TrainHooks = {}): P
     throw new TypeError(`hooks.dataset holds ${DATASET_TITLES[given]} but config.dataset is '${c.dataset}': set dataset: '${given}', so that the checkpoint says what the network was trained on`);
   }
   const dataset = hooks.dataset ?? (await loadCifar(c.dataset, c.data ?? undefined, { prep: c.prep, limit: c.limit ?? undefined, testLimit: c.testLimit ?? undefined, validation: c.validation ?? undefined, seed: c.seed, device: c.device }));
-  // 2. model, optimiser, native step
-  const network = buildNetwork(spec, { classes: hooks.classes ?? dataset.classes, finalRelu: c.finalRelu, init: c.init, seed: c.seed, device: c.device, channelsLast: c.channelsLast });
-  hooks.prepare?.(network, dataset);
-  const trainable = network.parameterList();
-  const sgd = new SGD(trainable, { momentum: c.momentum, weightDecay: c.weightDecay });
-  const net = createNativeNet(network, sgd, c, hooks.lrScale);
+  // Everything made from here on is freed however the run ends (the network kept only when returned).
+  let network: Network | undefined;
+  let sgd: SGD | undefined;
+  let net: NativeNet | undefined;
+  let returned = false;
   try {
+    // 2. model, optimiser, native step
+    network = buildNetwork(spec, { classes: hooks.classes ?? dataset.classes, finalRelu: c.finalRelu, init: c.init, seed: c.seed, device: c.device, channelsLast: c.channelsLast });
+    hooks.prepare?.(network, dataset);
+    sgd = new SGD(network.parameterList(), { momentum: c.momentum, weightDecay: c.weightDecay });
+    net = createNativeNet(network, sgd, c, hooks.lrScale);
     // 3. resume
     let history: EpochRecord[] = [];
     let startEpoch = 0;
@@ -257,6 +278,7 @@ export async function trainModel(config: TrainConfig, hooks: TrainHooks = {}): P
     const test = await evaluateNative(net, dataset.test, c.evalBatchSize);
     const ran = history.slice(startEpoch);
     const trainSeconds = ran.reduce((s, r) => s + train.count / r.imagesPerSecond, 0);
+    returned = true;
     return {
       config: c, parameters: network.parameterCount(), history, validation, test, stalled, diverged, absentClasses: dataset.absentClasses, resumedFrom: startEpoch,
       seconds: (Date.now() - started) / 1000,
@@ -266,9 +288,9 @@ export async function trainModel(config: TrainConfig, hooks: TrainHooks = {}): P
       network: hooks.keepModel ? network : undefined,
     };
   } finally {
-    native().net_release(net);
-    sgd.dispose();
-    if (!hooks.keepModel) network.dispose();
+    if (net) native().net_release(net);
+    sgd?.dispose();
+    if (!(hooks.keepModel && returned)) network?.dispose();
     if (!hooks.dataset) dataset.dispose();
   }
 }
@@ -291,7 +313,8 @@ export function createNativeNet(
   return native().net_create(network.nativeProgram(), params.map((p) => p.handle), momentum.map((b) => b.handle), network.bufferList().map((b) => b.handle), {
     momentum: c.momentum, weightDecay: c.weightDecay, nesterov: false, labelSmoothing: c.labelSmoothing, channelsLast: c.channelsLast,
     autocast: c.precision === 'bf16' ? 'bfloat16' : c.precision === 'fp16' ? 'float16' : null,
-    lrScales: lrScale ? [...network.parameters.keys()].map(lrScale) : undefined,
+    // A negative scale would climb the loss, NaN or Infinity wreck the weights: say which tensor got one.
+    lrScales: lrScale ? [...network.parameters.keys()].map((name) => checkNumber(`hooks.lrScale('${name}')`, lrScale(name), 0, 1e6)) : undefined,
     cudaGraph: Boolean(c.cudaGraph),
     cudaStream: Boolean(c.cudaStream),
     foreachSgd: Boolean(c.foreachSgd),

@@ -5,7 +5,7 @@
  * recorded a choice that changes what the body expects (preprocessing, the
  * final ReLU), the transfer run inherits it unless told otherwise.
  */
-import { checkNumber, checkOneOf, invalid } from '../check';
+import { checkNumber, checkOneOf, definedOnly, invalid } from '../check';
 import { CheckpointError } from '../errors';
 import { resolveConfig, ResolvedConfig, TrainConfig } from '../train/config';
 import { MODELS } from '../../models';
@@ -73,9 +73,8 @@ export function resolveTransferConfig(c: TransferConfig, pre: Pretrained | null)
   const id = model ?? fromFile ?? pre?.config?.model;
   if (!id) throw invalid('model', pre ? `a model id (${pre.file} does not say which network it holds)` : 'a model id for a scratch run without a checkpoint', model);
   // Unset options (undefined) fall back to the checkpoint's choice, then to the defaults.
-  const set = (o: object) => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
   const inherited = { prep: pre?.config?.prep, finalRelu: pre?.config?.finalRelu };
-  const { dataset: _, ...resolved } = resolveConfig({ lr: TRANSFER_DEFAULTS.lr, ...set(inherited), ...set(train), model: id, ...set({ data }) } as TrainConfig);
+  const { dataset: _, ...resolved } = resolveConfig({ lr: TRANSFER_DEFAULTS.lr, ...definedOnly(inherited), ...definedOnly(train), model: id, ...definedOnly({ data }) } as TrainConfig);
   if (resolved.engine !== 'native') throw invalid('engine', 'no engine option (transfer picks its step itself)', resolved.engine);
   const names = (typeof subset === 'string' ? subset.split(',') : Array.isArray(subset) ? subset : []).map((s) => String(s).trim()).filter(Boolean);
   if (names.length === 0) throw invalid('subset', "'vehicles', 'flora' or CIFAR-100 class names", subset);

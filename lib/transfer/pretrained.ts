@@ -16,7 +16,7 @@ import { DatasetName, recordedDataset } from '../data/dataset';
 import { CheckpointError } from '../errors';
 import { loadSafetensors } from '../io/safetensors';
 import type { Network } from '../model/network';
-import { CHECKPOINT_FORMAT, metadataJson } from '../train/checkpoint';
+import { CHECKPOINT_FORMAT, metadataEpoch, metadataJson } from '../train/checkpoint';
 import type { ResolvedConfig } from '../train/config';
 import type { EpochRecord } from '../train/train';
 import type { Tensor } from '../tensor';
@@ -61,14 +61,23 @@ export function readPretrained(file: string): Pretrained {
     for (const t of tensors.values()) t.dispose();
     throw new CheckpointError(`${file}: looks like a checkpoint but its format is "${metadata.format ?? 'none'}" (expected ${CHECKPOINT_FORMAT})`);
   }
-  const history = metadataJson<EpochRecord[]>(file, 'history', metadata.history) ?? [];
-  const config = metadataJson<ResolvedConfig>(file, 'config', metadata.config);
+  let history: EpochRecord[];
+  let config: ResolvedConfig | null;
+  let epochs: number | null;
+  try {
+    history = metadataJson<EpochRecord[]>(file, 'history', metadata.history) ?? [];
+    config = metadataJson<ResolvedConfig>(file, 'config', metadata.config);
+    epochs = kind === 'checkpoint' ? metadataEpoch(file, metadata.epoch) : null;
+  } catch (err) {
+    for (const t of tensors.values()) t.dispose();
+    throw err;
+  }
   return {
     file, kind, tensors,
     model: metadata.model ?? null,
     config,
     dataset: recordedDataset(config?.dataset ?? (metadata.dataset as DatasetName | undefined)),
-    epochs: kind === 'checkpoint' ? Number(metadata.epoch) : null,
+    epochs,
     validationAccuracy: history.length ? history[history.length - 1].valAccuracy : null,
     dispose: () => tensors.forEach((t) => t.dispose()),
   };

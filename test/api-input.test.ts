@@ -1,0 +1,174 @@
+/**
+ * Library calls with values a user gets wrong, as an exploratory session of
+ * the API found them (2026-12-01): each fails with a message naming the
+ * field, before the data are read where it can, and frees what it made; the
+ * legitimate ones it found refused (an empty validation split with ZCA, an
+ * option left undefined) work.
+ */
+import * as path from 'node:path';
+import { noGrad, enableGrad } from '../lib/autograd';
+import { liveTensors } from '../lib/backend';
+import { fromArray, ones } from '../lib/creation';
+import { loadSafetensors, saveSafetensors } from '../lib/io/safetensors';
+import { BUNDLED_SAMPLE, loadCifar10, prepareDataset, readCifar } from '../lib/data/dataset';
+import { buildNetwork } from '../lib/model/network';
+import { declareNetwork, NetworkSpec } from '../lib/model/spec';
+import { DEFAULTS, resolveConfig } from '../lib/train/config';
+import { evaluateByClass } from '../lib/train/evaluate';
+import { trainModel } from '../lib/train/train';
+import { MODELS } from '../models';
+import { tempDirs } from './tmp';
+
+const tmp = tempDirs('api-input');
+process.env.ALLCNN_DATA = tmp();
+const SMALL = { model: 'strided-cnn-a', data: BUNDLED_SAMPLE, epochs: 1, limit: 32, testLimit: 32, batchSize: 16 };
+// A path that does not exist: a check that fires first proves it ran before the data were read.
+const NO_DATA = { ...SMALL, data: path.join(tmp(), 'missing.tar.gz') };
+
+describe('trainModel options', () => {
+  test('an empty validation split works with ZCA as with the other preparations', async () => {
+    const r = await trainModel({ ...SMALL, validation: 0 });
+    expect(r.validation).toEqual({ loss: NaN, accuracy: NaN, count: 0 });
+    expect(r.history[0].valAccuracy).toBeNaN();
+    expect(r.test.count).toBe(32);
+  });
+
+  test('an option set to undefined takes its default, as its optional type says', () => {
+    const c = resolveConfig({ model: 'a', epochs: undefined, lr: undefined, finalRelu: undefined, augment: undefined });
+    expect([c.epochs, c.lr, c.finalRelu, c.augment]).toEqual([DEFAULTS.epochs, DEFAULTS.lr, DEFAULTS.finalRelu, false]);
+  });
+
+  test('a boolean option given as a string or number is refused, not read as true', () => {
+    expect(() => resolveConfig({ model: 'a', finalRelu: 'false' as never })).toThrow('Expected true or false for finalRelu but received "false" of type string');
+    expect(() => resolveConfig({ model: 'a', channelsLast: 1 as never })).toThrow('Expected true or false for channelsLast but received 1 of type number');
+  });
+});
+
+describe('trainModel hooks and model, checked before the data are read', () => {
+  test.each([
+    [{ signal: 5 }, 'Expected an AbortSignal (from an AbortController) for hooks.signal but received 5 of type number'],
+    [{ stopAfterEpoch: -1 }, 'Expected an integer >= 0 for hooks.stopAfterEpoch but received -1 of type number'],
+    [{ onProgress: 5 }, 'Expected a function for hooks.onProgress but received 5 of type number'],
+    [{ classes: 1 }, 'Expected an integer in [2, 100000] for hooks.classes but received 1 of type number'],
+    [{ resume: 'yes' }, 'Expected true or false for hooks.resume but received "yes" of type string'],
+  ])('hooks %j', async (hooks, message) => {
+    await expect(trainModel(NO_DATA, hooks as never)).rejects.toThrow(message);
+  });
+
+  test('a malformed NetworkSpec is named at once', async () => {
+    const spec = { name: 'Odd', description: '', layers: [{ kind: 'foo' }] } as unknown as NetworkSpec;
+    await expect(trainModel({ ...NO_DATA, model: spec })).rejects.toThrow('Odd: layer 1 {"kind":"foo"}: unknown kind (conv, maxpool, avgpool, dropout, gap, flatten, fc, softmax)');
+  });
+
+  test('what trainModel made is freed when a hook or an option fails after the data are read', async () => {
+    const dataset = await loadCifar10(BUNDLED_SAMPLE, { prep: 'std', limit: 32, testLimit: 32 });
+    try {
+      const base = liveTensors();
+      await expect(trainModel({ ...SMALL, prep: 'std' }, { dataset, prepare: () => { throw new Error('prepare failed'); } })).rejects.toThrow('prepare failed');
+      expect(liveTensors()).toBe(base);
+      await expect(trainModel({ ...SMALL, prep: 'std' }, { dataset, lrScale: (name) => (name === 'conv2.weight' ? NaN : 1), keepModel: true })).rejects.toThrow(
+        "Expected a number in [0, 1000000] for hooks.lrScale('conv2.weight') but received NaN of type number",
+      );
+      expect(liveTensors()).toBe(base);
+    } finally {
+      dataset.dispose();
+    }
+  });
+
+  test('a data set trainModel loaded itself is freed too', async () => {
+    const base = liveTensors();
+    await expect(trainModel({ ...SMALL, prep: 'std' }, { prepare: () => { throw new Error('prepare failed'); } })).rejects.toThrow('prepare failed');
+    expect(liveTensors()).toBe(base);
+  });
+});
+
+describe('declareNetwork with layer objects', () => {
+  test.each([
+    [{ kind: 'foo' }, 'T: layer 1 {"kind":"foo"}: unknown kind (conv, maxpool, avgpool, dropout, gap, flatten, fc, softmax)'],
+    [{ kind: 'conv', kernel: 3, filters: 8, stride: 0, padding: 1, batchNorm: false, relu: true }, 'stride must be an integer >= 1'],
+    [{ kind: 'conv', kernel: -3, filters: 8, stride: 1, padding: 1, batchNorm: false, relu: true }, 'kernel must be an integer >= 1'],
+    [{ kind: 'conv', kernel: 3, filters: 8, stride: 1, padding: 1, relu: true }, 'batchNorm must be true or false'],
+    [{ kind: 'dropout', p: 1.5 }, 'p must be a probability in [0, 1)'],
+    [{ kind: 'gap', units: 3 }, '"units" does not apply to gap (it has no fields)'],
+    [42, "T: layer 1 42: expected a line like 'conv 3x3 96 relu' or a layer object like { kind: 'gap' }"],
+    [null, 'T: layer 1 null: expected a line'],
+  ])('%j', (layer, message) => {
+    expect(() => declareNetwork('T', 'd', [layer as never, 'gap', 'fc classes'])).toThrow(message);
+  });
+
+  test('a correct layer object declares as its line does', () => {
+    const fromObject = declareNetwork('T', 'd', [{ kind: 'conv', kernel: 3, filters: 'classes', stride: 1, padding: 1, batchNorm: false, relu: true }, 'gap']);
+    expect(fromObject.layers).toEqual(declareNetwork('T', 'd', ['conv 3x3 classes relu', 'gap']).layers);
+  });
+});
+
+describe('other calls', () => {
+  test('noGrad and enableGrad refuse an async function: their mode would not last past its first await', async () => {
+    const w = ones([2]).requiresGrad_(true);
+    const run = () => noGrad(async () => { await null; return w.mul(2); });
+    expect(run).toThrow("noGrad() takes a synchronous function, but this one returned a Promise: code after its first await runs in the caller's gradient mode");
+    expect(() => enableGrad(async () => null)).toThrow('enableGrad() takes a synchronous function');
+    await new Promise((r) => setImmediate(r));
+    w.dispose();
+  });
+
+  test('prepareDataset checks data given to it by hand', async () => {
+    const raw = await readCifar('cifar10', BUNDLED_SAMPLE);
+    const short = { ...raw, train: { ...raw.train, images: raw.train.images.subarray(0, 3072 * 10) } };
+    expect(() => prepareDataset(short)).toThrow(`Expected ${raw.train.count} images of 3072 bytes (${raw.train.count * 3072} bytes) for data.train.images but received "30720 bytes"`);
+    const labels = Uint8Array.from(raw.test.labels);
+    labels[7] = 12;
+    expect(() => prepareDataset({ ...raw, test: { ...raw.test, labels } })).toThrow('Expected a label below 10 (the number of classNames) for data.test.labels[7] but received 12 of type number');
+    expect(() => prepareDataset({ ...raw, train: { ...raw.train, images: [1, 2, 3] as never } })).toThrow('Expected a Uint8Array (or Buffer) of 3x32x32 images, channel by channel for data.train.images');
+  });
+
+  test('fromArray names an element that is not a number, instead of storing NaN', () => {
+    expect(() => fromArray(['a', 'b'] as never)).toThrow('Expected a number (a number[] is one flat list: pass the shape separately) for data[0] but received "a" of type string');
+    expect(() => fromArray([[1, 2], [3, 4]] as never, [2, 2])).toThrow('for data[0] but received [1, 2] of type array');
+    expect(() => fromArray([1, NaN], [2], 'int64')).toThrow('Expected an integer for dtype int64 for data[1] but received NaN of type number');
+    const t = fromArray([1, 2, 3], [3], 'int64');
+    expect(t.toArray()).toEqual([1, 2, 3]);
+    t.dispose();
+  });
+
+  test('saveSafetensors keeps to the format: no tensor named __metadata__, metadata values are strings', () => {
+    const t = ones([2]);
+    const file = path.join(tmp(), 'x.safetensors');
+    try {
+      expect(() => saveSafetensors(file, { __metadata__: t })).toThrow('Expected any name but __metadata__');
+      expect(() => saveSafetensors(file, { t }, { n: 5 } as never)).toThrow('Expected a string (safetensors metadata maps strings to strings: JSON.stringify other values) for metadata.n but received 5 of type number');
+    } finally {
+      t.dispose();
+    }
+  });
+
+  test('resuming from a checkpoint with corrupt metadata is a CheckpointError, as evaluating it is', async () => {
+    const dir = tmp();
+    const checkpoint = path.join(dir, 'checkpoint.safetensors');
+    const config = { ...SMALL, prep: 'std' as const, epochs: 2 };
+    await trainModel(config, { checkpoint, stopAfterEpoch: 1 });
+    const { tensors, metadata } = loadSafetensors(checkpoint);
+    const rewrite = (changes: Record<string, string>) => saveSafetensors(checkpoint, tensors, { ...metadata, ...changes });
+    try {
+      rewrite({ history: '[{"epoch": 1,' });
+      await expect(trainModel(config, { checkpoint, resume: true })).rejects.toThrow(`${checkpoint}: metadata "history" is not valid JSON (a corrupt checkpoint?)`);
+      rewrite({ epoch: 'abc' });
+      await expect(trainModel(config, { checkpoint, resume: true })).rejects.toThrow(`${checkpoint}: metadata "epoch" is "abc", not a count of epochs (a corrupt checkpoint?)`);
+    } finally {
+      for (const t of tensors.values()) t.dispose();
+    }
+  });
+
+  test('evaluateByClass wants the network\'s class count', async () => {
+    const network = buildNetwork(MODELS['strided-cnn-a']);
+    const x = ones([2, 3, 32, 32]);
+    const y = ones([2], { dtype: 'int64' });
+    try {
+      await expect(evaluateByClass(network, { x, y }, 5)).rejects.toThrow("Expected the network's number of classes (10) for classes but received 5 of type number");
+    } finally {
+      network.dispose();
+      x.dispose();
+      y.dispose();
+    }
+  });
+});
