@@ -65,6 +65,20 @@ test('train on the bundled sample writes a result, weights and a checkpoint, the
   expect(finished.out).toContain('nothing left to train (the checkpoint is at the last epoch, 1)');
 });
 
+test('train into a folder holding another run names what differs instead of suggesting --resume', () => {
+  const out = tmp();
+  expect(allcnn('train', '--model', 'strided-cnn-a', '--epochs', '1', '--limit', '32', '--prep', 'std', '--out', out).code).toBe(0);
+  const other = allcnn('train', '--model', 'strided-cnn-a', '--epochs', '1', '--limit', '32', '--prep', 'std', '--seed', '1', '--out', out);
+  expect(other.code).toBe(1);
+  expect(other.err).toContain(`${path.join(out, 'checkpoint.safetensors')} holds another run (its options differ in: seed): pass another --out for this one`);
+});
+
+test('--version prints the package version', () => {
+  const r = allcnn('--version');
+  expect(r.code).toBe(0);
+  expect(r.out.trim()).toBe(JSON.parse(fs.readFileSync(path.resolve(__dirname, '../../package.json'), 'utf8')).version);
+});
+
 test('train passes the optimiser, schedule, validation and stall options through to the run it records', () => {
   const out = tmp();
   const r = allcnn('train', '--model', 'strided-cnn-a', '--epochs', '1', '--limit', '64', '--prep', 'std', '--out', out, '--momentum', '0.5',
@@ -78,16 +92,16 @@ test('train passes the optimiser, schedule, validation and stall options through
   const plain = allcnn('train', '--model', 'strided-cnn-a', '--epochs', '1', '--limit', '64', '--prep', 'std', '--out', tmp(), '--json');
   expect(JSON.parse(plain.out).config).toMatchObject({ momentum: 0.9, weightDecay: 0.001, warmupEpochs: 0, labelSmoothing: 0, validation: null, stallEpochs: 3 });
   const most = allcnn('train', '--model', 'strided-cnn-a', '--epochs', '1', '--validation', '600', '--out', tmp());
-  expect(most.code).toBe(1);
+  expect(most.code).toBe(2); // a value the library refuses is a usage error too
   expect(most.err).toContain('Expected an integer in [0, 499] for validation (the images held out of the 500 training images) but received 600');
 });
 
 test('train prints a run header, fixed-column epochs and the final accuracies', () => {
   const r = allcnn('train', '--model', 'strided-cnn-a', '--epochs', '1', '--limit', '64', '--prep', 'std', '--out', tmp());
   expect(r.code).toBe(0);
-  expect(r.err).toContain('strided-cnn-a: 839,242 parameters, 64 training images, device cpu, 1 epochs, batch 128');
+  expect(r.err).toContain('strided-cnn-a: 839,242 parameters, 64 training images, device cpu, 1 epoch, batch 128');
   const clamped = allcnn('train', '--model', 'strided-cnn-a', '--epochs', '1', '--limit', '600', '--prep', 'std', '--out', tmp());
-  expect(clamped.err).toContain('450 training images (--limit 600: the data hold no more), device cpu'); // the sample's 500, less 50 for validation
+  expect(clamped.err).toContain('450 training images (a limit of 600: the data hold no more), device cpu'); // the sample's 500, less 50 for validation
   expect(r.err).toContain('epoch   train loss  train acc   val loss   val acc');
   expect(r.out).toMatch(/strided-cnn-a: validation accuracy \d+\.\d\d% \(50 images\), test accuracy \d+\.\d\d% \(100 images\)/);
 });
@@ -95,7 +109,10 @@ test('train prints a run header, fixed-column epochs and the final accuracies', 
 test('bad options exit with status 2 and say what is wrong', () => {
   const cases: Array<[string[], string]> = [
     [['train', '--epochs', '0'], '--epochs must be an integer >= 1, got "0"'],
-    [['train', '--lr', 'fast'], '--lr must be a number >= 0, got "fast"'],
+    [['train', '--lr', 'fast'], '--lr must be a number in [0, 100], got "fast"'],
+    [['train', '--lr', '1e6'], '--lr must be a number in [0, 100], got "1e6"'],
+    [['train', '--precision', 'fp16'], "precision 'fp16' needs a CUDA device (LibTorch autocasts to float16 on GPUs only), but device is \"cpu\": use 'bf16' on the CPU"],
+    [['reproduce', '--precision', 'fp16', '--device', 'cpu'], 'Expected fp32 or bf16 on device "cpu" (fp16 autocast needs a CUDA device) for precision but received "fp16"'],
     [['train', '--model', 'all-cnn-z'], "option '--model <id>' argument 'all-cnn-z' is invalid. Allowed choices are a, strided-cnn-a"],
     [['train', '--prep', 'pca'], '--prep must be one of zca, std, none, got "pca"'],
     [['train', '--batch-size', '100000'], '--batch-size must be an integer in [1, 65536], got "100000"'],
@@ -104,7 +121,7 @@ test('bad options exit with status 2 and say what is wrong', () => {
     [['train', '--stall-epochs', '-1'], '--stall-epochs must be an integer >= 0, got "-1"'],
     [['evaluate', 'run', '--device', 'cuda:x'], '--device must be cpu, cuda or cuda:N, got "cuda:x"'],
     [['reproduce', '--preset', 'huge'], "argument 'huge' is invalid. Allowed choices are paper, fast, smoke"],
-    [['reproduce', '--lrs', '0.1,x'], '--lrs must be a number >= 0, got "x"'],
+    [['reproduce', '--lrs', '0.1,x'], '--lrs must be a number in [0, 100], got "x"'],
     [['reproduce', '--models', 'a,zz'], '--models must be one of a, strided-cnn-a'],
     [['reproduce', '--models', ','], '--models must list at least one value, got ","'],
     [['reproduce', '--preset', 'smoke', '--probe-epochs', '5', '--epochs', '2'], '--probe-epochs 5 is more than the 2 epochs of a run'],

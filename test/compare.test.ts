@@ -172,6 +172,29 @@ test('readRunResult takes a run folder or its result.json and rejects anything e
   expect(() => readRunResult(bad)).toThrow('bad.json: an `allcnn transfer` run (CIFAR-100 subset vehicles), not a CIFAR-10 run of `allcnn train`: Table 3 does not apply to it');
 });
 
+test('a run trained without validation images (--validation 0) is compared, with no validation accuracy', () => {
+  const dir = tmp();
+  const r = record('a', 0.7);
+  fs.writeFileSync(path.join(dir, 'result.json'), JSON.stringify({ ...r, validation: { loss: NaN, accuracy: NaN, count: 0 } })); // NaN is saved as null
+  const [row] = compareRuns([{ label: 'v0', result: readRunResult(dir) }]).rows;
+  expect(row.validationAccuracy).toBeNaN();
+  expect(row.testAccuracy).toBeCloseTo(70, 9);
+  const checkpoint = path.join(dir, 'checkpoint.safetensors');
+  fs.writeFileSync(checkpoint, 'not JSON');
+  expect(() => readRunResult(checkpoint)).toThrow(`${checkpoint}: a checkpoint; compare reads the result.json beside it: pass the run's --out folder (${dir})`);
+});
+
+test('a resumed run counts the time of the epochs before its last invocation, and a resume with nothing left takes its speed from the history', () => {
+  const epoch = (seconds: number, imagesPerSecond: number) => ({ seconds, imagesPerSecond });
+  const history = [epoch(10, 100), epoch(10, 100), epoch(20, 50)];
+  const resumed = { ...record('a', 0.7), history, resumedFrom: 2, seconds: 25, imagesPerSecond: 50 } as unknown as TrainRecord;
+  const noop = { ...record('a', 0.7), history, resumedFrom: 3, seconds: 2, imagesPerSecond: NaN } as unknown as TrainRecord;
+  const [a, b] = compareRuns([{ label: 'resumed', result: resumed }, { label: 'noop', result: noop }]).rows;
+  expect([a.seconds, a.imagesPerSecond]).toEqual([45, 50]);
+  expect(b.seconds).toBe(42);
+  expect(b.imagesPerSecond).toBeCloseTo(3 / (1 / 100 + 1 / 100 + 1 / 50), 9); // 75: every epoch trains as many images
+});
+
 test('`allcnn compare` prints the table from run folders, JSON with --json, and exits 1 on a bad folder', () => {
   const folders = FAMILY_A.map(({ label, result }) => {
     const dir = path.join(tmp(), label);

@@ -105,6 +105,17 @@ describe('splitTrainValidation', () => {
     expect(Array.from(a.train)).not.toEqual(sorted);
   });
 
+  test('classes smaller than their share: the others make up the shortfall, so exactly the count asked for is held out', () => {
+    // 3 images of class 0, 20 of class 1, 20 of class 2; 30 asked for: 10 each would take all of class 0's and hold out only 23.
+    const uneven = Uint8Array.from([...Array(3).fill(0), ...Array(20).fill(1), ...Array(20).fill(2)]);
+    const { train, validation } = splitTrainValidation(uneven, { validation: 30, classes: 3 });
+    expect(validation.length).toBe(30);
+    expect(train.length).toBe(13);
+    const held = [0, 1, 2].map((c) => Array.from(validation).filter((i) => uneven[i] === c).length);
+    expect(held).toEqual([3, 14, 13]);
+    expect(new Set([...train, ...validation]).size).toBe(43);
+  });
+
   test('a remainder goes to the first classes; other sizes and class counts', () => {
     const { validation } = splitTrainValidation(labels, { validation: 1005 });
     const perClass = new Array(10).fill(0);

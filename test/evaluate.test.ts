@@ -151,7 +151,7 @@ test('evaluateCheckpoint refuses what it cannot score, saying what to pass inste
   await trainModel({ model: 'strided-cnn-a', data: copy, epochs: 1, limit: 64, prep: 'std', stallEpochs: 0 }, { checkpoint: moved });
   fs.rmSync(copy);
   await expect(evaluateCheckpoint(moved)).rejects.toThrow(DataError);
-  await expect(evaluateCheckpoint(moved)).rejects.toThrow(/copy\.tar\.gz, which is not there from here: pass the CIFAR-10 archive or folder with --data/);
+  await expect(evaluateCheckpoint(moved)).rejects.toThrow(/copy\.tar\.gz, which is not there from here: pass the CIFAR-10 archive or folder \(--data, or options.data from code\)/);
   expect((await evaluateCheckpoint(moved, { data: SAMPLE })).count).toBe(100);
 
   // A network of one's own: the command cannot rebuild it.
@@ -176,6 +176,14 @@ test('allcnn evaluate prints per-class accuracies and the confusion matrix, or J
   const r = JSON.parse(json.stdout);
   expect(r.accuracy).toBe(run.result.validation.accuracy);
   expect(r.confusion).toHaveLength(10);
+
+  // Other data than the run's: scored, with a note that the preparation was fitted on them.
+  const elsewhere = path.join(tmp(), 'other.tar.gz');
+  fs.copyFileSync(SAMPLE, elsewhere);
+  const other = cli(run.checkpoint, '--data', elsewhere);
+  expect(other.status).toBe(0);
+  expect(other.stderr).toContain(`note: the run was trained on the bundled sample, and is scored on ${elsewhere}, with its preparation fitted on ${elsewhere}'s training images`);
+  expect(cli(run.checkpoint, '--data', SAMPLE).stderr).not.toContain('note:');
 
   const bad = cli(run.checkpoint, '--split', 'train');
   expect(bad.status).toBe(2);

@@ -375,6 +375,11 @@ describe('allcnn transfer', () => {
     expect(r.stderr).toContain('loaded 8 tensors; new head, not loaded (Xavier init): conv5.weight, conv5.bias; unused from the file: conv5.weight, conv5.bias; frozen: 8 tensors (the whole body)');
     expect(r.stdout).toMatch(/vehicles \/ features \(conv head\): validation accuracy [\d.]+% \(\d+ images\), test accuracy/);
     expect(fs.readdirSync(out).sort()).toEqual(['result.json', 'weights.safetensors']);
+    // Another run into the same folder does not overwrite it.
+    const again = run('--from', checkpoint, '--subset', 'vehicles', '--mode', 'scratch', '--epochs', '1', '--out', out);
+    expect(again.status).toBe(1);
+    expect(again.stderr).toContain(`${path.join(out, 'result.json')} exists: `);
+    expect(again.stderr).toContain('holds a finished transfer run; pass another --out for this one (or delete that folder to redo it)');
   });
 
   test('scratch with --from says that it takes the network and preprocessing, not the weights', () => {

@@ -2,7 +2,10 @@
  * The `allcnn` command line: parse, validate, call the library, print.
  * One file per command; this one only wires them together.
  */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { Command, CommanderError } from 'commander';
+import { InvalidArgumentError } from '../errors';
 import { compareCommand } from './compare';
 import { doctorCommand } from './doctor';
 import { evaluateCommand } from './evaluate';
@@ -15,6 +18,7 @@ import { visualizeCommand } from './visualize';
 export async function main(argv: string[]): Promise<void> {
   const program = new Command('allcnn')
     .description('Striving for Simplicity: The All Convolutional Net (Springenberg et al. 2015), reproduced on LibTorch')
+    .version(packageVersion(), '-V, --version', 'print the version of allcnn')
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
   program.addCommand(trainCommand());
@@ -36,7 +40,18 @@ export async function main(argv: string[]): Promise<void> {
       // commander has printed the message already; exit 2 for a usage error.
       throw Object.assign(new Error(err.message.replace(/^error: /, '')), { exitCode: 2, printed: true });
     }
+    // A value the library refused (a range or combination the flag's own check cannot see) is a usage error too.
+    if (err instanceof InvalidArgumentError && (err as { exitCode?: number }).exitCode === undefined) throw Object.assign(err, { exitCode: 2 });
     throw err;
+  }
+}
+
+/** package.json's version (dist/lib/cli is three folders below it, in the repository and in the bundle). */
+function packageVersion(): string {
+  try {
+    return JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', '..', 'package.json'), 'utf8')).version ?? 'unknown';
+  } catch {
+    return 'unknown';
   }
 }
 

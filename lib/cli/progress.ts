@@ -39,8 +39,8 @@ export function consoleProgress(o: { label?: string; stream?: NodeJS.WriteStream
   return (p) => {
     switch (p.type) {
       case 'start':
-        out(`${o.label ?? ''}${p.config.model}: ${p.parameters.toLocaleString('en-US')} parameters, ${p.trainImages} training images${p.config.dataset === 'cifar10' ? '' : ` of ${DATASET_TITLES[p.config.dataset]}`}${p.config.limit !== null && p.config.limit > p.trainImages ? ` (--limit ${p.config.limit}: the data hold no more)` : ''}, device ${p.config.device}, ` +
-          `${p.config.epochs} epochs, batch ${p.config.batchSize}, lr ${p.config.lr} (${p.config.schedule}), prep ${p.config.prep}, ` +
+        out(`${o.label ?? ''}${p.config.model}: ${p.parameters.toLocaleString('en-US')} parameters, ${p.trainImages} training images${p.config.dataset === 'cifar10' ? '' : ` of ${DATASET_TITLES[p.config.dataset]}`}${p.config.limit !== null && p.config.limit > p.trainImages ? ` (a limit of ${p.config.limit}: the data hold no more)` : ''}, device ${p.config.device}, ` +
+          `${p.config.epochs} epoch${p.config.epochs === 1 ? '' : 's'}, batch ${p.config.batchSize}, lr ${p.config.lr} (${p.config.schedule}), prep ${p.config.prep}, ` +
           `augment ${p.config.augment ? 'on' : 'off'}, seed ${p.config.seed}${changedSettings(p.config)}${p.startEpoch ? `, resuming after epoch ${p.startEpoch}` : ''}`);
         if (p.absentClasses.length) out(`note: ${absentNote(p.absentClasses.length, p.config.dataset)}`);
         out(EPOCH_HEADER);

@@ -4,7 +4,8 @@ import * as path from 'node:path';
 import { Command, Option } from 'commander';
 import { DATASETS, PREPS } from '../data/dataset';
 import { INITS } from '../init';
-import { PRECISIONS } from '../train/config';
+import { checkpointDifferences } from '../train/checkpoint';
+import { PRECISIONS, resolveConfig, TrainConfig } from '../train/config';
 import { SCHEDULES } from '../train/schedule';
 import { trainModel } from '../train/train';
 import { MODEL_IDS } from '../../models';
@@ -21,7 +22,7 @@ export function trainCommand(): Command {
     .option('--epochs <n>', 'epochs', int('--epochs', 1), 10)
     .option('--limit <n>', 'train on at most n images of the 49,000-image training split', int('--limit', 1))
     .option('--test-limit <n>', 'evaluate on at most n test images', int('--test-limit', 1))
-    .option('--lr <x>', 'base learning rate', num('--lr'), 0.01)
+    .option('--lr <x>', 'base learning rate', num('--lr', 0, 100), 0.01)
     .option('--batch-size <n>', 'mini-batch size', batchSize, 128)
     .option('--momentum <x>', 'SGD momentum (the paper: 0.9)', num('--momentum', 0, 1), 0.9)
     .option('--weight-decay <x>', 'L2 weight decay (the paper: 0.001)', num('--weight-decay', 0, 1), 0.001)
@@ -47,19 +48,21 @@ export function trainCommand(): Command {
       // The folder is made when something is written in it, so a refused run leaves none behind.
       const out = path.resolve(o.out ?? path.join('results', `train-${o.model}${o.dataset === 'cifar10' ? '' : `-${o.dataset}`}`));
       const checkpoint = path.join(out, 'checkpoint.safetensors');
+      const config: TrainConfig = {
+        model: o.model, dataset: o.dataset, data: o.data, epochs: o.epochs, limit: o.limit, testLimit: o.testLimit, validation: o.validation,
+        lr: o.lr, batchSize: o.batchSize, momentum: o.momentum, weightDecay: o.weightDecay, warmupEpochs: o.warmupEpochs,
+        labelSmoothing: o.labelSmoothing, stallEpochs: o.stallEpochs, schedule: o.schedule, prep: o.prep, augment: o.augment, seed: o.seed,
+        device: o.device, precision: o.precision, init: o.init, finalRelu: o.finalRelu, tf32: o.tf32, channelsLast: o.channelsLast, cudaGraph: o.cudaGraph,
+      };
       if (!o.resume && fs.existsSync(checkpoint)) {
-        throw new Error(`${checkpoint} exists: pass --resume to continue that run, or another --out to start afresh`);
+        // --resume continues only the same run: say so when this one is another.
+        const differs = checkpointDifferences(checkpoint, resolveConfig(config));
+        throw new Error(differs.length
+          ? `${checkpoint} holds another run (its options differ in: ${differs.join(', ')}): pass another --out for this one`
+          : `${checkpoint} exists: pass --resume to continue that run, or another --out to start afresh`);
       }
       const signal = abortOnSignal();
-      const result = await trainModel(
-        {
-          model: o.model, dataset: o.dataset, data: o.data, epochs: o.epochs, limit: o.limit, testLimit: o.testLimit, validation: o.validation,
-          lr: o.lr, batchSize: o.batchSize, momentum: o.momentum, weightDecay: o.weightDecay, warmupEpochs: o.warmupEpochs,
-          labelSmoothing: o.labelSmoothing, stallEpochs: o.stallEpochs, schedule: o.schedule, prep: o.prep, augment: o.augment, seed: o.seed,
-          device: o.device, precision: o.precision, init: o.init, finalRelu: o.finalRelu, tf32: o.tf32, channelsLast: o.channelsLast, cudaGraph: o.cudaGraph,
-        },
-        { onProgress: consoleProgress(), signal, checkpoint, resume: o.resume, keepModel: true },
-      );
+      const result = await trainModel(config, { onProgress: consoleProgress(), signal, checkpoint, resume: o.resume, keepModel: true });
       if (saveRun(out, result, o.json, result.config.dataset)) return;
       console.log(`\n${result.config.model}: validation accuracy ${pct(result.validation.accuracy)} (${result.validation.count} images), ` +
         `test accuracy ${pct(result.test.accuracy)} (${result.test.count} images), ${result.seconds.toFixed(0)} s, ` +

@@ -1,4 +1,5 @@
 /** `allcnn transfer`: a CIFAR-10 network moved to a CIFAR-100 subset (features, finetune or scratch). */
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Command, Option } from 'commander';
 import { BUNDLED_CIFAR100_SAMPLE, BUNDLED_SAMPLE, PREPS } from '../data/dataset';
@@ -36,7 +37,7 @@ export function transferCommand(): Command {
     .option('--data10 <path>', 'CIFAR-10 binary archive or folder for pretraining when --from is omitted; default: the bundled 600-image sample')
     .option('--pretrain-epochs <n>', `epochs of pretraining when --from is omitted (default ${TRANSFER_PRESETS.cpu.pretrainEpochs} on a CPU, ${TRANSFER_PRESETS.gpu.pretrainEpochs} on a GPU)`, int('--pretrain-epochs', 1))
     .option('--epochs <n>', 'epochs on the subset', int('--epochs', 1), 10)
-    .option('--lr <x>', `base learning rate (of the head in finetune mode; default ${TRANSFER_DEFAULTS.lr})`, num('--lr'))
+    .option('--lr <x>', `base learning rate (of the head in finetune mode; default ${TRANSFER_DEFAULTS.lr})`, num('--lr', 0, 100))
     .option('--body-lr-scale <x>', `finetune: the body learns at lr times this (default ${TRANSFER_DEFAULTS.bodyLrScale})`, num('--body-lr-scale'))
     .option('--batch-size <n>', 'mini-batch size', batchSize, 128)
     .option('--schedule <name>', `learning-rate schedule (${SCHEDULES.join(', ')})`, oneOf('--schedule', SCHEDULES), 'paper')
@@ -57,6 +58,10 @@ export function transferCommand(): Command {
       // Made only when something is written, so a refused run leaves no empty folder behind.
       const out = path.resolve(o.out ?? path.join('results', `transfer-${subsetSlug}-${o.mode}-${o.head}`));
       checkFolder(out); // written after training: fail now if it cannot be
+      // As `allcnn train` does: a finished run is not overwritten by another (its pretraining checkpoint, pretrain/, is reused).
+      if (fs.existsSync(path.join(out, 'result.json'))) {
+        throw new Error(`${path.join(out, 'result.json')} exists: ${shown(out)} holds a finished transfer run; pass another --out for this one (or delete that folder to redo it)`);
+      }
       const say = (s: string) => process.stderr.write(`${s}\n`);
       const signal = abortOnSignal();
       if (!o.data100) say(`data: the bundled CIFAR-100 sample (${shown(BUNDLED_CIFAR100_SAMPLE)}, a few images per class: a smoke test); pass --data100 for the real subsets`);

@@ -17,7 +17,8 @@ export interface TrainValidationSplit {
  * Splits `labels` (one per image) into training and validation indices.
  * `validation` images are taken evenly from each of the `classes` classes
  * that have images (the remainder from the first of them; the CIFAR-100
- * subsets archive has 20 of its 100 classes); the rest are for training.
+ * subsets archive has 20 of its 100 classes), and where a class has fewer
+ * than its share, from the others; the rest are for training.
  */
 export function splitTrainValidation(labels: Uint8Array, o: { validation?: number; seed?: number; classes?: number } = {}): TrainValidationSplit {
   const validation = checkInteger('validation', o.validation ?? 1000, 0, labels.length);
@@ -30,14 +31,19 @@ export function splitTrainValidation(labels: Uint8Array, o: { validation?: numbe
   });
   const val: number[] = [];
   const rest: number[] = [];
-  const present = byClass.filter((idx) => idx.length > 0).length;
-  let k = 0; // index among the classes present
-  byClass.forEach((idx) => {
-    if (idx.length === 0) return;
-    shuffle(idx, random);
-    const take = Math.min(idx.length, Math.floor(validation / present) + (k++ < validation % present ? 1 : 0));
-    val.push(...idx.slice(0, take));
-    rest.push(...idx.slice(take));
+  const present = byClass.filter((idx) => idx.length > 0);
+  present.forEach((idx) => shuffle(idx, random));
+  const take = present.map((idx, k) => Math.min(idx.length, Math.floor(validation / present.length) + (k < validation % present.length ? 1 : 0)));
+  // Classes with fewer images than their share leave a shortfall: the others make it up, one image each in turn, so exactly `validation` are held out.
+  for (let short = validation - take.reduce((a, b) => a + b, 0), k = 0; short > 0; k = (k + 1) % present.length) {
+    if (take[k] < present[k].length) {
+      take[k]++;
+      short--;
+    }
+  }
+  present.forEach((idx, k) => {
+    val.push(...idx.slice(0, take[k]));
+    rest.push(...idx.slice(take[k]));
   });
   return { train: Int32Array.from(shuffle(rest, random)), validation: Int32Array.from(shuffle(val, random)) };
 }

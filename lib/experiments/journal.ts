@@ -32,7 +32,7 @@ export function checkClaim(out: string, options: object): boolean {
   const saved = { ...ADDED_OPTIONS, ...readExperiment(file).options } as Record<string, unknown>;
   const differs = Object.keys(options).filter((k) => !SCHEDULING_ONLY.has(k) && JSON.stringify(saved[k]) !== JSON.stringify((options as Record<string, unknown>)[k]));
   if (differs.length) {
-    throw new Error(`${out} holds an experiment made with other options (differs in: ${differs.join(', ')}); rerun with the same options to resume it, or pick another --name`);
+    throw new Error(`${out} holds an experiment made with other options (differs in: ${differs.join(', ')}); rerun with the same options to resume it, or pick another --name (or --out)`);
   }
   return true;
 }

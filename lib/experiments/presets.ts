@@ -126,6 +126,8 @@ export function checkReproduceOptions(o: unknown): ReproduceOptions {
   checkInteger('maxRestarts', r.maxRestarts, 0, r.seeds === 1 ? Number.MAX_SAFE_INTEGER : SEED_STRIDE - 1);
   checkInteger('stallEpochs', r.stallEpochs, 0);
   checkOneOf('precision', r.precision, PRECISIONS);
+  // Caught here, not at the first run's first step (LibTorch's CPU autocast knows bfloat16 only).
+  if (r.precision === 'fp16' && !String(r.device).startsWith('cuda')) throw invalid('precision', `fp32 or bf16 on device ${JSON.stringify(r.device)} (fp16 autocast needs a CUDA device)`, r.precision);
   checkOneOf('prep', r.prep, PREPS);
   return o as ReproduceOptions;
 }

@@ -84,6 +84,22 @@ export interface Comparison {
  */
 const EXECUTION_ONLY = new Set(['model', 'device', 'channelsLast', 'cudaGraph', 'cudaStream', 'engine', 'evalBatchSize']);
 
+/**
+ * A run's training time and speed. result.json times the invocation that
+ * wrote it: for a resumed run, the epochs before it add the seconds their
+ * history records, and a resume that had nothing left to train takes its
+ * speed from the history too.
+ */
+function timeOf(r: TrainRecord): { seconds: number; imagesPerSecond: number } {
+  const earlier = r.history.slice(0, r.resumedFrom ?? 0);
+  const speeds = r.history.map((h) => h.imagesPerSecond).filter((v) => Number.isFinite(v) && v > 0);
+  return {
+    seconds: r.seconds + earlier.reduce((sum, h) => sum + (Number.isFinite(h.seconds) ? h.seconds : 0), 0),
+    // The harmonic mean: every epoch trains the same number of images.
+    imagesPerSecond: Number.isFinite(r.imagesPerSecond) ? r.imagesPerSecond : speeds.length ? speeds.length / speeds.reduce((sum, v) => sum + 1 / v, 0) : NaN,
+  };
+}
+
 export function compareRuns(runs: readonly ComparedRun[]): Comparison {
   const rows = runs.map(({ label, result: r }) => {
     const model = MODELS[r.config.model]?.name ?? r.config.model;
@@ -91,8 +107,9 @@ export function compareRuns(runs: readonly ComparedRun[]): Comparison {
     const absentClasses = r.absentClasses?.length ?? 0;
     return {
       label, model, dataset, absentClasses, parameters: r.parameters, epochs: r.history.length, lr: r.config.lr, seed: r.config.seed,
-      validationAccuracy: 100 * r.validation.accuracy, testAccuracy: 100 * r.test.accuracy, testCount: r.test.count,
-      paperTestAccuracy: absentClasses ? NaN : paperTestAccuracy(model, dataset) ?? NaN, stalled: r.stalled, diverged: r.diverged ?? false, seconds: r.seconds, imagesPerSecond: r.imagesPerSecond,
+      // A run trained with --validation 0 has no validation accuracy (NaN, saved as null).
+      validationAccuracy: 100 * (r.validation.accuracy ?? NaN), testAccuracy: 100 * r.test.accuracy, testCount: r.test.count,
+      paperTestAccuracy: absentClasses ? NaN : paperTestAccuracy(model, dataset) ?? NaN, stalled: r.stalled, diverged: r.diverged ?? false, ...timeOf(r),
     };
   });
   const configs = runs.map((r) => ({ ...r.result.config, dataset: recordedDataset(r.result.config.dataset) }) as unknown as Record<string, unknown>);
@@ -218,6 +235,7 @@ export function readRunResult(target: string): TrainRecord {
     if (fs.existsSync(path.join(target, 'runs.jsonl'))) throw new Error(`${target} holds \`allcnn reproduce\` results: its REPORT.md compares them with the paper already`);
     throw new Error(`${target} has no result.json: is it the --out folder of a finished \`allcnn train\` run?`);
   }
+  if (file.endsWith('.safetensors')) throw new Error(`${file}: a checkpoint; compare reads the result.json beside it: pass the run's --out folder (${path.dirname(file)})`);
   const r = readJsonFile(file);
   const x = r as Partial<TrainRecord> | null;
   // A transfer run trained on a CIFAR-100 subset: Table 3's CIFAR-10 numbers say nothing about it.
@@ -226,7 +244,7 @@ export function readRunResult(target: string): TrainRecord {
     throw new Error(`${file}: an \`allcnn transfer\` run (CIFAR-100 subset ${Array.isArray(subset) ? subset.join(', ') : String(subset)}), not a CIFAR-10 run of \`allcnn train\`: Table 3 does not apply to it; \`allcnn reproduce --preset transfer\` reports transfer runs`);
   }
   const ok = typeof x?.config?.model === 'string' && typeof x.config.lr === 'number' && typeof x.parameters === 'number' && Array.isArray(x.history) &&
-    typeof x.test?.accuracy === 'number' && typeof x.validation?.accuracy === 'number';
+    typeof x.test?.accuracy === 'number' && (typeof x.validation?.accuracy === 'number' || (x.validation?.accuracy === null && x.validation.count === 0));
   if (!ok) throw new Error(`${file}: not a result.json written by \`allcnn train\` (it needs config.model, config.lr, parameters, history and the validation and test scores)`);
   return x as TrainRecord;
 }

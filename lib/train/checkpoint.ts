@@ -11,7 +11,7 @@
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import { CheckpointError } from '../errors';
-import { loadSafetensors, saveSafetensors } from '../io/safetensors';
+import { loadSafetensors, readSafetensorsMetadata, saveSafetensors } from '../io/safetensors';
 import { DataRecipe, recordedDataset } from '../data/dataset';
 import type { Network } from '../model/network';
 import { noGrad } from '../autograd';
@@ -86,6 +86,17 @@ export function saveCheckpoint<H>(file: string, net: Network, sgd: SGD | null, s
 function differingKeys(a: Record<string, unknown>, b: Record<string, unknown>): string[] {
   const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
   return [...keys].filter((k) => JSON.stringify(a[k]) !== JSON.stringify(b[k]));
+}
+
+/**
+ * The config fields in which a checkpoint's run differs from `config` (none:
+ * resuming would continue it), read from its metadata alone.
+ */
+export function checkpointDifferences(file: string, config: object): string[] {
+  const metadata = readSafetensorsMetadata(file);
+  if (metadata.configHash === configHash(config)) return [];
+  const saved = metadataJson<Record<string, unknown>>(file, 'config', metadata.config) ?? {};
+  return differingKeys(comparable(saved), comparable(config));
 }
 
 /**

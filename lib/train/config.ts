@@ -118,6 +118,10 @@ export function resolveConfig(c: TrainConfig): ResolvedConfig {
   if (typeof c.model === 'string' && !MODELS[c.model]) throw invalid('model', `one of ${Object.keys(MODELS).join(', ')} (or a NetworkSpec)`, c.model);
   if (typeof model !== 'string') throw invalid('model', 'a model id or a NetworkSpec', c.model);
   const d = { ...DEFAULTS, ...definedOnly(c) };
+  // LibTorch's CPU autocast knows bfloat16 only: fp16 would fail at the first step, after the data were read.
+  if (d.precision === 'fp16' && !String(d.device).startsWith('cuda')) {
+    throw new InvalidArgumentError(`precision 'fp16' needs a CUDA device (LibTorch autocasts to float16 on GPUs only), but device is ${JSON.stringify(d.device)}: use 'bf16' on the CPU`);
+  }
   for (const k of ['cudaGraph', 'cudaStream'] as const) {
     if (d[k] && !String(d.device).startsWith('cuda')) throw new InvalidArgumentError(`${k} needs a CUDA device (device "cuda" or "cuda:N"), but device is ${JSON.stringify(d.device)}`);
     if (d[k] && d.engine === 'typescript') throw new InvalidArgumentError(`${k} needs engine 'native': the TypeScript engine runs op by op`);

@@ -37,6 +37,8 @@ export interface CheckpointEvaluation extends ClassScore {
   /** The data set ('cifar10', 'cifar100') and the archive or folder read (null: its bundled sample). */
   dataset: DatasetName;
   data: string | null;
+  /** The archive or folder the run was trained on, as it recorded it (null: the bundled sample, or unknown). */
+  trainedOn: string | null;
   classNames: string[];
   /** Per class: its images and the share of them predicted right. */
   perClass: Array<{ name: string; count: number; accuracy: number }>;
@@ -75,7 +77,7 @@ export async function evaluateCheckpoint(file: string, o: EvaluateCheckpointOpti
       return { name, count, accuracy: count ? score.confusion[k][k] / count : NaN };
     });
     return {
-      file, model: config.model, name: MODELS[config.model].name, epoch, epochs: config.epochs, diverged, split, dataset: name, data: data ?? null,
+      file, model: config.model, name: MODELS[config.model].name, epoch, epochs: config.epochs, diverged, split, dataset: name, data: data ?? null, trainedOn: recipe.data ?? null,
       ...score, classNames: set.classNames, perClass,
     };
   } finally {
@@ -109,7 +111,7 @@ export function runNetwork(file: string, config: ResolvedConfig, device: Device)
 export async function scoringData(dataset: DatasetName, data: string | undefined, options: DatasetOptions, device: Device, test?: ImageSet): Promise<{ raw: Cifar10; set: Dataset }> {
   const raw = await readCifar(dataset, data).catch((err: unknown) => {
     // Say what the run needs: the message alone may point at another command (CIFAR-10 given for a CIFAR-100 run, say).
-    throw err instanceof DataError ? new DataError(`the run was trained on ${DATASET_TITLES[dataset]}: ${err.message}`) : err;
+    throw err instanceof DataError ? new DataError(`${err.message} (this run was trained on ${DATASET_TITLES[dataset]}: it is scored on that data set's archive or folder)`) : err;
   });
   const set = test
     ? prepareDataset({ ...raw, test }, { ...options, limit: 1, testLimit: undefined, device })
@@ -125,7 +127,7 @@ export async function scoringData(dataset: DatasetName, data: string | undefined
 export function runData(file: string, recipe: ReturnType<typeof readRun>['recipe'], data?: string): { dataset: DatasetName; data: string | undefined; options: DatasetOptions } {
   const { dataset, data: trainedOn, ...options } = recipe;
   if (data === undefined && trainedOn !== null && !fs.existsSync(trainedOn)) {
-    throw new DataError(`${file} was trained on ${trainedOn}, which is not there from here: pass the ${DATASET_TITLES[dataset]} archive or folder with --data (options.data)`);
+    throw new DataError(`${file} was trained on ${trainedOn}, which is not there from here: pass the ${DATASET_TITLES[dataset]} archive or folder (--data, or options.data from code)`);
   }
   return { dataset, data: data ?? trainedOn ?? undefined, options };
 }

@@ -100,7 +100,7 @@ export async function visualizeCheckpoint(file: string, o: VisualizeOptions = {}
     const count = channelsOf(net, layer);
     if (o.channels !== undefined) {
       if (!Array.isArray(o.channels) || o.channels.length === 0) throw invalid('channels', `a non-empty list of channels of ${layer} (0 to ${count - 1})`, o.channels);
-      o.channels.forEach((c) => checkInteger('channel', c, 0, count - 1));
+      o.channels.forEach((c) => checkInteger(`channels (${layer} has ${count})`, c, 0, count - 1));
     }
     const classLayer = isClassLayer(net, index);
     // The test split is the archive's test images in order, so index k is raw.test's image k.
