@@ -1,6 +1,6 @@
 /** What LibTorch allcnn runs on, and process-wide settings. */
 import * as os from 'node:os';
-import { checkInteger } from './check';
+import { checkInteger, checkKeys } from './check';
 import { BackendError } from './errors';
 import { native, NativeBackendInfo } from './native';
 
@@ -18,6 +18,7 @@ export function setNumThreads(n: number): void {
 
 /** cuDNN autotuning and TF32 matmuls/convolutions on Ampere+ GPUs. */
 export function configureBackend(o: { cudnnBenchmark?: boolean; tf32?: boolean }): void {
+  checkKeys('options', o, ['cudnnBenchmark', 'tf32']);
   native().backend_configure(o);
 }
 

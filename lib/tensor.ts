@@ -6,7 +6,7 @@
  * Free tensors with dispose() or tidy(): the GC only finalizes handles late,
  * and never sees GPU memory.
  */
-import { checkOneOf, checkShape, invalid } from './check';
+import { checkKeys, checkOneOf, checkShape, invalid } from './check';
 import { native, NativeTensor, NativeTensorInfo } from './native';
 import { track } from './scope';
 
@@ -156,6 +156,7 @@ export class Tensor {
   /** Moves and/or converts: to('cuda'), to({ dtype: 'float16' }), to({ device, dtype, nonBlocking }). */
   to(target: Device | { device?: Device; dtype?: DType; nonBlocking?: boolean }): Tensor {
     const t = typeof target === 'string' ? { device: target } : target;
+    checkKeys('target', t, ['device', 'dtype', 'nonBlocking']);
     if (t.device !== undefined) checkDevice('device', t.device);
     if (t.dtype !== undefined) checkDtype('dtype', t.dtype);
     return wrap(native().tensor_to(this.handle, t.device ?? null, t.dtype ?? null, t.nonBlocking ?? false));

@@ -7,14 +7,17 @@
  */
 import * as path from 'node:path';
 import { noGrad, enableGrad } from '../lib/autograd';
-import { liveTensors } from '../lib/backend';
+import { configureBackend, liveTensors } from '../lib/backend';
+import { splitTrainValidation } from '../lib/data/split';
+import { importWeights } from '../lib/train/checkpoint';
+import { SGD } from '../lib/train/optim';
 import { fromArray, ones } from '../lib/creation';
 import { loadSafetensors, saveSafetensors } from '../lib/io/safetensors';
 import { BUNDLED_SAMPLE, loadCifar10, prepareDataset, readCifar } from '../lib/data/dataset';
 import { buildNetwork } from '../lib/model/network';
 import { declareNetwork, NetworkSpec } from '../lib/model/spec';
 import { DEFAULTS, resolveConfig } from '../lib/train/config';
-import { evaluateByClass } from '../lib/train/evaluate';
+import { evaluate, evaluateByClass } from '../lib/train/evaluate';
 import { trainModel } from '../lib/train/train';
 import { MODELS } from '../models';
 import { tempDirs } from './tmp';
@@ -156,6 +159,22 @@ describe('other calls', () => {
       await expect(trainModel(config, { checkpoint, resume: true })).rejects.toThrow(`${checkpoint}: metadata "epoch" is "abc", not a count of epochs (a corrupt checkpoint?)`);
     } finally {
       for (const t of tensors.values()) t.dispose();
+    }
+  });
+
+  test('options objects name a misspelt key; SGD takes each tensor once', async () => {
+    const t = ones([2]);
+    const network = buildNetwork(MODELS['strided-cnn-a']);
+    try {
+      expect(() => configureBackend({ benchmark: true } as never)).toThrow('Expected one of cudnnBenchmark, tf32 for options key but received "benchmark"');
+      expect(() => t.to({ type: 'float64' } as never)).toThrow('Expected one of device, dtype, nonBlocking for target key but received "type"');
+      expect(() => splitTrainValidation(Uint8Array.from([0, 1]), { validate: 1 } as never)).toThrow('Expected one of validation, seed, classes for options key but received "validate"');
+      await expect(evaluate(network, { x: t, y: t }, { batch: 5 } as never)).rejects.toThrow('Expected one of batchSize for options key but received "batch"');
+      expect(() => importWeights('missing.safetensors', network, { strict: true, only: [] } as never)).toThrow('Expected one of strict, skip for options key but received "only"');
+      expect(() => new SGD([t, t])).toThrow('Expected each tensor once for params but received "tensor 1 again (also at 0)"');
+    } finally {
+      t.dispose();
+      network.dispose();
     }
   });
 

@@ -127,6 +127,10 @@ test('bad options exit with status 2 and say what is wrong', () => {
     [['reproduce', '--preset', 'smoke', '--probe-epochs', '5', '--epochs', '2'], '--probe-epochs 5 is more than the 2 epochs of a run'],
     [['reproduce', '--seeds', '0'], '--seeds must be an integer in [1, 100], got "0"'],
     [['reproduce', '--seeds', '2', '--max-restarts', '1000'], "--max-restarts 1000 with --seeds 2: a seed's restarts would reach the next seed's (1000 apart); pass at most 999"],
+    [['reproduce', '--lrs', '0.1,,0.2'], '--lrs has an empty item, got "0.1,,0.2": separate values with single commas'],
+    [['reproduce', '--name', '../elsewhere'], `--name must be a folder name of letters, digits, '.', '-' or '_', got "../elsewhere" (pass --out for a path)`],
+    [['train', '--epochs', '2', '--warmup-epochs', '5'], "Expected a number in [0, 2] for warmupEpochs (at most the run's epochs: a longer warm-up never reaches lr) but received 5"],
+    [['visualize', 'run', '--out', 'figure.jpg'], '--out must name a .png file (the figure is a PNG), got "figure.jpg"'],
     [['models', '--classes', 'abc'], '--classes must be an integer >= 2, got "abc"'],
     [['frobnicate'], "unknown command 'frobnicate'"],
   ];

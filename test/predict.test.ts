@@ -217,5 +217,8 @@ describe('predictImages and allcnn predict', () => {
     const notImage = cli(dir, path.join(dir, 'checkpoint.safetensors'));
     expect(notImage.status).toBe(1);
     expect(notImage.stderr).toContain('not a PNG or JPEG file');
+    const swapped = cli(files[0], dir);
+    expect(swapped.status).toBe(1);
+    expect(swapped.stderr).toContain(`${files[0]} is a picture, where the checkpoint belongs: the checkpoint (or its run folder) comes first`);
   });
 });

@@ -40,8 +40,18 @@ export function oneOf(name: string, valid: readonly string[]) {
 /** A comma-separated list of at least one value, each parsed by `parse`. */
 export function list<T>(name: string, parse: (v: string) => T) {
   return (v: string): T[] => {
-    const values = v.split(',').map((s) => s.trim()).filter(Boolean);
-    if (!values.length) throw new InvalidArgumentError(`${name} must list at least one value, got "${v}"`);
+    const values = v.split(',').map((s) => s.trim());
+    if (values.every((s) => s === '')) throw new InvalidArgumentError(`${name} must list at least one value, got "${v}"`);
+    // '0.1,,0.2' is a typo, not two values.
+    if (values.includes('')) throw new InvalidArgumentError(`${name} has an empty item, got "${v}": separate values with single commas`);
     return values.map(parse);
+  };
+}
+
+/** A name that becomes one folder under results/ (--out takes any path). */
+export function folderName(name: string) {
+  return (v: string): string => {
+    if (!/^[\w.-]+$/.test(v) || v === '.' || v === '..') throw new InvalidArgumentError(`${name} must be a folder name of letters, digits, '.', '-' or '_', got "${v}" (pass --out for a path)`);
+    return v;
   };
 }

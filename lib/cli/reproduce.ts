@@ -9,7 +9,7 @@ import { ExperimentEvent, reproduce } from '../experiments/runner';
 import { PRECISIONS } from '../train/config';
 import { AbortError } from '../train/train';
 import { MODEL_IDS } from '../../models';
-import { batchSize, deviceName, int, list, num, oneOf } from './options';
+import { batchSize, deviceName, folderName, int, list, num, oneOf } from './options';
 import { reproduceTransferCommand } from './transfer';
 import { abortOnSignal, pct, shown } from './util';
 
@@ -21,7 +21,7 @@ export function reproduceCommand(): Command {
     .option('--from <file>', 'transfer: the CIFAR-10 checkpoint or weights to transfer from, or its run folder (default: pretrain one first, on --data)')
     .option('--data100 <path>', 'CIFAR-100 binary archive or folder: with --extras ...,cifar100 the official one (all 100 classes), with --preset transfer the subsets; default: the bundled sample')
     .option('--pretrain-epochs <n>', 'transfer: epochs of pretraining on CIFAR-10 when --from is omitted', int('--pretrain-epochs', 1))
-    .option('--name <name>', 'experiment name: results go to results/<name> (default: the preset)')
+    .option('--name <name>', 'experiment name: results go to results/<name> (default: the preset)', folderName('--name'))
     .option('--out <dir>', 'results folder (overrides --name)')
     .option('--models <ids>', `comma-separated model ids (${MODEL_IDS.join(', ')})`, list('--models', oneOf('--models', MODEL_IDS)))
     .option('--epochs <n>', 'epochs per run', int('--epochs', 1))

@@ -24,6 +24,8 @@ export function shown(file: string): string {
  * where they are rather than a missing checkpoint.safetensors.
  */
 export function checkpointFile(target: string): string {
+  // `allcnn predict pic.png run/` has its arguments the wrong way round: say so, not that a PNG is a bad safetensors file.
+  if (/\.(png|jpe?g)$/i.test(target)) throw new CheckpointError(`${target} is a picture, where the checkpoint belongs: the checkpoint (or its run folder) comes first`);
   if (!(fs.existsSync(target) && fs.statSync(target).isDirectory())) return target;
   const file = path.join(target, 'checkpoint.safetensors');
   const runs = path.join(target, 'checkpoints');

@@ -37,7 +37,11 @@ export function visualizeCommand(): Command {
     .option('--out <file>', 'the PNG to write (default: <layer>-<methods>.png beside the checkpoint); a .json with the images and activations goes beside it')
     .action(async (target: string, o) => {
       const file = checkpointFile(target);
-      if (o.out) checkFolder(path.dirname(path.resolve(o.out))); // written after the search: fail now if it cannot be
+      if (o.out) {
+        // Written after the search: fail now if it cannot be.
+        if (!/\.png$/i.test(o.out)) throw Object.assign(new Error(`--out must name a .png file (the figure is a PNG), got "${o.out}"`), { exitCode: 2 });
+        checkFolder(path.dirname(path.resolve(o.out)));
+      }
       process.stderr.write(`searching the test images of ${shown(file)} (device ${o.device})\n`);
       const v = await visualizeCheckpoint(file, {
         layer: o.layer, channels: o.channels, top: o.top, methods: o.method, images: o.images, data: o.data, device: o.device, crop: o.crop,

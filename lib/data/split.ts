@@ -4,7 +4,7 @@
  * class-balanced (100 images per class for 1,000 and 10 classes) and
  * deterministic: the same seed gives the same split on every machine.
  */
-import { checkInteger, invalid } from '../check';
+import { checkInteger, checkKeys, invalid } from '../check';
 import { mulberry32, shuffle } from '../random';
 
 export interface TrainValidationSplit {
@@ -21,6 +21,7 @@ export interface TrainValidationSplit {
  * than its share, from the others; the rest are for training.
  */
 export function splitTrainValidation(labels: Uint8Array, o: { validation?: number; seed?: number; classes?: number } = {}): TrainValidationSplit {
+  checkKeys('options', o, ['validation', 'seed', 'classes']);
   const validation = checkInteger('validation', o.validation ?? 1000, 0, labels.length);
   const classes = checkInteger('classes', o.classes ?? Math.max(1, ...labels) + 1, 1);
   const random = mulberry32(checkInteger('seed', o.seed ?? 0, 0));

@@ -9,6 +9,18 @@ import { renameSync, rmSync, writeFileSync } from 'fs';
 /** The temporary name used while writing `file`; tests look for this suffix. */
 export const TEMP_SUFFIX = '.tmp';
 
+/** What the common error codes mean, in words (the code itself is kept on the error). */
+const REASONS: Record<string, string> = {
+  EACCES: 'permission denied (the folder is not writable)',
+  EPERM: 'operation not permitted',
+  EROFS: 'a read-only file system',
+  ENOSPC: 'the disk is full',
+  EDQUOT: 'the disk quota is used up',
+  ENOENT: 'no such file or folder',
+  EISDIR: 'it is a folder',
+  ENOTDIR: 'a part of its path is a file, not a folder',
+};
+
 export function writeFileAtomic(file: string, data: string | Uint8Array): void {
   // Same folder as the target: rename is atomic only within one file system.
   const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}${TEMP_SUFFIX}`;
@@ -19,6 +31,6 @@ export function writeFileAtomic(file: string, data: string | Uint8Array): void {
     rmSync(tmp, { force: true });
     // Name the file asked for, not the temporary one (under /proc, say, the open fails with ENOENT).
     const err = e as NodeJS.ErrnoException;
-    throw Object.assign(new Error(`cannot write ${file}: ${err.code ?? err.message}`, { cause: e }), { code: err.code });
+    throw Object.assign(new Error(`cannot write ${file}: ${REASONS[err.code ?? ''] ?? err.code ?? err.message}`, { cause: e }), { code: err.code });
   }
 }

@@ -10,6 +10,7 @@
  */
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
+import { checkKeys } from '../check';
 import { CheckpointError } from '../errors';
 import { loadSafetensors, readSafetensorsMetadata, saveSafetensors } from '../io/safetensors';
 import { DataRecipe, recordedDataset } from '../data/dataset';
@@ -173,6 +174,7 @@ export function exportWeights(file: string, net: Network, o: { dataset?: string 
  * not loaded are returned (for transfer learning) so nothing is skipped silently.
  */
 export function importWeights(file: string, net: Network, o: { strict?: boolean; skip?: (name: string) => boolean } = {}): { loaded: string[]; missing: string[]; unexpected: string[] } {
+  checkKeys('options', o, ['strict', 'skip']);
   const { tensors } = loadSafetensors(file);
   try {
     const own = new Map<string, Tensor>([...net.parameters, ...net.buffers]);

@@ -127,17 +127,18 @@ export function resolveConfig(c: TrainConfig): ResolvedConfig {
     if (d[k] && d.engine === 'typescript') throw new InvalidArgumentError(`${k} needs engine 'native': the TypeScript engine runs op by op`);
   }
   const opt = (name: string, v: number | undefined, min: number) => (v === undefined || v === null ? null : checkInteger(name, v, min));
+  const epochs = checkInteger('epochs', d.epochs, 1);
   return {
     model,
     dataset: checkOneOf('dataset', d.dataset, DATASETS),
     data: c.data ?? null,
-    epochs: checkInteger('epochs', d.epochs, 1),
+    epochs,
     batchSize: checkInteger('batchSize', d.batchSize, 1, MAX_BATCH_SIZE),
     lr: checkNumber('lr', d.lr, 0, 100),
     momentum: checkNumber('momentum', d.momentum, 0, 1),
     weightDecay: checkNumber('weightDecay', d.weightDecay, 0, 1),
     schedule: checkOneOf('schedule', d.schedule, SCHEDULES),
-    warmupEpochs: checkNumber('warmupEpochs', d.warmupEpochs, 0),
+    warmupEpochs: checkNumber('warmupEpochs (at most the run\'s epochs: a longer warm-up never reaches lr)', d.warmupEpochs, 0, epochs),
     prep: checkOneOf('prep', d.prep, PREPS),
     augment: c.augment === true ? PAPER_AUGMENTATION : c.augment === false || c.augment === undefined || c.augment === null ? false : checkAugment(c.augment),
     seed: checkInteger('seed', d.seed, 0, 2 ** 31),

@@ -1,6 +1,6 @@
 /** evaluate(), evaluateByClass() and predict() for a trained Network. */
 import { noGrad } from '../autograd';
-import { checkInteger, invalid } from '../check';
+import { checkInteger, checkKeys, invalid } from '../check';
 import type { TensorSplit } from '../data/dataset';
 import { crossEntropy, logSoftmax } from '../functional';
 import type { Network } from '../model/network';
@@ -19,6 +19,7 @@ export function evalBatchSize(batchSize: unknown = 500): number {
 
 /** Mean loss and accuracy of `network` on images x [N,C,H,W] with labels y [N] (int64), dropout off. */
 export async function evaluate(network: Network, data: Pick<TensorSplit, 'x' | 'y'>, o: { batchSize?: number } = {}): Promise<Score> {
+  checkKeys('options', o, ['batchSize']);
   const batchSize = evalBatchSize(o.batchSize);
   const net = createNativeNet(network, null, EVAL_DEFAULTS);
   try {

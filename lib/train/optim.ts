@@ -10,7 +10,7 @@ import { zeros } from '../creation';
 import { InvalidArgumentError } from '../errors';
 import { native } from '../native';
 import { keep } from '../scope';
-import type { Tensor } from '../tensor';
+import { Tensor } from '../tensor';
 
 export interface SgdOptions {
   /** Default 0.9 (the paper). */
@@ -31,6 +31,10 @@ export class SGD {
   constructor(params: Tensor[], o: SgdOptions = {}) {
     if (o !== null && typeof o === 'object' && 'lr' in o) throw new InvalidArgumentError('SGD takes the learning rate in step(lr), which the schedule sets each step, not in its options');
     checkKeys('options', o, ['momentum', 'weightDecay', 'nesterov'] satisfies Array<keyof SgdOptions>);
+    if (!Array.isArray(params) || !params.every((p) => p instanceof Tensor)) throw invalid('params', 'a list of tensors (network.parameterList())', params);
+    // Listed twice, a tensor would be updated twice per step, with two momentum buffers.
+    const twice = params.findIndex((p, i) => params.indexOf(p) !== i);
+    if (twice >= 0) throw invalid('params', 'each tensor once', `tensor ${twice} again (also at ${params.indexOf(params[twice])})`);
     this.params = params;
     this.momentum = checkNumber('momentum', o.momentum ?? 0.9, 0, 1);
     this.weightDecay = checkNumber('weightDecay', o.weightDecay ?? 0.001, 0);
