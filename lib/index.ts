@@ -22,6 +22,7 @@ export type { BuildOptions, BuiltLayer } from './model/network';
 export { initWeight, INITS } from './init';
 export type { InitName, InitOptions } from './init';
 export { MODELS, MODEL_IDS } from '../models';
+export type { ModelId } from '../models';
 
 export { readCifar10, readCifar100 } from './data/cifar';
 export type { Cifar10, Cifar100, Cifar100Set, ImageSet } from './data/cifar';
@@ -60,6 +61,7 @@ export type { Safetensors } from './io/safetensors';
 
 export { reproduce } from './experiments/runner';
 export { reportFolder } from './experiments/report-folder';
+export { reportTransferFolder } from './experiments/transfer-folder';
 export { experimentProgress } from './experiments/progress';
 export type { ExperimentProgress } from './experiments/progress';
 export type { ExperimentEvent, ReproduceHooks, RunTask } from './experiments/runner';

@@ -12,8 +12,8 @@ import { track } from './scope';
 
 export const DTYPES = ['float32', 'float16', 'bfloat16', 'float64', 'int64', 'int32', 'uint8', 'bool'] as const;
 export type DType = (typeof DTYPES)[number];
-/** 'cpu', 'cuda' or 'cuda:N'. */
-export type Device = string;
+/** 'cpu', 'cuda' or 'cuda:N' (editors offer them; other strings are refused at run time, as devices come from flags and JSON too). */
+export type Device = 'cpu' | 'cuda' | `cuda:${number}` | (string & {});
 
 export function checkDevice(name: string, device: unknown): Device {
   if (typeof device !== 'string' || !/^(cpu|cuda(:\d+)?)$/.test(device)) {

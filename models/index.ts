@@ -16,7 +16,13 @@ import stridedCnnA from './strided-cnn-a';
 import stridedCnnB from './strided-cnn-b';
 import stridedCnnC from './strided-cnn-c';
 
-/** In the order of the paper's Table 3. */
+/** The id of one of the twelve networks, as `--model` takes it. */
+export type ModelId =
+  | 'a' | 'strided-cnn-a' | 'convpool-cnn-a' | 'all-cnn-a'
+  | 'b' | 'strided-cnn-b' | 'convpool-cnn-b' | 'all-cnn-b'
+  | 'c' | 'strided-cnn-c' | 'convpool-cnn-c' | 'all-cnn-c';
+
+/** In the order of the paper's Table 3 (indexed by any string, as ids come from the command line and from JSON: check before use). */
 export const MODELS: Record<string, NetworkSpec> = {
   a,
   'strided-cnn-a': stridedCnnA,
@@ -30,6 +36,6 @@ export const MODELS: Record<string, NetworkSpec> = {
   'strided-cnn-c': stridedCnnC,
   'convpool-cnn-c': convpoolCnnC,
   'all-cnn-c': allCnnC,
-};
+} satisfies Record<ModelId, NetworkSpec>;
 
-export const MODEL_IDS = Object.keys(MODELS);
+export const MODEL_IDS = Object.keys(MODELS) as ModelId[];

@@ -318,6 +318,23 @@ describe('the transfer preset', () => {
     // The split differs by seed: the two repeats did not see the same images.
     expect(first.test.accuracy === second.test.accuracy && first.validation.accuracy === second.validation.accuracy && first.history[0].trainLoss === second.history[0].trainLoss).toBe(false);
     await expect(reproduceTransfer('t', { ...o, seeds: 0 }, { out: tmp() })).rejects.toThrow('Expected an integer in [1, 100] for seeds but received 0');
+
+    // Stopped after 5 of its 8 runs: `allcnn report` reports what is recorded and names what is not; the same call finishes it.
+    const journal = path.join(out, 'runs.jsonl');
+    fs.writeFileSync(journal, `${fs.readFileSync(journal, 'utf8').trim().split('\n').slice(0, 5).join('\n')}\n`);
+    fs.rmSync(path.join(out, 'REPORT.md'));
+    const cli = spawnSync(process.execPath, [BIN, 'report', out], { encoding: 'utf8', env: process.env });
+    expect(cli.status).toBe(0);
+    expect(cli.stdout).toContain('5 of 8 planned transfer runs recorded; 3 rows; not finished: transfer/flora/features/conv/seed=1000, transfer/flora/scratch/conv/seed=0, transfer/flora/scratch/conv/seed=1000');
+    const partial = fs.readFileSync(path.join(out, 'REPORT.md'), 'utf8');
+    expect(partial).toContain('- **Not finished**: 3 planned runs have no record yet (transfer/flora/features/conv/seed=1000, ');
+    expect(partial).toMatch(/\| features \(conv head\) \| flora \| far \| \d+ \| [\d.]+ \| [\d.]+ \|/); // one seed so far: no spread
+    expect(partial).toContain('Not compared: needs the scratch run and a transfer run on both');
+    const events: string[] = [];
+    const finished = await reproduceTransfer('t', o, { out }, { onEvent: (e) => e.type === 'run-end' && events.push(`${e.cached}`) });
+    expect(events.filter((e) => e === 'false')).toHaveLength(3);
+    expect(finished.summary.missing).toBeUndefined();
+    expect(finished.summary.rows.map((r) => r.overSeeds?.runs)).toEqual([2, 2, 2, 2]);
   });
 
   test('a bad subset or CIFAR-100 archive fails before pretraining, leaving no folder', async () => {

@@ -1,14 +1,28 @@
 /** `allcnn report`: REPORT.md for a results folder of `allcnn reproduce`, finished or not. */
 import { Command } from 'commander';
-import { reportFolder } from '../experiments/report-folder';
+import { reportFolder, savedOptions } from '../experiments/report-folder';
+import { isTransferExperiment, reportTransferFolder } from '../experiments/transfer-folder';
 import { shown } from './util';
 
 export function reportCommand(): Command {
   return new Command('report')
-    .description('write REPORT.md (and its figures) for a results folder of `allcnn reproduce` from the runs it has recorded, even if it was stopped part-way')
+    .description('write REPORT.md (and its figures) for a results folder of `allcnn reproduce` (any preset, transfer too) from the runs it has recorded, even if it was stopped part-way')
     .argument('<folder>', 'the results folder (the --out of `allcnn reproduce`)')
     .option('--json', 'print the summary and the progress as JSON on stdout', false)
     .action(async (folder: string, o) => {
+      const saved = savedOptions(folder);
+      if (isTransferExperiment(saved)) {
+        const { summary, planned, report } = await reportTransferFolder(folder, saved);
+        if (o.json) {
+          process.stdout.write(`${JSON.stringify({ summary, planned }, null, 2)}\n`);
+          return;
+        }
+        const missing = summary.missing ?? [];
+        console.log(`${planned - missing.length} of ${planned} planned transfer runs recorded; ${summary.rows.length} row${summary.rows.length === 1 ? '' : 's'}` +
+          (missing.length ? `; not finished: ${missing.join(', ')} (run the same \`allcnn reproduce --preset transfer\` command again to finish them)` : ''));
+        console.log(`report: ${shown(report)}`);
+        return;
+      }
       const { summary, progress, report } = await reportFolder(folder);
       if (o.json) {
         process.stdout.write(`${JSON.stringify({ summary, progress: { ...progress, pending: progress.pending.map((p) => p.model) } }, null, 2)}\n`);

@@ -14,14 +14,19 @@ import { ExperimentProgress, experimentProgress } from './progress';
 import { buildSummary } from './summary';
 import type { Summary } from './types';
 
-export async function reportFolder(dir: string): Promise<{ summary: Summary; progress: ExperimentProgress; report: string }> {
+/** The options a results folder of `allcnn reproduce` was made with (its experiment.json). */
+export function savedOptions(dir: string): Record<string, unknown> | undefined {
   const file = path.join(dir, 'experiment.json');
   if (!fs.existsSync(file)) {
     throw new DataError(`${dir} ${fs.existsSync(dir) ? 'has no experiment.json' : 'does not exist'}: pass the results folder of \`allcnn reproduce\` (its --out)`);
   }
-  const saved = readExperiment(file).options as ReproduceOptions | undefined;
+  return readExperiment(file).options;
+}
+
+export async function reportFolder(dir: string): Promise<{ summary: Summary; progress: ExperimentProgress; report: string }> {
+  const saved = savedOptions(dir) as ReproduceOptions | undefined;
   if (!Array.isArray(saved?.lrs) || !Array.isArray(saved.models)) {
-    throw new DataError(`${file} holds no Table 3 experiment (the transfer preset writes its own report when it runs)`);
+    throw new DataError(`${path.join(dir, 'experiment.json')} holds no Table 3 experiment (a transfer experiment is reported by reportTransferFolder)`);
   }
   const options: ReproduceOptions = { ...ADDED_OPTIONS, ...saved };
   const journal = path.join(dir, 'runs.jsonl');

@@ -157,6 +157,8 @@ export interface TransferSummary {
   rows: TransferRow[];
   /** With options.seeds > 1: the seeds every run was trained with (the rows are means over them). */
   seeds?: number[];
+  /** Planned runs with no record yet (an experiment stopped part-way, reported by `allcnn report`). */
+  missing?: string[];
   /** Wall time of the invocation that wrote this summary. */
   totalSeconds: number;
   /** Runs that invocation read back from runs.jsonl instead of training them. */
@@ -234,20 +236,39 @@ export async function reproduceTransfer(
     }
   }
 
-  // 3. summary and report, from the records alone (the figures and class tables from the first seed's runs)
-  const runsOf = (subset: string, run: TransferRun) => seeds.map((seed) => done.get(runId(subset, run, seed))!);
-  const summary: TransferSummary = {
-    name, preset: 'transfer', device: o.device, createdAt: new Date().toISOString(), model: pre.model ?? MODELS[o.model].name,
-    pretrained: { file: from, model: pre.model, epochs: pre.epochs, validationAccuracy: pre.validationAccuracy, trainedHere: !o.from },
-    rows: o.subsets.flatMap((subset) => o.runs.map((run) => toRow(runsOf(subset, run)))),
-    ...(seeds.length > 1 ? { seeds } : {}),
-    totalSeconds: (Date.now() - started) / 1000,
-    reusedRuns,
-  };
-  const records = o.subsets.flatMap((subset) => o.runs.map((run) => runsOf(subset, run)[0]));
+  // 3. summary and report, from the records alone
+  const summary = transferSummary(name, o, done, { file: from, model: pre.model, epochs: pre.epochs, validationAccuracy: pre.validationAccuracy, trainedHere: !o.from }, {
+    totalSeconds: (Date.now() - started) / 1000, reusedRuns,
+  });
   writeFileAtomic(path.join(where.out, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
-  const report = await writeTransferReport(where.out, summary, records);
+  const report = await writeTransferReport(where.out, summary, firstRuns(o, done));
   return { summary, report };
+}
+
+/**
+ * The summary of a transfer experiment from its records: a row for each
+ * (subset, run) with at least one seed recorded (a stopped experiment has
+ * fewer), and the planned runs not recorded yet.
+ */
+export function transferSummary(
+  name: string, o: TransferPresetOptions, done: ReadonlyMap<string, TransferRecord>, pretrained: TransferSummary['pretrained'],
+  timing: { totalSeconds: number; reusedRuns: number },
+): TransferSummary {
+  const seeds = seedList(o);
+  const planned = o.subsets.flatMap((subset) => o.runs.map((run) => seeds.map((seed) => runId(subset, run, seed))));
+  const rows = planned.map((ids) => ids.flatMap((id) => done.get(id) ?? [])).filter((runs) => runs.length > 0).map(toRow);
+  const missing = planned.flat().filter((id) => !done.has(id));
+  return {
+    name, preset: 'transfer', device: o.device, createdAt: new Date().toISOString(), model: pretrained.model ?? MODELS[o.model].name, pretrained, rows,
+    ...(seeds.length > 1 ? { seeds } : {}),
+    ...(missing.length ? { missing } : {}),
+    ...timing,
+  };
+}
+
+/** Each (subset, run)'s first recorded seed: the report's learning curves, class tables and loads come from these. */
+export function firstRuns(o: TransferPresetOptions, done: ReadonlyMap<string, TransferRecord>): TransferRecord[] {
+  return o.subsets.flatMap((subset) => o.runs.flatMap((run) => seedList(o).map((seed) => done.get(runId(subset, run, seed))).find(Boolean) ?? []));
 }
 
 /** The seed of every repeat: o.seed, then o.seed + SEED_STRIDE, ... (as `reproduce --seeds` does for Table 3). */

@@ -43,8 +43,14 @@ function header(s: TransferSummary, runs: readonly TransferRecord[]): string {
     `- Subsets: ${[...new Set(s.rows.map((r) => `${r.subset}${r.relation ? ` (${r.relation})` : ''}`))].join(', ')}; 90/10 train/validation split of each subset's training images, scored on its test images`,
     c ? `- Training: ${c.epochs} epochs, batch ${c.batchSize}, lr ${c.lr} (${c.schedule} schedule; fine-tuning: body at ${c.bodyLrScale} x lr), momentum ${c.momentum}, weight decay ${c.weightDecay}, prep ${c.prep}, augment ${c.augment ? 'on' : 'off'}, ` +
       (s.seeds ? `seeds ${s.seeds.join(', ')} (each its own split, head and batches; a row is the mean ± the standard deviation over them, its time their sum)` : `seed ${c.seed}`) : null,
-    `- Device: ${s.device}; date: ${s.createdAt}; total time ${duration(num(s.totalSeconds))}` +
-      (s.reusedRuns ? ` (the last invocation, which reused ${s.reusedRuns} run${s.reusedRuns === 1 ? '' : 's'} finished earlier)` : ''),
+    Number.isFinite(s.totalSeconds)
+      ? `- Device: ${s.device}; date: ${s.createdAt}; total time ${duration(num(s.totalSeconds))}` +
+        (s.reusedRuns ? ` (the last invocation, which reused ${s.reusedRuns} run${s.reusedRuns === 1 ? '' : 's'} finished earlier)` : '')
+      : `- Device: ${s.device}; reported ${s.createdAt} from the recorded runs, which trained for ${duration(s.rows.reduce((sum, r) => sum + num(r.seconds), 0))} in all`,
+    s.missing?.length
+      ? `- **Not finished**: ${s.missing.length} planned run${s.missing.length === 1 ? ' has' : 's have'} no record yet (${s.missing.slice(0, 6).join(', ')}${s.missing.length > 6 ? ', ...' : ''}); ` +
+        'the same command finishes them. The rows below are of the runs recorded (a mean over the seeds recorded so far).'
+      : null,
     '',
     'Accuracies in percent; gains and differences in points.',
     // Without the final ReLU a 1x1 convolution before averaging equals a linear layer after it, and both heads draw the same initial weights.

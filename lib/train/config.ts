@@ -11,7 +11,7 @@ import { InitName, INITS } from '../init';
 import type { NetworkSpec } from '../model/spec';
 import { checkDevice, Device } from '../tensor';
 import { ScheduleName, SCHEDULES } from './schedule';
-import { MODELS } from '../../models';
+import { ModelId, MODELS } from '../../models';
 
 /** The largest mini-batch a run takes. */
 export const MAX_BATCH_SIZE = 1 << 16;
@@ -22,8 +22,11 @@ export const ENGINES = ['native', 'typescript'] as const;
 export type Engine = (typeof ENGINES)[number];
 
 export interface TrainConfig {
-  /** A model id from MODELS ('all-cnn-c') or a NetworkSpec of your own. */
-  model: string | NetworkSpec;
+  /**
+   * A model id from MODELS ('all-cnn-c': editors offer the twelve; any other
+   * string is refused when the run starts) or a NetworkSpec of your own.
+   */
+  model: ModelId | (string & {}) | NetworkSpec;
   /** 'cifar10' (default) or 'cifar100': its 100 fine classes, the paper's CIFAR-100 experiment. */
   dataset?: DatasetName;
   /** The data set's binary archive or folder; its bundled sample when omitted. */

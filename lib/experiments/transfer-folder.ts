@@ -1,0 +1,35 @@
+/**
+ * REPORT.md for a results folder of `allcnn reproduce --preset transfer`
+ * from what it has recorded so far (as report-folder.ts does for Table 3):
+ * a stopped experiment can be looked at before the same command finishes
+ * it. Nothing is trained.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { writeTransferReport } from '../report/transfer';
+import { readPretrained } from '../transfer/pretrained';
+import { readJournal } from './journal';
+import { ADDED_OPTIONS } from './presets';
+import { firstRuns, TransferPresetOptions, TransferRecord, TransferSummary, transferSummary } from './transfer';
+
+/** Whether experiment.json's options are those of the transfer preset. */
+export function isTransferExperiment(options: unknown): options is TransferPresetOptions {
+  return (options as { preset?: unknown } | undefined)?.preset === 'transfer';
+}
+
+export async function reportTransferFolder(dir: string, saved: TransferPresetOptions): Promise<{ summary: TransferSummary; planned: number; report: string }> {
+  const o = { ...ADDED_OPTIONS, ...saved } as TransferPresetOptions;
+  const done = new Map(readJournal(path.join(dir, 'runs.jsonl')).map((r) => [r.id, r as TransferRecord]));
+  const summary = transferSummary(path.basename(path.resolve(dir)), o, done, pretrainedOf(dir, o), { totalSeconds: NaN, reusedRuns: done.size });
+  const report = await writeTransferReport(dir, summary, firstRuns(o, done));
+  return { summary, planned: o.subsets.length * o.runs.length * o.seeds, report };
+}
+
+/** What the report says of the CIFAR-10 network: read from its file when it is there (pretraining may not have finished). */
+function pretrainedOf(dir: string, o: TransferPresetOptions): TransferSummary['pretrained'] {
+  const file = o.from ?? path.join(dir, 'pretrain', 'checkpoint.safetensors');
+  if (!fs.existsSync(file)) return { file, model: null, epochs: null, validationAccuracy: null, trainedHere: !o.from };
+  const pre = readPretrained(file);
+  pre.dispose();
+  return { file, model: pre.model, epochs: pre.epochs, validationAccuracy: pre.validationAccuracy, trainedHere: !o.from };
+}
