@@ -15,7 +15,7 @@ export { profile, summarizeProfile } from './profile';
 export type { Profile, ProfileEvent, ProfileSummary, TimeRow } from './profile';
 export { InvalidArgumentError, DataError, BackendError, CheckpointError, ModelDeclarationError } from './errors';
 
-export { declareNetwork, parseLayer, countParameters, inferShapes, layerNames } from './model/spec';
+export { declareNetwork, parseLayer, formatLayer, checkLayer, countParameters, inferShapes, layerNames } from './model/spec';
 export type { NetworkSpec, LayerSpec, LayerDeclaration, Width, ShapeOptions } from './model/spec';
 export { buildNetwork, Network } from './model/network';
 export type { BuildOptions, BuiltLayer } from './model/network';

@@ -36,6 +36,10 @@ test('models lists the 12 networks with exact parameter counts', () => {
   expect(rows).toHaveLength(12);
   expect(rows.find((m) => m.id === 'all-cnn-c')!.parameters).toBe(1369738);
   expect(allcnn('models').out).toMatch(/all-cnn-c +ALL-CNN-C +1,369,738 +Model C with each max-pooling layer replaced/);
+  // --layers: the names `visualize --layer` takes, the lines of the paper's tables, the shapes.
+  const layers = allcnn('models', '--layers').out;
+  expect(layers).toMatch(/ conv3 +conv 3x3 96 \/2 relu +-> 96x16x16\n/);
+  expect(layers).toMatch(/ gap1 +gap +-> 10\n/);
 });
 
 test('doctor reports the LibTorch it loaded', () => {
@@ -131,6 +135,9 @@ test('bad options exit with status 2 and say what is wrong', () => {
     [['reproduce', '--name', '../elsewhere'], `--name must be a folder name of letters, digits, '.', '-' or '_', got "../elsewhere" (pass --out for a path)`],
     [['train', '--epochs', '2', '--warmup-epochs', '5'], "Expected a number in [0, 2] for warmupEpochs (at most the run's epochs: a longer warm-up never reaches lr) but received 5"],
     [['visualize', 'run', '--out', 'figure.jpg'], '--out must name a .png file (the figure is a PNG), got "figure.jpg"'],
+    [['reproduce', '--preset', 'smoke', '--from', 'run'], '--from belongs to --preset transfer, not to smoke'],
+    [['reproduce', '--preset', 'transfer', '--from', 'run', '--pretrain-epochs', '2'], '--pretrain-epochs is for pretraining a CIFAR-10 network when --from is omitted; with --from run nothing is pretrained'],
+    [['transfer', '--from', 'run', '--data10', 'x.tar.gz'], '--data10 is for pretraining a CIFAR-10 network when --from is omitted; with --from run nothing is pretrained'],
     [['models', '--classes', 'abc'], '--classes must be an integer >= 2, got "abc"'],
     [['frobnicate'], "unknown command 'frobnicate'"],
   ];

@@ -10,7 +10,7 @@ import { ensureDefaultThreads, liveTensors } from '../lib/backend';
 import { fromArray, manualSeed, randn } from '../lib/creation';
 import { ModelDeclarationError } from '../lib/errors';
 import { buildNetwork } from '../lib/model/network';
-import { countParameters, declareNetwork, inferShapes, LayerSpec, parseLayer } from '../lib/model/spec';
+import { countParameters, declareNetwork, formatLayer, inferShapes, LayerSpec, parseLayer } from '../lib/model/spec';
 import { native } from '../lib/native';
 import { tidy } from '../lib/scope';
 import { Tensor, wrap } from '../lib/tensor';
@@ -244,6 +244,19 @@ describe('parseLayer: the vocabulary', () => {
   ];
   test.each(cases)('%j', (line, expected) => {
     expect(parseLayer(line)).toEqual(expected);
+  });
+
+  test.each(cases)('formatLayer writes %j back as a line that parses to the same layer', (_, layer) => {
+    expect(parseLayer(formatLayer(layer)!)).toEqual(layer);
+  });
+
+  test('formatLayer: every layer of the twelve networks, as the paper writes it; null where no line can say it', () => {
+    for (const id of MODEL_IDS) for (const l of MODELS[id].layers) expect(parseLayer(formatLayer(l)!)).toEqual(l);
+    expect(MODELS['all-cnn-c'].layers.map((l) => formatLayer(l))).toEqual([
+      'dropout 0.2', 'conv 3x3 96 relu', 'conv 3x3 96 relu', 'conv 3x3 96 /2 relu', 'dropout 0.5', 'conv 3x3 192 relu', 'conv 3x3 192 relu',
+      'conv 3x3 192 /2 relu', 'dropout 0.5', 'conv 3x3 192 valid relu', 'conv 1x1 192 relu', 'conv 1x1 classes relu', 'gap', 'softmax',
+    ]);
+    expect(formatLayer({ kind: 'conv', kernel: 5, filters: 8, stride: 1, padding: 1, batchNorm: false, relu: false })).toBeNull();
   });
 
   test('the twelve declarations use only conv, maxpool, dropout, gap and softmax; Strided and ALL have no pooling', () => {

@@ -405,6 +405,12 @@ describe('allcnn transfer', () => {
     expect(r.stderr).toContain(`scratch: random weights, with the network and preprocessing of ${checkpoint} (the baseline to set beside it; its weights are not loaded)`);
   });
 
+  test('another --prep than the checkpoint was trained with gets a note', () => {
+    const r = run('--from', checkpoint, '--subset', 'vehicles', '--mode', 'features', '--epochs', '1', '--limit', '20', '--prep', 'none', '--out', tmp());
+    expect(r.status).toBe(0);
+    expect(r.stderr).toContain(`note: ${checkpoint} was trained on std-prepared images, and --prep none prepares these otherwise: its features may transfer poorly (leave out --prep to use std)`);
+  });
+
   test('usage errors exit 2; a bad subset exits 1 naming the valid ones', () => {
     const bad = run('--mode', 'bogus');
     expect(bad.status).toBe(2);

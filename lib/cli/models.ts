@@ -1,6 +1,6 @@
 /** `allcnn models`: the twelve networks with their parameter counts. */
 import { Command } from 'commander';
-import { countParameters, layerNames } from '../model/spec';
+import { countParameters, formatLayer, inferShapes, layerNames } from '../model/spec';
 import { int } from './options';
 import { MODELS } from '../../models';
 
@@ -9,7 +9,7 @@ export function modelsCommand(): Command {
     .description('list the 12 networks of the paper with their parameter counts')
     .option('--classes <n>', 'number of classes', int('--classes', 2), 10)
     .option('--json', 'print JSON', false)
-    .option('--layers', 'print each network\'s layers with their names (conv1, maxpool1, ...)', false)
+    .option('--layers', 'print each network\'s layers with their names (conv1, maxpool1, ...), as the paper\'s tables write them, and their output shapes', false)
     .action((o) => {
       const rows = Object.entries(MODELS).map(([id, spec]) => ({ id, name: spec.name, parameters: countParameters(spec, { classes: o.classes }), description: spec.description }));
       if (o.json) {
@@ -20,8 +20,11 @@ export function modelsCommand(): Command {
       for (const r of rows) {
         console.log(`${r.id.padEnd(16)} ${r.name.padEnd(16)} ${r.parameters.toLocaleString('en-US').padStart(10)}  ${r.description}`);
         if (o.layers) {
-          const names = layerNames(MODELS[r.id]);
-          MODELS[r.id].layers.forEach((l, i) => console.log(`${''.padEnd(35)}${names[i].padEnd(10)} ${JSON.stringify(l)}`));
+          // As the paper's tables write them, with each layer's output for one image.
+          const spec = MODELS[r.id];
+          const names = layerNames(spec);
+          const shapes = inferShapes(spec, { classes: o.classes });
+          spec.layers.forEach((l, i) => console.log(`${''.padEnd(35)}${names[i].padEnd(10)} ${(formatLayer(l) ?? JSON.stringify(l)).padEnd(28)} -> ${shapes[i].join('x')}`));
         }
       }
     });

@@ -56,6 +56,10 @@ export function reproduceCommand(): Command {
       if (options.seeds > 1 && options.maxRestarts >= SEED_STRIDE) {
         throw Object.assign(new Error(`--max-restarts ${options.maxRestarts} with --seeds ${options.seeds}: a seed's restarts would reach the next seed's (${SEED_STRIDE} apart); pass at most ${SEED_STRIDE - 1}`), { exitCode: 2 });
       }
+      const transferOnly = (['from', 'pretrainEpochs'] as const).filter((k) => o[k] !== undefined);
+      if (transferOnly.length) {
+        throw Object.assign(new Error(`${transferOnly.map((k) => (k === 'from' ? '--from' : '--pretrain-epochs')).join(' and ')} belong${transferOnly.length === 1 ? 's' : ''} to --preset transfer, not to ${o.preset}`), { exitCode: 2 });
+      }
       if (o.data100 !== undefined && !options.extras.includes('cifar100')) {
         throw Object.assign(new Error('--data100 is read by --preset transfer and by the CIFAR-100 row: add cifar100 to --extras (--extras augment,ablations,cifar100)'), { exitCode: 2 });
       }

@@ -11,6 +11,7 @@ import { SCHEDULES } from '../train/schedule';
 import { TRANSFER_DEFAULTS, TRANSFER_MODES } from '../transfer/config';
 import { HEADS } from '../transfer/heads';
 import { pretrainCifar10 } from '../transfer/pretrain';
+import { readPretrained } from '../transfer/pretrained';
 import { transfer, TransferProgress } from '../transfer/transfer';
 import { MODEL_IDS } from '../../models';
 import { batchSize, deviceName, int, num, oneOf } from './options';
@@ -51,6 +52,10 @@ export function transferCommand(): Command {
     .option('--out <dir>', 'folder for result.json and weights.safetensors (default results/transfer-<subset>-<mode>-<head>)')
     .option('--json', 'print the result as JSON on stdout (progress still goes to stderr)', false)
     .action(async (o) => {
+      // Read only to pretrain a network when --from gives none: with --from they would be ignored.
+      if (o.from !== undefined && (o.data10 !== undefined || o.pretrainEpochs !== undefined)) {
+        throw Object.assign(new Error(`${o.data10 !== undefined ? '--data10' : '--pretrain-epochs'} is for pretraining a CIFAR-10 network when --from is omitted; with --from ${o.from} nothing is pretrained`), { exitCode: 2 });
+      }
       if (o.bodyLrScale !== undefined && o.mode !== 'finetune') {
         throw Object.assign(new Error(`--body-lr-scale applies to --mode finetune only (${o.mode} trains no pretrained body at its own rate)`), { exitCode: 2 });
       }
@@ -87,6 +92,13 @@ export function transferCommand(): Command {
         say(`scratch: no checkpoint, ${o.model ?? p.model} from random weights`);
       } else if (o.mode === 'scratch') {
         say(`scratch: random weights, with the network and preprocessing of ${shown(from)} (the baseline to set beside it; its weights are not loaded)`);
+      }
+      if (from && o.mode !== 'scratch' && o.prep !== undefined) {
+        // The body's filters were learnt on images prepared one way: another preparation feeds them inputs they never saw.
+        const pre = readPretrained(from);
+        pre.dispose();
+        const trainedWith = pre.config?.prep;
+        if (trainedWith && trainedWith !== o.prep) say(`note: ${shown(from)} was trained on ${trainedWith}-prepared images, and --prep ${o.prep} prepares these otherwise: its features may transfer poorly (leave out --prep to use ${trainedWith})`);
       }
 
       const show = consoleProgress();
@@ -136,6 +148,9 @@ function describePrepared(p: Extract<TransferProgress, { type: 'prepared' }>, su
 export async function reproduceTransferCommand(o: Record<string, any>): Promise<void> {
   const unsupported = ['lrSelection', 'probeEpochs', 'extras', 'concurrency', 'maxRestarts', 'precision', 'augment'].filter((k) => o[k] !== undefined && o[k] !== false);
   if (unsupported.length) throw Object.assign(new Error(`--preset transfer does not take ${unsupported.map((k) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`).join(', ')}`), { exitCode: 2 });
+  if (o.from !== undefined && (o.data !== undefined || o.pretrainEpochs !== undefined)) {
+    throw Object.assign(new Error(`${o.data !== undefined ? '--data' : '--pretrain-epochs'} is for pretraining a CIFAR-10 network when --from is omitted; with --from ${o.from} nothing is pretrained`), { exitCode: 2 });
+  }
   if (o.models && o.models.length !== 1) throw Object.assign(new Error('--preset transfer trains one network: pass one id to --models'), { exitCode: 2 });
   if (o.lrs && o.lrs.length !== 1) throw Object.assign(new Error('--preset transfer takes one learning rate: pass one value to --lrs'), { exitCode: 2 });
   const device = o.device ?? (cudaAvailable() ? 'cuda' : 'cpu');

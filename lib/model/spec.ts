@@ -110,6 +110,32 @@ export function parseLayer(line: string, net = 'network', index = 0): LayerSpec 
   }
 }
 
+/**
+ * A layer as a line of the format above (parseLayer's inverse), or null for
+ * one no line can say (a padding other than 'same' or 'valid').
+ */
+export function formatLayer(l: LayerSpec): string | null {
+  const same = (k: number) => Math.floor((k - 1) / 2);
+  const flags = (o: { batchNorm: boolean; relu: boolean }) => `${o.batchNorm ? ' bn' : ''}${o.relu ? ' relu' : ''}`;
+  switch (l.kind) {
+    case 'conv': {
+      if (l.padding !== same(l.kernel) && l.padding !== 0) return null;
+      const valid = l.padding === 0 && same(l.kernel) !== 0 ? ' valid' : '';
+      return `conv ${l.kernel}x${l.kernel} ${l.filters}${l.stride === 1 ? '' : ` /${l.stride}`}${valid}${flags(l)}`;
+    }
+    case 'maxpool':
+    case 'avgpool':
+      if (l.padding !== same(l.kernel)) return null;
+      return `${l.kind} ${l.kernel}x${l.kernel}${l.stride === l.kernel ? '' : ` /${l.stride}`}`;
+    case 'dropout':
+      return `dropout ${l.p}`;
+    case 'fc':
+      return `fc ${l.units}${flags(l)}`;
+    default:
+      return l.kind;
+  }
+}
+
 /** The fields of each kind of layer object, all required. */
 const FIELDS: Record<LayerSpec['kind'], string[]> = {
   conv: ['kernel', 'filters', 'stride', 'padding', 'batchNorm', 'relu'],
