@@ -1,8 +1,11 @@
 /** Terminal output for training: a run header, a progress bar, one line per epoch. */
+import * as path from 'node:path';
 import { SingleBar } from 'cli-progress';
 import { DATASET_CLASSES, DATASET_TITLES, DatasetName } from '../data/dataset';
+import { cacheDir } from '../data/preprocess';
 import { DEFAULTS, ResolvedConfig } from '../train/config';
 import type { EpochRecord, Progress } from '../train/train';
+import { shown } from './util';
 
 const pct = (v: number) => (Number.isFinite(v) ? `${(100 * v).toFixed(2)}%` : '   -  ');
 
@@ -43,6 +46,10 @@ export function consoleProgress(o: { label?: string; stream?: NodeJS.WriteStream
           `${p.config.epochs} epoch${p.config.epochs === 1 ? '' : 's'}, batch ${p.config.batchSize}, lr ${p.config.lr} (${p.config.schedule}), prep ${p.config.prep}, ` +
           `augment ${p.config.augment ? 'on' : 'off'}, seed ${p.config.seed}${changedSettings(p.config)}${p.startEpoch ? `, resuming after epoch ${p.startEpoch}` : ''}`);
         if (p.absentClasses.length) out(`note: ${absentNote(p.absentClasses.length, p.config.dataset)}`);
+        // A first ZCA fit on real data takes most of a minute on a CPU, even for a --limit run: say why, and that it is once.
+        if (p.data && p.config.prep === 'zca' && p.data.zcaCached === false && p.data.seconds >= 5) {
+          out(`data prepared in ${p.data.seconds.toFixed(0)} s: ZCA was fitted on all ${p.data.fittedOn.toLocaleString('en-US')} training images of the split (whatever --limit), and is cached for the next run (in ${shown(path.join(cacheDir(), 'zca'))})`);
+        }
         out(EPOCH_HEADER);
         break;
       case 'step':

@@ -62,6 +62,8 @@ export function trainCommand(): Command {
           : `${checkpoint} exists: pass --resume to continue that run, or another --out to start afresh`);
       }
       const signal = abortOnSignal();
+      // Before the wait: a first ZCA fit on real data takes most of a minute on a CPU.
+      process.stderr.write(`reading ${o.data ? shown(path.resolve(o.data)) : 'the bundled sample'} (prep ${o.prep})\n`);
       const result = await trainModel(config, { onProgress: consoleProgress(), signal, checkpoint, resume: o.resume, keepModel: true });
       if (saveRun(out, result, o.json, result.config.dataset)) return;
       console.log(`\n${result.config.model}: validation accuracy ${pct(result.validation.accuracy)} (${result.validation.count} images), ` +

@@ -95,6 +95,8 @@ export interface Dataset {
   device: Device;
   /** Whether the ZCA matrix came from the on-disk cache. */
   zcaCached?: boolean;
+  /** Training images the preparation was fitted on (ZCA, or the channel statistics): all of the split's, whatever the limit. */
+  fittedOn?: number;
   /**
    * Classes with no training image in the data read: the CIFAR-100 subsets
    * archive holds 20 of CIFAR-100's 100 classes, and a network trained on it
@@ -181,7 +183,7 @@ export function prepareDataset(raw: { train: ImageSet; test: ImageSet; className
     const test = make(load(raw.test.images, testCount), raw.test.labels, testCount);
     norm.release();
     return {
-      train, validation: validationSplit, test, classes, classNames: raw.classNames, prep, source: raw.source, device, zcaCached: norm.zcaCached, absentClasses,
+      train, validation: validationSplit, test, classes, classNames: raw.classNames, prep, source: raw.source, device, zcaCached: norm.zcaCached, fittedOn: split.train.length, absentClasses,
       dispose() {
         for (const t of [train, validationSplit, test]) {
           t.x.dispose();

@@ -86,7 +86,11 @@ export interface TrainResult {
 }
 
 export type Progress =
-  | { type: 'start'; config: ResolvedConfig; parameters: number; trainImages: number; startEpoch: number; absentClasses: string[] }
+  | {
+      type: 'start'; config: ResolvedConfig; parameters: number; trainImages: number; startEpoch: number; absentClasses: string[];
+      /** Reading and preparing the data, when trainModel did it (not for hooks.dataset), and whether its ZCA came from the cache. */
+      data?: { seconds: number; zcaCached: boolean | undefined; fittedOn: number };
+    }
   | { type: 'step'; epoch: number; step: number; steps: number; loss: number | null; lr: number }
   | { type: 'epoch'; record: EpochRecord; stalled: boolean; diverged: boolean }
   | { type: 'checkpoint'; file: string; epoch: number };
@@ -191,6 +195,7 @@ export async function trainModel(config: TrainConfig, hooks: TrainHooks = {}): P
   if (given !== undefined && given !== c.dataset) {
     throw new TypeError(`hooks.dataset holds ${DATASET_TITLES[given]} but config.dataset is '${c.dataset}': set dataset: '${given}', so that the checkpoint says what the network was trained on`);
   }
+  const dataStarted = Date.now();
   const dataset = hooks.dataset ?? (await loadCifar(c.dataset, c.data ?? undefined, { prep: c.prep, limit: c.limit ?? undefined, testLimit: c.testLimit ?? undefined, validation: c.validation ?? undefined, seed: c.seed, device: c.device }));
   // Everything made from here on is freed however the run ends (the network kept only when returned).
   let network: Network | undefined;
@@ -212,7 +217,10 @@ export async function trainModel(config: TrainConfig, hooks: TrainHooks = {}): P
       startEpoch = state.epoch;
     }
     const train = dataset.train;
-    hooks.onProgress?.({ type: 'start', config: c, parameters: network.parameterCount(), trainImages: train.count, startEpoch, absentClasses: dataset.absentClasses });
+    hooks.onProgress?.({
+      type: 'start', config: c, parameters: network.parameterCount(), trainImages: train.count, startEpoch, absentClasses: dataset.absentClasses,
+      ...(hooks.dataset ? {} : { data: { seconds: (Date.now() - dataStarted) / 1000, zcaCached: dataset.zcaCached, fittedOn: dataset.fittedOn ?? train.count } }),
+    });
 
     // 4. the loop
     const chance = Math.log(dataset.classes);
