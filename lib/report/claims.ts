@@ -2,24 +2,28 @@
  * The paper's claims checked on our numbers. All accuracies here are test
  * accuracies in percent; differences are in points (percent of images).
  *
- * Table 3 claims, per base model X, read exactly as the paper states them:
+ * Table 3 claims, per base model X, as the paper states them:
  *   (1) ALL-CNN-X is at least as good as X:        ALL - X >= 0
  *   (2) Strided-CNN-X is worse than X:             Strided - X < 0
  *   (3) ConvPool-CNN-X is close to ALL-CNN-X:      |ConvPool - ALL| <= 1 point
- * A difference smaller than the test set's noise is still called holds / does
- * not hold, with a note saying it is within the noise.
- *
  * Ablation claims predict the ablated row's test accuracy to be lower than
  * the baseline's (row.expect 'lower', the default: "the baseline's choice is
- * better") or higher ('higher', e.g. "dropout can reduce accuracy"). With d = row - baseline and m the
- * noise margin: d <= -m holds, d >= +m does not hold, |d| < m inconclusive.
- * m is one binomial standard error of the baseline's test accuracy,
- * 100 * sqrt(p (1 - p) / n) for n test images (0.30 points at p = 0.9,
- * n = 10,000, CIFAR-10's test set); 0.30 when n was not recorded.
+ * better") or higher ('higher', e.g. "dropout can reduce accuracy").
  *
- * A network run with several seeds (`allcnn compare`, `reproduce --seeds`)
- * is scored by its mean, and its noise is the larger of that binomial error
- * and the standard error of the mean over the seeds.
+ * Each difference d = a - b comes with its noise m, one standard error of
+ * the difference: the two rows' noises added in quadrature. A row's noise is
+ * one binomial standard error of its test accuracy, 100 * sqrt(p (1 - p) / n)
+ * for n test images (0.30 points at p = 0.9, n = 10,000, CIFAR-10's test
+ * set; 0.30 when n was not recorded), or, for a network run with several
+ * seeds (`allcnn compare`, `reproduce --seeds`) and scored by its mean, the
+ * standard error of that mean when it is larger. (Both rows are scored on
+ * the same test images, so the binomial part overstates the noise a little:
+ * the verdicts err towards "inconclusive".)
+ *
+ * A claim holds when d goes its way by at least m, does not hold when d goes
+ * the other way by at least m, and is inconclusive when |d| < m; claim (3)
+ * holds when |d| <= 1 - m, does not hold when |d| >= 1 + m, and is
+ * inconclusive between.
  */
 import { CLOSE_POINTS, variantsOf } from './paper';
 import { pct, points } from './format';
@@ -79,6 +83,11 @@ export function meanAndSd(xs: readonly number[]): { mean: number; sd: number } {
   return { mean, sd };
 }
 
+/** One standard error of the difference a - b, in points: the rows' noises in quadrature. */
+export function differenceNoise(a: Scored, b: Scored): number {
+  return Math.hypot(scoredNoise(a), scoredNoise(b));
+}
+
 export function ablationVerdict(diff: number, noise: number, expect: 'lower' | 'higher' = 'lower'): Verdict {
   if (!Number.isFinite(diff)) return 'inconclusive';
   if (Math.abs(diff) < noise) return 'inconclusive';
@@ -89,16 +98,25 @@ function versus(a: Scored, b: Scored): string {
   return `${a.model} ${scoreText(a)} vs ${b.model} ${scoreText(b)} (${points(a.test - b.test)} points)`;
 }
 
-function noiseNote(d: number, s: Scored): string {
-  const noise = scoredNoise(s);
-  const overSeeds = s.seeds && Number.isFinite(s.seeds.sd);
-  return Math.abs(d) < noise ? `; within the ±${noise.toFixed(2)}-point noise of ${overSeeds ? `${s.model}'s mean over seeds` : 'one test accuracy'}` : '';
+/** What the noise of the difference says, when it decides the verdict. */
+function noiseNote(verdict: Verdict, m: number, close: boolean): string {
+  if (verdict !== 'inconclusive') return '';
+  return close
+    ? `; the difference is within its ±${m.toFixed(2)}-point noise of the ${CLOSE_POINTS}-point band, so these runs cannot tell`
+    : `; within the ±${m.toFixed(2)}-point noise of the difference (one standard error), so these runs cannot tell`;
+}
+
+/** Within `band` points of zero, beyond the noise m: holds; outside it beyond m: does not hold. */
+function closeVerdict(d: number, m: number, band: number): Verdict {
+  if (Math.abs(d) <= band - m) return 'holds';
+  if (Math.abs(d) >= band + m) return 'does not hold';
+  return 'inconclusive';
 }
 
 /** Claims (1)-(3) for base model `x`; a claim whose rows were not run is 'not checked'. */
 export function baseClaims(x: string, byModel: ReadonlyMap<string, Scored>): ClaimCheck[] {
   const v = variantsOf(x);
-  const check = (claim: string, a: string, b: string, holds: (d: number) => boolean, withNoise: boolean): ClaimCheck => {
+  const check = (claim: string, a: string, b: string, verdictOf: (d: number, m: number) => Verdict, close = false): ClaimCheck => {
     const ra = byModel.get(a);
     const rb = byModel.get(b);
     if (!ra || !rb) {
@@ -106,13 +124,14 @@ export function baseClaims(x: string, byModel: ReadonlyMap<string, Scored>): Cla
       return { claim, verdict: 'not checked', text: `not checked: ${missing} not run` };
     }
     const d = ra.test - rb.test;
-    const note = withNoise ? noiseNote(d, rb) : '';
-    return { claim, verdict: holds(d) ? 'holds' : 'does not hold', text: `${versus(ra, rb)}${note}` };
+    const m = differenceNoise(ra, rb);
+    const verdict = verdictOf(d, m);
+    return { claim, verdict, text: `${versus(ra, rb)}${noiseNote(verdict, m, close)}` };
   };
   return [
-    check(`(1) ${v.all} is at least as good as ${v.base}`, v.all, v.base, (d) => d >= 0, true),
-    check(`(2) ${v.strided} is below ${v.base}`, v.strided, v.base, (d) => d < 0, true),
-    check(`(3) ${v.convpool} is within ${CLOSE_POINTS} point of ${v.all}`, v.convpool, v.all, (d) => Math.abs(d) <= CLOSE_POINTS, false),
+    check(`(1) ${v.all} is at least as good as ${v.base}`, v.all, v.base, (d, m) => ablationVerdict(d, m, 'higher')),
+    check(`(2) ${v.strided} is below ${v.base}`, v.strided, v.base, (d, m) => ablationVerdict(d, m, 'lower')),
+    check(`(3) ${v.convpool} is within ${CLOSE_POINTS} point of ${v.all}`, v.convpool, v.all, (d, m) => closeVerdict(d, m, CLOSE_POINTS), true),
   ];
 }
 

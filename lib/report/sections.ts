@@ -5,7 +5,7 @@
  */
 import type { ResultRow, RunRecord, Summary } from '../experiments/types';
 import type { AugmentOptions } from '../data/augment';
-import { ablationVerdict, noisePoints } from './claims';
+import { ablationVerdict, differenceNoise } from './claims';
 import { MISSING, num, pct, points, table } from './format';
 import { PAPER_AUGMENTED, PAPER_CIFAR100, SEED_RICH_AUGMENT_GAIN } from './paper';
 import { byId, paperAccuracy, rowScale, runScale, scoreOf, table3ByModel } from './records';
@@ -58,8 +58,8 @@ export const ABLATION_RULE =
   "Each claim predicts this row's test accuracy to be below the baseline's (\"the baseline's choice is better\") or above it (column Expects): " +
   'it holds when the difference goes that way by at least the noise margin, does not hold when it goes the other way by at least the margin, ' +
   'and is inconclusive when |difference| < margin. ' +
-  "The margin is one binomial standard error of the baseline's test accuracy, 100·sqrt(p(1-p)/n) points for n test images " +
-  '(0.30 points at 90% on 10,000 images), or 0.30 points when n was not recorded.';
+  'The margin is one standard error of the difference: the two rows\' binomial standard errors, 100·sqrt(p(1-p)/n) points for n test images ' +
+  '(0.30 points at 90% on 10,000 images; 0.30 when n was not recorded), or for a mean over seeds the standard error of that mean when larger, added in quadrature.';
 
 export function ablationSection(summary: Summary, runs: readonly RunRecord[]): string {
   const rows = summary.rows.filter((r) => r.group === 'ablation');
@@ -73,7 +73,7 @@ export function ablationSection(summary: Summary, runs: readonly RunRecord[]): s
     if (!base) return [r.label, r.claim ?? MISSING, expects, r.baseline ?? MISSING, pct(ours.test), 'not run', MISSING, MISSING, 'not checked'];
     const b = scoreOf(base, s, ids);
     const d = ours.test - b.test;
-    const m = noisePoints(b.test, b.count);
+    const m = differenceNoise(ours, b);
     return [r.label, r.claim ?? MISSING, expects, base.label, pct(ours.test), pct(b.test), points(d), m.toFixed(2), `**${ablationVerdict(d, m, expects)}**`];
   });
   return [ABLATION_RULE, '', table(['Row', 'Claim', 'Expects', 'Baseline', 'Test acc (%)', 'Baseline test acc (%)', 'Diff (points)', 'Margin (points)', 'Verdict'], body)].join('\n');
