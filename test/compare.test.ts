@@ -137,7 +137,7 @@ test('any config field that changes what a run measures is compared, execution-o
 
 test('no runs give an empty comparison, not an error', () => {
   const c = compareRuns([]);
-  expect(c).toEqual({ rows: [], differences: [], bases: [] });
+  expect(c).toEqual({ rows: [], differences: [], protocol: [], bases: [] });
   expect(renderComparison(c).split('\n')[0]).toMatch(/^\| Run \| Model \|/);
   expect(renderComparison(c)).not.toContain('at most');
 });
@@ -171,6 +171,16 @@ test('readRunResult takes a run folder or its result.json and rejects anything e
   const transferred = JSON.parse(fs.readFileSync(path.join(dir, 'result.json'), 'utf8'));
   fs.writeFileSync(bad, JSON.stringify({ ...transferred, config: { ...transferred.config, subset: ['vehicles'], mode: 'features' } }));
   expect(() => readRunResult(bad)).toThrow('bad.json: an `allcnn transfer` run (CIFAR-100 subset vehicles), not a CIFAR-10 run of `allcnn train`: Table 3 does not apply to it');
+});
+
+test('where runs leave the paper\'s protocol (data, --limit, preparation, test images) is said, naming the runs when not all do', () => {
+  const full = record('a', 0.7, { data: 'cifar-10-binary.tar.gz', limit: null });
+  const small = { ...record('strided-cnn-a', 0.6, { data: 'cifar-10-binary.tar.gz', limit: 2000, prep: 'std' }), test: { loss: 1, accuracy: 0.6, count: 1000 } };
+  const c = compareRuns([{ label: 'full', result: full }, { label: 'small', result: small as TrainRecord }]);
+  expect(c.protocol).toEqual(['at most 2,000 training images (--limit), not 49,000 (small)', 'preparation std, not GCN + ZCA (small)', 'scored on 1,000 test images, not 10,000 (small)']);
+  expect(renderComparison(c)).toContain("Unlike the paper's protocol: at most 2,000 training images (--limit), not 49,000 (small); ");
+  expect(compareRuns([{ label: 'full', result: full }]).protocol).toEqual([]);
+  expect(compareRuns([{ label: 'sample', result: record('a', 0.1) }]).protocol).toEqual(['trained on the bundled 600-image sample, not CIFAR-10']);
 });
 
 test('a run trained without validation images (--validation 0) is compared, with no validation accuracy', () => {

@@ -78,6 +78,17 @@ test('a crash between runs (mid-grid), then the same command, gives the same res
   const report = fs.readFileSync(again.report, 'utf8');
   for (const r of again.summary.rows) expect(report).toContain(`| ${r.label} |`);
   expect(report).toContain((100 * again.summary.rows[0].testAccuracy).toFixed(2));
+  // What the rows were trained and scored on.
+  expect(report).toContain('- Data: the bundled 600-image CIFAR-10 sample (500 training and 100 test images: a check of the pipeline, not CIFAR-10); ' +
+    'at most 64 training images (--limit), 50 validation and 100 test images (--test-limit 1000: the data hold no more)');
+  expect(report).toContain("- Preparation: per-channel standardisation, not the paper's GCN + ZCA; no augmentation");
+  // The probe each row continued is marked selected: one per network, at its chosen rate.
+  const tried = report.split('\n').filter((l) => /^\| Strided-CNN-[AB] \| [\d.]+ \| \d+ \|/.test(l));
+  expect(tried).toHaveLength(4);
+  for (const r of again.summary.rows) {
+    expect(tried.filter((l) => l.startsWith(`| ${r.label} | ${r.lr} |`) && l.includes('| yes | `'))).toHaveLength(1);
+    expect(tried.filter((l) => l.startsWith(`| ${r.label} |`) && l.includes('| yes | `'))).toHaveLength(1);
+  }
   // Its time is the last invocation's, and it says so.
   expect(again.summary.reusedRuns).toBe(1);
   expect(report).toMatch(/- Total time: .* for the last invocation, which reused 1 run finished earlier; all runs trained for .* in all/);

@@ -74,7 +74,26 @@ export interface Comparison {
   rows: ComparisonRow[];
   /** Training settings that are not the same in every run, with their values: 'lr (0.01, 0.05)'. */
   differences: string[];
+  /** Where the runs leave the paper's protocol (its data, all 49,000 training images, GCN + ZCA, 10,000 test images), in words. */
+  protocol: string[];
   bases: BaseComparison[];
+}
+
+/** Where runs leave the paper's protocol: the numbers beside its own then say little. Runs named where not all of them do. */
+function protocolDepartures(runs: readonly ComparedRun[]): string[] {
+  const configs = runs.map((r) => r.result.config as unknown as { data?: string | null; limit?: number | null; prep?: string });
+  const which = (keep: (i: number) => boolean, text: (idx: number[]) => string): string[] => {
+    const idx = runs.map((_, i) => i).filter(keep);
+    if (idx.length === 0) return [];
+    return [`${text(idx)}${idx.length < runs.length ? ` (${idx.map((i) => runs[i].label).join(', ')})` : ''}`];
+  };
+  const values = (idx: number[], of: (i: number) => number) => [...new Set(idx.map(of))].map((n) => n.toLocaleString('en-US')).join(' or ');
+  return [
+    ...which((i) => !configs[i].data, () => 'trained on the bundled 600-image sample, not CIFAR-10'),
+    ...which((i) => typeof configs[i].limit === 'number', (idx) => `at most ${values(idx, (i) => configs[i].limit!)} training images (--limit), not 49,000`),
+    ...which((i) => !!configs[i].prep && configs[i].prep !== 'zca', (idx) => `preparation ${[...new Set(idx.map((i) => configs[i].prep))].join(', ')}, not GCN + ZCA`),
+    ...which((i) => runs[i].result.test.count < 10000, (idx) => `scored on ${values(idx, (i) => runs[i].result.test.count)} test images, not 10,000`),
+  ];
 }
 
 /**
@@ -139,7 +158,7 @@ export function compareRuns(runs: readonly ComparedRun[]): Comparison {
     const claims = ambiguous.length ? [] : baseClaims(base, byModel);
     return [{ base, ranking, claims, ambiguous }];
   });
-  return { rows, differences, bases };
+  return { rows, differences, protocol: protocolDepartures(runs), bases };
 }
 
 type SeededScore = Scored & { seed: number; recipe: string; failed: boolean };
@@ -198,6 +217,7 @@ export function renderComparison(c: Comparison): string {
   for (const r of c.rows.filter((row) => row.absentClasses)) {
     out.push(`${r.label} trained on data in which ${r.absentClasses} of the classes have no images (the CIFAR-100 subsets archive, say): its accuracy is not comparable with the paper's, and none is shown beside it.`);
   }
+  if (c.protocol?.length) out.push(`Unlike the paper's protocol: ${c.protocol.join('; ')}. The differences to its numbers say little about the networks.`);
   const longest = Math.max(0, ...c.rows.map((r) => r.epochs));
   if (c.rows.length > 0 && longest < PAPER_EPOCHS) {
     out.push(`They trained for at most ${longest} epochs, the paper's networks for ${PAPER_EPOCHS}${claims ? ': the claims say how the networks compare this early, not where they end' : ''}.`);

@@ -25,7 +25,31 @@ const SELECTION: Record<Summary['lrSelection'], string> = {
   probe: 'every learning rate trained for a short probe; the best validation accuracy chosen and trained in full',
 };
 
-function header(s: Summary): string {
+const PREP_TEXT: Record<string, string> = {
+  zca: "GCN + ZCA whitening, the paper's",
+  std: "per-channel standardisation, not the paper's GCN + ZCA",
+  none: "none (pixels in 0..1), not the paper's GCN + ZCA",
+};
+
+/**
+ * What the Table 3 runs were trained and scored on, from their records: a
+ * reader must see that a row of 100 test images of the bundled sample is not
+ * a CIFAR-10 test accuracy like the paper's.
+ */
+function dataLines(runs: readonly RunRecord[]): string[] {
+  const r = runs.find((x) => x.group === 'table3' && x.phase === 'full') ?? runs.find((x) => x.group === 'table3');
+  if (!r?.config) return [];
+  const c = r.config;
+  const source = c.data ? `\`${c.data}\`` : 'the bundled 600-image CIFAR-10 sample (500 training and 100 test images: a check of the pipeline, not CIFAR-10)';
+  const train = c.limit != null ? `at most ${c.limit.toLocaleString('en-US')} training images (--limit)` : 'all training images of the split';
+  const short = c.testLimit != null && c.testLimit > r.test.count ? ` (--test-limit ${c.testLimit}: the data hold no more)` : '';
+  return [
+    `- Data: ${source}; ${train}, ${r.validation.count.toLocaleString('en-US')} validation and ${r.test.count.toLocaleString('en-US')} test images${short}`,
+    `- Preparation: ${PREP_TEXT[c.prep] ?? c.prep}${c.augment ? '' : '; no augmentation'}`,
+  ];
+}
+
+function header(s: Summary, runs: readonly RunRecord[]): string {
   return [
     `# ${s.name}: All Convolutional Net reproduction`,
     '',
@@ -33,6 +57,7 @@ function header(s: Summary): string {
     '',
     `- Preset: \`${s.preset}\``,
     `- Learning-rate selection: \`${s.lrSelection}\` (${SELECTION[s.lrSelection] ?? 'unknown mode'})`,
+    ...dataLines(runs),
     `- Device: ${s.device}`,
     `- Date: ${s.createdAt}`,
     ...timeLines(s),
@@ -48,7 +73,8 @@ function header(s: Summary): string {
  * long all runs trained in all.
  */
 function timeLines(s: Summary): string[] {
-  const seconds = (x: number) => `${duration(x)} (${Number.isFinite(x) ? x.toFixed(0) : MISSING} s)`;
+  // '1 h 2 min 3 s (3723 s)'; under a minute the duration says it already.
+  const seconds = (x: number) => (Number.isFinite(x) && x >= 60 ? `${duration(x)} (${x.toFixed(0)} s)` : duration(x));
   const reused = s.reusedRuns ?? 0;
   const last = reused ? ' (the last invocation)' : '';
   if (!Number.isFinite(num(s.totalSeconds))) {
@@ -78,7 +104,7 @@ export function renderReport(summary: Summary, runs: RunRecord[], o: { figures: 
   const f = o.figures ?? {};
   const note = shortRunNote(summary);
   const parts = [
-    header(summary),
+    header(summary, runs),
     o.progress ?? '',
     '## Table 3: CIFAR-10 without augmentation',
     table3Table(summary),

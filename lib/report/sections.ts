@@ -113,10 +113,12 @@ export function transferSection(summary: Summary): string {
 export function learningRateSection(summary: Summary, runs: readonly RunRecord[]): string {
   const s = rowScale(summary);
   const ids = byId(runs);
+  // In probe mode the row's run is the full-length continuation of a probe: the one at its rate and seed.
+  const chose = (r: ResultRow, t: NonNullable<ResultRow['tried']>[number]) => t.id === r.selected || (t.lr === r.lr && ids.get(t.id)?.seed === ids.get(r.selected)?.seed);
   const body = summary.rows.flatMap((r) =>
     (r.tried ?? []).map((t) => [
       r.label, String(t.lr), String(ids.get(t.id)?.seed ?? MISSING), t.stalled ? 'stalled' : t.diverged ? 'diverged' : pct(num(t.validationAccuracy) * s),
-      t.stalled ? 'yes' : 'no', t.id === r.selected ? 'yes' : '', `\`${t.id}\``,
+      t.stalled ? 'yes' : 'no', chose(r, t) ? 'yes' : '', `\`${t.id}\``,
     ]),
   );
   if (body.length === 0) return 'No learning rates recorded.';
