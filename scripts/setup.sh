@@ -10,6 +10,8 @@ need=()
 for pkg in \
   libtorch-dev `# LibTorch 1.13 (CPU)` \
   cmake `# builds the addon (cmake-js)` \
+  g++ `# its C++17 compiler` \
+  make `# cmake's default generator` \
   libopenblas0-pthread `# OpenBLAS instead of the reference BLAS: 30-40x faster matmul/eigh (ZCA)` \
   fonts-dejavu-core `# a font for the text in PNG figures`; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")

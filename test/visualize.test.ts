@@ -7,7 +7,9 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
+import { noGrad } from '../lib/autograd';
 import { liveTensors } from '../lib/backend';
+import { loadSafetensors, saveSafetensors } from '../lib/io/safetensors';
 import { CheckpointError, InvalidArgumentError } from '../lib/errors';
 import { trainModel } from '../lib/train/train';
 import { cropTile, gridPng, imageTile, reconstructionTile, Tile } from '../lib/visualize/figure';
@@ -173,6 +175,25 @@ describe('visualizeCheckpoint and allcnn visualize', () => {
       expect(bad.status).toBe(2);
       expect(bad.stderr).toContain(message);
     }
+    expect(cli(dir, '--method', 'guided,guided').stderr).toContain('Expected each method once for methods');
+
+    // A dead unit (weights and bias zero: its ReLU never opens) is said to be one, not shown as if images drove it.
+    const { tensors, metadata } = loadSafetensors(checkpoint);
+    const dead = path.join(tmp(), 'checkpoint.safetensors');
+    try {
+      noGrad(() => {
+        tensors.get('param.conv1.weight')!.narrow(0, 4, 1).fill_(0);
+        tensors.get('param.conv1.bias')!.narrow(0, 4, 1).fill_(0);
+      });
+      saveSafetensors(dead, tensors, metadata);
+    } finally {
+      for (const t of tensors.values()) t.dispose();
+    }
+    const deadRun = cli(dead, '--layer', 'conv1', '--channels', '4,5', '--top', '2');
+    expect(deadRun.status).toBe(0);
+    expect(deadRun.stdout).toContain('channel 4: never active on the 100 test images searched (its activation is 0 on every one): a dead unit, whose figure row is blank');
+    expect(deadRun.stdout).toMatch(/^channel 5: \w+ \d+\.\d\d, \w+ \d+\.\d\d$/m);
+
     const layer = cli(dir, '--layer', 'conv7');
     expect(layer.status).toBe(2); // a value the library refuses is a usage error too
     expect(layer.stderr).toContain('a layer of Strided-CNN-A: conv1, conv2, conv3, conv4, conv5, gap1');

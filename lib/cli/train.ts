@@ -41,7 +41,7 @@ export function trainCommand(): Command {
     .option('--cuda-graph', 'CUDA: capture the training step once and replay it as a CUDA graph', false)
     .option('--init <name>', `weight initialisation (${INITS.join(', ')})`, oneOf('--init', INITS), 'xavier-uniform')
     .option('--no-final-relu', 'leave out the ReLU after the last 1x1 convolution')
-    .option('--out <dir>', 'folder for the checkpoint, weights and result.json (default results/train-<model>)')
+    .option('--out <dir>', 'folder for the checkpoint, weights and result.json (default results/train-<model>, or results/train-<model>-cifar100)')
     .option('--resume', 'continue from the checkpoint in --out if there is one', false)
     .option('--json', 'print the result as JSON on stdout (progress still goes to stderr)', false)
     .action(async (o) => {

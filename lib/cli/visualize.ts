@@ -1,6 +1,6 @@
 /** `allcnn visualize`: guided backpropagation of a trained run's units (the paper's figures 3 and 4) as a PNG. */
 import * as path from 'node:path';
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { checkFolder, makeFolder } from '../io/folder';
 import { writeFileAtomic } from '../report/atomic';
 import { METHODS } from '../visualize/guided-backprop';
@@ -29,7 +29,7 @@ export function visualizeCommand(): Command {
     .option('--layer <name>', 'the layer, as `allcnn models --layers` names it (default: the last convolution, whose channels are the classes)')
     .option('--channels <list>', 'channels to show, like 0-9 or 3,17,40 (default: the first 10; of the class layer, the first 10 classes that have images)', channelList)
     .option('--top <n>', 'strongest test images per channel', int('--top', 1, MAX_TOP), 8)
-    .option('--method <list>', `one or more of ${METHODS.join(', ')} (the paper's figure 4 compares all three)`, list('--method', oneOf('--method', METHODS)), ['guided'])
+    .addOption(new Option('--method <list>', `one or more of ${METHODS.join(', ')} (the paper's figure 4 compares all three)`).argParser(list('--method', oneOf('--method', METHODS))).default(['guided'], 'guided'))
     .option('--no-crop', 'show whole images, not the patches of them that the units see (the receptive fields)')
     .option('--images <n>', 'search only the first n test images (default: all)', int('--images', 1))
     .option('--data <path>', 'the run\'s CIFAR-10 (or CIFAR-100) archive or folder (default: the one it was trained on)')
@@ -62,11 +62,16 @@ function render(v: Visualization): string {
     `${v.name} from ${shown(v.file)} (epoch ${v.epoch} of ${v.epochs}), layer ${v.layer}: ` +
       `the ${v.units[0]?.images.length ?? 0} strongest of ${v.searched.toLocaleString('en-US')} test images of ${v.data ?? 'the bundled sample'} per channel`,
     `figure: per channel, the ${v.patch ? `${v.patch}x${v.patch} patches the unit sees` : 'images'} in the first row, ` +
-      `then ${v.methods.join(', ')} reconstructions (grey is zero)`,
+      `then ${v.methods.join(', ')} reconstructions (grey is zero); rows in the order of the channels below`,
     '',
   ];
   for (const u of v.units) {
     const head = `channel ${u.channel}${u.className ? ` (${u.className})` : ''}`;
+    // A unit no image drives (a dead ReLU) has no strongest images: its row is the first images, and grey.
+    if (u.images.every((i) => i.activation === 0)) {
+      lines.push(`${head}: never active on the ${v.searched.toLocaleString('en-US')} test images searched (its activation is 0 on every one): a dead unit, whose figure row is blank`);
+      continue;
+    }
     const images = u.images.map((i) => `${i.label} ${i.activation.toFixed(2)}`).join(', ');
     lines.push(`${head}: ${images}`);
   }

@@ -88,6 +88,8 @@ export async function visualizeCheckpoint(file: string, o: VisualizeOptions = {}
   const methods = o.methods ?? ['guided'];
   if (!Array.isArray(methods) || methods.length === 0) throw invalid('methods', `a list of ${METHODS.join(', ')}`, methods);
   methods.forEach((m) => checkOneOf('methods', m, METHODS));
+  // A method twice would draw the same row twice.
+  if (new Set(methods).size !== methods.length) throw invalid('methods', 'each method once', methods);
   const top = checkInteger('top', o.top ?? 8, 1, MAX_TOP);
   const { config, epoch, recipe } = readRun(file, { needsWeights: true });
   const { dataset: name, data, options } = runData(file, recipe, o.data);
