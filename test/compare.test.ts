@@ -74,7 +74,7 @@ test('settings that differ between runs are listed; a network run twice leaves i
   expect(c.bases[0].ambiguous).toEqual(['A']);
   const md = renderComparison(c);
   expect(md).toContain('The runs differ in: lr (0.01, 0.05).');
-  expect(md).toContain('1. A (lr-05) 74.00%, 2. A (lr-01) 71.00%, 3. ALL-CNN-A 60.00%');
+  expect(md).toContain('1. A (lr-05) 74.00%, 2. A (lr-01) 71.00%, 3. ALL-CNN-A (all) 60.00%');
   expect(md).toContain("The paper's claims are not checked: A was run more than once with other settings than the seed.");
 });
 
@@ -122,6 +122,9 @@ test('a stalled seed is left out of the mean, and counted, as reproduce --seeds 
 test('runs of one network with the same seed, or other settings too, are not taken as seeds', () => {
   const same = compareRuns([{ label: 'x', result: record('a', 0.70) }, { label: 'y', result: record('a', 0.71) }]);
   expect(same.bases[0].ambiguous).toEqual(['A']);
+  expect(same.bases[0].copies).toEqual(['A']);
+  expect(renderComparison(same)).toContain("The paper's claims are not checked: A appears twice with the same settings and seed (the same run given twice, or a copy of its folder?).");
+  expect(renderComparison(same)).not.toContain('The claims below compare them all the same');
   const mixed = compareRuns([{ label: 'x', result: record('a', 0.70) }, { label: 'y', result: record('a', 0.71, { seed: 1, lr: 0.05 }) }]);
   expect(mixed.bases[0].ambiguous).toEqual(['A']);
   expect(mixed.bases[0].ranking.every((r) => r.seeds === undefined)).toBe(true);

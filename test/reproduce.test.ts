@@ -138,6 +138,7 @@ test('options from code are checked before anything is read or made: each mistak
   ];
   for (const [o, message] of cases) await expect(reproduce('tiny', o as ReproduceOptions, { out })).rejects.toThrow(message);
   await expect(reproduce('tiny', TINY, { out }, { sigal: new AbortController().signal } as never)).rejects.toThrow('Expected one of onEvent, signal for hooks key but received "sigal"');
+  await expect(reproduce('tiny', TINY, { out, dta: 'cifar.tar.gz' } as never)).rejects.toThrow('Expected one of out, data, data100 for where key but received "dta"');
   expect(fs.existsSync(out)).toBe(false);
 });
 

@@ -318,6 +318,7 @@ describe('the transfer preset', () => {
     // The split differs by seed: the two repeats did not see the same images.
     expect(first.test.accuracy === second.test.accuracy && first.validation.accuracy === second.validation.accuracy && first.history[0].trainLoss === second.history[0].trainLoss).toBe(false);
     await expect(reproduceTransfer('t', { ...o, seeds: 0 }, { out: tmp() })).rejects.toThrow('Expected an integer in [1, 100] for seeds but received 0');
+    await expect(reproduceTransfer('t', o, { out: tmp(), data: 'x' } as never)).rejects.toThrow('Expected one of out, data10, data100 for where key but received "data"');
 
     // Stopped after 5 of its 8 runs: `allcnn report` reports what is recorded and names what is not; the same call finishes it.
     const journal = path.join(out, 'runs.jsonl');

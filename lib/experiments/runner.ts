@@ -14,7 +14,7 @@
  */
 import * as path from 'node:path';
 import { requireDevice } from '../backend';
-import { checkKeys } from '../check';
+import { checkKeys, invalid } from '../check';
 import { writeFileAtomic } from '../report/atomic';
 import { writeReport } from '../report/report';
 import { PAPER_AUGMENTATION, RICH_AUGMENTATION } from '../data/augment';
@@ -81,6 +81,8 @@ export async function reproduce(name: string, o: ReproduceOptions, where: { out:
   const started = Date.now();
   checkReproduceOptions(o);
   checkKeys('hooks', hooks, Object.keys({ onEvent: 1, signal: 1 } satisfies Record<keyof ReproduceHooks, 1>)); // a misspelt signal could not stop it
+  checkKeys('where', where, ['out', 'data', 'data100']); // a misspelt data would train on the bundled sample
+  if (typeof where.out !== 'string' || where.out === '') throw invalid('where.out', 'the results folder (a path)', where.out);
   requireDevice(o.device);
   // Another experiment's folder fails before the data are read, and bad data before a folder is made.
   checkClaim(where.out, o);

@@ -12,7 +12,7 @@
  */
 import * as path from 'node:path';
 import { requireDevice } from '../backend';
-import { checkInteger } from '../check';
+import { checkInteger, checkKeys } from '../check';
 import { Dataset } from '../data/dataset';
 import { checkCifar100Subsets, loadCifar100Subset, SubsetClass, SubsetSelection } from '../data/subsets';
 import { writeFileAtomic } from '../report/atomic';
@@ -178,6 +178,8 @@ export async function reproduceTransfer(
   const started = Date.now();
   requireDevice(o.device);
   checkInteger('seeds', o.seeds, 1, MAX_SEEDS);
+  checkKeys('where', where, ['out', 'data10', 'data100']); // a misspelt data10 would pretrain on the bundled sample
+  checkKeys('hooks', hooks, ['onEvent', 'signal']);
   // Another experiment's folder, a bad CIFAR-100 archive or subset fail here, not after pretraining.
   checkClaim(where.out, o);
   await checkCifar100Subsets(where.data100, o.subsets);

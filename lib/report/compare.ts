@@ -68,6 +68,8 @@ export interface BaseComparison {
    * checked.
    */
   ambiguous: string[];
+  /** Of those, the variants with two runs alike in every setting and the seed too (a run given twice, or a copy of its folder). */
+  copies?: string[];
 }
 
 export interface Comparison {
@@ -148,15 +150,20 @@ export function compareRuns(runs: readonly ComparedRun[]): Comparison {
     if (mine.length === 0) return [];
     const byModel = new Map<string, Scored>();
     const ambiguous: string[] = [];
+    const copies: string[] = [];
     for (const model of names) {
       const runs = mine.filter((s) => s.model === model);
       if (runs.length === 1) byModel.set(model, plain(runs[0]));
       else if (runs.length > 1 && isSeedRepeat(runs)) byModel.set(model, meanOverSeeds(runs));
-      else if (runs.length > 1) ambiguous.push(model);
+      else if (runs.length > 1) {
+        ambiguous.push(model);
+        // The same settings and seed twice: one run passed twice, or a copy of its folder.
+        if (new Set(runs.map((r) => `${r.recipe} ${r.seed}`)).size < runs.length) copies.push(model);
+      }
     }
     const ranking = (ambiguous.length ? mine.map(plain) : [...byModel.values()]).sort((a, b) => b.test - a.test);
     const claims = ambiguous.length ? [] : baseClaims(base, byModel);
-    return [{ base, ranking, claims, ambiguous }];
+    return [{ base, ranking, claims, ambiguous, ...(copies.length ? { copies } : {}) }];
   });
   return { rows, differences, protocol: protocolDepartures(runs), bases };
 }
@@ -199,7 +206,7 @@ export function renderComparison(c: Comparison): string {
     points(r.testAccuracy - r.paperTestAccuracy), duration(r.seconds), Number.isFinite(r.imagesPerSecond) ? r.imagesPerSecond.toFixed(0) : MISSING,
   ]);
   const out = [table(HEAD, body), ''];
-  const claims = c.bases.length > 0;
+  const claims = c.bases.some((b) => b.claims.length > 0);
   if (c.differences.length) {
     const seeded = c.bases.some((b) => b.ranking.some((r) => r.seeds));
     const onlySeeds = c.differences.every((d) => d.startsWith('seed ('));
@@ -224,7 +231,8 @@ export function renderComparison(c: Comparison): string {
   }
   for (const b of c.bases) {
     out.push('', `### Model ${b.base} and its variants`, '');
-    const name = (r: Scored) => (b.ambiguous.includes(r.model) ? `${r.model} (${r.label})` : r.model);
+    // Every run by itself when some variant's runs cannot be taken together: each named by its folder.
+    const name = (r: Scored) => (b.ambiguous.length ? `${r.model} (${r.label})` : r.model);
     out.push(`Ranking by test accuracy: ${b.ranking.map((r, i) => `${i + 1}. ${name(r)} ${scoreText(r)}`).join(', ')}.`);
     const seeded = b.ranking.filter((r) => r.seeds);
     if (seeded.length) {
@@ -236,7 +244,13 @@ export function renderComparison(c: Comparison): string {
       out.push('', `Over seeds: ${seeded.map(over).join('; ')}.`);
     }
     if (b.ambiguous.length) {
-      out.push('', `The paper's claims are not checked: ${b.ambiguous.join(', ')} was run more than once with other settings than the seed.`);
+      const copies = b.copies ?? [];
+      const other = b.ambiguous.filter((m) => !copies.includes(m));
+      const why = [
+        ...(other.length ? [`${other.join(', ')} was run more than once with other settings than the seed`] : []),
+        ...(copies.length ? [`${copies.join(', ')} appears twice with the same settings and seed (the same run given twice, or a copy of its folder?)`] : []),
+      ];
+      out.push('', `The paper's claims are not checked: ${why.join('; ')}.`);
       continue;
     }
     out.push('', ...b.claims.map((k) => (k.verdict === 'not checked' ? `- ${k.claim}: ${k.text}.` : `- ${k.claim}: **${k.verdict}**. ${k.text}.`)));

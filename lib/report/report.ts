@@ -11,7 +11,7 @@ import { writeFileAtomic } from './atomic';
 import { duration, MISSING, num, slug } from './format';
 import { learningCurves, summaryFigure, validationCurves } from './plots';
 import { ablationSection, augmentSection, cifar100Section, divergedSection, learningRateSection, stalledSection, transferSection } from './sections';
-import { claimsSection, seedsNote, shortRunNote, table3Table } from './table3';
+import { claimsSection, SEED_REPORT_NOTE, seedsNote, shortRunNote, table3Table } from './table3';
 
 /** Keys of renderReport's `figures` map; values are paths relative to the report. */
 export const FIGURE = {
@@ -108,6 +108,7 @@ export function renderReport(summary: Summary, runs: RunRecord[], o: { figures: 
     o.progress ?? '',
     '## Table 3: CIFAR-10 without augmentation',
     table3Table(summary),
+    SEED_REPORT_NOTE,
     seedsNote(summary),
     note,
     image('Table 3 test accuracy: ours, the paper and the seed report', f[FIGURE.summary]),

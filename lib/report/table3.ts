@@ -70,6 +70,11 @@ export function claimsSection(summary: Summary, runs: readonly RunRecord[]): str
   return out.join('\n').trimEnd();
 }
 
+/** What the "Seed report" columns are: not our runs, and nothing to do with --seeds. */
+export const SEED_REPORT_NOTE =
+  "Seed report: the numbers of the re-implementation in the document this project started from (PyTorch 0.4.1, lr 0.01; 350 epochs for A and B, " +
+  '20 for the C family), quoted for reference beside ours and the paper\'s. They are not runs of this experiment, and "seed" there has nothing to do with --seeds.';
+
 /** How rows trained with several seeds read; empty when none was. */
 export function seedsNote(summary: Summary): string {
   if (!summary.rows.some((r) => r.group === 'table3' && seedSpread(r))) return '';

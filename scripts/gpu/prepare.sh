@@ -5,7 +5,7 @@
 #   .gpu/allcnn-bundle.tar.xz             npm run bundle -- --with-tests, as xz (~13 MB; gzip: ~25 MB)
 #   .gpu/cifar-10-binary.tar.gz.part-00   what of the CIFAR-10 archive fits beside those two in call 1
 #   .gpu/cifar-10-binary.tar.gz.part-0N   the rest, in equal parts of at most 52 MB, one per later call
-# Each call to the device sends the checkout (~4 MB) and what it carries,
+# Each call to the device sends the checkout (~5 MB) and what it carries,
 # 64 MiB at most, so the parts are cut to fill the calls: four calls in all
 # instead of six, and device time is not spent idle between calls. Then, on
 # the GPU host, scripts/gpu/device.sh does the work; docs/GPU.md lists the
