@@ -3,5 +3,6 @@
 // The `allcnn` command; the code lives in dist/lib/cli (compiled TypeScript).
 require('../dist/lib/cli/main').main(process.argv).catch((err) => {
   if (!err?.printed) process.stderr.write(`allcnn: ${err && err.message ? err.message : err}\n`);
-  process.exit(typeof err?.exitCode === 'number' ? err.exitCode : 1);
+  // 130: stopped by Ctrl-C (SIGINT), as shells report an interrupted command.
+  process.exit(typeof err?.exitCode === 'number' ? err.exitCode : err?.name === 'AbortError' ? 130 : 1);
 });

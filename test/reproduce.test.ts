@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { PRESETS, ReproduceOptions } from '../lib/experiments/presets';
 import { readJournal } from '../lib/experiments/journal';
 import { reproduce } from '../lib/experiments/runner';
-import { reportFolder } from '../lib/experiments/report-folder';
+import { experimentName, reportFolder } from '../lib/experiments/report-folder';
 import type { Summary } from '../lib/experiments/types';
 import { tempDirs } from './tmp';
 
@@ -254,4 +254,14 @@ test('an experiment recorded before --seeds existed resumes: its options count a
   expect((await reportFolder(out)).progress.planned).toBe(2);
   await expect(reproduce('tiny', { ...o, seeds: 2 }, { out })).rejects.toThrow('differs in: seeds');
   await expect(reproduce('tiny', { ...o, seeds: 2, maxRestarts: 1000 }, { out: tmp() })).rejects.toThrow('Expected an integer in [0, 999] for maxRestarts');
+});
+
+test('a report written again keeps the name the experiment ran under (--name, or the preset), not its folder\'s', () => {
+  const dir = path.join(tmp(), 'r2');
+  fs.mkdirSync(dir);
+  expect(experimentName(dir)).toBe('r2');
+  fs.writeFileSync(path.join(dir, 'summary.json'), JSON.stringify({ name: 'smoke' }));
+  expect(experimentName(dir)).toBe('smoke');
+  fs.writeFileSync(path.join(dir, 'summary.json'), '{"name": '); // a damaged one is as good as none
+  expect(experimentName(dir)).toBe('r2');
 });

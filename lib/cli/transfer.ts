@@ -16,6 +16,7 @@ import { transfer, TransferProgress } from '../transfer/transfer';
 import { MODEL_IDS } from '../../models';
 import { batchSize, deviceName, int, num, oneOf } from './options';
 import { consoleProgress, epochLine } from './progress';
+import { count } from '../report/format';
 import { abortOnSignal, checkpointFile, pct, saveRun, shown } from './util';
 
 /** A CIFAR-10 network within this factor of chance (10%) has learned next to nothing. */
@@ -82,7 +83,7 @@ export function transferCommand(): Command {
         const epochs = o.pretrainEpochs ?? p.pretrainEpochs;
         const prep = o.prep ?? p.prep ?? undefined;
         say(`no --from: pretraining ${model} on CIFAR-10 (${o.data10 ?? `the bundled sample, ${shown(BUNDLED_SAMPLE)}`}${p.pretrainLimit ? `, at most ${p.pretrainLimit} images` : ''}) ` +
-          `for ${epochs} epochs (lr ${p.pretrainLr}, final ReLU ${p.finalRelu ? 'on' : 'off'}, prep ${prep ?? 'zca'}) into ${shown(from)}`);
+          `for ${count(epochs, 'epoch')} (lr ${p.pretrainLr}, final ReLU ${p.finalRelu ? 'on' : 'off'}, prep ${prep ?? 'zca'}) into ${shown(from)}`);
         const trained = await pretrainCifar10(
           { model, data: o.data10, epochs, lr: p.pretrainLr, limit: p.pretrainLimit ?? undefined, prep, finalRelu: p.finalRelu, seed: o.seed, device: o.device, stallEpochs: 0 },
           from, { onProgress: consoleProgress({ label: 'pretrain ' }), signal },
@@ -116,7 +117,7 @@ export function transferCommand(): Command {
       if (saveRun(out, result, o.json)) return;
       const label = runLabel(String(o.subset), result.config.mode, result.config.head);
       console.log(`\n${label}: validation accuracy ${pct(result.validation.accuracy)} (${result.validation.count} images), test accuracy ${pct(result.test.accuracy)} ` +
-        `(${result.test.count} images), ${result.history.length} epochs, ${result.seconds.toFixed(0)} s on ${result.device}` +
+        `(${result.test.count} images), ${count(result.history.length, 'epoch')}, ${result.seconds.toFixed(0)} s on ${result.device}` +
         (result.diverged ? '\nDIVERGED: the training loss became NaN or infinite and the run stopped there; try a lower --lr' : '') +
         (result.stalled ? '\nSTALLED: the training loss stayed at chance level and the network gives every image the same scores; try a lower --lr or another --seed' : ''));
       const pre = result.pretrained;
@@ -172,9 +173,9 @@ export async function reproduceTransferCommand(o: Record<string, any>): Promise<
   const name = o.name ?? 'transfer';
   const out = path.resolve(o.out ?? path.join('results', name));
   const say = (s: string) => process.stderr.write(`${s}\n`);
-  say(`reproduce ${name}: transfer ${options.from ? `from ${shown(options.from)}` : `from ${options.model} pretrained here for ${options.pretrainEpochs} epochs on ${o.data ?? 'the bundled CIFAR-10 sample'}`} ` +
+  say(`reproduce ${name}: transfer ${options.from ? `from ${shown(options.from)}` : `from ${options.model} pretrained here for ${count(options.pretrainEpochs, 'epoch')} on ${o.data ?? 'the bundled CIFAR-10 sample'}`} ` +
     `to ${options.subsets.join(', ')} (${o.data100 ?? 'the bundled CIFAR-100 sample; pass --data100 for the real subsets'}): ` +
-    `${options.runs.map((r) => `${r.mode}/${r.head}`).join(', ')}; ${options.epochs} epochs${options.seeds > 1 ? ` x ${options.seeds} seeds` : ''}, ${options.limit ?? 'all'} training images per subset, batch ${options.batchSize}, lr ${options.lr}, device ${device}\nresults: ${out}`);
+    `${options.runs.map((r) => `${r.mode}/${r.head}`).join(', ')}; ${count(options.epochs, 'epoch')}${options.seeds > 1 ? ` x ${options.seeds} seeds` : ''}, ${options.limit === null ? 'all the' : `at most ${options.limit}`} training images per subset (less a tenth for validation), batch ${options.batchSize}, lr ${options.lr}, device ${device}\nresults: ${out}`);
   const progress = new Map<string, (p: any) => void>();
   const { summary, report } = await reproduceTransfer(name, options, { out, data10: o.data, data100: o.data100 }, {
     signal: abortOnSignal(),

@@ -33,7 +33,7 @@ export async function reportFolder(dir: string): Promise<{ summary: Summary; pro
   const records = readJournal(journal);
   const progress = experimentProgress(options, records);
   const { concurrency, ...timing } = timingOf(dir, journal, records.length);
-  const summary = buildSummary(path.basename(path.resolve(dir)), { ...options, concurrency: concurrency ?? options.concurrency }, records, timing);
+  const summary = buildSummary(experimentName(dir), { ...options, concurrency: concurrency ?? options.concurrency }, records, timing);
   const report = await writeReport(dir, summary, records, progressSection(progress, options, records));
   return { summary, progress, report };
 }
@@ -52,6 +52,13 @@ function timingOf(dir: string, journal: string, runs: number): { totalSeconds: n
     }
   }
   return { totalSeconds: NaN, aggregateImagesPerSecond: NaN, reusedRuns: runs };
+}
+
+/** The experiment's name as the run that wrote summary.json gave it (`--name`, or the preset), else the folder's. */
+export function experimentName(dir: string): string {
+  const file = path.join(dir, 'summary.json');
+  const s = fs.existsSync(file) ? (parseOrNull(fs.readFileSync(file, 'utf8')) as { name?: unknown } | null) : null;
+  return typeof s?.name === 'string' ? s.name : path.basename(path.resolve(dir));
 }
 
 function parseOrNull(text: string): unknown {

@@ -10,6 +10,7 @@ import { writeTransferReport } from '../report/transfer';
 import { readPretrained } from '../transfer/pretrained';
 import { readJournal } from './journal';
 import { ADDED_OPTIONS } from './presets';
+import { experimentName } from './report-folder';
 import { firstRuns, TransferPresetOptions, TransferRecord, TransferSummary, transferSummary } from './transfer';
 
 /** Whether experiment.json's options are those of the transfer preset. */
@@ -20,14 +21,14 @@ export function isTransferExperiment(options: unknown): options is TransferPrese
 export async function reportTransferFolder(dir: string, saved: TransferPresetOptions): Promise<{ summary: TransferSummary; planned: number; report: string }> {
   const o = { ...ADDED_OPTIONS, ...saved } as TransferPresetOptions;
   const done = new Map(readJournal(path.join(dir, 'runs.jsonl')).map((r) => [r.id, r as TransferRecord]));
-  const summary = transferSummary(path.basename(path.resolve(dir)), o, done, pretrainedOf(dir, o), { totalSeconds: NaN, reusedRuns: done.size });
+  const summary = transferSummary(experimentName(dir), o, done, pretrainedOf(dir, o), { totalSeconds: NaN, reusedRuns: done.size });
   const report = await writeTransferReport(dir, summary, firstRuns(o, done));
   return { summary, planned: o.subsets.length * o.runs.length * o.seeds, report };
 }
 
 /** What the report says of the CIFAR-10 network: read from its file when it is there (pretraining may not have finished). */
 function pretrainedOf(dir: string, o: TransferPresetOptions): TransferSummary['pretrained'] {
-  const file = o.from ?? path.join(dir, 'pretrain', 'checkpoint.safetensors');
+  const file = o.from ?? path.join(path.resolve(dir), 'pretrain', 'checkpoint.safetensors'); // as the preset records it: absolute
   if (!fs.existsSync(file)) return { file, model: null, epochs: null, validationAccuracy: null, trainedHere: !o.from };
   const pre = readPretrained(file);
   pre.dispose();

@@ -57,3 +57,8 @@ export function table(head: string[], rows: string[][]): string {
 export function slug(label: string): string {
   return label.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '') || 'run';
 }
+
+/** '1 epoch', '2 epochs'. */
+export function count(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? '' : 's'}`;
+}

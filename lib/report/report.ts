@@ -11,6 +11,7 @@ import { writeFileAtomic } from './atomic';
 import { duration, MISSING, num, slug } from './format';
 import { learningCurves, summaryFigure, validationCurves } from './plots';
 import { ablationSection, augmentSection, cifar100Section, divergedSection, learningRateSection, stalledSection, transferSection } from './sections';
+import { seedSpread } from './records';
 import { claimsSection, SEED_REPORT_NOTE, seedsNote, shortRunNote, table3Table } from './table3';
 
 /** Keys of renderReport's `figures` map; values are paths relative to the report. */
@@ -129,6 +130,7 @@ export function renderReport(summary: Summary, runs: RunRecord[], o: { figures: 
     '## Diverged runs',
     divergedSection(runs),
     '## Learning curves of the selected runs',
+    summary.rows.some((r) => seedSpread(r)) ? 'For a row with several seeds, the curves are those of the seed its learning rate was chosen on.' : '',
     figureSection(summary.rows, f, FIGURE.curves, 'learning curves'),
     '## Validation accuracy by learning rate',
     figureSection(summary.rows, f, FIGURE.learningRates, 'validation accuracy by learning rate'),

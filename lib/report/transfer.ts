@@ -16,7 +16,7 @@ import type { TransferRecord, TransferRow, TransferSummary } from '../experiment
 import { makeFolder } from '../io/folder';
 import { writeFileAtomic } from './atomic';
 import { scoredNoise } from './claims';
-import { duration, MISSING, num, pct, points, slug, table } from './format';
+import { count, duration, MISSING, num, pct, points, slug, table } from './format';
 import { learningCurves } from './plots';
 import { writeFigure } from './render';
 
@@ -35,13 +35,13 @@ function header(s: TransferSummary, runs: readonly TransferRecord[]): string {
   const c = runs[0]?.config;
   const p = s.pretrained;
   const pre = `${p.model ?? 'unknown network'} from \`${p.file}\`${p.trainedHere ? ' (pretrained by this preset)' : ''}` +
-    `${p.epochs !== null ? `, ${p.epochs} epochs on CIFAR-10` : ''}${p.validationAccuracy !== null ? `, CIFAR-10 validation accuracy ${pct(pc(p.validationAccuracy))}%` : ''}`;
+    `${p.epochs !== null ? `, ${count(p.epochs, 'epoch')} on CIFAR-10` : ''}${p.validationAccuracy !== null ? `, CIFAR-10 validation accuracy ${pct(pc(p.validationAccuracy))}%` : ''}`;
   return [
     `# ${s.name}: transfer from CIFAR-10 to CIFAR-100 subsets`,
     '',
     `- Pretrained network: ${pre}`,
     `- Subsets: ${[...new Set(s.rows.map((r) => `${r.subset}${r.relation ? ` (${r.relation})` : ''}`))].join(', ')}; 90/10 train/validation split of each subset's training images, scored on its test images`,
-    c ? `- Training: ${c.epochs} epochs, batch ${c.batchSize}, lr ${c.lr} (${c.schedule} schedule; fine-tuning: body at ${c.bodyLrScale} x lr), momentum ${c.momentum}, weight decay ${c.weightDecay}, prep ${c.prep}, augment ${c.augment ? 'on' : 'off'}, ` +
+    c ? `- Training: ${count(c.epochs, 'epoch')}, batch ${c.batchSize}, lr ${c.lr} (${c.schedule} schedule; fine-tuning: body at ${c.bodyLrScale} x lr), momentum ${c.momentum}, weight decay ${c.weightDecay}, prep ${c.prep}, augment ${c.augment ? 'on' : 'off'}, ` +
       (s.seeds ? `seeds ${s.seeds.join(', ')} (each its own split, head and batches; a row is the mean ± the standard deviation over them, its time their sum)` : `seed ${c.seed}`) : null,
     Number.isFinite(s.totalSeconds)
       ? `- Device: ${s.device}; date: ${s.createdAt}; total time ${duration(num(s.totalSeconds))}` +
@@ -146,7 +146,7 @@ export function nearFarSection(s: TransferSummary): string {
   });
   const small = s.rows.some((r) => r.trainImages < 4000 || r.epochs < 10) || (s.pretrained.validationAccuracy ?? 0) < 0.5;
   const caveat = small
-    ? `\n\nCaveat: these runs are small (${Math.min(...s.rows.map((r) => r.trainImages))} training images per subset at least, ${Math.min(...s.rows.map((r) => r.epochs))} epochs, ` +
+    ? `\n\nCaveat: these runs are small (${Math.min(...s.rows.map((r) => r.trainImages))} training images per subset at least, ${count(Math.min(...s.rows.map((r) => r.epochs)), 'epoch')}, ` +
       `a pretrained network at ${s.pretrained.validationAccuracy === null ? 'an unrecorded' : `${pct(pc(s.pretrained.validationAccuracy))}%`} CIFAR-10 validation accuracy): ` +
       'they show that the pipeline works; the comparison needs a well-trained CIFAR-10 network and the whole subsets.'
     : '';
