@@ -170,6 +170,16 @@ test('allcnn evaluate prints per-class accuracies and the confusion matrix, or J
   expect(text.stdout).toMatch(/^class +images +accuracy +most often mistaken for$/m);
   expect(text.stdout).toMatch(/^airplane +\d+ +\d+\.\d\d% /m);
   expect(text.stdout).toContain('confusion matrix (rows: true class, columns: predicted class)');
+  // "Most often mistaken for" names every class tied for a row's largest error, as the confusion matrix has it.
+  const scored = JSON.parse(cli(run.checkpoint, '--json').stdout) as { classNames: string[]; confusion: number[][] };
+  scored.confusion.forEach((row, t) => {
+    const errors = row.map((n, p) => (p === t ? -1 : n));
+    const most = Math.max(...errors);
+    if (row.reduce((a, b) => a + b, 0) === 0) return;
+    const line = text.stdout.split('\n').find((l) => l.startsWith(`${scored.classNames[t]} `))!;
+    const named = most > 0 ? errors.flatMap((n, p) => (n === most ? [scored.classNames[p]] : [])).join(' or ') : '-';
+    expect(line.endsWith(most > 0 ? `  ${named} (${(100 * most / row.reduce((a, b) => a + b, 0)).toFixed(2)}%${named.includes(' or ') ? ' each' : ''})` : '  -')).toBe(true);
+  });
 
   const json = cli(run.checkpoint, '--split', 'validation', '--json');
   expect(json.status).toBe(0);

@@ -8,7 +8,7 @@ export function compareCommand(): Command {
   return new Command('compare')
     .description("put finished `allcnn train` runs side by side with the paper's Table 3 and check its claims on them (a network's runs with several --seed values, by their mean)")
     .argument('<runs...>', 'the --out folders of `allcnn train` runs (or their result.json files)')
-    .option('--json', 'print the comparison as JSON on stdout', false)
+    .option('--json', 'print the comparison as JSON on stdout (accuracies in percent, as in the table; result.json keeps fractions)', false)
     .action((targets: string[], o) => {
       const files = targets.map(resultFile);
       const twice = targets.find((_, i) => files.indexOf(files[i]) !== i);

@@ -50,10 +50,11 @@ function render(r: CheckpointEvaluation): string {
   const empty = r.perClass.filter((c) => c.count === 0).length;
   r.perClass.forEach((c, t) => {
     if (c.count === 0) return;
-    // The largest off-diagonal entry of the row: where this class's errors go.
+    // The largest off-diagonal entries of the row: where this class's errors go (every class tied for it).
     const row = r.confusion[t].map((n, p) => (p === t ? -1 : n));
-    const p = row.indexOf(Math.max(...row));
-    const mistaken = c.count && row[p] > 0 ? `${r.classNames[p]} (${pct(row[p] / c.count)})` : '-';
+    const most = Math.max(...row);
+    const tied = row.flatMap((n, p) => (n === most ? [r.classNames[p]] : []));
+    const mistaken = c.count && most > 0 ? `${tied.join(' or ')} (${pct(most / c.count)}${tied.length > 1 ? ' each' : ''})` : '-';
     lines.push(`${c.name.padEnd(w)} ${c.count.toLocaleString('en-US').padStart(7)} ${pct(c.accuracy).padStart(9)}  ${mistaken}`);
   });
   if (empty) lines.push(`(${empty} of the ${r.classNames.length} classes have no images in this split)`);
