@@ -121,7 +121,6 @@ function pick(set: ImageSet, indices: Int32Array): { images: Uint8Array; labels:
 /** Every key of DatasetOptions (the type makes this list complete): a misspelt `prep` would otherwise mean ZCA. */
 const OPTION_KEYS = Object.keys({ validation: 1, limit: 1, testLimit: 1, prep: 1, seed: 1, device: 1, zcaCache: 1 } satisfies Record<keyof DatasetOptions, 1>);
 
-/** Splits, preprocesses and moves to the device any CIFAR-format train/test pair. */
 /**
  * Checks data handed to prepareDataset by a caller (the archive readers make
  * them right): a short buffer would read as black images labelled 0, a label
@@ -145,6 +144,7 @@ function checkRaw(raw: { train: ImageSet; test: ImageSet; classNames: string[] }
   }
 }
 
+/** Splits, preprocesses and moves to the device any CIFAR-format train/test pair. */
 export function prepareDataset(raw: { train: ImageSet; test: ImageSet; classNames: string[]; source: string }, o: DatasetOptions = {}): Dataset {
   checkRaw(raw);
   checkKeys('options', o, OPTION_KEYS);

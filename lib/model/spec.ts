@@ -159,8 +159,8 @@ export function checkLayer(l: unknown, net = 'network', index = 0): LayerSpec {
   };
   if (l === null || typeof l !== 'object' || Array.isArray(l)) return bad("expected a line like 'conv 3x3 96 relu' or a layer object like { kind: 'gap' }");
   const o = l as Record<string, unknown>;
-  const fields = FIELDS[o.kind as LayerSpec['kind']];
   if (typeof o.kind !== 'string' || !Object.hasOwn(FIELDS, o.kind)) return bad(`unknown kind (${Object.keys(FIELDS).join(', ')})`);
+  const fields = FIELDS[o.kind as LayerSpec['kind']];
   for (const k of Object.keys(o)) if (k !== 'kind' && !fields.includes(k)) bad(`"${k}" does not apply to ${o.kind} (it has ${fields.join(', ') || 'no fields'})`);
   const int = (k: string, min: number) => {
     if (!Number.isInteger(o[k]) || (o[k] as number) < min) bad(`${k} must be an integer >= ${min}`);

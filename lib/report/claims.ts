@@ -17,8 +17,9 @@
  * set; 0.30 when n was not recorded), or, for a network run with several
  * seeds (`allcnn compare`, `reproduce --seeds`) and scored by its mean, the
  * standard error of that mean when it is larger. (Both rows are scored on
- * the same test images, so the binomial part overstates the noise a little:
- * the verdicts err towards "inconclusive".)
+ * the same test images, whose hard cases they share, so the binomial part
+ * overstates the noise of their difference: the verdicts err towards
+ * "inconclusive", not towards a claim the numbers do not carry.)
  *
  * A claim holds when d goes its way by at least m, does not hold when d goes
  * the other way by at least m, and is inconclusive when |d| < m; claim (3)
