@@ -183,7 +183,8 @@ test('where runs leave the paper\'s protocol (data, --limit, preparation, test i
   expect(c.protocol).toEqual(['at most 2,000 training images (--limit), not 49,000 (small)', 'preparation std, not GCN + ZCA (small)', 'scored on 1,000 test images, not 10,000 (small)']);
   expect(renderComparison(c)).toContain("Unlike the paper's protocol: at most 2,000 training images (--limit), not 49,000 (small); ");
   expect(compareRuns([{ label: 'full', result: full }]).protocol).toEqual([]);
-  expect(compareRuns([{ label: 'sample', result: record('a', 0.1) }]).protocol).toEqual(['trained on the bundled 600-image sample, not CIFAR-10']);
+  expect(compareRuns([{ label: 'sample', result: record('a', 0.1) }]).protocol).toEqual(['trained on a bundled sample (a few hundred images), not CIFAR-10']);
+  expect(compareRuns([{ label: 'c100', result: record('a', 0.1, { dataset: 'cifar100' }) }]).protocol[0]).toBe('trained on a bundled sample (a few hundred images), not CIFAR-100');
 });
 
 test('a run trained without validation images (--validation 0) is compared, with no validation accuracy', () => {

@@ -183,6 +183,9 @@ describe('claims and units', () => {
     expect(baseClaims('C', holds).map((c) => c.verdict)).toEqual(['holds', 'holds', 'holds']);
     const fails = new Map([s('C', 90), s('Strided-CNN-C', 90.5), s('ConvPool-CNN-C', 92.5), s('ALL-CNN-C', 89.5)].map((x) => [x.model, x]));
     expect(baseClaims('C', fails).map((c) => c.verdict)).toEqual(['does not hold', 'does not hold', 'does not hold']);
+    // Level with no noise at all (both at 100%): "at least as good" holds, "below" does not.
+    const level = new Map([s('C', 100), s('Strided-CNN-C', 100), s('ConvPool-CNN-C', 100), s('ALL-CNN-C', 100)].map((x) => [x.model, x]));
+    expect(baseClaims('C', level).map((c) => c.verdict)).toEqual(['holds', 'does not hold', 'holds']);
     const close = new Map([s('C', 90), s('Strided-CNN-C', 90.1), s('ConvPool-CNN-C', 90.8), s('ALL-CNN-C', 89.9)].map((x) => [x.model, x]));
     const checks = baseClaims('C', close);
     expect(checks.map((c) => c.verdict)).toEqual(['inconclusive', 'inconclusive', 'inconclusive']);

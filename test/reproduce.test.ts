@@ -5,6 +5,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { BUNDLED_SAMPLE } from '../lib/data/dataset';
 import { PRESETS, ReproduceOptions } from '../lib/experiments/presets';
 import { readJournal } from '../lib/experiments/journal';
 import { reproduce } from '../lib/experiments/runner';
@@ -151,6 +152,16 @@ test('bad data leave no folder behind, so the run with the right data records wh
   expect(fs.existsSync(out)).toBe(false);
   await reproduce('tiny', o, { out });
   expect(JSON.parse(fs.readFileSync(path.join(out, 'experiment.json'), 'utf8')).data).toBe('bundled sample');
+
+  // Data given as a path: REPORT.md names them, when written by the run and by `allcnn report` again.
+  const copy = path.join(tmp(), 'cifar copy.tar.gz');
+  fs.copyFileSync(BUNDLED_SAMPLE, copy);
+  const named = path.join(tmp(), 'named');
+  const { report } = await reproduce('tiny', o, { out: named, data: copy });
+  expect(fs.readFileSync(report, 'utf8')).toContain(`- Data: \`${copy}\`; at most 64 training images (--limit)`);
+  fs.rmSync(report);
+  await reportFolder(named);
+  expect(fs.readFileSync(report, 'utf8')).toContain(`- Data: \`${copy}\`; at most 64 training images (--limit)`);
 });
 
 test("with --concurrency 2, the ablations start once ALL-CNN-C's rate is chosen, and the rows keep the paper's order", async () => {

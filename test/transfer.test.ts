@@ -13,6 +13,7 @@ import { BUNDLED_CIFAR100_SAMPLE } from '../lib/data/dataset';
 import { loadCifar100Subset, selectSubset } from '../lib/data/subsets';
 import { CheckpointError, ModelDeclarationError } from '../lib/errors';
 import { reproduceTransfer, TRANSFER_PRESETS, TransferSummary } from '../lib/experiments/transfer';
+import { reportTransferFolder } from '../lib/experiments/transfer-folder';
 import { saveSafetensors } from '../lib/io/safetensors';
 import { declareNetwork } from '../lib/model/spec';
 import { buildNetwork } from '../lib/model/network';
@@ -336,6 +337,17 @@ describe('the transfer preset', () => {
     expect(events.filter((e) => e === 'false')).toHaveLength(3);
     expect(finished.summary.missing).toBeUndefined();
     expect(finished.summary.rows.map((r) => r.overSeeds?.runs)).toEqual([2, 2, 2, 2]);
+
+    // From code, the folder alone will do; before any run has finished, the report says so.
+    expect((await reportTransferFolder(out)).summary.rows).toHaveLength(4);
+    const empty = tmp();
+    fs.copyFileSync(path.join(out, 'experiment.json'), path.join(empty, 'experiment.json'));
+    const none = await reportTransferFolder(empty);
+    expect(none.summary.missing).toHaveLength(8);
+    expect(fs.readFileSync(none.report, 'utf8')).toContain('No transfer run has finished yet: the same `allcnn reproduce --preset transfer` command starts them.');
+    const table3 = tmp();
+    fs.writeFileSync(path.join(table3, 'experiment.json'), JSON.stringify({ options: { preset: 'smoke', lrs: [0.1], models: ['a'] } }));
+    await expect(reportTransferFolder(table3)).rejects.toThrow('holds no transfer experiment (a Table 3 experiment is reported by reportFolder)');
   });
 
   test('a bad subset or CIFAR-100 archive fails before pretraining, leaving no folder', async () => {

@@ -17,8 +17,11 @@ import { visualizeCommand } from './visualize';
 
 export async function main(argv: string[]): Promise<void> {
   // A library warning (the ZCA cache not written, no font for figures) as one line of its own, not Node's "(node:PID) Warning" with a --trace-warnings hint.
-  process.removeAllListeners('warning');
-  process.on('warning', (w) => process.stderr.write(`\nwarning: ${w.message}\n`));
+  // Node's own handler stays when warnings are turned off (NODE_NO_WARNINGS=1, --no-warnings): it honours them.
+  if (process.env.NODE_NO_WARNINGS !== '1' && !process.execArgv.includes('--no-warnings')) {
+    process.removeAllListeners('warning');
+    process.on('warning', (w) => process.stderr.write(`\nwarning: ${w.message}\n`));
+  }
   const program = new Command('allcnn')
     .description('Striving for Simplicity: The All Convolutional Net (Springenberg et al. 2015), reproduced on LibTorch')
     .version(packageVersion(), '-V, --version', 'print the version of allcnn')

@@ -25,6 +25,7 @@ export function savedOptions(dir: string): Record<string, unknown> | undefined {
 
 export async function reportFolder(dir: string): Promise<{ summary: Summary; progress: ExperimentProgress; report: string }> {
   const saved = savedOptions(dir) as ReproduceOptions | undefined;
+  const recorded = readExperiment(path.join(dir, 'experiment.json')) as { data?: unknown };
   if (!Array.isArray(saved?.lrs) || !Array.isArray(saved.models)) {
     throw new DataError(`${path.join(dir, 'experiment.json')} holds no Table 3 experiment (a transfer experiment is reported by reportTransferFolder)`);
   }
@@ -33,7 +34,11 @@ export async function reportFolder(dir: string): Promise<{ summary: Summary; pro
   const records = readJournal(journal);
   const progress = experimentProgress(options, records);
   const { concurrency, ...timing } = timingOf(dir, journal, records.length);
-  const summary = buildSummary(experimentName(dir), { ...options, concurrency: concurrency ?? options.concurrency }, records, timing);
+  const summary: Summary = {
+    ...buildSummary(experimentName(dir), { ...options, concurrency: concurrency ?? options.concurrency }, records, timing),
+    // experiment.json names the data as claimFolder wrote them: an absolute path, or 'bundled sample'.
+    ...(typeof recorded.data === 'string' ? { data: recorded.data === 'bundled sample' ? null : recorded.data } : {}),
+  };
   const report = await writeReport(dir, summary, records, progressSection(progress, options, records));
   return { summary, progress, report };
 }

@@ -223,7 +223,10 @@ export async function reproduce(name: string, o: ReproduceOptions, where: { out:
 
   const seconds = (Date.now() - started) / 1000;
   const records = [...done.values()]; // claimFolder guarantees they were all made with these options
-  const summary = buildSummary(name, o, records, { totalSeconds: seconds, aggregateImagesPerSecond: trainedImages / seconds, reusedRuns });
+  const summary: Summary = {
+    ...buildSummary(name, o, records, { totalSeconds: seconds, aggregateImagesPerSecond: trainedImages / seconds, reusedRuns }),
+    data: where.data ? path.resolve(where.data) : null, // the runs' configs do not hold it: their data come in as hooks.dataset
+  };
   writeFileAtomic(path.join(where.out, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
   const report = await writeReport(where.out, summary, records);
   return { summary, report };

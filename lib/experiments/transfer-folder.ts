@@ -6,11 +6,12 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { DataError } from '../errors';
 import { writeTransferReport } from '../report/transfer';
 import { readPretrained } from '../transfer/pretrained';
 import { readJournal } from './journal';
 import { ADDED_OPTIONS } from './presets';
-import { experimentName } from './report-folder';
+import { experimentName, savedOptions } from './report-folder';
 import { firstRuns, TransferPresetOptions, TransferRecord, TransferSummary, transferSummary } from './transfer';
 
 /** Whether experiment.json's options are those of the transfer preset. */
@@ -18,7 +19,9 @@ export function isTransferExperiment(options: unknown): options is TransferPrese
   return (options as { preset?: unknown } | undefined)?.preset === 'transfer';
 }
 
-export async function reportTransferFolder(dir: string, saved: TransferPresetOptions): Promise<{ summary: TransferSummary; planned: number; report: string }> {
+/** REPORT.md for a transfer experiment's folder; `saved`: its experiment.json's options, when already read. */
+export async function reportTransferFolder(dir: string, saved: unknown = savedOptions(dir)): Promise<{ summary: TransferSummary; planned: number; report: string }> {
+  if (!isTransferExperiment(saved)) throw new DataError(`${path.join(dir, 'experiment.json')} holds no transfer experiment (a Table 3 experiment is reported by reportFolder)`);
   const o = { ...ADDED_OPTIONS, ...saved } as TransferPresetOptions;
   const done = new Map(readJournal(path.join(dir, 'runs.jsonl')).map((r) => [r.id, r as TransferRecord]));
   const summary = transferSummary(experimentName(dir), o, done, pretrainedOf(dir, o), { totalSeconds: NaN, reusedRuns: done.size });

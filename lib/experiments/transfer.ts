@@ -176,6 +176,8 @@ export async function reproduceTransfer(
   hooks: { onEvent?: (e: TransferEvent) => void; signal?: AbortSignal } = {},
 ): Promise<{ summary: TransferSummary; report: string }> {
   const started = Date.now();
+  // Options built before `seeds` existed (not from TRANSFER_PRESETS) mean one seed, as their experiment.json reads.
+  o = { ...o, seeds: o.seeds ?? 1 };
   requireDevice(o.device);
   checkInteger('seeds', o.seeds, 1, MAX_SEEDS);
   checkKeys('where', where, ['out', 'data10', 'data100']); // a misspelt data10 would pretrain on the bundled sample

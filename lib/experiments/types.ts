@@ -82,6 +82,8 @@ export interface ResultRow {
 
 export interface Summary {
   name: string;
+  /** The CIFAR-10 archive or folder the runs read (absolute), null for the bundled sample; absent in older summaries. */
+  data?: string | null;
   preset: string;
   lrSelection: 'full' | 'probe';
   device: string;

@@ -130,7 +130,8 @@ export function baseClaims(x: string, byModel: ReadonlyMap<string, Scored>): Cla
     return { claim, verdict, text: `${versus(ra, rb)}${noiseNote(verdict, m, close)}` };
   };
   return [
-    check(`(1) ${v.all} is at least as good as ${v.base}`, v.all, v.base, (d, m) => ablationVerdict(d, m, 'higher')),
+    // "At least as good": level (d = 0, with no noise at all, both at 0% or 100%) holds.
+    check(`(1) ${v.all} is at least as good as ${v.base}`, v.all, v.base, (d, m) => (d === 0 && m === 0 ? 'holds' : ablationVerdict(d, m, 'higher'))),
     check(`(2) ${v.strided} is below ${v.base}`, v.strided, v.base, (d, m) => ablationVerdict(d, m, 'lower')),
     check(`(3) ${v.convpool} is within ${CLOSE_POINTS} point of ${v.all}`, v.convpool, v.all, (d, m) => closeVerdict(d, m, CLOSE_POINTS), true),
   ];

@@ -11,7 +11,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { recordedDataset } from '../data/dataset';
+import { DATASET_TITLES, recordedDataset } from '../data/dataset';
 import { readJsonFile } from '../io/json';
 import type { TrainResult } from '../train/train';
 import { MODELS } from '../../models';
@@ -91,7 +91,7 @@ function protocolDepartures(runs: readonly ComparedRun[]): string[] {
   };
   const values = (idx: number[], of: (i: number) => number) => [...new Set(idx.map(of))].map((n) => n.toLocaleString('en-US')).join(' or ');
   return [
-    ...which((i) => !configs[i].data, () => 'trained on the bundled 600-image sample, not CIFAR-10'),
+    ...which((i) => !configs[i].data, (idx) => `trained on a bundled sample (a few hundred images), not ${[...new Set(idx.map((i) => DATASET_TITLES[recordedDataset(runs[i].result.config.dataset)]))].join(' or ')}`),
     ...which((i) => typeof configs[i].limit === 'number', (idx) => `at most ${values(idx, (i) => configs[i].limit!)} training images (--limit), not 49,000`),
     ...which((i) => !!configs[i].prep && configs[i].prep !== 'zca', (idx) => `preparation ${[...new Set(idx.map((i) => configs[i].prep))].join(', ')}, not GCN + ZCA`),
     ...which((i) => runs[i].result.test.count < 10000, (idx) => `scored on ${values(idx, (i) => runs[i].result.test.count)} test images, not 10,000`),

@@ -37,11 +37,15 @@ const PREP_TEXT: Record<string, string> = {
  * reader must see that a row of 100 test images of the bundled sample is not
  * a CIFAR-10 test accuracy like the paper's.
  */
-function dataLines(runs: readonly RunRecord[]): string[] {
+function dataLines(s: Summary, runs: readonly RunRecord[]): string[] {
   const r = runs.find((x) => x.group === 'table3' && x.phase === 'full') ?? runs.find((x) => x.group === 'table3');
   if (!r?.config) return [];
   const c = r.config;
-  const source = c.data ? `\`${c.data}\`` : 'the bundled 600-image CIFAR-10 sample (500 training and 100 test images: a check of the pipeline, not CIFAR-10)';
+  // The summary knows where the data came from (the runs' configs do not: reproduce hands the data set in); an older one does not say.
+  const data = s.data;
+  const source = data === undefined
+    ? 'not recorded (a summary written before it was)'
+    : data ? `\`${data}\`` : 'the bundled 600-image CIFAR-10 sample (500 training and 100 test images: a check of the pipeline, not CIFAR-10)';
   const train = c.limit != null ? `at most ${c.limit.toLocaleString('en-US')} training images (--limit)` : 'all training images of the split';
   const short = c.testLimit != null && c.testLimit > r.test.count ? ` (--test-limit ${c.testLimit}: the data hold no more)` : '';
   return [
@@ -58,7 +62,7 @@ function header(s: Summary, runs: readonly RunRecord[]): string {
     '',
     `- Preset: \`${s.preset}\``,
     `- Learning-rate selection: \`${s.lrSelection}\` (${SELECTION[s.lrSelection] ?? 'unknown mode'})`,
-    ...dataLines(runs),
+    ...dataLines(s, runs),
     `- Device: ${s.device}`,
     `- Date: ${s.createdAt}`,
     ...timeLines(s),

@@ -40,7 +40,7 @@ function header(s: TransferSummary, runs: readonly TransferRecord[]): string {
     `# ${s.name}: transfer from CIFAR-10 to CIFAR-100 subsets`,
     '',
     `- Pretrained network: ${pre}`,
-    `- Subsets: ${[...new Set(s.rows.map((r) => `${r.subset}${r.relation ? ` (${r.relation})` : ''}`))].join(', ')}; 90/10 train/validation split of each subset's training images, scored on its test images`,
+    s.rows.length ? `- Subsets: ${[...new Set(s.rows.map((r) => `${r.subset}${r.relation ? ` (${r.relation})` : ''}`))].join(', ')}; 90/10 train/validation split of each subset's training images, scored on its test images` : null,
     c ? `- Training: ${count(c.epochs, 'epoch')}, batch ${c.batchSize}, lr ${c.lr} (${c.schedule} schedule; fine-tuning: body at ${c.bodyLrScale} x lr), momentum ${c.momentum}, weight decay ${c.weightDecay}, prep ${c.prep}, augment ${c.augment ? 'on' : 'off'}, ` +
       (s.seeds ? `seeds ${s.seeds.join(', ')} (each its own split, head and batches; a row is the mean ± the standard deviation over them, its time their sum)` : `seed ${c.seed}`) : null,
     Number.isFinite(s.totalSeconds)
@@ -181,6 +181,7 @@ function loadSection(runs: readonly TransferRecord[]): string {
 }
 
 export function renderTransferReport(s: TransferSummary, runs: readonly TransferRecord[], o: { figures: Record<string, string> }): string {
+  if (s.rows.length === 0) return `${header(s, runs)}\n\nNo transfer run has finished yet: the same \`allcnn reproduce --preset transfer\` command starts them.\n`;
   const f = o.figures ?? {};
   const curves = s.rows.filter((r) => f[`curves:${r.id}`]).flatMap((r) => [`### ${r.label}`, `![${r.label} learning curves](${f[`curves:${r.id}`]})`]);
   const parts = [
