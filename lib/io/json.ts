@@ -8,6 +8,7 @@ export function readJsonFile(file: string, advice?: string): unknown {
   try {
     return JSON.parse(text);
   } catch (err) {
-    throw new DataError(`${file}: not valid JSON (${(err as Error).message})${advice ? `; ${advice}` : ''}`);
+    // V8 quotes the start of the text, line breaks included: keep the message on one line.
+    throw new DataError(`${file}: not valid JSON (${(err as Error).message.replace(/\s+/g, ' ')})${advice ? `; ${advice}` : ''}`);
   }
 }

@@ -270,7 +270,7 @@ export function readRunResult(target: string): TrainRecord {
     throw new Error(`${target} has no result.json: is it the --out folder of a finished \`allcnn train\` run?`);
   }
   if (file.endsWith('.safetensors')) throw new Error(`${file}: a checkpoint; compare reads the result.json beside it: pass the run's --out folder (${path.dirname(file)})`);
-  const r = readJsonFile(file);
+  const r = readJsonFile(file, 'pass the --out folder of a finished `allcnn train` run, or its result.json');
   const x = r as Partial<TrainRecord> | null;
   // A transfer run trained on a CIFAR-100 subset: Table 3's CIFAR-10 numbers say nothing about it.
   const subset = (x?.config as { subset?: unknown } | undefined)?.subset;
