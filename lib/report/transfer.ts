@@ -55,7 +55,8 @@ function header(s: TransferSummary, runs: readonly TransferRecord[]): string {
     'Accuracies in percent; gains and differences in points.',
     // Without the final ReLU a 1x1 convolution before averaging equals a linear layer after it, and both heads draw the same initial weights.
     c && !c.finalRelu && new Set(s.rows.map((r) => r.head)).size > 1
-      ? 'The checkpoint was trained without the final ReLU, so the conv and fc heads compute the same function from the same initial weights: their rows are expected to be identical.'
+      ? 'The checkpoint was trained without the final ReLU, so the conv and fc heads compute the same function from the same initial weights: their rows are expected to be identical' +
+        `${s.missing?.length ? ' once both have the same seeds recorded' : ''}.`
       : null,
   ].filter((l) => l !== null).join('\n');
 }
