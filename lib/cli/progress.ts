@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import { SingleBar } from 'cli-progress';
 import { DATASET_CLASSES, DATASET_TITLES, DatasetName } from '../data/dataset';
 import { cacheDir } from '../data/preprocess';
+import { count } from '../report/format';
 import { DEFAULTS, ResolvedConfig } from '../train/config';
 import type { EpochRecord, Progress } from '../train/train';
 import { shown } from './util';
@@ -43,7 +44,7 @@ export function consoleProgress(o: { label?: string; stream?: NodeJS.WriteStream
     switch (p.type) {
       case 'start':
         out(`${o.label ?? ''}${p.config.model}: ${p.parameters.toLocaleString('en-US')} parameters, ${p.trainImages} training images${p.config.dataset === 'cifar10' ? '' : ` of ${DATASET_TITLES[p.config.dataset]}`}${p.config.limit !== null && p.config.limit > p.trainImages ? ` (a limit of ${p.config.limit}: the data hold no more)` : ''}, device ${p.config.device}, ` +
-          `${p.config.epochs} epoch${p.config.epochs === 1 ? '' : 's'}, batch ${p.config.batchSize}, lr ${p.config.lr} (${p.config.schedule}), prep ${p.config.prep}, ` +
+          `${count(p.config.epochs, 'epoch')}, batch ${p.config.batchSize}, lr ${p.config.lr} (${p.config.schedule}), prep ${p.config.prep}, ` +
           `augment ${p.config.augment ? 'on' : 'off'}, seed ${p.config.seed}${changedSettings(p.config)}${p.startEpoch ? `, resuming after epoch ${p.startEpoch}` : ''}`);
         if (p.absentClasses.length) out(`note: ${absentNote(p.absentClasses.length, p.config.dataset)}`);
         // A first ZCA fit on real data takes most of a minute on a CPU, even for a --limit run: say why, and that it is once.

@@ -2,6 +2,7 @@
 import { Command } from 'commander';
 import { reportFolder, savedOptions } from '../experiments/report-folder';
 import { isTransferExperiment, reportTransferFolder } from '../experiments/transfer-folder';
+import { count } from '../report/format';
 import { shown } from './util';
 
 export function reportCommand(): Command {
@@ -18,7 +19,7 @@ export function reportCommand(): Command {
           return;
         }
         const missing = summary.missing ?? [];
-        console.log(`${planned - missing.length} of ${planned} planned transfer runs recorded; ${summary.rows.length} row${summary.rows.length === 1 ? '' : 's'}` +
+        console.log(`${planned - missing.length} of ${planned} planned transfer runs recorded; ${count(summary.rows.length, 'row')}` +
           (missing.length ? `; not finished: ${missing.join(', ')} (run the same \`allcnn reproduce --preset transfer\` command again to finish them)` : ''));
         console.log(`report: ${shown(report)}`);
         return;
@@ -30,7 +31,7 @@ export function reportCommand(): Command {
       }
       const done = progress.pending.length === 0 && progress.pendingExtras.length === 0 && progress.pendingSeeds.length === 0;
       console.log(`${progress.finished} of ${progress.planned} planned runs recorded${progress.restarts ? ` (+${progress.restarts} restarts)` : ''}; ` +
-        `${summary.rows.length} row${summary.rows.length === 1 ? '' : 's'}${done ? '' : `; not finished: ${[...progress.pending.map((p) => p.model), ...progress.pendingExtras, ...progress.pendingSeeds.map((m) => `${m}'s extra seeds`)].join(', ')}`}`);
+        `${count(summary.rows.length, 'row')}${done ? '' : `; not finished: ${[...progress.pending.map((p) => p.model), ...progress.pendingExtras, ...progress.pendingSeeds.map((m) => `${m}'s extra seeds`)].join(', ')}`}`);
       console.log(`report: ${shown(report)}`);
     });
 }

@@ -53,10 +53,7 @@ export function transferCommand(): Command {
     .option('--out <dir>', 'folder for result.json and weights.safetensors (default results/transfer-<subset>-<mode>-<head>)')
     .option('--json', 'print the result as JSON on stdout (progress still goes to stderr)', false)
     .action(async (o) => {
-      // Read only to pretrain a network when --from gives none: with --from they would be ignored.
-      if (o.from !== undefined && (o.data10 !== undefined || o.pretrainEpochs !== undefined)) {
-        throw Object.assign(new Error(`${o.data10 !== undefined ? '--data10' : '--pretrain-epochs'} is for pretraining a CIFAR-10 network when --from is omitted; with --from ${o.from} nothing is pretrained`), { exitCode: 2 });
-      }
+      refusePretrainingOptions(o, { data10: '--data10', pretrainEpochs: '--pretrain-epochs' });
       if (o.bodyLrScale !== undefined && o.mode !== 'finetune') {
         throw Object.assign(new Error(`--body-lr-scale applies to --mode finetune only (${o.mode} trains no pretrained body at its own rate)`), { exitCode: 2 });
       }
@@ -146,12 +143,18 @@ function describePrepared(p: Extract<TransferProgress, { type: 'prepared' }>, su
  * REPORT.md. Small CPU settings unless a GPU is used; options of reproduce
  * that have no meaning here (lr selection, extras, concurrency) are refused.
  */
+/** The options (key: flag) read only to pretrain a network when --from gives none: with --from they would be ignored. */
+function refusePretrainingOptions(o: Record<string, unknown>, flags: Record<string, string>): void {
+  const given = Object.keys(flags).find((k) => o[k] !== undefined);
+  if (o.from !== undefined && given) {
+    throw Object.assign(new Error(`${flags[given]} is for pretraining a CIFAR-10 network when --from is omitted; with --from ${o.from} nothing is pretrained`), { exitCode: 2 });
+  }
+}
+
 export async function reproduceTransferCommand(o: Record<string, any>): Promise<void> {
   const unsupported = ['lrSelection', 'probeEpochs', 'extras', 'concurrency', 'maxRestarts', 'precision', 'augment'].filter((k) => o[k] !== undefined && o[k] !== false);
   if (unsupported.length) throw Object.assign(new Error(`--preset transfer does not take ${unsupported.map((k) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`).join(', ')}`), { exitCode: 2 });
-  if (o.from !== undefined && (o.data !== undefined || o.pretrainEpochs !== undefined)) {
-    throw Object.assign(new Error(`${o.data !== undefined ? '--data' : '--pretrain-epochs'} is for pretraining a CIFAR-10 network when --from is omitted; with --from ${o.from} nothing is pretrained`), { exitCode: 2 });
-  }
+  refusePretrainingOptions(o, { data: '--data', pretrainEpochs: '--pretrain-epochs' });
   if (o.models && o.models.length !== 1) throw Object.assign(new Error('--preset transfer trains one network: pass one id to --models'), { exitCode: 2 });
   if (o.lrs && o.lrs.length !== 1) throw Object.assign(new Error('--preset transfer takes one learning rate: pass one value to --lrs'), { exitCode: 2 });
   const device = o.device ?? (cudaAvailable() ? 'cuda' : 'cpu');

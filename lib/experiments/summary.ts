@@ -1,5 +1,5 @@
 /** summary.json: the report's rows, derived from the run records alone. */
-import { meanAndSd } from '../report/claims';
+import { meanOverSeeds } from '../report/records';
 import { paperTable3Accuracy, paperTestAccuracy } from '../report/paper';
 import { MODEL_IDS, MODELS } from '../../models';
 import { ABLATIONS, AUGMENTED, CIFAR100_ROW } from './ablations';
@@ -53,16 +53,7 @@ function rowFor(label: string, group: RunGroup, runs: RunRecord[]): ResultRow | 
 function seedsOf(best: RunRecord, runs: RunRecord[]): Pick<ResultRow, 'validationAccuracy' | 'testAccuracy' | 'overSeeds'> | null {
   const restarted = new Set(runs.map((r) => r.restartOf).filter(Boolean));
   const repeats = runs.filter((r) => r.repeat && r.phase === 'full' && r.lr === best.lr && !restarted.has(r.id));
-  if (repeats.length === 0) return null;
-  const all = [best, ...repeats];
-  const ok = all.filter((r) => !r.stalled && !r.diverged);
-  if (ok.length === 0) return null;
-  const val = meanAndSd(ok.map((r) => r.validation.accuracy));
-  const test = meanAndSd(ok.map((r) => r.test.accuracy));
-  return {
-    validationAccuracy: val.mean, testAccuracy: test.mean,
-    overSeeds: { runs: ok.length, validationSd: val.sd, testSd: test.sd, ids: ok.map((r) => r.id), failed: all.length - ok.length },
-  };
+  return repeats.length ? meanOverSeeds([best, ...repeats]) : null;
 }
 
 /** Table 3's networks as in the paper, then the augmented runs, the ablations and CIFAR-100. */

@@ -12,7 +12,7 @@ import { readPretrained } from '../transfer/pretrained';
 import { readJournal } from './journal';
 import { ADDED_OPTIONS } from './presets';
 import { experimentName, savedOptions } from './report-folder';
-import { firstRuns, TransferPresetOptions, TransferRecord, TransferSummary, transferSummary } from './transfer';
+import { firstRuns, pretrainedSummary, TransferPresetOptions, TransferRecord, TransferSummary, transferSummary } from './transfer';
 
 /** Whether experiment.json's options are those of the transfer preset. */
 export function isTransferExperiment(options: unknown): options is TransferPresetOptions {
@@ -35,5 +35,5 @@ function pretrainedOf(dir: string, o: TransferPresetOptions): TransferSummary['p
   if (!fs.existsSync(file)) return { file, model: null, epochs: null, validationAccuracy: null, trainedHere: !o.from };
   const pre = readPretrained(file);
   pre.dispose();
-  return { file, model: pre.model, epochs: pre.epochs, validationAccuracy: pre.validationAccuracy, trainedHere: !o.from };
+  return pretrainedSummary(pre, !o.from);
 }

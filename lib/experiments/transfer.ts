@@ -23,10 +23,10 @@ import type { Progress } from '../train/train';
 import type { ResolvedTransferConfig, TransferMode } from '../transfer/config';
 import type { Head } from '../transfer/heads';
 import { pretrainCifar10 } from '../transfer/pretrain';
-import { readPretrained } from '../transfer/pretrained';
+import { Pretrained, readPretrained } from '../transfer/pretrained';
 import { transfer, TransferProgress, TransferResult } from '../transfer/transfer';
 import { MODELS } from '../../models';
-import { meanAndSd } from '../report/claims';
+import { meanOverSeeds } from '../report/records';
 import { appendJournal, checkClaim, claimFolder, readJournal } from './journal';
 import { MAX_SEEDS, SEED_STRIDE } from './presets';
 import type { RunRecord } from './types';
@@ -241,7 +241,7 @@ export async function reproduceTransfer(
   }
 
   // 3. summary and report, from the records alone
-  const summary = transferSummary(name, o, done, { file: from, model: pre.model, epochs: pre.epochs, validationAccuracy: pre.validationAccuracy, trainedHere: !o.from }, {
+  const summary = transferSummary(name, o, done, pretrainedSummary(pre, !o.from), {
     totalSeconds: (Date.now() - started) / 1000, reusedRuns,
   });
   writeFileAtomic(path.join(where.out, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
@@ -268,6 +268,11 @@ export function transferSummary(
     ...(missing.length ? { missing } : {}),
     ...timing,
   };
+}
+
+/** What a summary says of the CIFAR-10 network transferred from. */
+export function pretrainedSummary(pre: Pretrained, trainedHere: boolean): TransferSummary['pretrained'] {
+  return { file: pre.file, model: pre.model, epochs: pre.epochs, validationAccuracy: pre.validationAccuracy, trainedHere };
 }
 
 /** Each (subset, run)'s first recorded seed: the report's learning curves, class tables and loads come from these. */
@@ -310,12 +315,6 @@ function toRow(runs: TransferRecord[]): TransferRow {
     seconds: runs.reduce((sum, x) => sum + x.seconds, 0), stalled: r.stalled, trainImages: r.transfer.trainImages,
   };
   if (runs.length === 1) return row;
-  const ok = runs.filter((x) => !x.stalled && !x.diverged);
-  if (ok.length === 0) return { ...row, overSeeds: { runs: 0, validationSd: NaN, testSd: NaN, ids: [], failed: runs.length } };
-  const val = meanAndSd(ok.map((x) => x.validation.accuracy));
-  const test = meanAndSd(ok.map((x) => x.test.accuracy));
-  return {
-    ...row, validationAccuracy: val.mean, testAccuracy: test.mean, stalled: false,
-    overSeeds: { runs: ok.length, validationSd: val.sd, testSd: test.sd, ids: ok.map((x) => x.id), failed: runs.length - ok.length },
-  };
+  const mean = meanOverSeeds(runs);
+  return mean ? { ...row, ...mean, stalled: false } : { ...row, overSeeds: { runs: 0, validationSd: NaN, testSd: NaN, ids: [], failed: runs.length } };
 }

@@ -3,7 +3,7 @@
  * by the report and the figures: units, rows by model, runs by id.
  */
 import type { ResultRow, RunRecord, Summary } from '../experiments/types';
-import type { Scored } from './claims';
+import { meanAndSd, Scored } from './claims';
 import { asPercent, num, percentScale } from './format';
 import { paperTable3Accuracy } from './paper';
 
@@ -32,6 +32,22 @@ export function table3ByModel(summary: Summary): Map<string, ResultRow> {
   const m = new Map<string, ResultRow>();
   for (const r of summary.rows) if (r.group === 'table3' && !m.has(r.model)) m.set(r.model, r);
   return m;
+}
+
+/**
+ * Runs of one row that differ only in their seed, as one: their mean
+ * accuracies and spread, the stalled and diverged left out and counted.
+ * Null when none is left (the caller keeps a run of its own then).
+ */
+export function meanOverSeeds(runs: readonly RunRecord[]): Pick<ResultRow, 'validationAccuracy' | 'testAccuracy'> & { overSeeds: NonNullable<ResultRow['overSeeds']> } | null {
+  const ok = runs.filter((r) => !r.stalled && !r.diverged);
+  if (ok.length === 0) return null;
+  const val = meanAndSd(ok.map((r) => r.validation.accuracy));
+  const test = meanAndSd(ok.map((r) => r.test.accuracy));
+  return {
+    validationAccuracy: val.mean, testAccuracy: test.mean,
+    overSeeds: { runs: ok.length, validationSd: val.sd, testSd: test.sd, ids: ok.map((r) => r.id), failed: runs.length - ok.length },
+  };
 }
 
 /** A row's spread over seeds, when its accuracies are the mean of several (reproduce --seeds); else null. */

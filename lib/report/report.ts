@@ -8,7 +8,7 @@ import { join } from 'path';
 import type { ResultRow, RunRecord, Summary } from '../experiments/types';
 import { makeFolder } from '../io/folder';
 import { writeFileAtomic } from './atomic';
-import { duration, MISSING, num, slug } from './format';
+import { count, duration, MISSING, num, slug } from './format';
 import { learningCurves, summaryFigure, validationCurves } from './plots';
 import { ablationSection, augmentSection, cifar100Section, divergedSection, learningRateSection, stalledSection, transferSection } from './sections';
 import { seedSpread } from './records';
@@ -84,13 +84,13 @@ function timeLines(s: Summary): string[] {
   const last = reused ? ' (the last invocation)' : '';
   if (!Number.isFinite(num(s.totalSeconds))) {
     // `allcnn report` on an unfinished experiment: no invocation has finished, so there is no wall time.
-    return [`- Total time: not known (no invocation finished); the ${reused} recorded run${reused === 1 ? '' : 's'} trained for ${seconds(num(s.runSeconds))} in all`];
+    return [`- Total time: not known (no invocation finished); the ${count(reused, 'recorded run')} trained for ${seconds(num(s.runSeconds))} in all`];
   }
   return [
     reused
-      ? `- Total time: ${seconds(num(s.totalSeconds))} for the last invocation, which reused ${reused} run${reused === 1 ? '' : 's'} finished earlier; all runs trained for ${seconds(num(s.runSeconds))} in all`
+      ? `- Total time: ${seconds(num(s.totalSeconds))} for the last invocation, which reused ${count(reused, 'run')} finished earlier; all runs trained for ${seconds(num(s.runSeconds))} in all`
       : `- Total time: ${seconds(num(s.totalSeconds))}`,
-    `- Concurrency: ${s.concurrency} run${s.concurrency === 1 ? '' : 's'} at a time${last}`,
+    `- Concurrency: ${count(s.concurrency, 'run')} at a time${last}`,
     `- Aggregate throughput: ${Number.isFinite(num(s.aggregateImagesPerSecond)) ? num(s.aggregateImagesPerSecond).toFixed(0) : MISSING} training images/s${last}`,
   ];
 }

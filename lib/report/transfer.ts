@@ -45,7 +45,7 @@ function header(s: TransferSummary, runs: readonly TransferRecord[]): string {
       (s.seeds ? `seeds ${s.seeds.join(', ')} (each its own split, head and batches; a row is the mean ± the standard deviation over them, its time their sum)` : `seed ${c.seed}`) : null,
     Number.isFinite(s.totalSeconds)
       ? `- Device: ${s.device}; date: ${s.createdAt}; total time ${duration(num(s.totalSeconds))}` +
-        (s.reusedRuns ? ` (the last invocation, which reused ${s.reusedRuns} run${s.reusedRuns === 1 ? '' : 's'} finished earlier)` : '')
+        (s.reusedRuns ? ` (the last invocation, which reused ${count(s.reusedRuns, 'run')} finished earlier)` : '')
       : `- Device: ${s.device}; reported ${s.createdAt} from the recorded runs, which trained for ${duration(s.rows.reduce((sum, r) => sum + num(r.seconds), 0))} in all`,
     s.missing?.length
       ? `- **Not finished**: ${s.missing.length} planned run${s.missing.length === 1 ? ' has' : 's have'} no record yet (${s.missing.slice(0, 6).join(', ')}${s.missing.length > 6 ? ', ...' : ''}); ` +

@@ -84,9 +84,12 @@ export function saveCheckpoint<H>(file: string, net: Network, sgd: SGD | null, s
   });
 }
 
-function differingKeys(a: Record<string, unknown>, b: Record<string, unknown>): string[] {
-  const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
-  return [...keys].filter((k) => JSON.stringify(a[k]) !== JSON.stringify(b[k]));
+/** The fields a checkpoint's config (`saved`, hashed in its metadata) differs in from `config`: none when the hashes agree, ['unknown'] when only they differ. */
+function configDifferences(metadata: Record<string, string>, saved: object, config: object): string[] {
+  if (metadata.configHash === configHash(config)) return [];
+  const [a, b] = [comparable(saved), comparable(config)];
+  const keys = [...new Set([...Object.keys(a), ...Object.keys(b)])].filter((k) => JSON.stringify(a[k]) !== JSON.stringify(b[k]));
+  return keys.length ? keys : ['unknown'];
 }
 
 /**
@@ -95,9 +98,7 @@ function differingKeys(a: Record<string, unknown>, b: Record<string, unknown>): 
  */
 export function checkpointDifferences(file: string, config: object): string[] {
   const metadata = readSafetensorsMetadata(file);
-  if (metadata.configHash === configHash(config)) return [];
-  const saved = metadataJson<Record<string, unknown>>(file, 'config', metadata.config) ?? {};
-  return differingKeys(comparable(saved), comparable(config));
+  return configDifferences(metadata, metadataJson<object>(file, 'config', metadata.config) ?? {}, config);
 }
 
 /**
@@ -114,11 +115,10 @@ export function loadCheckpoint<H>(file: string, net: Network, sgd: SGD | null, c
       history: metadataJson<H[]>(file, 'history', metadata.history) ?? [],
       config: metadataJson<object>(file, 'config', metadata.config) ?? {},
     };
-    if (metadata.configHash !== configHash(config)) {
-      const saved = state.config as Record<string, unknown>;
-      const diff = differingKeys(comparable(saved), comparable(config));
+    const diff = configDifferences(metadata, state.config, config);
+    if (diff.length) {
       throw new CheckpointError(
-        `${file}: written by a different configuration (differs in: ${diff.join(', ') || 'unknown'}). ` +
+        `${file}: written by a different configuration (differs in: ${diff.join(', ')}). ` +
           'Use the same options to resume, or another --out folder / checkpoint path to start afresh.',
       );
     }
