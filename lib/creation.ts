@@ -1,5 +1,6 @@
 /** Tensor creation: constants, ranges, random values and TypedArray input. */
 import { checkInteger, checkNumber, checkShape, invalid } from './check';
+import { Generator, generatorHandle } from './generator';
 import { native } from './native';
 import { checkDevice, checkDtype, Device, DType, Tensor, wrap } from './tensor';
 
@@ -8,6 +9,11 @@ export interface CreateOptions {
   dtype?: DType;
   /** Default 'cpu'. */
   device?: Device;
+}
+
+export interface RandomOptions extends CreateOptions {
+  /** Draw from this generator (on the same device) rather than LibTorch's global one. */
+  generator?: Generator;
 }
 
 function opts(o: CreateOptions = {}): [string, string] {
@@ -21,25 +27,29 @@ export const empty = (shape: number[], o?: CreateOptions): Tensor => wrap(native
 export const full = (shape: number[], value: number, o?: CreateOptions): Tensor =>
   wrap(native().tensor_full(checkShape('shape', shape), checkNumber('value', value), ...opts(o)));
 /** Uniform on [0, 1). */
-export const rand = (shape: number[], o?: CreateOptions): Tensor => wrap(native().tensor_rand(checkShape('shape', shape), ...opts(o)));
+export const rand = (shape: number[], o?: RandomOptions): Tensor =>
+  wrap(native().tensor_rand(checkShape('shape', shape), ...opts(o), generatorHandle('generator', o?.generator)));
 /** Standard normal. */
-export const randn = (shape: number[], o?: CreateOptions): Tensor => wrap(native().tensor_randn(checkShape('shape', shape), ...opts(o)));
+export const randn = (shape: number[], o?: RandomOptions): Tensor =>
+  wrap(native().tensor_randn(checkShape('shape', shape), ...opts(o), generatorHandle('generator', o?.generator)));
 
 /** [start, end) in steps of `step`, as torch.arange. */
 export function arange(start: number, end: number, step = 1, o?: CreateOptions): Tensor {
   if (checkNumber('step', step) === 0) throw invalid('step', 'a non-zero number', step);
   return wrap(native().tensor_arange(checkNumber('start', start), checkNumber('end', end), step, ...opts(o)));
 }
-/** Random int64 values in [low, high). */
-export function randint(low: number, high: number, shape: number[], device: Device = 'cpu'): Tensor {
-  return wrap(native().tensor_randint(checkInteger('low', low), checkInteger('high', high), checkShape('shape', shape), checkDevice('device', device)));
+/** Random int64 values in [low, high), from `generator` if given. */
+export function randint(low: number, high: number, shape: number[], device: Device = 'cpu', generator?: Generator): Tensor {
+  return wrap(
+    native().tensor_randint(checkInteger('low', low), checkInteger('high', high), checkShape('shape', shape), checkDevice('device', device), generatorHandle('generator', generator)),
+  );
 }
-/** A random permutation of 0..n-1 (int64). */
-export function randperm(n: number, device: Device = 'cpu'): Tensor {
-  return wrap(native().tensor_randperm(checkInteger('n', n, 0), checkDevice('device', device)));
+/** A random permutation of 0..n-1 (int64), from `generator` if given. */
+export function randperm(n: number, device: Device = 'cpu', generator?: Generator): Tensor {
+  return wrap(native().tensor_randperm(checkInteger('n', n, 0), checkDevice('device', device), generatorHandle('generator', generator)));
 }
 
-/** Seeds LibTorch's generators (CPU and every CUDA device). */
+/** Seeds LibTorch's global generators (CPU and every CUDA device); a Generator of one's own is seeded apart. */
 export function manualSeed(seed: number): void {
   native().tensor_manual_seed(checkInteger('seed', seed, 0, Number.MAX_SAFE_INTEGER));
 }

@@ -4,6 +4,7 @@
  * accepted wherever PyTorch takes one.
  */
 import { checkNumber, invalid } from './check';
+import { Generator, generatorHandle } from './generator';
 import { native } from './native';
 import { Tensor, wrap } from './tensor';
 
@@ -52,9 +53,9 @@ export function globalAvgPool(x: Tensor): Tensor {
 export function relu(x: Tensor): Tensor {
   return wrap(native().nn_relu(x.handle));
 }
-/** Zeroes each value with probability p and scales the rest by 1/(1-p) when training. */
-export function dropout(x: Tensor, p: number, training: boolean): Tensor {
-  return wrap(native().nn_dropout(x.handle, checkNumber('p', p, 0, 1), training));
+/** Zeroes each value with probability p and scales the rest by 1/(1-p) when training; draws from `generator` if given. */
+export function dropout(x: Tensor, p: number, training: boolean, generator?: Generator): Tensor {
+  return wrap(native().nn_dropout(x.handle, checkNumber('p', p, 0, 1), training, generatorHandle('generator', generator)));
 }
 
 export interface BatchNormOptions {

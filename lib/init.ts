@@ -5,6 +5,7 @@
  */
 import { checkOneOf } from './check';
 import { noGrad } from './autograd';
+import type { Generator } from './generator';
 import type { Tensor } from './tensor';
 
 export const INITS = ['xavier-uniform', 'xavier-normal', 'kaiming-uniform', 'kaiming-normal', 'gaussian'] as const;
@@ -15,6 +16,8 @@ export interface InitOptions {
   init?: InitName;
   /** Standard deviation for 'gaussian' (default 0.01). */
   std?: number;
+  /** Draw from this generator rather than LibTorch's global one. */
+  generator?: Generator;
 }
 
 /** Fan-in and fan-out of a weight of shape [out, in, ...kernel] or [out, in]. */
@@ -23,31 +26,32 @@ export function fans(shape: number[]): { fanIn: number; fanOut: number } {
   return { fanIn: shape[1] * receptive, fanOut: shape[0] * receptive };
 }
 
-/** Fills `weight` in place following `o.init`; uses LibTorch's global generator (seed it first). */
+/** Fills `weight` in place following `o.init`, from `o.generator` or else LibTorch's global generator (seed it first). */
 export function initWeight(weight: Tensor, o: InitOptions = {}): void {
   const init = checkOneOf('init', o.init ?? 'xavier-uniform', INITS);
   const { fanIn, fanOut } = fans(weight.shape);
+  const g = o.generator;
   noGrad(() => {
     switch (init) {
       case 'xavier-uniform': {
         const bound = Math.sqrt(6 / (fanIn + fanOut));
-        weight.uniform_(-bound, bound);
+        weight.uniform_(-bound, bound, g);
         break;
       }
       case 'xavier-normal':
-        weight.normal_(0, Math.sqrt(2 / (fanIn + fanOut)));
+        weight.normal_(0, Math.sqrt(2 / (fanIn + fanOut)), g);
         break;
       case 'kaiming-uniform': {
         // gain sqrt(2) for ReLU: bound = sqrt(6 / fan_in)
         const bound = Math.sqrt(6 / fanIn);
-        weight.uniform_(-bound, bound);
+        weight.uniform_(-bound, bound, g);
         break;
       }
       case 'kaiming-normal':
-        weight.normal_(0, Math.sqrt(2 / fanIn));
+        weight.normal_(0, Math.sqrt(2 / fanIn), g);
         break;
       case 'gaussian':
-        weight.normal_(0, o.std ?? 0.01);
+        weight.normal_(0, o.std ?? 0.01, g);
         break;
     }
   });

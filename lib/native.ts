@@ -19,6 +19,10 @@ export interface NativeTensor {
 export interface NativeNet {
   readonly __brand: 'NativeNet';
 }
+/** A native random generator, see native/generator.cc. */
+export interface NativeGenerator {
+  readonly __brand: 'NativeGenerator';
+}
 export interface NativeTensorInfo {
   shape: number[];
   strides: number[];
@@ -78,6 +82,8 @@ export interface NativeNetOptions {
   foreachSgd?: boolean;
   /** Each convolution and the ReLU after it as one autograd node: cuDNN's fused convolution + bias + ReLU kernel on CUDA. */
   fuseConvRelu?: boolean;
+  /** Dropout draws from this generator rather than LibTorch's global one (not with cudaGraph). */
+  generator?: NativeGenerator;
 }
 export interface NativeBackendInfo {
   compiledVersion: string;
@@ -103,12 +109,14 @@ export interface NativeAddon {
   tensor_ones(shape: Shape, dtype: string, device: string): T;
   tensor_empty(shape: Shape, dtype: string, device: string): T;
   tensor_full(shape: Shape, value: number, dtype: string, device: string): T;
-  tensor_rand(shape: Shape, dtype: string, device: string): T;
-  tensor_randn(shape: Shape, dtype: string, device: string): T;
+  tensor_rand(shape: Shape, dtype: string, device: string, generator?: NativeGenerator): T;
+  tensor_randn(shape: Shape, dtype: string, device: string, generator?: NativeGenerator): T;
   tensor_arange(start: number, end: number, step: number, dtype: string, device: string): T;
-  tensor_randint(low: number, high: number, shape: Shape, device: string): T;
-  tensor_randperm(n: number, device: string): T;
+  tensor_randint(low: number, high: number, shape: Shape, device: string, generator?: NativeGenerator): T;
+  tensor_randperm(n: number, device: string, generator?: NativeGenerator): T;
   tensor_manual_seed(seed: number): void;
+  generator_create(seed: number, device: string): NativeGenerator;
+  generator_manual_seed(generator: NativeGenerator, seed: number): void;
   tensor_from_buffer(data: ArrayBufferView, shape: Shape, dtype: string): T;
   tensor_to_buffer(t: T): Float32Array | Float64Array | Int32Array | BigInt64Array | Uint16Array | Uint8Array;
   tensor_item(t: T): number;
@@ -135,8 +143,8 @@ export interface NativeAddon {
   tensor_binary_(op: string, a: T, b: T | number): void;
   tensor_unary(op: string, t: T): T;
   tensor_fill_(t: T, value: number): void;
-  tensor_uniform_(t: T, low: number, high: number): void;
-  tensor_normal_(t: T, mean: number, std: number): void;
+  tensor_uniform_(t: T, low: number, high: number, generator?: NativeGenerator): void;
+  tensor_normal_(t: T, mean: number, std: number, generator?: NativeGenerator): void;
   tensor_clamp(t: T, min: number | null, max: number | null): T;
   tensor_where(cond: T, a: T, b: T): T;
   tensor_matmul(a: T, b: T): T;
@@ -154,7 +162,7 @@ export interface NativeAddon {
   nn_avg_pool2d(x: T, kernel: number[], stride: number[], padding: number[], ceilMode: boolean): T;
   nn_adaptive_avg_pool2d(x: T, size: number[]): T;
   nn_relu(x: T): T;
-  nn_dropout(x: T, p: number, training: boolean): T;
+  nn_dropout(x: T, p: number, training: boolean, generator?: NativeGenerator): T;
   nn_batch_norm(x: T, w: T | null, b: T | null, mean: T | null, variance: T | null, training: boolean, momentum: number, eps: number): T;
   nn_linear(x: T, w: T, b: T | null): T;
   nn_log_softmax(x: T, dim: number): T;

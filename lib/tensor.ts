@@ -7,6 +7,7 @@
  * and never sees GPU memory.
  */
 import { checkKeys, checkOneOf, checkShape, invalid } from './check';
+import { Generator, generatorHandle } from './generator';
 import { native, NativeTensor, NativeTensorInfo } from './native';
 import { track } from './scope';
 
@@ -189,12 +190,14 @@ export class Tensor {
     return this;
   }
   zero_(): this { return this.fill_(0); }
-  uniform_(low = 0, high = 1): this {
-    native().tensor_uniform_(this.handle, low, high);
+  /** Fills with uniform numbers in [low, high), from `generator` if given. */
+  uniform_(low = 0, high = 1, generator?: Generator): this {
+    native().tensor_uniform_(this.handle, low, high, generatorHandle('generator', generator));
     return this;
   }
-  normal_(mean = 0, std = 1): this {
-    native().tensor_normal_(this.handle, mean, std);
+  /** Fills with normal numbers, from `generator` if given. */
+  normal_(mean = 0, std = 1, generator?: Generator): this {
+    native().tensor_normal_(this.handle, mean, std, generatorHandle('generator', generator));
     return this;
   }
 

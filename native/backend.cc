@@ -163,6 +163,7 @@ static Napi::Object InitAddon(Napi::Env env, Napi::Object exports) {
   allcnn::InitNet(env, exports);
   allcnn::InitBackend(env, exports);
   allcnn::InitProfiler(env, exports);
+  allcnn::InitGenerator(env, exports);
   return exports;
 }
 

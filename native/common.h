@@ -97,6 +97,9 @@ class Args {
   torch::Dtype dtype(size_t i) const;
   torch::Device device(size_t i) const;
   bool isTensor(size_t i) const;
+  // A Generator from JS (generator.cc), or nullopt for undefined or null:
+  // LibTorch's global generator.
+  c10::optional<at::Generator> generator(size_t i) const;
 
   [[noreturn]] void fail(size_t i, const std::string& expected) const;
 
@@ -107,6 +110,9 @@ class Args {
   const Napi::CallbackInfo& info_;
   const char* op_;
 };
+
+// The generator a JS Generator wraps (generator.cc); false for anything else.
+bool UnwrapGenerator(Napi::Env env, const Napi::Value& v, at::Generator* out);
 
 torch::Dtype ParseDtype(const std::string& name);
 std::string DtypeName(torch::Dtype dtype);
@@ -142,8 +148,10 @@ Napi::Value Guarded(const Napi::CallbackInfo& info, const char* op, F&& body) {
 
 // Dropout as torch::dropout computes it, with a faster mask on the CPU
 // (nn_ops.cc): the native step and nn_dropout share it, so that both
-// engines draw the same masks.
-torch::Tensor Dropout(const torch::Tensor& x, double p, bool train);
+// engines draw the same masks. Draws from `generator`, or from LibTorch's
+// global generator without one.
+torch::Tensor Dropout(const torch::Tensor& x, double p, bool train,
+                      const c10::optional<at::Generator>& generator = c10::nullopt);
 
 // The SGD rule (PyTorch's, coupled L2), for a parameter p with a gradient g:
 //   d = g + weightDecay p;  buf = momentum buf + d;  returns buf, or d + momentum buf with Nesterov,
@@ -157,5 +165,6 @@ void InitNnOps(Napi::Env env, Napi::Object exports);
 void InitNet(Napi::Env env, Napi::Object exports);
 void InitBackend(Napi::Env env, Napi::Object exports);
 void InitProfiler(Napi::Env env, Napi::Object exports);
+void InitGenerator(Napi::Env env, Napi::Object exports);
 
 }  // namespace allcnn

@@ -58,7 +58,8 @@ double FieldD(const Napi::Object& o, const char* key, double fallback) {
 //           cudaGraph?: boolean (capture the step as a CUDA graph; CUDA networks only),
 //           cudaStream?: boolean (queue the network's work on a stream of its own; CUDA networks only),
 //           foreachSgd?: boolean (the update as _foreach ops: fewer, larger kernels; see step.cc),
-//           fuseConvRelu?: boolean (a convolution and the ReLU after it as one node; see conv_relu.cc)}
+//           fuseConvRelu?: boolean (a convolution and the ReLU after it as one node; see conv_relu.cc),
+//           generator?: Generator (dropout draws from it rather than the global generator; not with cudaGraph)}
 ALLCNN_OP(net_create) {
   auto net = std::make_unique<Net>();
   net->params = a.tensors(1);
@@ -127,6 +128,15 @@ ALLCNN_OP(net_create) {
       }
       net->stream = NewNetStream(net->params[0].device());
     }
+    Napi::Value generator = o.Get("generator");
+    if (!generator.IsUndefined() && !generator.IsNull()) {
+      at::Generator g;
+      if (!UnwrapGenerator(a.env(), generator, &g)) a.fail(4, "options whose generator is a Generator");
+      if (!net->params.empty() && g.device().type() != net->params[0].device().type()) {
+        a.fail(4, "options whose generator is on the network's device (" + net->params[0].device().str() + ")");
+      }
+      net->generator = g;
+    }
     if (o.Get("autocast").IsString()) net->autocast = ParseDtype(o.Get("autocast").As<Napi::String>().Utf8Value());
     if (o.Get("lrScales").IsArray()) {
       Napi::Array scales = o.Get("lrScales").As<Napi::Array>();
@@ -146,6 +156,8 @@ ALLCNN_OP(net_create) {
     for (const auto& p : net->params) {
       if (!p.is_cuda()) a.fail(4, "options without cudaGraph, or a network on a CUDA device: CUDA graphs need CUDA tensors");
     }
+    // A capture registers only CUDA's default generator with the graph.
+    if (net->generator) a.fail(4, "options with cudaGraph or a generator, not both: a captured step draws from the global generator");
   }
   return NetHandle::ctor->New({Napi::External<Net>::New(a.env(), net.release())});
 }

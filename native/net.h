@@ -41,6 +41,9 @@ struct Net {
   bool foreachSgd = false;    // the update as _foreach ops (step.cc)
   bool fuseConvRelu = false;  // each convolution and its ReLU as one node (conv_relu.cc)
   c10::optional<torch::Dtype> autocast;
+  // Dropout draws from this generator of the network's own (option
+  // generator), or from LibTorch's global one without it.
+  c10::optional<at::Generator> generator;
   // Training metrics, summed on the device; read (one host sync) and zeroed
   // in place by net_take_metrics, in place because a CUDA graph adds to them.
   torch::Tensor lossSum, correctSum;

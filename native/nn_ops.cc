@@ -10,9 +10,14 @@
 
 namespace allcnn {
 
-torch::Tensor Dropout(const torch::Tensor& x, double p, bool train) {
-  bool fast = train && x.device().is_cpu() && x.is_floating_point() && p > 0 && p < 1;  // not NaN either
-  if (!fast) return torch::dropout(x, p, train);  // also its errors, e.g. for p out of [0, 1]
+torch::Tensor Dropout(const torch::Tensor& x, double p, bool train, const c10::optional<at::Generator>& generator) {
+  bool draws = train && x.is_floating_point() && p > 0 && p < 1 && x.numel() > 0;  // not NaN either
+  if (draws && x.is_cuda() && generator) {
+    // torch::dropout's CUDA kernel, which takes no generator; _fused_dropout
+    // runs the same kernel with one (its p is the probability to keep).
+    return std::get<0>(at::_fused_dropout(x, 1 - p, generator));
+  }
+  if (!draws || !x.device().is_cpu()) return torch::dropout(x, p, train);  // also its errors, e.g. for p out of [0, 1]
   // LibTorch's CPU dropout draws its mask with bernoulli_, one number at a
   // time: for a [128, 96, 16, 16] batch on the 2-core EPYC, 50 ms, 38 of
   // them in bernoulli_, and 27% of Strided-CNN-A's CPU step in all
@@ -22,7 +27,7 @@ torch::Tensor Dropout(const torch::Tensor& x, double p, bool train) {
   // The numbers are drawn in NCHW order whatever x's layout, so that a
   // channels-last run drops the same units as an NCHW one.
   RECORD_USER_SCOPE("allcnn::dropout");  // a name for the profiler (lib/profile.ts)
-  torch::Tensor mask = torch::rand(x.sizes(), x.options()).ge_(p).div_(1 - p);
+  torch::Tensor mask = torch::rand(x.sizes(), generator, x.options()).ge_(p).div_(1 - p);
   return x * mask.contiguous(x.suggest_memory_format());
 }
 
@@ -56,10 +61,10 @@ ALLCNN_OP(nn_avg_pool2d) {
 }
 ALLCNN_OP(nn_adaptive_avg_pool2d) { return a.wrap(torch::adaptive_avg_pool2d(a.tensor(0), a.ints(1))); }
 ALLCNN_OP(nn_relu) { return a.wrap(torch::relu(a.tensor(0))); }
-// nn_dropout(x, p, training)
+// nn_dropout(x, p, training, generator?)
 ALLCNN_OP(nn_dropout) {
   RandomDraw draw;
-  return a.wrap(Dropout(a.tensor(0), a.number(1), a.boolean(2)));
+  return a.wrap(Dropout(a.tensor(0), a.number(1), a.boolean(2), a.generator(3)));
 }
 // nn_batch_norm(x, weight|null, bias|null, runningMean|null, runningVar|null, training, momentum, eps)
 ALLCNN_OP(nn_batch_norm) {

@@ -76,7 +76,7 @@ torch::Tensor Forward(const Net& net, torch::Tensor x, bool train) {
       case Kind::AvgPool:
         x = torch::avg_pool2d(x, {l.kernel, l.kernel}, {l.stride, l.stride}, {l.padding, l.padding});
         break;
-      case Kind::Dropout: x = Dropout(x, l.p, train); break;
+      case Kind::Dropout: x = Dropout(x, l.p, train, net.generator); break;
       case Kind::Gap: x = x.mean({2, 3}); break;
       case Kind::BatchNorm:
         x = torch::batch_norm(x, P(l.weight), P(l.bias), B(l.runningMean), B(l.runningVar), train, l.momentum,

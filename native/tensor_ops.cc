@@ -23,23 +23,23 @@ ALLCNN_OP(tensor_empty) { return a.wrap(torch::empty(a.ints(0), Opts(a, 1, 2)));
 ALLCNN_OP(tensor_full) { return a.wrap(torch::full(a.ints(0), a.number(1), Opts(a, 2, 3))); }
 ALLCNN_OP(tensor_rand) {
   RandomDraw draw;
-  return a.wrap(torch::rand(a.ints(0), Opts(a, 1, 2)));
+  return a.wrap(torch::rand(a.ints(0), a.generator(3), Opts(a, 1, 2)));
 }
 ALLCNN_OP(tensor_randn) {
   RandomDraw draw;
-  return a.wrap(torch::randn(a.ints(0), Opts(a, 1, 2)));
+  return a.wrap(torch::randn(a.ints(0), a.generator(3), Opts(a, 1, 2)));
 }
 ALLCNN_OP(tensor_arange) {
   return a.wrap(torch::arange(a.number(0), a.number(1), a.number(2), Opts(a, 3, 4)));
 }
 ALLCNN_OP(tensor_randint) {
   RandomDraw draw;
-  return a.wrap(torch::randint(a.int64(0), a.int64(1), a.ints(2),
+  return a.wrap(torch::randint(a.int64(0), a.int64(1), a.ints(2), a.generator(4),
                                torch::TensorOptions().dtype(torch::kInt64).device(a.device(3))));
 }
 ALLCNN_OP(tensor_randperm) {
   RandomDraw draw;
-  return a.wrap(torch::randperm(a.int64(0), torch::TensorOptions().dtype(torch::kInt64).device(a.device(1))));
+  return a.wrap(torch::randperm(a.int64(0), a.generator(2), torch::TensorOptions().dtype(torch::kInt64).device(a.device(1))));
 }
 ALLCNN_OP(tensor_manual_seed) {
   RandomDraw draw;
@@ -263,13 +263,13 @@ ALLCNN_OP(tensor_fill_) {
 ALLCNN_OP(tensor_uniform_) {
   torch::NoGradGuard noGrad;
   RandomDraw draw;
-  a.tensor(0).uniform_(a.number(1), a.number(2));
+  a.tensor(0).uniform_(a.number(1), a.number(2), a.generator(3));
   return a.env().Undefined();
 }
 ALLCNN_OP(tensor_normal_) {
   torch::NoGradGuard noGrad;
   RandomDraw draw;
-  a.tensor(0).normal_(a.number(1), a.number(2));
+  a.tensor(0).normal_(a.number(1), a.number(2), a.generator(3));
   return a.env().Undefined();
 }
 ALLCNN_OP(tensor_clamp) {

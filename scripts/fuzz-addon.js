@@ -151,6 +151,7 @@ function child(seed, calls, logFile) {
     ...(r.chance(0.2) ? { cudaGraph: true } : {}), ...(r.chance(0.2) ? { cudaStream: true } : {}),
     ...(r.chance(0.3) ? { foreachSgd: true } : {}), ...(r.chance(0.3) ? { fuseConvRelu: true } : {}),
     ...(r.chance(0.2) ? { lrScales: Array.from({ length: r.int(5) }, () => r.pick([1, 0.1, NaN, -1])) } : {}),
+    ...(r.chance(0.2) ? { generator: r.chance(0.8) ? generator() : wild() } : {}),
   });
   const net = () => {
     if (nets.length && r.chance(0.7)) return r.pick(nets);
@@ -165,6 +166,13 @@ function child(seed, calls, logFile) {
     nets.push(n);
     if (r.chance(0.05)) addon.net_release(n);
     return n;
+  };
+  const generators = [];
+  const generator = () => {
+    if (generators.length && r.chance(0.7)) return r.pick(generators);
+    const g = addon.generator_create(r.chance(0.8) ? r.int(100) : r.pick(NUMBERS), r.chance(0.9) ? 'cpu' : r.pick(DEVICES));
+    generators.push(g);
+    return g;
   };
   const wild = () => r.pick([undefined, null, {}, [], 'x', 3, -1, NaN, true, () => 1, 10n, [1, 'a'], { length: 2 }, new Float32Array(3), Symbol('s')]);
   const typed = () => {
@@ -200,6 +208,7 @@ function child(seed, calls, logFile) {
     if (t === 'boolean') return r.chance(0.5);
     if (t === 'null' || t === 'undefined') return t === 'null' ? null : undefined;
     if (t === 'NativeNet') return net();
+    if (t === 'NativeGenerator') return generator();
     if (t === 'NativeLayer[]') return Array.from({ length: r.int(4) }, layer);
     if (t === 'NativeNetOptions') return options();
     if (t === 'ArrayBufferView') return typed();

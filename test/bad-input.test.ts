@@ -39,6 +39,7 @@ afterEach(() => {
 
 const n = addon;
 const f32 = (shape: number[]) => own(n.tensor_randn(shape, 'float32', 'cpu'));
+const gen = () => n.generator_create(1, 'cpu');
 const i64 = (vals: number[]) => own(n.tensor_from_buffer(new BigInt64Array(vals.map(BigInt)), [vals.length], 'int64'));
 const disposed = (): NativeTensor => {
   const h = n.tensor_zeros([2], 'float32', 'cpu');
@@ -70,7 +71,7 @@ function makeNet() {
 
 type Slot =
   | 'T' | 'oT' | 'Ts' | 'TN' | 'N' | 'oN' | 'I' | 'oI' | 'Is' | 'oIs' | 'B' | 'oB' | 'Dt' | 'oDt' | 'Dv' | 'oDv'
-  | 'S' | 'oS' | 'Fn' | 'Net' | 'Buf' | 'Obj' | 'oObj' | 'Layers';
+  | 'S' | 'oS' | 'Fn' | 'Net' | 'Buf' | 'Obj' | 'oObj' | 'Layers' | 'G' | 'oG';
 
 function badValues(slot: Slot): Array<[string, () => unknown]> {
   const common: Array<[string, () => unknown]> = [['a string', () => 'x'], ['a plain object', () => ({})]];
@@ -79,6 +80,10 @@ function badValues(slot: Slot): Array<[string, () => unknown]> {
     ['a network', () => makeNet()], ['a fake handle', () => ({ dispose() {}, isDisposed: () => false })],
   ];
   const missing: Array<[string, () => unknown]> = [['undefined', () => undefined], ['null', () => null]];
+  const generatorLike: Array<[string, () => unknown]> = [
+    ['a number', () => 5], ...common, ['a tensor', () => f32([2])], ['a network', () => makeNet()],
+    ['a forged generator', () => Object.create((addon as unknown as { NativeGenerator: { prototype: object } }).NativeGenerator.prototype)],
+  ];
   const devices: Array<[string, () => unknown]> = [
     ['"tpu"', () => 'tpu'], ['"cuda:99"', () => 'cuda:99'], ['"cpu:x"', () => 'cpu:x'], ['""', () => ''], ['a number', () => 5],
     ...(cudaAvailable ? [] : ([['"cuda" on a CPU build', () => 'cuda'], ['"cuda:0" on a CPU build', () => 'cuda:0']] as Array<[string, () => unknown]>)),
@@ -107,6 +112,8 @@ function badValues(slot: Slot): Array<[string, () => unknown]> {
     case 'Buf': return [['a number', () => 5], ['a string', () => 'x'], ['number[]', () => [1, 2, 3, 4]], ['a DataView', () => new DataView(new ArrayBuffer(16))], ...missing];
     case 'Obj': return [['a number', () => 5], ['a string', () => 'x'], ...missing];
     case 'oObj': return [['a number', () => 5], ['a string', () => 'x']];
+    case 'G': return [...generatorLike, ...missing];
+    case 'oG': return generatorLike;
     case 'Layers': return [['a number', () => 5], ['a string', () => 'x'], ...missing, ['[5]', () => [5]], ['[{kind: "bogus"}]', () => [{ kind: 'bogus' }]], ['[{}]', () => [{}]]];
   }
 }
@@ -127,8 +134,8 @@ const SPECS: Record<string, Spec> = {
   tensor_ones: { slots: ['Is', 'Dt', 'Dv'], args: () => [[2, 3], 'float32', 'cpu'], extras: sizeExtras(0, ['float32', 'cpu']) },
   tensor_empty: { slots: ['Is', 'Dt', 'Dv'], args: () => [[2, 3], 'float32', 'cpu'], extras: sizeExtras(0, ['float32', 'cpu']) },
   tensor_full: { slots: ['Is', 'N', 'Dt', 'Dv'], args: () => [[2], 1.5, 'float32', 'cpu'], extras: sizeExtras(0, [1, 'float32', 'cpu']) },
-  tensor_rand: { slots: ['Is', 'Dt', 'Dv'], args: () => [[2], 'float32', 'cpu'], extras: [...sizeExtras(0, ['float32', 'cpu']), ['an integer dtype', () => [[2], 'int64', 'cpu']]] },
-  tensor_randn: { slots: ['Is', 'Dt', 'Dv'], args: () => [[2], 'float32', 'cpu'], extras: [...sizeExtras(0, ['float32', 'cpu']), ['an integer dtype', () => [[2], 'int32', 'cpu']]] },
+  tensor_rand: { slots: ['Is', 'Dt', 'Dv', 'oG'], args: () => [[2], 'float32', 'cpu', gen()], extras: [...sizeExtras(0, ['float32', 'cpu']), ['an integer dtype', () => [[2], 'int64', 'cpu']]] },
+  tensor_randn: { slots: ['Is', 'Dt', 'Dv', 'oG'], args: () => [[2], 'float32', 'cpu', gen()], extras: [...sizeExtras(0, ['float32', 'cpu']), ['an integer dtype', () => [[2], 'int32', 'cpu']]] },
   tensor_arange: {
     slots: ['N', 'N', 'N', 'Dt', 'Dv'],
     args: () => [0, 5, 1, 'float32', 'cpu'],
@@ -140,16 +147,18 @@ const SPECS: Record<string, Spec> = {
     ],
   },
   tensor_randint: {
-    slots: ['I', 'I', 'Is', 'Dv'],
-    args: () => [0, 10, [3], 'cpu'],
+    slots: ['I', 'I', 'Is', 'Dv', 'oG'],
+    args: () => [0, 10, [3], 'cpu', gen()],
     extras: [['low == high', () => [5, 5, [3], 'cpu']], ['low > high', () => [9, 1, [3], 'cpu']], ['absurd size', () => [0, 10, [1e12], 'cpu'], /^tensor_randint: .*allocate/], ['a negative size', () => [0, 10, [-3], 'cpu']]],
   },
   tensor_randperm: {
-    slots: ['I', 'Dv'],
-    args: () => [5, 'cpu'],
+    slots: ['I', 'Dv', 'oG'],
+    args: () => [5, 'cpu', gen()],
     extras: [['n = -1', () => [-1, 'cpu']], ['absurd n', () => [1e15, 'cpu'], /^tensor_randperm: .*allocate/]],
   },
   tensor_manual_seed: { slots: ['I'], args: () => [1] },
+  generator_create: { slots: ['I', 'Dv'], args: () => [1, 'cpu'] },
+  generator_manual_seed: { slots: ['G', 'I'], args: () => [gen(), 1] },
   tensor_from_buffer: {
     slots: ['Buf', 'Is', 'Dt'],
     args: () => [new Float32Array(4), [2, 2], 'float32'],
@@ -255,8 +264,8 @@ const SPECS: Record<string, Spec> = {
   },
   tensor_unary: { slots: ['S', 'T'], args: () => ['exp', f32([2])], extras: [['an unknown op', () => ['cosh', f32([2])], /^tensor_unary: unknown unary op "cosh"$/], ['logical_not of a disposed tensor', () => ['logical_not', disposed()]]] },
   tensor_fill_: { slots: ['T', 'N'], args: () => [f32([2]), 3], extras: [['a leaf that requires grad', () => [leaf([2]), 1]]] },
-  tensor_uniform_: { slots: ['T', 'N', 'N'], args: () => [f32([2]), 0, 1], extras: [['low > high', () => [f32([2]), 1, 0]], ['an int tensor', () => [i64([1, 2]), 0, 1]]] },
-  tensor_normal_: { slots: ['T', 'N', 'N'], args: () => [f32([2]), 0, 1], extras: [['a negative std', () => [f32([2]), 0, -1]], ['an int tensor', () => [i64([1, 2]), 0, 1]]] },
+  tensor_uniform_: { slots: ['T', 'N', 'N', 'oG'], args: () => [f32([2]), 0, 1, gen()], extras: [['low > high', () => [f32([2]), 1, 0]], ['an int tensor', () => [i64([1, 2]), 0, 1]]] },
+  tensor_normal_: { slots: ['T', 'N', 'N', 'oG'], args: () => [f32([2]), 0, 1, gen()], extras: [['a negative std', () => [f32([2]), 0, -1]], ['an int tensor', () => [i64([1, 2]), 0, 1]]] },
   tensor_clamp: { slots: ['T', 'oN', 'oN'], args: () => [f32([2]), -1, 1], extras: [['neither bound', () => [f32([2]), null, null], /^tensor_clamp: .*At least one of 'min' or 'max' must not be None/]] },
   tensor_where: {
     slots: ['T', 'T', 'T'],
@@ -320,7 +329,7 @@ const SPECS: Record<string, Spec> = {
     extras: [['one size', () => [f32([1, 1, 4, 4]), [2]]], ['a negative size', () => [f32([1, 1, 4, 4]), [-1, 2]]], ['an absurd size', () => [f32([1, 1, 4, 4]), [1e7, 1e7]], /^nn_adaptive_avg_pool2d: .*allocate/], ['a 1-D input', () => [f32([4]), [2, 2]]]],
   },
   nn_relu: { slots: ['T'], args: () => [f32([2])], extras: [['a bool tensor', () => [own(n.tensor_ones([2], 'bool', 'cpu'))]]] },
-  nn_dropout: { slots: ['T', 'N', 'B'], args: () => [f32([4]), 0.5, true], extras: [['p = 1.5', () => [f32([4]), 1.5, true], /^nn_dropout: dropout probability has to be between 0 and 1, but got 1.5$/], ['p = -0.1', () => [f32([4]), -0.1, true]]] },
+  nn_dropout: { slots: ['T', 'N', 'B', 'oG'], args: () => [f32([4]), 0.5, true, gen()], extras: [['p = 1.5', () => [f32([4]), 1.5, true], /^nn_dropout: dropout probability has to be between 0 and 1, but got 1.5$/], ['p = -0.1', () => [f32([4]), -0.1, true]]] },
   nn_batch_norm: {
     slots: ['T', 'oT', 'oT', 'oT', 'oT', 'B', 'N', 'N'],
     args: () => [f32([2, 3, 2, 2]), f32([3]), f32([3]), own(n.tensor_zeros([3], 'float32', 'cpu')), own(n.tensor_ones([3], 'float32', 'cpu')), true, 0.1, 1e-5],
@@ -393,6 +402,7 @@ const SPECS: Record<string, Spec> = {
       // CPU build: "this addon was built without CUDA"; CUDA build: "CUDA graphs need CUDA tensors"
       ['cudaStream for a network on the CPU', () => [[{ kind: 'relu' }], [f32([1])], [f32([1])], [], { ...NET_OPTIONS, cudaStream: true }], /^net_create: argument 4 must be options without cudaStream, or a network on a CUDA device: a stream of its own is a CUDA stream/],
       ['cudaGraph for a network on the CPU', () => [[{ kind: 'relu' }], [f32([1])], [f32([1])], [], { ...NET_OPTIONS, cudaGraph: true }], /^net_create: argument 4 must be options without cudaGraph(: this addon was built without CUDA|, or a network on a CUDA device)/],
+      ['a generator that is not one', () => [[{ kind: 'relu' }], [f32([1])], [f32([1])], [], { ...NET_OPTIONS, generator: f32([1]) }], /^net_create: argument 4 must be options whose generator is a Generator, received object$/],
     ],
   },
   net_forward: {
@@ -464,7 +474,7 @@ function sizeExtras(at: number, rest: unknown[]): Array<[string, () => unknown[]
   ];
 }
 
-const NATIVE_OPS = Object.keys(addon).filter((k) => k !== 'NativeTensor' && k !== 'NativeNet').sort();
+const NATIVE_OPS = Object.keys(addon).filter((k) => !['NativeTensor', 'NativeNet', 'NativeGenerator'].includes(k)).sort();
 
 /** Calls fn; returns what it threw or rejected with (undefined if it did neither). */
 async function failure(fn: () => unknown): Promise<unknown> {
@@ -495,11 +505,12 @@ describe('the table covers every native export', () => {
     expect(NATIVE_OPS.length).toBeGreaterThanOrEqual(70);
   });
 
-  test('the two constructors cannot be called from JS', () => {
-    const A = addon as unknown as { NativeTensor: new (...a: unknown[]) => unknown; NativeNet: new (...a: unknown[]) => unknown };
+  test('the three constructors cannot be called from JS', () => {
+    const A = addon as unknown as { NativeTensor: new (...a: unknown[]) => unknown; NativeNet: new (...a: unknown[]) => unknown; NativeGenerator: new (...a: unknown[]) => unknown };
     expect(() => new A.NativeTensor()).toThrow("NativeTensor cannot be constructed directly; use allcnn's tensor creation functions (zeros, fromArray, ...)");
     expect(() => new A.NativeTensor({})).toThrow(/cannot be constructed directly/);
     expect(() => new A.NativeNet()).toThrow('NativeNet cannot be constructed directly; use net_create');
+    expect(() => new A.NativeGenerator()).toThrow('NativeGenerator cannot be constructed directly; use new Generator()');
   });
 });
 
@@ -627,8 +638,9 @@ describe('exact messages', () => {
 // An object that passes the instanceof check but wraps nothing
 // (Object.create(NativeTensor.prototype)) is refused with the op's name.
 test('a forged handle gets a message that names the op', () => {
-  const A = addon as unknown as { NativeTensor: { prototype: object }; NativeNet: { prototype: object } };
+  const A = addon as unknown as { NativeTensor: { prototype: object }; NativeNet: { prototype: object }; NativeGenerator: { prototype: object } };
   expect(() => addon.tensor_info(Object.create(A.NativeTensor.prototype))).toThrow(/^tensor_info: argument 0/); // received "Invalid argument"
+  expect(() => addon.tensor_rand([2], 'float32', 'cpu', Object.create(A.NativeGenerator.prototype))).toThrow(/^tensor_rand: argument 3 must be a Generator/);
   expect(() => addon.net_take_metrics(Object.create(A.NativeNet.prototype))).toThrow(/^net_take_metrics: argument 0/); // received "Invalid argument"
 });
 

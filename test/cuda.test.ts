@@ -3,8 +3,9 @@
  * skipped on CPU builds.
  */
 import { backend, configureBackend, emptyCache, liveTensors, memory, synchronize } from '../lib/backend';
-import { fromArray, manualSeed, randint, randn, zeros } from '../lib/creation';
-import { conv2d, crossEntropy, maxPool2d } from '../lib/functional';
+import { fromArray, manualSeed, ones, rand, randint, randn, randperm, zeros } from '../lib/creation';
+import { conv2d, crossEntropy, dropout, maxPool2d } from '../lib/functional';
+import { Generator } from '../lib/generator';
 import { dispose, tidy } from '../lib/scope';
 import { buildNetwork } from '../lib/model/network';
 import { declareNetwork } from '../lib/model/spec';
@@ -354,6 +355,45 @@ suite('CUDA', () => {
     }
     synchronize();
     expect(liveTensors()).toBe(liveBefore);
+  });
+
+  test("a CUDA generator draws what CUDA's global generator draws after the same seed, dropout included; a captured step refuses one", () => {
+    const draws = (g?: Generator) => tidy(() => [
+      rand([64], { device: 'cuda', generator: g }).toArray(),
+      randperm(64, 'cuda', g).toArray(),
+      dropout(ones([4, 256], { device: 'cuda' }), 0.5, true, g).toArray(), // _fused_dropout with a generator, LibTorch's kernel without
+    ]);
+    manualSeed(21);
+    const global = draws();
+    const g = new Generator(21, 'cuda');
+    manualSeed(5);
+    expect(draws(g)).toEqual(global);
+    expect(() => new Generator(0, `cuda:${backend().cudaDeviceCount}`)).toThrow(/does not exist/);
+    expect(() => rand([2], { generator: new Generator(0, 'cpu'), device: 'cuda' })).toThrow(/generator/);
+    const network = buildNetwork(withDropout, { seed: 0, device: 'cuda' });
+    const sgd = new SGD(network.parameterList(), { momentum: 0.9 });
+    const config = { momentum: 0.9, weightDecay: 0, labelSmoothing: 0, channelsLast: false, precision: 'fp32' as const };
+    try {
+      expect(() => createNativeNet(network, sgd, { ...config, cudaGraph: true }, undefined, g)).toThrow('options with cudaGraph or a generator, not both');
+      expect(() => createNativeNet(network, sgd, config, undefined, new Generator(0, 'cpu'))).toThrow("options whose generator is on the network's device (cuda:0)");
+    } finally {
+      sgd.dispose();
+      network.dispose();
+    }
+  });
+
+  test('two eager trainModel runs at once with dropout and augmentation, a CUDA stream each, train as each does alone', async () => {
+    // Each run draws from a generator of its own; cuDNN's autotuned kernels may still differ in the last bits.
+    const dataset = await loadCifar10(undefined, { prep: 'std', limit: 448, device: 'cuda' });
+    try {
+      const config = { model: 'all-cnn-a', epochs: 3, batchSize: 64, lr: 0.05, stallEpochs: 0, prep: 'std' as const, limit: 448, augment: true, device: 'cuda', cudaStream: true };
+      const losses = (r: { history: Array<{ loss: number }> }) => r.history.map((e) => e.loss);
+      const alone = [losses(await trainModel({ ...config, seed: 1 }, { dataset })), losses(await trainModel({ ...config, seed: 2 }, { dataset }))];
+      const together = (await Promise.all([1, 2].map((seed) => trainModel({ ...config, seed }, { dataset })))).map(losses);
+      for (let k = 0; k < 2; k++) expect(maxAbsDiff(together[k], alone[k])).toBeLessThan(1e-3);
+    } finally {
+      dataset.dispose();
+    }
   });
 
   test('guided backpropagation on CUDA agrees with the CPU within 1e-4', () => {

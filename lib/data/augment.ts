@@ -1,6 +1,7 @@
 /**
  * Data augmentation: small functions of a whole batch [N, C, H, W], run on
- * the training device with LibTorch's generator (reproducible from the seed).
+ * the training device with a given generator, or LibTorch's global one
+ * (reproducible from the seed either way).
  * The paper's set is flips + translations; scaling and colour jitter are the
  * richer set of the seed report. Translations pad with zeros, which is the
  * mean after whitening.
@@ -8,6 +9,7 @@
 import { checkInteger, checkNumber, invalid } from '../check';
 import { arange, rand, randint, stack, where, zeros } from '../creation';
 import * as F from '../functional';
+import type { Generator } from '../generator';
 import { tidy } from '../scope';
 import type { Tensor } from '../tensor';
 
@@ -54,23 +56,23 @@ export function checkAugment(o: unknown): AugmentOptions {
 }
 
 /** Mirrors each image left-right with probability 0.5. */
-export function randomFlip(x: Tensor): Tensor {
+export function randomFlip(x: Tensor, generator?: Generator): Tensor {
   return tidy(() => {
     const n = x.shape[0];
-    const mask = rand([n], { device: x.device }).lt(0.5).reshape([n, 1, 1, 1]);
+    const mask = rand([n], { device: x.device, generator }).lt(0.5).reshape([n, 1, 1, 1]);
     return where(mask, x.flip(3), x);
   });
 }
 
 /** Shifts each image by its own random (dx, dy) in [-t, t], filling with zeros. */
-export function randomTranslate(x: Tensor, t: number): Tensor {
+export function randomTranslate(x: Tensor, t: number, generator?: Generator): Tensor {
   if (t === 0) return x.clone();
   return tidy(() => {
     const [n, c, h, w] = x.shape;
     const padded = x.pad([t, t, t, t]);
     const pw = w + 2 * t;
-    const dy = randint(0, 2 * t + 1, [n, 1, 1], x.device);
-    const dx = randint(0, 2 * t + 1, [n, 1, 1], x.device);
+    const dy = randint(0, 2 * t + 1, [n, 1, 1], x.device, generator);
+    const dx = randint(0, 2 * t + 1, [n, 1, 1], x.device, generator);
     const rows = arange(0, h, 1, { dtype: 'int64', device: x.device }).reshape([1, h, 1]).add(dy);
     const cols = arange(0, w, 1, { dtype: 'int64', device: x.device }).reshape([1, 1, w]).add(dx);
     const index = rows.mul(pw).add(cols).reshape([n, 1, h * w]).expand([n, c, h * w]);
@@ -79,10 +81,10 @@ export function randomTranslate(x: Tensor, t: number): Tensor {
 }
 
 /** Zooms each image by its own factor in [lo, hi] about the centre. */
-export function randomScale(x: Tensor, [lo, hi]: [number, number]): Tensor {
+export function randomScale(x: Tensor, [lo, hi]: [number, number], generator?: Generator): Tensor {
   return tidy(() => {
     const [n, c, h, w] = x.shape;
-    const inv = rand([n], { device: x.device }).mul(hi - lo).add(lo).pow(-1);
+    const inv = rand([n], { device: x.device, generator }).mul(hi - lo).add(lo).pow(-1);
     const zero = zeros([n], { device: x.device });
     const theta = stack([stack([inv, zero, zero], 1), stack([zero, inv, zero], 1)], 1);
     return F.gridSample(x, F.affineGrid(theta, [n, c, h, w]), { padding: 'zeros' });
@@ -95,10 +97,10 @@ export function randomScale(x: Tensor, [lo, hi]: [number, number]): Tensor {
  * image by its own contrast, so on raw pixels it would undo the brightness
  * and contrast factors exactly (test/data.test.ts checks this).
  */
-export function colorJitter(x: Tensor, o: { brightness?: number; contrast?: number; saturation?: number }): Tensor {
+export function colorJitter(x: Tensor, o: { brightness?: number; contrast?: number; saturation?: number }, generator?: Generator): Tensor {
   return tidy(() => {
     const n = x.shape[0];
-    const factor = (v: number) => rand([n, 1, 1, 1], { device: x.device }).mul(2 * v).add(1 - v);
+    const factor = (v: number) => rand([n, 1, 1, 1], { device: x.device, generator }).mul(2 * v).add(1 - v);
     let y = x;
     if (o.brightness) y = y.mul(factor(o.brightness));
     if (o.contrast) {
@@ -113,19 +115,19 @@ export function colorJitter(x: Tensor, o: { brightness?: number; contrast?: numb
   });
 }
 
-/** Applies the enabled augmentations to a batch, after checking `o`; returns a new tensor. */
-export function augmentBatch(x: Tensor, o: AugmentOptions): Tensor {
-  return applyAugmentation(x, checkAugment(o));
+/** Applies the enabled augmentations to a batch, after checking `o`; returns a new tensor. Draws from `generator` if given. */
+export function augmentBatch(x: Tensor, o: AugmentOptions, generator?: Generator): Tensor {
+  return applyAugmentation(x, checkAugment(o), generator);
 }
 
 /** augmentBatch for options checked once already (trainModel's config), so that a step does no checking. */
-export function applyAugmentation(x: Tensor, o: AugmentOptions): Tensor {
+export function applyAugmentation(x: Tensor, o: AugmentOptions, generator?: Generator): Tensor {
   return tidy(() => {
     let y = x;
-    if (o.flip) y = randomFlip(y);
-    if (o.translate) y = randomTranslate(y, o.translate);
-    if (o.scale) y = randomScale(y, o.scale);
-    if (o.colorJitter) y = colorJitter(y, o.colorJitter);
+    if (o.flip) y = randomFlip(y, generator);
+    if (o.translate) y = randomTranslate(y, o.translate, generator);
+    if (o.scale) y = randomScale(y, o.scale, generator);
+    if (o.colorJitter) y = colorJitter(y, o.colorJitter, generator);
     return y === x ? x.clone() : y;
   });
 }

@@ -5,8 +5,9 @@
  */
 import { noGrad } from '../autograd';
 import { checkInteger, checkKeys, invalid } from '../check';
-import { manualSeed, ones, zeros } from '../creation';
+import { ones, zeros } from '../creation';
 import * as F from '../functional';
+import { Generator } from '../generator';
 import { InitName, initWeight } from '../init';
 import type { NativeLayer } from '../native';
 import { keep, tidy } from '../scope';
@@ -25,7 +26,7 @@ export interface BuildOptions {
   init?: InitName;
   /** Standard deviation for init 'gaussian'. */
   initStd?: number;
-  /** Seed for the initial weights (default 0); it seeds LibTorch's global generator, which your own random tensors draw from too. */
+  /** Seed for the initial weights (default 0), drawn from a generator of their own: LibTorch's global generator is left as it was. */
   seed?: number;
   /** Default 'cpu'. */
   device?: Device;
@@ -66,7 +67,7 @@ export class Network {
     this.shapes = inferShapes(spec, { classes: this.classes, inputChannels, inputSize: o.inputSize });
     const finalRelu = o.finalRelu ?? true;
     const lastWeighted = spec.layers.map((l) => l.kind === 'conv' || l.kind === 'fc').lastIndexOf(true);
-    manualSeed(checkInteger('seed', o.seed ?? 0, 0));
+    const generator = new Generator(checkInteger('seed', o.seed ?? 0, 0), this.device);
 
     const names = layerNames(spec);
     let inShape = [inputChannels];
@@ -79,7 +80,7 @@ export class Network {
       if (l.kind === 'conv' || l.kind === 'fc') {
         const wShape = l.kind === 'conv' ? [cout, cin, l.kernel, l.kernel] : [cout, cin];
         const w = this.param(`${name}.weight`, zeros(wShape, { device: this.device }));
-        initWeight(w, { init: o.init, std: o.initStd });
+        initWeight(w, { init: o.init, std: o.initStd, generator });
         if (l.batchNorm) {
           this.param(`${name}.bn.weight`, ones([cout], { device: this.device }));
           this.param(`${name}.bn.bias`, zeros([cout], { device: this.device }));
@@ -127,13 +128,14 @@ export class Network {
   /**
    * Class scores [N, classes] for images x [N, C, H, W], run op by op from
    * TypeScript; or, given `through`, the output of that layer (its index).
+   * When training, dropout draws from `generator` if given.
    */
-  forward(x: Tensor, training: boolean, through = this.layers.length - 1): Tensor {
+  forward(x: Tensor, training: boolean, through = this.layers.length - 1, generator?: Generator): Tensor {
     checkInteger('through', through, 0, this.layers.length - 1);
     return tidy(() => {
       let h = x;
       for (let i = 0; i <= through; i++) {
-        h = this.layerBeforeRelu(i, h, training);
+        h = this.layerBeforeRelu(i, h, training, generator);
         if (this.endsInRelu(i)) h = F.relu(h);
       }
       return h;
@@ -145,7 +147,7 @@ export class Network {
    * ReLU so that guided backpropagation (lib/visualize) can step back through
    * each part by its own rule.
    */
-  layerBeforeRelu(i: number, h: Tensor, training: boolean): Tensor {
+  layerBeforeRelu(i: number, h: Tensor, training: boolean, generator?: Generator): Tensor {
     const { spec: l, name } = this.layers[i];
     switch (l.kind) {
       case 'conv':
@@ -161,7 +163,7 @@ export class Network {
         h = F.avgPool2d(h, l.kernel, { stride: l.stride, padding: l.padding });
         break;
       case 'dropout':
-        h = F.dropout(h, l.p, training);
+        h = F.dropout(h, l.p, training, generator);
         break;
       case 'gap':
         h = F.globalAvgPool(h);

@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import { configureBackend, ensureDefaultThreads, requireDevice } from '../backend';
 import { checkBoolean, checkInteger, checkKeys, checkNumber, invalid } from '../check';
 import { manualSeed, randperm } from '../creation';
+import { Generator } from '../generator';
 import { applyAugmentation } from '../data/augment';
 import { Dataset, DATASET_CLASSES, DATASET_TITLES, loadCifar, TensorSplit } from '../data/dataset';
 import { crossEntropy } from '../functional';
@@ -130,9 +131,8 @@ export interface TrainHooks {
 }
 
 /**
- * The generator seed for one epoch: the whole RNG state of a run trained
- * alone is (seed, epoch). Runs in flight at once in one process share
- * LibTorch's global generator, so theirs interleave (README: reproduce).
+ * The generator seed for one epoch: the whole RNG state of a run is
+ * (seed, epoch), so a resumed run draws what an uninterrupted one would.
  */
 export function epochSeed(seed: number, epoch: number): number {
   return seed * 100003 + epoch + 1;
@@ -207,7 +207,13 @@ export async function trainModel(config: TrainConfig, hooks: TrainHooks = {}): P
     network = buildNetwork(spec, { classes: hooks.classes ?? dataset.classes, finalRelu: c.finalRelu, init: c.init, seed: c.seed, device: c.device, channelsLast: c.channelsLast });
     hooks.prepare?.(network, dataset);
     sgd = new SGD(network.parameterList(), { momentum: c.momentum, weightDecay: c.weightDecay });
-    net = createNativeNet(network, sgd, c, hooks.lrScale);
+    // The run's shuffles, augmentations and dropout masks come from a generator
+    // of its own, so that runs trained at once in one process draw what each
+    // would draw alone. A captured CUDA graph's dropout can draw only from the
+    // global generator (native/net.cc): with cudaGraph that one is seeded per
+    // epoch too, and is shared with whatever else runs in the process.
+    const generator = new Generator(0, c.device);
+    net = createNativeNet(network, sgd, c, hooks.lrScale, c.cudaGraph ? undefined : generator);
     // 3. resume
     let history: EpochRecord[] = [];
     let startEpoch = 0;
@@ -233,8 +239,9 @@ export async function trainModel(config: TrainConfig, hooks: TrainHooks = {}): P
     const lastEpoch = Math.min(c.epochs, hooks.stopAfterEpoch ?? c.epochs);
     for (let epoch = startEpoch; epoch < lastEpoch && !stalled && !diverged; epoch++) {
       const t0 = Date.now();
-      manualSeed(epochSeed(c.seed, epoch));
-      const order = randperm(train.count, c.device);
+      generator.manualSeed(epochSeed(c.seed, epoch));
+      if (c.cudaGraph) manualSeed(epochSeed(c.seed, epoch));
+      const order = randperm(train.count, c.device, generator);
       const sums = { loss: 0, correct: 0, seen: 0 };
       const take = (m: NativeMetrics) => {
         if (m.graph) graph = m.graph;
@@ -250,10 +257,10 @@ export async function trainModel(config: TrainConfig, hooks: TrainHooks = {}): P
           lr = learningRate(epoch + step / steps, { name: c.schedule, baseLr: c.lr, epochs: c.epochs, warmupEpochs: c.warmupEpochs });
           const start = step * c.batchSize;
           const len = Math.min(c.batchSize, train.count - start);
-          const [xb, yb] = batch(train, order, start, len, c.augment || null);
+          const [xb, yb] = batch(train, order, start, len, c.augment || null, generator);
           try {
             if (c.engine === 'native') await native().net_train_step(net, xb.handle, yb.handle, lr);
-            else take(await typescriptStep(network, sgd, xb, yb, lr, c.labelSmoothing));
+            else take(await typescriptStep(network, sgd, xb, yb, lr, c.labelSmoothing, generator));
           } finally {
             xb.dispose();
             yb.dispose();
@@ -304,16 +311,17 @@ export async function trainModel(config: TrainConfig, hooks: TrainHooks = {}): P
 }
 
 /** One mini-batch, gathered on the device, augmented if asked. */
-function batch(split: TensorSplit, order: Tensor, start: number, len: number, augment: ResolvedConfig['augment'] | null): [Tensor, Tensor] {
+function batch(split: TensorSplit, order: Tensor, start: number, len: number, augment: ResolvedConfig['augment'] | null, generator: Generator): [Tensor, Tensor] {
   return tidy(() => {
     const idx = order.narrow(0, start, len);
     const x = split.x.indexSelect(0, idx);
-    return [augment ? applyAugmentation(x, augment) : x, split.y.indexSelect(0, idx)] as [Tensor, Tensor];
+    return [augment ? applyAugmentation(x, augment, generator) : x, split.y.indexSelect(0, idx)] as [Tensor, Tensor];
   });
 }
 
 export function createNativeNet(
   network: Network, sgd: SGD | null, c: Pick<ResolvedConfig, 'momentum' | 'weightDecay' | 'labelSmoothing' | 'channelsLast' | 'precision'> & { cudaGraph?: boolean; cudaStream?: boolean; foreachSgd?: boolean; fuseConvRelu?: boolean }, lrScale?: (name: string) => number,
+  generator?: Generator,
 ): NativeNet {
   const params = network.parameterList();
   // Without an optimiser (evaluation only) the net gets no momentum buffers and refuses to train.
@@ -327,6 +335,7 @@ export function createNativeNet(
     cudaStream: Boolean(c.cudaStream),
     foreachSgd: Boolean(c.foreachSgd),
     fuseConvRelu: Boolean(c.fuseConvRelu),
+    generator: generator?.handle,
   });
 }
 
@@ -337,10 +346,10 @@ async function evaluateNative(net: NativeNet, split: TensorSplit, batchSize: num
 }
 
 /** The same step, op by op from TypeScript (for parity checks and custom code). */
-async function typescriptStep(network: Network, sgd: SGD, x: Tensor, y: Tensor, lr: number, labelSmoothing: number): Promise<NativeMetrics> {
+async function typescriptStep(network: Network, sgd: SGD, x: Tensor, y: Tensor, lr: number, labelSmoothing: number, generator: Generator): Promise<NativeMetrics> {
   const m = tidy(() => {
     sgd.zeroGrad();
-    const logits = network.forward(x, true);
+    const logits = network.forward(x, true, undefined, generator);
     const loss = crossEntropy(logits, y, { labelSmoothing });
     loss.backward();
     sgd.step(lr);
