@@ -217,6 +217,7 @@ function child(seed, calls, logFile) {
   };
 
   const describe = (v) => {
+    if (v instanceof addon.NativeGenerator) return 'Generator';
     if (v && typeof v === 'object' && typeof v.isDisposed === 'function') {
       if (v.isDisposed()) return 'Tensor(disposed)';
       try { const i = addon.tensor_info(v); return `Tensor(${i.dtype}[${i.shape}]${i.requiresGrad ? ' grad' : ''})`; } catch { return 'Tensor(?)'; }
@@ -224,7 +225,7 @@ function child(seed, calls, logFile) {
     if (typeof v === 'bigint') return `${v}n`;
     if (typeof v === 'symbol' || typeof v === 'function') return String(v);
     if (ArrayBuffer.isView(v)) return `${v.constructor.name}(${v.byteLength} bytes)`;
-    try { return JSON.stringify(v, (k, x) => (typeof x === 'number' && !Number.isFinite(x) ? String(x) : x && typeof x === 'object' && typeof x.isDisposed === 'function' ? 'Tensor' : typeof x === 'bigint' ? `${x}n` : x)) ?? String(v); } catch { return String(v); }
+    try { return JSON.stringify(v, (k, x) => (typeof x === 'number' && !Number.isFinite(x) ? String(x) : x && typeof x === 'object' && typeof x.isDisposed === 'function' ? 'Tensor' : x instanceof addon.NativeGenerator ? 'Generator' : typeof x === 'bigint' ? `${x}n` : x)) ?? String(v); } catch { return String(v); }
   };
 
   /** Keeps what a call returned, to be disposed with the rest. */

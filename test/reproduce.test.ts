@@ -98,15 +98,41 @@ test('a crash between runs (mid-grid), then the same command, gives the same res
   expect(fs.existsSync(path.join(out, 'figures', 'summary.png'))).toBe(true);
 });
 
-test('a torn last line in runs.jsonl (a kill mid-append) is ignored and the run redone', async () => {
+test('a torn last line in runs.jsonl (a kill mid-append) is skipped with a warning and the run redone', async () => {
   const out = tmp();
   await reproduce('tiny', { ...TINY, models: ['strided-cnn-a'] }, { out });
   const journal = path.join(out, 'runs.jsonl');
   const lines = fs.readFileSync(journal, 'utf8').trim().split('\n');
   fs.writeFileSync(journal, `${lines.slice(0, -1).join('\n')}\n${lines[lines.length - 1].slice(0, 50)}`);
-  const again = await reproduce('tiny', { ...TINY, models: ['strided-cnn-a'] }, { out });
-  expect(rowsOf(again.summary)).toEqual(rowsOf(reference).filter((r) => r.label === 'Strided-CNN-A'));
-  expect(readJournal(journal)).toHaveLength(lines.length);
+  const warn = jest.spyOn(process, 'emitWarning').mockImplementation(() => undefined);
+  let again: Awaited<ReturnType<typeof reproduce>> | undefined;
+  try {
+    again = await reproduce('tiny', { ...TINY, models: ['strided-cnn-a'] }, { out });
+    const journalWarnings = () => warn.mock.calls.filter((c) => (c[1] as unknown) === 'AllcnnJournalWarning').map((c) => c[0]);
+    expect(journalWarnings()).toEqual([`${journal}: line ${lines.length} is not a whole record (an append cut short by a kill?): removed, and the run is trained again`]);
+    warn.mockClear();
+    expect(readJournal(journal)).toHaveLength(lines.length);
+    expect(journalWarnings()).toEqual([]); // the torn line is gone: later reads are clean
+  } finally {
+    warn.mockRestore();
+  }
+  expect(rowsOf(again!.summary)).toEqual(rowsOf(reference).filter((r) => r.label === 'Strided-CNN-A'));
+});
+
+test('readJournal without repair (allcnn report) skips torn lines, says which, and leaves the file as it is', () => {
+  const journal = path.join(tmp(), 'runs.jsonl');
+  const text = '{"id":"a"}\n{"id":"b\n{"id":"c"}\n{"id\n';
+  fs.writeFileSync(journal, text);
+  const warn = jest.spyOn(process, 'emitWarning').mockImplementation(() => undefined);
+  try {
+    expect(readJournal(journal).map((r) => r.id)).toEqual(['a', 'c']);
+    expect(warn).toHaveBeenCalledWith(`${journal}: lines 2, 4 are not whole records (an append cut short by a kill?): skipped; resuming the experiment trains those runs again`, 'AllcnnJournalWarning');
+    expect(fs.readFileSync(journal, 'utf8')).toBe(text);
+    expect(readJournal(journal, { repair: true })).toHaveLength(2);
+    expect(fs.readFileSync(journal, 'utf8')).toBe('{"id":"a"}\n{"id":"c"}\n');
+  } finally {
+    warn.mockRestore();
+  }
 });
 
 test('an experiment resumes with another --concurrency: it changes how runs are scheduled, not what they compute', async () => {

@@ -2,7 +2,8 @@
  * runs.jsonl: the append-only log of finished runs. A line is appended (and
  * fsynced) only when a run has finished, so a kill at any moment loses at
  * most the run in progress, which resumes from its own checkpoint. A torn
- * last line (a kill mid-append) is ignored and overwritten cleanly.
+ * last line (a kill mid-append) is skipped with a warning, and removed when
+ * the experiment resumes.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -57,16 +58,35 @@ export function readExperiment(file: string): { options?: Record<string, unknown
   return readJsonFile(file, 'allcnn writes it whole, so something else changed it: restore it, or pass another --out (--name) to start afresh') as { options?: Record<string, unknown> };
 }
 
-export function readJournal(file: string): RunRecord[] {
+/**
+ * The finished runs' records. A line that does not parse (an append cut
+ * short by a kill) is skipped with a warning: its run counts as not done.
+ * With `repair` (an experiment about to resume, which trains that run again)
+ * the file is rewritten without it, so that it is reported only once.
+ */
+export function readJournal(file: string, o: { repair?: boolean } = {}): RunRecord[] {
   if (!fs.existsSync(file)) return [];
   const out: RunRecord[] = [];
-  for (const line of fs.readFileSync(file, 'utf8').split('\n')) {
-    if (!line.trim()) continue;
+  const whole: string[] = [];
+  const torn: number[] = [];
+  fs.readFileSync(file, 'utf8').split('\n').forEach((line, i) => {
+    if (!line.trim()) return;
     try {
       out.push(JSON.parse(line));
+      whole.push(line);
     } catch {
-      // a torn line from an interrupted append: the run will simply be redone
+      torn.push(i + 1);
     }
+  });
+  if (torn.length) {
+    const lines = `line${torn.length > 1 ? 's' : ''} ${torn.join(', ')}`;
+    process.emitWarning(
+      o.repair
+        ? `${file}: ${lines} ${torn.length > 1 ? 'are not whole records' : 'is not a whole record'} (an append cut short by a kill?): removed, and the run${torn.length > 1 ? 's are' : ' is'} trained again`
+        : `${file}: ${lines} ${torn.length > 1 ? 'are not whole records' : 'is not a whole record'} (an append cut short by a kill?): skipped; resuming the experiment trains ${torn.length > 1 ? 'those runs' : 'that run'} again`,
+      'AllcnnJournalWarning',
+    );
+    if (o.repair) writeFileAtomic(file, whole.map((l) => `${l}\n`).join(''));
   }
   return out;
 }

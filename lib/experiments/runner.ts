@@ -100,7 +100,7 @@ export async function reproduce(name: string, o: ReproduceOptions, where: { out:
     throw err;
   }
   const journal = path.join(where.out, 'runs.jsonl');
-  const done = new Map(readJournal(journal).map((r) => [r.id, r]));
+  const done = new Map(readJournal(journal, { repair: true }).map((r) => [r.id, r]));
   const reusedRuns = done.size;
   const pool = new Pool(o.concurrency, hooks.signal);
   let trainedImages = 0;

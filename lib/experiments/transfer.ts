@@ -201,7 +201,7 @@ export async function reproduceTransfer(
   pre.dispose();
   claimFolder(where.out, o, { data10: where.data10, data100: where.data100 });
   const journal = path.join(where.out, 'runs.jsonl');
-  const done = new Map(readJournal(journal).map((r) => [r.id, r as TransferRecord]));
+  const done = new Map(readJournal(journal, { repair: true }).map((r) => [r.id, r as TransferRecord]));
   let reusedRuns = 0;
   const prep = o.prep ?? pre.config?.prep ?? 'zca';
 
