@@ -45,16 +45,12 @@ ALLCNN_OP(generator_create) {
   uint64_t seed = static_cast<uint64_t>(a.int64(0));
   torch::Device device = a.device(1);
   at::Generator g;
-  if (device.is_cpu()) {
-    g = at::detail::createCPUGenerator(seed);
-  } else {
+  if (device.is_cpu()) g = at::detail::createCPUGenerator(seed);
 #ifdef ALLCNN_WITH_CUDA
-    // A CUDA generator belongs to one device: "cuda" (index -1) means the current one.
-    g = at::cuda::detail::createCUDAGenerator(device.index());
-#else
-    a.fail(1, "\"cpu\": this addon was built without CUDA");
+  // A CUDA generator belongs to one device: "cuda" (index -1) means the current one.
+  if (device.is_cuda()) g = at::cuda::detail::createCUDAGenerator(device.index());
 #endif
-  }
+  if (!g.defined()) a.fail(1, "\"cpu\" or a CUDA device");
   Seed(g, seed);
   return GeneratorHandle::ctor->New({Napi::External<at::Generator>::New(a.env(), &g)});
 }
