@@ -109,7 +109,7 @@ test('a torn last line in runs.jsonl (a kill mid-append) is skipped with a warni
   try {
     again = await reproduce('tiny', { ...TINY, models: ['strided-cnn-a'] }, { out });
     const journalWarnings = () => warn.mock.calls.filter((c) => (c[1] as unknown) === 'AllcnnJournalWarning').map((c) => c[0]);
-    expect(journalWarnings()).toEqual([`${journal}: line ${lines.length} is not a whole record (an append cut short by a kill?): removed, and the run is trained again`]);
+    expect(journalWarnings()).toEqual([`${journal}: line ${lines.length} is not a whole record (an append cut short by a kill?): removed, and its run is trained again`]);
     warn.mockClear();
     expect(readJournal(journal)).toHaveLength(lines.length);
     expect(journalWarnings()).toEqual([]); // the torn line is gone: later reads are clean
@@ -126,7 +126,7 @@ test('readJournal without repair (allcnn report) skips torn lines, says which, a
   const warn = jest.spyOn(process, 'emitWarning').mockImplementation(() => undefined);
   try {
     expect(readJournal(journal).map((r) => r.id)).toEqual(['a', 'c']);
-    expect(warn).toHaveBeenCalledWith(`${journal}: lines 2, 4 are not whole records (an append cut short by a kill?): skipped; resuming the experiment trains those runs again`, 'AllcnnJournalWarning');
+    expect(warn).toHaveBeenCalledWith(`${journal}: lines 2, 4 are not whole records (an append cut short by a kill?): skipped; resuming the experiment trains their runs again`, 'AllcnnJournalWarning');
     expect(fs.readFileSync(journal, 'utf8')).toBe(text);
     expect(readJournal(journal, { repair: true })).toHaveLength(2);
     expect(fs.readFileSync(journal, 'utf8')).toBe('{"id":"a"}\n{"id":"c"}\n');

@@ -79,13 +79,10 @@ export function readJournal(file: string, o: { repair?: boolean } = {}): RunReco
     }
   });
   if (torn.length) {
-    const lines = `line${torn.length > 1 ? 's' : ''} ${torn.join(', ')}`;
-    process.emitWarning(
-      o.repair
-        ? `${file}: ${lines} ${torn.length > 1 ? 'are not whole records' : 'is not a whole record'} (an append cut short by a kill?): removed, and the run${torn.length > 1 ? 's are' : ' is'} trained again`
-        : `${file}: ${lines} ${torn.length > 1 ? 'are not whole records' : 'is not a whole record'} (an append cut short by a kill?): skipped; resuming the experiment trains ${torn.length > 1 ? 'those runs' : 'that run'} again`,
-      'AllcnnJournalWarning',
-    );
+    const one = torn.length === 1;
+    const which = one ? `line ${torn[0]} is not a whole record` : `lines ${torn.join(', ')} are not whole records`;
+    const then = o.repair ? `removed, and ${one ? 'its run is' : 'their runs are'} trained again` : `skipped; resuming the experiment trains ${one ? 'its run' : 'their runs'} again`;
+    process.emitWarning(`${file}: ${which} (an append cut short by a kill?): ${then}`, 'AllcnnJournalWarning');
     if (o.repair) writeFileAtomic(file, whole.map((l) => `${l}\n`).join(''));
   }
   return out;
