@@ -35,7 +35,7 @@ export function reproduceCommand(): Command {
     .option('--lr-selection <mode>', 'full (every rate to the end) or probe (short prefixes, best continued)', oneOf('--lr-selection', ['full', 'probe']))
     .option('--probe-epochs <n>', 'epochs of each learning-rate probe', int('--probe-epochs', 1))
     .option('--extras <list>', `extra rows after Table 3: ${EXTRAS.join(',')} (or "none"); default augment,ablations (cifar100 reads --data100)`, (v: string) => (v === 'none' ? [] : list('--extras', oneOf('--extras', EXTRAS))(v)))
-    .option('--concurrency <n>', 'runs trained at once on the device', int('--concurrency', 1))
+    .option('--concurrency <n>', 'runs trained at once on the device (for a GPU: on a CPU they only share the cores); the results are the same', int('--concurrency', 1))
     .option('--seeds <n>', `train each Table 3 network at its chosen rate with n seeds (the rate is chosen on the first; with --preset transfer, every transfer run); its row is their mean ± sd (default 1, as the paper)`, int('--seeds', 1, MAX_SEEDS))
     .option('--max-restarts <n>', 'restarts of a stalled run, each with the next seed', int('--max-restarts', 0))
     .option('--precision <p>', 'fp32, bf16 or fp16', oneOf('--precision', PRECISIONS))
