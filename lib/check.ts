@@ -9,6 +9,8 @@ export function describe(value: unknown): string {
   if (typeof value === 'string') return `"${value}" of type string`;
   if (Array.isArray(value)) return `[${value.slice(0, 8).map(String).join(', ')}${value.length > 8 ? ', ...' : ''}] of type array`;
   if (value !== null && typeof value === 'object') return `${value.constructor?.name ?? 'object'} of type object`;
+  // Not String(value): that is a function's whole source.
+  if (typeof value === 'function') return `${value.name || 'an anonymous function'} of type function`;
   return `${String(value)} of type ${value === null ? 'null' : typeof value}`;
 }
 

@@ -1,7 +1,7 @@
 /** Tensor creation: constants, ranges, random values and TypedArray input. */
-import { checkInteger, checkNumber, checkShape, invalid } from './check';
+import { checkInteger, checkKeys, checkNumber, checkShape, invalid } from './check';
 import { Generator, generatorHandle } from './generator';
-import { native } from './native';
+import { native, NativeGenerator } from './native';
 import { checkDevice, checkDtype, Device, DType, Tensor, wrap } from './tensor';
 
 export interface CreateOptions {
@@ -20,6 +20,13 @@ function opts(o: CreateOptions = {}): [string, string] {
   return [checkDtype('dtype', o.dtype ?? 'float32'), checkDevice('device', o.device ?? 'cpu')];
 }
 
+/** The options of rand and randn, checked: a misspelt `generator` would draw from the global generator unnoticed. */
+function randomOpts(o: RandomOptions = {}): [string, string, NativeGenerator | undefined] {
+  if (o instanceof Generator) throw invalid('options', 'an options object: pass a generator as { generator }', o);
+  checkKeys('options', o, ['dtype', 'device', 'generator']);
+  return [...opts(o), generatorHandle('options.generator', o.generator)];
+}
+
 export const zeros = (shape: number[], o?: CreateOptions): Tensor => wrap(native().tensor_zeros(checkShape('shape', shape), ...opts(o)));
 export const ones = (shape: number[], o?: CreateOptions): Tensor => wrap(native().tensor_ones(checkShape('shape', shape), ...opts(o)));
 /** Uninitialised memory: fill it before reading. */
@@ -27,11 +34,9 @@ export const empty = (shape: number[], o?: CreateOptions): Tensor => wrap(native
 export const full = (shape: number[], value: number, o?: CreateOptions): Tensor =>
   wrap(native().tensor_full(checkShape('shape', shape), checkNumber('value', value), ...opts(o)));
 /** Uniform on [0, 1). */
-export const rand = (shape: number[], o?: RandomOptions): Tensor =>
-  wrap(native().tensor_rand(checkShape('shape', shape), ...opts(o), generatorHandle('generator', o?.generator)));
+export const rand = (shape: number[], o?: RandomOptions): Tensor => wrap(native().tensor_rand(checkShape('shape', shape), ...randomOpts(o)));
 /** Standard normal. */
-export const randn = (shape: number[], o?: RandomOptions): Tensor =>
-  wrap(native().tensor_randn(checkShape('shape', shape), ...opts(o), generatorHandle('generator', o?.generator)));
+export const randn = (shape: number[], o?: RandomOptions): Tensor => wrap(native().tensor_randn(checkShape('shape', shape), ...randomOpts(o)));
 
 /** [start, end) in steps of `step`, as torch.arange. */
 export function arange(start: number, end: number, step = 1, o?: CreateOptions): Tensor {

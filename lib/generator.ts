@@ -9,23 +9,33 @@ import { checkInteger, invalid } from './check';
 import { native, NativeGenerator } from './native';
 import { checkDevice, Device } from './tensor';
 
+// Each Generator's native generator, out of reach of user code: a forged
+// Generator (Object.create(Generator.prototype)) has none, and nothing can
+// swap one for null, which the native side would take for "the global one".
+const handles = new WeakMap<Generator, NativeGenerator>();
+
+/**
+ * A random generator for draws on one device, seeded like LibTorch's global
+ * generator: `new Generator(s)` draws what the global generator draws after
+ * `manualSeed(s)`. LibTorch's CPU generator keeps only a seed's low 32 bits,
+ * so on the CPU seeds 0 and 2^32 draw the same numbers. Given for a tensor on
+ * another device, an op throws. A generator holds a few KB of native memory
+ * (the CPU one, its Mersenne Twister state), freed by the GC: it has no
+ * dispose().
+ */
 export class Generator {
   readonly device: Device;
-  /** @internal */
-  readonly handle: NativeGenerator;
 
-  /**
-   * A generator for draws on `device`, seeded with `seed`. It draws what the
-   * global generator draws after `manualSeed(seed)`.
-   */
   constructor(seed = 0, device: Device = 'cpu') {
     this.device = checkDevice('device', device);
-    this.handle = native().generator_create(checkSeed(seed), this.device);
+    handles.set(this, native().generator_create(checkSeed(seed), this.device));
   }
 
   /** Restarts the generator's sequence from `seed`. */
   manualSeed(seed: number): this {
-    native().generator_manual_seed(this.handle, checkSeed(seed));
+    const handle = handles.get(this);
+    if (!handle) throw invalid('manualSeed', 'a Generator made by new Generator(seed, device)', this);
+    native().generator_manual_seed(handle, checkSeed(seed));
     return this;
   }
 }
@@ -34,9 +44,16 @@ function checkSeed(seed: number): number {
   return checkInteger('seed', seed, 0, Number.MAX_SAFE_INTEGER);
 }
 
-/** The native generator of an optional `generator` argument. */
+/** The native generator of an optional `generator` argument (checked). */
 export function generatorHandle(name: string, generator: unknown): NativeGenerator | undefined {
   if (generator === undefined) return undefined;
-  if (!(generator instanceof Generator)) throw invalid(name, 'a Generator (new Generator(seed, device))', generator);
-  return generator.handle;
+  const handle = generator instanceof Generator ? handles.get(generator) : undefined;
+  if (!handle) throw invalid(name, 'a Generator (new Generator(seed, device))', generator);
+  return handle;
+}
+
+/** Checks an optional `generator` argument where it may not be used at once (it is used only if some draw happens). */
+export function checkGenerator(name: string, generator: unknown): Generator | undefined {
+  generatorHandle(name, generator);
+  return generator as Generator | undefined;
 }

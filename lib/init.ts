@@ -3,9 +3,9 @@
  * with zero biases is the default (the seed report found it better than
  * Kaiming). Fans count the receptive field: fan_in = Cin*k*k, fan_out = Cout*k*k.
  */
-import { checkOneOf } from './check';
+import { checkKeys, checkOneOf, invalid } from './check';
 import { noGrad } from './autograd';
-import type { Generator } from './generator';
+import { checkGenerator, Generator } from './generator';
 import type { Tensor } from './tensor';
 
 export const INITS = ['xavier-uniform', 'xavier-normal', 'kaiming-uniform', 'kaiming-normal', 'gaussian'] as const;
@@ -28,9 +28,11 @@ export function fans(shape: number[]): { fanIn: number; fanOut: number } {
 
 /** Fills `weight` in place following `o.init`, from `o.generator` or else LibTorch's global generator (seed it first). */
 export function initWeight(weight: Tensor, o: InitOptions = {}): void {
+  if (o instanceof Generator) throw invalid('options', 'an options object: pass a generator as { generator }', o);
+  checkKeys('options', o, ['init', 'std', 'generator']);
   const init = checkOneOf('init', o.init ?? 'xavier-uniform', INITS);
   const { fanIn, fanOut } = fans(weight.shape);
-  const g = o.generator;
+  const g = checkGenerator('options.generator', o.generator);
   noGrad(() => {
     switch (init) {
       case 'xavier-uniform': {

@@ -44,6 +44,14 @@ class RandomDraw {
   std::shared_lock<std::shared_mutex> lock_{RandomLock()};
 };
 
+// What the addon keeps per JS environment: the main thread and each worker
+// thread load it apart, and a class made in one cannot be used in another.
+struct AddonData {
+  Napi::FunctionReference tensorCtor, netCtor, generatorCtor;
+};
+// Made by TensorHandle::Init, the first of the Init calls.
+AddonData& Data(Napi::Env env);
+
 // A JS object owning one torch::Tensor. dispose() frees it at once; the
 // destructor (run by the GC) is only a safety net.
 class TensorHandle : public Napi::ObjectWrap<TensorHandle> {

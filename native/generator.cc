@@ -15,10 +15,9 @@ namespace {
 
 class GeneratorHandle : public Napi::ObjectWrap<GeneratorHandle> {
  public:
-  static Napi::FunctionReference* ctor;
   static void Init(Napi::Env env, Napi::Object exports) {
     Napi::Function f = DefineClass(env, "NativeGenerator", {});
-    ctor = new Napi::FunctionReference(Napi::Persistent(f));
+    Data(env).generatorCtor = Napi::Persistent(f);
     exports.Set("NativeGenerator", f);
   }
   explicit GeneratorHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<GeneratorHandle>(info) {
@@ -30,7 +29,6 @@ class GeneratorHandle : public Napi::ObjectWrap<GeneratorHandle> {
   }
   at::Generator generator;
 };
-Napi::FunctionReference* GeneratorHandle::ctor = nullptr;
 
 // Seeds as torch::manual_seed does, so that a generator seeded with s draws
 // what the global generator draws after manual_seed(s). A generator may be
@@ -52,7 +50,7 @@ ALLCNN_OP(generator_create) {
 #endif
   if (!g.defined()) a.fail(1, "\"cpu\" or a CUDA device");
   Seed(g, seed);
-  return GeneratorHandle::ctor->New({Napi::External<at::Generator>::New(a.env(), &g)});
+  return Data(a.env()).generatorCtor.New({Napi::External<at::Generator>::New(a.env(), &g)});
 }
 
 // generator_manual_seed(generator, seed)
@@ -67,7 +65,7 @@ ALLCNN_OP(generator_manual_seed) {
 }  // namespace
 
 bool UnwrapGenerator(Napi::Env env, const Napi::Value& v, at::Generator* out) {
-  if (!v.IsObject() || !v.As<Napi::Object>().InstanceOf(GeneratorHandle::ctor->Value())) return false;
+  if (!v.IsObject() || !v.As<Napi::Object>().InstanceOf(Data(env).generatorCtor.Value())) return false;
   // A forged object (Object.create(NativeGenerator.prototype)) passes instanceof but wraps nothing.
   void* wrapped = nullptr;
   if (napi_unwrap(env, v, &wrapped) != napi_ok || wrapped == nullptr) return false;

@@ -3,6 +3,7 @@
 
 #include <cmath>
 #include <map>
+#include <mutex>
 #include <unordered_map>
 
 namespace allcnn {
@@ -12,15 +13,15 @@ struct DeviceCount {
   int64_t tensors = 0;
   int64_t bytes = 0;
 };
-// Only touched on the JS thread (handles are made and freed there).
+// Counts for the whole process, which worker threads share: under LiveLock.
 std::map<std::string, DeviceCount>& Live() {
   static std::map<std::string, DeviceCount> live;
   return live;
 }
-
-struct InstanceData {
-  Napi::FunctionReference tensorCtor;
-};
+std::mutex& LiveLock() {
+  static std::mutex lock;
+  return lock;
+}
 
 int64_t TensorBytes(const torch::Tensor& t) {
   return static_cast<int64_t>(t.numel()) * static_cast<int64_t>(t.element_size());
@@ -28,25 +29,24 @@ int64_t TensorBytes(const torch::Tensor& t) {
 
 }  // namespace
 
+AddonData& Data(Napi::Env env) { return *env.GetInstanceData<AddonData>(); }
+
 void TensorHandle::Init(Napi::Env env, Napi::Object exports) {
   Napi::Function ctor = DefineClass(env, "NativeTensor",
                                     {InstanceMethod("dispose", &TensorHandle::Dispose),
                                      InstanceMethod("isDisposed", &TensorHandle::IsDisposed)});
-  auto* data = new InstanceData{Napi::Persistent(ctor)};
-  env.SetInstanceData(data);
+  env.SetInstanceData(new AddonData{});
+  Data(env).tensorCtor = Napi::Persistent(ctor);
   exports.Set("NativeTensor", ctor);
 }
 
 Napi::Object TensorHandle::Wrap(Napi::Env env, torch::Tensor tensor) {
   if (!tensor.defined()) throw std::runtime_error("internal: wrapping an undefined tensor");
-  auto* data = env.GetInstanceData<InstanceData>();
-  return data->tensorCtor.New({Napi::External<torch::Tensor>::New(env, &tensor)});
+  return Data(env).tensorCtor.New({Napi::External<torch::Tensor>::New(env, &tensor)});
 }
 
 bool TensorHandle::IsHandle(Napi::Env env, const Napi::Value& value) {
-  if (!value.IsObject()) return false;
-  auto* data = env.GetInstanceData<InstanceData>();
-  return value.As<Napi::Object>().InstanceOf(data->tensorCtor.Value());
+  return value.IsObject() && value.As<Napi::Object>().InstanceOf(Data(env).tensorCtor.Value());
 }
 
 TensorHandle::TensorHandle(const Napi::CallbackInfo& info)
@@ -59,9 +59,12 @@ TensorHandle::TensorHandle(const Napi::CallbackInfo& info)
   tensor_ = std::move(*info[0].As<Napi::External<torch::Tensor>>().Data());
   bytes_ = TensorBytes(tensor_);
   device_ = tensor_.device().str();
-  auto& c = Live()[device_];
-  c.tensors += 1;
-  c.bytes += bytes_;
+  {
+    std::lock_guard<std::mutex> lock(LiveLock());
+    auto& c = Live()[device_];
+    c.tensors += 1;
+    c.bytes += bytes_;
+  }
   // Tell V8 roughly how much memory this small object holds, so that the GC
   // (the safety net) runs before host memory fills. GPU bytes are not host
   // memory and are left out.
@@ -70,9 +73,12 @@ TensorHandle::TensorHandle(const Napi::CallbackInfo& info)
 
 void TensorHandle::Release(Napi::Env env) {
   if (!tensor_.defined()) return;
-  auto& c = Live()[device_];
-  c.tensors -= 1;
-  c.bytes -= bytes_;
+  {
+    std::lock_guard<std::mutex> lock(LiveLock());
+    auto& c = Live()[device_];
+    c.tensors -= 1;
+    c.bytes -= bytes_;
+  }
   if (tensor_.device().is_cpu()) Napi::MemoryManagement::AdjustExternalMemory(env, -bytes_);
   tensor_.reset();
 }
@@ -90,6 +96,7 @@ Napi::Value TensorHandle::IsDisposed(const Napi::CallbackInfo& info) {
 
 Napi::Object MemoryStats(Napi::Env env) {
   Napi::Object out = Napi::Object::New(env);
+  std::lock_guard<std::mutex> lock(LiveLock());
   for (const auto& [device, c] : Live()) {
     Napi::Object o = Napi::Object::New(env);
     o.Set("tensors", Napi::Number::New(env, static_cast<double>(c.tensors)));

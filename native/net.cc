@@ -15,10 +15,9 @@ namespace {
 
 class NetHandle : public Napi::ObjectWrap<NetHandle> {
  public:
-  static Napi::FunctionReference* ctor;
   static void Init(Napi::Env env, Napi::Object exports) {
     Napi::Function f = DefineClass(env, "NativeNet", {});
-    ctor = new Napi::FunctionReference(Napi::Persistent(f));
+    Data(env).netCtor = Napi::Persistent(f);
     exports.Set("NativeNet", f);
   }
   explicit NetHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NetHandle>(info) {
@@ -29,10 +28,9 @@ class NetHandle : public Napi::ObjectWrap<NetHandle> {
   }
   std::unique_ptr<Net> net;
 };
-Napi::FunctionReference* NetHandle::ctor = nullptr;
 
 Net& GetNet(const Args& a, size_t i) {
-  if (!a.raw(i).IsObject() || !a.raw(i).As<Napi::Object>().InstanceOf(NetHandle::ctor->Value())) {
+  if (!a.raw(i).IsObject() || !a.raw(i).As<Napi::Object>().InstanceOf(Data(a.env()).netCtor.Value())) {
     a.fail(i, "a native network (from net_create)");
   }
   void* wrapped = nullptr;
@@ -159,7 +157,7 @@ ALLCNN_OP(net_create) {
     // A capture registers only CUDA's default generator with the graph.
     if (net->generator) a.fail(4, "options with cudaGraph or a generator, not both: a captured step draws from the global generator");
   }
-  return NetHandle::ctor->New({Napi::External<Net>::New(a.env(), net.release())});
+  return Data(a.env()).netCtor.New({Napi::External<Net>::New(a.env(), net.release())});
 }
 
 // net_forward(net, x, training): logits (autograd follows the usual grad mode).

@@ -4,10 +4,11 @@
  * once in one process compute what each computes alone.
  */
 import { Dataset, loadCifar10 } from '../lib/data/dataset';
-import { applyAugmentation } from '../lib/data/augment';
+import { applyAugmentation, augmentBatch } from '../lib/data/augment';
 import { manualSeed, ones, rand, randint, randn, randperm, zeros } from '../lib/creation';
 import * as F from '../lib/functional';
 import { Generator } from '../lib/generator';
+import { initWeight } from '../lib/init';
 import { buildNetwork } from '../lib/model/network';
 import { native } from '../lib/native';
 import { tidy } from '../lib/scope';
@@ -66,13 +67,28 @@ test('augmentation draws from the generator it is given', () => {
 });
 
 test('a bad generator argument is refused with a message that says what to pass', () => {
-  expect(() => rand([2], { generator: {} as never })).toThrow('Expected a Generator (new Generator(seed, device)) for generator');
+  const g = new Generator(1);
+  expect(() => rand([2], { generator: {} as never })).toThrow('Expected a Generator (new Generator(seed, device)) for options.generator');
+  // Given the wrong way, it would otherwise draw from the global generator unnoticed.
+  expect(() => rand([2], g as never)).toThrow('Expected an options object: pass a generator as { generator } for options but received Generator of type object');
+  expect(() => randn([2], { generater: g } as never)).toThrow('Expected one of dtype, device, generator for options key but received "generater"');
+  expect(() => initWeight(zeros([2, 2]), g as never)).toThrow('pass a generator as { generator }');
+  expect(() => initWeight(zeros([2, 2]), { generater: g } as never)).toThrow('Expected one of init, std, generator for options key');
+  // A forged Generator has no native generator: it is refused, not taken for "none".
+  const forgedGenerator = Object.create(Generator.prototype) as Generator;
+  expect(() => rand([2], { generator: forgedGenerator })).toThrow('Expected a Generator (new Generator(seed, device)) for options.generator but received Generator of type object');
+  // Refused whether or not a draw happens.
+  expect(() => augmentBatch(zeros([1, 3, 4, 4]), {}, 'oops' as never)).toThrow('Expected a Generator');
+  const net = buildNetwork(MODELS['strided-cnn-a']);
+  expect(() => net.forward(zeros([1, 3, 32, 32]), false, undefined, 'oops' as never)).toThrow('Expected a Generator');
+  net.dispose();
+  expect(() => rand([2], { generator: Generator as never })).toThrow('for options.generator but received Generator of type function');
   expect(() => F.dropout(ones([2]), 0.5, true, 3 as never)).toThrow('Expected a Generator');
   expect(() => new Generator(-1)).toThrow('Expected an integer in [0, 9007199254740991] for seed but received -1');
   expect(() => new Generator(0, 'gpu')).toThrow('Expected a device ("cpu", "cuda" or "cuda:N") for device');
   expect(() => new Generator(1.5)).toThrow('for seed');
   const forged = Object.create(Generator.prototype) as Generator;
-  expect(() => forged.manualSeed(1)).toThrow('generator_manual_seed: argument 0 must be a Generator');
+  expect(() => forged.manualSeed(1)).toThrow('Expected a Generator made by new Generator(seed, device) for manualSeed but received Generator of type object');
   const network = buildNetwork(MODELS['strided-cnn-a']);
   const options = { momentum: 0.9, weightDecay: 0, nesterov: false, labelSmoothing: 0, channelsLast: false, autocast: null, generator: {} as never };
   expect(() => native().net_create(network.nativeProgram(), network.parameterList().map((p) => p.handle), [], [], options))

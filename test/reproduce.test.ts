@@ -119,14 +119,14 @@ test('a torn last line in runs.jsonl (a kill mid-append) is skipped with a warni
   expect(rowsOf(again!.summary)).toEqual(rowsOf(reference).filter((r) => r.label === 'Strided-CNN-A'));
 });
 
-test('readJournal without repair (allcnn report) skips torn lines, says which, and leaves the file as it is', () => {
+test('readJournal without repair (allcnn report) skips torn lines and lines that are not records, says which, and leaves the file as it is', () => {
   const journal = path.join(tmp(), 'runs.jsonl');
-  const text = '{"id":"a"}\n{"id":"b\n{"id":"c"}\n{"id\n';
+  const text = '{"id":"a"}\n{"id":"b\nnull\n{"id":"c"}\n{}\n';
   fs.writeFileSync(journal, text);
   const warn = jest.spyOn(process, 'emitWarning').mockImplementation(() => undefined);
   try {
     expect(readJournal(journal).map((r) => r.id)).toEqual(['a', 'c']);
-    expect(warn).toHaveBeenCalledWith(`${journal}: lines 2, 4 are not whole records (an append cut short by a kill?): skipped; resuming the experiment trains their runs again`, 'AllcnnJournalWarning');
+    expect(warn).toHaveBeenCalledWith(`${journal}: lines 2, 3, 5 are not whole records (an append cut short by a kill?): skipped; resuming the experiment trains their runs again`, 'AllcnnJournalWarning');
     expect(fs.readFileSync(journal, 'utf8')).toBe(text);
     expect(readJournal(journal, { repair: true })).toHaveLength(2);
     expect(fs.readFileSync(journal, 'utf8')).toBe('{"id":"a"}\n{"id":"c"}\n');

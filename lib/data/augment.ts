@@ -9,7 +9,7 @@
 import { checkInteger, checkNumber, invalid } from '../check';
 import { arange, rand, randint, stack, where, zeros } from '../creation';
 import * as F from '../functional';
-import type { Generator } from '../generator';
+import { checkGenerator, Generator } from '../generator';
 import { tidy } from '../scope';
 import type { Tensor } from '../tensor';
 
@@ -117,7 +117,7 @@ export function colorJitter(x: Tensor, o: { brightness?: number; contrast?: numb
 
 /** Applies the enabled augmentations to a batch, after checking `o`; returns a new tensor. Draws from `generator` if given. */
 export function augmentBatch(x: Tensor, o: AugmentOptions, generator?: Generator): Tensor {
-  return applyAugmentation(x, checkAugment(o), generator);
+  return applyAugmentation(x, checkAugment(o), checkGenerator('generator', generator));
 }
 
 /** augmentBatch for options checked once already (trainModel's config), so that a step does no checking. */

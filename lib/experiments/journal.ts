@@ -59,7 +59,7 @@ export function readExperiment(file: string): { options?: Record<string, unknown
 }
 
 /**
- * The finished runs' records. A line that does not parse (an append cut
+ * The finished runs' records. A line that is not a record (an append cut
  * short by a kill) is skipped with a warning: its run counts as not done.
  * With `repair` (an experiment about to resume, which trains that run again)
  * the file is rewritten without it, so that it is reported only once.
@@ -71,10 +71,17 @@ export function readJournal(file: string, o: { repair?: boolean } = {}): RunReco
   const torn: number[] = [];
   fs.readFileSync(file, 'utf8').split('\n').forEach((line, i) => {
     if (!line.trim()) return;
+    let record: unknown;
     try {
-      out.push(JSON.parse(line));
-      whole.push(line);
+      record = JSON.parse(line);
     } catch {
+      // not JSON: handled below
+    }
+    // Whatever is not a record (a torn line, or a hand edit) would fail later, far from its cause.
+    if (record !== null && typeof record === 'object' && typeof (record as RunRecord).id === 'string') {
+      out.push(record as RunRecord);
+      whole.push(line);
+    } else {
       torn.push(i + 1);
     }
   });

@@ -7,7 +7,7 @@ import { noGrad } from '../autograd';
 import { checkInteger, checkKeys, invalid } from '../check';
 import { ones, zeros } from '../creation';
 import * as F from '../functional';
-import { Generator } from '../generator';
+import { checkGenerator, Generator } from '../generator';
 import { InitName, initWeight } from '../init';
 import type { NativeLayer } from '../native';
 import { keep, tidy } from '../scope';
@@ -132,6 +132,7 @@ export class Network {
    */
   forward(x: Tensor, training: boolean, through = this.layers.length - 1, generator?: Generator): Tensor {
     checkInteger('through', through, 0, this.layers.length - 1);
+    checkGenerator('generator', generator);
     return tidy(() => {
       let h = x;
       for (let i = 0; i <= through; i++) {
@@ -148,6 +149,7 @@ export class Network {
    * each part by its own rule.
    */
   layerBeforeRelu(i: number, h: Tensor, training: boolean, generator?: Generator): Tensor {
+    checkGenerator('generator', generator);
     const { spec: l, name } = this.layers[i];
     switch (l.kind) {
       case 'conv':

@@ -4,7 +4,7 @@
  * safetensors file written atomically (temporary file + rename), so a crash
  * mid-write never leaves a broken checkpoint behind.
  *
- * RNG state: every epoch reseeds LibTorch's generator from (seed, epoch), so
+ * RNG state: every epoch reseeds the run's generator from (seed, epoch), so
  * the epoch number is the whole RNG state and a resumed run continues exactly
  * as an uninterrupted one.
  */

@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { configureBackend, ensureDefaultThreads, requireDevice } from '../backend';
 import { checkBoolean, checkInteger, checkKeys, checkNumber, invalid } from '../check';
 import { manualSeed, randperm } from '../creation';
-import { Generator } from '../generator';
+import { Generator, generatorHandle } from '../generator';
 import { applyAugmentation } from '../data/augment';
 import { Dataset, DATASET_CLASSES, DATASET_TITLES, loadCifar, TensorSplit } from '../data/dataset';
 import { crossEntropy } from '../functional';
@@ -335,7 +335,7 @@ export function createNativeNet(
     cudaStream: Boolean(c.cudaStream),
     foreachSgd: Boolean(c.foreachSgd),
     fuseConvRelu: Boolean(c.fuseConvRelu),
-    generator: generator?.handle,
+    generator: generatorHandle('generator', generator),
   });
 }
 
