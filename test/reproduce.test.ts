@@ -244,6 +244,10 @@ test('allcnn report: a folder stopped part-way is reported with what it has, and
   const comparable = (t: string) => t.replace(/^- Date: .*$/m, '').replace(/^# .*$/m, '');
   expect(comparable(fs.readFileSync(full.report, 'utf8'))).toBe(comparable(byRunner));
   expect(byRunner).not.toContain('Unfinished');
+  // A copy that does not keep the files' times (cp -r) is still known to be finished: its time is kept.
+  const later = new Date(Date.now() + 60000);
+  fs.utimesSync(path.join(out, 'runs.jsonl'), later, later);
+  expect((await reportFolder(out)).summary.totalSeconds).toBe(finished.summary.totalSeconds);
 });
 
 test('allcnn report: a folder that holds no experiment is refused with what to pass', async () => {

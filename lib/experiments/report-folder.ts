@@ -12,7 +12,7 @@ import { readExperiment, readJournal } from './journal';
 import { ADDED_OPTIONS, ReproduceOptions } from './presets';
 import { ExperimentProgress, experimentProgress } from './progress';
 import { buildSummary } from './summary';
-import type { Summary } from './types';
+import type { RunRecord, Summary } from './types';
 
 /** The options a results folder of `allcnn reproduce` was made with (its experiment.json). */
 export function savedOptions(dir: string): Record<string, unknown> | undefined {
@@ -33,7 +33,7 @@ export async function reportFolder(dir: string): Promise<{ summary: Summary; pro
   const journal = path.join(dir, 'runs.jsonl');
   const records = readJournal(journal);
   const progress = experimentProgress(options, records);
-  const { concurrency, ...timing } = timingOf(dir, journal, records.length);
+  const { concurrency, ...timing } = timingOf(dir, journal, records);
   const summary: Summary = {
     ...buildSummary(experimentName(dir), { ...options, concurrency: concurrency ?? options.concurrency }, records, timing),
     // experiment.json names the data as claimFolder wrote them: an absolute path, or 'bundled sample'.
@@ -48,15 +48,20 @@ export async function reportFolder(dir: string): Promise<{ summary: Summary; pro
  * summary.json when no run was recorded after it; otherwise none is known,
  * and the report gives the runs' own time.
  */
-function timingOf(dir: string, journal: string, runs: number): { totalSeconds: number; aggregateImagesPerSecond: number; reusedRuns: number; concurrency?: number } {
+function timingOf(dir: string, journal: string, records: readonly RunRecord[]): { totalSeconds: number; aggregateImagesPerSecond: number; reusedRuns: number; concurrency?: number } {
   const file = path.join(dir, 'summary.json');
-  if (fs.existsSync(file) && (!fs.existsSync(journal) || fs.statSync(file).mtimeMs >= fs.statSync(journal).mtimeMs)) {
-    const s = parseOrNull(fs.readFileSync(file, 'utf8')) as Partial<Summary> | null; // only timing: a damaged one is as good as none
-    if (typeof s?.totalSeconds === 'number') {
-      return { totalSeconds: s.totalSeconds, aggregateImagesPerSecond: s.aggregateImagesPerSecond ?? NaN, reusedRuns: s.reusedRuns ?? 0, concurrency: s.concurrency };
-    }
+  const s = fs.existsSync(file) ? (parseOrNull(fs.readFileSync(file, 'utf8')) as Partial<Summary> | null) : null; // only timing: a damaged one is as good as none
+  // The summary's timing holds if it was written after the last run: its
+  // runSeconds sums the same records (older summaries: it is the newer file;
+  // a copy without -p changes that, not the sums).
+  if (typeof s?.totalSeconds !== 'number') return { totalSeconds: NaN, aggregateImagesPerSecond: NaN, reusedRuns: records.length };
+  const current = typeof s.runSeconds === 'number'
+    ? s.runSeconds === records.reduce((sum, r) => sum + r.seconds, 0)
+    : !fs.existsSync(journal) || fs.statSync(file).mtimeMs >= fs.statSync(journal).mtimeMs;
+  if (current) {
+    return { totalSeconds: s.totalSeconds, aggregateImagesPerSecond: s.aggregateImagesPerSecond ?? NaN, reusedRuns: s.reusedRuns ?? 0, concurrency: s.concurrency };
   }
-  return { totalSeconds: NaN, aggregateImagesPerSecond: NaN, reusedRuns: runs };
+  return { totalSeconds: NaN, aggregateImagesPerSecond: NaN, reusedRuns: records.length };
 }
 
 /** The experiment's name as the run that wrote summary.json gave it (`--name`, or the preset), else the folder's. */
