@@ -51,17 +51,15 @@ export async function reportFolder(dir: string): Promise<{ summary: Summary; pro
 function timingOf(dir: string, journal: string, records: readonly RunRecord[]): { totalSeconds: number; aggregateImagesPerSecond: number; reusedRuns: number; concurrency?: number } {
   const file = path.join(dir, 'summary.json');
   const s = fs.existsSync(file) ? (parseOrNull(fs.readFileSync(file, 'utf8')) as Partial<Summary> | null) : null; // only timing: a damaged one is as good as none
-  // The summary's timing holds if it was written after the last run: its
-  // runSeconds sums the same records (older summaries: it is the newer file;
-  // a copy without -p changes that, not the sums).
-  if (typeof s?.totalSeconds !== 'number') return { totalSeconds: NaN, aggregateImagesPerSecond: NaN, reusedRuns: records.length };
+  const none = { totalSeconds: NaN, aggregateImagesPerSecond: NaN, reusedRuns: records.length };
+  if (typeof s?.totalSeconds !== 'number') return none;
+  // It was written after the last run if its runSeconds sums the same
+  // records (a copy without -p changes the files' times, not the sums); in
+  // older summaries, without runSeconds, if it is the newer file.
   const current = typeof s.runSeconds === 'number'
     ? s.runSeconds === records.reduce((sum, r) => sum + r.seconds, 0)
     : !fs.existsSync(journal) || fs.statSync(file).mtimeMs >= fs.statSync(journal).mtimeMs;
-  if (current) {
-    return { totalSeconds: s.totalSeconds, aggregateImagesPerSecond: s.aggregateImagesPerSecond ?? NaN, reusedRuns: s.reusedRuns ?? 0, concurrency: s.concurrency };
-  }
-  return { totalSeconds: NaN, aggregateImagesPerSecond: NaN, reusedRuns: records.length };
+  return current ? { totalSeconds: s.totalSeconds, aggregateImagesPerSecond: s.aggregateImagesPerSecond ?? NaN, reusedRuns: s.reusedRuns ?? 0, concurrency: s.concurrency } : none;
 }
 
 /** The experiment's name as the run that wrote summary.json gave it (`--name`, or the preset), else the folder's. */
