@@ -54,7 +54,7 @@ export function randperm(n: number, device: Device = 'cpu', generator?: Generato
   return wrap(native().tensor_randperm(checkInteger('n', n, 0), checkDevice('device', device), generatorHandle('generator', generator)));
 }
 
-/** Seeds LibTorch's global generators (CPU and every CUDA device); a Generator of one's own is seeded apart. */
+/** Seeds LibTorch's global generators (CPU and every CUDA device; the CPU one keeps the seed's low 32 bits); a Generator of one's own is seeded apart. */
 export function manualSeed(seed: number): void {
   native().tensor_manual_seed(checkInteger('seed', seed, 0, Number.MAX_SAFE_INTEGER));
 }
