@@ -101,6 +101,7 @@ export async function reproduce(name: string, o: ReproduceOptions, where: { out:
   }
   const journal = path.join(where.out, 'runs.jsonl');
   const done = new Map(readJournal(journal, { repair: true }).map((r) => [r.id, r]));
+  await new Promise((r) => setImmediate(r)); // a warning about a torn line (emitted on the next tick) prints before the runs' lines
   const reusedRuns = done.size;
   const pool = new Pool(o.concurrency, hooks.signal);
   let trainedImages = 0;

@@ -202,6 +202,7 @@ export async function reproduceTransfer(
   claimFolder(where.out, o, { data10: where.data10, data100: where.data100 });
   const journal = path.join(where.out, 'runs.jsonl');
   const done = new Map(readJournal(journal, { repair: true }).map((r) => [r.id, r as TransferRecord]));
+  await new Promise((r) => setImmediate(r)); // a warning about a torn line (emitted on the next tick) prints before the runs' lines
   let reusedRuns = 0;
   const prep = o.prep ?? pre.config?.prep ?? 'zca';
 
