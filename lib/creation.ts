@@ -22,7 +22,7 @@ function opts(o: CreateOptions = {}): [string, string] {
 
 /** The options of rand and randn, checked: a misspelt `generator` would draw from the global generator unnoticed. */
 function randomOpts(o: RandomOptions = {}): [string, string, NativeGenerator | undefined] {
-  if (o instanceof Generator) throw invalid('options', 'an options object: pass a generator as { generator }', o);
+  if (o instanceof Generator) throw invalid('options', 'an options object such as { generator }', o);
   checkKeys('options', o, ['dtype', 'device', 'generator']);
   return [...opts(o), generatorHandle('options.generator', o.generator)];
 }

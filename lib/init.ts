@@ -28,7 +28,7 @@ export function fans(shape: number[]): { fanIn: number; fanOut: number } {
 
 /** Fills `weight` in place following `o.init`, from `o.generator` or else LibTorch's global generator (seed it first). */
 export function initWeight(weight: Tensor, o: InitOptions = {}): void {
-  if (o instanceof Generator) throw invalid('options', 'an options object: pass a generator as { generator }', o);
+  if (o instanceof Generator) throw invalid('options', 'an options object such as { generator }', o);
   checkKeys('options', o, ['init', 'std', 'generator']);
   const init = checkOneOf('init', o.init ?? 'xavier-uniform', INITS);
   const { fanIn, fanOut } = fans(weight.shape);

@@ -70,9 +70,9 @@ test('a bad generator argument is refused with a message that says what to pass'
   const g = new Generator(1);
   expect(() => rand([2], { generator: {} as never })).toThrow('Expected a Generator (new Generator(seed, device)) for options.generator');
   // Given the wrong way, it would otherwise draw from the global generator unnoticed.
-  expect(() => rand([2], g as never)).toThrow('Expected an options object: pass a generator as { generator } for options but received Generator of type object');
+  expect(() => rand([2], g as never)).toThrow('Expected an options object such as { generator } for options but received Generator of type object');
   expect(() => randn([2], { generater: g } as never)).toThrow('Expected one of dtype, device, generator for options key but received "generater"');
-  expect(() => initWeight(zeros([2, 2]), g as never)).toThrow('pass a generator as { generator }');
+  expect(() => initWeight(zeros([2, 2]), g as never)).toThrow('an options object such as { generator }');
   expect(() => initWeight(zeros([2, 2]), { generater: g } as never)).toThrow('Expected one of init, std, generator for options key');
   // A forged Generator has no native generator: it is refused, not taken for "none".
   const forgedGenerator = Object.create(Generator.prototype) as Generator;
