@@ -1,6 +1,6 @@
 /** Tensor creation: constants, ranges, random values and TypedArray input. */
-import { checkInteger, checkKeys, checkNumber, checkShape, invalid } from './check';
-import { Generator, generatorHandle } from './generator';
+import { checkInteger, checkNumber, checkShape, invalid } from './check';
+import { checkRandomOptions, Generator, generatorHandle } from './generator';
 import { native, NativeGenerator } from './native';
 import { checkDevice, checkDtype, Device, DType, Tensor, wrap } from './tensor';
 
@@ -20,10 +20,9 @@ function opts(o: CreateOptions = {}): [string, string] {
   return [checkDtype('dtype', o.dtype ?? 'float32'), checkDevice('device', o.device ?? 'cpu')];
 }
 
-/** The options of rand and randn, checked: a misspelt `generator` would draw from the global generator unnoticed. */
+/** The options of rand and randn, checked. */
 function randomOpts(o: RandomOptions = {}): [string, string, NativeGenerator | undefined] {
-  if (o instanceof Generator) throw invalid('options', 'an options object such as { generator }', o);
-  checkKeys('options', o, ['dtype', 'device', 'generator']);
+  checkRandomOptions(o, ['dtype', 'device', 'generator']);
   return [...opts(o), generatorHandle('options.generator', o.generator)];
 }
 

@@ -5,7 +5,7 @@
  * augmentations and shuffles would depend on how the runs interleave; each
  * run draws from a generator of its own instead (lib/train/train.ts).
  */
-import { checkInteger, invalid } from './check';
+import { checkInteger, checkKeys, invalid } from './check';
 import { native, NativeGenerator } from './native';
 import { checkDevice, Device } from './tensor';
 
@@ -56,4 +56,10 @@ export function generatorHandle(name: string, generator: unknown): NativeGenerat
 export function checkGenerator(name: string, generator: unknown): Generator | undefined {
   generatorHandle(name, generator);
   return generator as Generator | undefined;
+}
+
+/** Checks the options object of a random function: its keys (a misspelt `generator` would draw from the global generator unnoticed), and that it is not a Generator given in its place. */
+export function checkRandomOptions(o: object, known: readonly string[]): void {
+  if (o instanceof Generator) throw invalid('options', 'an options object such as { generator }', o);
+  checkKeys('options', o, known);
 }

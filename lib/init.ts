@@ -3,9 +3,9 @@
  * with zero biases is the default (the seed report found it better than
  * Kaiming). Fans count the receptive field: fan_in = Cin*k*k, fan_out = Cout*k*k.
  */
-import { checkKeys, checkOneOf, invalid } from './check';
+import { checkOneOf } from './check';
 import { noGrad } from './autograd';
-import { checkGenerator, Generator } from './generator';
+import { checkGenerator, checkRandomOptions, type Generator } from './generator';
 import type { Tensor } from './tensor';
 
 export const INITS = ['xavier-uniform', 'xavier-normal', 'kaiming-uniform', 'kaiming-normal', 'gaussian'] as const;
@@ -28,8 +28,7 @@ export function fans(shape: number[]): { fanIn: number; fanOut: number } {
 
 /** Fills `weight` in place following `o.init`, from `o.generator` or else LibTorch's global generator (seed it first). */
 export function initWeight(weight: Tensor, o: InitOptions = {}): void {
-  if (o instanceof Generator) throw invalid('options', 'an options object such as { generator }', o);
-  checkKeys('options', o, ['init', 'std', 'generator']);
+  checkRandomOptions(o, ['init', 'std', 'generator']);
   const init = checkOneOf('init', o.init ?? 'xavier-uniform', INITS);
   const { fanIn, fanOut } = fans(weight.shape);
   const g = checkGenerator('options.generator', o.generator);

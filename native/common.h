@@ -52,6 +52,17 @@ struct AddonData {
 // Made by TensorHandle::Init, the first of the Init calls.
 AddonData& Data(Napi::Env env);
 
+// The C++ object that `v` wraps if it is an instance of the class `ctor`
+// made, else nullptr. A forged object (Object.create(Class.prototype)) passes
+// instanceof but wraps nothing: napi_unwrap says so.
+template <typename T>
+T* Unwrap(Napi::Env env, const Napi::Value& v, const Napi::FunctionReference& ctor) {
+  if (!v.IsObject() || !v.As<Napi::Object>().InstanceOf(ctor.Value())) return nullptr;
+  void* wrapped = nullptr;
+  if (napi_unwrap(env, v, &wrapped) != napi_ok || wrapped == nullptr) return nullptr;
+  return static_cast<T*>(static_cast<Napi::ObjectWrap<T>*>(wrapped));
+}
+
 // A JS object owning one torch::Tensor. dispose() frees it at once; the
 // destructor (run by the GC) is only a safety net.
 class TensorHandle : public Napi::ObjectWrap<TensorHandle> {

@@ -65,12 +65,8 @@ ALLCNN_OP(generator_manual_seed) {
 }  // namespace
 
 bool UnwrapGenerator(Napi::Env env, const Napi::Value& v, at::Generator* out) {
-  if (!v.IsObject() || !v.As<Napi::Object>().InstanceOf(Data(env).generatorCtor.Value())) return false;
-  // A forged object (Object.create(NativeGenerator.prototype)) passes instanceof but wraps nothing.
-  void* wrapped = nullptr;
-  if (napi_unwrap(env, v, &wrapped) != napi_ok || wrapped == nullptr) return false;
-  auto* h = static_cast<GeneratorHandle*>(static_cast<Napi::ObjectWrap<GeneratorHandle>*>(wrapped));
-  if (!h->generator.defined()) return false;
+  auto* h = Unwrap<GeneratorHandle>(env, v, Data(env).generatorCtor);
+  if (!h || !h->generator.defined()) return false;
   *out = h->generator;
   return true;
 }

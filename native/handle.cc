@@ -126,11 +126,8 @@ void Args::fail(size_t i, const std::string& expected) const {
 }
 
 TensorHandle* Args::handle(size_t i) const {
-  if (i >= info_.Length() || !TensorHandle::IsHandle(env(), info_[i])) fail(i, "a Tensor");
-  // A forged object (Object.create(NativeTensor.prototype)) passes instanceof but wraps nothing.
-  void* wrapped = nullptr;
-  if (napi_unwrap(env(), info_[i], &wrapped) != napi_ok || wrapped == nullptr) fail(i, "a Tensor");
-  auto* h = static_cast<TensorHandle*>(static_cast<Napi::ObjectWrap<TensorHandle>*>(wrapped));
+  TensorHandle* h = i < info_.Length() ? Unwrap<TensorHandle>(env(), info_[i], Data(env()).tensorCtor) : nullptr;
+  if (!h) fail(i, "a Tensor");
   if (h->disposed()) {
     throw Napi::Error::New(env(), std::string(op_) + ": argument " + std::to_string(i) +
                                       " is a disposed Tensor (it was freed by dispose() or a "
@@ -156,12 +153,8 @@ std::vector<torch::Tensor> Args::tensors(size_t i) const {
   std::vector<torch::Tensor> out;
   out.reserve(arr.Length());
   for (uint32_t k = 0; k < arr.Length(); ++k) {
-    Napi::Value v = arr[k];
-    void* wrapped = nullptr;
-    if (!TensorHandle::IsHandle(env(), v) || napi_unwrap(env(), v, &wrapped) != napi_ok || wrapped == nullptr) {
-      fail(i, "an array of Tensors (element " + std::to_string(k) + " is not)");
-    }
-    auto* h = static_cast<TensorHandle*>(static_cast<Napi::ObjectWrap<TensorHandle>*>(wrapped));
+    auto* h = Unwrap<TensorHandle>(env(), arr[k], Data(env()).tensorCtor);
+    if (!h) fail(i, "an array of Tensors (element " + std::to_string(k) + " is not)");
     if (h->disposed()) fail(i, "an array of live Tensors (element " + std::to_string(k) + " is disposed)");
     out.push_back(h->tensor());
   }

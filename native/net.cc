@@ -30,13 +30,8 @@ class NetHandle : public Napi::ObjectWrap<NetHandle> {
 };
 
 Net& GetNet(const Args& a, size_t i) {
-  if (!a.raw(i).IsObject() || !a.raw(i).As<Napi::Object>().InstanceOf(Data(a.env()).netCtor.Value())) {
-    a.fail(i, "a native network (from net_create)");
-  }
-  void* wrapped = nullptr;
-  if (napi_unwrap(a.env(), a.raw(i), &wrapped) != napi_ok || wrapped == nullptr) a.fail(i, "a native network (from net_create)");
-  auto* handle = static_cast<NetHandle*>(static_cast<Napi::ObjectWrap<NetHandle>*>(wrapped));
-  if (!handle->net) a.fail(i, "a native network (from net_create)");
+  auto* handle = Unwrap<NetHandle>(a.env(), a.raw(i), Data(a.env()).netCtor);
+  if (!handle || !handle->net) a.fail(i, "a native network (from net_create)");
   return *handle->net;
 }
 

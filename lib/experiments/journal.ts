@@ -95,6 +95,17 @@ export function readJournal(file: string, o: { repair?: boolean } = {}): RunReco
   return out;
 }
 
+/**
+ * The records of an experiment about to resume: readJournal with repair,
+ * then a turn of the event loop, so that the warning about a torn line
+ * (emitted on the next tick) prints before the runs' own lines.
+ */
+export async function resumeJournal(file: string): Promise<RunRecord[]> {
+  const records = readJournal(file, { repair: true });
+  await new Promise((r) => setImmediate(r));
+  return records;
+}
+
 export function appendJournal(file: string, record: RunRecord): void {
   // Start on a fresh line if a previous append was torn.
   const needsNewline = fs.existsSync(file) && fs.statSync(file).size > 0 && !fs.readFileSync(file, 'utf8').endsWith('\n');

@@ -24,7 +24,7 @@ import type { TrainConfig } from '../train/config';
 import { AbortError, Progress, trainModel } from '../train/train';
 import { MODELS } from '../../models';
 import { ABLATIONS, AUGMENTED, CIFAR100_ROW } from './ablations';
-import { appendJournal, checkClaim, claimFolder, readJournal } from './journal';
+import { appendJournal, checkClaim, claimFolder, resumeJournal } from './journal';
 import { checkReproduceOptions, ReproduceOptions, SEED_STRIDE } from './presets';
 import { table3Models } from './progress';
 import { buildSummary } from './summary';
@@ -100,8 +100,7 @@ export async function reproduce(name: string, o: ReproduceOptions, where: { out:
     throw err;
   }
   const journal = path.join(where.out, 'runs.jsonl');
-  const done = new Map(readJournal(journal, { repair: true }).map((r) => [r.id, r]));
-  await new Promise((r) => setImmediate(r)); // a warning about a torn line (emitted on the next tick) prints before the runs' lines
+  const done = new Map((await resumeJournal(journal)).map((r) => [r.id, r]));
   const reusedRuns = done.size;
   const pool = new Pool(o.concurrency, hooks.signal);
   let trainedImages = 0;

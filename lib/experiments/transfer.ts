@@ -27,7 +27,7 @@ import { Pretrained, readPretrained } from '../transfer/pretrained';
 import { transfer, TransferProgress, TransferResult } from '../transfer/transfer';
 import { MODELS } from '../../models';
 import { meanOverSeeds } from '../report/records';
-import { appendJournal, checkClaim, claimFolder, readJournal } from './journal';
+import { appendJournal, checkClaim, claimFolder, resumeJournal } from './journal';
 import { MAX_SEEDS, SEED_STRIDE } from './presets';
 import type { RunRecord } from './types';
 
@@ -201,8 +201,7 @@ export async function reproduceTransfer(
   pre.dispose();
   claimFolder(where.out, o, { data10: where.data10, data100: where.data100 });
   const journal = path.join(where.out, 'runs.jsonl');
-  const done = new Map(readJournal(journal, { repair: true }).map((r) => [r.id, r as TransferRecord]));
-  await new Promise((r) => setImmediate(r)); // a warning about a torn line (emitted on the next tick) prints before the runs' lines
+  const done = new Map((await resumeJournal(journal)).map((r) => [r.id, r as TransferRecord]));
   let reusedRuns = 0;
   const prep = o.prep ?? pre.config?.prep ?? 'zca';
 

@@ -239,8 +239,9 @@ export async function trainModel(config: TrainConfig, hooks: TrainHooks = {}): P
     const lastEpoch = Math.min(c.epochs, hooks.stopAfterEpoch ?? c.epochs);
     for (let epoch = startEpoch; epoch < lastEpoch && !stalled && !diverged; epoch++) {
       const t0 = Date.now();
-      generator.manualSeed(epochSeed(c.seed, epoch));
-      if (c.cudaGraph) manualSeed(epochSeed(c.seed, epoch));
+      const seed = epochSeed(c.seed, epoch);
+      generator.manualSeed(seed);
+      if (c.cudaGraph) manualSeed(seed);
       const order = randperm(train.count, c.device, generator);
       const sums = { loss: 0, correct: 0, seen: 0 };
       const take = (m: NativeMetrics) => {
