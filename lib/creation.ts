@@ -1,5 +1,6 @@
 /** Tensor creation: constants, ranges, random values and TypedArray input. */
 import { checkInteger, checkNumber, checkShape, invalid } from './check';
+import { InvalidArgumentError } from './errors';
 import { checkRandomOptions, Generator, generatorHandle } from './generator';
 import { native, NativeGenerator } from './native';
 import { checkDevice, checkDtype, Device, DType, Tensor, wrap } from './tensor';
@@ -42,15 +43,25 @@ export function arange(start: number, end: number, step = 1, o?: CreateOptions):
   if (checkNumber('step', step) === 0) throw invalid('step', 'a non-zero number', step);
   return wrap(native().tensor_arange(checkNumber('start', start), checkNumber('end', end), step, ...opts(o)));
 }
-/** Random int64 values in [low, high), from `generator` if given. */
-export function randint(low: number, high: number, shape: number[], device: Device = 'cpu', generator?: Generator): Tensor {
-  return wrap(
-    native().tensor_randint(checkInteger('low', low), checkInteger('high', high), checkShape('shape', shape), checkDevice('device', device), generatorHandle('generator', generator)),
-  );
+/** Where randint and randperm draw: a device, or { device, generator }. */
+export type IndexOptions = Device | { device?: Device; generator?: Generator };
+
+/** The device and generator of randint's or randperm's options, checked. */
+function indexOpts(name: string, o: IndexOptions, extra: number): [string, NativeGenerator | undefined] {
+  // A generator given after a device string, randint(0, 10, [4], 'cpu', g), would be dropped unseen.
+  if (extra > 0) throw new InvalidArgumentError(`${name} takes its device and generator in one options argument, { device, generator }, not as further arguments`);
+  if (typeof o === 'string') return [checkDevice('device', o), undefined];
+  checkRandomOptions(o, ['device', 'generator']);
+  return [checkDevice('options.device', o.device ?? 'cpu'), generatorHandle('options.generator', o.generator)];
 }
-/** A random permutation of 0..n-1 (int64), from `generator` if given. */
-export function randperm(n: number, device: Device = 'cpu', generator?: Generator): Tensor {
-  return wrap(native().tensor_randperm(checkInteger('n', n, 0), checkDevice('device', device), generatorHandle('generator', generator)));
+
+/** Random int64 values in [low, high) on a device (default 'cpu'), from `generator` if given: `randint(0, 10, [4], { device, generator })`. */
+export function randint(low: number, high: number, shape: number[], o: IndexOptions = {}): Tensor {
+  return wrap(native().tensor_randint(checkInteger('low', low), checkInteger('high', high), checkShape('shape', shape), ...indexOpts('randint', o, arguments.length - 4)));
+}
+/** A random permutation of 0..n-1 (int64) on a device (default 'cpu'), from `generator` if given: `randperm(n, { device, generator })`. */
+export function randperm(n: number, o: IndexOptions = {}): Tensor {
+  return wrap(native().tensor_randperm(checkInteger('n', n, 0), ...indexOpts('randperm', o, arguments.length - 2)));
 }
 
 /** Seeds LibTorch's global generators (CPU and every CUDA device; the CPU one keeps the seed's low 32 bits); a Generator of one's own is seeded apart. */

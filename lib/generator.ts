@@ -25,10 +25,17 @@ const handles = new WeakMap<Generator, NativeGenerator>();
  */
 export class Generator {
   readonly device: Device;
+  #seed: number;
 
   constructor(seed = 0, device: Device = 'cpu') {
     this.device = checkDevice('device', device);
-    handles.set(this, native().generator_create(checkSeed(seed), this.device));
+    this.#seed = checkSeed(seed);
+    handles.set(this, native().generator_create(this.#seed, this.device));
+  }
+
+  /** The seed its sequence started from: the constructor's, or the last manualSeed's (torch.Generator.initial_seed). */
+  get seed(): number {
+    return this.#seed;
   }
 
   /** Restarts the generator's sequence from `seed`. */
@@ -36,6 +43,7 @@ export class Generator {
     const handle = handles.get(this);
     if (!handle) throw invalid('manualSeed', 'a Generator made by new Generator(seed, device)', this);
     native().generator_manual_seed(handle, checkSeed(seed));
+    this.#seed = seed;
     return this;
   }
 }

@@ -4,7 +4,7 @@
 export { Tensor, DTYPES } from './tensor';
 export type { DType, Device, Dims } from './tensor';
 export { zeros, ones, empty, full, rand, randn, randint, randperm, arange, fromArray, scalar, manualSeed, cat, stack, where, matmul, outer, eigh } from './creation';
-export type { CreateOptions, RandomOptions } from './creation';
+export type { CreateOptions, IndexOptions, RandomOptions } from './creation';
 export { Generator } from './generator';
 export * as nn from './functional';
 export type { Pair } from './functional';

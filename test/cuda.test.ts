@@ -360,7 +360,7 @@ suite('CUDA', () => {
   test("a CUDA generator draws what CUDA's global generator draws after the same seed, dropout included; a captured step refuses one", () => {
     const draws = (g?: Generator) => tidy(() => [
       rand([64], { device: 'cuda', generator: g }).toArray(),
-      randperm(64, 'cuda', g).toArray(),
+      randperm(64, { device: 'cuda', generator: g }).toArray(),
       dropout(ones([4, 256], { device: 'cuda' }), 0.5, true, g).toArray(), // _fused_dropout with a generator, LibTorch's kernel without
     ]);
     manualSeed(21);

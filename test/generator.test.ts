@@ -26,8 +26,8 @@ test('a generator seeded with s draws what the global generator draws after manu
   const draws = (g?: Generator) => [
     values(() => rand([4], { generator: g })),
     values(() => randn([4], { generator: g })),
-    values(() => randint(0, 1000, [4], 'cpu', g)),
-    values(() => randperm(8, 'cpu', g)),
+    values(() => randint(0, 1000, [4], { generator: g })),
+    values(() => randperm(8, { generator: g })),
     values(() => zeros([4]).uniform_(-1, 1, g)),
     values(() => zeros([4]).normal_(0, 2, g)),
     values(() => F.dropout(ones([2, 8]), 0.5, true, g)),
@@ -42,6 +42,11 @@ test('a generator seeded with s draws what the global generator draws after manu
   });
   expect(own).toEqual(global);
   expect(values(() => rand([4], { generator: g.manualSeed(11) }))).toEqual(global[0]); // manualSeed restarts it
+  expect([new Generator().seed, g.seed, g.manualSeed(2 ** 40).seed]).toEqual([0, 11, 2 ** 40]);
+  // randint and randperm take a device alone, or { device, generator }.
+  expect(values(() => randint(0, 1000, [4], 'cpu'))).toHaveLength(4);
+  manualSeed(3);
+  expect(values(() => randperm(8, { device: 'cpu', generator: g.manualSeed(3) }))).toEqual(values(() => randperm(8)));
 });
 
 test("buildNetwork draws the initial weights from a generator of their own: the global generator's sequence is left as it was", () => {
@@ -73,6 +78,11 @@ test('a bad generator argument is refused with a message that says what to pass'
   expect(() => rand([2], g as never)).toThrow('Expected an options object such as { generator } for options but received Generator of type object');
   expect(() => randn([2], { generater: g } as never)).toThrow('Expected one of dtype, device, generator for options key but received "generater"');
   expect(() => initWeight(zeros([2, 2]), g as never)).toThrow('an options object such as { generator }');
+  expect(() => (randint as Function)(0, 9, [2], 'cpu', g)).toThrow('randint takes its device and generator in one options argument, { device, generator }, not as further arguments');
+  expect(() => (randperm as Function)(4, 'cpu', g)).toThrow('randperm takes its device and generator in one options argument');
+  expect(() => randperm(4, g as never)).toThrow('Expected an options object such as { generator } for options');
+  expect(() => randint(0, 9, [2], { generator: g, dtype: 'int32' } as never)).toThrow('Expected one of device, generator for options key but received "dtype"');
+  expect(() => randint(0, 9, [2], { device: 'gpu' as never })).toThrow('for options.device');
   expect(() => initWeight(zeros([2, 2]), { generater: g } as never)).toThrow('Expected one of init, std, generator for options key');
   // A forged Generator has no native generator: it is refused, not taken for "none".
   const forgedGenerator = Object.create(Generator.prototype) as Generator;

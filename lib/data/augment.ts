@@ -71,8 +71,8 @@ export function randomTranslate(x: Tensor, t: number, generator?: Generator): Te
     const [n, c, h, w] = x.shape;
     const padded = x.pad([t, t, t, t]);
     const pw = w + 2 * t;
-    const dy = randint(0, 2 * t + 1, [n, 1, 1], x.device, generator);
-    const dx = randint(0, 2 * t + 1, [n, 1, 1], x.device, generator);
+    const dy = randint(0, 2 * t + 1, [n, 1, 1], { device: x.device, generator });
+    const dx = randint(0, 2 * t + 1, [n, 1, 1], { device: x.device, generator });
     const rows = arange(0, h, 1, { dtype: 'int64', device: x.device }).reshape([1, h, 1]).add(dy);
     const cols = arange(0, w, 1, { dtype: 'int64', device: x.device }).reshape([1, 1, w]).add(dx);
     const index = rows.mul(pw).add(cols).reshape([n, 1, h * w]).expand([n, c, h * w]);

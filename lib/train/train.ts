@@ -242,7 +242,7 @@ export async function trainModel(config: TrainConfig, hooks: TrainHooks = {}): P
       const seed = epochSeed(c.seed, epoch);
       generator.manualSeed(seed);
       if (c.cudaGraph) manualSeed(seed);
-      const order = randperm(train.count, c.device, generator);
+      const order = randperm(train.count, { device: c.device, generator });
       const sums = { loss: 0, correct: 0, seen: 0 };
       const take = (m: NativeMetrics) => {
         if (m.graph) graph = m.graph;
