@@ -3,7 +3,9 @@
  *
  * 'paper': the paper's multi-step schedule: the rate is multiplied by 0.1
  *   after epochs 200, 250 and 300 of 350. For other lengths the milestones
- *   scale proportionally (e.g. 20, 25 and 30 of 35).
+ *   scale proportionally (e.g. 20, 25 and 30 of 35), rounded to whole
+ *   epochs: in runs of 5 epochs or fewer two or three of them round to the
+ *   same epoch and their cuts combine (2 epochs: lr, then lr x 0.01).
  * 'cosine': half a cosine from the base rate to 0.
  * 'constant': the base rate throughout.
  * A linear warm-up over the first `warmupEpochs` multiplies any of them.
