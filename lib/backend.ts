@@ -58,7 +58,7 @@ export function requireDevice(device: string): void {
   const b = backend();
   if (!b.cudaAvailable) {
     const why = b.builtWithCuda ? 'no CUDA device is visible (check nvidia-smi and CUDA_VISIBLE_DEVICES)' : `the addon was built against a CPU-only LibTorch (${b.libraryPath})`;
-    throw new BackendError(`device "${device}" requested, but ${why}. Use --device cpu, or build against a CUDA LibTorch: LIBTORCH_USE_PYTORCH=1 npx allcnn doctor --build (see \`allcnn doctor\`)`);
+    throw new BackendError(`device "${device}" requested, but ${why}. Use the CPU (device 'cpu'; on the command line --device cpu), or build against a CUDA LibTorch: LIBTORCH_USE_PYTORCH=1 npx allcnn doctor --build (see \`allcnn doctor\`)`);
   }
   const index = Number(device.split(':')[1] ?? 0);
   if (index >= b.cudaDeviceCount) throw new BackendError(`device "${device}" does not exist: ${b.cudaDeviceCount} CUDA device(s), cuda:0 to cuda:${b.cudaDeviceCount - 1}`);

@@ -7,7 +7,7 @@ import { InvalidArgumentError } from './errors';
 
 export function describe(value: unknown): string {
   if (typeof value === 'string') return `"${value}" of type string`;
-  if (Array.isArray(value)) return `[${value.slice(0, 8).map(String).join(', ')}${value.length > 8 ? ', ...' : ''}] of type array`;
+  if (Array.isArray(value)) return `[${value.slice(0, 8).map((v) => (typeof v === 'string' ? JSON.stringify(v) : String(v))).join(', ')}${value.length > 8 ? ', ...' : ''}] of type array`;
   if (value !== null && typeof value === 'object') return `${value.constructor?.name ?? 'object'} of type object`;
   // Not String(value): that is a function's whole source.
   if (typeof value === 'function') return `${value.name || 'an anonymous function'} of type function`;
@@ -15,7 +15,12 @@ export function describe(value: unknown): string {
 }
 
 export function invalid(name: string, expected: string, value: unknown): InvalidArgumentError {
-  return new InvalidArgumentError(`Expected ${expected} for ${name} but received ${describe(value)}`);
+  return invalidAs(name, expected, describe(value));
+}
+
+/** As invalid(), with what was received already put in words ("an int32 tensor", "12 bytes"). */
+export function invalidAs(name: string, expected: string, received: string): InvalidArgumentError {
+  return new InvalidArgumentError(`Expected ${expected} for ${name} but received ${received}`);
 }
 
 /** Rejects keys of an options object that are not in `known`, so a misspelt option fails instead of being ignored. */

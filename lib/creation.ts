@@ -2,8 +2,8 @@
 import { checkInteger, checkNumber, checkShape, invalid } from './check';
 import { InvalidArgumentError } from './errors';
 import { checkRandomOptions, Generator, generatorHandle } from './generator';
-import { native, NativeGenerator } from './native';
-import { checkDevice, checkDtype, Device, DType, Tensor, wrap } from './tensor';
+import { native, NativeGenerator, NativeTensor } from './native';
+import { checkDevice, checkDtype, Device, DType, handleOf, Tensor, wrap } from './tensor';
 
 export interface CreateOptions {
   /** Default 'float32'. */
@@ -57,7 +57,10 @@ function indexOpts(name: string, o: IndexOptions, extra: number): [string, Nativ
 
 /** Random int64 values in [low, high) on a device (default 'cpu'), from `generator` if given: `randint(0, 10, [4], { device, generator })`. */
 export function randint(low: number, high: number, shape: number[], o: IndexOptions = {}): Tensor {
-  return wrap(native().tensor_randint(checkInteger('low', low), checkInteger('high', high), checkShape('shape', shape), ...indexOpts('randint', o, arguments.length - 4)));
+  const max = Number.MAX_SAFE_INTEGER; // beyond, a JS number may not be the integer meant
+  checkInteger('low', low, -max, max - 1);
+  checkInteger('high', high, low + 1, max);
+  return wrap(native().tensor_randint(low, high, checkShape('shape', shape), ...indexOpts('randint', o, arguments.length - 4)));
 }
 /** A random permutation of 0..n-1 (int64) on a device (default 'cpu'), from `generator` if given: `randperm(n, { device, generator })`. */
 export function randperm(n: number, o: IndexOptions = {}): Tensor {
@@ -90,12 +93,16 @@ export function fromArray(data: ArrayBufferView | number[], shape?: number[], dt
     const bad = data.findIndex((v) => typeof v !== 'number');
     if (bad >= 0) throw invalid(`data[${bad}]`, 'a number (a number[] is one flat list: pass the shape separately)', data[bad]);
     dt ??= 'float32';
-    if (dt === 'int64') {
-      const odd = data.findIndex((v) => !Number.isInteger(v));
-      if (odd >= 0) throw invalid(`data[${odd}]`, 'an integer for dtype int64', data[odd]);
+    // A typed array would truncate 1.7 and wrap 300 to 44 (uint8) unseen.
+    const range = ({ int64: [-Infinity, Infinity], int32: [-(2 ** 31), 2 ** 31 - 1], uint8: [0, 255] } as Record<string, number[]>)[dt];
+    if (range) {
+      const odd = data.findIndex((v) => !Number.isInteger(v) || v < range[0] || v > range[1]);
+      const within = dt === 'int64' ? '' : ` in [${range[0]}, ${range[1]}]`;
+      if (odd >= 0) throw invalid(`data[${odd}]`, `an integer${within} for dtype ${dt}`, data[odd]);
     }
     const Ctor = ({ float32: Float32Array, float64: Float64Array, int32: Int32Array, uint8: Uint8Array, bool: Uint8Array } as Record<string, any>)[dt];
     if (dt === 'int64') view = BigInt64Array.from(data.map((v) => BigInt(v)));
+    else if (dt === 'bool') view = Uint8Array.from(data, (v) => (v ? 1 : 0)); // as torch.tensor([2], dtype=bool): true
     else if (!Ctor) throw invalid('dtype', 'float32, float64, int32, int64, uint8 or bool for a number[]', dt);
     else view = new Ctor(data);
   } else if (ArrayBuffer.isView(data)) {
@@ -123,23 +130,28 @@ export function scalar(value: number, o?: CreateOptions): Tensor {
   return full([], value, o);
 }
 
+/** The handles of a list of Tensors, checked: cat(t) and cat([t, null]) would fail inside map(). */
+function tensorList(name: string, tensors: Tensor[]): NativeTensor[] {
+  if (!Array.isArray(tensors)) throw invalid(name, 'an array of Tensors', tensors);
+  return tensors.map((t, i) => handleOf(`${name}[${i}]`, t));
+}
 export function cat(tensors: Tensor[], dim = 0): Tensor {
-  return wrap(native().tensor_cat(tensors.map((t) => t.handle), dim));
+  return wrap(native().tensor_cat(tensorList('tensors', tensors), dim));
 }
 export function stack(tensors: Tensor[], dim = 0): Tensor {
-  return wrap(native().tensor_stack(tensors.map((t) => t.handle), dim));
+  return wrap(native().tensor_stack(tensorList('tensors', tensors), dim));
 }
 export function where(cond: Tensor, a: Tensor, b: Tensor): Tensor {
-  return wrap(native().tensor_where(cond.handle, a.handle, b.handle));
+  return wrap(native().tensor_where(handleOf('cond', cond), handleOf('a', a), handleOf('b', b)));
 }
 export function matmul(a: Tensor, b: Tensor): Tensor {
   return a.matmul(b);
 }
 export function outer(a: Tensor, b: Tensor): Tensor {
-  return wrap(native().tensor_outer(a.handle, b.handle));
+  return wrap(native().tensor_outer(handleOf('a', a), handleOf('b', b)));
 }
 /** Eigen-decomposition of a symmetric matrix: ascending eigenvalues and column eigenvectors (torch.linalg.eigh). */
 export function eigh(a: Tensor): { values: Tensor; vectors: Tensor } {
-  const [values, vectors] = native().tensor_eigh(a.handle);
+  const [values, vectors] = native().tensor_eigh(handleOf('a', a));
   return { values: wrap(values), vectors: wrap(vectors) };
 }

@@ -3,10 +3,10 @@
  * torch.nn.functional's semantics. Shapes are NCHW; an int or [h, w] pair is
  * accepted wherever PyTorch takes one.
  */
-import { checkNumber, invalid } from './check';
+import { checkNumber, invalid, invalidAs } from './check';
 import { Generator, generatorHandle } from './generator';
 import { native } from './native';
-import { Tensor, wrap } from './tensor';
+import { handleOf, optionalHandle, Tensor, wrap } from './tensor';
 
 export type Pair = number | [number, number];
 const pair = (name: string, v: Pair): number[] => {
@@ -26,7 +26,7 @@ export interface Conv2dOptions {
 /** x [N,Cin,H,W], weight [Cout,Cin/groups,kh,kw], bias [Cout] or null. */
 export function conv2d(x: Tensor, weight: Tensor, bias: Tensor | null = null, o: Conv2dOptions = {}): Tensor {
   return wrap(
-    native().nn_conv2d(x.handle, weight.handle, bias?.handle ?? null, pair('stride', o.stride ?? 1), pair('padding', o.padding ?? 0),
+    native().nn_conv2d(handleOf('x', x), handleOf('weight', weight), optionalHandle('bias', bias), pair('stride', o.stride ?? 1), pair('padding', o.padding ?? 0),
       pair('dilation', o.dilation ?? 1), o.groups ?? 1),
   );
 }
@@ -38,24 +38,24 @@ export interface Pool2dOptions {
   ceilMode?: boolean;
 }
 export function maxPool2d(x: Tensor, kernel: Pair, o: Pool2dOptions = {}): Tensor {
-  return wrap(native().nn_max_pool2d(x.handle, pair('kernel', kernel), pair('stride', o.stride ?? kernel), pair('padding', o.padding ?? 0), o.ceilMode ?? false));
+  return wrap(native().nn_max_pool2d(handleOf('x', x), pair('kernel', kernel), pair('stride', o.stride ?? kernel), pair('padding', o.padding ?? 0), o.ceilMode ?? false));
 }
 export function avgPool2d(x: Tensor, kernel: Pair, o: Pool2dOptions = {}): Tensor {
-  return wrap(native().nn_avg_pool2d(x.handle, pair('kernel', kernel), pair('stride', o.stride ?? kernel), pair('padding', o.padding ?? 0), o.ceilMode ?? false));
+  return wrap(native().nn_avg_pool2d(handleOf('x', x), pair('kernel', kernel), pair('stride', o.stride ?? kernel), pair('padding', o.padding ?? 0), o.ceilMode ?? false));
 }
 export function adaptiveAvgPool2d(x: Tensor, size: Pair): Tensor {
-  return wrap(native().nn_adaptive_avg_pool2d(x.handle, pair('size', size)));
+  return wrap(native().nn_adaptive_avg_pool2d(handleOf('x', x), pair('size', size)));
 }
 /** The global average over H and W: [N,C,H,W] -> [N,C]. */
 export function globalAvgPool(x: Tensor): Tensor {
   return x.mean([2, 3]);
 }
 export function relu(x: Tensor): Tensor {
-  return wrap(native().nn_relu(x.handle));
+  return wrap(native().nn_relu(handleOf('x', x)));
 }
 /** Zeroes each value with probability p and scales the rest by 1/(1-p) when training; draws from `generator` if given. */
 export function dropout(x: Tensor, p: number, training: boolean, generator?: Generator): Tensor {
-  return wrap(native().nn_dropout(x.handle, checkNumber('p', p, 0, 1), training, generatorHandle('generator', generator)));
+  return wrap(native().nn_dropout(handleOf('x', x), checkNumber('p', p, 0, 1), training, generatorHandle('generator', generator)));
 }
 
 export interface BatchNormOptions {
@@ -69,34 +69,40 @@ export interface BatchNormOptions {
 }
 export function batchNorm(x: Tensor, o: BatchNormOptions): Tensor {
   return wrap(
-    native().nn_batch_norm(x.handle, o.weight?.handle ?? null, o.bias?.handle ?? null, o.runningMean?.handle ?? null,
-      o.runningVar?.handle ?? null, o.training, o.momentum ?? 0.1, o.eps ?? 1e-5),
+    native().nn_batch_norm(handleOf('x', x), optionalHandle('options.weight', o.weight), optionalHandle('options.bias', o.bias), optionalHandle('options.runningMean', o.runningMean),
+      optionalHandle('options.runningVar', o.runningVar), o.training, o.momentum ?? 0.1, o.eps ?? 1e-5),
   );
 }
 /** x [N,in] @ weight[out,in]^T + bias. */
 export function linear(x: Tensor, weight: Tensor, bias: Tensor | null = null): Tensor {
-  return wrap(native().nn_linear(x.handle, weight.handle, bias?.handle ?? null));
+  return wrap(native().nn_linear(handleOf('x', x), handleOf('weight', weight), optionalHandle('bias', bias)));
 }
 export function logSoftmax(x: Tensor, dim = -1): Tensor {
-  return wrap(native().nn_log_softmax(x.handle, dim));
+  return wrap(native().nn_log_softmax(handleOf('x', x), dim));
 }
 /** Mean cross-entropy of logits [N,K] against int64 class indices [N]. */
 export function crossEntropy(logits: Tensor, target: Tensor, o: { labelSmoothing?: number } = {}): Tensor {
-  return wrap(native().nn_cross_entropy(logits.handle, target.handle, checkNumber('labelSmoothing', o.labelSmoothing ?? 0, 0, 1)));
+  return wrap(native().nn_cross_entropy(handleOf('logits', logits), handleOf('target', target), checkNumber('labelSmoothing', o.labelSmoothing ?? 0, 0, 1)));
 }
 export function interpolate(x: Tensor, size: Pair, mode: 'bilinear' | 'nearest' = 'bilinear', alignCorners = false): Tensor {
-  return wrap(native().nn_interpolate(x.handle, pair('size', size), mode, alignCorners));
+  return wrap(native().nn_interpolate(handleOf('x', x), pair('size', size), mode, alignCorners));
 }
 /** Sampling grid for gridSample from affine matrices theta [N,2,3]. */
 export function affineGrid(theta: Tensor, size: [number, number, number, number], alignCorners = false): Tensor {
-  return wrap(native().nn_affine_grid(theta.handle, size, alignCorners));
+  return wrap(native().nn_affine_grid(handleOf('theta', theta), size, alignCorners));
 }
 export function gridSample(x: Tensor, grid: Tensor, o: { mode?: 'bilinear' | 'nearest'; padding?: 'zeros' | 'border' | 'reflection'; alignCorners?: boolean } = {}): Tensor {
-  return wrap(native().nn_grid_sample(x.handle, grid.handle, o.mode ?? 'bilinear', o.padding ?? 'zeros', o.alignCorners ?? false));
+  return wrap(native().nn_grid_sample(handleOf('x', x), handleOf('grid', grid), o.mode ?? 'bilinear', o.padding ?? 'zeros', o.alignCorners ?? false));
 }
 /** Number of rows whose argmax equals the target, as a 0-d int64 tensor (no host sync). */
 export function correctCount(logits: Tensor, target: Tensor): Tensor {
-  return wrap(native().nn_correct(logits.handle, target.handle));
+  const [l, t] = [handleOf('logits', logits), handleOf('target', target)];
+  // Checked here: eq() would broadcast a [N, 1] or [1] target and count N x N or N x 1 hits.
+  const [ls, ts] = [logits.shape, target.shape];
+  if (ls.length !== 2 || ts.length !== 1 || ts[0] !== ls[0]) {
+    throw invalidAs('logits and target', 'logits [N, K] and a target [N] of class indices with the same N', `logits [${ls.join(', ')}] and target [${ts.join(', ')}]`);
+  }
+  return wrap(native().nn_correct(l, t));
 }
 /** Fraction of rows whose argmax equals the target (syncs to read it). */
 export function accuracy(logits: Tensor, target: Tensor): number {

@@ -17,7 +17,8 @@ const handles = new WeakMap<Generator, NativeGenerator>();
 /**
  * A random generator for draws on one device, seeded like LibTorch's global
  * generator: `new Generator(s)` draws what the global generator draws after
- * `manualSeed(s)`. LibTorch's CPU generator keeps only a seed's low 32 bits,
+ * `manualSeed(s)`. The seed defaults to 0 (torch.Generator's default is
+ * another fixed seed, 67280421310721). LibTorch's CPU generator keeps only a seed's low 32 bits,
  * so on the CPU seeds 0 and 2^32 draw the same numbers. Given for a tensor on
  * another device, an op throws. A generator holds a few KB of native memory
  * (the CPU one, its Mersenne Twister state), freed by the GC: it has no

@@ -3,7 +3,7 @@
  * with zero biases is the default (the seed report found it better than
  * Kaiming). Fans count the receptive field: fan_in = Cin*k*k, fan_out = Cout*k*k.
  */
-import { checkOneOf } from './check';
+import { checkNumber, checkOneOf, invalid } from './check';
 import { noGrad } from './autograd';
 import { checkGenerator, checkRandomOptions, type Generator } from './generator';
 import type { Tensor } from './tensor';
@@ -30,7 +30,11 @@ export function fans(shape: number[]): { fanIn: number; fanOut: number } {
 export function initWeight(weight: Tensor, o: InitOptions = {}): void {
   checkRandomOptions(o, ['init', 'std', 'generator']);
   const init = checkOneOf('init', o.init ?? 'xavier-uniform', INITS);
-  const { fanIn, fanOut } = fans(weight.shape);
+  const shape = weight.shape;
+  // Fans need [out, in, ...]: a bias's one dimension would give NaN bounds.
+  if (init !== 'gaussian' && shape.length < 2) throw invalid('weight', `a weight of shape [out, in, ...kernel] for ${init} (fill a bias with zero_() or use init 'gaussian')`, shape);
+  const std = checkNumber('options.std', o.std ?? 0.01, 0);
+  const { fanIn, fanOut } = fans(shape);
   const g = checkGenerator('options.generator', o.generator);
   noGrad(() => {
     switch (init) {
@@ -52,7 +56,7 @@ export function initWeight(weight: Tensor, o: InitOptions = {}): void {
         weight.normal_(0, Math.sqrt(2 / fanIn), g);
         break;
       case 'gaussian':
-        weight.normal_(0, o.std ?? 0.01, g);
+        weight.normal_(0, std, g);
         break;
     }
   });

@@ -243,7 +243,13 @@ export class Tensor {
   }
   /** Back-propagates from this tensor (a scalar, unless `grad` is given). */
   backward(grad?: Tensor): void {
-    native().tensor_backward(this.handle, grad?.handle);
+    try {
+      native().tensor_backward(this.handle, grad === undefined ? undefined : handleOf('grad', grad));
+    } catch (err) {
+      // LibTorch's advice, retain_graph=True, is PyTorch's: this API frees the graph after each backward.
+      if (!/retain_graph=True/.test((err as Error).message)) throw err;
+      throw new Error('backward(): this graph was already back-propagated through, which freed it; run the forward pass again to back-propagate again');
+    }
   }
   /** The accumulated gradient (a new handle each call), or null. */
   get grad(): Tensor | null {
@@ -275,6 +281,16 @@ function operand(o: Tensor | number): NativeTensor | number {
   if (o instanceof Tensor) return o.handle;
   if (typeof o !== 'number') throw invalid('operand', 'a Tensor or a number', o);
   return o;
+}
+
+/** The handle of a Tensor argument, with an error naming the argument when it is something else (null, an array, a number). */
+export function handleOf(name: string, t: Tensor): NativeTensor {
+  if (!(t instanceof Tensor)) throw invalid(name, 'a Tensor', t);
+  return t.handle;
+}
+/** As handleOf, for an optional Tensor (null or undefined: none). */
+export function optionalHandle(name: string, t: Tensor | null | undefined): NativeTensor | null {
+  return t === null || t === undefined ? null : handleOf(name, t);
 }
 
 /** Wraps a fresh native handle in a tracked Tensor. */

@@ -11,11 +11,14 @@ import { configureBackend, liveTensors } from '../lib/backend';
 import { splitTrainValidation } from '../lib/data/split';
 import { importWeights } from '../lib/train/checkpoint';
 import { SGD } from '../lib/train/optim';
-import { fromArray, ones } from '../lib/creation';
+import { cat, fromArray, ones, randint, zeros } from '../lib/creation';
+import * as nn from '../lib/functional';
+import { initWeight } from '../lib/init';
+import { tidy } from '../lib/scope';
 import { loadSafetensors, saveSafetensors } from '../lib/io/safetensors';
 import { BUNDLED_SAMPLE, loadCifar10, prepareDataset, readCifar } from '../lib/data/dataset';
 import { buildNetwork } from '../lib/model/network';
-import { declareNetwork, NetworkSpec } from '../lib/model/spec';
+import { countParameters, declareNetwork, NetworkSpec } from '../lib/model/spec';
 import { DEFAULTS, resolveConfig } from '../lib/train/config';
 import { evaluate, evaluateByClass } from '../lib/train/evaluate';
 import { trainModel } from '../lib/train/train';
@@ -78,6 +81,24 @@ describe('trainModel hooks and model, checked before the data are read', () => {
     }
   });
 
+  test('a config that contradicts hooks.dataset is refused: the run would record data it did not train on', async () => {
+    const dataset = await loadCifar10(BUNDLED_SAMPLE, { prep: 'std', limit: 32, testLimit: 32, validation: 20 });
+    try {
+      const run = (config: object) => trainModel({ ...SMALL, prep: 'std', limit: undefined, testLimit: undefined, ...config }, { dataset });
+      const why = ', so that the result and the checkpoint say what the network was trained on';
+      await expect(run({ prep: 'zca' })).rejects.toThrow(`hooks.dataset was prepared with prep 'std' but config.prep is 'zca': set prep: 'std'${why}`);
+      await expect(run({ prep: undefined })).rejects.toThrow("config.prep is 'zca'"); // the default
+      await expect(run({ limit: 8 })).rejects.toThrow(`hooks.dataset has 32 training images but config.limit is 8: set limit: 32${why}`);
+      await expect(run({ testLimit: 8 })).rejects.toThrow('hooks.dataset has 32 test images but config.testLimit is 8: set testLimit: 32');
+      await expect(run({ validation: 100 })).rejects.toThrow('hooks.dataset has 20 validation images but config.validation is 100: set validation: 20');
+      // What it holds, or more than it holds (a limit caps), is consistent.
+      const r = await run({ epochs: 1, limit: 64, validation: 20 });
+      expect(r.history).toHaveLength(1);
+    } finally {
+      dataset.dispose();
+    }
+  });
+
   test('a data set trainModel loaded itself is freed too', async () => {
     const base = liveTensors();
     await expect(trainModel({ ...SMALL, prep: 'std' }, { prepare: () => { throw new Error('prepare failed'); } })).rejects.toThrow('prepare failed');
@@ -118,7 +139,7 @@ describe('other calls', () => {
   test('prepareDataset checks data given to it by hand', async () => {
     const raw = await readCifar('cifar10', BUNDLED_SAMPLE);
     const short = { ...raw, train: { ...raw.train, images: raw.train.images.subarray(0, 3072 * 10) } };
-    expect(() => prepareDataset(short)).toThrow(`Expected ${raw.train.count} images of 3072 bytes (${raw.train.count * 3072} bytes) for data.train.images but received "30720 bytes"`);
+    expect(() => prepareDataset(short)).toThrow(`Expected ${raw.train.count} images of 3072 bytes (${raw.train.count * 3072} bytes) for data.train.images but received 30720 bytes`);
     const labels = Uint8Array.from(raw.test.labels);
     labels[7] = 12;
     expect(() => prepareDataset({ ...raw, test: { ...raw.test, labels } })).toThrow('Expected a label below 10 (the number of classNames) for data.test.labels[7] but received 12 of type number');
@@ -171,7 +192,7 @@ describe('other calls', () => {
       expect(() => splitTrainValidation(Uint8Array.from([0, 1]), { validate: 1 } as never)).toThrow('Expected one of validation, seed, classes for options key but received "validate"');
       await expect(evaluate(network, { x: t, y: t }, { batch: 5 } as never)).rejects.toThrow('Expected one of batchSize for options key but received "batch"');
       expect(() => importWeights('missing.safetensors', network, { strict: true, only: [] } as never)).toThrow('Expected one of strict, skip for options key but received "only"');
-      expect(() => new SGD([t, t])).toThrow('Expected each tensor once for params but received "tensor 1 again (also at 0)"');
+      expect(() => new SGD([t, t])).toThrow('Expected each tensor once for params but received tensor 1 again (also at 0)');
     } finally {
       t.dispose();
       network.dispose();
@@ -189,5 +210,31 @@ describe('other calls', () => {
       x.dispose();
       y.dispose();
     }
+  });
+
+  test('a second exploratory session (2026-12-01): wrong shapes and values that were counted, wrapped or crashed are named', () => {
+    tidy(() => {
+      const logits = fromArray([5, 0, 0, 0, 5, 0, 0, 0, 5, 5, 0, 0], [4, 3]);
+      const y = fromArray([0, 1, 2, 1], [4], 'int64');
+      expect(nn.accuracy(logits, y)).toBe(0.75);
+      // A [4, 1] target broadcast against the [4] argmax counted 5 hits of 4 (an accuracy of 1.25).
+      expect(() => nn.accuracy(logits, y.reshape([4, 1]))).toThrow('Expected logits [N, K] and a target [N] of class indices with the same N for logits and target but received logits [4, 3] and target [4, 1]');
+      expect(() => nn.correctCount(logits, fromArray([0], [1], 'int64'))).toThrow('but received logits [4, 3] and target [1]');
+      expect(() => nn.relu(null as never)).toThrow('Expected a Tensor for x but received null of type null');
+      expect(() => cat(logits as never)).toThrow('Expected an array of Tensors for tensors but received Tensor of type object');
+      expect(() => cat([logits, null as never])).toThrow('Expected a Tensor for tensors[1] but received null of type null');
+      // A typed array would wrap or truncate them.
+      expect(() => fromArray([300, -1], [2], 'uint8')).toThrow('Expected an integer in [0, 255] for dtype uint8 for data[0] but received 300 of type number');
+      expect(() => fromArray([2 ** 31], [1], 'int32')).toThrow('for dtype int32 for data[0]');
+      expect(fromArray([0, 2, -1], [3], 'bool').toArray()).toEqual([0, 1, 1]);
+      expect(() => randint(0, 2 ** 60, [3])).toThrow('Expected an integer in [1, 9007199254740991] for high but received 1152921504606847000');
+      expect(() => randint(5, 5, [3])).toThrow('Expected an integer in [6, 9007199254740991] for high');
+      expect(() => ones(['3'] as never)).toThrow('received ["3"] of type array');
+      expect(() => initWeight(zeros([5]))).toThrow('Expected a weight of shape [out, in, ...kernel] for xavier-uniform');
+      expect(() => initWeight(zeros([5]), { init: 'gaussian', std: -1 })).toThrow('for options.std');
+      expect(() => new SGD([zeros([2], { dtype: 'int32' })])).toThrow('Expected a floating-point tensor (float32, float64, float16 or bfloat16) for params[0] but received a tensor of dtype int32');
+      expect(() => new SGD([zeros([2])]).step(-1)).toThrow('Expected a number in [0, Infinity] for lr but received -1');
+      expect(() => countParameters(MODELS['typo'], { classes: 10 })).toThrow("Expected a network spec, such as MODELS['all-cnn-c'] or declareNetwork(...) for spec but received undefined");
+    });
   });
 });

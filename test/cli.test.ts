@@ -179,7 +179,7 @@ test('a CUDA device on a CPU-only build is refused at once, before the data is r
   const r = allcnn('train', '--device', 'cuda', '--data', path.join(out, 'missing.tar.gz'), '--epochs', '1', '--out', out);
   expect(r.code).toBe(1);
   expect(r.err).toContain('allcnn: device "cuda" requested, but the addon was built against a CPU-only LibTorch');
-  expect(r.err).toContain('Use --device cpu, or build against a CUDA LibTorch: LIBTORCH_USE_PYTORCH=1 npx allcnn doctor --build');
+  expect(r.err).toContain("Use the CPU (device 'cpu'; on the command line --device cpu), or build against a CUDA LibTorch: LIBTORCH_USE_PYTORCH=1 npx allcnn doctor --build");
   for (const args of [['reproduce', '--preset', 'smoke', '--out', out], ['transfer', '--subset', 'vehicles', '--mode', 'features', '--out', out]]) {
     const e = allcnn(...args, '--device', 'cuda:1');
     expect(e.code).toBe(1);

@@ -139,12 +139,17 @@ test('without max-pooling, deconvnet reconstructs the same pattern whatever the 
 describe('receptive fields', () => {
   it('follow the kernels, strides and padding: ALL-CNN-C\'s class maps see 27x27 patches', () => {
     const net = buildNetwork(MODELS['all-cnn-c']);
-    const at = (layer: string) => receptiveField(net, net.layers.findIndex((l) => l.name === layer));
+    const at = (layer: string) => receptiveField(net, layer);
     expect(at('conv1')).toEqual({ size: 3, jump: 1, offset: -1 });
     expect(at('conv3')).toEqual({ size: 7, jump: 2, offset: -3 });
     expect(at('conv6')).toEqual({ size: 19, jump: 4, offset: -9 });
     expect(at('conv9')).toEqual({ size: 27, jump: 4, offset: -9 });
     expect(at('gap1')).toBeNull();
+    expect(receptiveField(net, 0)).toEqual(at(net.layers[0].name));
+    expect(() => receptiveField(net, 'conv99')).toThrow('Expected a layer of ALL-CNN-C: ');
+    expect(() => receptiveField(net, net.layers.length)).toThrow(`Expected an integer in [0, ${net.layers.length - 1}] for layer`);
+    expect(() => receptiveField(net, -1)).toThrow('for layer');
+    expect(() => receptiveField(net, 1.5)).toThrow('for layer');
     net.dispose();
   });
 

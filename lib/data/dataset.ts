@@ -7,7 +7,7 @@
  */
 import * as path from 'node:path';
 import { requireDevice } from '../backend';
-import { checkInteger, checkKeys, checkOneOf, invalid } from '../check';
+import { checkInteger, checkKeys, checkOneOf, invalid, invalidAs } from '../check';
 import { fromArray } from '../creation';
 import { noGrad } from '../autograd';
 import { keep, tidy } from '../scope';
@@ -137,8 +137,8 @@ function checkRaw(raw: { train: ImageSet; test: ImageSet; classNames: string[] }
     const count = checkInteger(`${name}.count`, set.count, which === 'train' ? 1 : 0);
     if (!(set.images instanceof Uint8Array)) throw invalid(`${name}.images`, 'a Uint8Array (or Buffer) of 3x32x32 images, channel by channel', set.images);
     if (!(set.labels instanceof Uint8Array)) throw invalid(`${name}.labels`, 'a Uint8Array (or Buffer) of labels', set.labels);
-    if (set.images.length < count * CIFAR_IMAGE_BYTES) throw invalid(`${name}.images`, `${count} images of ${CIFAR_IMAGE_BYTES} bytes (${count * CIFAR_IMAGE_BYTES} bytes)`, `${set.images.length} bytes`);
-    if (set.labels.length < count) throw invalid(`${name}.labels`, `${count} labels`, `${set.labels.length} labels`);
+    if (set.images.length < count * CIFAR_IMAGE_BYTES) throw invalidAs(`${name}.images`, `${count} images of ${CIFAR_IMAGE_BYTES} bytes (${count * CIFAR_IMAGE_BYTES} bytes)`, `${set.images.length} bytes`);
+    if (set.labels.length < count) throw invalidAs(`${name}.labels`, `${count} labels`, `${set.labels.length} labels`);
     const bad = set.labels.subarray(0, count).findIndex((l) => l >= classes.length);
     if (bad >= 0) throw invalid(`${name}.labels[${bad}]`, `a label below ${classes.length} (the number of classNames)`, set.labels[bad]);
   }

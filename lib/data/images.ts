@@ -7,7 +7,7 @@
 import * as fs from 'node:fs';
 import * as jpeg from 'jpeg-js';
 import { PNG } from 'pngjs';
-import { checkInteger, checkOneOf, invalid } from '../check';
+import { checkInteger, checkOneOf, invalid, invalidAs } from '../check';
 import { DataError } from '../errors';
 import { CIFAR_IMAGE_BYTES } from './cifar';
 
@@ -40,7 +40,9 @@ export function decodeImage(bytes: Buffer, name = 'image'): RawImage {
   const isPng = bytes.length >= 8 && bytes.readUInt32BE(0) === 0x89504e47;
   const isJpeg = bytes.length >= 3 && bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff;
   if (!isPng && !isJpeg) {
-    throw new DataError(`${name}: not a PNG or JPEG file; convert it first (for example \`convert ${name} picture.png\` with ImageMagick, or sharp in Node)`);
+    // Given a Buffer, `name` is "image 0", not a file a shell command could name.
+    const how = fs.existsSync(name) ? `\`convert ${name} picture.png\` with ImageMagick, or sharp in Node` : "sharp's png() in Node, or ImageMagick's convert";
+    throw new DataError(`${name}: not a PNG or JPEG file; convert it first (for example ${how})`);
   }
   try {
     if (isPng) {
@@ -72,7 +74,7 @@ export function readImage(input: ImageInput, name: string): RawImage {
   checkInteger(`${name}.height`, input.height, 1);
   checkInteger(`${name}.channels`, input.channels, 1, 4);
   if (input.data.length !== input.width * input.height * input.channels) {
-    throw invalid(`${name}.data`, `width x height x channels = ${input.width * input.height * input.channels} bytes`, `${input.data.length} bytes`);
+    throw invalidAs(`${name}.data`, `width x height x channels = ${input.width * input.height * input.channels} bytes`, `${input.data.length} bytes`);
   }
   return input;
 }

@@ -17,7 +17,7 @@
  * Padded layers pad by floor((k-1)/2) (1 for 3x3, 2 for 5x5, 0 for 2x2), so the
  * paper's stride-2 layers give 32 -> 16 -> 8.
  */
-import { checkInteger, checkKeys } from '../check';
+import { checkInteger, checkKeys, invalid } from '../check';
 import { ModelDeclarationError } from '../errors';
 
 export type Width = number | 'classes';
@@ -209,6 +209,8 @@ export interface ShapeOptions {
 
 /** Output shape ([C,H,W] or [features]) after each layer; throws on impossible geometry. */
 export function inferShapes(spec: NetworkSpec, o: ShapeOptions): number[][] {
+  // MODELS['typo'] is undefined: say so rather than "no layers".
+  if (spec === null || typeof spec !== 'object') throw invalid('spec', "a network spec, such as MODELS['all-cnn-c'] or declareNetwork(...)", spec);
   // A missing or misspelt `classes` would give NaN shapes and parameter counts, not an error.
   checkKeys('options', o, ['classes', 'inputChannels', 'inputSize'] satisfies Array<keyof ShapeOptions>);
   checkInteger('classes', o.classes, 1);
@@ -216,7 +218,7 @@ export function inferShapes(spec: NetworkSpec, o: ShapeOptions): number[][] {
   let shape = [o.inputChannels ?? 3, o.inputSize ?? 32, o.inputSize ?? 32];
   const out: number[][] = [];
   const width = (w: Width) => (w === 'classes' ? o.classes : w);
-  if (!Array.isArray(spec?.layers) || spec.layers.length === 0) throw new ModelDeclarationError(`${spec?.name ?? 'network'}: a network needs a non-empty list of layers`);
+  if (!Array.isArray(spec.layers) || spec.layers.length === 0) throw new ModelDeclarationError(`${spec.name ?? 'network'}: a network needs a non-empty list of layers`);
   spec.layers.forEach((l, i) => {
     checkLayer(l, spec.name, i);
     const where = `${spec.name}: layer ${i + 1} (${l.kind})`;

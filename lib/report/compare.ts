@@ -13,6 +13,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { DATASET_TITLES, recordedDataset } from '../data/dataset';
 import { readJsonFile } from '../io/json';
+import { DataError } from '../errors';
 import type { TrainResult } from '../train/train';
 import { MODELS } from '../../models';
 import { baseClaims, ClaimCheck, meanAndSd, Scored, scoreText } from './claims';
@@ -227,7 +228,7 @@ export function renderComparison(c: Comparison): string {
   if (c.protocol?.length) out.push(`Unlike the paper's protocol: ${c.protocol.join('; ')}. The differences to its numbers say little about the networks.`);
   const longest = Math.max(0, ...c.rows.map((r) => r.epochs));
   if (c.rows.length > 0 && longest < PAPER_EPOCHS) {
-    out.push(`They trained for at most ${longest} epochs, the paper's networks for ${PAPER_EPOCHS}${claims ? ': the claims say how the networks compare this early, not where they end' : ''}.`);
+    out.push(`They trained for at most ${longest} epoch${longest === 1 ? '' : 's'}, the paper's networks for ${PAPER_EPOCHS}${claims ? ': the claims say how the networks compare this early, not where they end' : ''}.`);
   }
   for (const b of c.bases) {
     out.push('', `### Model ${b.base} and its variants`, '');
@@ -263,22 +264,22 @@ export function renderComparison(c: Comparison): string {
  * folder or the file itself. Throws an error that says what was expected.
  */
 export function readRunResult(target: string): TrainRecord {
-  if (!fs.existsSync(target)) throw new Error(`${target}: no such file or folder; pass the --out folder of \`allcnn train\` or its result.json`);
+  if (!fs.existsSync(target)) throw new DataError(`${target}: no such file or folder; pass the --out folder of \`allcnn train\` or its result.json`);
   const file = fs.statSync(target).isDirectory() ? path.join(target, 'result.json') : target;
   if (!fs.existsSync(file)) {
-    if (fs.existsSync(path.join(target, 'runs.jsonl'))) throw new Error(`${target} holds \`allcnn reproduce\` results: its REPORT.md compares them with the paper already`);
-    throw new Error(`${target} has no result.json: is it the --out folder of a finished \`allcnn train\` run?`);
+    if (fs.existsSync(path.join(target, 'runs.jsonl'))) throw new DataError(`${target} holds \`allcnn reproduce\` results: its REPORT.md compares them with the paper already`);
+    throw new DataError(`${target} has no result.json: is it the --out folder of a finished \`allcnn train\` run?`);
   }
-  if (file.endsWith('.safetensors')) throw new Error(`${file}: a checkpoint; compare reads the result.json beside it: pass the run's --out folder (${path.dirname(file)})`);
+  if (file.endsWith('.safetensors')) throw new DataError(`${file}: a checkpoint; compare reads the result.json beside it: pass the run's --out folder (${path.dirname(file)})`);
   const r = readJsonFile(file, 'pass the --out folder of a finished `allcnn train` run, or its result.json');
   const x = r as Partial<TrainRecord> | null;
   // A transfer run trained on a CIFAR-100 subset: Table 3's CIFAR-10 numbers say nothing about it.
   const subset = (x?.config as { subset?: unknown } | undefined)?.subset;
   if (subset !== undefined) {
-    throw new Error(`${file}: an \`allcnn transfer\` run (CIFAR-100 subset ${Array.isArray(subset) ? subset.join(', ') : String(subset)}), not a CIFAR-10 run of \`allcnn train\`: Table 3 does not apply to it; \`allcnn reproduce --preset transfer\` reports transfer runs`);
+    throw new DataError(`${file}: an \`allcnn transfer\` run (CIFAR-100 subset ${Array.isArray(subset) ? subset.join(', ') : String(subset)}), not a CIFAR-10 run of \`allcnn train\`: Table 3 does not apply to it; \`allcnn reproduce --preset transfer\` reports transfer runs`);
   }
   const ok = typeof x?.config?.model === 'string' && typeof x.config.lr === 'number' && typeof x.parameters === 'number' && Array.isArray(x.history) &&
     typeof x.test?.accuracy === 'number' && (typeof x.validation?.accuracy === 'number' || (x.validation?.accuracy === null && x.validation.count === 0));
-  if (!ok) throw new Error(`${file}: not a result.json written by \`allcnn train\` (it needs config.model, config.lr, parameters, history and the validation and test scores)`);
+  if (!ok) throw new DataError(`${file}: not a result.json written by \`allcnn train\` (it needs config.model, config.lr, parameters, history and the validation and test scores)`);
   return x as TrainRecord;
 }

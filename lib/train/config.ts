@@ -97,7 +97,7 @@ export const DEFAULTS = {
   warmupEpochs: 0,
   prep: 'zca' as Prep, // the paper: GCN + ZCA
   seed: 0,
-  device: 'cpu',
+  device: 'cpu' as Device,
   finalRelu: true, // the paper
   init: 'xavier-uniform' as InitName,
   precision: 'fp32' as Precision,

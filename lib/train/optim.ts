@@ -5,7 +5,7 @@
  * rate the two are the same, and at a rate change this one carries the old
  * velocity over unscaled.) The whole update is one native call.
  */
-import { checkKeys, checkNumber, invalid } from '../check';
+import { checkKeys, checkNumber, invalid, invalidAs } from '../check';
 import { zeros } from '../creation';
 import { InvalidArgumentError } from '../errors';
 import { native } from '../native';
@@ -34,7 +34,10 @@ export class SGD {
     if (!Array.isArray(params) || !params.every((p) => p instanceof Tensor)) throw invalid('params', 'a list of tensors (network.parameterList())', params);
     // Listed twice, a tensor would be updated twice per step, with two momentum buffers.
     const twice = params.findIndex((p, i) => params.indexOf(p) !== i);
-    if (twice >= 0) throw invalid('params', 'each tensor once', `tensor ${twice} again (also at ${params.indexOf(params[twice])})`);
+    if (twice >= 0) throw invalidAs('params', 'each tensor once', `tensor ${twice} again (also at ${params.indexOf(params[twice])})`);
+    // An integer tensor has no gradient to follow: it would be skipped without a word.
+    const integer = params.findIndex((p) => !['float32', 'float64', 'float16', 'bfloat16'].includes(p.dtype));
+    if (integer >= 0) throw invalidAs(`params[${integer}]`, 'a floating-point tensor (float32, float64, float16 or bfloat16)', `a tensor of dtype ${params[integer].dtype}`);
     this.params = params;
     this.momentum = checkNumber('momentum', o.momentum ?? 0.9, 0, 1);
     this.weightDecay = checkNumber('weightDecay', o.weightDecay ?? 0.001, 0);
@@ -45,7 +48,7 @@ export class SGD {
 
   /** Applies one update with the gradients in the parameters' .grad. */
   step(lr: number): void {
-    native().optim_sgd_step(this.params.map((p) => p.handle), this.momentumBuffers.map((b) => b.handle), lr, this.momentum, this.weightDecay, this.nesterov);
+    native().optim_sgd_step(this.params.map((p) => p.handle), this.momentumBuffers.map((b) => b.handle), checkNumber('lr', lr, 0), this.momentum, this.weightDecay, this.nesterov);
   }
 
   zeroGrad(): void {

@@ -7,6 +7,7 @@
 import * as path from 'node:path';
 import { configureBackend, ensureDefaultThreads, requireDevice } from '../backend';
 import { checkBoolean, checkInteger, checkKeys, checkNumber, invalid } from '../check';
+import { InvalidArgumentError } from '../errors';
 import { manualSeed, randperm } from '../creation';
 import { Generator, generatorHandle } from '../generator';
 import { applyAugmentation } from '../data/augment';
@@ -92,12 +93,17 @@ export type Progress =
       /** Reading and preparing the data, when trainModel did it (not for hooks.dataset), and whether its ZCA came from the cache. */
       data?: { seconds: number; zcaCached: boolean | undefined; fittedOn: number };
     }
-  | { type: 'step'; epoch: number; step: number; steps: number; loss: number | null; lr: number }
+  | {
+      type: 'step'; epoch: number; step: number; steps: number; lr: number;
+      /** The epoch's mean training loss so far, read back from the device every READ_EVERY steps (no host sync per step): null before the first read. */
+      loss: number | null;
+    }
   | { type: 'epoch'; record: EpochRecord; stalled: boolean; diverged: boolean }
   | { type: 'checkpoint'; file: string; epoch: number };
 
 export interface TrainHooks {
   onProgress?: (p: Progress) => void;
+  /** Stops the run at the next step: trainModel rejects with an AbortError (the checkpoint keeps the last whole epoch). */
   signal?: AbortSignal;
   /** Checkpoint file written after every epoch (atomically). */
   checkpoint?: string;
@@ -149,6 +155,30 @@ function specOf(model: TrainConfig['model']): NetworkSpec {
   return typeof model === 'string' ? MODELS[model] : model;
 }
 
+/**
+ * A data set given in hooks.dataset is trained on as it is: a config that
+ * says otherwise (another prep, fewer images) would be recorded in the result
+ * and the checkpoint beside data it does not describe, so it is refused.
+ */
+function checkGivenDataset(c: ResolvedConfig, dataset: Dataset): void {
+  const given = dataset.recipe?.dataset;
+  const fix = (what: string) => new InvalidArgumentError(`${what}, so that the result and the checkpoint say what the network was trained on`);
+  if (given !== undefined && given !== c.dataset) {
+    throw fix(`hooks.dataset holds ${DATASET_TITLES[given]} but config.dataset is '${c.dataset}': set dataset: '${given}'`);
+  }
+  const counts = [
+    ['limit', dataset.train.count, c.limit, 'training images'],
+    ['testLimit', dataset.test.count, c.testLimit, 'test images'],
+  ] as const;
+  for (const [field, count, limit, what] of counts) {
+    if (limit !== null && count > limit) throw fix(`hooks.dataset has ${count} ${what} but config.${field} is ${limit}: set ${field}: ${count}`);
+  }
+  if (c.validation !== null && dataset.validation.count !== c.validation) {
+    throw fix(`hooks.dataset has ${dataset.validation.count} validation images but config.validation is ${c.validation}: set validation: ${dataset.validation.count}`);
+  }
+  if (dataset.prep !== c.prep) throw fix(`hooks.dataset was prepared with prep '${dataset.prep}' but config.prep is '${c.prep}': set prep: '${dataset.prep}'`);
+}
+
 export class AbortError extends Error {
   override name = 'AbortError';
   /** beforeStart: the run was stopped before it trained a step (nothing to resume). */
@@ -191,10 +221,7 @@ export async function trainModel(config: TrainConfig, hooks: TrainHooks = {}): P
   if (c.engine === 'typescript' && hooks.lrScale) throw new TypeError("hooks.lrScale needs engine 'native'");
 
   // 1. data
-  const given = hooks.dataset?.recipe?.dataset;
-  if (given !== undefined && given !== c.dataset) {
-    throw new TypeError(`hooks.dataset holds ${DATASET_TITLES[given]} but config.dataset is '${c.dataset}': set dataset: '${given}', so that the checkpoint says what the network was trained on`);
-  }
+  if (hooks.dataset) checkGivenDataset(c, hooks.dataset);
   const dataStarted = Date.now();
   const dataset = hooks.dataset ?? (await loadCifar(c.dataset, c.data ?? undefined, { prep: c.prep, limit: c.limit ?? undefined, testLimit: c.testLimit ?? undefined, validation: c.validation ?? undefined, seed: c.seed, device: c.device }));
   // Everything made from here on is freed however the run ends (the network kept only when returned).

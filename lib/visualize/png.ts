@@ -4,7 +4,7 @@
  * with node:zlib do what an image library would.
  */
 import * as zlib from 'node:zlib';
-import { invalid } from '../check';
+import { invalidAs } from '../check';
 
 const SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 
@@ -37,7 +37,7 @@ function chunk(type: string, data: Uint8Array): Buffer {
 /** A PNG file of `width` x `height` pixels given as RGB bytes, row by row. */
 export function encodePng(rgb: Uint8Array, width: number, height: number): Buffer {
   if (!Number.isInteger(width) || !Number.isInteger(height) || width < 1 || height < 1 || rgb.length !== width * height * 3) {
-    throw invalid('rgb', `${width} x ${height} x 3 bytes`, `${rgb.length} bytes`);
+    throw invalidAs('rgb', `${width} x ${height} x 3 bytes`, `${rgb.length} bytes`);
   }
   const header = Buffer.alloc(13);
   header.writeUInt32BE(width, 0);

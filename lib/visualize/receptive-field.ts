@@ -4,6 +4,7 @@
  * paper's figure 3 shows image patches, not whole images, so the figure
  * crops each image and its reconstruction to this window.
  */
+import { checkInteger, invalid } from '../check';
 import type { Network } from '../model/network';
 
 /** A window of `size` x `size` input pixels whose top-left corner moves by `jump` per feature-map step. */
@@ -15,10 +16,14 @@ export interface ReceptiveField {
 }
 
 /**
- * The receptive field of layer `index`'s units, or null when each unit sees
- * the whole image (after a global average or a fully connected layer).
+ * The receptive field of a layer's units (the layer by name, 'conv2', or by
+ * index into net.layers), or null when each unit sees the whole image (after
+ * a global average or a fully connected layer).
  */
-export function receptiveField(net: Network, index: number): ReceptiveField | null {
+export function receptiveField(net: Network, layer: string | number): ReceptiveField | null {
+  const names = net.layers.map((l) => l.name);
+  const index = typeof layer === 'string' ? names.indexOf(layer) : checkInteger('layer', layer, 0, names.length - 1);
+  if (index < 0) throw invalid('layer', `a layer of ${net.spec.name}: ${names.join(', ')}`, layer);
   let size = 1;
   let jump = 1;
   let offset = 0;
