@@ -11,6 +11,7 @@ import { readJournal } from '../lib/experiments/journal';
 import { reproduce } from '../lib/experiments/runner';
 import { experimentName, reportFolder } from '../lib/experiments/report-folder';
 import type { Summary } from '../lib/experiments/types';
+import { evaluateCheckpoint } from '../lib/train/evaluate-checkpoint';
 import { tempDirs } from './tmp';
 
 const tmp = tempDirs('reproduce');
@@ -203,7 +204,8 @@ test('bad data leave no folder behind, so the run with the right data records wh
 test("with --concurrency 2, the ablations start once ALL-CNN-C's rate is chosen, and the rows keep the paper's order", async () => {
   const o: ReproduceOptions = { ...TINY, models: ['strided-cnn-a'], lrs: [0.1], limit: 32, testLimit: 32, extras: ['ablations'], concurrency: 2 };
   const events: string[] = [];
-  const { summary } = await reproduce('tiny', o, { out: tmp() }, {
+  const out = tmp();
+  const { summary } = await reproduce('tiny', o, { out }, {
     onEvent: (e) => (e.type === 'run-start' ? events.push(`start ${e.task.id}/${e.task.phase}`) : e.type === 'run-end' && events.push(`end ${e.record.id}`)),
   });
   // ALL-CNN-C is trained although not asked for, and goes first: the ablations need its rate.
@@ -215,6 +217,13 @@ test("with --concurrency 2, the ablations start once ALL-CNN-C's rate is chosen,
     'Strided-CNN-A', 'ALL-CNN-C', 'ALL-CNN-C, fully-connected top', 'ALL-CNN-C, batch normalisation', 'ALL-CNN-C, no dropout',
     'ALL-CNN-C, Kaiming initialisation', 'ALL-CNN-C, no final ReLU',
   ]);
+  // Every checkpoint the README points `allcnn evaluate` at is scored, the ablations' too (they record a spec's name, not an id).
+  const checkpoints = path.join(out, 'checkpoints');
+  const scored = await Promise.all(fs.readdirSync(checkpoints).filter((f) => f.startsWith('ablation')).sort().map((f) => evaluateCheckpoint(path.join(checkpoints, f))));
+  expect(scored.map((s) => s.name)).toEqual([
+    'ALL-CNN-C (batch normalisation)', 'ALL-CNN-C (fully-connected top)', 'ALL-CNN-C', 'ALL-CNN-C (no dropout)', 'ALL-CNN-C',
+  ]);
+  expect(scored.every((s) => s.count === 32)).toBe(true);
 });
 
 test('allcnn report: a folder stopped part-way is reported with what it has, and fully once resumed to the end', async () => {

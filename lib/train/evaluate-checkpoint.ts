@@ -10,7 +10,9 @@ import { checkKeys, checkOneOf } from '../check';
 import { Cifar10, ImageSet } from '../data/cifar';
 import { DATASET_CLASSES, DATASET_TITLES, DatasetName, DataRecipe, Dataset, DatasetOptions, prepareDataset, readCifar, recordedDataset } from '../data/dataset';
 import { CheckpointError, DataError } from '../errors';
+import { ABLATIONS } from '../experiments/ablations';
 import { buildNetwork, Network } from '../model/network';
+import type { NetworkSpec } from '../model/spec';
 import { checkDevice, Device } from '../tensor';
 import { readSafetensorsMetadata } from '../io/safetensors';
 import { MODELS } from '../../models';
@@ -77,7 +79,7 @@ export async function evaluateCheckpoint(file: string, o: EvaluateCheckpointOpti
       return { name, count, accuracy: count ? score.confusion[k][k] / count : NaN };
     });
     return {
-      file, model: config.model, name: MODELS[config.model].name, epoch, epochs: config.epochs, diverged, split, dataset: name, data: data ?? null, trainedOn: recipe.data ?? null,
+      file, model: config.model, name: network.spec.name, epoch, epochs: config.epochs, diverged, split, dataset: name, data: data ?? null, trainedOn: recipe.data ?? null,
       ...score, classNames: set.classNames, perClass,
     };
   } finally {
@@ -87,11 +89,20 @@ export async function evaluateCheckpoint(file: string, o: EvaluateCheckpointOpti
 }
 
 /**
+ * The network a checkpoint's config.model names: one of the twelve by id
+ * (`allcnn train`), or by its name (reproduce's ablations train specs of
+ * their own, and the Kaiming and no-final-ReLU ones ALL-CNN-C's spec).
+ */
+export function runSpec(model: string): NetworkSpec | undefined {
+  return MODELS[model] ?? [...Object.values(MODELS), ...ABLATIONS.map((a) => a.model)].find((spec) => spec.name === model);
+}
+
+/**
  * The run's network with the checkpoint's weights, on `device`. Made before
  * the data are prepared, so that a mismatched checkpoint fails in a moment.
  */
 export function runNetwork(file: string, config: ResolvedConfig, device: Device): Network {
-  const network = buildNetwork(MODELS[config.model], { classes: DATASET_CLASSES[config.dataset], finalRelu: config.finalRelu, device });
+  const network = buildNetwork(runSpec(config.model)!, { classes: DATASET_CLASSES[config.dataset], finalRelu: config.finalRelu, device });
   try {
     loadCheckpoint(file, network, null, config);
     return network;
@@ -145,8 +156,8 @@ export function readRun(file: string, o: { needsWeights?: boolean } = {}): { con
     throw new CheckpointError(`${file}: a weights file, which does not record how the data were prepared; pass the checkpoint.safetensors written beside it (format ${CHECKPOINT_FORMAT})`);
   }
   const config: ResolvedConfig = { ...saved, dataset: recordedDataset(saved.dataset) };
-  if (!MODELS[config.model]) {
-    throw new CheckpointError(`${file}: a checkpoint of "${config.model}", not one of the twelve networks; evaluate it from TypeScript with buildNetwork(), loadCheckpoint() and evaluate()`);
+  if (!runSpec(config.model)) {
+    throw new CheckpointError(`${file}: a checkpoint of "${config.model}", neither one of the twelve networks nor one of reproduce's ablations; evaluate it from TypeScript with buildNetwork(), loadCheckpoint() and evaluate()`);
   }
   // Checkpoints written before the recipe was kept came from `allcnn train`, whose config holds the data options.
   const kept = metadataJson<Omit<DataRecipe, 'dataset'> & { dataset?: DatasetName }>(file, 'data', metadata.data);

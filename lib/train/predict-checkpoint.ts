@@ -12,7 +12,6 @@ import type { Dataset } from '../data/dataset';
 import { Fit, FITS, ImageInput, readImage, toCifarPixels } from '../data/images';
 import { tidy } from '../scope';
 import { checkDevice, Device } from '../tensor';
-import { MODELS } from '../../models';
 import { predict } from './evaluate';
 import { readRun, runData, runNetwork, scoringData } from './evaluate-checkpoint';
 
@@ -78,7 +77,7 @@ export async function predictImages(file: string, images: ImageInput[], o: Predi
     }
     const names = prepared.classNames;
     return {
-      file, model: config.model, name: MODELS[config.model].name, epoch, epochs: config.epochs, classNames: names, fit,
+      file, model: config.model, name: network.spec.name, epoch, epochs: config.epochs, classNames: names, fit,
       images: probabilities.map((p, k) => ({
         source: sources[k],
         top: p.map((probability, c) => ({ class: c, name: names[c], probability })).sort((a, b) => b.probability - a.probability).slice(0, top),

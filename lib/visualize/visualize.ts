@@ -14,7 +14,6 @@ import type { Network } from '../model/network';
 import { tidy } from '../scope';
 import { checkDevice, Device } from '../tensor';
 import { readRun, runData, runNetwork, scoringData } from '../train/evaluate-checkpoint';
-import { MODELS } from '../../models';
 import { cropTile, gridPng, imageTile, reconstructionTile, Tile } from './figure';
 import { channelsOf, findLayer, Method, METHODS, reconstruct } from './guided-backprop';
 import { receptiveField, windowAt } from './receptive-field';
@@ -144,7 +143,7 @@ export async function visualizeCheckpoint(file: string, o: VisualizeOptions = {}
     // Tiles of about 96 pixels, whatever the patch size.
     const scale = Math.max(1, Math.round(96 / (patch?.size ?? net.inputShape[1])));
     return {
-      file, model: config.model, name: MODELS[config.model].name, epoch, epochs: config.epochs, layer, methods,
+      file, model: config.model, name: net.spec.name, epoch, epochs: config.epochs, layer, methods,
       data: data ?? null, searched, patch: patch?.size ?? null, units, png: gridPng(blocks, { scale }),
     };
   } finally {
