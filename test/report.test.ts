@@ -231,6 +231,15 @@ describe('claims and units', () => {
     expect(section(md, '## Diverged runs')).toContain(`1 run diverged (training loss NaN or infinite: the learning rate was too high for it), and stopped there:\n\n- \`${id}\` (A, lr 0.05, seed 0): stopped in epoch 2 of 3, its training loss no longer a number.`);
   });
 
+  test('Table 3 trained with --augment says so in its heading, as the paper\'s column is without augmentation', () => {
+    const { summary, runs } = load();
+    const augmented = runs.map((r) => (r.group === 'table3' ? { ...r, config: { ...r.config, augment: { flip: true, translate: 5 } } } : r));
+    const md = renderReport(summary, augmented, { figures: {} });
+    expect(md).not.toContain('## Table 3: CIFAR-10 without augmentation');
+    expect(parseTable(md, '## Table 3: CIFAR-10 with augmentation (flips, translations ±5 px)').length).toBe(12); // the twelve networks, run or not
+    expect(md).toContain("These runs were trained with flips, translations ±5 px (`--augment`); the paper's Table 3 column is without augmentation");
+  });
+
   test('CUDA graphs: how many runs captured one, and why the others did not, only when asked for', () => {
     const { summary, runs } = load();
     expect(renderReport(summary, runs, { figures: {} })).not.toContain('CUDA graphs');

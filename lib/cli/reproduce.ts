@@ -66,7 +66,7 @@ export function reproduceCommand(): Command {
       const name = o.name ?? o.preset;
       const out = path.resolve(o.out ?? path.join('results', name));
       console.error(`reproduce ${name}: preset ${options.preset}, ${options.models.length} models x lrs [${options.lrs.join(', ')}] (${options.lrSelection}${options.lrSelection === 'probe' ? `, ${options.probeEpochs}-epoch probes` : ''}), ` +
-        `${options.epochs} epochs${options.seeds > 1 ? ` x ${options.seeds} seeds` : ''}, batch ${options.batchSize}, device ${device}, concurrency ${options.concurrency}, extras: ${options.extras.join(', ') || 'none'}\n` +
+        `${options.epochs} epochs${options.seeds > 1 ? ` x ${options.seeds} seeds` : ''}, batch ${options.batchSize}${options.augment ? ', Table 3 trained with flips and translations (--augment)' : ''}, device ${device}, concurrency ${options.concurrency}, extras: ${options.extras.join(', ') || 'none'}\n` +
         `data: ${o.data === undefined ? 'the bundled 600-image CIFAR-10 sample' : shown(path.resolve(o.data))}\nresults: ${out}`);
       // The long presets on the sample or on a CPU run as asked, but say what that gives.
       if (o.preset !== 'smoke' && o.data === undefined) {
@@ -90,7 +90,9 @@ export function reproduceCommand(): Command {
       for (const r of summary.rows) console.log(`${r.label.padEnd(48)} ${String(r.lr).padStart(6)} ${pct(r.validationAccuracy).padStart(8)} ${pct(r.testAccuracy).padStart(8)}`);
       if (summary.stalled.length) console.log(`${summary.stalled.length} run(s) stalled at chance level: see REPORT.md`);
       if (summary.diverged?.length) console.log(`${summary.diverged.length} run(s) diverged (training loss NaN or infinite): see REPORT.md`);
-      console.log(`\n${summary.totalSeconds.toFixed(0)} s, ${summary.aggregateImagesPerSecond.toFixed(0)} training images/s in all; report: ${shown(report)}`);
+      // Every run read back from runs.jsonl: nothing trained, so no speed to give (not "0 images/s").
+      const speed = summary.aggregateImagesPerSecond > 0 ? `${summary.aggregateImagesPerSecond.toFixed(0)} training images/s in all` : `no run trained (${summary.reusedRuns ?? 0} read back from runs.jsonl)`;
+      console.log(`\n${summary.totalSeconds.toFixed(0)} s, ${speed}; report: ${shown(report)}`);
     });
 }
 

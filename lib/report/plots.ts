@@ -64,7 +64,7 @@ export async function learningCurves(run: RunRecord, outBase: string): Promise<{
 }
 
 /** Test accuracy of each Table 3 model: ours (± the sd between seeds, with several), the paper's and the seed report's, side by side. */
-export async function summaryFigure(summary: Summary, outBase: string): Promise<{ svg: string; png: string }> {
+export async function summaryFigure(summary: Summary, outBase: string, augmentation: string | null = null): Promise<{ svg: string; png: string }> {
   const s = rowScale(summary);
   const rows = summary.rows.filter((r) => r.group === 'table3');
   const models = [...TABLE3.map((t) => t.model), ...rows.map((r) => r.model).filter((m) => !TABLE3.some((t) => t.model === m))];
@@ -83,7 +83,7 @@ export async function summaryFigure(summary: Summary, outBase: string): Promise<
   const spec: TopLevelSpec = {
     title: {
       text: `Table 3: test accuracy (${summary.name}, preset ${summary.preset})`,
-      subtitle: `CIFAR-10 without augmentation${data.some((d) => d.low !== undefined) ? '; black lines: ± the standard deviation between seeds' : ''}`,
+      subtitle: `CIFAR-10 ${augmentation ? `with ${augmentation} (the paper: without)` : 'without augmentation'}${data.some((d) => d.low !== undefined) ? '; black lines: ± the standard deviation between seeds' : ''}`,
     },
     width: { step: 14 },
     height: 300,

@@ -10,7 +10,7 @@ import { makeFolder } from '../io/folder';
 import { writeFileAtomic } from './atomic';
 import { count, duration, MISSING, num, slug } from './format';
 import { learningCurves, summaryFigure, validationCurves } from './plots';
-import { ablationSection, augmentSection, cifar100Section, divergedSection, learningRateSection, stalledSection, transferSection } from './sections';
+import { ablationSection, augmentSection, cifar100Section, table3Augmentation, divergedSection, learningRateSection, stalledSection, transferSection } from './sections';
 import { seedSpread } from './records';
 import { claimsSection, SEED_REPORT_NOTE, seedsNote, shortRunNote, table3Table } from './table3';
 
@@ -104,6 +104,15 @@ function figureSection(rows: ResultRow[], figures: Record<string, string>, key: 
   return parts.length ? parts.join('\n\n') : 'No figures.';
 }
 
+/** Table 3's heading; runs trained with augmentation (`--augment`) say so, as the paper's column is without. */
+function table3Heading(augmentation: string | null): string[] {
+  if (!augmentation) return ['## Table 3: CIFAR-10 without augmentation'];
+  return [
+    `## Table 3: CIFAR-10 with augmentation (${augmentation})`,
+    `These runs were trained with ${augmentation} (\`--augment\`); the paper's Table 3 column is without augmentation, so it is not a like-for-like comparison (the paper's augmented ALL-CNN-C is in the section on data augmentation).`,
+  ];
+}
+
 /** `progress`: progressSection()'s note on an unfinished experiment, shown under the header. */
 export function renderReport(summary: Summary, runs: RunRecord[], o: { figures: Record<string, string>; progress?: string }): string {
   const f = o.figures ?? {};
@@ -111,7 +120,7 @@ export function renderReport(summary: Summary, runs: RunRecord[], o: { figures: 
   const parts = [
     header(summary, runs),
     o.progress ?? '',
-    '## Table 3: CIFAR-10 without augmentation',
+    ...table3Heading(table3Augmentation(runs)),
     table3Table(summary),
     SEED_REPORT_NOTE,
     seedsNote(summary),
@@ -167,7 +176,7 @@ export async function writeReport(dir: string, summary: Summary, runs: RunRecord
     await make(join(figDir, file));
     figures[key] = `figures/${file}.png`;
   };
-  if (summary.rows.some((r) => r.group === 'table3')) await draw(FIGURE.summary, 'summary', (b) => summaryFigure(summary, b));
+  if (summary.rows.some((r) => r.group === 'table3')) await draw(FIGURE.summary, 'summary', (b) => summaryFigure(summary, b, table3Augmentation(runs)));
   for (const row of summary.rows) {
     const selected = runs.find((r) => r.id === row.selected);
     if (selected?.history?.length) await draw(FIGURE.curves(row.label), `curves-${slug(row.label)}`, (b) => learningCurves(selected, b));

@@ -22,6 +22,12 @@ function describeAugment(a: AugmentOptions | false | undefined): { text: string;
   return { text: parts.join(', ') || 'none', rich: Boolean(a.scale || a.colorJitter) };
 }
 
+/** The augmentation Table 3's runs trained with (`reproduce --augment`), in words; null when they had none, as in the paper. */
+export function table3Augmentation(runs: readonly RunRecord[]): string | null {
+  const a = describeAugment(runs.find((r) => r.group === 'table3')?.config?.augment);
+  return a.text === 'none' ? null : a.text;
+}
+
 export function augmentSection(summary: Summary, runs: readonly RunRecord[]): string {
   const rows = summary.rows.filter((r) => r.group === 'augment');
   if (rows.length === 0) return 'No augmentation runs recorded.';
