@@ -2,6 +2,7 @@
  * Scoring trained networks: confusionMatrix against known predictions, and
  * evaluateCheckpoint / `allcnn evaluate` reproducing a run's own scores.
  */
+import { checkpointFile } from '../lib/cli/util';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -142,7 +143,17 @@ test('evaluateCheckpoint refuses what it cannot score, saying what to pass inste
   const weights = path.join(dir, 'weights.safetensors');
   exportWeights(weights, trained.network!);
   trained.network!.dispose();
-  await expect(evaluateCheckpoint(weights)).rejects.toThrow(new CheckpointError(`${weights}: a weights file, which does not record how the data were prepared; pass the checkpoint.safetensors written beside it (format allcnn-checkpoint-v1)`));
+  await expect(evaluateCheckpoint(weights)).rejects.toThrow(new CheckpointError(
+    `${weights}: a weights file, which does not record how the data were prepared; pass the checkpoint.safetensors of an \`allcnn train\` or \`allcnn reproduce\` run (an \`allcnn transfer\` run keeps none: its scores are in its result.json) (format allcnn-checkpoint-v1)`,
+  ));
+  // The folder of an `allcnn transfer` run, given to the CLI.
+  const transferRun = tmp();
+  for (const f of ['weights.safetensors', 'result.json']) fs.writeFileSync(path.join(transferRun, f), '');
+  expect(() => checkpointFile(transferRun)).toThrow('has weights but no checkpoint.safetensors (an `allcnn transfer` run keeps none: its scores are in its result.json)');
+  // Beside a checkpoint (an `allcnn train` folder), it points at that.
+  const besideRun = path.join(run.dir, 'weights-copy.safetensors');
+  fs.copyFileSync(weights, besideRun);
+  await expect(evaluateCheckpoint(besideRun)).rejects.toThrow(`pass the checkpoint written beside it, ${run.checkpoint} (format allcnn-checkpoint-v1)`);
 
   // A run trained on data that is not there any more.
   const moved = path.join(dir, 'moved.safetensors');
@@ -158,7 +169,7 @@ test('evaluateCheckpoint refuses what it cannot score, saying what to pass inste
   const own = path.join(dir, 'own.safetensors');
   const tiny = declareNetwork('Tiny', 'one convolution', ['conv 1x1 classes', 'gap', 'softmax']);
   await trainModel({ model: tiny, epochs: 1, limit: 64, prep: 'std', stallEpochs: 0 }, { checkpoint: own });
-  await expect(evaluateCheckpoint(own)).rejects.toThrow(/a checkpoint of "Tiny", not one of the twelve networks/);
+  await expect(evaluateCheckpoint(own)).rejects.toThrow(/a checkpoint of "Tiny", neither one of the twelve networks nor one of reproduce's ablations/);
 });
 
 test('allcnn evaluate prints per-class accuracies and the confusion matrix, or JSON', () => {

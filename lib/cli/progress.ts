@@ -49,7 +49,7 @@ export function consoleProgress(o: { label?: string; stream?: NodeJS.WriteStream
         if (p.absentClasses.length) out(`note: ${absentNote(p.absentClasses.length, p.config.dataset)}`);
         // A first ZCA fit on real data takes most of a minute on a CPU, even for a --limit run: say why, and that it is once.
         if (p.data && p.config.prep === 'zca' && p.data.zcaCached === false && p.data.seconds >= 5) {
-          out(`data prepared in ${p.data.seconds.toFixed(0)} s: ZCA was fitted on all ${p.data.fittedOn.toLocaleString('en-US')} training images of the split (whatever --limit), and is cached for the next run (in ${shown(path.join(cacheDir(), 'zca'))})`);
+          out(`data prepared in ${p.data.seconds.toFixed(0)} s: ZCA was fitted on all ${p.data.fittedOn.toLocaleString('en-US')} training images of the split (whatever --limit)${p.data.zcaSaved ? `, and is cached for the next run (in ${shown(path.join(cacheDir(), 'zca'))})` : ''}`);
         }
         out(EPOCH_HEADER);
         break;

@@ -34,6 +34,9 @@ export function checkpointFile(target: string): string {
     const examples = names.length ? `, such as ${shown(path.join(runs, names[0]))}` : ' (none written yet)';
     throw new CheckpointError(`${shown(target)} holds the results of \`allcnn reproduce\`, one checkpoint per run: pass one of the ${names.length} in ${shown(runs)}${examples}`);
   }
+  if (!fs.existsSync(file) && fs.existsSync(path.join(target, 'weights.safetensors')) && fs.existsSync(path.join(target, 'result.json'))) {
+    throw new CheckpointError(`${shown(target)} has weights but no checkpoint.safetensors (an \`allcnn transfer\` run keeps none: its scores are in its result.json); this command reads runs of \`allcnn train\` and \`allcnn reproduce\``);
+  }
   return file;
 }
 

@@ -95,6 +95,8 @@ export interface Dataset {
   device: Device;
   /** Whether the ZCA matrix came from the on-disk cache. */
   zcaCached?: boolean;
+  /** Whether the ZCA matrix is in the on-disk cache now (read from it, or written to it). */
+  zcaSaved?: boolean;
   /** Training images the preparation was fitted on (ZCA, or the channel statistics): all of the split's, whatever the limit. */
   fittedOn?: number;
   /**
@@ -183,7 +185,7 @@ export function prepareDataset(raw: { train: ImageSet; test: ImageSet; className
     const test = make(load(raw.test.images, testCount), raw.test.labels, testCount);
     norm.release();
     return {
-      train, validation: validationSplit, test, classes, classNames: raw.classNames, prep, source: raw.source, device, zcaCached: norm.zcaCached, fittedOn: split.train.length, absentClasses,
+      train, validation: validationSplit, test, classes, classNames: raw.classNames, prep, source: raw.source, device, zcaCached: norm.zcaCached, zcaSaved: norm.zcaSaved, fittedOn: split.train.length, absentClasses,
       dispose() {
         for (const t of [train, validationSplit, test]) {
           t.x.dispose();

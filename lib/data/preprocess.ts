@@ -110,7 +110,7 @@ const trainTensor = (train: TrainImages): Tensor => ('make' in train ? train.mak
  * pixels and the parameters, so a second run with the same data skips the
  * (minutes-long on CPU) fit.
  */
-export function cachedZca(train: TrainImages, trainBytes: Uint8Array, o: { eps?: number; gcnScale?: number; cache?: string | false } = {}): Zca & { cached: boolean } {
+export function cachedZca(train: TrainImages, trainBytes: Uint8Array, o: { eps?: number; gcnScale?: number; cache?: string | false } = {}): Zca & { cached: boolean; saved: boolean } {
   const eps = o.eps ?? ZCA_EPS;
   // v: the fit's version, so that a change to it refits (2: the covariance's triangles averaged).
   const key = crypto.createHash('sha256').update(trainBytes).update(JSON.stringify({ v: 2, eps, gcn: o.gcnScale ?? GCN_SCALE, shape: train.shape })).digest('hex').slice(0, 24);
@@ -122,7 +122,7 @@ export function cachedZca(train: TrainImages, trainBytes: Uint8Array, o: { eps?:
       const mean = keep(tensors.get('mean')!.to(device));
       const matrix = keep(tensors.get('matrix')!.to(device));
       for (const t of tensors.values()) t.dispose();
-      return { mean, matrix, cached: true };
+      return { mean, matrix, cached: true, saved: true };
     } catch {
       // A corrupt cache entry is refitted and overwritten below.
     }
@@ -130,15 +130,17 @@ export function cachedZca(train: TrainImages, trainBytes: Uint8Array, o: { eps?:
   const zca = noGrad(() => fitZca(trainTensor(train), eps));
   keep(zca.mean);
   keep(zca.matrix);
+  let saved = false;
   if (file) {
     try {
       saveSafetensors(file, { mean: zca.mean, matrix: zca.matrix }, { eps: String(eps), key });
+      saved = true;
     } catch (err) {
       // The cache only saves time: the run goes on, and says why the next one will fit again.
       process.emitWarning(`ZCA cache not written (${(err as Error).message}); set $ALLCNN_DATA to a writable folder to keep the fit for the next run`);
     }
   }
-  return { ...zca, cached: false };
+  return { ...zca, cached: false, saved };
 }
 
 /** A CIFAR image's [C, H, W]. */
@@ -155,13 +157,15 @@ export interface Normalization {
   /** Frees the fitted statistics. */
   release(): void;
   zcaCached?: boolean;
+  /** Whether the ZCA fit is in the cache now (read from it, or written to it). */
+  zcaSaved?: boolean;
 }
 
 /** Fits the chosen preprocessing on the training images only. */
 export function fitNormalization(prep: 'zca' | 'std' | 'none', train: TrainImages, trainBytes: Uint8Array, cache?: string | false): Normalization {
   if (prep === 'zca') {
     const zca = cachedZca(train, trainBytes, { cache });
-    return { apply: (x) => applyZca(x, zca), release: () => (zca.mean.dispose(), zca.matrix.dispose()), zcaCached: zca.cached };
+    return { apply: (x) => applyZca(x, zca), release: () => (zca.mean.dispose(), zca.matrix.dispose()), zcaCached: zca.cached, zcaSaved: zca.saved };
   }
   if (prep === 'std') {
     const s = channelStats(trainTensor(train));

@@ -5,6 +5,7 @@
  * which network it holds, so the scores match the run's result.json.
  */
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { requireDevice } from '../backend';
 import { checkKeys, checkOneOf } from '../check';
 import { Cifar10, ImageSet } from '../data/cifar';
@@ -153,7 +154,10 @@ export function readRun(file: string, o: { needsWeights?: boolean } = {}): { con
   const metadata = readSafetensorsMetadata(file); // the tensors are read by loadCheckpoint, checked against the network
   const saved = metadata.format === CHECKPOINT_FORMAT ? metadataJson<ResolvedConfig>(file, 'config', metadata.config) : null;
   if (!saved) {
-    throw new CheckpointError(`${file}: a weights file, which does not record how the data were prepared; pass the checkpoint.safetensors written beside it (format ${CHECKPOINT_FORMAT})`);
+    // `allcnn transfer` writes weights.safetensors and no checkpoint: there is none beside it to point at.
+    const beside = path.join(path.dirname(file), 'checkpoint.safetensors');
+    const instead = fs.existsSync(beside) ? `pass the checkpoint written beside it, ${beside}` : 'pass the checkpoint.safetensors of an `allcnn train` or `allcnn reproduce` run (an `allcnn transfer` run keeps none: its scores are in its result.json)';
+    throw new CheckpointError(`${file}: a weights file, which does not record how the data were prepared; ${instead} (format ${CHECKPOINT_FORMAT})`);
   }
   const config: ResolvedConfig = { ...saved, dataset: recordedDataset(saved.dataset) };
   if (!runSpec(config.model)) {

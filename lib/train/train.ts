@@ -91,7 +91,7 @@ export type Progress =
   | {
       type: 'start'; config: ResolvedConfig; parameters: number; trainImages: number; startEpoch: number; absentClasses: string[];
       /** Reading and preparing the data, when trainModel did it (not for hooks.dataset), and whether its ZCA came from the cache. */
-      data?: { seconds: number; zcaCached: boolean | undefined; fittedOn: number };
+      data?: { seconds: number; zcaCached: boolean | undefined; zcaSaved?: boolean; fittedOn: number };
     }
   | {
       type: 'step'; epoch: number; step: number; steps: number; lr: number;
@@ -252,7 +252,7 @@ export async function trainModel(config: TrainConfig, hooks: TrainHooks = {}): P
     const train = dataset.train;
     hooks.onProgress?.({
       type: 'start', config: c, parameters: network.parameterCount(), trainImages: train.count, startEpoch, absentClasses: dataset.absentClasses,
-      ...(hooks.dataset ? {} : { data: { seconds: (Date.now() - dataStarted) / 1000, zcaCached: dataset.zcaCached, fittedOn: dataset.fittedOn ?? train.count } }),
+      ...(hooks.dataset ? {} : { data: { seconds: (Date.now() - dataStarted) / 1000, zcaCached: dataset.zcaCached, zcaSaved: dataset.zcaSaved, fittedOn: dataset.fittedOn ?? train.count } }),
     });
 
     // 4. the loop
