@@ -14,11 +14,12 @@
  * that: `allcnn reproduce --preset paper --data cifar-10-binary.tar.gz` on a
  * GPU (350 epochs per run), or `--preset fast` (40 epochs).
  *
- * Interrupt it and run it again: finished runs are read back from the journal.
+ * It writes to one folder, allcnn-example-table3 under the OS's temporary
+ * folder: interrupt it and run it again, and the finished runs are read back
+ * from the journal (delete the folder to start afresh).
  *
  * In your own project: import { reproduce, PRESETS } from 'allcnn'
  */
-import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { MODEL_IDS, PRESETS, reproduce } from '../lib';
@@ -26,7 +27,7 @@ import type { ReproduceOptions } from '../lib';
 
 async function main(): Promise<void> {
   const data = process.argv[2];
-  const out = fs.mkdtempSync(path.join(os.tmpdir(), 'allcnn-table3-'));
+  const out = path.join(os.tmpdir(), 'allcnn-example-table3'); // one folder, so that a rerun resumes
   const options: ReproduceOptions = {
     ...PRESETS.smoke,
     device: 'cpu',

@@ -40,6 +40,8 @@ test('models lists the 12 networks with exact parameter counts', () => {
   const layers = allcnn('models', '--layers').out;
   expect(layers).toMatch(/ conv3 +conv 3x3 96 \/2 relu +-> 96x16x16\n/);
   expect(layers).toMatch(/ gap1 +gap +-> 10\n/);
+  const json = JSON.parse(allcnn('models', '--layers', '--json').out) as Array<{ id: string; layers: Array<{ name: string; layer: string; output: number[] }> }>;
+  expect(json.find((m) => m.id === 'all-cnn-c')!.layers.find((l) => l.name === 'conv3')).toEqual({ name: 'conv3', layer: 'conv 3x3 96 /2 relu', output: [96, 16, 16] });
 });
 
 test('doctor reports the LibTorch it loaded', () => {

@@ -13,7 +13,13 @@ export function modelsCommand(): Command {
     .action((o) => {
       const rows = Object.entries(MODELS).map(([id, spec]) => ({ id, name: spec.name, parameters: countParameters(spec, { classes: o.classes }), description: spec.description }));
       if (o.json) {
-        console.log(JSON.stringify(rows, null, 2));
+        // With --layers, each layer as the text line, its name and its output shape, as the table prints them.
+        const layersOf = (id: string) => {
+          const spec = MODELS[id];
+          const [names, shapes] = [layerNames(spec), inferShapes(spec, { classes: o.classes })];
+          return spec.layers.map((l, i) => ({ name: names[i], layer: formatLayer(l) ?? l, output: shapes[i] }));
+        };
+        console.log(JSON.stringify(o.layers ? rows.map((r) => ({ ...r, layers: layersOf(r.id) })) : rows, null, 2));
         return;
       }
       console.log(`${'id'.padEnd(16)} ${'name'.padEnd(16)} ${'parameters'.padStart(10)}  description`);

@@ -24,6 +24,9 @@ export const TABLE3: ReadonlyArray<{ model: string; error: number }> = [
 
 export const BASES = ['A', 'B', 'C'] as const;
 
+/** 100 - error, kept to the paper's two decimals (100 - 13.46 is 86.53999999999999 in floating point). */
+export const accuracyOf = (error: number) => Math.round((100 - error) * 100) / 100;
+
 /** The four Table 3 variants of base model `x`, in the paper's order. */
 export function variantsOf(x: string): { base: string; strided: string; convpool: string; all: string } {
   return { base: x, strided: `Strided-CNN-${x}`, convpool: `ConvPool-CNN-${x}`, all: `ALL-CNN-${x}` };
@@ -31,7 +34,7 @@ export function variantsOf(x: string): { base: string; strided: string; convpool
 
 export function paperTable3Accuracy(model: string): number | undefined {
   const r = TABLE3.find((t) => t.model === model);
-  return r === undefined ? undefined : 100 - r.error;
+  return r === undefined ? undefined : accuracyOf(r.error);
 }
 
 /** The paper's one CIFAR-100 result: ALL-CNN-C, 33.71% test error over the 100 fine classes. */
@@ -40,7 +43,7 @@ export const PAPER_CIFAR100 = { model: 'ALL-CNN-C', error: 33.71 };
 /** The paper's test accuracy for `model` on a data set: Table 3 for CIFAR-10, the CIFAR-100 result for CIFAR-100. */
 export function paperTestAccuracy(model: string, dataset: 'cifar10' | 'cifar100'): number | undefined {
   if (dataset === 'cifar10') return paperTable3Accuracy(model);
-  return model === PAPER_CIFAR100.model ? 100 - PAPER_CIFAR100.error : undefined;
+  return model === PAPER_CIFAR100.model ? accuracyOf(PAPER_CIFAR100.error) : undefined;
 }
 
 /** ALL-CNN-C with horizontal flips and translations: 7.25% test error. */

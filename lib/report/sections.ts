@@ -7,7 +7,7 @@ import type { ResultRow, RunRecord, Summary } from '../experiments/types';
 import type { AugmentOptions } from '../data/augment';
 import { ablationVerdict, differenceNoise } from './claims';
 import { MISSING, num, pct, points, table } from './format';
-import { PAPER_AUGMENTED, PAPER_CIFAR100, SEED_RICH_AUGMENT_GAIN } from './paper';
+import { accuracyOf, PAPER_AUGMENTED, PAPER_CIFAR100, SEED_RICH_AUGMENT_GAIN } from './paper';
 import { byId, paperAccuracy, rowScale, runScale, scoreOf, table3ByModel } from './records';
 
 function describeAugment(a: AugmentOptions | false | undefined): { text: string; rich: boolean | undefined } {
@@ -34,7 +34,7 @@ export function augmentSection(summary: Summary, runs: readonly RunRecord[]): st
   const s = rowScale(summary);
   const ids = byId(runs);
   const plain = table3ByModel(summary);
-  const paperAug = 100 - PAPER_AUGMENTED.error;
+  const paperAug = accuracyOf(PAPER_AUGMENTED.error);
   const paperPlain = paperAccuracy({ model: PAPER_AUGMENTED.model, group: 'table3' });
   const notes: string[] = [];
   const body = rows.map((r) => {
