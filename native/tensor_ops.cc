@@ -330,7 +330,11 @@ ALLCNN_OP(tensor_backward) {
   return a.env().Undefined();
 }
 ALLCNN_OP(tensor_grad) {
-  torch::Tensor g = a.tensor(0).grad();
+  torch::Tensor t = a.tensor(0);
+  // A non-leaf keeps no gradient: null, without the glog warning LibTorch prints, whose advice
+  // (retain_grad()) this API does not offer.
+  if (!t.is_leaf() && !t.retains_grad()) return a.env().Null();
+  torch::Tensor g = t.grad();
   if (!g.defined()) return a.env().Null();
   return a.wrap(g);
 }

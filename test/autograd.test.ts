@@ -2,6 +2,8 @@
  * Autograd: the grad API, grad mode, and gradients of the functional ops
  * checked against central finite differences in float64.
  */
+import { spawnSync } from 'node:child_process';
+import * as path from 'node:path';
 import { noGrad } from '../lib/autograd';
 import { fromArray, manualSeed, randn } from '../lib/creation';
 import { conv2d, crossEntropy, linear, maxPool2d } from '../lib/functional';
@@ -40,6 +42,17 @@ describe('grad API', () => {
       expect(x.grad!.toArray()).toEqual([3, 120]);
       expect(() => x.pow(2).backward()).toThrow(/grad can be implicitly created only for scalar outputs/);
     });
+  });
+
+  test("a non-leaf's grad is null, as in PyTorch, without LibTorch's warning about retain_grad() (which this API has not)", () => {
+    const script = `const a = require(${JSON.stringify(path.resolve(__dirname, '../lib'))});
+      const x = a.ones([2]).requiresGrad_();
+      const y = x.mul(2);
+      y.sum().backward();
+      console.log(JSON.stringify([y.grad, x.grad.toArray()]));`;
+    const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8' });
+    expect(r.stdout.trim()).toBe('[null,[2,2]]');
+    expect(r.stderr).toBe('');
   });
 
   test('detach cuts the graph and shares data', () => {
