@@ -46,7 +46,7 @@ export { trainModel, AbortError } from './train/train';
 export { isStalled, scoreSpread, stalledFor, STALL_TOLERANCE } from './train/stall';
 export type { TrainResult, EpochRecord, Progress, TrainHooks, Score } from './train/train';
 export type { TrainConfig, ResolvedConfig, Precision, Engine } from './train/config';
-export { resolveConfig, DEFAULTS } from './train/config';
+export { resolveConfig, DEFAULTS, PRECISIONS, ENGINES } from './train/config';
 export { evaluate, evaluateByClass, predict } from './train/evaluate';
 export type { ClassScore } from './train/evaluate';
 export { evaluateCheckpoint, SPLITS } from './train/evaluate-checkpoint';
