@@ -31,8 +31,11 @@ export const zeros = (shape: number[], o?: CreateOptions): Tensor => wrap(native
 export const ones = (shape: number[], o?: CreateOptions): Tensor => wrap(native().tensor_ones(checkShape('shape', shape), ...opts(o)));
 /** Uninitialised memory: fill it before reading. */
 export const empty = (shape: number[], o?: CreateOptions): Tensor => wrap(native().tensor_empty(checkShape('shape', shape), ...opts(o)));
-export const full = (shape: number[], value: number, o?: CreateOptions): Tensor =>
-  wrap(native().tensor_full(checkShape('shape', shape), checkNumber('value', value), ...opts(o)));
+/** Filled with `value` (NaN and infinities included, as in PyTorch). */
+export const full = (shape: number[], value: number, o?: CreateOptions): Tensor => {
+  if (typeof value !== 'number') throw invalid('value', 'a number', value);
+  return wrap(native().tensor_full(checkShape('shape', shape), value, ...opts(o)));
+};
 /** Uniform on [0, 1). */
 export const rand = (shape: number[], o?: RandomOptions): Tensor => wrap(native().tensor_rand(checkShape('shape', shape), ...randomOpts(o)));
 /** Standard normal. */

@@ -109,6 +109,8 @@ class Args {
   std::vector<torch::Tensor> tensors(size_t i) const;
   TensorHandle* handle(size_t i) const;
   double number(size_t i) const;
+  // A tensor's value (a fill, an operand): NaN is one, as in PyTorch; number() refuses it (rates, sizes).
+  double value(size_t i) const;
   int64_t int64(size_t i) const;
   bool boolean(size_t i) const;
   std::string string(size_t i) const;

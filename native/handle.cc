@@ -168,6 +168,11 @@ double Args::number(size_t i) const {
   return v;
 }
 
+double Args::value(size_t i) const {
+  if (i >= info_.Length() || !info_[i].IsNumber()) fail(i, "a number");
+  return info_[i].As<Napi::Number>().DoubleValue();
+}
+
 int64_t Args::int64(size_t i) const {
   if (i >= info_.Length() || !info_[i].IsNumber()) fail(i, "an integer");
   double v = info_[i].As<Napi::Number>().DoubleValue();

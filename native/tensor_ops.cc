@@ -20,7 +20,7 @@ torch::TensorOptions Opts(const Args& a, size_t dtypeArg, size_t deviceArg) {
 ALLCNN_OP(tensor_zeros) { return a.wrap(torch::zeros(a.ints(0), Opts(a, 1, 2))); }
 ALLCNN_OP(tensor_ones) { return a.wrap(torch::ones(a.ints(0), Opts(a, 1, 2))); }
 ALLCNN_OP(tensor_empty) { return a.wrap(torch::empty(a.ints(0), Opts(a, 1, 2))); }
-ALLCNN_OP(tensor_full) { return a.wrap(torch::full(a.ints(0), a.number(1), Opts(a, 2, 3))); }
+ALLCNN_OP(tensor_full) { return a.wrap(torch::full(a.ints(0), a.value(1), Opts(a, 2, 3))); }
 ALLCNN_OP(tensor_rand) {
   RandomDraw draw;
   return a.wrap(torch::rand(a.ints(0), a.generator(3), Opts(a, 1, 2)));
@@ -212,7 +212,7 @@ ALLCNN_OP(tensor_binary) {
   if (it == BinaryOps().end()) throw std::invalid_argument("unknown binary op \"" + op + "\"");
   torch::Tensor x = a.tensor(1);
   if (a.isTensor(2)) return a.wrap(it->second.first(x, a.tensor(2)));
-  return a.wrap(it->second.second(x, ScalarFor(x, a.number(2))));
+  return a.wrap(it->second.second(x, ScalarFor(x, a.value(2))));
 }
 
 // In place: x op= y, returns nothing (the handle x now holds the result).
@@ -221,7 +221,7 @@ ALLCNN_OP(tensor_binary_) {
   torch::Tensor x = a.tensor(1);
   bool isT = a.isTensor(2);
   torch::Tensor y = isT ? a.tensor(2) : torch::Tensor();
-  torch::Scalar s = isT ? torch::Scalar(0) : ScalarFor(x, a.number(2));
+  torch::Scalar s = isT ? torch::Scalar(0) : ScalarFor(x, a.value(2));
   if (op == "add") isT ? x.add_(y) : x.add_(s);
   else if (op == "sub") isT ? x.sub_(y) : x.sub_(s);
   else if (op == "mul") isT ? x.mul_(y) : x.mul_(s);
@@ -257,7 +257,7 @@ ALLCNN_OP(tensor_unary) {
 }
 
 ALLCNN_OP(tensor_fill_) {
-  a.tensor(0).fill_(a.number(1));
+  a.tensor(0).fill_(a.value(1));
   return a.env().Undefined();
 }
 ALLCNN_OP(tensor_uniform_) {

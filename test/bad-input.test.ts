@@ -70,7 +70,7 @@ function makeNet() {
 // ---- argument kinds and the wrong values tried for each -------------------
 
 type Slot =
-  | 'T' | 'oT' | 'Ts' | 'TN' | 'N' | 'oN' | 'I' | 'oI' | 'Is' | 'oIs' | 'B' | 'oB' | 'Dt' | 'oDt' | 'Dv' | 'oDv'
+  | 'T' | 'oT' | 'Ts' | 'TV' | 'N' | 'V' | 'oN' | 'I' | 'oI' | 'Is' | 'oIs' | 'B' | 'oB' | 'Dt' | 'oDt' | 'Dv' | 'oDv'
   | 'S' | 'oS' | 'Fn' | 'Net' | 'Buf' | 'Obj' | 'oObj' | 'Layers' | 'G' | 'oG';
 
 function badValues(slot: Slot): Array<[string, () => unknown]> {
@@ -92,8 +92,9 @@ function badValues(slot: Slot): Array<[string, () => unknown]> {
     case 'T': return [...tensorLike, ...missing];
     case 'oT': return tensorLike;
     case 'Ts': return [...common, ['a number', () => 5], ...missing, ['[5]', () => [5]], ['[disposed]', () => [disposed()]], ['[tensor, "x"]', () => [f32([2]), 'x']]];
-    case 'TN': return [...common, ['NaN', () => NaN], ['a disposed tensor', disposed], ...missing, ['a boolean', () => true]];
+    case 'TV': return [...common, ['a disposed tensor', disposed], ...missing, ['a boolean', () => true]]; // a value may be NaN
     case 'N': return [['NaN', () => NaN], ...common, ...missing, ['a boolean', () => true], ['a BigInt', () => 1n]];
+    case 'V': return [...common, ...missing, ['a boolean', () => true], ['a BigInt', () => 1n]];
     case 'oN': return [['NaN', () => NaN], ...common, ['a boolean', () => true]];
     case 'I': return [['NaN', () => NaN], ['1.5', () => 1.5], ['Infinity', () => Infinity], ['2^60', () => 2 ** 60], ...common, ...missing];
     case 'oI': return [['NaN', () => NaN], ['1.5', () => 1.5], ['a string', () => 'x']];
@@ -133,7 +134,7 @@ const SPECS: Record<string, Spec> = {
   tensor_zeros: { slots: ['Is', 'Dt', 'Dv'], args: () => [[2, 3], 'float32', 'cpu'], extras: sizeExtras(0, ['float32', 'cpu']) },
   tensor_ones: { slots: ['Is', 'Dt', 'Dv'], args: () => [[2, 3], 'float32', 'cpu'], extras: sizeExtras(0, ['float32', 'cpu']) },
   tensor_empty: { slots: ['Is', 'Dt', 'Dv'], args: () => [[2, 3], 'float32', 'cpu'], extras: sizeExtras(0, ['float32', 'cpu']) },
-  tensor_full: { slots: ['Is', 'N', 'Dt', 'Dv'], args: () => [[2], 1.5, 'float32', 'cpu'], extras: sizeExtras(0, [1, 'float32', 'cpu']) },
+  tensor_full: { slots: ['Is', 'V', 'Dt', 'Dv'], args: () => [[2], 1.5, 'float32', 'cpu'], extras: sizeExtras(0, [1, 'float32', 'cpu']) },
   tensor_rand: { slots: ['Is', 'Dt', 'Dv', 'oG'], args: () => [[2], 'float32', 'cpu', gen()], extras: [...sizeExtras(0, ['float32', 'cpu']), ['an integer dtype', () => [[2], 'int64', 'cpu']]] },
   tensor_randn: { slots: ['Is', 'Dt', 'Dv', 'oG'], args: () => [[2], 'float32', 'cpu', gen()], extras: [...sizeExtras(0, ['float32', 'cpu']), ['an integer dtype', () => [[2], 'int32', 'cpu']]] },
   tensor_arange: {
@@ -247,12 +248,12 @@ const SPECS: Record<string, Spec> = {
 
   // ---- math
   tensor_binary: {
-    slots: ['S', 'T', 'TN'],
+    slots: ['S', 'T', 'TV'],
     args: () => ['add', f32([2]), f32([2])],
     extras: [['shapes that do not broadcast', () => ['add', f32([2]), f32([3])], /^tensor_binary: The size of tensor a \(2\) must match the size of tensor b \(3\)/], ['an unknown op', () => ['matmul', f32([2]), 1], /^tensor_binary: unknown binary op "matmul"$/]],
   },
   tensor_binary_: {
-    slots: ['S', 'T', 'TN'],
+    slots: ['S', 'T', 'TV'],
     args: () => ['add', f32([2]), 1],
     extras: [
       ['a result that needs a bigger shape', () => ['add', f32([1]), f32([3])]],
@@ -263,7 +264,7 @@ const SPECS: Record<string, Spec> = {
     ],
   },
   tensor_unary: { slots: ['S', 'T'], args: () => ['exp', f32([2])], extras: [['an unknown op', () => ['cosh', f32([2])], /^tensor_unary: unknown unary op "cosh"$/], ['logical_not of a disposed tensor', () => ['logical_not', disposed()]]] },
-  tensor_fill_: { slots: ['T', 'N'], args: () => [f32([2]), 3], extras: [['a leaf that requires grad', () => [leaf([2]), 1]]] },
+  tensor_fill_: { slots: ['T', 'V'], args: () => [f32([2]), 3], extras: [['a leaf that requires grad', () => [leaf([2]), 1]]] },
   tensor_uniform_: { slots: ['T', 'N', 'N', 'oG'], args: () => [f32([2]), 0, 1, gen()], extras: [['low > high', () => [f32([2]), 1, 0]], ['an int tensor', () => [i64([1, 2]), 0, 1]]] },
   tensor_normal_: { slots: ['T', 'N', 'N', 'oG'], args: () => [f32([2]), 0, 1, gen()], extras: [['a negative std', () => [f32([2]), 0, -1]], ['an int tensor', () => [i64([1, 2]), 0, 1]]] },
   tensor_clamp: { slots: ['T', 'oN', 'oN'], args: () => [f32([2]), -1, 1], extras: [['neither bound', () => [f32([2]), null, null], /^tensor_clamp: .*At least one of 'min' or 'max' must not be None/]] },
@@ -563,7 +564,8 @@ describe('exact messages', () => {
   });
 
   test('NaN', () => {
-    expect(() => addon.tensor_full([2], NaN, 'float32', 'cpu')).toThrow('tensor_full: argument 1 must be a number (not NaN), received number NaN');
+    // A rate, a bound or a range end may not be NaN (a tensor's value may: tensor.test.ts).
+    expect(() => addon.tensor_arange(0, NaN, 1, 'float32', 'cpu')).toThrow('tensor_arange: argument 1 must be a number (not NaN), received number NaN');
     expect(() => addon.tensor_transpose(own(addon.tensor_zeros([2, 2], 'float32', 'cpu')), NaN, 1)).toThrow('tensor_transpose: argument 1 must be a finite integer, received number NaN');
   });
 
@@ -682,7 +684,7 @@ describe('the TypeScript layer', () => {
     expect(() => zeros([1e12])).toThrow(/^tensor_zeros: .*allocate/);
     expect(() => ones([1e8, 1e8, 1e8])).toThrow(/^tensor_ones: Storage size calculation overflowed/);
     expect(() => zeros([2], { dtype: 'complex64' as never })).toThrow(/^Expected one of float32, .* for dtype but received "complex64"/);
-    expect(() => full([2], NaN)).toThrow('Expected a number for value but received NaN of type number');
+    expect(() => full([2], '1' as never)).toThrow('Expected a number for value but received "1" of type string');
     expect(() => arange(0, NaN)).toThrow('Expected a number for end but received NaN of type number');
     expect(() => fromArray('abc' as never)).toThrow('Expected a TypedArray, Buffer or number[] for data but received "abc" of type string');
     expect(() => fromArray(new Int16Array(2) as never)).toThrow(/^Expected a Float32Array, Float64Array, Int32Array, BigInt64Array, Uint8Array or Buffer \(or pass a dtype\) for data/);

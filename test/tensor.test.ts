@@ -422,6 +422,20 @@ describe('math', () => {
     });
   });
 
+  test('NaN is a value like any other, as in PyTorch: fills, operands, scalars', () => {
+    tidy(() => {
+      expect(full([2], NaN).toArray()).toEqual([NaN, NaN]);
+      expect(scalar(NaN).item()).toBeNaN();
+      expect(fromArray([1, 2], [2]).add(NaN).toArray()).toEqual([NaN, NaN]);
+      expect(fromArray([1, 2], [2]).mul_(NaN).toArray()).toEqual([NaN, NaN]);
+      expect(zeros([2]).fill_(NaN).toArray()).toEqual([NaN, NaN]);
+      // An integer tensor and a NaN: promoted to float, as torch.tensor([1]) + nan is.
+      const promoted = fromArray([1], [1], 'int64').add(NaN);
+      expect([promoted.dtype, promoted.item()]).toEqual(['float32', NaN]);
+      expect(() => zeros([2], { dtype: 'int64' }).fill_(NaN)).toThrow(/tensor_fill_: /);
+    });
+  });
+
   test('in-place variants return the same object and change its values', () => {
     tidy(() => {
       const a = fromArray([1, 2, 3]);
