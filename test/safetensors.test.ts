@@ -140,8 +140,9 @@ describe('the file format, parsed by hand', () => {
     expect(json).toMatch(/^\{.*\} *$/s); // padded with spaces only
     const header = JSON.parse(json) as Record<string, any>;
     expect(header.__metadata__).toEqual({ k: 'v' });
+    // Wider dtypes first (the reference writer's order), each in the order given.
     const expectedDtypes: Record<string, string> = {
-      f32: 'F32', f64: 'F64', f16: 'F16', bf16: 'BF16', i64: 'I64', i32: 'I32', u8: 'U8', bool: 'BOOL', scalar: 'F32', empty: 'F32',
+      f64: 'F64', i64: 'I64', f32: 'F32', i32: 'I32', scalar: 'F32', empty: 'F32', f16: 'F16', bf16: 'BF16', u8: 'U8', bool: 'BOOL',
     };
     const itemsize: Record<string, number> = { F32: 4, F64: 8, F16: 2, BF16: 2, I64: 8, I32: 4, U8: 1, BOOL: 1 };
     const entries = Object.entries(header).filter(([k]) => k !== '__metadata__');
@@ -152,6 +153,7 @@ describe('the file format, parsed by hand', () => {
       const numel = (e.shape as number[]).reduce((a, b) => a * b, 1);
       // contiguous, in order, each exactly numel * itemsize bytes
       expect(e.data_offsets).toEqual([offset, offset + numel * itemsize[e.dtype]]);
+      expect(offset % itemsize[e.dtype]).toBe(0); // aligned to its item size
       offset = e.data_offsets[1];
     }
     expect(buf.length).toBe(8 + n + offset);
@@ -243,8 +245,8 @@ describe('corrupt files give a CheckpointError naming the file', () => {
   }
 
   test('a truncated file', () => {
-    expectRefused(good.subarray(0, good.length - 10), 'not a valid safetensors file (entry b lies outside the file: truncated)', false);
-    expectRefused(good.subarray(0, 8 + Number(good.readBigUInt64LE(0)) + 100), /^.*: not a valid safetensors file \(entry w lies outside the file: truncated\)$/);
+    expectRefused(good.subarray(0, good.length - 10), /^.*: not a valid safetensors file \(its tensors need \d+ bytes of data but it holds \d+: truncated\)$/, false);
+    expectRefused(good.subarray(0, 8 + Number(good.readBigUInt64LE(0)) + 100), /^.*: not a valid safetensors file \(its tensors need \d+ bytes of data but it holds 100: truncated\)$/);
   });
 
   test('a file cut inside the header', () => {
@@ -285,10 +287,42 @@ describe('corrupt files give a CheckpointError naming the file', () => {
     expectRefused(make({ x: { dtype: 'C64', shape: [2], data_offsets: [0, 16] } }), 'entry x is malformed');
     expectRefused(make({ x: { dtype: 'F32', shape: [2] } }), 'entry x is malformed');
     expectRefused(make({ x: { dtype: 'F32', shape: 2, data_offsets: [0, 8] } }), 'entry x is malformed');
-    expectRefused(make({ x: { dtype: 'F32', shape: [2], data_offsets: [8, 4] } }), 'entry x has invalid data offsets [8, 4]');
-    expectRefused(make({ x: { dtype: 'F32', shape: [3], data_offsets: [0, 8] } }), /entry x: .*8 bytes/);
+    expectRefused(make({ x: { dtype: 'F32', shape: [2], data_offsets: [8, 4] } }), 'entry x has data offsets [8, 4] where [0, ...] was next');
+    expectRefused(make({ x: { dtype: 'F32', shape: [3], data_offsets: [0, 8] } }, 8), /entry x: .*8 bytes/);
     // the first entry loads, the second fails: the first is freed (checked by expectRefused)
     expectRefused(make({ a: { dtype: 'F32', shape: [2], data_offsets: [0, 8] }, x: { dtype: 'F32', shape: [5], data_offsets: [8, 16] } }), /entry x: /);
+  });
+
+  test('what the reference reader refuses: holes, overlaps, trailing bytes, a header that is not an object of entries', () => {
+    const make = (header: unknown, dataBytes = 16, raw?: Buffer) => {
+      const json = raw ?? Buffer.from(JSON.stringify(header));
+      const head = Buffer.alloc(8);
+      head.writeBigUInt64LE(BigInt(json.length));
+      return Buffer.concat([head, json, Buffer.alloc(dataBytes)]);
+    };
+    const a = { dtype: 'F32', shape: [2], data_offsets: [0, 8] };
+    // b reading a's bytes would load a second copy of a, silently.
+    expectRefused(make({ a, b: { dtype: 'F32', shape: [2], data_offsets: [0, 8] } }, 8), 'entry b has data offsets [0, 8] where [8, ...] was next: a hole, an overlap or a duplicate key');
+    expectRefused(make({ a: { dtype: 'F32', shape: [2], data_offsets: [8, 16] } }), 'entry a has data offsets [8, 16] where [0, ...] was next');
+    expectRefused(make({ a }, 12), '4 bytes after the last tensor\'s data');
+    expectRefused(make({ a: { dtype: 'F32', shape: [2], data_offsets: [0, 8, 16] } }), 'entry a is malformed');
+    for (const header of [null, 5, ['x'], 'hello']) expectRefused(make(header, 0), 'header is not a JSON object');
+    expectRefused(make({ __metadata__: { epoch: 1 } }, 0), '__metadata__ is not an object of strings');
+    expectRefused(make(null, 0, Buffer.from([0x7b, 0xff, 0x7d])), 'header is not JSON'); // not UTF-8
+  });
+
+  test('a header with non-ASCII metadata still starts the data 8-byte aligned', () => {
+    const file = path.join(freshDir(), 'utf8.safetensors');
+    const t = zeros([3], { dtype: 'float64' });
+    try {
+      saveSafetensors(file, { t }, { data: '/tmp/dätä/c.tar.gz' });
+    } finally {
+      t.dispose();
+    }
+    expect(Number(fs.readFileSync(file).readBigUInt64LE(0)) % 8).toBe(0);
+    const back = loadSafetensors(file);
+    expect([back.metadata.data, back.tensors.get('t')!.toArray()]).toEqual(['/tmp/dätä/c.tar.gz', [0, 0, 0]]);
+    dispose([...back.tensors.values()]);
   });
 
   test('a malformed or truncated entry after a good one frees the good one', () => {
@@ -300,7 +334,7 @@ describe('corrupt files give a CheckpointError naming the file', () => {
     };
     const a = { dtype: 'F32', shape: [2], data_offsets: [0, 8] };
     expectRefused(make({ a, x: { dtype: 'C64', shape: [1], data_offsets: [8, 16] } }), 'entry x is malformed');
-    expectRefused(make({ a, x: { dtype: 'F32', shape: [4], data_offsets: [8, 24] } }), 'entry x lies outside the file');
+    expectRefused(make({ a, x: { dtype: 'F32', shape: [4], data_offsets: [8, 24] } }), 'its tensors need 24 bytes of data but it holds 16: truncated');
   });
 
   test('a missing file', () => {

@@ -17,6 +17,7 @@ const HEADER_LENGTH_BYTES = 8;
 const MAX_HEADER_BYTES = 100 * 1024 * 1024;
 const TO_ST: Record<string, string> = { float32: 'F32', float64: 'F64', float16: 'F16', bfloat16: 'BF16', int64: 'I64', int32: 'I32', uint8: 'U8', bool: 'BOOL' };
 const FROM_ST: Record<string, DType> = Object.fromEntries(Object.entries(TO_ST).map(([k, v]) => [v, k as DType]));
+const ITEM_SIZE: Record<string, number> = { F64: 8, I64: 8, F32: 4, I32: 4, F16: 2, BF16: 2, U8: 1, BOOL: 1 };
 
 /** Writes tensors (any device; copied to the host) and string metadata to `file`, atomically. */
 export function saveSafetensors(file: string, tensors: Map<string, Tensor> | Record<string, Tensor>, metadata: Record<string, string> = {}): void {
@@ -29,7 +30,9 @@ export function saveSafetensors(file: string, tensors: Map<string, Tensor> | Rec
   const header: Record<string, unknown> = { __metadata__: metadata };
   const chunks: Uint8Array[] = [];
   let offset = 0;
-  for (const [name, t] of entries) {
+  // Wider dtypes first, as the reference writer does, so that each tensor's bytes start aligned to its item size.
+  const itemSize = (t: Tensor) => ITEM_SIZE[TO_ST[t.dtype]];
+  for (const [name, t] of [...entries].sort((a, b) => itemSize(b[1]) - itemSize(a[1]))) {
     const d = t.data();
     const bytes = new Uint8Array(d.buffer, d.byteOffset, d.byteLength);
     header[name] = { dtype: TO_ST[t.dtype], shape: t.shape, data_offsets: [offset, offset + bytes.byteLength] };
@@ -37,7 +40,7 @@ export function saveSafetensors(file: string, tensors: Map<string, Tensor> | Rec
     offset += bytes.byteLength;
   }
   let json = JSON.stringify(header);
-  json += ' '.repeat((8 - (json.length % 8)) % 8); // align the data to 8 bytes
+  json += ' '.repeat((8 - (Buffer.byteLength(json) % 8)) % 8); // align the data to 8 bytes (a path in the metadata may be non-ASCII)
   const head = Buffer.alloc(HEADER_LENGTH_BYTES);
   head.writeBigUInt64LE(BigInt(Buffer.byteLength(json)));
   makeFolder(path.dirname(path.resolve(file)));
@@ -64,16 +67,54 @@ export interface Safetensors {
   metadata: Record<string, string>;
 }
 
-/** The JSON header of a safetensors file whose bytes `read(position, length)` returns; CheckpointError naming the file on corruption. */
-function readHeader(file: string, size: number, read: (position: number, length: number) => Buffer): { header: Record<string, any>; dataStart: number } {
+interface Entry {
+  dtype: DType;
+  shape: number[];
+  begin: number;
+  end: number;
+}
+
+/**
+ * The header of a safetensors file whose bytes `read(position, length)`
+ * returns, checked as the reference reader checks it: a JSON object of
+ * entries whose data_offsets cover the data exactly, without holes, overlaps
+ * or trailing bytes, and string metadata. CheckpointError naming the file
+ * otherwise: a file that breaks these would load the wrong bytes quietly.
+ */
+function readHeader(file: string, size: number, read: (position: number, length: number) => Buffer): { entries: Map<string, Entry>; metadata: Record<string, string>; dataStart: number } {
   if (size < HEADER_LENGTH_BYTES) bad(file, 'too short');
   const n = Number(read(0, HEADER_LENGTH_BYTES).readBigUInt64LE(0));
   if (n > MAX_HEADER_BYTES || HEADER_LENGTH_BYTES + n > size) bad(file, 'header length out of range: truncated or foreign file');
+  let header: unknown;
   try {
-    return { header: JSON.parse(read(HEADER_LENGTH_BYTES, n).toString('utf8')), dataStart: HEADER_LENGTH_BYTES + n };
+    header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(read(HEADER_LENGTH_BYTES, n)));
   } catch {
-    return bad(file, 'header is not JSON');
+    bad(file, 'header is not JSON');
   }
+  if (header === null || typeof header !== 'object' || Array.isArray(header)) bad(file, 'header is not a JSON object');
+  const { __metadata__: metadata = {}, ...rest } = header as Record<string, any>;
+  if (metadata === null || typeof metadata !== 'object' || Array.isArray(metadata) || !Object.values(metadata).every((v) => typeof v === 'string')) {
+    bad(file, '__metadata__ is not an object of strings');
+  }
+  const entries = new Map<string, Entry>();
+  for (const [name, e] of Object.entries(rest)) {
+    const dtype = FROM_ST[e?.dtype];
+    const offsets = e?.data_offsets;
+    if (!dtype || !Array.isArray(e.shape) || !Array.isArray(offsets) || offsets.length !== 2 || !offsets.every((o) => Number.isInteger(o) && o >= 0)) {
+      bad(file, `entry ${name} is malformed`);
+    }
+    entries.set(name, { dtype, shape: e.shape, begin: offsets[0], end: offsets[1] });
+  }
+  // The entries must tile the data: a hole (or a key given twice: JSON keeps the last) or an overlap is corruption.
+  const dataStart = HEADER_LENGTH_BYTES + n;
+  let covered = 0;
+  for (const [name, e] of [...entries].sort((a, b) => a[1].begin - b[1].begin || a[1].end - b[1].end)) {
+    if (e.begin !== covered || e.end < e.begin) bad(file, `entry ${name} has data offsets [${e.begin}, ${e.end}] where [${covered}, ...] was next: a hole, an overlap or a duplicate key`);
+    covered = e.end;
+  }
+  if (dataStart + covered > size) bad(file, `its tensors need ${covered} bytes of data but it holds ${size - dataStart}: truncated`);
+  if (dataStart + covered < size) bad(file, `${size - dataStart - covered} bytes after the last tensor's data`);
+  return { entries, metadata, dataStart };
 }
 
 function bad(file: string, why: string): never {
@@ -84,8 +125,8 @@ function cannotRead(file: string, err: unknown): never {
   throw new CheckpointError(`${file}: cannot read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
 }
 
-/** Only the string metadata of a safetensors file: reads its header, not its tensors. */
-export function readSafetensorsMetadata(file: string): Record<string, string> {
+/** Runs fn with the file's size and a reader of its bytes; CheckpointError naming the file when it cannot be read. */
+function withFile<T>(file: string, fn: (size: number, read: (position: number, length: number) => Buffer) => T): T {
   let fd: number;
   try {
     fd = fs.openSync(file, 'r');
@@ -94,42 +135,37 @@ export function readSafetensorsMetadata(file: string): Record<string, string> {
   }
   try {
     const read = (position: number, length: number) => {
-      const buf = Buffer.alloc(length);
       try {
+        const buf = Buffer.alloc(length);
         fs.readSync(fd, buf, 0, length, position);
+        return buf;
       } catch (err) {
-        cannotRead(file, err); // a folder, say
+        return cannotRead(file, err); // a folder, say, or data too large for one Buffer
       }
-      return buf;
     };
-    return readHeader(file, fs.fstatSync(fd).size, read).header.__metadata__ ?? {};
+    return fn(fs.fstatSync(fd).size, read);
   } finally {
     fs.closeSync(fd);
   }
 }
 
+/** Only the string metadata of a safetensors file: reads (and checks) its header, not its tensors. */
+export function readSafetensorsMetadata(file: string): Record<string, string> {
+  return withFile(file, (size, read) => readHeader(file, size, read).metadata);
+}
+
 /** Reads a safetensors file into CPU tensors; throws CheckpointError naming the file on any corruption. */
 export function loadSafetensors(file: string): Safetensors {
-  let buf: Buffer;
-  try {
-    buf = fs.readFileSync(file);
-  } catch (err) {
-    return cannotRead(file, err);
-  }
-  const { header, dataStart } = readHeader(file, buf.length, (position, length) => buf.subarray(position, position + length));
+  // The header is checked before the data are read: a large foreign file costs a few bytes, not its size in memory.
+  const { entries, metadata, data } = withFile(file, (size, read) => {
+    const h = readHeader(file, size, read);
+    return { ...h, data: read(h.dataStart, size - h.dataStart) };
+  });
   const tensors = new Map<string, Tensor>();
   try {
-    for (const [name, e] of Object.entries(header)) {
-      if (name === '__metadata__') continue;
-      const dtype = FROM_ST[e?.dtype];
-      const [begin, end] = e?.data_offsets ?? [];
-      if (!dtype || !Array.isArray(e.shape) || !Number.isInteger(begin) || !Number.isInteger(end)) bad(file, `entry ${name} is malformed`);
-      if (begin < 0 || begin > end) bad(file, `entry ${name} has invalid data offsets [${begin}, ${end}]`);
-      if (dataStart + end > buf.length) bad(file, `entry ${name} lies outside the file: truncated`);
-      const bytes = new Uint8Array(end - begin);
-      bytes.set(buf.subarray(dataStart + begin, dataStart + end));
+    for (const [name, e] of entries) {
       try {
-        tensors.set(name, fromArray(bytes, e.shape, dtype));
+        tensors.set(name, fromArray(new Uint8Array(data.subarray(e.begin, e.end)), e.shape, e.dtype)); // a copy: aligned, and the file's buffer freed
       } catch (err) {
         bad(file, `entry ${name}: ${(err as Error).message}`);
       }
@@ -138,5 +174,5 @@ export function loadSafetensors(file: string): Safetensors {
     for (const t of tensors.values()) t.dispose(); // nothing half-loaded stays alive
     throw err;
   }
-  return { tensors, metadata: header.__metadata__ ?? {} };
+  return { tensors, metadata };
 }
