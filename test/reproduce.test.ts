@@ -110,7 +110,7 @@ test('a torn last line in runs.jsonl (a kill mid-append) is skipped with a warni
   try {
     again = await reproduce('tiny', { ...TINY, models: ['strided-cnn-a'] }, { out });
     const journalWarnings = () => warn.mock.calls.filter((c) => (c[1] as unknown) === 'AllcnnJournalWarning').map((c) => c[0]);
-    expect(journalWarnings()).toEqual([`${journal}: line ${lines.length} is not a whole record (an append cut short by a kill?): removed, and its run is trained again`]);
+    expect(journalWarnings()).toEqual([`${journal}: line ${lines.length} is not a whole record (an append cut short by a kill, or an edit?): removed; a run with no whole record is trained again`]);
     warn.mockClear();
     expect(readJournal(journal)).toHaveLength(lines.length);
     expect(journalWarnings()).toEqual([]); // the torn line is gone: later reads are clean
@@ -120,17 +120,25 @@ test('a torn last line in runs.jsonl (a kill mid-append) is skipped with a warni
   expect(rowsOf(again!.summary)).toEqual(rowsOf(reference).filter((r) => r.label === 'Strided-CNN-A'));
 });
 
-test('readJournal without repair (allcnn report) skips torn lines and lines that are not records, says which, and leaves the file as it is', () => {
+test('readJournal without repair (allcnn report) skips torn lines, lines that are not records and repeated records, says which, and leaves the file as it is', () => {
   const journal = path.join(tmp(), 'runs.jsonl');
-  const text = '{"id":"a"}\n{"id":"b\nnull\n{"id":"c"}\n{}\n';
+  const whole = (id: string, accuracy = 0.5) => JSON.stringify({
+    id, group: 'table3', label: 'A', model: 'A', lr: 0.1, seed: 0, phase: 'full', epochs: 1, stalled: false, parameters: 1,
+    validation: { accuracy, loss: 1, count: 1 }, test: { accuracy, loss: null, count: 1 }, history: [], config: {},
+  });
+  // Line 5 has an id but nothing a report reads (it used to fail as "Cannot read properties of undefined"); line 6 repeats a.
+  const text = `${whole('a')}\n{"id":"b\nnull\n${whole('c')}\n{"id":"d"}\n${whole('a', 0.9)}\n`;
   fs.writeFileSync(journal, text);
   const warn = jest.spyOn(process, 'emitWarning').mockImplementation(() => undefined);
   try {
-    expect(readJournal(journal).map((r) => r.id)).toEqual(['a', 'c']);
-    expect(warn).toHaveBeenCalledWith(`${journal}: lines 2, 3, 5 are not whole records (an append cut short by a kill?): skipped; resuming the experiment trains their runs again`, 'AllcnnJournalWarning');
+    expect(readJournal(journal).map((r) => [r.id, r.test.accuracy])).toEqual([['a', 0.5], ['c', 0.5]]);
+    expect(warn).toHaveBeenCalledWith(
+      `${journal}: lines 2, 3, 5 are not whole records (an append cut short by a kill, or an edit?); line 6 repeats the record of a run recorded above (the first is kept): skipped; resuming the experiment trains a run with no whole record again`,
+      'AllcnnJournalWarning',
+    );
     expect(fs.readFileSync(journal, 'utf8')).toBe(text);
     expect(readJournal(journal, { repair: true })).toHaveLength(2);
-    expect(fs.readFileSync(journal, 'utf8')).toBe('{"id":"a"}\n{"id":"c"}\n');
+    expect(fs.readFileSync(journal, 'utf8')).toBe(`${whole('a')}\n${whole('c')}\n`);
   } finally {
     warn.mockRestore();
   }

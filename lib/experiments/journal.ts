@@ -58,17 +58,30 @@ export function readExperiment(file: string): { options?: Record<string, unknown
   return readJsonFile(file, 'allcnn writes it whole, so something else changed it: restore it, or pass another --out (--name) to start afresh') as { options?: Record<string, unknown> };
 }
 
+/** A JSON value with the fields the report and the runner read from every record: a line without them would fail later, far from its cause. */
+function isRecord(x: unknown): x is RunRecord {
+  const r = x as Record<string, any> | null;
+  const num = (v: unknown) => typeof v === 'number' || v === null; // NaN is written as null
+  const score = (v: any) => v !== null && typeof v === 'object' && num(v.accuracy) && num(v.loss);
+  return r !== null && typeof r === 'object' && !Array.isArray(r) &&
+    ['id', 'group', 'label', 'model'].every((k) => typeof r[k] === 'string') &&
+    ['lr', 'seed', 'epochs', 'parameters'].every((k) => typeof r[k] === 'number') &&
+    (r.phase === 'probe' || r.phase === 'full') && typeof r.stalled === 'boolean' &&
+    score(r.validation) && score(r.test) && Array.isArray(r.history) && r.config !== null && typeof r.config === 'object';
+}
+
 /**
  * The finished runs' records. A line that is not a record (an append cut
- * short by a kill) is skipped with a warning: its run counts as not done.
- * With `repair` (an experiment about to resume, which trains that run again)
- * the file is rewritten without it, so that it is reported only once.
+ * short by a kill, or an edit) is skipped with a warning: its run counts as
+ * not done; so is a second record of a run (the runner writes each once).
+ * With `repair` (an experiment about to resume, which trains those runs
+ * again) the file is rewritten without them, so that they are reported once.
  */
 export function readJournal(file: string, o: { repair?: boolean } = {}): RunRecord[] {
   if (!fs.existsSync(file)) return [];
-  const out: RunRecord[] = [];
-  const whole: string[] = [];
+  const out = new Map<string, { record: RunRecord; line: string }>();
   const torn: number[] = [];
+  const repeated: number[] = [];
   fs.readFileSync(file, 'utf8').split('\n').forEach((line, i) => {
     if (!line.trim()) return;
     let record: unknown;
@@ -77,22 +90,21 @@ export function readJournal(file: string, o: { repair?: boolean } = {}): RunReco
     } catch {
       // not JSON: handled below
     }
-    // Whatever is not a record (a torn line, or a hand edit) would fail later, far from its cause.
-    if (record !== null && typeof record === 'object' && typeof (record as RunRecord).id === 'string') {
-      out.push(record as RunRecord);
-      whole.push(line);
-    } else {
-      torn.push(i + 1);
-    }
+    if (!isRecord(record)) torn.push(i + 1);
+    else if (out.has(record.id)) repeated.push(i + 1);
+    else out.set(record.id, { record, line });
   });
-  if (torn.length) {
-    const one = torn.length === 1;
-    const which = one ? `line ${torn[0]} is not a whole record` : `lines ${torn.join(', ')} are not whole records`;
-    const then = o.repair ? `removed, and ${one ? 'its run is' : 'their runs are'} trained again` : `skipped; resuming the experiment trains ${one ? 'its run' : 'their runs'} again`;
-    process.emitWarning(`${file}: ${which} (an append cut short by a kill?): ${then}`, 'AllcnnJournalWarning');
-    if (o.repair) writeFileAtomic(file, whole.map((l) => `${l}\n`).join(''));
+  const lines = (n: number[], what: string, what2: string) => (n.length === 1 ? `line ${n[0]} ${what}` : `lines ${n.join(', ')} ${what2}`);
+  const problems = [
+    ...(torn.length ? [`${lines(torn, 'is not a whole record', 'are not whole records')} (an append cut short by a kill, or an edit?)`] : []),
+    ...(repeated.length ? [`${lines(repeated, 'repeats the record of a run recorded above', 'repeat records of runs recorded above')} (the first is kept)`] : []),
+  ];
+  if (problems.length) {
+    const then = o.repair ? 'removed; a run with no whole record is trained again' : 'skipped; resuming the experiment trains a run with no whole record again';
+    process.emitWarning(`${file}: ${problems.join('; ')}: ${then}`, 'AllcnnJournalWarning');
+    if (o.repair) writeFileAtomic(file, [...out.values()].map((r) => `${r.line}\n`).join(''));
   }
-  return out;
+  return [...out.values()].map((r) => r.record);
 }
 
 /**
