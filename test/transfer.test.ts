@@ -360,6 +360,16 @@ describe('the transfer preset', () => {
     expect(fs.existsSync(out)).toBe(false);
   });
 
+  test('a --from of another network or trained on CIFAR-100 fails before the folder is claimed, so a rerun with a good one is not refused', async () => {
+    const out = path.join(tmp(), 'never');
+    const o = { ...TRANSFER_PRESETS.cpu, device: 'cpu', from: checkpoint, model: 'all-cnn-c', prep: null, epochs: 1, limit: 32, testLimit: 32 };
+    await expect(reproduceTransfer('t', o, { out })).rejects.toThrow(`${checkpoint} is a checkpoint of Strided-CNN-A, not of ALL-CNN-C (model 'all-cnn-c')`);
+    const cifar100 = path.join(tmp(), 'c100.safetensors');
+    await trainModel({ model: 'strided-cnn-a', dataset: 'cifar100', epochs: 1, limit: 32, testLimit: 32, prep: 'std', stallEpochs: 0 }, { checkpoint: cifar100 });
+    await expect(reproduceTransfer('t', { ...o, from: cifar100, model: 'strided-cnn-a' }, { out })).rejects.toThrow(`${cifar100} was trained on CIFAR-100`);
+    expect(fs.existsSync(out)).toBe(false);
+  });
+
   test('the near-versus-far comparison is computed from the numbers', () => {
     const row = (subset: string, relation: 'near' | 'far', mode: 'features' | 'scratch', test: number) => ({
       id: `${subset}/${mode}`, label: `${subset} / ${mode} (conv head)`, subset, relation, mode, head: 'conv' as const,

@@ -11,7 +11,7 @@ import { SCHEDULES } from '../train/schedule';
 import { TRANSFER_DEFAULTS, TRANSFER_MODES } from '../transfer/config';
 import { HEADS } from '../transfer/heads';
 import { pretrainCifar10 } from '../transfer/pretrain';
-import { readPretrained } from '../transfer/pretrained';
+import { modelIdOf, readPretrained } from '../transfer/pretrained';
 import { transfer, TransferProgress } from '../transfer/transfer';
 import { MODEL_IDS } from '../../models';
 import { batchSize, deviceName, int, num, oneOf } from './options';
@@ -151,6 +151,13 @@ function refusePretrainingOptions(o: Record<string, unknown>, flags: Record<stri
   }
 }
 
+/** The model id of the network a checkpoint holds, if it is one of the twelve. */
+function checkpointModel(file: string): string | undefined {
+  const pre = readPretrained(file);
+  pre.dispose();
+  return modelIdOf(pre.model);
+}
+
 export async function reproduceTransferCommand(o: Record<string, any>): Promise<void> {
   const unsupported = ['lrSelection', 'probeEpochs', 'extras', 'concurrency', 'maxRestarts', 'precision', 'augment'].filter((k) => o[k] !== undefined && o[k] !== false);
   if (unsupported.length) throw Object.assign(new Error(`--preset transfer does not take ${unsupported.map((k) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`).join(', ')}`), { exitCode: 2 });
@@ -159,17 +166,18 @@ export async function reproduceTransferCommand(o: Record<string, any>): Promise<
   if (o.lrs && o.lrs.length !== 1) throw Object.assign(new Error('--preset transfer takes one learning rate: pass one value to --lrs'), { exitCode: 2 });
   const device = o.device ?? (cudaAvailable() ? 'cuda' : 'cpu');
   const base = TRANSFER_PRESETS[device.startsWith('cuda') ? 'gpu' : 'cpu'];
+  const from = o.from ? path.resolve(checkpointFile(o.from)) : null;
   const options: TransferPresetOptions = {
-    ...base, device,
-    from: o.from ? path.resolve(checkpointFile(o.from)) : null,
-    model: o.models?.[0] ?? base.model,
+    ...base, device, from,
+    // A checkpoint decides the network and (unless --prep says otherwise) the preparation its features were learnt on.
+    model: o.models?.[0] ?? (from ? checkpointModel(from) : undefined) ?? base.model,
     pretrainEpochs: o.pretrainEpochs ?? base.pretrainEpochs,
     epochs: o.epochs ?? base.epochs,
     lr: o.lrs?.[0] ?? base.lr,
     batchSize: o.batchSize ?? base.batchSize,
     limit: o.limit ?? base.limit,
     testLimit: o.testLimit ?? base.testLimit,
-    prep: o.prep ?? base.prep,
+    prep: o.prep ?? (from ? null : base.prep),
     seed: o.seed ?? base.seed,
     seeds: o.seeds ?? base.seeds,
   };
