@@ -91,12 +91,18 @@ export function transferCommand(): Command {
       } else if (o.mode === 'scratch') {
         say(`scratch: random weights, with the network and preprocessing of ${shown(from)} (the baseline to set beside it; its weights are not loaded)`);
       }
-      if (from && o.mode !== 'scratch' && o.prep !== undefined) {
-        // The body's filters were learnt on images prepared one way: another preparation feeds them inputs they never saw.
+      if (from) {
         const pre = readPretrained(from);
         pre.dispose();
         const trainedWith = pre.config?.prep;
-        if (trainedWith && trainedWith !== o.prep) say(`note: ${shown(from)} was trained on ${trainedWith}-prepared images, and --prep ${o.prep} prepares these otherwise: its features may transfer poorly (leave out --prep to use ${trainedWith})`);
+        // The body's filters were learnt on images prepared one way: another preparation feeds them inputs they never saw.
+        if (o.mode !== 'scratch' && o.prep !== undefined && trainedWith && trainedWith !== o.prep) {
+          say(`note: ${shown(from)} was trained on ${trainedWith}-prepared images, and --prep ${o.prep} prepares these otherwise: its features may transfer poorly (leave out --prep to use ${trainedWith})`);
+        }
+        // A weights file records neither: the defaults are a guess, which the user should know is one.
+        if (!pre.config && o.prep === undefined) {
+          say(`note: ${shown(from)} is a weights file, which does not record how its images were prepared or whether its last convolution had a ReLU: this run takes --prep zca and the final ReLU (pass --prep if it was trained otherwise, or pass its checkpoint.safetensors)`);
+        }
       }
 
       const show = consoleProgress();
