@@ -178,6 +178,17 @@ describe('other calls', () => {
       await expect(trainModel(config, { checkpoint, resume: true })).rejects.toThrow(`${checkpoint}: metadata "history" is not valid JSON (a corrupt checkpoint?)`);
       rewrite({ epoch: 'abc' });
       await expect(trainModel(config, { checkpoint, resume: true })).rejects.toThrow(`${checkpoint}: metadata "epoch" is "abc", not a count of epochs (a corrupt checkpoint?)`);
+      // An epoch count the history does not bear out would number the resumed epochs wrongly (it resumed "after epoch 99").
+      rewrite({ epoch: '99' });
+      await expect(trainModel(config, { checkpoint, resume: true })).rejects.toThrow(`${checkpoint}: metadata "history" holds 1 epoch records but "epoch" is 99 (a corrupt checkpoint?)`);
+      rewrite({ history: '{"a": 1}' });
+      await expect(trainModel(config, { checkpoint, resume: true })).rejects.toThrow(`${checkpoint}: metadata "history" holds no list but "epoch" is 1`);
+      // Integer bytes where weights belong would be converted into weights silently.
+      const weight = tensors.get('param.conv1.weight')!;
+      const asInt = new Map([...tensors].map(([k, t]) => [k, k === 'param.conv1.weight' ? weight.to({ dtype: 'int32' }) : t]));
+      saveSafetensors(checkpoint, asInt, metadata);
+      asInt.get('param.conv1.weight')!.dispose();
+      await expect(trainModel(config, { checkpoint, resume: true })).rejects.toThrow(`${checkpoint}: param.conv1.weight is int32, not a floating-point tensor (a corrupt checkpoint?)`);
     } finally {
       for (const t of tensors.values()) t.dispose();
     }

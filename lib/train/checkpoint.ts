@@ -105,6 +105,9 @@ export function checkpointDifferences(file: string, config: object): string[] {
  * Loads a checkpoint into `net` (and `sgd`), after checking that it was
  * written by the same model and configuration. Returns the saved state.
  */
+/** The dtypes weights and optimiser state are kept in. */
+const FLOATING = new Set(['float32', 'float64', 'float16', 'bfloat16']);
+
 export function loadCheckpoint<H>(file: string, net: Network, sgd: SGD | null, config: object): CheckpointState<H> {
   const { tensors, metadata } = loadSafetensors(file);
   try {
@@ -115,6 +118,10 @@ export function loadCheckpoint<H>(file: string, net: Network, sgd: SGD | null, c
       history: metadataJson<H[]>(file, 'history', metadata.history) ?? [],
       config: metadataJson<object>(file, 'config', metadata.config) ?? {},
     };
+    // One record per epoch trained: a run resumed from a checkpoint whose two disagree would number its epochs wrongly.
+    if (!Array.isArray(state.history) || state.history.length !== state.epoch) {
+      throw new CheckpointError(`${file}: metadata "history" holds ${Array.isArray(state.history) ? `${state.history.length} epoch records` : 'no list'} but "epoch" is ${state.epoch} (a corrupt checkpoint?)`);
+    }
     const diff = configDifferences(metadata, state.config, config);
     if (diff.length) {
       throw new CheckpointError(
@@ -143,6 +150,8 @@ function loadStateInto(file: string, net: Network, tensors: Map<string, Tensor>,
     if (src.shape.join() !== t.shape.join()) {
       throw new CheckpointError(`${file}: ${k} has shape [${src.shape}] but ${net.spec.name} needs [${t.shape}] (a checkpoint of another architecture?)`);
     }
+    // Integer bytes would be converted to weights without a word: trainModel writes floating-point ones only.
+    if (!FLOATING.has(src.dtype) && FLOATING.has(t.dtype)) throw new CheckpointError(`${file}: ${k} is ${src.dtype}, not a floating-point tensor (a corrupt checkpoint?)`);
   }
   noGrad(() => {
     for (const [k, t] of targets) {
@@ -189,6 +198,7 @@ export function importWeights(file: string, net: Network, o: { strict?: boolean;
       if (src.shape.join() !== t.shape.join()) {
         throw new CheckpointError(`${file}: ${k} has shape [${src.shape}] but ${net.spec.name} needs [${t.shape}] (weights of another architecture?)`);
       }
+      if (!FLOATING.has(src.dtype) && FLOATING.has(t.dtype)) throw new CheckpointError(`${file}: ${k} is ${src.dtype}, not a floating-point tensor (weights are float32, float64, float16 or bfloat16)`);
     }
     const unexpected = [...tensors.keys()].filter((k) => !own.has(k));
     if ((o.strict ?? true) && (missing.length || unexpected.length)) {
