@@ -311,6 +311,22 @@ describe('corrupt files give a CheckpointError naming the file', () => {
     expectRefused(make(null, 0, Buffer.from([0x7b, 0xff, 0x7d])), 'header is not JSON'); // not UTF-8
   });
 
+  test("a write removes the temporary files that killed writes of the same file left, not a live process's", () => {
+    const d = freshDir();
+    const file = path.join(d, 'checkpoint.safetensors');
+    // A pid that is no process (above Linux's pid_max), and this process's parent, which is alive.
+    const dead = `${file}.tmp-4194305-1`;
+    const live = `${file}.tmp-${process.ppid}-1`;
+    for (const f of [dead, live]) fs.writeFileSync(f, 'partial');
+    const t = zeros([2]);
+    try {
+      saveSafetensors(file, { t });
+    } finally {
+      t.dispose();
+    }
+    expect(fs.readdirSync(d).sort()).toEqual(['checkpoint.safetensors', path.basename(live)]);
+  });
+
   test('a header with non-ASCII metadata still starts the data 8-byte aligned', () => {
     const file = path.join(freshDir(), 'utf8.safetensors');
     const t = zeros([3], { dtype: 'float64' });

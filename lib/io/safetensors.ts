@@ -56,9 +56,33 @@ export function saveSafetensors(file: string, tensors: Map<string, Tensor> | Rec
       fs.closeSync(fd);
     }
     fs.renameSync(tmp, file);
+    removeStaleTemporaries(file);
   } catch (err) {
     fs.rmSync(tmp, { force: true });
     throw new CheckpointError(`${file}: cannot write (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+  }
+}
+
+/**
+ * Temporary files of earlier writes of `file` left by a process that was
+ * killed mid-write (a checkpoint's are its size). Those of a live process
+ * (another run writing the same ZCA cache file, say) are left alone.
+ */
+function removeStaleTemporaries(file: string): void {
+  const prefix = `${path.basename(file)}.tmp-`;
+  const dir = path.dirname(path.resolve(file));
+  for (const name of fs.readdirSync(dir)) {
+    const pid = Number(name.startsWith(prefix) ? name.slice(prefix.length).split('-')[0] : NaN);
+    if (Number.isInteger(pid) && !isAlive(pid)) fs.rmSync(path.join(dir, name), { force: true });
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0); // signal 0: only asks whether the process exists
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM'; // exists, but another user's
   }
 }
 

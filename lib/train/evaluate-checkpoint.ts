@@ -156,6 +156,7 @@ export function readRun(file: string, o: { needsWeights?: boolean } = {}): { con
   if (!saved) {
     // `allcnn transfer` writes weights.safetensors and no checkpoint: there is none beside it to point at.
     const beside = path.join(path.dirname(file), 'checkpoint.safetensors');
+    if (path.resolve(beside) === path.resolve(file)) throw new CheckpointError(`${file}: not an allcnn checkpoint (its format is "${metadata.format ?? 'none'}", not ${CHECKPOINT_FORMAT}): a file of another tool, or one whose metadata was changed`);
     const instead = fs.existsSync(beside) ? `pass the checkpoint written beside it, ${beside}` : 'pass the checkpoint.safetensors of an `allcnn train` or `allcnn reproduce` run (an `allcnn transfer` run keeps none: its scores are in its result.json)';
     throw new CheckpointError(`${file}: a weights file, which does not record how the data were prepared; ${instead} (format ${CHECKPOINT_FORMAT})`);
   }
