@@ -13,6 +13,7 @@ import { BUNDLED_SAMPLE as SAMPLE, Dataset, loadCifar10, prepareDataset } from '
 import { CheckpointError, DataError, InvalidArgumentError } from '../lib/errors';
 import { buildNetwork } from '../lib/model/network';
 import { declareNetwork } from '../lib/model/spec';
+import { loadSafetensors, saveSafetensors } from '../lib/io/safetensors';
 import { exportWeights } from '../lib/train/checkpoint';
 import { evaluate, evaluateByClass } from '../lib/train/evaluate';
 import { evaluateCheckpoint } from '../lib/train/evaluate-checkpoint';
@@ -154,6 +155,19 @@ test('evaluateCheckpoint refuses what it cannot score, saying what to pass inste
   const besideRun = path.join(run.dir, 'weights-copy.safetensors');
   fs.copyFileSync(weights, besideRun);
   await expect(evaluateCheckpoint(besideRun)).rejects.toThrow(`pass the checkpoint written beside it, ${run.checkpoint} (format allcnn-checkpoint-v1)`);
+
+  // A data recipe that contradicts the config, or names no preparation: CIFAR-100's class names would label a CIFAR-10 network's outputs.
+  const edited = path.join(dir, 'edited.safetensors');
+  const { tensors, metadata } = loadSafetensors(run.checkpoint);
+  try {
+    const recipe = JSON.parse(metadata.data);
+    saveSafetensors(edited, tensors, { ...metadata, data: JSON.stringify({ ...recipe, dataset: 'cifar100' }) });
+    await expect(evaluateCheckpoint(edited)).rejects.toThrow(new CheckpointError(`${edited}: its data recipe names CIFAR-100 but its config CIFAR-10 (a corrupt checkpoint?)`));
+    saveSafetensors(edited, tensors, { ...metadata, data: JSON.stringify({ ...recipe, prep: 'bogus' }) });
+    await expect(evaluateCheckpoint(edited)).rejects.toThrow(`${edited}: its data recipe's preparation "bogus" is none of zca, std, none (a corrupt checkpoint?)`);
+  } finally {
+    for (const t of tensors.values()) t.dispose();
+  }
 
   // A run trained on data that is not there any more.
   const moved = path.join(dir, 'moved.safetensors');

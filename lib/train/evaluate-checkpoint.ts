@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { requireDevice } from '../backend';
 import { checkKeys, checkOneOf } from '../check';
 import { Cifar10, ImageSet } from '../data/cifar';
-import { DATASET_CLASSES, DATASET_TITLES, DatasetName, DataRecipe, Dataset, DatasetOptions, prepareDataset, readCifar, recordedDataset } from '../data/dataset';
+import { DATASET_CLASSES, DATASET_TITLES, DatasetName, DataRecipe, Dataset, DatasetOptions, PREPS, prepareDataset, readCifar, recordedDataset } from '../data/dataset';
 import { CheckpointError, DataError } from '../errors';
 import { ABLATIONS } from '../experiments/ablations';
 import { buildNetwork, Network } from '../model/network';
@@ -171,6 +171,13 @@ export function readRun(file: string, o: { needsWeights?: boolean } = {}): { con
     : kept && { ...kept, dataset: recordedDataset(kept.dataset) };
   if (!recipe) {
     throw new CheckpointError(`${file}: trained on a data set passed in by the caller (hooks.dataset), not one loadCifar can make again; score it from TypeScript with evaluate() on that data set`);
+  }
+  // The recipe rebuilds the data the network is scored on: one that contradicts the config, or names no preparation, is corruption.
+  if (recipe.dataset !== config.dataset) {
+    throw new CheckpointError(`${file}: its data recipe names ${DATASET_TITLES[recipe.dataset] ?? recipe.dataset} but its config ${DATASET_TITLES[config.dataset] ?? config.dataset} (a corrupt checkpoint?)`);
+  }
+  if (recipe.prep !== undefined && !(PREPS as readonly string[]).includes(recipe.prep)) {
+    throw new CheckpointError(`${file}: its data recipe's preparation "${String(recipe.prep)}" is none of ${PREPS.join(', ')} (a corrupt checkpoint?)`);
   }
   // NaN losses are saved as null (JSON): either way the run had diverged when this checkpoint was written.
   const history = metadataJson<Array<{ loss: number | null }>>(file, 'history', metadata.history ?? '[]') ?? [];
