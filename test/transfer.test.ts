@@ -22,6 +22,7 @@ import { liveTensors } from '../lib/backend';
 import { trainModel } from '../lib/train/train';
 import { transferSpec } from '../lib/transfer/heads';
 import { readPretrained } from '../lib/transfer/pretrained';
+import { pretrainCifar10 } from '../lib/transfer/pretrain';
 import { transfer } from '../lib/transfer/transfer';
 import { MODELS } from '../models';
 import { tempDirs } from './tmp';
@@ -85,6 +86,13 @@ describe('subset selection', () => {
     // A real CIFAR-100 class that this (subsets-only) archive does not hold.
     expect(() => selectSubset(data, 'fish')).toThrow(`"fish" has no images in ${BUNDLED_CIFAR100_SAMPLE}; ${valid}`);
     expect(() => selectSubset(data, 'rose')).toThrow('subset "rose" has 1 class; a classifier needs at least 2');
+    expect(() => selectSubset(data, 123 as never)).toThrow('Expected vehicles, flora or CIFAR-100 class names (a string or an array of them) for subset but received 123 of type number');
+    // A record whose superclass byte disagrees with its class's other records would move that class into another subset.
+    const bicycle = data.fineNames.indexOf('bicycle');
+    const k = data.train.labels.indexOf(bicycle);
+    data.train.coarseLabels[k] = data.coarseNames.indexOf('flowers');
+    expect(() => selectSubset(data, 'flora')).toThrow(new RegExp(`^${BUNDLED_CIFAR100_SAMPLE}: bicycle is under (vehicles_1|flowers) in train record \\d+ but under (vehicles_1|flowers) in train record \\d+ \\(a corrupt archive\\?\\)$`));
+    expect(() => selectSubset(data, 'flora')).toThrow(`train record ${k}`);
   });
 
   test('any CIFAR-100 archive, e.g. the full one: superclasses are read from the records', async () => {
@@ -254,6 +262,10 @@ describe('transfer', () => {
     expect(err.message).toBe(`${bare}: conv1.weight has shape [96,3,5,5] but ALL-CNN-C needs [96,3,3,3] (a checkpoint of another architecture?)`);
     await expect(transfer({ ...SMALL, from: bare })).rejects.toThrow(`Expected a model id (${bare} does not say which network it holds) for model but received undefined`);
     await expect(transfer(SMALL, { keepmodel: true } as never)).rejects.toThrow('Expected one of onProgress, signal, data, keepModel for hooks key but received "keepmodel"');
+    await expect(transfer(null as never)).rejects.toThrow('Expected a TransferConfig object for config but received null');
+    await expect(transfer({ ...SMALL, from: checkpoint, mode: 'features', bodyLrScale: 0.5 })).rejects.toThrow("Expected no bodyLrScale for mode 'features' (it is the pretrained body's rate in mode 'finetune') for bodyLrScale but received 0.5");
+    await expect(pretrainCifar10({ model: 'a', dataset: 'cifar100' }, path.join(tmp(), 'p.safetensors'))).rejects.toThrow("Expected 'cifar10' or none (pretrainCifar10 pretrains on CIFAR-10");
+    await expect(pretrainCifar10({ model: 'a' }, path.join(tmp(), 'p.safetensors'), { onProgres: 1 } as never)).rejects.toThrow('Expected one of onProgress, signal for hooks key but received "onProgres"');
   });
 });
 

@@ -192,7 +192,7 @@ export async function reproduceTransferCommand(o: Record<string, any>): Promise<
   const say = (s: string) => process.stderr.write(`${s}\n`);
   say(`reproduce ${name}: transfer ${options.from ? `from ${shown(options.from)}` : `from ${options.model} pretrained here for ${count(options.pretrainEpochs, 'epoch')} on ${o.data ?? 'the bundled CIFAR-10 sample'}`} ` +
     `to ${options.subsets.join(', ')} (${o.data100 ?? 'the bundled CIFAR-100 sample; pass --data100 for the real subsets'}): ` +
-    `${options.runs.map((r) => `${r.mode}/${r.head}`).join(', ')}; ${count(options.epochs, 'epoch')}${options.seeds > 1 ? ` x ${options.seeds} seeds` : ''}, ${options.limit === null ? 'all the' : `at most ${options.limit}`} training images per subset (less a tenth for validation), batch ${options.batchSize}, lr ${options.lr}, device ${device}\nresults: ${out}`);
+    `${options.runs.map((r) => `${r.mode}/${r.head}`).join(', ')}; ${count(options.epochs, 'epoch')}${options.seeds > 1 ? ` x ${options.seeds} seeds` : ''}, ${options.limit === null ? 'all the' : `at most ${options.limit}`} training images per subset (after a tenth of the subset, 50 images per class, is held out for validation), batch ${options.batchSize}, lr ${options.lr}, device ${device}\nresults: ${out}`);
   const progress = new Map<string, (p: any) => void>();
   const { summary, report } = await reproduceTransfer(name, options, { out, data10: o.data, data100: o.data100 }, {
     signal: abortOnSignal(),

@@ -50,12 +50,19 @@ export interface Cifar100Subset {
   selection: SubsetSelection;
 }
 
-/** Which fine classes belong to each superclass, as found in the records. */
+/** Which fine classes belong to each superclass, as found in the records; a fine class under two superclasses is a corrupt archive. */
 function finesBySuperclass(data: Cifar100): Map<number, Set<number>> {
   const out = new Map<number, Set<number>>();
-  for (const set of [data.train, data.test]) {
+  const first = new Map<number, { coarse: number; where: string }>(); // each fine class's first record
+  const name = (names: string[], k: number) => names[k] ?? String(k);
+  for (const [which, set] of [['train', data.train], ['test', data.test]] as const) {
     set.labels.forEach((fine, i) => {
       const coarse = set.coarseLabels[i];
+      const seen = first.get(fine);
+      if (!seen) first.set(fine, { coarse, where: `${which} record ${i}` });
+      else if (seen.coarse !== coarse) {
+        throw new DataError(`${data.source}: ${name(data.fineNames, fine)} is under ${name(data.coarseNames, seen.coarse)} in ${seen.where} but under ${name(data.coarseNames, coarse)} in ${which} record ${i} (a corrupt archive?)`);
+      }
       if (!out.has(coarse)) out.set(coarse, new Set());
       out.get(coarse)!.add(fine);
     });
@@ -65,6 +72,7 @@ function finesBySuperclass(data: Cifar100): Map<number, Set<number>> {
 
 /** "vehicles", "flora", or comma-separated superclass / fine-class names. */
 export function parseSubsetNames(spec: string | readonly string[]): { name: string; names: string[] } {
+  if (typeof spec !== 'string' && !Array.isArray(spec)) throw invalid('subset', `${Object.keys(SUBSET_PRESETS).join(', ')} or CIFAR-100 class names (a string or an array of them)`, spec);
   const names = (typeof spec === 'string' ? spec.split(',') : [...spec]).map((s) => String(s).trim()).filter(Boolean);
   if (names.length === 0) throw invalid('subset', `${Object.keys(SUBSET_PRESETS).join(', ')} or comma-separated CIFAR-100 class names`, spec);
   // A preset stands for its superclasses, alone or with other names.

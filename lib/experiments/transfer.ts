@@ -236,7 +236,7 @@ export async function reproduceTransfer(
           hooks.onEvent?.({ type: 'run-start', id, label });
           const r = await transfer(
             {
-              from, model: o.from ? undefined : o.model, data: where.data100, subset, mode: run.mode, head: run.head, epochs: o.epochs, lr: o.lr, bodyLrScale: o.bodyLrScale,
+              from, model: o.from ? undefined : o.model, data: where.data100, subset, mode: run.mode, head: run.head, epochs: o.epochs, lr: o.lr, bodyLrScale: run.mode === 'finetune' ? o.bodyLrScale : undefined,
               batchSize: o.batchSize, schedule: o.schedule, limit: o.limit ?? undefined, testLimit: o.testLimit ?? undefined, prep, seed, device: o.device,
             },
             { data, signal: hooks.signal, onProgress: (progress) => hooks.onEvent?.({ type: 'run-progress', id, label, progress }) },

@@ -60,6 +60,8 @@ export function resolveTransferConfig(c: TransferConfig, pre: Pretrained | null)
   const { from, model, data, subset, mode, head, bodyLrScale, ...train } = c;
   if ((c as { dataset?: unknown }).dataset !== undefined) throw invalid('dataset', 'no dataset option (a transfer run trains on the CIFAR-100 subset named by subset)', (c as { dataset?: unknown }).dataset);
   const m = checkOneOf('mode', mode ?? TRANSFER_DEFAULTS.mode, TRANSFER_MODES);
+  // Recorded beside a run that trained no pretrained body at its own rate, it would say the run did.
+  if (bodyLrScale !== undefined && m !== 'finetune') throw invalid('bodyLrScale', `no bodyLrScale for mode '${m}' (it is the pretrained body's rate in mode 'finetune')`, bodyLrScale);
   if (m !== 'scratch' && !pre) throw invalid('from', `a checkpoint or weights file for mode '${m}' (only 'scratch' trains without one)`, from);
   if (model !== undefined && !MODELS[model]) throw invalid('model', `one of ${Object.keys(MODELS).join(', ')}`, model);
   if (pre?.model && model && MODELS[model].name !== pre.model) {

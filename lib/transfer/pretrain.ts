@@ -5,6 +5,7 @@
  * (a finished checkpoint) or continues it (an interrupted one).
  */
 import * as fs from 'node:fs';
+import { checkKeys, invalid } from '../check';
 import { readSafetensorsMetadata } from '../io/safetensors';
 import { CHECKPOINT_FORMAT, configHash } from '../train/checkpoint';
 import { resolveConfig, TrainConfig } from '../train/config';
@@ -24,6 +25,8 @@ function finished(file: string, config: TrainConfig): boolean {
  * error (trainModel names the differing keys).
  */
 export async function pretrainCifar10(options: TrainConfig, file: string, hooks: { onProgress?: (p: Progress) => void; signal?: AbortSignal } = {}): Promise<boolean> {
+  checkKeys('hooks', hooks, ['onProgress', 'signal']);
+  if (options?.dataset !== undefined && options.dataset !== 'cifar10') throw invalid('dataset', "'cifar10' or none (pretrainCifar10 pretrains on CIFAR-10: transfer moves its network to CIFAR-100 classes it has not seen)", options.dataset);
   // Options left undefined take resolveConfig's defaults (it would read an undefined as a value).
   const config = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) as TrainConfig;
   if (finished(file, config)) return false;

@@ -58,6 +58,7 @@ export interface TransferHooks {
 
 /** Trains one transfer run; see TransferConfig and TransferResult. */
 export async function transfer(config: TransferConfig, hooks: TransferHooks = {}): Promise<TransferResult> {
+  if (config === null || typeof config !== 'object') throw invalid('config', 'a TransferConfig object', config);
   checkKeys('hooks', hooks, Object.keys({ onProgress: 1, signal: 1, data: 1, keepModel: 1 } satisfies Record<keyof TransferHooks, 1>));
   // 1. config: the checkpoint's metadata supplies the model and its preprocessing
   const pre = config.from !== undefined && config.from !== null ? readPretrained(config.from) : null;
