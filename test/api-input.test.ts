@@ -224,6 +224,7 @@ describe('other calls', () => {
   });
 
   test('a second exploratory session (2026-12-01): wrong shapes and values that were counted, wrapped or crashed are named', () => {
+    const base = liveTensors();
     tidy(() => {
       const logits = fromArray([5, 0, 0, 0, 5, 0, 0, 0, 5, 5, 0, 0], [4, 3]);
       const y = fromArray([0, 1, 2, 1], [4], 'int64');
@@ -244,12 +245,15 @@ describe('other calls', () => {
       expect(() => initWeight(zeros([5]))).toThrow('Expected a weight of shape [out, in, ...kernel] for xavier-uniform');
       expect(() => initWeight(zeros([5]), { init: 'gaussian', std: -1 })).toThrow('for options.std');
       expect(() => new SGD([zeros([2], { dtype: 'int32' })])).toThrow('Expected a floating-point tensor (float32, float64, float16 or bfloat16) for params[0] but received a tensor of dtype int32');
-      expect(() => new SGD([zeros([2])]).step(-1)).toThrow('Expected a number in [0, Infinity] for lr but received -1');
+      const sgd = new SGD([zeros([2])]); // its momentum buffers are kept beyond tidy(): disposed below
+      expect(() => sgd.step(-1)).toThrow('Expected a number in [0, Infinity] for lr but received -1');
+      sgd.dispose();
       const w = ones([2]).requiresGrad_();
       const loss = w.mul(w).sum();
       loss.backward();
       expect(() => loss.backward()).toThrow('backward(): this graph was already back-propagated through, which freed it; run the forward pass again');
       expect(() => countParameters(MODELS['typo'], { classes: 10 })).toThrow("Expected a network spec, such as MODELS['all-cnn-c'] or declareNetwork(...) for spec but received undefined");
     });
+    expect(liveTensors()).toBe(base);
   });
 });
