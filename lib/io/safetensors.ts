@@ -161,7 +161,12 @@ function withFile<T>(file: string, fn: (size: number, read: (position: number, l
     const read = (position: number, length: number) => {
       try {
         const buf = Buffer.alloc(length);
-        fs.readSync(fd, buf, 0, length, position);
+        // One read returns at most 2 GiB, and may return less: read until the buffer is full.
+        for (let done = 0; done < length; ) {
+          const got = fs.readSync(fd, buf, done, Math.min(length - done, 1 << 30), position + done);
+          if (got === 0) throw new Error('the file ended early');
+          done += got;
+        }
         return buf;
       } catch (err) {
         return cannotRead(file, err); // a folder, say, or data too large for one Buffer
