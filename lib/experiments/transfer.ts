@@ -49,6 +49,7 @@ export interface TransferPresetOptions {
   preset: 'transfer';
   /** Checkpoint or weights file to transfer from; null: pretrain `model` on CIFAR-10 first. */
   from: string | null;
+  /** The network (a model id): the one pretrained, or the one `from` holds (another is refused). */
   model: string;
   pretrainEpochs: number;
   pretrainLr: number;
