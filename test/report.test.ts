@@ -4,6 +4,7 @@
  * are the recorded ones, the claims are computed right, nothing is hidden or
  * invented, and the figure files are whole SVG and PNG files.
  */
+import { paperTestAccuracy, TABLE3 } from '../lib/report/paper';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'fs';
 import { tmpdir } from 'os';
 import { join, resolve } from 'path';
@@ -229,6 +230,12 @@ describe('claims and units', () => {
     const md = renderReport(rebuilt, blown, { figures: {} });
     expect(parseTable(md, '## Learning rates tried').find((r) => r.Run === `\`${id}\``)!['Val acc (%)']).toBe('diverged');
     expect(section(md, '## Diverged runs')).toContain(`1 run diverged (training loss NaN or infinite: the learning rate was too high for it), and stopped there:\n\n- \`${id}\` (A, lr 0.05, seed 0): stopped in epoch 2 of 3, its training loss no longer a number.`);
+  });
+
+  test("the paper's accuracies keep its two decimals (100 - 13.46 is 86.53999999999999 in floating point)", () => {
+    for (const { model, error } of TABLE3) expect(paperTestAccuracy(model, 'cifar10')).toBe(Number((100 - error).toFixed(2)));
+    expect(TABLE3.map((t) => String(paperTestAccuracy(t.model, 'cifar10'))).every((v) => /^\d+(\.\d{1,2})?$/.test(v))).toBe(true);
+    expect(paperTestAccuracy('ALL-CNN-C', 'cifar100')).toBe(66.29);
   });
 
   test('Table 3 trained with --augment says so in its heading, as the paper\'s column is without augmentation', () => {
