@@ -3,7 +3,7 @@ import { checkInteger, checkNumber, checkShape, invalid } from './check';
 import { InvalidArgumentError } from './errors';
 import { checkRandomOptions, Generator, generatorHandle } from './generator';
 import { native, NativeGenerator, NativeTensor } from './native';
-import { checkDevice, checkDtype, Device, DType, handleOf, Tensor, wrap } from './tensor';
+import { checkDevice, checkDtype, Device, DType, handleOf, ITEM_SIZE, Tensor, wrap } from './tensor';
 
 export interface CreateOptions {
   /** Default 'float32'. */
@@ -122,7 +122,7 @@ export function fromArray(data: ArrayBufferView | number[], shape?: number[], dt
   } else {
     throw invalid('data', 'a TypedArray, Buffer or number[]', data);
   }
-  const itemsize = { float32: 4, float64: 8, int32: 4, int64: 8, uint8: 1, bool: 1, float16: 2, bfloat16: 2 }[checkDtype('dtype', dt)];
+  const itemsize = ITEM_SIZE[checkDtype('dtype', dt)];
   const count = view.byteLength / itemsize;
   const s = shape === undefined ? [count] : checkShape('shape', shape);
   return wrap(native().tensor_from_buffer(view, s, dt));

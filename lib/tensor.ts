@@ -13,6 +13,12 @@ import { track } from './scope';
 
 export const DTYPES = ['float32', 'float16', 'bfloat16', 'float64', 'int64', 'int32', 'uint8', 'bool'] as const;
 export type DType = (typeof DTYPES)[number];
+/** Bytes per element of each dtype. */
+export const ITEM_SIZE: Readonly<Record<DType, number>> = { float32: 4, float16: 2, bfloat16: 2, float64: 8, int64: 8, int32: 4, uint8: 1, bool: 1 };
+/** The dtypes weights, gradients and optimiser state are kept in. */
+export function isFloating(dtype: DType): boolean {
+  return dtype === 'float32' || dtype === 'float16' || dtype === 'bfloat16' || dtype === 'float64';
+}
 /** 'cpu', 'cuda' or 'cuda:N' (editors offer them; other strings are refused at run time, as devices come from flags and JSON too). */
 export type Device = 'cpu' | 'cuda' | `cuda:${number}` | (string & {});
 

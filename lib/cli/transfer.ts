@@ -6,6 +6,7 @@ import { BUNDLED_CIFAR100_SAMPLE, BUNDLED_SAMPLE, PREPS } from '../data/dataset'
 import { checkCifar100Subsets } from '../data/subsets';
 import { cudaAvailable } from '../backend';
 import { checkFolder } from '../io/folder';
+import { readSafetensorsMetadata } from '../io/safetensors';
 import { reproduceTransfer, runLabel, TRANSFER_PRESETS, TransferEvent, TransferPresetOptions } from '../experiments/transfer';
 import { SCHEDULES } from '../train/schedule';
 import { TRANSFER_DEFAULTS, TRANSFER_MODES } from '../transfer/config';
@@ -157,11 +158,9 @@ function refusePretrainingOptions(o: Record<string, unknown>, flags: Record<stri
   }
 }
 
-/** The model id of the network a checkpoint holds, if it is one of the twelve. */
+/** The model id of the network a checkpoint or weights file holds (its metadata's 'model'), if it is one of the twelve. */
 function checkpointModel(file: string): string | undefined {
-  const pre = readPretrained(file);
-  pre.dispose();
-  return modelIdOf(pre.model);
+  return modelIdOf(readSafetensorsMetadata(file).model ?? null);
 }
 
 export async function reproduceTransferCommand(o: Record<string, any>): Promise<void> {

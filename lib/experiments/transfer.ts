@@ -13,7 +13,6 @@
 import * as path from 'node:path';
 import { requireDevice } from '../backend';
 import { checkInteger, checkKeys } from '../check';
-import { CheckpointError } from '../errors';
 import { Dataset } from '../data/dataset';
 import { checkCifar100Subsets, loadCifar100Subset, SubsetClass, SubsetSelection } from '../data/subsets';
 import { writeFileAtomic } from '../report/atomic';
@@ -21,7 +20,7 @@ import { writeTransferReport } from '../report/transfer';
 import type { Prep } from '../data/dataset';
 import type { ScheduleName } from '../train/schedule';
 import type { Progress } from '../train/train';
-import type { ResolvedTransferConfig, TransferMode } from '../transfer/config';
+import { checkPretrained, type ResolvedTransferConfig, type TransferMode } from '../transfer/config';
 import type { Head } from '../transfer/heads';
 import { pretrainCifar10 } from '../transfer/pretrain';
 import { Pretrained, readPretrained } from '../transfer/pretrained';
@@ -173,16 +172,6 @@ export type TransferEvent =
   | { type: 'run-progress'; id: string; label: string; progress: TransferProgress }
   | { type: 'run-end'; record: TransferRecord; cached: boolean };
 
-/** A given checkpoint must be the options' network, trained on CIFAR-10 (transfer() would refuse it per run, after the folder is claimed). */
-function checkFrom(o: TransferPresetOptions, pre: Pretrained): void {
-  if (pre.dataset === 'cifar100') {
-    throw new CheckpointError(`${pre.file} was trained on CIFAR-100, whose training images hold every subset's classes: transfer moves a CIFAR-10 network to CIFAR-100 classes it has not seen; pass a checkpoint trained on CIFAR-10`);
-  }
-  if (pre.model !== null && MODELS[o.model]?.name !== pre.model) {
-    throw new CheckpointError(`${pre.file} is a checkpoint of ${pre.model}, not of ${MODELS[o.model]?.name ?? o.model} (model '${o.model}'); pass a checkpoint of that network, or the model the checkpoint holds`);
-  }
-}
-
 export async function reproduceTransfer(
   name: string, o: TransferPresetOptions, where: { out: string; data10?: string; data100?: string },
   hooks: { onEvent?: (e: TransferEvent) => void; signal?: AbortSignal } = {},
@@ -211,7 +200,7 @@ export async function reproduceTransfer(
   }
   const pre = readPretrained(from);
   pre.dispose();
-  if (o.from) checkFrom(o, pre); // before the folder is claimed: a rerun with a good --from must not be refused
+  if (o.from) checkPretrained(pre, o.model); // before the folder is claimed: a rerun with a good --from must not be refused
   claimFolder(where.out, o, { data10: where.data10, data100: where.data100 });
   const journal = path.join(where.out, 'runs.jsonl');
   const done = new Map((await resumeJournal(journal)).map((r) => [r.id, r as TransferRecord]));

@@ -10,14 +10,13 @@ import * as path from 'node:path';
 import { fromArray } from '../creation';
 import { invalid } from '../check';
 import { CheckpointError } from '../errors';
-import type { DType, Tensor } from '../tensor';
+import { ITEM_SIZE, type DType, type Tensor } from '../tensor';
 import { makeFolder } from './folder';
 
 const HEADER_LENGTH_BYTES = 8;
 const MAX_HEADER_BYTES = 100 * 1024 * 1024;
 const TO_ST: Record<string, string> = { float32: 'F32', float64: 'F64', float16: 'F16', bfloat16: 'BF16', int64: 'I64', int32: 'I32', uint8: 'U8', bool: 'BOOL' };
 const FROM_ST: Record<string, DType> = Object.fromEntries(Object.entries(TO_ST).map(([k, v]) => [v, k as DType]));
-const ITEM_SIZE: Record<string, number> = { F64: 8, I64: 8, F32: 4, I32: 4, F16: 2, BF16: 2, U8: 1, BOOL: 1 };
 
 /** Writes tensors (any device; copied to the host) and string metadata to `file`, atomically. */
 export function saveSafetensors(file: string, tensors: Map<string, Tensor> | Record<string, Tensor>, metadata: Record<string, string> = {}): void {
@@ -31,8 +30,7 @@ export function saveSafetensors(file: string, tensors: Map<string, Tensor> | Rec
   const chunks: Uint8Array[] = [];
   let offset = 0;
   // Wider dtypes first, as the reference writer does, so that each tensor's bytes start aligned to its item size.
-  const itemSize = (t: Tensor) => ITEM_SIZE[TO_ST[t.dtype]];
-  for (const [name, t] of [...entries].sort((a, b) => itemSize(b[1]) - itemSize(a[1]))) {
+  for (const [name, t] of [...entries].sort((a, b) => ITEM_SIZE[b[1].dtype] - ITEM_SIZE[a[1].dtype])) {
     const d = t.data();
     const bytes = new Uint8Array(d.buffer, d.byteOffset, d.byteLength);
     header[name] = { dtype: TO_ST[t.dtype], shape: t.shape, data_offsets: [offset, offset + bytes.byteLength] };

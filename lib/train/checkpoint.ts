@@ -16,7 +16,7 @@ import { loadSafetensors, readSafetensorsMetadata, saveSafetensors } from '../io
 import { DataRecipe, recordedDataset } from '../data/dataset';
 import type { Network } from '../model/network';
 import { noGrad } from '../autograd';
-import type { Tensor } from '../tensor';
+import { isFloating, type Tensor } from '../tensor';
 import type { SGD } from './optim';
 
 export const CHECKPOINT_FORMAT = 'allcnn-checkpoint-v1';
@@ -105,9 +105,6 @@ export function checkpointDifferences(file: string, config: object): string[] {
  * Loads a checkpoint into `net` (and `sgd`), after checking that it was
  * written by the same model and configuration. Returns the saved state.
  */
-/** The dtypes weights and optimiser state are kept in. */
-const FLOATING = new Set(['float32', 'float64', 'float16', 'bfloat16']);
-
 export function loadCheckpoint<H>(file: string, net: Network, sgd: SGD | null, config: object): CheckpointState<H> {
   const { tensors, metadata } = loadSafetensors(file);
   try {
@@ -151,7 +148,7 @@ function loadStateInto(file: string, net: Network, tensors: Map<string, Tensor>,
       throw new CheckpointError(`${file}: ${k} has shape [${src.shape}] but ${net.spec.name} needs [${t.shape}] (a checkpoint of another architecture?)`);
     }
     // Integer bytes would be converted to weights without a word: trainModel writes floating-point ones only.
-    if (!FLOATING.has(src.dtype) && FLOATING.has(t.dtype)) throw new CheckpointError(`${file}: ${k} is ${src.dtype}, not a floating-point tensor (a corrupt checkpoint?)`);
+    if (!isFloating(src.dtype) && isFloating(t.dtype)) throw new CheckpointError(`${file}: ${k} is ${src.dtype}, not a floating-point tensor (a corrupt checkpoint?)`);
   }
   noGrad(() => {
     for (const [k, t] of targets) {
@@ -198,7 +195,7 @@ export function importWeights(file: string, net: Network, o: { strict?: boolean;
       if (src.shape.join() !== t.shape.join()) {
         throw new CheckpointError(`${file}: ${k} has shape [${src.shape}] but ${net.spec.name} needs [${t.shape}] (weights of another architecture?)`);
       }
-      if (!FLOATING.has(src.dtype) && FLOATING.has(t.dtype)) throw new CheckpointError(`${file}: ${k} is ${src.dtype}, not a floating-point tensor (weights are float32, float64, float16 or bfloat16)`);
+      if (!isFloating(src.dtype) && isFloating(t.dtype)) throw new CheckpointError(`${file}: ${k} is ${src.dtype}, not a floating-point tensor (weights are float32, float64, float16 or bfloat16)`);
     }
     const unexpected = [...tensors.keys()].filter((k) => !own.has(k));
     if ((o.strict ?? true) && (missing.length || unexpected.length)) {

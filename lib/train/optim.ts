@@ -10,7 +10,7 @@ import { zeros } from '../creation';
 import { InvalidArgumentError } from '../errors';
 import { native } from '../native';
 import { keep } from '../scope';
-import { Tensor } from '../tensor';
+import { isFloating, Tensor } from '../tensor';
 
 export interface SgdOptions {
   /** Default 0.9 (the paper). */
@@ -36,7 +36,7 @@ export class SGD {
     const twice = params.findIndex((p, i) => params.indexOf(p) !== i);
     if (twice >= 0) throw invalidAs('params', 'each tensor once', `tensor ${twice} again (also at ${params.indexOf(params[twice])})`);
     // An integer tensor has no gradient to follow: it would be skipped without a word.
-    const integer = params.findIndex((p) => !['float32', 'float64', 'float16', 'bfloat16'].includes(p.dtype));
+    const integer = params.findIndex((p) => !isFloating(p.dtype));
     if (integer >= 0) throw invalidAs(`params[${integer}]`, 'a floating-point tensor (float32, float64, float16 or bfloat16)', `a tensor of dtype ${params[integer].dtype}`);
     this.params = params;
     this.momentum = checkNumber('momentum', o.momentum ?? 0.9, 0, 1);

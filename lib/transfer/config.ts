@@ -54,6 +54,17 @@ export const TRANSFER_DEFAULTS = {
   lr: 0.05,
 };
 
+/** That `pre` can be transferred as `model` (undefined: the network it holds): that network, trained on CIFAR-10. */
+export function checkPretrained(pre: Pretrained, model: string | undefined): void {
+  const name = model === undefined ? undefined : (MODELS[model]?.name ?? model);
+  if (pre.model && name && name !== pre.model) {
+    throw new CheckpointError(`${pre.file} is a checkpoint of ${pre.model}, not of ${name} (model '${model}'); pass a checkpoint of ${name}, or leave out the model to use the checkpoint's`);
+  }
+  if (pre.dataset === 'cifar100') {
+    throw new CheckpointError(`${pre.file} was trained on CIFAR-100, whose training images hold every subset's classes: transfer moves a CIFAR-10 network to CIFAR-100 classes it has not seen; pass a checkpoint trained on CIFAR-10`);
+  }
+}
+
 /** Checks a transfer config against the pretrained file's metadata and fills in the defaults. */
 export function resolveTransferConfig(c: TransferConfig, pre: Pretrained | null): ResolvedTransferConfig {
   if (c === null || typeof c !== 'object') throw invalid('config', 'a TransferConfig object', c);
@@ -64,12 +75,7 @@ export function resolveTransferConfig(c: TransferConfig, pre: Pretrained | null)
   if (bodyLrScale !== undefined && m !== 'finetune') throw invalid('bodyLrScale', `no bodyLrScale for mode '${m}' (it is the pretrained body's rate in mode 'finetune')`, bodyLrScale);
   if (m !== 'scratch' && !pre) throw invalid('from', `a checkpoint or weights file for mode '${m}' (only 'scratch' trains without one)`, from);
   if (model !== undefined && !MODELS[model]) throw invalid('model', `one of ${Object.keys(MODELS).join(', ')}`, model);
-  if (pre?.model && model && MODELS[model].name !== pre.model) {
-    throw new CheckpointError(`${pre.file} is a checkpoint of ${pre.model}, not of ${MODELS[model].name} (model '${model}'); pass a checkpoint of ${MODELS[model].name}, or leave out the model to use the checkpoint's`);
-  }
-  if (pre?.dataset === 'cifar100') {
-    throw new CheckpointError(`${pre.file} was trained on CIFAR-100, whose training images hold every subset's classes: transfer moves a CIFAR-10 network to CIFAR-100 classes it has not seen; pass a checkpoint trained on CIFAR-10`);
-  }
+  if (pre) checkPretrained(pre, model);
   const fromFile = pre ? modelIdOf(pre.model) : undefined;
   if (pre && pre.model !== null && !fromFile && !model) throw invalid('model', `a model id: ${pre.file} holds "${pre.model}", which is not one of the twelve networks`, model);
   const id = model ?? fromFile ?? pre?.config?.model;
