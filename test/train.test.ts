@@ -186,6 +186,7 @@ test('bad configurations are rejected with messages that name the field', async 
   await expect(trainModel(SMALL, { checkpiont: 'run.safetensors' } as never)).rejects.toThrow(/^Expected one of onProgress, signal, checkpoint, .* for hooks key but received "checkpiont" of type string$/);
   await expect(trainModel({ ...SMALL, device: 'tpu' })).rejects.toThrow('Expected a device ("cpu", "cuda" or "cuda:N") for device');
   await expect(trainModel({ ...SMALL, cudaGraph: true })).rejects.toThrow('cudaGraph needs a CUDA device (device "cuda" or "cuda:N"), but device is "cpu"');
+  await expect(trainModel({ ...SMALL, tf32: true })).rejects.toThrow('tf32 needs a CUDA device'); // not recorded as if it had been used
   await expect(trainModel({ ...SMALL, device: 'cuda', cudaStream: true, engine: 'typescript' })).rejects.toThrow("cudaStream needs engine 'native': the TypeScript engine runs op by op");
   await expect(trainModel({ ...SMALL, data: '/no/such/file.tar.gz' })).rejects.toThrow(/no such file or folder: \/no\/such\/file\.tar\.gz/);
 });

@@ -38,6 +38,8 @@ export async function main(argv: string[]): Promise<void> {
   for (const extra of optionalCommands()) program.addCommand(extra);
   // addCommand() does not pass these settings down: every command exits through the catch below.
   for (const cmd of program.commands) cmd.exitOverride().showHelpAfterError('(run with --help for usage)');
+  let ran: Command | undefined;
+  program.hook('preAction', (_program, action) => { ran = action; });
   try {
     await program.parseAsync(argv);
   } catch (err) {
@@ -47,9 +49,19 @@ export async function main(argv: string[]): Promise<void> {
       throw Object.assign(new Error(err.message.replace(/^error: /, '')), { exitCode: 2, printed: true });
     }
     // A value the library refused (a range or combination the flag's own check cannot see) is a usage error too.
-    if (err instanceof InvalidArgumentError && (err as { exitCode?: number }).exitCode === undefined) throw Object.assign(err, { exitCode: 2 });
+    if (err instanceof InvalidArgumentError && (err as { exitCode?: number }).exitCode === undefined) throw Object.assign(inFlags(err, ran), { exitCode: 2 });
     throw err;
   }
+}
+
+/**
+ * The library names the fields of its options ("for warmupEpochs", "cudaGraph
+ * needs"); the user typed flags. Names the flags of the command that ran instead.
+ */
+function inFlags(err: InvalidArgumentError, command: Command | undefined): InvalidArgumentError {
+  const flags = new Map((command?.options ?? []).filter((o) => o.long).map((o) => [o.attributeName(), o.long!]));
+  err.message = err.message.replace(/(^|for )([a-z][A-Za-z0-9]*)\b/g, (whole, before: string, field: string) => (flags.has(field) ? before + flags.get(field) : whole));
+  return err;
 }
 
 /** package.json's version (dist/lib/cli is three folders below it, in the repository and in the bundle). */

@@ -4,7 +4,7 @@ import { Command, Option } from 'commander';
 import { MultiBar, Presets, SingleBar } from 'cli-progress';
 import { cudaAvailable } from '../backend';
 import { PREPS } from '../data/dataset';
-import { EXTRAS, MAX_SEEDS, PRESET_NAMES, PRESETS, PresetName, ReproduceOptions, SEED_STRIDE } from '../experiments/presets';
+import { checkReproduceOptions, EXTRAS, MAX_SEEDS, PRESET_NAMES, PRESETS, PresetName, ReproduceOptions, SEED_STRIDE } from '../experiments/presets';
 import { ExperimentEvent, reproduce } from '../experiments/runner';
 import { PRECISIONS } from '../train/config';
 import { AbortError } from '../train/train';
@@ -56,6 +56,7 @@ export function reproduceCommand(): Command {
       if (options.seeds > 1 && options.maxRestarts >= SEED_STRIDE) {
         throw Object.assign(new Error(`--max-restarts ${options.maxRestarts} with --seeds ${options.seeds}: a seed's restarts would reach the next seed's (${SEED_STRIDE} apart); pass at most ${SEED_STRIDE - 1}`), { exitCode: 2 });
       }
+      checkReproduceOptions(options); // the rest of what reproduce() would refuse, before the header says what will run
       const transferOnly = (['from', 'pretrainEpochs'] as const).filter((k) => o[k] !== undefined);
       if (transferOnly.length) {
         throw Object.assign(new Error(`${transferOnly.map((k) => (k === 'from' ? '--from' : '--pretrain-epochs')).join(' and ')} belong${transferOnly.length === 1 ? 's' : ''} to --preset transfer, not to ${o.preset}`), { exitCode: 2 });

@@ -54,9 +54,10 @@ export function trainCommand(): Command {
         labelSmoothing: o.labelSmoothing, stallEpochs: o.stallEpochs, schedule: o.schedule, prep: o.prep, augment: o.augment, seed: o.seed,
         device: o.device, precision: o.precision, init: o.init, finalRelu: o.finalRelu, tf32: o.tf32, channelsLast: o.channelsLast, cudaGraph: o.cudaGraph,
       };
+      const resolved = resolveConfig(config); // a bad combination of options is refused before the data are read
       if (!o.resume && fs.existsSync(checkpoint)) {
         // --resume continues only the same run: say so when this one is another.
-        const differs = checkpointDifferences(checkpoint, resolveConfig(config));
+        const differs = checkpointDifferences(checkpoint, resolved);
         throw new Error(differs.length
           ? `${checkpoint} holds another run (its options differ in: ${differs.join(', ')}): pass another --out for this one`
           : `${checkpoint} exists: pass --resume to continue that run, or another --out to start afresh`);

@@ -52,6 +52,7 @@ export interface TrainConfig {
   finalRelu?: boolean;
   init?: InitName;
   precision?: Precision;
+  /** TF32 tensor cores for fp32 convolutions and matmuls (CUDA devices only). */
   tf32?: boolean;
   channelsLast?: boolean;
   /**
@@ -125,8 +126,11 @@ export function resolveConfig(c: TrainConfig): ResolvedConfig {
   if (d.precision === 'fp16' && !String(d.device).startsWith('cuda')) {
     throw new InvalidArgumentError(`precision 'fp16' needs a CUDA device (LibTorch autocasts to float16 on GPUs only), but device is ${JSON.stringify(d.device)}: use 'bf16' on the CPU`);
   }
-  for (const k of ['cudaGraph', 'cudaStream'] as const) {
+  // CUDA-only settings are refused on the CPU rather than recorded in result.json as if they had been used.
+  for (const k of ['tf32', 'cudaGraph', 'cudaStream'] as const) {
     if (d[k] && !String(d.device).startsWith('cuda')) throw new InvalidArgumentError(`${k} needs a CUDA device (device "cuda" or "cuda:N"), but device is ${JSON.stringify(d.device)}`);
+  }
+  for (const k of ['cudaGraph', 'cudaStream'] as const) {
     if (d[k] && d.engine === 'typescript') throw new InvalidArgumentError(`${k} needs engine 'native': the TypeScript engine runs op by op`);
   }
   const opt = (name: string, v: number | undefined, min: number) => (v === undefined || v === null ? null : checkInteger(name, v, min));
