@@ -13,6 +13,7 @@ export function parseArgs(argv: string[], defaults: Record<string, string | numb
     else {
       const v = m[3] ?? argv[++i];
       if (v === undefined) throw new Error(`--${key} needs a value`);
+      if (typeof defaults[key] === 'number' && (v.trim() === '' || Number.isNaN(Number(v)))) throw new Error(`--${key} must be a number, got "${v}"`);
       out[key] = typeof defaults[key] === 'number' ? Number(v) : v;
     }
   }
@@ -33,10 +34,17 @@ export function oneOf<V extends string>(args: Record<string, string | number | b
   return v as V;
 }
 
-/** --device; on CUDA it also turns on cuDNN's autotuning, and TF32 if --tf32. */
+/**
+ * --device; on CUDA it also turns on cuDNN's autotuning, and TF32 if --tf32.
+ * CUDA-only flags on the CPU are refused: a table titled "+ tf32" would not
+ * say what was measured.
+ */
 export function deviceOption(args: Record<string, string | number | boolean>): { device: string; cuda: boolean } {
   const device = String(args.device);
   const cuda = device.startsWith('cuda');
+  for (const flag of ['tf32', 'cuda-graph', 'cuda-stream']) {
+    if (args[flag] === true && !cuda) throw new Error(`--${flag} needs a CUDA device (--device cuda), but --device is ${device}`);
+  }
   if (cuda) configureBackend({ cudnnBenchmark: true, tf32: Boolean(args.tf32) });
   return { device, cuda };
 }
