@@ -230,6 +230,36 @@ describe('bad input', () => {
     expect(await dataError(readCifar10(file))).toBe(`${file}: the archive is truncated or corrupt (gzip: unexpected end of file)`);
   });
 
+  test('a tar cut short inside a member, a forged member size, a batch cut at a record boundary', async () => {
+    const tarBytes = zlib.gunzipSync(fs.readFileSync(await writeTarGz(tmpPath('whole.tar.gz'), cifar10Members())));
+    // The gzip stream is whole, the tar inside it is not: it fails in the member's stream, which used to crash the process.
+    const cut = tmpPath('cut-tar.tar.gz');
+    fs.writeFileSync(cut, zlib.gzipSync(tarBytes.subarray(0, 2000)));
+    expect(await dataError(readCifar10(cut))).toBe(`${cut}: the archive is truncated or corrupt (tar: Unexpected end of data)`);
+    // The first member's header claims 8 GB (octal size field at 124, checksum at 148): refused before any buffer is allocated.
+    const forged = Buffer.from(tarBytes);
+    forged.write(`${(8e9).toString(8).padStart(11, '0')}\0`, 124, 'ascii');
+    forged.fill(' ', 148, 156);
+    let sum = 0;
+    for (let i = 0; i < 512; i++) sum += forged[i];
+    forged.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148, 'ascii');
+    const big = tmpPath('forged.tar.gz');
+    fs.writeFileSync(big, zlib.gzipSync(forged));
+    expect(await dataError(readCifar10(big))).toBe(`${big}: the archive is truncated or corrupt (tar: ${C10}/data_batch_1.bin claims 8000000000 bytes, more than any CIFAR-10 file holds (153700000))`);
+    const dir = extractTo(cifar10Members(), tmpPath('huge'));
+    fs.truncateSync(path.join(dir, C10, 'test_batch.bin'), 8e9); // sparse: no disk used
+    expect(await dataError(readCifar10(dir))).toBe(`${path.join(dir, C10, 'test_batch.bin')}: 8000000000 bytes, more than any CIFAR-10 file holds (153700000): not a CIFAR-10 binary file`);
+    // A damaged header after the first member (at 512 + 9,216 rounded up to 512s): no "needs to be gunzipped?" guess.
+    const damaged = Buffer.from(tarBytes);
+    damaged[512 + 9728] ^= 0xff;
+    const bad = tmpPath('bad-header.tar.gz');
+    fs.writeFileSync(bad, zlib.gzipSync(damaged));
+    expect(await dataError(readCifar10(bad))).toBe(`${bad}: the archive is truncated or corrupt (tar: Invalid tar header.)`);
+    // Whole records, but fewer of them: only the batches' sizes tell.
+    const short = await writeTarGz(tmpPath('short-batch.tar.gz'), cifar10Members((m) => m.set(`${C10}/data_batch_3.bin`, cifar10Records(2, 2))));
+    expect(await dataError(readCifar10(short))).toBe(`${short}: ${C10}/data_batch_3.bin: 2 records, where data_batch_1.bin has 3 (CIFAR-10's training batches are of one size: truncated?)`);
+  });
+
   test('missing batch file, in an archive and in a folder', async () => {
     const members = cifar10Members((m) => m.delete(`${C10}/data_batch_3.bin`));
     const file = await writeTarGz(tmpPath('no3.tar.gz'), members);

@@ -8,10 +8,10 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { ensureDefaultThreads, liveTensors } from '../lib/backend';
+import { cudaAvailable, ensureDefaultThreads, liveTensors } from '../lib/backend';
 import { arange, eigh, fromArray, manualSeed, ones, rand, randn } from '../lib/creation';
-import { InvalidArgumentError } from '../lib/errors';
-import { loadSafetensors } from '../lib/io/safetensors';
+import { BackendError, InvalidArgumentError } from '../lib/errors';
+import { loadSafetensors, saveSafetensors } from '../lib/io/safetensors';
 import {
   applyZca, cachedZca, cacheDir, channelStats, fitNormalization, fitZca, GCN_SCALE, globalContrastNormalize, imagesToTensor, ZCA_EPS,
   zcaCovariance, zcaMatrix,
@@ -131,6 +131,7 @@ describe('splitTrainValidation', () => {
   test('bad arguments are refused', () => {
     expect(() => splitTrainValidation(labels, { validation: 50001 })).toThrow(InvalidArgumentError);
     expect(() => splitTrainValidation(labels, { seed: -1 })).toThrow(InvalidArgumentError);
+    expect(() => splitTrainValidation(labels, { seed: 2 ** 32 })).toThrow('Expected an integer in [0, 4294967295] for seed'); // was seed 0's split again
     expect(() => splitTrainValidation(Uint8Array.from([0, 5]), { classes: 3 })).toThrow(InvalidArgumentError);
   });
 });
@@ -163,6 +164,18 @@ describe('globalContrastNormalize', () => {
       const g = globalContrastNormalize(x);
       expect(g.isnan().sum().item()).toBe(0);
       expect(maxAbs(g)).toBe(0);
+    });
+  });
+
+  test('a scale or epsilon that would make every image Inf or NaN is refused; std prep survives a constant channel', () => {
+    tidy(() => {
+      const x = ones([4, 3, 2, 2]);
+      for (const bad of [0, -1, NaN, Infinity]) expect(() => globalContrastNormalize(x, bad)).toThrow(`Expected a positive number for scale but received ${bad}`);
+      for (const bad of [-1, NaN, Infinity]) expect(() => fitZca(x, bad)).toThrow(`for eps but received ${bad}`);
+      // 'std' on channels of one value (std 0): centred to 0, not 0 / 0.
+      const std = fitNormalization('std', x, new Uint8Array(0));
+      expect(maxAbs(std.apply(x))).toBe(0);
+      std.release();
     });
   });
 
@@ -315,7 +328,7 @@ describe('ZCA whitening', () => {
       expect(maxAbsDiff(zca.matrix, fresh.matrix)).toBe(0);
       dispose([x, zca.mean, zca.matrix, fresh.mean, fresh.matrix]);
       expect(warn.mock.calls).toEqual([[
-        `ZCA cache not written (cannot make the folder ${path.join(file, 'zca')}: ${file} is a file, not a folder); set $ALLCNN_DATA to a writable folder to keep the fit for the next run`,
+        `ZCA cache not written (cannot make the folder ${path.join(file, 'zca')}: ${file} is a file, not a folder); pass a writable zcaCache folder to keep the fit for the next run`,
       ]]);
     } finally {
       warn.mockRestore();
@@ -343,6 +356,35 @@ describe('ZCA whitening', () => {
     expect(c.cached).toBe(true);
     fs.rmSync(folder, { recursive: true, force: true });
     dispose([x, none.mean, none.matrix, a.mean, a.matrix, b.mean, b.matrix, c.mean, c.matrix]);
+  });
+
+  test('cachedZca: a well-formed entry of the wrong shape, dtype or values is refitted, not trusted', () => {
+    const base = liveTensors();
+    const cache = path.join(dataDir, 'zca-wrong');
+    const x = correlated(11);
+    const bytes = new Uint8Array([11]);
+    const first = cachedZca(x, bytes, { cache, eps: 1e-3 });
+    const [file] = fs.readdirSync(cache).map((f) => path.join(cache, f));
+    const d = first.mean.shape[0];
+    const nan = fromArray(new Float32Array(d).fill(NaN), [d]);
+    const entries: Array<Record<string, Tensor>> = [
+      { mean: fromArray(new Float32Array(10), [10]), matrix: fromArray(new Float32Array(100), [10, 10]) }, // another fit's shape: failed every run
+      { mean: first.mean.to({ dtype: 'float64' }), matrix: first.matrix },
+      { mean: nan, matrix: first.matrix }, // made every image NaN, silently
+      { matrix: first.matrix }, // no mean: the matrix was left alive
+    ];
+    for (const entry of entries) {
+      saveSafetensors(file, entry);
+      const again = cachedZca(x, bytes, { cache, eps: 1e-3 });
+      expect(again.cached).toBe(false);
+      expect(maxAbsDiff(again.matrix, first.matrix)).toBe(0);
+      const hit = cachedZca(x, bytes, { cache, eps: 1e-3 });
+      expect(hit.cached).toBe(true); // rewritten whole
+      dispose([again.mean, again.matrix, hit.mean, hit.matrix]);
+    }
+    fs.rmSync(cache, { recursive: true, force: true });
+    dispose([x, first.mean, first.matrix, nan, entries[0].mean, entries[0].matrix, entries[1].mean]);
+    expect(liveTensors()).toBe(base);
   });
 
   test('cachedZca makes lazily given training images only when the cache does not have the fit', () => {
@@ -574,7 +616,26 @@ describe('prepareDataset / loadCifar10 on the bundled sample', () => {
     // A misspelt key used to be ignored: { prp: 'std' } meant GCN + ZCA.
     expect(() => prepareDataset(raw, { prp: 'std' } as never)).toThrow('Expected one of validation, limit, testLimit, prep, seed, device, zcaCache for options key but received "prp"');
     await expect(loadCifar10(undefined, { prp: 'std' } as never)).rejects.toThrow('for options key but received "prp"');
+    // zcaCache '' wrote the fit into the working folder; a number failed after the split.
+    for (const zcaCache of ['', 123, true]) {
+      expect(() => prepareDataset(raw, { zcaCache } as never)).toThrow('Expected a folder for the ZCA cache, or false for none for zcaCache');
+      await expect(loadCifar10(undefined, { zcaCache } as never)).rejects.toThrow('for zcaCache');
+    }
+    if (!cudaAvailable()) {
+      // Refused before the split is made, not in its move to the device with the images left to the GC.
+      expect(() => prepareDataset(raw, { prep: 'none', device: 'cuda:0' })).toThrow(BackendError);
+    }
     expect(liveTensors()).toBe(base);
+  });
+
+  test('a recipe\'s null data is the bundled sample, as it says', async () => {
+    const set = await loadCifar10(null, { prep: 'none', limit: 8, testLimit: 8 });
+    try {
+      expect(set.recipe).toMatchObject({ dataset: 'cifar10', data: null, limit: 8, testLimit: 8 });
+      expect(set.source).toBe(BUNDLED_SAMPLE);
+    } finally {
+      set.dispose();
+    }
   });
 });
 
@@ -810,6 +871,17 @@ describe('augmentation', () => {
     const live = liveTensors();
     const x = ones([2, 3, 32, 32]);
     expect(() => augmentBatch(x, { translate: -1 })).toThrow('Expected an integer in [0, 31] for augment.translate but received -1');
+    // The batch itself: a 3-d image failed in a flip, integers in scale's grid sampling.
+    const image = ones([3, 32, 32]);
+    const bytes = ones([2, 3, 32, 32], { dtype: 'uint8' });
+    expect(() => augmentBatch(image, PAPER_AUGMENTATION)).toThrow('Expected a floating-point batch of images [N, C, H, W] for x but received a float32 tensor of shape [3, 32, 32]');
+    expect(() => augmentBatch(bytes, PAPER_AUGMENTATION)).toThrow('but received a uint8 tensor of shape [2, 3, 32, 32]');
+    expect(() => augmentBatch([1, 2] as never, PAPER_AUGMENTATION)).toThrow('Expected a Tensor for x');
+    // An empty batch (reshape [0, 3, -1] failed) is returned as it is.
+    const empty = ones([0, 3, 32, 32]);
+    const none = augmentBatch(empty, { ...PAPER_AUGMENTATION, scale: [0.9, 1.1] });
+    expect(none.shape).toEqual([0, 3, 32, 32]);
+    dispose([image, bytes, empty, none]);
     x.dispose();
     expect(liveTensors()).toBe(live);
   });

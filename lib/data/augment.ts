@@ -6,12 +6,12 @@
  * richer set of the seed report. Translations pad with zeros, which is the
  * mean after whitening.
  */
-import { checkInteger, checkNumber, invalid } from '../check';
+import { checkInteger, checkNumber, invalid, invalidAs } from '../check';
 import { arange, rand, randint, stack, where, zeros } from '../creation';
 import * as F from '../functional';
 import { checkGenerator, Generator } from '../generator';
 import { tidy } from '../scope';
-import type { Tensor } from '../tensor';
+import { handleOf, isFloating, Tensor } from '../tensor';
 
 export interface AugmentOptions {
   /** Random horizontal flips (p = 0.5). */
@@ -117,7 +117,12 @@ export function colorJitter(x: Tensor, o: { brightness?: number; contrast?: numb
 
 /** Applies the enabled augmentations to a batch, after checking `o`; returns a new tensor. Draws from `generator` if given. */
 export function augmentBatch(x: Tensor, o: AugmentOptions, generator?: Generator): Tensor {
-  return applyAugmentation(x, checkAugment(o), checkGenerator('generator', generator));
+  handleOf('x', x);
+  // Integer images would pass flips and shifts but fail in scale's grid sampling; a 3-d image, in a flip.
+  if (x.rank !== 4 || !isFloating(x.dtype)) throw invalidAs('x', 'a floating-point batch of images [N, C, H, W]', `a ${x.dtype} tensor of shape [${x.shape.join(', ')}]`);
+  const checked = checkAugment(o);
+  const g = checkGenerator('generator', generator);
+  return x.shape[0] === 0 ? x.clone() : applyAugmentation(x, checked, g);
 }
 
 /** augmentBatch for options checked once already (trainModel's config), so that a step does no checking. */

@@ -44,6 +44,12 @@ const GZIP_MAGIC = [0x1f, 0x8b];
 /** Large inflate chunks: with zlib's 16 KiB default, reading is about 2x slower. */
 const INFLATE_CHUNK_BYTES = 4 << 20;
 const READ_CHUNK_BYTES = 1 << 20;
+/**
+ * The largest file of either data set, CIFAR-100's train.bin (50,000
+ * records). A file that claims more is not theirs: refused before its buffer
+ * is allocated, so a forged size costs no memory.
+ */
+const MAX_FILE_BYTES = 50_000 * CIFAR100_RECORD_BYTES;
 
 export interface ImageSet {
   /** count * CIFAR_IMAGE_BYTES bytes, CHW per image. */
@@ -138,6 +144,11 @@ function labelError(raw: RawFiles, file: string, record: number, what: string, v
 /** Concatenates the given batch files into one set, in order. */
 function demuxCifar10(raw: RawFiles, files: string[]): ImageSet {
   const counts = files.map((f) => recordCount(raw, f, CIFAR10_RECORD_BYTES, 'CIFAR-10'));
+  // The training batches are of one size: one cut at a record boundary would pass the whole-record check.
+  const odd = counts.findIndex((n) => n !== counts[0]);
+  if (odd >= 0) {
+    throw new DataError(`${raw.displayName(files[odd])}: ${counts[odd]} records, where ${files[0]} has ${counts[0]} (CIFAR-10's training batches are of one size: truncated?)`);
+  }
   const count = counts.reduce((a, b) => a + b, 0);
   const images = allocBytes(count * CIFAR_IMAGE_BYTES);
   const labels = allocBytes(count);
@@ -257,6 +268,8 @@ async function readFolder(dir: string, layout: Layout): Promise<RawFiles> {
   const folder = (await isDirectory(inner)) ? inner : dir;
   const data = new Map<string, Buffer>();
   for (const file of [...layout.required, ...layout.optional]) {
+    const size = (await fsp.stat(join(folder, file)).catch(() => null))?.size ?? 0;
+    if (size > MAX_FILE_BYTES) throw new DataError(`${join(folder, file)}: ${size} bytes, more than any ${layout.title} file holds (${MAX_FILE_BYTES}): not a ${layout.title} binary file`);
     const buf = await fsp.readFile(join(folder, file)).catch((err: NodeJS.ErrnoException) => {
       if (err.code === 'ENOENT') return null;
       throw new DataError(`${join(folder, file)}: cannot read (${err.message})`);
@@ -312,7 +325,9 @@ async function readArchive(archive: string, layout: Layout): Promise<RawFiles> {
       if (seen.length === 0 && stage === 'tar') {
         reject(new DataError(`${notTarGz} (it is gzip-compressed, but the contents are not a tar archive)`));
       } else {
-        reject(new DataError(`${archive}: the archive is truncated or corrupt (${stage}: ${err.message})`));
+        // tar-stream's guess "or it needs to be gunzipped?" is wrong here: it reads what gunzip gave.
+        const why = err.message.replace(/ Maybe the tar is corrupted or it needs to be gunzipped\?$/, '');
+        reject(new DataError(`${archive}: the archive is truncated or corrupt (${stage}: ${why})`));
       }
     };
 
@@ -321,9 +336,15 @@ async function readArchive(archive: string, layout: Layout): Promise<RawFiles> {
       const isFile = header.type === 'file' || header.type === 'contiguous-file';
       seen.push(header.type === 'directory' ? `${name.replace(/\/$/, '')}/` : name);
       const file = wanted.get(name);
+      // An archive cut short inside a member fails in that member's stream, not in the extractor's.
+      entry.on('error', (err: Error) => fail(err, 'tar'));
       if (file === undefined || !isFile) {
         entry.on('end', () => next());
         entry.resume();
+        return;
+      }
+      if ((header.size ?? 0) > MAX_FILE_BYTES) {
+        fail(new Error(`${name} claims ${header.size} bytes, more than any ${layout.title} file holds (${MAX_FILE_BYTES})`), 'tar');
         return;
       }
       const buf = Buffer.allocUnsafeSlow(header.size ?? 0);

@@ -10,7 +10,7 @@ import { requireDevice } from '../backend';
 import { checkInteger, checkKeys, checkOneOf, invalid, invalidAs } from '../check';
 import { fromArray } from '../creation';
 import { noGrad } from '../autograd';
-import { keep, tidy } from '../scope';
+import { dispose, keep, tidy } from '../scope';
 import { checkDevice, Device, Tensor } from '../tensor';
 import { Cifar10, CIFAR_IMAGE_BYTES, ImageSet, readCifar10, readCifar100 } from './cifar';
 import { fitNormalization, globalContrastNormalize, IMAGE_SHAPE, imagesToTensor } from './preprocess';
@@ -66,7 +66,7 @@ export interface TensorSplit {
 
 /**
  * What loadCifar read and how: given back to it (`const { dataset, data,
- * ...options } = recipe; loadCifar(dataset, data ?? undefined, options)`),
+ * ...options } = recipe; loadCifar(dataset, data, options)`),
  * it makes the same data set again. Checkpoints keep it, so that
  * evaluateCheckpoint() scores a run on the very images it was scored on (a
  * reproduction's runs share a data set whose split seed is not the run's).
@@ -146,12 +146,23 @@ function checkRaw(raw: { train: ImageSet; test: ImageSet; classNames: string[] }
   }
 }
 
-/** Splits, preprocesses and moves to the device any CIFAR-format train/test pair. */
-export function prepareDataset(raw: { train: ImageSet; test: ImageSet; classNames: string[]; source: string }, o: DatasetOptions = {}): Dataset {
-  checkRaw(raw);
+/** The options that do not depend on the data, checked before any are read: a mistake costs nothing. */
+function checkOptions(o: DatasetOptions): { prep: Prep; device: Device } {
   checkKeys('options', o, OPTION_KEYS);
   const prep = checkOneOf('prep', o.prep ?? 'zca', PREPS);
   const device = checkDevice('device', o.device ?? 'cpu');
+  requireDevice(device);
+  // '' would be the working folder; a number would fail in path.join after the split.
+  if (o.zcaCache !== undefined && o.zcaCache !== false && (typeof o.zcaCache !== 'string' || o.zcaCache === '')) {
+    throw invalid('zcaCache', 'a folder for the ZCA cache, or false for none', o.zcaCache);
+  }
+  return { prep, device };
+}
+
+/** Splits, preprocesses and moves to the device any CIFAR-format train/test pair. */
+export function prepareDataset(raw: { train: ImageSet; test: ImageSet; classNames: string[]; source: string }, o: DatasetOptions = {}): Dataset {
+  checkRaw(raw);
+  const { prep, device } = checkOptions(o);
   const n = raw.train.count;
   const validation = checkInteger(`validation (the images held out of the ${n} training images)`, o.validation ?? (n >= 10000 ? 1000 : Math.floor(n / 10)), 0, n - 1);
   const classes = raw.classNames.length;
@@ -174,16 +185,30 @@ export function prepareDataset(raw: { train: ImageSet; test: ImageSet; className
     const fitOn = { shape: [split.train.length, ...IMAGE_SHAPE], make: () => (trainFull ??= load(all.images, split.train.length)) };
     const norm = fitNormalization(prep, fitOn, all.images, o.zcaCache);
     const trainCount = Math.min(limit, split.train.length);
+    // A split that fails (the device out of memory) frees what was made before it.
+    const made: Tensor[] = [];
     const make = (x: Tensor, labels: Uint8Array, count: number): TensorSplit => {
-      const px = keep(tidy(() => norm.apply(x.narrow(0, 0, count)).to(device).contiguous()));
-      const py = keep(tidy(() => fromArray(labels.subarray(0, count), [count], 'uint8').to({ device, dtype: 'int64' })));
-      x.dispose();
-      return { x: px, y: py, count };
+      try {
+        const px = keep(tidy(() => norm.apply(x.narrow(0, 0, count)).to(device).contiguous()));
+        made.push(px);
+        const py = keep(tidy(() => fromArray(labels.subarray(0, count), [count], 'uint8').to({ device, dtype: 'int64' })));
+        made.push(py);
+        return { x: px, y: py, count };
+      } finally {
+        x.dispose();
+      }
     };
-    const train = make(trainFull ?? load(all.images, trainCount), all.labels, trainCount);
-    const validationSplit = make(load(val.images, split.validation.length), val.labels, split.validation.length);
-    const test = make(load(raw.test.images, testCount), raw.test.labels, testCount);
-    norm.release();
+    let train: TensorSplit, validationSplit: TensorSplit, test: TensorSplit;
+    try {
+      train = make(trainFull ?? load(all.images, trainCount), all.labels, trainCount);
+      validationSplit = make(load(val.images, split.validation.length), val.labels, split.validation.length);
+      test = make(load(raw.test.images, testCount), raw.test.labels, testCount);
+    } catch (err) {
+      dispose(made);
+      throw err;
+    } finally {
+      norm.release();
+    }
     return {
       train, validation: validationSplit, test, classes, classNames: raw.classNames, prep, source: raw.source, device, zcaCached: norm.zcaCached, zcaSaved: norm.zcaSaved, fittedOn: split.train.length, absentClasses,
       dispose() {
@@ -201,7 +226,7 @@ export function prepareDataset(raw: { train: ImageSet; test: ImageSet; className
  * omitted) as a CIFAR-format train/test pair: CIFAR-100 with its fine labels
  * and the 100 fine class names.
  */
-export async function readCifar(dataset: DatasetName, file?: string): Promise<Cifar10> {
+export async function readCifar(dataset: DatasetName, file?: string | null): Promise<Cifar10> {
   const name = checkOneOf('dataset', dataset, DATASETS);
   if (name === 'cifar10') return readCifar10(file ?? BUNDLED.cifar10);
   const { train, test, fineNames, source } = await readCifar100(file ?? BUNDLED.cifar100);
@@ -209,19 +234,18 @@ export async function readCifar(dataset: DatasetName, file?: string): Promise<Ci
 }
 
 /** Reads `dataset` (archive or folder; its bundled sample when omitted) and prepares it. */
-export async function loadCifar(dataset: DatasetName, file: string | undefined, o: DatasetOptions = {}): Promise<Dataset> {
+export async function loadCifar(dataset: DatasetName, file: string | null | undefined, o: DatasetOptions = {}): Promise<Dataset> {
   checkOneOf('dataset', dataset, DATASETS);
-  checkKeys('options', o, OPTION_KEYS); // before the archive is read
-  requireDevice(checkDevice('device', o.device ?? 'cpu'));
+  checkOptions(o); // before the archive is read
   const raw = await readCifar(dataset, file);
   const set = prepareDataset(raw, o);
-  const data = file === undefined || path.resolve(file) === BUNDLED[dataset] ? null : path.resolve(file);
+  const data = file == null || path.resolve(file) === BUNDLED[dataset] ? null : path.resolve(file);
   set.recipe = { dataset, data, prep: set.prep, seed: o.seed ?? 0, validation: set.validation.count, limit: set.train.count, testLimit: set.test.count };
   return set;
 }
 
 /** Reads CIFAR-10 (archive or folder; the bundled sample when omitted) and prepares it. */
-export function loadCifar10(file: string | undefined, o: DatasetOptions = {}): Promise<Dataset> {
+export function loadCifar10(file: string | null | undefined, o: DatasetOptions = {}): Promise<Dataset> {
   return loadCifar('cifar10', file, o);
 }
 
@@ -231,6 +255,6 @@ export function loadCifar10(file: string | undefined, o: DatasetOptions = {}): P
  * experiment. For a few classes as a data set of their own, see
  * loadCifar100Subset.
  */
-export function loadCifar100(file: string | undefined, o: DatasetOptions = {}): Promise<Dataset> {
+export function loadCifar100(file: string | null | undefined, o: DatasetOptions = {}): Promise<Dataset> {
   return loadCifar('cifar100', file, o);
 }

@@ -15,6 +15,7 @@ import * as fs from 'node:fs';
 import { noGrad } from '../autograd';
 import { eigh, fromArray, ones, where } from '../creation';
 import { loadSafetensors, saveSafetensors } from '../io/safetensors';
+import { checkNumber, invalid } from '../check';
 import { keep, tidy } from '../scope';
 import type { Tensor } from '../tensor';
 
@@ -28,8 +29,17 @@ function rowsOf(x: Tensor): number[] {
   return [x.shape[0], x.shape.slice(1).reduce((a, b) => a * b, 1)];
 }
 
+/** GCN's scale: 0 or NaN would make every image Inf or NaN, silently. */
+function checkScale(v: number): number {
+  if (typeof v !== 'number' || !(v > 0) || !Number.isFinite(v)) throw invalid('scale', 'a positive number', v);
+  return v;
+}
+/** ZCA's epsilon: 0 is exact whitening, right for a full-rank covariance; below 0 or NaN gives NaN. */
+const checkEps = (v: number): number => checkNumber('eps', v, 0, Number.MAX_VALUE);
+
 /** Global contrast normalisation of images [N, ...] (each image is one row). */
 export function globalContrastNormalize(x: Tensor, scale = GCN_SCALE): Tensor {
+  checkScale(scale);
   return tidy(() => {
     const n = x.shape[0];
     const flat = x.reshape(rowsOf(x));
@@ -63,6 +73,7 @@ export function zcaCovariance(rows: Tensor): { mean: Tensor; covariance: Tensor 
 
 /** Step 2: W = V diag(1/sqrt(lambda + eps)) V^T. */
 export function zcaMatrix(covariance: Tensor, eps = ZCA_EPS): Tensor {
+  checkEps(eps);
   return tidy(() => {
     const { values, vectors } = eigh(covariance);
     const scale = values.clamp(0).add(eps).rsqrt();
@@ -72,6 +83,7 @@ export function zcaMatrix(covariance: Tensor, eps = ZCA_EPS): Tensor {
 
 /** Fits ZCA on training images [N, C, H, W]. */
 export function fitZca(train: Tensor, eps = ZCA_EPS): Zca {
+  checkEps(eps); // before the covariance, not after it
   return tidy(() => {
     const { mean, covariance } = zcaCovariance(train.reshape(rowsOf(train)));
     return { mean: mean.to({ dtype: 'float32' }), matrix: zcaMatrix(covariance, eps).to({ dtype: 'float32' }) };
@@ -116,16 +128,10 @@ export function cachedZca(train: TrainImages, trainBytes: Uint8Array, o: { eps?:
   const key = crypto.createHash('sha256').update(trainBytes).update(JSON.stringify({ v: 2, eps, gcn: o.gcnScale ?? GCN_SCALE, shape: train.shape })).digest('hex').slice(0, 24);
   const file = o.cache === false ? null : path.join(o.cache ?? path.join(cacheDir(), 'zca'), `zca-${key}.safetensors`);
   if (file && fs.existsSync(file)) {
-    try {
-      const { tensors } = loadSafetensors(file);
-      const device = 'make' in train ? 'cpu' : train.device; // made lazily: on the host
-      const mean = keep(tensors.get('mean')!.to(device));
-      const matrix = keep(tensors.get('matrix')!.to(device));
-      for (const t of tensors.values()) t.dispose();
-      return { mean, matrix, cached: true, saved: true };
-    } catch {
-      // A corrupt cache entry is refitted and overwritten below.
-    }
+    const device = 'make' in train ? 'cpu' : train.device; // made lazily: on the host
+    const hit = readCachedZca(file, train.shape.slice(1).reduce((a, b) => a * b, 1), device);
+    if (hit) return { ...hit, cached: true, saved: true };
+    // Anything else is refitted and overwritten below.
   }
   const zca = noGrad(() => fitZca(trainTensor(train), eps));
   keep(zca.mean);
@@ -137,10 +143,34 @@ export function cachedZca(train: TrainImages, trainBytes: Uint8Array, o: { eps?:
       saved = true;
     } catch (err) {
       // The cache only saves time: the run goes on, and says why the next one will fit again.
-      process.emitWarning(`ZCA cache not written (${(err as Error).message}); set $ALLCNN_DATA to a writable folder to keep the fit for the next run`);
+      const where = o.cache === undefined ? 'set $ALLCNN_DATA to a writable folder' : 'pass a writable zcaCache folder';
+      process.emitWarning(`ZCA cache not written (${(err as Error).message}); ${where} to keep the fit for the next run`);
     }
   }
   return { ...zca, cached: false, saved };
+}
+
+/**
+ * A cache entry read back, or null where the file is not a whole fit of
+ * `dim` features: damaged, or written by something else. It is checked, not
+ * trusted: a wrong shape would fail every run far from its cause, and a NaN
+ * would silently make every image NaN.
+ */
+function readCachedZca(file: string, dim: number, device: Tensor['device']): Zca | null {
+  let tensors: Map<string, Tensor> | undefined;
+  try {
+    ({ tensors } = loadSafetensors(file));
+    const fits = (t: Tensor | undefined, shape: number[]): t is Tensor =>
+      t !== undefined && t.dtype === 'float32' && t.shape.join() === shape.join() && Number.isFinite(tidy(() => t.abs().max().item()));
+    const mean = tensors.get('mean');
+    const matrix = tensors.get('matrix');
+    if (!fits(mean, [dim]) || !fits(matrix, [dim, dim])) return null;
+    return { mean: keep(mean.to(device)), matrix: keep(matrix.to(device)) };
+  } catch {
+    return null;
+  } finally {
+    for (const t of tensors?.values() ?? []) t.dispose();
+  }
 }
 
 /** A CIFAR image's [C, H, W]. */
@@ -169,9 +199,11 @@ export function fitNormalization(prep: 'zca' | 'std' | 'none', train: TrainImage
   }
   if (prep === 'std') {
     const s = channelStats(trainTensor(train));
-    keep(s.mean);
-    keep(s.std);
-    return { apply: (x) => tidy(() => x.sub(s.mean).div(s.std)), release: () => (s.mean.dispose(), s.std.dispose()) };
+    const mean = keep(s.mean);
+    // A channel of one value (possible in data handed to prepareDataset) has std 0: divided by it, that channel would be NaN in every image.
+    const std = keep(tidy(() => s.std.clamp(1e-6)));
+    s.std.dispose();
+    return { apply: (x) => tidy(() => x.sub(mean).div(std)), release: () => (mean.dispose(), std.dispose()) };
   }
   return { apply: (x) => x.div(255), release: () => undefined };
 }

@@ -24,7 +24,7 @@ export function splitTrainValidation(labels: Uint8Array, o: { validation?: numbe
   checkKeys('options', o, ['validation', 'seed', 'classes']);
   const validation = checkInteger('validation', o.validation ?? 1000, 0, labels.length);
   const classes = checkInteger('classes', o.classes ?? Math.max(1, ...labels) + 1, 1);
-  const random = mulberry32(checkInteger('seed', o.seed ?? 0, 0));
+  const random = mulberry32(checkInteger('seed', o.seed ?? 0, 0, 2 ** 32 - 1)); // mulberry32 keeps 32 bits: 2 ** 32 would repeat seed 0
   const byClass: number[][] = Array.from({ length: classes }, () => []);
   labels.forEach((l, i) => {
     if (l >= classes) throw invalid('labels', `labels below ${classes}`, l);
