@@ -1,4 +1,4 @@
-import { configureBackend } from '../lib/backend';
+import { configureBackend, requireDevice } from '../lib/backend';
 import { NetworkSpec } from '../lib/model/spec';
 import { MODELS } from '../models';
 
@@ -45,6 +45,9 @@ export function deviceOption(args: Record<string, string | number | boolean>): {
   for (const flag of ['tf32', 'cuda-graph', 'cuda-stream']) {
     if (args[flag] === true && !cuda) throw new Error(`--${flag} needs a CUDA device (--device cuda), but --device is ${device}`);
   }
+  // LibTorch's CPU autocast knows bfloat16 only; it would fail at the first step, as an internal error.
+  if (args.precision === 'fp16' && !cuda) throw new Error(`--precision fp16 needs a CUDA device (--device cuda): use bf16 on the CPU`);
+  requireDevice(device); // before any header is printed
   if (cuda) configureBackend({ cudnnBenchmark: true, tf32: Boolean(args.tf32) });
   return { device, cuda };
 }
@@ -52,7 +55,7 @@ export function deviceOption(args: Record<string, string | number | boolean>): {
 /** The network a model id names (a, strided-cnn-a, ..., all-cnn-c). */
 export function modelOption(id: string): NetworkSpec {
   const spec = MODELS[id];
-  if (!spec) throw new Error(`unknown model ${id} (known: ${Object.keys(MODELS).join(', ')})`);
+  if (!spec) throw new Error(`unknown model ${JSON.stringify(id)} (known: ${Object.keys(MODELS).join(', ')})`);
   return spec;
 }
 

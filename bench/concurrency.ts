@@ -1,6 +1,6 @@
 /**
  * npm run bench:concurrency -- [--device cuda] [--model all-cnn-c] [--runs 1,2,4] [--batch-size 128] [--steps 50]
- *   [--precision fp32|bf16] [--tf32] [--cuda-graph] [--cuda-stream] [--json]
+ *   [--precision fp32|bf16|fp16] [--tf32] [--cuda-graph] [--cuda-stream] [--json]
  *
  * Aggregate training images/s of several networks trained at once in one
  * process, as `allcnn reproduce --concurrency N` runs them: each network's
@@ -9,6 +9,7 @@
  * queues its work on a CUDA stream of its own, so that their kernels can also
  * run side by side on the GPU. Data are random and GPU-resident.
  */
+import * as os from 'node:os';
 import { backend, ensureDefaultThreads, synchronize } from '../lib/backend';
 import { randint, randn } from '../lib/creation';
 import { buildNetwork } from '../lib/model/network';
@@ -27,10 +28,18 @@ async function main() {
   const bs = positiveInt(a, 'batch-size');
   const steps = positiveInt(a, 'steps');
   const info = backend();
-  const deviceName = cuda ? info.cudaDevices[0] ?? 'CUDA device' : `CPU (${info.threads} threads)`;
+  const deviceName = cuda ? info.cudaDevices[0] ?? 'CUDA device' : `${os.cpus()[0]?.model ?? 'CPU'} (${info.threads} threads)`;
   const rows = [];
   const counts = String(a.runs).split(',').map(Number);
   if (counts.some((n) => !Number.isInteger(n) || n < 1)) throw new Error(`--runs must list whole numbers >= 1, e.g. 1,2,4; got ${a.runs}`);
+  const meta = {
+    device: deviceName, libtorch: info.loadedVersion, model: spec.name, batchSize: bs, steps, precision: a.precision, tf32: a.tf32,
+    cudaGraph: a['cuda-graph'], cudaStream: a['cuda-stream'], date: new Date().toISOString(),
+  };
+  if (!a.json) {
+    console.log(`${spec.name} on ${deviceName}; LibTorch ${meta.libtorch}; batch ${bs}; ${steps} steps per run; ${a.precision}${a.tf32 ? ' + tf32' : ''}` +
+      `${meta.cudaGraph ? '; CUDA graph' : ''}${meta.cudaStream ? '; a CUDA stream per run' : ''}; ${meta.date}`);
+  }
   for (const n of counts) {
     const runs = Array.from({ length: n }, (_, i) => {
       const network = buildNetwork(spec, { device, seed: i, channelsLast: cuda });
@@ -59,9 +68,7 @@ async function main() {
       r.network.dispose();
     }
   }
-  const meta = { device: deviceName, model: spec.name, batchSize: bs, steps, precision: a.precision, tf32: a.tf32, cudaGraph: a['cuda-graph'], cudaStream: a['cuda-stream'], date: new Date().toISOString() };
   if (a.json) console.log(JSON.stringify({ ...meta, rows }));
-  else console.log(JSON.stringify(meta));
 }
 
 main().catch((err) => {

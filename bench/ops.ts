@@ -5,16 +5,18 @@
  * from JavaScript through the addon, against the same op in a C++ loop.
  * The difference per call is what TypeScript adds to every op it drives.
  */
-import { backend, ensureDefaultThreads } from '../lib/backend';
+import { backend, ensureDefaultThreads, requireDevice } from '../lib/backend';
 import { randn } from '../lib/creation';
 import { native } from '../lib/native';
-import { parseArgs } from './args';
+import { parseArgs, positiveInt } from './args';
 
 function main() {
   const a = parseArgs(process.argv.slice(2), { device: 'cpu', size: 16, calls: 20000, json: false });
+  const size = positiveInt(a, 'size');
+  const n = positiveInt(a, 'calls');
+  requireDevice(String(a.device));
   ensureDefaultThreads();
-  const t = randn([Number(a.size)], { device: String(a.device) });
-  const n = Number(a.calls);
+  const t = randn([size], { device: String(a.device) });
   const addon = native();
   addon.backend_bench_add_loop(t.handle, 1000); // warm-up
   const cxx = addon.backend_bench_add_loop(t.handle, n);
@@ -27,7 +29,7 @@ function main() {
   const ts = Number(process.hrtime.bigint() - start) / 1e9;
   const us = (s: number) => (1e6 * s) / n;
   const result = {
-    device: String(a.device), size: Number(a.size), calls: n, libtorch: backend().loadedVersion, date: new Date().toISOString(),
+    device: String(a.device), size, calls: n, libtorch: backend().loadedVersion, date: new Date().toISOString(),
     cxxMicrosecondsPerOp: us(cxx), addonMicrosecondsPerOp: us(js), tensorMicrosecondsPerOp: us(ts),
     addonOverCxx: js / cxx, tensorOverCxx: ts / cxx, overheadMicroseconds: us(ts) - us(cxx),
   };
@@ -42,4 +44,9 @@ function main() {
   t.dispose();
 }
 
-main();
+try {
+  main();
+} catch (err) {
+  console.error(err instanceof Error ? `error: ${err.message}` : err);
+  process.exit(1);
+}

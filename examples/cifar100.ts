@@ -46,6 +46,7 @@ async function main(): Promise<void> {
   // Beside the paper's CIFAR-100 result (or none, when the data lack classes).
   const { network: _network, ...record } = result;
   console.log(`\n${renderComparison(compareRuns([{ label: 'all-cnn-c-cifar100', result: record }]))}`);
+  console.log(`\ncheckpoint: ${checkpoint} (\`allcnn evaluate\`, \`predict\` and \`visualize\` read it)`);
 }
 
 main().catch((err) => {

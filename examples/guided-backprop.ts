@@ -5,13 +5,13 @@
  *   npm run build:ts && node dist/examples/guided-backprop.js [run folder ...]
  *
  * With no argument it trains Strided-CNN-A for 3 epochs on the bundled
- * 600-image sample (a few seconds on a CPU) and looks at that; give it the
+ * 600-image sample (15 s in all on two CPU cores, 2026-12-02) and looks at that; give it the
  * --out folders of `allcnn train` runs to look at those instead. For each
  * network it
  *  1. writes, with visualizeCheckpoint(), the figure of each class map's
  *     strongest test images and their reconstructions by all three methods;
  *  2. steps back, with reconstruct(), from the class score "cat" to 100 test
- *     images (fewer on the sample) by each method, and measures how alike
+ *     images by each method, and measures how alike
  *     the reconstructions of different images are: the mean cosine
  *     similarity over all pairs. The paper's figure 4 argues that without
  *     max-pooling, whose switches tie it to the image, "deconvnet" shows the

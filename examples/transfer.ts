@@ -27,7 +27,14 @@ const pct = (v: number) => `${(100 * v).toFixed(1)}%`;
 async function main(): Promise<void> {
   const [cifar10, cifar100] = process.argv.slice(2);
   const out = fs.mkdtempSync(path.join(os.tmpdir(), 'allcnn-transfer-'));
-  const checkpoint = path.join(out, 'cifar10.safetensors');
+  try {
+    await run(path.join(out, 'cifar10.safetensors'), cifar10, cifar100);
+  } finally {
+    fs.rmSync(out, { recursive: true, force: true }); // the pretrained checkpoint served its purpose
+  }
+}
+
+async function run(checkpoint: string, cifar10: string | undefined, cifar100: string | undefined): Promise<void> {
 
   // 1. Pretrain on CIFAR-10 (the same checkpoint file `allcnn train` writes).
   const pre = await trainModel({ model: 'strided-cnn-a', data: cifar10, epochs: 10, lr: 0.05, batchSize: 32, finalRelu: false, stallEpochs: 0, prep: 'std' }, { checkpoint });

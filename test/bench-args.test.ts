@@ -1,15 +1,15 @@
 /** The benchmarks' argument parser: a mistyped flag or value fails before anything is measured. */
-import { deviceOption, parseArgs, positiveInt } from '../bench/args';
+import { deviceOption, modelOption, parseArgs, positiveInt } from '../bench/args';
 
-const DEFAULTS = { device: 'cpu', steps: 5, tf32: false, 'cuda-graph': false };
+const DEFAULTS = { device: 'cpu', steps: 5, precision: 'fp32', tf32: false, 'cuda-graph': false };
 
 test('values are parsed by the type of their default', () => {
-  expect(parseArgs(['--steps', '7', '--tf32', '--device=cuda:1'], DEFAULTS)).toEqual({ device: 'cuda:1', steps: 7, tf32: true, 'cuda-graph': false });
+  expect(parseArgs(['--steps', '7', '--tf32', '--device=cuda:1'], DEFAULTS)).toEqual({ device: 'cuda:1', steps: 7, precision: 'fp32', tf32: true, 'cuda-graph': false });
   expect(parseArgs(['--no-tf32'], { ...DEFAULTS, tf32: true }).tf32).toBe(false);
 });
 
 test('bad flags and values are refused with what was given', () => {
-  expect(() => parseArgs(['--stpes', '7'], DEFAULTS)).toThrow('unknown option --stpes (known: --device, --steps, --tf32, --cuda-graph)');
+  expect(() => parseArgs(['--stpes', '7'], DEFAULTS)).toThrow('unknown option --stpes (known: --device, --steps, --precision, --tf32, --cuda-graph)');
   expect(() => parseArgs(['--steps', 'x'], DEFAULTS)).toThrow('--steps must be a number, got "x"');
   expect(() => parseArgs(['--steps='], DEFAULTS)).toThrow('--steps must be a number, got ""');
   expect(() => parseArgs(['--steps'], DEFAULTS)).toThrow('--steps needs a value');
@@ -20,4 +20,7 @@ test('CUDA-only flags are refused on the CPU, so that no table is titled with wh
   expect(deviceOption(parseArgs([], DEFAULTS))).toEqual({ device: 'cpu', cuda: false });
   expect(() => deviceOption(parseArgs(['--tf32'], DEFAULTS))).toThrow('--tf32 needs a CUDA device (--device cuda), but --device is cpu');
   expect(() => deviceOption(parseArgs(['--cuda-graph'], DEFAULTS))).toThrow('--cuda-graph needs a CUDA device');
+  // LibTorch's own message came at the first step: "AutocastCPU only support Bfloat16".
+  expect(() => deviceOption(parseArgs(['--precision', 'fp16'], DEFAULTS))).toThrow('--precision fp16 needs a CUDA device (--device cuda): use bf16 on the CPU');
+  expect(() => modelOption('')).toThrow('unknown model "" (known: a, strided-cnn-a,'); // --models a, (a trailing comma)
 });

@@ -228,7 +228,8 @@ export function renderComparison(c: Comparison): string {
   if (c.protocol?.length) out.push(`Unlike the paper's protocol: ${c.protocol.join('; ')}. The differences to its numbers say little about the networks.`);
   const longest = Math.max(0, ...c.rows.map((r) => r.epochs));
   if (c.rows.length > 0 && longest < PAPER_EPOCHS) {
-    out.push(`They trained for at most ${longest} epoch${longest === 1 ? '' : 's'}, the paper's networks for ${PAPER_EPOCHS}${claims ? ': the claims say how the networks compare this early, not where they end' : ''}.`);
+    const they = c.rows.length === 1 ? `It trained for ${longest}` : `They trained for at most ${longest}`;
+    out.push(`${they} epoch${longest === 1 ? '' : 's'}, the paper's networks for ${PAPER_EPOCHS}${claims ? ': the claims say how the networks compare this early, not where they end' : ''}.`);
   }
   for (const b of c.bases) {
     out.push('', `### Model ${b.base} and its variants`, '');

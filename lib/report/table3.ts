@@ -88,7 +88,7 @@ export function shortRunNote(summary: Summary): string {
   if (summary.preset === 'paper') return '';
   const epochs = summary.rows.map((r) => num(r.epochs)).filter(Number.isFinite);
   const most = epochs.length ? Math.max(...epochs) : NaN;
-  const length = Number.isFinite(most) ? `for at most ${most} epochs, against the paper's ${PAPER_EPOCHS}` : `for fewer epochs than the paper's ${PAPER_EPOCHS}`;
+  const length = Number.isFinite(most) ? `for at most ${most} epoch${most === 1 ? '' : 's'}, against the paper's ${PAPER_EPOCHS}` : `for fewer epochs than the paper's ${PAPER_EPOCHS}`;
   return `> **Short runs.** Preset '${summary.preset}' trains ${length}. ` +
     'Accuracies and rankings can change with longer training: conclusions from these runs are tentative.';
 }
