@@ -33,6 +33,8 @@ export function initWeight(weight: Tensor, o: InitOptions = {}): void {
   const shape = weight.shape;
   // Fans need [out, in, ...]: a bias's one dimension would give NaN bounds.
   if (init !== 'gaussian' && shape.length < 2) throw invalid('weight', `a weight of shape [out, in, ...kernel] for ${init} (fill a bias with zero_() or use init 'gaussian')`, shape);
+  // The other inits take their scale from the fans: a std given to them would be ignored without a word.
+  if (o.std !== undefined && init !== 'gaussian') throw invalid('options.std', "no std unless init is 'gaussian'", o.std);
   const std = checkNumber('options.std', o.std ?? 0.01, 0);
   const { fanIn, fanOut } = fans(shape);
   const g = checkGenerator('options.generator', o.generator);

@@ -16,6 +16,7 @@
 #include <torch/version.h>
 
 #include <shared_mutex>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -173,6 +174,19 @@ Napi::Value Guarded(const Napi::CallbackInfo& info, const char* op, F&& body) {
 // global generator without one.
 torch::Tensor Dropout(const torch::Tensor& x, double p, bool train,
                       const c10::optional<at::Generator>& generator = c10::nullopt);
+
+// The check PyTorch's Python F.batch_norm makes and torch::batch_norm does
+// not: in training, a channel of one value (a batch of 1 after gap or
+// flatten) has no variance, and the running variance would turn to NaN
+// without a word. nn_batch_norm and the native step both make it; it reads
+// only the shape, so it costs nothing and is safe inside a CUDA graph capture.
+inline void CheckBatchStatistics(const torch::Tensor& x, bool training) {
+  if (training && x.dim() >= 2 && x.size(1) > 0 && x.numel() == x.size(1)) {
+    throw std::invalid_argument("batch norm in training needs more than one value per channel, but its input is [" +
+                                std::to_string(x.size(0)) + ", " + std::to_string(x.size(1)) +
+                                "]: a batch of 1 after gap or flatten (train with batches of 2 or more)");
+  }
+}
 
 // The SGD rule (PyTorch's, coupled L2), for a parameter p with a gradient g:
 //   d = g + weightDecay p;  buf = momentum buf + d;  returns buf, or d + momentum buf with Nesterov,

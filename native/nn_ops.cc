@@ -68,6 +68,7 @@ ALLCNN_OP(nn_dropout) {
 }
 // nn_batch_norm(x, weight|null, bias|null, runningMean|null, runningVar|null, training, momentum, eps)
 ALLCNN_OP(nn_batch_norm) {
+  CheckBatchStatistics(a.tensor(0), a.boolean(5));
   return a.wrap(torch::batch_norm(a.tensor(0), a.optTensor(1), a.optTensor(2), a.optTensor(3), a.optTensor(4),
                                   a.boolean(5), a.number(6), a.number(7), /*cudnn_enabled=*/true));
 }

@@ -79,6 +79,7 @@ torch::Tensor Forward(const Net& net, torch::Tensor x, bool train) {
       case Kind::Dropout: x = Dropout(x, l.p, train, net.generator); break;
       case Kind::Gap: x = x.mean({2, 3}); break;
       case Kind::BatchNorm:
+        CheckBatchStatistics(x, train);
         x = torch::batch_norm(x, P(l.weight), P(l.bias), B(l.runningMean), B(l.runningVar), train, l.momentum,
                               l.eps, true);
         break;

@@ -5,7 +5,9 @@
  * with batch normalisation trained by the native step.
  */
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
+import { exportWeights, importWeights } from '../lib/train/checkpoint';
 import { ensureDefaultThreads, liveTensors } from '../lib/backend';
 import { fromArray, manualSeed, randn } from '../lib/creation';
 import { ModelDeclarationError } from '../lib/errors';
@@ -286,10 +288,15 @@ describe('malformed declarations name the network and the layer', () => {
     ['an extra word', ['conv 3x3 16 /2 7', ...TOP], 'Net: layer 1 "conv 3x3 16 /2 7": unexpected "7"'],
     ['a flag that does not apply', ['maxpool 3x3 /2 relu', ...TOP], 'Net: layer 1 "maxpool 3x3 /2 relu": "relu" does not apply to maxpool'],
     ['valid on fc', ['gap', 'fc 10 valid'], 'Net: layer 2 "fc 10 valid": "valid" does not apply to fc'],
-    ['a bad dropout', ['dropout 1', ...TOP], 'Net: layer 1 "dropout 1": expected a probability in [0, 1), got "1"'],
-    ['a missing dropout', ['dropout', ...TOP], 'Net: layer 1 "dropout": expected a probability in [0, 1), got ""'],
+    ['a bad dropout', ['dropout 1', ...TOP], 'Net: layer 1 "dropout 1": expected a probability in [0, 1) such as 0.5, got "1"'],
+    ['a missing dropout', ['dropout', ...TOP], 'Net: layer 1 "dropout": expected a probability in [0, 1) such as 0.5, got ""'],
     ['gap with an argument', ['conv 3x3 10', 'gap 2'], 'Net: layer 2 "gap 2": unexpected "2"'],
-    ['no class scores at the end', ['conv 3x3 16 relu', 'gap'], 'Net: the network must end in 10 class scores, but its output is [16]'],
+    ['no class scores at the end', ['conv 3x3 16 relu', 'gap'], "Net: the network must end in 10 class scores, but its output is [16]: write 'classes' for the class count ('conv 1x1 classes', 'fc classes'), which buildNetwork's classes option sets"],
+    ['a misspelt flag', ['conv 3x3 96 rleu', ...TOP], 'Net: layer 1 "conv 3x3 96 rleu": unknown word "rleu" (conv takes a stride like /2 and the flags relu, bn, valid, same)'],
+    ['both paddings', ['conv 3x3 8 valid same', ...TOP], 'Net: layer 1 "conv 3x3 8 valid same": padding is either valid or same, not both'],
+    ['a dropout Number() would read as 0', ['dropout 0x0', ...TOP], 'Net: layer 1 "dropout 0x0": expected a probability in [0, 1) such as 0.5, got "0x0"'],
+    ['a width no device could hold', ['conv 1x1 99999999999999999999', ...TOP], 'Net: layer 1 "conv 1x1 99999999999999999999": 99999999999999999999 filters is more than 1,000,000'],
+    ['softmax before the end', ['softmax', 'conv 1x1 classes', 'gap'], 'Net: layer 1 (softmax): softmax marks the output, so it can only be the last layer'],
     ['spatial output at the end', ['conv 3x3 classes relu'], 'Net: the network must end in 10 class scores, but its output is [10,32,32]'],
     ['a fc without gap/flatten', ['conv 3x3 16 relu', 'fc classes'], "Net: layer 2 (fc): needs a flat input; add 'gap' or 'flatten' before it"],
     ['a conv after gap', ['gap', 'conv 1x1 classes'], 'Net: layer 2 (conv): needs a [C,H,W] input but gets [3] (after gap/flatten)'],
@@ -343,6 +350,87 @@ describe('malformed declarations name the network and the layer', () => {
     const spec = declareNetwork('Mixed', 'typed', [{ kind: 'conv', kernel: 3, filters: 8, stride: 2, padding: 1, batchNorm: false, relu: true }, 'gap', 'fc classes']);
     expect(inferShapes(spec, { classes: 10 })).toEqual([[8, 16, 16], [8], [10]]);
     expect(countParameters(spec, { classes: 10 })).toBe(8 * 3 * 9 + 8 + 10 * 8 + 10);
+  });
+});
+
+describe('declarations and builds that used to fail late or not at all', () => {
+  test('pooling padded by more than half its window is refused at declaration, not at the first forward', () => {
+    expect(() => declareNetwork('P', 'd', [{ kind: 'maxpool', kernel: 3, stride: 1, padding: 5 }, 'conv 1x1 classes', 'gap'])).toThrow('padding must be at most half the kernel (1)');
+  });
+
+  test('a network with a fixed output or input size is declared with what to check it for', () => {
+    const hundred = declareNetwork('H', 'd', ['conv 1x1 100', 'gap'], { classes: 100 });
+    const big = declareNetwork('Big', 'd', [...Array(20).fill('conv 3x3 8 valid relu'), 'conv 1x1 classes', 'gap'], { inputSize: 64 });
+    const live = liveTensors();
+    buildNetwork(hundred, { classes: 100 }).dispose();
+    buildNetwork(big, { inputSize: 64 }).dispose();
+    expect(liveTensors()).toBe(live);
+  });
+
+  test('build options are checked before any weight is made; a failed build frees what it made', () => {
+    const live = liveTensors();
+    const spec = MODELS['strided-cnn-a'];
+    expect(() => buildNetwork(spec, { finalRelu: 'no' } as never)).toThrow('Expected true or false for finalRelu but received "no"');
+    expect(() => buildNetwork(spec, { channelsLast: 'false' } as never)).toThrow('for channelsLast');
+    expect(() => buildNetwork(spec, { init: 'he' } as never)).toThrow('for init but received "he"');
+    expect(() => buildNetwork(spec, { initStd: 0.1 })).toThrow("Expected no initStd unless init is 'gaussian'");
+    expect(() => buildNetwork(spec, { init: 'gaussian', initStd: -1 })).toThrow('for initStd');
+    // Allocation fails at the third layer: the first two layers' weights are freed.
+    const huge = declareNetwork('Huge', 'd', ['conv 3x3 16 relu', 'conv 3x3 16 bn relu', 'conv 1x1 1000000', 'conv 1x1 1000000', 'conv 1x1 classes', 'gap']);
+    expect(() => buildNetwork(huge)).toThrow();
+    expect(liveTensors()).toBe(live);
+  });
+
+  test('forward refuses what is not a batch of the network\'s images, in words', () => {
+    const live = liveTensors();
+    const net = buildNetwork(MODELS['strided-cnn-a']);
+    const one = randn([3, 32, 32]);
+    const doubles = tidy(() => randn([2, 3, 32, 32]).to({ dtype: 'float64' }));
+    try {
+      expect(() => net.forward(one, false)).toThrow("Expected float32 images [N, 3, 32, 32] (the network's input) for x but received a float32 tensor of shape [3, 32, 32]");
+      expect(() => net.forward(doubles, false)).toThrow('but received a float64 tensor of shape [2, 3, 32, 32]');
+      tidy(() => {
+        expect(() => net.forward(doubles.to({ dtype: 'float32' }).permute([0, 2, 3, 1]), false)).toThrow('of shape [2, 32, 32, 3]');
+        expect(() => (net.forward as (x: Tensor) => Tensor)(one.unsqueeze(0))).toThrow('Expected true (dropout on, batch statistics) or false for training');
+      });
+    } finally {
+      for (const t of [one, doubles]) t.dispose();
+      net.dispose();
+    }
+    expect(liveTensors()).toBe(live);
+  });
+
+  test('importWeights refuses another network whose tensors have the same names and shapes (A and Strided-CNN-A)', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'allcnn-weights-'));
+    const strided = buildNetwork(MODELS['strided-cnn-a']);
+    const a = buildNetwork(MODELS.a);
+    try {
+      const file = path.join(dir, 'w.safetensors');
+      exportWeights(file, strided);
+      expect(() => importWeights(file, a)).toThrow(`${file} holds the weights of Strided-CNN-A, not of A: build Strided-CNN-A to load them (or pass { strict: false } to load them by tensor name anyway)`);
+      expect(importWeights(file, a, { strict: false }).loaded).toHaveLength(a.parameters.size);
+      expect(importWeights(file, strided).loaded).toHaveLength(strided.parameters.size);
+    } finally {
+      strided.dispose();
+      a.dispose();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('an empty batch goes through flatten', () => {
+    const net = buildNetwork(declareNetwork('F', 'd', ['conv 3x3 4 /2 relu', 'flatten', 'fc classes']));
+    tidy(() => expect(net.forward(randn([0, 3, 32, 32]), false).shape).toEqual([0, 10]));
+    net.dispose();
+  });
+
+  test('batch norm after gap refuses a training batch of one (its running variance became NaN)', () => {
+    const net = buildNetwork(declareNetwork('BN', 'd', ['conv 3x3 8 bn relu', 'gap', 'fc 32 bn relu', 'fc classes']));
+    tidy(() => {
+      expect(() => net.forward(randn([1, 3, 32, 32]), true)).toThrow('batch norm in training needs more than one value per channel, but its input is [1, 32]: a batch of 1 after gap or flatten (train with batches of 2 or more)');
+      expect(net.forward(randn([1, 3, 32, 32]), false).shape).toEqual([1, 10]); // scoring one image is fine
+      expect(net.buffers.get('fc1.bn.runningVar')!.isnan().sum().item()).toBe(0);
+    });
+    net.dispose();
   });
 });
 

@@ -229,7 +229,7 @@ describe('claims and units', () => {
     expect(a.tried.find((t) => t.id === id)).toEqual({ lr: 0.05, validationAccuracy: NaN, stalled: false, diverged: true, id });
     const md = renderReport(rebuilt, blown, { figures: {} });
     expect(parseTable(md, '## Learning rates tried').find((r) => r.Run === `\`${id}\``)!['Val acc (%)']).toBe('diverged');
-    expect(section(md, '## Diverged runs')).toContain(`1 run diverged (training loss NaN or infinite: the learning rate was too high for it), and stopped there:\n\n- \`${id}\` (A, lr 0.05, seed 0): stopped in epoch 2 of 3, its training loss no longer a number.`);
+    expect(section(md, '## Diverged runs')).toContain(`1 run diverged (training or validation loss NaN or infinite: the learning rate was too high for it), and stopped there:\n\n- \`${id}\` (A, lr 0.05, seed 0): stopped in epoch 2 of 3, its loss no longer a number.`);
   });
 
   test("the paper's accuracies keep its two decimals (100 - 13.46 is 86.53999999999999 in floating point)", () => {

@@ -123,6 +123,11 @@ describe("learningRate: 'cosine', 'constant' and warm-up", () => {
       'Expected one of paper, cosine, constant for schedule but received "step" of type string',
     );
     expect(() => learningRate(0, { name: 'paper', baseLr: -0.1, epochs: 10 })).toThrow(InvalidArgumentError);
+    // epochs 0 gave NaN for cosine; a NaN epoch the base rate; negative warm-ups were taken.
+    expect(() => learningRate(0, { name: 'cosine', baseLr: 0.1, epochs: 0 })).toThrow('Expected a number in [1, Infinity] for epochs but received 0');
+    expect(() => learningRate(NaN, { name: 'paper', baseLr: 0.1, epochs: 10 })).toThrow('for epoch but received NaN');
+    expect(() => learningRate(-1, { name: 'paper', baseLr: 0.1, epochs: 10 })).toThrow('for epoch but received -1');
+    expect(() => learningRate(0, { name: 'paper', baseLr: 0.1, epochs: 10, warmupEpochs: -1 })).toThrow('for warmupEpochs but received -1');
   });
 });
 

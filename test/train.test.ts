@@ -10,10 +10,11 @@ import { liveTensors } from '../lib/backend';
 import { noGrad } from '../lib/autograd';
 import { evaluateCheckpoint } from '../lib/train/evaluate-checkpoint';
 import { predictImages } from '../lib/train/predict-checkpoint';
-import { EpochRecord, trainModel } from '../lib/train/train';
+import { AbortError, EpochRecord, hasDiverged, trainModel } from '../lib/train/train';
 import { visualizeCheckpoint } from '../lib/visualize/visualize';
 import { isStalled, scoreSpread, stalledFor } from '../lib/train/stall';
 import { buildNetwork } from '../lib/model/network';
+import { declareNetwork } from '../lib/model/spec';
 import { MODELS } from '../models';
 import { tempDirs } from './tmp';
 
@@ -109,6 +110,7 @@ test('a run whose loss becomes NaN (too high a learning rate) stops there as div
   expect(r.history.slice(0, -1).every((h) => Number.isFinite(h.loss))).toBe(true); // stopped at the first
   const again = await trainModel({ ...SMALL, epochs: 6, lr: 100 }, { dataset: sample, checkpoint, resume: true });
   expect([again.diverged, again.history.length, again.resumedFrom]).toEqual([true, r.history.length, r.history.length]);
+  expect(again.history[again.history.length - 1].loss).toBeNaN(); // as the run had it, not JSON's null
   expect(again.imagesPerSecond).toBeNaN(); // nothing was trained
   // The commands that need a working network refuse it; evaluate scores it and says so.
   const why = `${checkpoint}: this run diverged in epoch ${r.history.length} (its training loss became NaN), so its weights are not numbers`;
@@ -118,6 +120,42 @@ test('a run whose loss becomes NaN (too high a learning rate) stops there as div
   expect(liveTensors()).toBe(live);
   // A healthy run is not flagged.
   expect((await trainModel(SMALL, { dataset: sample })).diverged).toBe(false);
+});
+
+test('a NaN validation loss is divergence too, where there are validation images: huge weights overflow the scores first', () => {
+  const blown = [{ loss: 2.2e32, valLoss: NaN }];
+  expect(hasDiverged(blown, { validated: true })).toBe(true);
+  expect(hasDiverged(blown, { validated: false })).toBe(false); // no validation images: valLoss is NaN in every epoch
+  expect(hasDiverged([{ loss: 2.2, valLoss: 2.3 }], { validated: true })).toBe(false);
+  expect(hasDiverged([{ loss: null }])).toBe(true); // NaN read back from a checkpoint
+});
+
+test('resuming refuses another network of the same name and other data, and allows another evalBatchSize', async () => {
+  const file = path.join(tmp(), 'checkpoint.safetensors');
+  const tiny = (act: string) => declareNetwork('Tiny', 'd', ['dropout 0.2', `conv 3x3 16 /2 ${act}`, 'conv 1x1 classes', 'gap', 'softmax']);
+  const config = { ...SMALL, epochs: 2, model: tiny('relu') };
+  await trainModel(config, { dataset: sample, checkpoint: file, stopAfterEpoch: 1 });
+  // config.model records the name only: the layers are compared from the checkpoint.
+  await expect(trainModel({ ...config, model: tiny('') }, { dataset: sample, checkpoint: file, resume: true })).rejects.toThrow('differs in: the layers of Tiny');
+  const other = await loadCifar10(undefined, { prep: 'std', limit: 128, seed: 9 });
+  try {
+    await expect(trainModel({ ...config, seed: 0 }, { dataset: other, checkpoint: file, resume: true })).rejects.toThrow(`${file}: trained on other data (its data recipe differs in: seed, limit)`);
+  } finally {
+    other.dispose();
+  }
+  // How a run is watched is not what it computes: evalBatchSize and stallEpochs may change.
+  const resumed = await trainModel({ ...config, evalBatchSize: 7, stallEpochs: 5 }, { dataset: sample, checkpoint: file, resume: true });
+  expect([resumed.resumedFrom, resumed.history.length]).toEqual([1, 2]);
+});
+
+test('a batch norm after gap with a last batch of one image is refused before the first epoch', async () => {
+  const model = declareNetwork('BN', 'd', ['conv 3x3 8 /4 bn relu', 'gap', 'fc 16 bn relu', 'fc classes']);
+  const live = liveTensors();
+  // The sample's 192 training images in batches of 191: the last holds 1.
+  await expect(trainModel({ ...SMALL, model, batchSize: 191 }, { dataset: sample })).rejects.toThrow(
+    'BN: the batch norm of fc1 needs batches of 2 or more images, but the last batch of each epoch holds 1 image (192 training images, batch 191): pick another batchSize (or limit)',
+  );
+  expect(liveTensors()).toBe(live);
 });
 
 test('stalledFor: within 0.02 of ln(K) for the last N epochs', () => {
@@ -199,7 +237,16 @@ test('an aborted run stops promptly and frees its tensors', async () => {
   const midway = new AbortController();
   await expect(trainModel(SMALL, { dataset: sample, signal: midway.signal, onProgress: (p) => p.type === 'step' && midway.abort() }))
     .rejects.toThrow('training aborted in epoch 1; no checkpoint was kept');
+  // Aborted while the data were read: before the first step, so nothing to resume.
+  const reading = new AbortController();
+  const run = trainModel({ ...SMALL, limit: 64 }, { signal: reading.signal });
+  reading.abort();
+  const err = await run.catch((e: unknown) => e);
+  expect(err).toBeInstanceOf(AbortError);
+  expect([(err as AbortError).beforeStart, (err as Error).message]).toEqual([true, 'training aborted before it started (while the data were read)']);
   expect(liveTensors()).toBe(before);
+  // More classes than the network's: LibTorch said "Target 6 is out of bounds" at the first step.
+  await expect(trainModel(SMALL, { dataset: sample, classes: 5 })).rejects.toThrow("Expected at least the data set's 10 classes (its labels go up to 9) for hooks.classes but received 5");
 });
 
 test('an abort before the first checkpoint says that the run starts afresh, and writes nothing', async () => {

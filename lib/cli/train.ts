@@ -73,7 +73,7 @@ export function trainCommand(): Command {
           : result.diverged || result.stalled ? `nothing trained (the checkpoint's run stopped in epoch ${result.history.length}, see below)`
             : `nothing left to train (the checkpoint is at the last epoch, ${result.history.length})`) +
         (result.cudaGraph.startsWith('failed') ? `\nCUDA graph capture ${result.cudaGraph}; the run used ordinary steps` : '') +
-        (result.diverged ? '\nDIVERGED: the training loss became NaN or infinite and the run stopped there; try a lower --lr' : '') +
+        (result.diverged ? '\nDIVERGED: the training or validation loss became NaN or infinite and the run stopped there; try a lower --lr' : '') +
         (result.absentClasses.length ? `\nnote: ${absentNote(result.absentClasses.length, result.config.dataset)}` : '') +
         (result.stalled ? '\nSTALLED: the training loss stayed at chance level and the network gives every image the same scores; try another --seed or a lower --lr (or --no-final-relu; --stall-epochs 0 trains on regardless)' : ''));
       console.log(`wrote ${shown(out)}/{result.json, weights.safetensors, checkpoint.safetensors}`);

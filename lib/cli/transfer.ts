@@ -122,7 +122,7 @@ export function transferCommand(): Command {
       const label = runLabel(String(o.subset), result.config.mode, result.config.head);
       console.log(`\n${label}: validation accuracy ${pct(result.validation.accuracy)} (${result.validation.count} images), test accuracy ${pct(result.test.accuracy)} ` +
         `(${result.test.count} images), ${count(result.history.length, 'epoch')}, ${result.seconds.toFixed(0)} s on ${result.device}` +
-        (result.diverged ? '\nDIVERGED: the training loss became NaN or infinite and the run stopped there; try a lower --lr' : '') +
+        (result.diverged ? '\nDIVERGED: the training or validation loss became NaN or infinite and the run stopped there; try a lower --lr' : '') +
         (result.stalled ? '\nSTALLED: the training loss stayed at chance level and the network gives every image the same scores; try a lower --lr or another --seed' : ''));
       const pre = result.pretrained;
       if (pre?.validationAccuracy !== null && pre?.validationAccuracy !== undefined && pre.validationAccuracy <= CHANCE_MARGIN / 10) {

@@ -23,7 +23,7 @@ export interface RunRecord {
   phase: 'probe' | 'full';
   epochs: number;
   stalled: boolean;
-  /** TrainResult.diverged: the training loss became NaN or infinite and the run stopped (absent in older records). */
+  /** TrainResult.diverged: the training or validation loss became NaN or infinite and the run stopped (absent in older records). */
   diverged?: boolean;
   /** The id of the stalled run this one restarts (with another seed). */
   restartOf?: string;
@@ -91,7 +91,7 @@ export interface Summary {
   rows: ResultRow[];
   /** Every run that stalled at chance level, and what was done about it. */
   stalled: Array<{ id: string; label: string; lr: number; seed: number; restartedAs?: string }>;
-  /** Every run whose training loss became NaN or infinite, and the epoch it stopped in (absent in older summaries). */
+  /** Every run whose training or validation loss became NaN or infinite, and the epoch it stopped in (absent in older summaries). */
   diverged?: Array<{ id: string; label: string; lr: number; seed: number; epoch: number }>;
   /** Training images per second summed over runs that ran at the same time (the invocation that wrote this summary). */
   aggregateImagesPerSecond: number;

@@ -4,14 +4,15 @@
  * layer program for the native fused training step (native/net.cc).
  */
 import { noGrad } from '../autograd';
-import { checkInteger, checkKeys, invalid } from '../check';
+import { requireDevice } from '../backend';
+import { checkBoolean, checkInteger, checkKeys, checkNumber, checkOneOf, invalid, invalidAs } from '../check';
 import { ones, zeros } from '../creation';
 import * as F from '../functional';
 import { checkGenerator, Generator } from '../generator';
-import { InitName, initWeight } from '../init';
+import { InitName, initWeight, INITS } from '../init';
 import type { NativeLayer } from '../native';
 import { keep, tidy } from '../scope';
-import { checkDevice, Device, Tensor } from '../tensor';
+import { checkDevice, Device, handleOf, Tensor } from '../tensor';
 import { inferShapes, layerNames, LayerSpec, NetworkSpec } from './spec';
 
 export interface BuildOptions {
@@ -65,11 +66,27 @@ export class Network {
     const inputChannels = o.inputChannels ?? 3;
     this.inputShape = [inputChannels, o.inputSize ?? 32, o.inputSize ?? 32];
     this.shapes = inferShapes(spec, { classes: this.classes, inputChannels, inputSize: o.inputSize });
-    const finalRelu = o.finalRelu ?? true;
+    // Checked, not read as truthy: finalRelu 'no' kept the ReLU, channelsLast 'false' turned NHWC on.
+    const finalRelu = checkBoolean('finalRelu', o.finalRelu ?? true);
+    checkBoolean('channelsLast', o.channelsLast ?? false);
+    // The init options before any weight is allocated (initWeight checks them too, one weight at a time).
+    checkOneOf('init', o.init ?? 'xavier-uniform', INITS);
+    if (o.initStd !== undefined && o.init !== 'gaussian') throw invalid('initStd', "no initStd unless init is 'gaussian' (the other inits take their scale from the layer's fans)", o.initStd);
+    checkNumber('initStd', o.initStd ?? 0.01, 0);
+    requireDevice(this.device);
     const lastWeighted = spec.layers.map((l) => l.kind === 'conv' || l.kind === 'fc').lastIndexOf(true);
     const generator = new Generator(checkInteger('seed', o.seed ?? 0, 0), this.device);
+    try {
+      this.allocate(spec, o, finalRelu, lastWeighted, generator);
+    } catch (err) {
+      this.dispose(); // a weight too large for the device: the ones made before it are freed
+      throw err;
+    }
+  }
 
+  private allocate(spec: NetworkSpec, o: BuildOptions, finalRelu: boolean, lastWeighted: number, generator: Generator): void {
     const names = layerNames(spec);
+    const inputChannels = this.inputShape[0];
     let inShape = [inputChannels];
     spec.layers.forEach((layer, i) => {
       let l = layer;
@@ -131,6 +148,12 @@ export class Network {
    * When training, dropout draws from `generator` if given.
    */
   forward(x: Tensor, training: boolean, through = this.layers.length - 1, generator?: Generator): Tensor {
+    handleOf('x', x);
+    // Checked here, not met in a native op: a single image [3, 32, 32] failed only at the global average.
+    if (x.rank !== 4 || x.shape.slice(1).join() !== this.inputShape.join() || x.dtype !== 'float32') {
+      throw invalidAs('x', `float32 images [N, ${this.inputShape.join(', ')}] (the network's input)`, `a ${x.dtype} tensor of shape [${x.shape.join(', ')}]`);
+    }
+    if (typeof training !== 'boolean') throw invalid('training', 'true (dropout on, batch statistics) or false', training);
     checkInteger('through', through, 0, this.layers.length - 1);
     checkGenerator('generator', generator);
     return tidy(() => {
@@ -171,7 +194,7 @@ export class Network {
         h = F.globalAvgPool(h);
         break;
       case 'flatten':
-        h = h.reshape([h.shape[0], -1]);
+        h = h.reshape([h.shape[0], h.shape.slice(1).reduce((a, b) => a * b, 1)]); // -1 cannot be inferred for an empty batch
         break;
       case 'softmax':
         break;

@@ -47,6 +47,8 @@ function fail(net: string, index: number, line: string, why: string): never {
 }
 
 const KERNEL = /^(\d+)x(\d+)$/;
+/** Filters or units of one layer: more would be a typo, whose weights could not be allocated. */
+const MAX_WIDTH = 1_000_000;
 
 /** Parses one line of the format above. */
 export function parseLayer(line: string, net = 'network', index = 0): LayerSpec {
@@ -64,12 +66,15 @@ export function parseLayer(line: string, net = 'network', index = 0): LayerSpec 
   };
   const strideOf = (w: string | undefined): number => {
     if (w === undefined) return 1;
+    // A word that is no stride is more often a misspelt flag ('rleu') than a stride.
+    if (!w.startsWith('/') && !/^\d+$/.test(w)) fail(net, index, line, `unknown word "${w}" (${kind} takes a stride like /2${kind === 'conv' ? ' and the flags relu, bn, valid, same' : ''})`);
     if (!/^\/\d+$/.test(w) || Number(w.slice(1)) < 1) fail(net, index, line, `expected a stride like /2, got "${w}"`);
     return Number(w.slice(1));
   };
   const widthOf = (w: string | undefined, what: string): Width => {
     if (w === 'classes') return 'classes';
     if (w === undefined || !/^\d+$/.test(w) || Number(w) < 1) fail(net, index, line, `expected a number of ${what} or "classes", got "${w ?? ''}"`);
+    if (Number(w) > MAX_WIDTH) fail(net, index, line, `${w} ${what} is more than ${MAX_WIDTH.toLocaleString('en-US')}`);
     return Number(w);
   };
   const noExtra = (n: number, allowed: string[]) => {
@@ -79,6 +84,7 @@ export function parseLayer(line: string, net = 'network', index = 0): LayerSpec 
   switch (kind) {
     case 'conv': {
       noExtra(3, ['relu', 'bn', 'valid', 'same']);
+      if (flags.has('valid') && flags.has('same')) fail(net, index, line, 'padding is either valid or same, not both');
       const kernel = kernelOf(args[0]);
       const filters = widthOf(args[1], 'filters');
       const stride = strideOf(args[2]);
@@ -93,7 +99,8 @@ export function parseLayer(line: string, net = 'network', index = 0): LayerSpec 
     case 'dropout': {
       noExtra(1, []);
       const p = Number(args[0]);
-      if (args[0] === undefined || !(p >= 0 && p < 1)) fail(net, index, line, `expected a probability in [0, 1), got "${args[0] ?? ''}"`);
+      // A decimal, as the paper writes it: Number() would also read '0x0' and '1e-400' as 0.
+      if (args[0] === undefined || !/^(0|1)?(\.\d+)?$/.test(args[0]) || !(p >= 0 && p < 1)) fail(net, index, line, `expected a probability in [0, 1) such as 0.5, got "${args[0] ?? ''}"`);
       return { kind, p };
     }
     case 'fc': {
@@ -170,15 +177,24 @@ export function checkLayer(l: unknown, net = 'network', index = 0): LayerSpec {
     else if (k === 'padding') int(k, 0);
     else if (k === 'filters' || k === 'units') {
       if (o[k] !== 'classes') int(k, 1);
+      if ((o[k] as number) > MAX_WIDTH) bad(`${k} must be at most ${MAX_WIDTH.toLocaleString('en-US')}`);
     } else if (k === 'batchNorm' || k === 'relu') {
       if (typeof o[k] !== 'boolean') bad(`${k} must be true or false`);
     } else if (k === 'p' && !(typeof o.p === 'number' && o.p >= 0 && o.p < 1)) bad('p must be a probability in [0, 1)');
   }
+  // LibTorch's pooling pads by at most half its window; more was met as a native error at the first forward.
+  if ((o.kind === 'maxpool' || o.kind === 'avgpool') && (o.padding as number) > (o.kernel as number) / 2) bad(`padding must be at most half the kernel (${Math.floor((o.kernel as number) / 2)})`);
   return l as LayerSpec;
 }
 
-/** Declares a network from lines or typed layers; throws ModelDeclarationError naming the bad layer. */
-export function declareNetwork(name: string, description: string, layers: LayerDeclaration[]): NetworkSpec {
+/**
+ * Declares a network from lines or typed layers; throws ModelDeclarationError
+ * naming the bad layer. Its geometry is checked for 10 classes on 3x32x32
+ * images (CIFAR-10), or for what `check` says: { classes: 100 } for a
+ * network with a fixed 100-way output, { inputSize: 64 } for larger images
+ * (buildNetwork then takes the same options).
+ */
+export function declareNetwork(name: string, description: string, layers: LayerDeclaration[], check: Partial<ShapeOptions> = {}): NetworkSpec {
   // From JavaScript, an options object is an easy mistake; say what the call takes.
   if (typeof name !== 'string' || typeof description !== 'string') {
     throw new ModelDeclarationError(`declareNetwork(name, description, layers) takes two strings and a list of layers, got ${typeof name === 'string' ? typeof description : typeof name} where a string belongs`);
@@ -188,7 +204,7 @@ export function declareNetwork(name: string, description: string, layers: LayerD
   }
   const parsed = layers.map((l, i) => (typeof l === 'string' ? parseLayer(l, name, i) : checkLayer(l, name, i)));
   const spec = { name, description, layers: parsed };
-  inferShapes(spec, { classes: 10 }); // validates the geometry once, at declaration
+  inferShapes(spec, { classes: 10, ...check }); // validates the geometry once, at declaration
   return spec;
 }
 
@@ -251,15 +267,19 @@ export function inferShapes(spec: NetworkSpec, o: ShapeOptions): number[][] {
         if (shape.length !== 1) throw new ModelDeclarationError(`${where}: needs a flat input; add 'gap' or 'flatten' before it`);
         shape = [width(l.units)];
         break;
-      case 'dropout':
       case 'softmax':
+        // It marks the output: anywhere else it would do nothing, which is not what its line says.
+        if (i !== spec.layers.length - 1) throw new ModelDeclarationError(`${where}: softmax marks the output, so it can only be the last layer`);
+        break;
+      case 'dropout':
         break;
     }
     out.push(shape.slice());
   });
   const last = out[out.length - 1];
   if (last.length !== 1 || last[0] !== o.classes) {
-    throw new ModelDeclarationError(`${spec.name}: the network must end in ${o.classes} class scores, but its output is [${last.join(',')}]`);
+    const hint = last.length === 1 ? ": write 'classes' for the class count ('conv 1x1 classes', 'fc classes'), which buildNetwork's classes option sets" : '';
+    throw new ModelDeclarationError(`${spec.name}: the network must end in ${o.classes} class scores, but its output is [${last.join(',')}]${hint}`);
   }
   return out;
 }

@@ -157,13 +157,13 @@ export function stalledSection(summary: Summary, runs: readonly RunRecord[]): st
   return [`${listed.size} run${listed.size === 1 ? '' : 's'} stalled (training loss stuck at ln K, chance level for K classes, and the same class scores for every image):`, '', ...lines].join('\n');
 }
 
-/** Every run whose training loss became NaN or infinite, so that it stopped early (never chosen for a row). */
+/** Every run whose training or validation loss became NaN or infinite, so that it stopped early (never chosen for a row). */
 export function divergedSection(runs: readonly RunRecord[]): string {
   const diverged = runs.filter((r) => r.diverged);
   if (diverged.length === 0) return 'No run diverged.';
   const lines = diverged.map((r) => {
     const epoch = r.history?.length ?? 0;
-    return `- \`${r.id}\` (${r.label}, lr ${r.lr}, seed ${r.seed}): stopped in epoch ${epoch} of ${r.epochs}, its training loss no longer a number.`;
+    return `- \`${r.id}\` (${r.label}, lr ${r.lr}, seed ${r.seed}): stopped in epoch ${epoch} of ${r.epochs}, its loss no longer a number.`;
   });
-  return [`${diverged.length} run${diverged.length === 1 ? '' : 's'} diverged (training loss NaN or infinite: the learning rate was too high for it), and stopped there:`, '', ...lines].join('\n');
+  return [`${diverged.length} run${diverged.length === 1 ? '' : 's'} diverged (training or validation loss NaN or infinite: the learning rate was too high for it), and stopped there:`, '', ...lines].join('\n');
 }

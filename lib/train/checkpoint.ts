@@ -10,6 +10,7 @@
  */
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { checkKeys } from '../check';
 import { CheckpointError } from '../errors';
 import { loadSafetensors, readSafetensorsMetadata, saveSafetensors } from '../io/safetensors';
@@ -29,9 +30,22 @@ export const CHECKPOINT_FORMAT = 'allcnn-checkpoint-v1';
  */
 const ADDED_LATER: Readonly<Record<string, unknown>> = { dataset: recordedDataset(undefined) };
 
-/** The config as checkpoints compare it: fields of ADDED_LATER at their old meaning left out. */
+/**
+ * Fields that say how a run is watched, not what it computes: a resumed run
+ * may change them (a smaller evalBatchSize after running out of GPU memory
+ * in an evaluation).
+ */
+const NOT_COMPARED = new Set(['evalBatchSize', 'stallEpochs']);
+
+/**
+ * The config as checkpoints compare it: fields of ADDED_LATER at their old
+ * meaning and NOT_COMPARED left out, and the data path made absolute
+ * (fixtures/x.tar.gz, ./fixtures/x.tar.gz and its full path are one file).
+ */
 function comparable(config: object): Record<string, unknown> {
-  return Object.fromEntries(Object.entries(config).filter(([k, v]) => !(k in ADDED_LATER && v === ADDED_LATER[k])));
+  return Object.fromEntries(Object.entries(config)
+    .filter(([k, v]) => !NOT_COMPARED.has(k) && !(k in ADDED_LATER && v === ADDED_LATER[k]))
+    .map(([k, v]) => [k, k === 'data' && typeof v === 'string' ? path.resolve(v) : v]));
 }
 
 /** A stable hash of the fields that change what a run computes. */
@@ -75,6 +89,8 @@ export function saveCheckpoint<H>(file: string, net: Network, sgd: SGD | null, s
   saveSafetensors(file, tensors, {
     format: CHECKPOINT_FORMAT,
     model: net.spec.name,
+    // The config names the network only: two declarations under one name differ in their layers.
+    layers: JSON.stringify(net.spec.layers),
     epoch: String(state.epoch),
     configHash: configHash(state.config),
     config: JSON.stringify(state.config),
@@ -84,12 +100,16 @@ export function saveCheckpoint<H>(file: string, net: Network, sgd: SGD | null, s
   });
 }
 
-/** The fields a checkpoint's config (`saved`, hashed in its metadata) differs in from `config`: none when the hashes agree, ['unknown'] when only they differ. */
+/**
+ * The fields a checkpoint's config (`saved`, hashed in its metadata) differs
+ * in from `config`; none when the hashes agree. When they differ, the saved
+ * config decides: a hash made before NOT_COMPARED was left out differs
+ * though no field does.
+ */
 function configDifferences(metadata: Record<string, string>, saved: object, config: object): string[] {
   if (metadata.configHash === configHash(config)) return [];
   const [a, b] = [comparable(saved), comparable(config)];
-  const keys = [...new Set([...Object.keys(a), ...Object.keys(b)])].filter((k) => JSON.stringify(a[k]) !== JSON.stringify(b[k]));
-  return keys.length ? keys : ['unknown'];
+  return [...new Set([...Object.keys(a), ...Object.keys(b)])].filter((k) => JSON.stringify(a[k]) !== JSON.stringify(b[k]));
 }
 
 /**
@@ -114,16 +134,18 @@ export function loadCheckpoint<H>(file: string, net: Network, sgd: SGD | null, c
       epoch: metadataEpoch(file, metadata.epoch),
       history: metadataJson<H[]>(file, 'history', metadata.history) ?? [],
       config: metadataJson<object>(file, 'config', metadata.config) ?? {},
+      data: metadataJson<DataRecipe>(file, 'data', metadata.data),
     };
     // One record per epoch trained: a run resumed from a checkpoint whose two disagree would number its epochs wrongly.
     if (!Array.isArray(state.history) || state.history.length !== state.epoch) {
       throw new CheckpointError(`${file}: metadata "history" holds ${Array.isArray(state.history) ? `${state.history.length} epoch records` : 'no list'} but "epoch" is ${state.epoch} (a corrupt checkpoint?)`);
     }
     const diff = configDifferences(metadata, state.config, config);
+    if (metadata.layers !== undefined && metadata.layers !== JSON.stringify(net.spec.layers)) diff.push(`the layers of ${net.spec.name}`);
     if (diff.length) {
       throw new CheckpointError(
         `${file}: written by a different configuration (differs in: ${diff.join(', ')}). ` +
-          'Use the same options to resume, or another --out folder / checkpoint path to start afresh.',
+          'Use the same options to resume, or another checkpoint file (`allcnn train`: another --out) to start afresh.',
       );
     }
     loadStateInto(file, net, tensors, sgd);
@@ -176,13 +198,18 @@ export function exportWeights(file: string, net: Network, o: { dataset?: string 
 
 /**
  * Loads weights saved by exportWeights (or any safetensors file with the same
- * names). strict: every tensor must be present; otherwise the names that were
- * not loaded are returned (for transfer learning) so nothing is skipped silently.
+ * names). strict (default): every tensor must be present, and a file that
+ * names its network must name this one; otherwise the names that were not
+ * loaded are returned (for transfer learning) so nothing is skipped silently.
  */
 export function importWeights(file: string, net: Network, o: { strict?: boolean; skip?: (name: string) => boolean } = {}): { loaded: string[]; missing: string[]; unexpected: string[] } {
   checkKeys('options', o, ['strict', 'skip']);
-  const { tensors } = loadSafetensors(file);
+  const { tensors, metadata } = loadSafetensors(file);
   try {
+    // Model A and Strided-CNN-A (B, C alike) have tensors of the same names and shapes: only the name tells them apart.
+    if ((o.strict ?? true) && metadata.model && metadata.model !== net.spec.name) {
+      throw new CheckpointError(`${file} holds the weights of ${metadata.model}, not of ${net.spec.name}: build ${metadata.model} to load them (or pass { strict: false } to load them by tensor name anyway)`);
+    }
     const own = new Map<string, Tensor>([...net.parameters, ...net.buffers]);
     const loaded: string[] = [];
     const missing: string[] = [];

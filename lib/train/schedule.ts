@@ -30,6 +30,10 @@ export interface Schedule {
 export function learningRate(epoch: number, s: Schedule): number {
   checkOneOf('schedule', s.name, SCHEDULES);
   checkNumber('lr', s.baseLr, 0);
+  // Checked as trainModel's config is: epochs 0 gave NaN for cosine, a NaN epoch the base rate.
+  checkNumber('epoch', epoch, 0);
+  checkNumber('epochs', s.epochs, 1);
+  checkNumber('warmupEpochs', s.warmupEpochs ?? 0, 0);
   let lr = s.baseLr;
   // 1. the schedule proper
   if (s.name === 'paper') {

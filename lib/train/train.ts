@@ -7,11 +7,11 @@
 import * as path from 'node:path';
 import { configureBackend, ensureDefaultThreads, requireDevice } from '../backend';
 import { checkBoolean, checkInteger, checkKeys, checkNumber, invalid } from '../check';
-import { InvalidArgumentError } from '../errors';
+import { CheckpointError, InvalidArgumentError } from '../errors';
 import { manualSeed, randperm } from '../creation';
 import { Generator, generatorHandle } from '../generator';
 import { applyAugmentation } from '../data/augment';
-import { Dataset, DATASET_CLASSES, DATASET_TITLES, loadCifar, TensorSplit } from '../data/dataset';
+import { DataRecipe, Dataset, DATASET_CLASSES, DATASET_TITLES, loadCifar, TensorSplit } from '../data/dataset';
 import { crossEntropy } from '../functional';
 import { checkFolder } from '../io/folder';
 import { buildNetwork, Network } from '../model/network';
@@ -230,8 +230,14 @@ export async function trainModel(config: TrainConfig, hooks: TrainHooks = {}): P
   let net: NativeNet | undefined;
   let returned = false;
   try {
+    // Reading the data (most of a minute with a first ZCA fit) is before the first step too.
+    if (hooks.signal?.aborted) throw new AbortError('training aborted before it started (while the data were read)', true);
+    if (hooks.classes !== undefined && hooks.classes < dataset.classes) {
+      throw invalid('hooks.classes', `at least the data set's ${dataset.classes} classes (its labels go up to ${dataset.classes - 1})`, hooks.classes);
+    }
     // 2. model, optimiser, native step
     network = buildNetwork(spec, { classes: hooks.classes ?? dataset.classes, finalRelu: c.finalRelu, init: c.init, seed: c.seed, device: c.device, channelsLast: c.channelsLast });
+    checkBatchNormBatches(network, dataset.train.count, c.batchSize);
     hooks.prepare?.(network, dataset);
     sgd = new SGD(network.parameterList(), { momentum: c.momentum, weightDecay: c.weightDecay });
     // The run's shuffles, augmentations and dropout masks come from a generator
@@ -246,7 +252,9 @@ export async function trainModel(config: TrainConfig, hooks: TrainHooks = {}): P
     let startEpoch = 0;
     if (hooks.resume && hooks.checkpoint && checkpointExists(hooks.checkpoint)) {
       const state = loadCheckpoint<EpochRecord>(hooks.checkpoint, network, sgd, c);
-      history = state.history;
+      checkSameData(hooks.checkpoint, state.data ?? null, dataset.recipe ?? null);
+      // JSON has no NaN: a diverged epoch's losses come back as null.
+      history = state.history.map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, v === null ? NaN : v])) as unknown as EpochRecord);
       startEpoch = state.epoch;
     }
     const train = dataset.train;
@@ -261,7 +269,8 @@ export async function trainModel(config: TrainConfig, hooks: TrainHooks = {}): P
     // Scores are compared on validation images, or training ones when there are none.
     const probe = dataset.validation.count > 1 ? dataset.validation : train;
     let stalled = isStalled(history, chance, c.stallEpochs, network, probe);
-    let diverged = hasDiverged(history);
+    const validated = { validated: dataset.validation.count > 0 };
+    let diverged = hasDiverged(history, validated);
     const steps = Math.ceil(train.count / c.batchSize);
     const lastEpoch = Math.min(c.epochs, hooks.stopAfterEpoch ?? c.epochs);
     for (let epoch = startEpoch; epoch < lastEpoch && !stalled && !diverged; epoch++) {
@@ -308,7 +317,7 @@ export async function trainModel(config: TrainConfig, hooks: TrainHooks = {}): P
       };
       history.push(record);
       stalled = isStalled(history, chance, c.stallEpochs, network, probe);
-      diverged = hasDiverged(history);
+      diverged = hasDiverged(history, validated);
       if (hooks.checkpoint) {
         saveCheckpoint(hooks.checkpoint, network, sgd, { epoch: epoch + 1, history, config: c, data: dataset.recipe ?? null });
         hooks.onProgress?.({ type: 'checkpoint', file: hooks.checkpoint, epoch: epoch + 1 });
@@ -336,6 +345,32 @@ export async function trainModel(config: TrainConfig, hooks: TrainHooks = {}): P
     if (!(hooks.keepModel && returned)) network?.dispose();
     if (!hooks.dataset) dataset.dispose();
   }
+}
+
+/**
+ * A resumed run goes on on the data it was trained on: a data set handed in
+ * (hooks.dataset) is not in the config, so its recipe is compared here.
+ * Fields an older checkpoint's recipe lacks are not compared.
+ */
+function checkSameData(file: string, saved: DataRecipe | null, recipe: DataRecipe | null): void {
+  if (!saved || !recipe) return;
+  const differs = (Object.keys(saved) as Array<keyof DataRecipe>).filter((k) => k in recipe && JSON.stringify(saved[k]) !== JSON.stringify(recipe[k]));
+  if (differs.length) {
+    throw new CheckpointError(`${file}: trained on other data (its data recipe differs in: ${differs.join(', ')}); resume on the same data, or start afresh in another checkpoint file`);
+  }
+}
+
+/**
+ * A batch-norm layer with one value per channel (after gap or flatten) has no
+ * batch statistics for a batch of one image: said before the first epoch,
+ * not met at the last step of it (native/common.h refuses such a step).
+ */
+function checkBatchNormBatches(network: Network, count: number, batchSize: number): void {
+  const single = batchSize === 1 ? 'every batch holds 1 image (batchSize 1)' : count % batchSize === 1 ? `the last batch of each epoch holds 1 image (${count} training images, batch ${batchSize})` : null;
+  if (!single) return;
+  const i = network.layers.findIndex((l, k) => (l.spec.kind === 'conv' || l.spec.kind === 'fc') && l.spec.batchNorm && network.shapes[k].slice(1).every((d) => d === 1));
+  if (i < 0) return;
+  throw new InvalidArgumentError(`${network.spec.name}: the batch norm of ${network.layers[i].name} needs batches of 2 or more images, but ${single}: pick another batchSize (or limit)`);
 }
 
 /** One mini-batch, gathered on the device, augmented if asked. */
@@ -391,8 +426,13 @@ async function typescriptStep(network: Network, sgd: SGD, x: Tensor, y: Tensor, 
 /**
  * Whether the last epoch's training loss was NaN or infinite (null: a NaN
  * read back from JSON): the weights have overflowed, and no later epoch can
- * recover them.
+ * recover them. With `validated` (the run has validation images) a NaN
+ * validation loss counts too: weights grown huge overflow the scores before
+ * the epoch's mean training loss turns NaN, and a run that blew up in its
+ * last epoch would otherwise look like one at chance.
  */
-export function hasDiverged(history: ReadonlyArray<{ loss: number | null }>): boolean {
-  return history.length > 0 && !Number.isFinite(history[history.length - 1].loss);
+export function hasDiverged(history: ReadonlyArray<{ loss: number | null; valLoss?: number | null }>, o: { validated?: boolean } = {}): boolean {
+  if (history.length === 0) return false;
+  const last = history[history.length - 1];
+  return !Number.isFinite(last.loss) || (o.validated === true && !Number.isFinite(last.valLoss));
 }

@@ -7,7 +7,7 @@
 import * as fs from 'node:fs';
 import { checkKeys, invalid } from '../check';
 import { readSafetensorsMetadata } from '../io/safetensors';
-import { CHECKPOINT_FORMAT, configHash } from '../train/checkpoint';
+import { CHECKPOINT_FORMAT, checkpointDifferences } from '../train/checkpoint';
 import { resolveConfig, TrainConfig } from '../train/config';
 import { Progress, trainModel } from '../train/train';
 
@@ -16,7 +16,7 @@ function finished(file: string, config: TrainConfig): boolean {
   if (!fs.existsSync(file)) return false;
   const metadata = readSafetensorsMetadata(file);
   const c = resolveConfig(config);
-  return metadata.format === CHECKPOINT_FORMAT && metadata.configHash === configHash(c) && Number(metadata.epoch) === c.epochs;
+  return metadata.format === CHECKPOINT_FORMAT && checkpointDifferences(file, c).length === 0 && Number(metadata.epoch) === c.epochs;
 }
 
 /**

@@ -38,7 +38,7 @@ export interface TransferResult {
   test: Score;
   /** Stuck at chance for good, so the run was stopped (the rule: TrainResult.stalled, train/stall.ts). */
   stalled: boolean;
-  /** The training loss became NaN or infinite, so the run was stopped (TrainResult.diverged). */
+  /** The training or validation loss became NaN or infinite, so the run was stopped (TrainResult.diverged). */
   diverged: boolean;
   seconds: number;
   imagesPerSecond: number;
