@@ -11,6 +11,7 @@ function withGradMode<R>(enabled: boolean, fn: () => R): R {
   }
   // The mode is LibTorch's, per thread, not per async call: after an await it is the caller's again.
   if (result !== null && typeof result === 'object' && typeof (result as { then?: unknown }).then === 'function') {
+    (result as unknown as Promise<unknown>).then(undefined, () => undefined); // it runs on: its rejection is not an unhandled one
     throw new TypeError(
       `${enabled ? 'enableGrad' : 'noGrad'}() takes a synchronous function, but this one returned a Promise: code after its first await ` +
         `runs in the caller's gradient mode, not this one. Use ${enabled ? 'enableGrad' : 'noGrad'}() inside the async function around synchronous parts.`,

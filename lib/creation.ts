@@ -1,5 +1,5 @@
 /** Tensor creation: constants, ranges, random values and TypedArray input. */
-import { checkInteger, checkNumber, checkShape, invalid } from './check';
+import { checkInteger, checkKeys, checkNumber, checkShape, invalid, invalidAs } from './check';
 import { InvalidArgumentError } from './errors';
 import { checkRandomOptions, Generator, generatorHandle } from './generator';
 import { native, NativeGenerator, NativeTensor } from './native';
@@ -17,14 +17,20 @@ export interface RandomOptions extends CreateOptions {
   generator?: Generator;
 }
 
-function opts(o: CreateOptions = {}): [string, string] {
+function dtypeAndDevice(o: CreateOptions): [string, string] {
   return [checkDtype('dtype', o.dtype ?? 'float32'), checkDevice('device', o.device ?? 'cpu')];
+}
+
+/** The options of zeros, ones, empty, full and arange, checked: zeros([2], 'cuda') made a CPU tensor without a word. */
+function opts(o: CreateOptions = {}): [string, string] {
+  checkKeys('options', o, ['dtype', 'device']);
+  return dtypeAndDevice(o);
 }
 
 /** The options of rand and randn, checked. */
 function randomOpts(o: RandomOptions = {}): [string, string, NativeGenerator | undefined] {
   checkRandomOptions(o, ['dtype', 'device', 'generator']);
-  return [...opts(o), generatorHandle('options.generator', o.generator)];
+  return [...dtypeAndDevice(o), generatorHandle('options.generator', o.generator)];
 }
 
 export const zeros = (shape: number[], o?: CreateOptions): Tensor => wrap(native().tensor_zeros(checkShape('shape', shape), ...opts(o)));
@@ -105,7 +111,7 @@ export function fromArray(data: ArrayBufferView | number[], shape?: number[], dt
     }
     const Ctor = ({ float32: Float32Array, float64: Float64Array, int32: Int32Array, uint8: Uint8Array, bool: Uint8Array } as Record<string, any>)[dt];
     if (dt === 'int64') view = BigInt64Array.from(data.map((v) => BigInt(v)));
-    else if (dt === 'bool') view = Uint8Array.from(data, (v) => (v ? 1 : 0)); // as torch.tensor([2], dtype=bool): true
+    else if (dt === 'bool') view = Uint8Array.from(data, (v) => (v !== 0 ? 1 : 0)); // as torch.tensor([2, nan], dtype=bool): true, true
     else if (!Ctor) throw invalid('dtype', 'float32, float64, int32, int64, uint8 or bool for a number[]', dt);
     else view = new Ctor(data);
   } else if (ArrayBuffer.isView(data)) {
@@ -123,6 +129,7 @@ export function fromArray(data: ArrayBufferView | number[], shape?: number[], dt
     throw invalid('data', 'a TypedArray, Buffer or number[]', data);
   }
   const itemsize = ITEM_SIZE[checkDtype('dtype', dt)];
+  if (view.byteLength % itemsize !== 0) throw invalidAs('data', `whole ${dt} values (${itemsize} bytes each)`, `${view.byteLength} bytes`);
   const count = view.byteLength / itemsize;
   const s = shape === undefined ? [count] : checkShape('shape', shape);
   return wrap(native().tensor_from_buffer(view, s, dt));

@@ -9,10 +9,11 @@ import { native } from './native';
 import { handleOf, optionalHandle, Tensor, wrap } from './tensor';
 
 export type Pair = number | [number, number];
-const pair = (name: string, v: Pair): number[] => {
+/** A size given as one integer or [h, w]; `min` 1 for kernels, strides and dilations (a 0 kernel was reported as "stride should not be zero"). */
+const pair = (name: string, v: Pair, min = 0): number[] => {
   const p = typeof v === 'number' ? [v, v] : v;
-  if (!Array.isArray(p) || p.length !== 2 || !p.every((x) => Number.isInteger(x) && x >= 0)) {
-    throw invalid(name, 'a non-negative integer or a pair of them', v);
+  if (!Array.isArray(p) || p.length !== 2 || !p.every((x) => Number.isInteger(x) && x >= min)) {
+    throw invalid(name, `a ${min === 0 ? 'non-negative' : 'positive'} integer or a pair of them`, v);
   }
   return p;
 };
@@ -26,8 +27,8 @@ export interface Conv2dOptions {
 /** x [N,Cin,H,W], weight [Cout,Cin/groups,kh,kw], bias [Cout] or null. */
 export function conv2d(x: Tensor, weight: Tensor, bias: Tensor | null = null, o: Conv2dOptions = {}): Tensor {
   return wrap(
-    native().nn_conv2d(handleOf('x', x), handleOf('weight', weight), optionalHandle('bias', bias), pair('stride', o.stride ?? 1), pair('padding', o.padding ?? 0),
-      pair('dilation', o.dilation ?? 1), o.groups ?? 1),
+    native().nn_conv2d(handleOf('x', x), handleOf('weight', weight), optionalHandle('bias', bias), pair('stride', o.stride ?? 1, 1), pair('padding', o.padding ?? 0),
+      pair('dilation', o.dilation ?? 1, 1), o.groups ?? 1),
   );
 }
 
@@ -38,10 +39,10 @@ export interface Pool2dOptions {
   ceilMode?: boolean;
 }
 export function maxPool2d(x: Tensor, kernel: Pair, o: Pool2dOptions = {}): Tensor {
-  return wrap(native().nn_max_pool2d(handleOf('x', x), pair('kernel', kernel), pair('stride', o.stride ?? kernel), pair('padding', o.padding ?? 0), o.ceilMode ?? false));
+  return wrap(native().nn_max_pool2d(handleOf('x', x), pair('kernel', kernel, 1), pair('stride', o.stride ?? kernel, 1), pair('padding', o.padding ?? 0), o.ceilMode ?? false));
 }
 export function avgPool2d(x: Tensor, kernel: Pair, o: Pool2dOptions = {}): Tensor {
-  return wrap(native().nn_avg_pool2d(handleOf('x', x), pair('kernel', kernel), pair('stride', o.stride ?? kernel), pair('padding', o.padding ?? 0), o.ceilMode ?? false));
+  return wrap(native().nn_avg_pool2d(handleOf('x', x), pair('kernel', kernel, 1), pair('stride', o.stride ?? kernel, 1), pair('padding', o.padding ?? 0), o.ceilMode ?? false));
 }
 export function adaptiveAvgPool2d(x: Tensor, size: Pair): Tensor {
   return wrap(native().nn_adaptive_avg_pool2d(handleOf('x', x), pair('size', size)));

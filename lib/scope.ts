@@ -6,10 +6,15 @@
  *   const loss = tidy(() => crossEntropy(model.forward(x), y)); // intermediates freed
  *
  * A scope frees every tensor created inside it on exit, except those returned
- * (also inside arrays and plain objects) or marked with keep(). Scopes nest: a
- * returned tensor moves to the enclosing scope.
+ * (also inside arrays, plain objects and Maps, up to 16 levels deep: a class
+ * instance's tensors are not seen, keep() them) or marked with keep(). Scopes
+ * nest: a returned tensor moves to the enclosing scope.
  */
+import { invalid } from './check';
 import type { Tensor } from './tensor';
+
+/** How deep tidy() and dispose() look into a value for tensors (a cycle ends there). */
+const DEPTH = 16;
 
 const stack: Set<Tensor>[] = [];
 const kept = new WeakSet<Tensor>();
@@ -21,19 +26,22 @@ export function track(t: Tensor): void {
 
 /** Exempts a tensor from every scope; free it with dispose(). */
 export function keep<T extends Tensor>(t: T): T {
+  // keep([t]) would keep nothing, and the tensor would be freed at the scope's end.
+  if (!(t as { __isTensor?: boolean } | null)?.__isTensor) throw invalid('keep', 'a Tensor (keep each tensor of an array or object)', t);
   kept.add(t);
   for (const scope of stack) scope.delete(t);
   return t;
 }
 
 function collect(value: unknown, out: Set<Tensor>, depth = 0): void {
-  if (depth > 4 || value === null || typeof value !== 'object') return;
+  if (depth > DEPTH || value === null || typeof value !== 'object') return;
   if ((value as { __isTensor?: boolean }).__isTensor) {
     out.add(value as Tensor);
     return;
   }
   if (Array.isArray(value)) for (const v of value) collect(v, out, depth + 1);
-  else if (Object.getPrototypeOf(value) === Object.prototype) {
+  else if (value instanceof Map) for (const v of value.values()) collect(v, out, depth + 1);
+  else if (Object.getPrototypeOf(value) === Object.prototype || Object.getPrototypeOf(value) === null) {
     for (const v of Object.values(value as object)) collect(v, out, depth + 1);
   }
 }
@@ -53,9 +61,12 @@ export function tidy<R>(fn: () => R): R {
   stack.pop();
   if (result !== null && typeof result === 'object' && typeof (result as { then?: unknown }).then === 'function') {
     for (const t of scope) t.dispose();
+    // The function runs on after its first await; a rejection there must not end the process as unhandled.
+    (result as unknown as Promise<unknown>).then(undefined, () => undefined);
     throw new TypeError(
       'tidy() takes a synchronous function, but this one returned a Promise: tensors made after its first ' +
-        'await would escape the scope. Use tidy() inside the async function around synchronous parts.',
+        'await would escape the scope (and those made before it are freed already, while the function runs on). ' +
+        'Use tidy() inside the async function around synchronous parts.',
     );
   }
   const returned = new Set<Tensor>();
@@ -68,7 +79,7 @@ export function tidy<R>(fn: () => R): R {
   return result;
 }
 
-/** Disposes every tensor in a value (a tensor, or arrays / plain objects of them). */
+/** Disposes every tensor in a value (a tensor, or arrays / plain objects / Maps of them, as tidy() looks). */
 export function dispose(value: unknown): void {
   const all = new Set<Tensor>();
   collect(value, all);

@@ -65,7 +65,8 @@ export class Tensor {
   }
 
   private get info(): NativeTensorInfo {
-    return (this.#info ??= native().tensor_info(this.handle));
+    const handle = this.handle; // throws once disposed, whether or not the info was read before
+    return (this.#info ??= native().tensor_info(handle));
   }
   get shape(): number[] {
     return this.info.shape.slice();

@@ -199,8 +199,10 @@ const std::unordered_map<std::string, std::pair<Binary, BinaryScalar>>& BinaryOp
 
 // A JS number as a Scalar: integral when it is a whole number and x is an
 // integer tensor, so int64 indices stay int64 (x * 3 must not become float).
+// Every double from 2^53 up is whole: up to 2^63 it fits int64 exactly (as
+// a float, int64 2^60 + 1 compared equal to 2^60).
 torch::Scalar ScalarFor(const torch::Tensor& x, double v) {
-  if (!c10::isFloatingType(x.scalar_type()) && std::floor(v) == v && std::fabs(v) < 9007199254740992.0) {
+  if (!c10::isFloatingType(x.scalar_type()) && std::floor(v) == v && std::fabs(v) < 9223372036854775808.0) {
     return torch::Scalar(static_cast<int64_t>(v));
   }
   return torch::Scalar(v);
@@ -320,7 +322,12 @@ ALLCNN_OP(tensor_reduce) {
 // Autograd ------------------------------------------------------------------
 
 ALLCNN_OP(tensor_set_requires_grad) {
-  a.tensor(0).set_requires_grad(a.boolean(1));
+  torch::Tensor t = a.tensor(0);
+  // As PyTorch: LibTorch would leave a non-leaf requiring grad without a word.
+  if (!t.is_leaf() && !a.boolean(1)) {
+    throw std::invalid_argument("only a leaf tensor's requiresGrad can be changed: detach() gives a non-leaf's values without a gradient");
+  }
+  t.set_requires_grad(a.boolean(1));
   return a.env().Undefined();
 }
 ALLCNN_OP(tensor_backward) {
@@ -340,6 +347,7 @@ ALLCNN_OP(tensor_grad) {
 }
 ALLCNN_OP(tensor_zero_grad) {
   torch::Tensor t = a.tensor(0);
+  if (!t.is_leaf() && !t.retains_grad()) return a.env().Undefined();  // no gradient, and no glog warning (as tensor_grad)
   if (t.grad().defined()) t.mutable_grad().reset();
   return a.env().Undefined();
 }

@@ -49,10 +49,22 @@ describe('grad API', () => {
       const x = a.ones([2]).requiresGrad_();
       const y = x.mul(2);
       y.sum().backward();
+      y.zeroGrad();
       console.log(JSON.stringify([y.grad, x.grad.toArray()]));`;
     const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8' });
     expect(r.stdout.trim()).toBe('[null,[2,2]]');
-    expect(r.stderr).toBe('');
+    expect(r.stderr).toBe(''); // zeroGrad() of a non-leaf printed the warning too
+  });
+
+  test("only a leaf's requiresGrad can be turned off, as in PyTorch (a non-leaf's stayed on without a word)", () => {
+    tidy(() => {
+      const x = fromArray([1, 2]).requiresGrad_();
+      const y = x.mul(2);
+      expect(() => y.requiresGrad_(false)).toThrow("only a leaf tensor's requiresGrad can be changed: detach() gives a non-leaf's values without a gradient");
+      expect(y.detach().requiresGrad).toBe(false);
+      x.requiresGrad_(false);
+      expect(x.requiresGrad).toBe(false);
+    });
   });
 
   test('detach cuts the graph and shares data', () => {

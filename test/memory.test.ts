@@ -8,6 +8,7 @@ import { conv2d, crossEntropy, globalAvgPool, maxPool2d } from '../lib/functiona
 import { native } from '../lib/native';
 import { dispose, keep, scopeDepth, tidy } from '../lib/scope';
 import { Tensor } from '../lib/tensor';
+import { noGrad } from '../lib/autograd';
 
 const DISPOSED = 'This Tensor was disposed (by dispose() or by the tidy() scope it was made in); keep() it to use it later';
 const cpuBytes = (): number => memory().live.cpu?.bytes ?? 0;
@@ -46,6 +47,11 @@ describe('dispose', () => {
     expect(() => t.handle).toThrow(DISPOSED);
     expect(String(t)).toBe('Tensor(disposed)');
     other.dispose();
+    // Its shape read before: the cached info answered after dispose() too.
+    const read = ones([2, 3]);
+    expect([read.shape, read.dtype]).toEqual([[2, 3], 'float32']);
+    read.dispose();
+    for (const get of [() => read.shape, () => read.dtype, () => read.device, () => read.rank, () => read.numel]) expect(get).toThrow(DISPOSED);
   });
 
   test('a disposed native handle is refused by the addon', () => {
@@ -143,6 +149,21 @@ describe('tidy', () => {
     expect(liveTensors()).toBe(base + 1);
     k!.dispose();
     expect(liveTensors()).toBe(base);
+    // keep([t]) kept nothing, and t was freed at the scope's end.
+    expect(() => tidy(() => keep([zeros([1])] as never))).toThrow('Expected a Tensor (keep each tensor of an array or object) for keep but received [');
+    expect(() => keep(undefined as never)).toThrow('for keep but received undefined');
+    expect(liveTensors()).toBe(base);
+  });
+
+  test('tensors returned inside Maps, null-prototype objects and deep nesting survive the scope', () => {
+    const base = liveTensors();
+    const { map, bare, deep } = tidy(() => {
+      const bareObject = Object.assign(Object.create(null), { t: zeros([1]) });
+      return { map: new Map([['t', zeros([1])]]), bare: bareObject as { t: Tensor }, deep: { a: { b: { c: { d: { e: zeros([1]) } } } } } };
+    });
+    expect([map.get('t')!.isDisposed, bare.t.isDisposed, deep.a.b.c.d.e.isDisposed]).toEqual([false, false, false]);
+    dispose([map, bare, deep]);
+    expect(liveTensors()).toBe(base);
   });
 
   test('a throwing function frees its tensors and rethrows', () => {
@@ -173,6 +194,25 @@ describe('tidy', () => {
     expect(made!.isDisposed).toBe(true);
     expect(scopeDepth()).toBe(0);
     expect(liveTensors()).toBe(base);
+  });
+
+  test('an async function that fails after its first await is no unhandled rejection (it ended the process)', async () => {
+    const unhandled = jest.fn();
+    process.on('unhandledRejection', unhandled);
+    try {
+      expect(() => tidy(async () => {
+        await null;
+        throw new Error('after the await');
+      })).toThrow(TypeError);
+      expect(() => noGrad(async () => {
+        await null;
+        throw new Error('after the await');
+      })).toThrow(TypeError);
+      for (let i = 0; i < 3; i++) await new Promise((r) => setImmediate(r));
+      expect(unhandled).not.toHaveBeenCalled();
+    } finally {
+      process.off('unhandledRejection', unhandled);
+    }
   });
 });
 

@@ -24,6 +24,27 @@ function expectClose(actual: ArrayLike<number>, expected: ArrayLike<number>, tol
 const kind = (v: unknown): string => Object.prototype.toString.call(v).slice(8, -1);
 
 describe('creation', () => {
+  test('options that are not an options object, or misspelt, are refused (zeros([2], "cuda") made a CPU tensor)', () => {
+    expect(() => zeros([2], 'cuda' as never)).toThrow('Expected an options object for options but received "cuda"');
+    expect(() => ones([2], { devise: 'cpu' } as never)).toThrow('Expected one of dtype, device for options key but received "devise"');
+    expect(() => full([2], 1, null as never)).toThrow('for options but received null');
+    // Bytes that are no whole number of values.
+    expect(() => fromArray(new Uint8Array(5), undefined, 'float32')).toThrow('Expected whole float32 values (4 bytes each) for data but received 5 bytes');
+    // NaN is true, as bool(nan) in PyTorch and as .to({ dtype: 'bool' }) here.
+    tidy(() => expect(fromArray([NaN, 0, 2], [3], 'bool').toArray()).toEqual([1, 0, 1]));
+  });
+
+  test('int64 against whole numbers past 2^53 stays int64 (it was compared and combined as float32)', () => {
+    tidy(() => {
+      const big = fromArray(new BigInt64Array([2n ** 60n + 1n, 2n ** 53n + 2n]));
+      expect(big.eq(2 ** 60).toArray()).toEqual([0, 0]);
+      expect(big.eq(2 ** 53).toArray()).toEqual([0, 0]);
+      const doubled = big.mul(2 ** 53);
+      expect(doubled.dtype).toBe('int64');
+      expect(Array.from(fromArray(new BigInt64Array([3n])).mul(2 ** 60).data() as BigInt64Array)).toEqual([3n * 2n ** 60n]);
+    });
+  });
+
   test('zeros / ones / full', () => {
     tidy(() => {
       const z = zeros([2, 3]);
