@@ -132,6 +132,8 @@ test('bad options exit with status 2 and say what is wrong', () => {
     [['reproduce', '--preset', 'huge'], "argument 'huge' is invalid. Allowed choices are paper, fast, smoke"],
     [['reproduce', '--lrs', '0.1,x'], '--lrs must be a number in [0, 100], got "x"'],
     [['reproduce', '--models', 'a,zz'], '--models must be one of a, strided-cnn-a'],
+    [['reproduce', '--models', 'a,strided-cnn-a,a'], '--models lists a twice, got "a,strided-cnn-a,a"'],
+    [['reproduce', '--lrs', '0.1,0.10'], '--lrs lists 0.10 twice, got "0.1,0.10"'],
     [['reproduce', '--models', ','], '--models must list at least one value, got ","'],
     [['reproduce', '--preset', 'smoke', '--probe-epochs', '5', '--epochs', '2'], '--probe-epochs 5 is more than the 2 epochs of a run'],
     [['reproduce', '--seeds', '0'], '--seeds must be an integer in [1, 100], got "0"'],

@@ -181,8 +181,14 @@ test('options from code are checked before anything is read or made: each mistak
     [{ ...TINY, extras: ['rotations'] }, 'Expected one of augment, ablations, cifar100 for extras but received "rotations"'],
     [{ ...TINY, devise: 'cpu' }, 'for options key but received "devise" of type string'],
     [{ ...PRESETS.smoke }, 'Expected a value (start from one of PRESETS) for options.device but received undefined'],
+    // These were found at the first run, after experiment.json had locked the folder to them.
+    [{ ...TINY, lrs: [150] }, 'Expected a number in [0, 100] for lrs but received 150'],
+    [{ ...TINY, models: ['strided-cnn-a', 'strided-cnn-a'] }, 'Expected a list without repeats for models'], // the same run twice, into one journal
+    [{ ...TINY, lrs: [0.1, 0.1] }, 'Expected a list without repeats for lrs'],
   ];
   for (const [o, message] of cases) await expect(reproduce('tiny', o as ReproduceOptions, { out })).rejects.toThrow(message);
+  await expect(reproduce(undefined as never, TINY, { out })).rejects.toThrow("Expected the experiment's name (REPORT.md's title) for name but received undefined");
+  await expect(reproduce('tiny', TINY, { out }, { onEvent: 5 } as never)).rejects.toThrow('Expected a function for hooks.onEvent but received 5');
   await expect(reproduce('tiny', TINY, { out }, { sigal: new AbortController().signal } as never)).rejects.toThrow('Expected one of onEvent, signal for hooks key but received "sigal"');
   await expect(reproduce('tiny', TINY, { out, dta: 'cifar.tar.gz' } as never)).rejects.toThrow('Expected one of out, data, data100 for where key but received "dta"');
   expect(fs.existsSync(out)).toBe(false);
@@ -207,6 +213,16 @@ test('bad data leave no folder behind, so the run with the right data records wh
   fs.rmSync(report);
   await reportFolder(named);
   expect(fs.readFileSync(report, 'utf8')).toContain(`- Data: \`${copy}\`; at most 64 training images (--limit)`);
+
+  // Resumed on other data, the journal would mix two data sets: the sample for an archive, or an archive of another size.
+  await expect(reproduce('tiny', o, { out, data: copy })).rejects.toThrow(`${out} holds an experiment trained on other data (its data was bundled sample; now ${copy})`);
+  const other = path.join(tmp(), 'other.tar.gz');
+  fs.writeFileSync(other, Buffer.concat([fs.readFileSync(copy), Buffer.alloc(10)]));
+  await expect(reproduce('tiny', o, { out: named, data: other })).rejects.toThrow(`${named} holds an experiment trained on other data (its data was ${copy}, ${fs.statSync(copy).size} bytes; now ${other})`);
+  // The same archive moved elsewhere resumes.
+  const moved = path.join(tmp(), 'moved.tar.gz');
+  fs.renameSync(copy, moved);
+  await reproduce('tiny', o, { out: named, data: moved });
 });
 
 test("with --concurrency 2, the ablations start once ALL-CNN-C's rate is chosen, and the rows keep the paper's order", async () => {

@@ -44,7 +44,11 @@ export function list<T>(name: string, parse: (v: string) => T) {
     if (values.every((s) => s === '')) throw new InvalidArgumentError(`${name} must list at least one value, got "${v}"`);
     // '0.1,,0.2' is a typo, not two values.
     if (values.includes('')) throw new InvalidArgumentError(`${name} has an empty item, got "${v}": separate values with single commas`);
-    return values.map(parse);
+    const parsed = values.map(parse);
+    // a,a would train the same run twice, into one journal.
+    const twice = parsed.findIndex((p, i) => parsed.findIndex((q) => JSON.stringify(q) === JSON.stringify(p)) !== i);
+    if (twice >= 0) throw new InvalidArgumentError(`${name} lists ${values[twice]} twice, got "${v}"`);
+    return parsed;
   };
 }
 

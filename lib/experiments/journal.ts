@@ -21,33 +21,69 @@ import type { RunRecord } from './types';
  */
 const SCHEDULING_ONLY = new Set(['concurrency']);
 
+/** Where an experiment's data came from: the archives or folders it was given, by key ('data', 'data100'); none: the bundled sample. */
+export type DataSources = Record<string, string | undefined | null>;
+
+const BUNDLED = 'bundled sample';
+
+/** The bytes of a data file, or of the files in a folder and its subfolders (an extracted archive): what tells a moved copy from other data. */
+function dataBytes(p: string): number {
+  const stat = fs.statSync(p);
+  if (!stat.isDirectory()) return stat.size;
+  return fs.readdirSync(p, { withFileTypes: true }).reduce((sum, e) => sum + (e.isDirectory() ? dataBytes(path.join(p, e.name)) : e.isFile() ? fs.statSync(path.join(p, e.name)).size : 0), 0);
+}
+
+/**
+ * The data an experiment already in `out` was trained on against `data`: a
+ * run on other data would join the same journal and the same rows. The path
+ * may change (the archive moved, another machine); the sample against an
+ * archive, or an archive of another size, may not. experiment.json files
+ * written before the sizes were recorded are checked for the first only.
+ */
+function checkData(out: string, saved: Record<string, unknown>, data: DataSources): void {
+  const sizes = (saved.dataBytes ?? {}) as Record<string, unknown>;
+  for (const [k, v] of Object.entries(data)) {
+    if (typeof saved[k] !== 'string') continue;
+    const was = saved[k] === BUNDLED ? BUNDLED : 'an archive or folder';
+    const is = v ? 'an archive or folder' : BUNDLED;
+    const otherSize = v && typeof sizes[k] === 'number' && fs.existsSync(v) && dataBytes(v) !== sizes[k];
+    if (was !== is || otherSize) {
+      throw new Error(`${out} holds an experiment trained on other data (its ${k} was ${saved[k]}${otherSize ? `, ${sizes[k]} bytes` : ''}; now ${v ? path.resolve(v) : BUNDLED}): rerun with the same data to resume it, or pick another --name (or --out)`);
+    }
+  }
+}
+
 /**
  * Whether `out` holds an experiment already; throws when it holds one made
- * with other options (but for SCHEDULING_ONLY), so one journal never mixes
- * two experiments. Makes and writes nothing, so it can run before the data
- * are read.
+ * with other options (but for SCHEDULING_ONLY), or on other data (`data`,
+ * when given), so one journal never mixes two experiments. Makes and writes
+ * nothing, so it can run before the data are read.
  */
-export function checkClaim(out: string, options: object): boolean {
+export function checkClaim(out: string, options: object, data?: DataSources): boolean {
   const file = path.join(out, 'experiment.json');
   if (!fs.existsSync(file)) return false;
-  const saved = { ...ADDED_OPTIONS, ...readExperiment(file).options } as Record<string, unknown>;
+  const experiment = readExperiment(file) as Record<string, unknown> & { options?: Record<string, unknown> };
+  const saved = { ...ADDED_OPTIONS, ...experiment.options } as Record<string, unknown>;
   const differs = Object.keys(options).filter((k) => !SCHEDULING_ONLY.has(k) && JSON.stringify(saved[k]) !== JSON.stringify((options as Record<string, unknown>)[k]));
   if (differs.length) {
     throw new Error(`${out} holds an experiment made with other options (differs in: ${differs.join(', ')}); rerun with the same options to resume it, or pick another --name (or --out)`);
   }
+  if (data) checkData(out, experiment, data);
   return true;
 }
 
 /**
  * Claims a results folder for an experiment (checkClaim first): the first
- * run writes experiment.json, the options and where the data came from.
+ * run writes experiment.json, the options and where the data came from (and
+ * their size, which a resume must match).
  * Called once the data have been read, so a bad archive leaves no folder.
  */
-export function claimFolder(out: string, options: object, data: Record<string, string | undefined | null>): void {
-  if (checkClaim(out, options)) return;
+export function claimFolder(out: string, options: object, data: DataSources): void {
+  if (checkClaim(out, options, data)) return;
   makeFolder(out);
-  const sources = Object.fromEntries(Object.entries(data).map(([k, v]) => [k, v ? path.resolve(v) : 'bundled sample']));
-  writeFileAtomic(path.join(out, 'experiment.json'), `${JSON.stringify({ options, ...sources }, null, 2)}\n`);
+  const sources = Object.fromEntries(Object.entries(data).map(([k, v]) => [k, v ? path.resolve(v) : BUNDLED]));
+  const dataSizes = Object.fromEntries(Object.entries(data).filter(([, v]) => v).map(([k, v]) => [k, dataBytes(v!)]));
+  writeFileAtomic(path.join(out, 'experiment.json'), `${JSON.stringify({ options, ...sources, dataBytes: dataSizes }, null, 2)}\n`);
 }
 
 /**

@@ -102,6 +102,8 @@ export function checkReproduceOptions(o: unknown): ReproduceOptions {
   const listOf = (name: string, v: unknown, check: (item: unknown) => void, empty = false) => {
     if (!Array.isArray(v) || (!empty && v.length === 0)) throw invalid(name, `a${empty ? '' : ' non-empty'} list`, v);
     v.forEach(check);
+    // The same model or rate twice would train the same run twice, into one journal.
+    if (new Set(v).size !== v.length) throw invalid(name, 'a list without repeats', v);
   };
   const bool = (name: string) => {
     if (typeof r[name] !== 'boolean') throw invalid(name, 'true or false', r[name]);
@@ -109,7 +111,7 @@ export function checkReproduceOptions(o: unknown): ReproduceOptions {
   checkOneOf('preset', r.preset, PRESET_NAMES);
   listOf('models', r.models, (m) => checkOneOf('models', m, MODEL_IDS));
   const epochs = checkInteger('epochs', r.epochs, 1);
-  listOf('lrs', r.lrs, (lr) => checkNumber('lrs', lr, 0));
+  listOf('lrs', r.lrs, (lr) => checkNumber('lrs', lr, 0, 100)); // trainModel's range: found only at the first run, after the folder was claimed
   checkInteger('batchSize', r.batchSize, 1, MAX_BATCH_SIZE);
   bool('augment');
   bool('fastPath');

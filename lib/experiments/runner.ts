@@ -81,19 +81,24 @@ export async function reproduce(name: string, o: ReproduceOptions, where: { out:
   const started = Date.now();
   checkReproduceOptions(o);
   checkKeys('hooks', hooks, Object.keys({ onEvent: 1, signal: 1 } satisfies Record<keyof ReproduceHooks, 1>)); // a misspelt signal could not stop it
+  // Checked before the folder is claimed: found at the first run, they locked the folder to this call's options.
+  if (typeof name !== 'string' || name === '') throw invalid('name', "the experiment's name (REPORT.md's title)", name);
+  if (hooks.onEvent !== undefined && typeof hooks.onEvent !== 'function') throw invalid('hooks.onEvent', 'a function', hooks.onEvent);
+  if (hooks.signal !== undefined && !(hooks.signal instanceof AbortSignal)) throw invalid('hooks.signal', 'an AbortSignal (from an AbortController)', hooks.signal);
   checkKeys('where', where, ['out', 'data', 'data100']); // a misspelt data would train on the bundled sample
   if (typeof where.out !== 'string' || where.out === '') throw invalid('where.out', 'the results folder (a path)', where.out);
   requireDevice(o.device);
   // Another experiment's folder fails before the data are read, and bad data before a folder is made.
-  checkClaim(where.out, o);
   const wantsCifar100 = o.extras.includes('cifar100');
   if (where.data100 !== undefined && !wantsCifar100) throw new TypeError("where.data100 is read only with the extra 'cifar100'");
+  const sources = wantsCifar100 ? { data: where.data, data100: where.data100 } : { data: where.data };
+  checkClaim(where.out, o, sources);
   const dataOptions = { prep: o.prep, limit: o.limit ?? undefined, testLimit: o.testLimit ?? undefined, seed: o.seed, device: o.device };
   const dataset: Dataset = await loadCifar10(where.data, dataOptions);
   let cifar100: Dataset | null = null;
   try {
     cifar100 = wantsCifar100 ? await loadCifar100(where.data100, dataOptions) : null;
-    claimFolder(where.out, o, wantsCifar100 ? { data: where.data, data100: where.data100 } : { data: where.data });
+    claimFolder(where.out, o, sources);
   } catch (err) {
     dataset.dispose();
     cifar100?.dispose();

@@ -12,7 +12,10 @@ import type { ResultRow, RunGroup, RunRecord, Summary } from './types';
  * stalled nor diverged, by validation accuracy; with extra seeds at its rate
  * (options.seeds), the mean over those seeds.
  */
-function rowFor(label: string, group: RunGroup, runs: RunRecord[]): ResultRow | null {
+function rowFor(label: string, group: RunGroup, recorded: RunRecord[]): ResultRow | null {
+  // In the order of the rates, not of the journal: with runs at once that is the order they finished in,
+  // and the table of rates tried (and the run a tie picks) would change with --concurrency.
+  const runs = [...recorded].sort((a, b) => b.lr - a.lr || a.seed - b.seed || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   const full = runs.filter((r) => r.phase === 'full' && !r.repeat);
   if (full.length === 0) return null;
   const ok = full.filter((r) => !r.stalled && !r.diverged);

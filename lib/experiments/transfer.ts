@@ -184,7 +184,7 @@ export async function reproduceTransfer(
   checkKeys('where', where, ['out', 'data10', 'data100']); // a misspelt data10 would pretrain on the bundled sample
   checkKeys('hooks', hooks, ['onEvent', 'signal']);
   // Another experiment's folder, a bad CIFAR-100 archive or subset fail here, not after pretraining.
-  checkClaim(where.out, o);
+  checkClaim(where.out, o, { data10: where.data10, data100: where.data100 });
   await checkCifar100Subsets(where.data100, o.subsets);
 
   // 1. the CIFAR-10 network (bad CIFAR-10 data fail before the folder is claimed)

@@ -67,8 +67,15 @@ export function claimsSection(summary: Summary, runs: readonly RunRecord[]): str
     for (const c of baseClaims(x, scored)) out.push(`- ${c.claim}: **${c.verdict}** (${c.text})`);
     out.push('');
   }
+  if (!summary.rows.some((r) => r.group === 'table3' && seedSpread(r))) out.push(ONE_SEED_NOTE);
   return out.join('\n').trimEnd();
 }
+
+/** What a verdict on one seed per network leaves out: the noise it weighs is the test set's alone. */
+export const ONE_SEED_NOTE =
+  'One seed per network: the noise these verdicts weigh is the test set\'s binomial error alone. Seeds alone moved a network\'s ' +
+  "test accuracy by a standard deviation of 2.1 to 2.5 points in this project's three-seed CPU runs (docs/RESULTS.md), so a verdict " +
+  'decided by less than that may not survive another seed; `--seeds 3` puts the seeds\' spread into the noise.';
 
 /** What the "Seed report" columns are: not our runs, and nothing to do with --seeds. */
 export const SEED_REPORT_NOTE =
