@@ -94,7 +94,7 @@ test('a crash between runs (mid-grid), then the same command, gives the same res
   }
   // Its time is the last invocation's, and it says so.
   expect(again.summary.reusedRuns).toBe(1);
-  expect(report).toMatch(/- Total time: .* for the last invocation, which reused 1 run finished earlier; all runs trained for .* in all/);
+  expect(report).toMatch(/- Total time: .* for the last invocation that trained, which reused 1 run finished earlier; all runs trained for .* in all/);
   expect(reference.reusedRuns).toBe(0);
   expect(fs.existsSync(path.join(out, 'figures', 'summary.png'))).toBe(true);
 });
@@ -147,11 +147,14 @@ test('readJournal without repair (allcnn report) skips torn lines, lines that ar
 test('an experiment resumes with another --concurrency: it changes how runs are scheduled, not what they compute', async () => {
   const out = tmp();
   const one = { ...TINY, models: ['strided-cnn-a'], lrs: [0.1] };
-  await reproduce('tiny', one, { out });
+  const first = (await reproduce('tiny', one, { out })).summary;
   const cached: string[] = [];
-  await reproduce('tiny', { ...one, concurrency: 2 }, { out }, { onEvent: (e) => e.type === 'run-end' && e.cached && cached.push(e.record.id) });
+  const again = (await reproduce('tiny', { ...one, concurrency: 2 }, { out }, { onEvent: (e) => e.type === 'run-end' && e.cached && cached.push(e.record.id) })).summary;
   expect(cached.length).toBeGreaterThan(0);
   expect(cached.length).toBe(readJournal(path.join(out, 'runs.jsonl')).length); // nothing redone
+  // Nothing trained: the timing is still the one of the invocation that did (it was 0 images/s).
+  expect([again.totalSeconds, again.aggregateImagesPerSecond]).toEqual([first.totalSeconds, first.aggregateImagesPerSecond]);
+  expect(first.aggregateImagesPerSecond).toBeGreaterThan(0);
 });
 
 test('with --concurrency 2 every run computes what it computes one at a time: the same rows, bit for bit', async () => {

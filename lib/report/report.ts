@@ -82,16 +82,17 @@ function timeLines(s: Summary): string[] {
   const seconds = (x: number) => (Number.isFinite(x) && x >= 60 ? `${duration(x)} (${x.toFixed(0)} s)` : duration(x));
   const reused = s.reusedRuns ?? 0;
   const last = reused ? ' (the last invocation)' : '';
+  const trained = reused ? ' (the last invocation that trained)' : ''; // a rerun that trained nothing keeps its timing
   if (!Number.isFinite(num(s.totalSeconds))) {
     // `allcnn report` on an unfinished experiment: no invocation has finished, so there is no wall time.
     return [`- Total time: not known (no invocation finished); the ${count(reused, 'recorded run')} trained for ${seconds(num(s.runSeconds))} in all`];
   }
   return [
     reused
-      ? `- Total time: ${seconds(num(s.totalSeconds))} for the last invocation, which reused ${count(reused, 'run')} finished earlier; all runs trained for ${seconds(num(s.runSeconds))} in all`
+      ? `- Total time: ${seconds(num(s.totalSeconds))} for the last invocation that trained, which reused ${count(reused, 'run')} finished earlier; all runs trained for ${seconds(num(s.runSeconds))} in all`
       : `- Total time: ${seconds(num(s.totalSeconds))}`,
     `- Concurrency: ${count(s.concurrency, 'run')} at a time${last}`,
-    `- Aggregate throughput: ${Number.isFinite(num(s.aggregateImagesPerSecond)) ? num(s.aggregateImagesPerSecond).toFixed(0) : MISSING} training images/s${last}`,
+    `- Aggregate throughput: ${Number.isFinite(num(s.aggregateImagesPerSecond)) ? num(s.aggregateImagesPerSecond).toFixed(0) : MISSING} training images/s${trained}`,
   ];
 }
 
