@@ -175,7 +175,7 @@ describe('visualizeCheckpoint and allcnn visualize', () => {
       expect(bad.status).toBe(2);
       expect(bad.stderr).toContain(message);
     }
-    expect(cli(dir, '--method', 'guided,guided').stderr).toContain('Expected each method once for methods');
+    expect(cli(dir, '--method', 'guided,guided').stderr).toContain('--method lists guided twice, got "guided,guided"');
 
     // A dead unit (weights and bias zero: its ReLU never opens) is said to be one, not shown as if images drove it.
     const { tensors, metadata } = loadSafetensors(checkpoint);

@@ -26,11 +26,13 @@ export type DataSources = Record<string, string | undefined | null>;
 
 const BUNDLED = 'bundled sample';
 
-/** The bytes of a data file, or of the files in a folder and its subfolders (an extracted archive): what tells a moved copy from other data. */
-function dataBytes(p: string): number {
+/**
+ * The bytes of a data archive: what tells a moved copy from other data. None
+ * for a folder (the one holding the extracted files may hold much else).
+ */
+function dataBytes(p: string): number | null {
   const stat = fs.statSync(p);
-  if (!stat.isDirectory()) return stat.size;
-  return fs.readdirSync(p, { withFileTypes: true }).reduce((sum, e) => sum + (e.isDirectory() ? dataBytes(path.join(p, e.name)) : e.isFile() ? fs.statSync(path.join(p, e.name)).size : 0), 0);
+  return stat.isDirectory() ? null : stat.size;
 }
 
 /**
@@ -46,7 +48,8 @@ function checkData(out: string, saved: Record<string, unknown>, data: DataSource
     if (typeof saved[k] !== 'string') continue;
     const was = saved[k] === BUNDLED ? BUNDLED : 'an archive or folder';
     const is = v ? 'an archive or folder' : BUNDLED;
-    const otherSize = v && typeof sizes[k] === 'number' && fs.existsSync(v) && dataBytes(v) !== sizes[k];
+    const bytes = v && fs.existsSync(v) ? dataBytes(v) : null;
+    const otherSize = typeof sizes[k] === 'number' && bytes !== null && bytes !== sizes[k];
     if (was !== is || otherSize) {
       throw new Error(`${out} holds an experiment trained on other data (its ${k} was ${saved[k]}${otherSize ? `, ${sizes[k]} bytes` : ''}; now ${v ? path.resolve(v) : BUNDLED}): rerun with the same data to resume it, or pick another --name (or --out)`);
     }
@@ -82,7 +85,7 @@ export function claimFolder(out: string, options: object, data: DataSources): vo
   if (checkClaim(out, options, data)) return;
   makeFolder(out);
   const sources = Object.fromEntries(Object.entries(data).map(([k, v]) => [k, v ? path.resolve(v) : BUNDLED]));
-  const dataSizes = Object.fromEntries(Object.entries(data).filter(([, v]) => v).map(([k, v]) => [k, dataBytes(v!)]));
+  const dataSizes = Object.fromEntries(Object.entries(data).map(([k, v]) => [k, v ? dataBytes(v) : null]).filter(([, bytes]) => bytes !== null));
   writeFileAtomic(path.join(out, 'experiment.json'), `${JSON.stringify({ options, ...sources, dataBytes: dataSizes }, null, 2)}\n`);
 }
 
