@@ -36,12 +36,18 @@ export interface Profile {
  */
 export function profile(fn: () => void, options: { cuda?: boolean; trace?: string } = {}): Profile {
   let seconds = 0;
+  let returned: unknown;
   const out = native().profiler_run(Boolean(options.cuda), () => {
     const t0 = process.hrtime.bigint();
-    fn();
+    returned = fn();
     synchronize(); // every kernel fn queued has run before the profiler stops
     seconds = Number(process.hrtime.bigint() - t0) / 1e9;
   }, options.trace);
+  // An async fn's work after its first await ran after the profiler stopped: its profile would be empty, not slow.
+  if (returned !== null && typeof returned === 'object' && typeof (returned as { then?: unknown }).then === 'function') {
+    (returned as Promise<unknown>).then(undefined, () => undefined);
+    throw new InvalidArgumentError('profile() takes a synchronous function, but this one returned a Promise: what it does after its first await is not profiled. Profile the synchronous parts.');
+  }
   return { events: out.events, seconds, ...(out.traceError ? { traceError: out.traceError } : {}) };
 }
 

@@ -126,7 +126,10 @@ export class Tensor {
   transpose(a: number, b: number): Tensor {
     return wrap(native().tensor_transpose(this.handle, a, b));
   }
+  /** -1 keeps a dimension's size. */
   expand(shape: number[]): Tensor {
+    // LibTorch reads -2 as a size, and says "integer multiplication overflow".
+    if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && d >= -1)) throw invalid('shape', 'a list of sizes (integers >= 0, or -1 to keep one)', shape);
     return wrap(native().tensor_expand(this.handle, shape));
   }
   squeeze(dim: number): Tensor {

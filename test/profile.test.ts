@@ -125,6 +125,8 @@ describe('profile (CPU)', () => {
     const thrown = new Error('inside');
     expect(() => profile(() => { throw thrown; })).toThrow(thrown);
     expect(profile(() => undefined).events).toEqual(expect.any(Array));
+    // An async fn: its work after the first await ran after the profiler stopped (0 events, no error).
+    expect(() => profile(async () => { await null; })).toThrow('profile() takes a synchronous function, but this one returned a Promise');
   });
 
   test('one profile at a time', () => {

@@ -406,6 +406,8 @@ describe('views and layout', () => {
       const e = x.expand([2, 3]);
       expect(e.strides).toEqual([1, 0]);
       expect(e.toArray()).toEqual([1, 1, 1, 2, 2, 2]);
+      expect(x.expand([-1, 2]).shape).toEqual([2, 2]);
+      expect(() => x.expand([-2, 3])).toThrow('Expected a list of sizes (integers >= 0, or -1 to keep one) for shape but received [-2, 3]'); // was "integer multiplication overflow"
       expect(x.squeeze(1).shape).toEqual([2]);
       expect(x.unsqueeze(0).shape).toEqual([1, 2, 1]);
       const c = x.clone();
