@@ -323,11 +323,12 @@ ALLCNN_OP(tensor_reduce) {
 
 ALLCNN_OP(tensor_set_requires_grad) {
   torch::Tensor t = a.tensor(0);
+  bool wanted = a.boolean(1);
   // As PyTorch: LibTorch would leave a non-leaf requiring grad without a word.
-  if (!t.is_leaf() && !a.boolean(1)) {
+  if (!t.is_leaf() && !wanted) {
     throw std::invalid_argument("only a leaf tensor's requiresGrad can be changed: detach() gives a non-leaf's values without a gradient");
   }
-  t.set_requires_grad(a.boolean(1));
+  t.set_requires_grad(wanted);
   return a.env().Undefined();
 }
 ALLCNN_OP(tensor_backward) {
@@ -336,19 +337,20 @@ ALLCNN_OP(tensor_backward) {
   else t.backward();
   return a.env().Undefined();
 }
+// Whether t can hold a gradient: a non-leaf keeps none, and asking for it
+// prints LibTorch's glog warning, whose advice (retain_grad()) this API does not offer.
+bool KeepsGrad(const torch::Tensor& t) { return t.is_leaf() || t.retains_grad(); }
+
 ALLCNN_OP(tensor_grad) {
   torch::Tensor t = a.tensor(0);
-  // A non-leaf keeps no gradient: null, without the glog warning LibTorch prints, whose advice
-  // (retain_grad()) this API does not offer.
-  if (!t.is_leaf() && !t.retains_grad()) return a.env().Null();
+  if (!KeepsGrad(t)) return a.env().Null();
   torch::Tensor g = t.grad();
   if (!g.defined()) return a.env().Null();
   return a.wrap(g);
 }
 ALLCNN_OP(tensor_zero_grad) {
   torch::Tensor t = a.tensor(0);
-  if (!t.is_leaf() && !t.retains_grad()) return a.env().Undefined();  // no gradient, and no glog warning (as tensor_grad)
-  if (t.grad().defined()) t.mutable_grad().reset();
+  if (KeepsGrad(t) && t.grad().defined()) t.mutable_grad().reset();
   return a.env().Undefined();
 }
 ALLCNN_OP(tensor_set_grad_enabled) {

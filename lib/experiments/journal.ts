@@ -46,11 +46,9 @@ function checkData(out: string, saved: Record<string, unknown>, data: DataSource
   const sizes = (saved.dataBytes ?? {}) as Record<string, unknown>;
   for (const [k, v] of Object.entries(data)) {
     if (typeof saved[k] !== 'string') continue;
-    const was = saved[k] === BUNDLED ? BUNDLED : 'an archive or folder';
-    const is = v ? 'an archive or folder' : BUNDLED;
     const bytes = v && fs.existsSync(v) ? dataBytes(v) : null;
     const otherSize = typeof sizes[k] === 'number' && bytes !== null && bytes !== sizes[k];
-    if (was !== is || otherSize) {
+    if ((saved[k] === BUNDLED) !== !v || otherSize) {
       throw new Error(`${out} holds an experiment trained on other data (its ${k} was ${saved[k]}${otherSize ? `, ${sizes[k]} bytes` : ''}; now ${v ? path.resolve(v) : BUNDLED}): rerun with the same data to resume it, or pick another --name (or --out)`);
     }
   }

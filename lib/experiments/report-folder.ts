@@ -33,7 +33,7 @@ export async function reportFolder(dir: string): Promise<{ summary: Summary; pro
   const journal = path.join(dir, 'runs.jsonl');
   const records = readJournal(journal);
   const progress = experimentProgress(options, records);
-  const { concurrency, ...timing } = timingOf(dir, journal, records);
+  const { concurrency, ...timing } = recordedTiming(dir, records);
   const summary: Summary = {
     ...buildSummary(experimentName(dir), { ...options, concurrency: concurrency ?? options.concurrency }, records, timing),
     // experiment.json names the data as claimFolder wrote them: an absolute path, or 'bundled sample'.
@@ -45,11 +45,13 @@ export async function reportFolder(dir: string): Promise<{ summary: Summary; pro
 
 /**
  * The wall time of the invocation that finished the experiment, from its
- * summary.json when no run was recorded after it; otherwise none is known,
- * and the report gives the runs' own time.
+ * summary.json when no run was recorded after it; otherwise none is known
+ * (NaN), and the report gives the runs' own time. reproduce() keeps it too
+ * when a rerun trains nothing.
  */
-function timingOf(dir: string, journal: string, records: readonly RunRecord[]): { totalSeconds: number; aggregateImagesPerSecond: number; reusedRuns: number; concurrency?: number } {
+export function recordedTiming(dir: string, records: readonly RunRecord[]): { totalSeconds: number; aggregateImagesPerSecond: number; reusedRuns: number; concurrency?: number } {
   const file = path.join(dir, 'summary.json');
+  const journal = path.join(dir, 'runs.jsonl');
   const s = fs.existsSync(file) ? (parseOrNull(fs.readFileSync(file, 'utf8')) as Partial<Summary> | null) : null; // only timing: a damaged one is as good as none
   const none = { totalSeconds: NaN, aggregateImagesPerSecond: NaN, reusedRuns: records.length };
   if (typeof s?.totalSeconds !== 'number') return none;

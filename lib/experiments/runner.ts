@@ -12,7 +12,6 @@
  * A run stuck at chance level (stalled) is recorded and restarted with the
  * next seed, up to maxRestarts times; the report lists every one.
  */
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { requireDevice } from '../backend';
 import { checkKeys, invalid } from '../check';
@@ -26,6 +25,7 @@ import { AbortError, Progress, trainModel } from '../train/train';
 import { MODELS } from '../../models';
 import { ABLATIONS, AUGMENTED, CIFAR100_ROW } from './ablations';
 import { appendJournal, checkClaim, claimFolder, resumeJournal } from './journal';
+import { recordedTiming } from './report-folder';
 import { checkReproduceOptions, ReproduceOptions, SEED_STRIDE } from './presets';
 import { table3Models } from './progress';
 import { buildSummary } from './summary';
@@ -229,26 +229,18 @@ export async function reproduce(name: string, o: ReproduceOptions, where: { out:
 
   const seconds = (Date.now() - started) / 1000;
   const records = [...done.values()]; // claimFolder guarantees they were all made with these options
-  // A rerun that trained nothing keeps the timing of the invocation that did: its own 0 images/s says nothing of the runs.
-  const timing = (trainedImages === 0 && previousTiming(where.out)) || { totalSeconds: seconds, aggregateImagesPerSecond: trainedImages / seconds, reusedRuns };
+  // A rerun that trained nothing keeps the timing of the invocation that did (as `allcnn report` reads it): its own 0 images/s says nothing of the runs.
+  const recorded = trainedImages === 0 ? recordedTiming(where.out, records) : null;
+  const { concurrency, ...timing } = recorded && Number.isFinite(recorded.totalSeconds)
+    ? recorded
+    : { totalSeconds: seconds, aggregateImagesPerSecond: trainedImages / seconds, reusedRuns, concurrency: o.concurrency };
   const summary: Summary = {
-    ...buildSummary(name, o, records, timing),
+    ...buildSummary(name, { ...o, concurrency: concurrency ?? o.concurrency }, records, timing),
     data: where.data ? path.resolve(where.data) : null, // the runs' configs do not hold it: their data come in as hooks.dataset
   };
   writeFileAtomic(path.join(where.out, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
   const report = await writeReport(where.out, summary, records);
   return { summary, report };
-}
-
-/** The timing summary.json recorded, if it holds one. */
-function previousTiming(out: string): { totalSeconds: number; aggregateImagesPerSecond: number; reusedRuns: number } | null {
-  try {
-    const s = JSON.parse(fs.readFileSync(path.join(out, 'summary.json'), 'utf8')) as Partial<Summary>;
-    const ok = [s.totalSeconds, s.aggregateImagesPerSecond, s.reusedRuns].every((v) => typeof v === 'number' && Number.isFinite(v)) && s.aggregateImagesPerSecond! > 0;
-    return ok ? { totalSeconds: s.totalSeconds!, aggregateImagesPerSecond: s.aggregateImagesPerSecond!, reusedRuns: s.reusedRuns! } : null;
-  } catch {
-    return null; // none yet, or damaged: this invocation's own timing
-  }
 }
 
 function best(runs: RunRecord[]): RunRecord {
