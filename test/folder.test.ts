@@ -65,6 +65,15 @@ test('a symbolic link to nothing (a disk not mounted) is named with its target',
   expect(r.stdout.trim()).toBe('cannot make the folder /proc/allcnn-results/run: mkdir /proc/allcnn-results failed (ENOENT)');
 });
 
+(fs.existsSync('/proc/self') ? test : test.skip)('under /proc the check fails too, where the parent looks writable: it tries mkdir, and undoes it elsewhere', () => {
+  expect(() => checkFolder('/proc/allcnn-results/run')).toThrow('cannot make the folder /proc/allcnn-results/run: mkdir /proc/allcnn-results failed (ENOENT)');
+  const root = tmp();
+  checkFolder(path.join(root, 'a', 'b'));
+  expect(fs.readdirSync(root)).toEqual([]);
+  const r = spawnSync(process.execPath, [BIN, 'train', '--model', 'strided-cnn-a', '--epochs', '1', '--limit', '32', '--out', '/proc/allcnn-results'], { encoding: 'utf8', timeout: 60000 });
+  expect([r.status, r.stderr]).toEqual([1, 'allcnn: cannot make the folder /proc/allcnn-results: mkdir /proc/allcnn-results failed (ENOENT)\n']); // not after an epoch
+});
+
 (process.getuid?.() === 0 ? test.skip : test)('a folder this user may not write in is named', () => {
   const root = tmp();
   const locked = path.join(root, 'locked');

@@ -15,6 +15,7 @@ import { TEMP_SUFFIX } from '../lib/report/atomic';
 import { ablationVerdict, baseClaims, noisePoints, Scored } from '../lib/report/claims';
 import { percentScale } from '../lib/report/format';
 import { renderReport, writeReport } from '../lib/report/report';
+import { stalledSection } from '../lib/report/sections';
 import { TABLE3_HEAD } from '../lib/report/table3';
 
 const FIXTURE = resolve(__dirname, '../../test/fixtures-results');
@@ -156,6 +157,20 @@ describe('writeReport on the recorded fixture', () => {
     expect(stalled).toContain('1 run stalled');
     expect(stalled).toContain('- `table3/all-cnn-c/lr=0.1/seed=0/full` (ALL-CNN-C, lr 0.1, seed 0): stalled at chance level after 3 epochs (training loss 2.3026); ' +
       'restarted as `table3/all-cnn-c/lr=0.1/seed=1/full` (seed 1): trained, val acc 57.50%, test acc 57.00%.');
+  });
+
+  test('a stalled run with no restart on record says why: the restarts allowed were used, or the experiment stopped first', () => {
+    const run = (seed: number, restartOf?: string) => ({
+      id: `table3/a/lr=0.1/seed=${seed}/full`, label: 'A', lr: 0.1, seed, stalled: true, restartOf, history: [{ epoch: 3, loss: 2.302585 }],
+      validation: { accuracy: 0.1, loss: 2.3 }, test: { accuracy: 0.1, loss: 2.3 },
+    }) as unknown as RunRecord;
+    const line = (maxRestarts: number | undefined, runs: RunRecord[]) => stalledSection({ ...summary, stalled: [], maxRestarts }, runs).split('\n').pop();
+    const tail = '- `table3/a/lr=0.1/seed=1/full` (A, lr 0.1, seed 1): stalled at chance level after 3 epochs (training loss 2.3026); ';
+    const chain = [run(0), run(1, 'table3/a/lr=0.1/seed=0/full')];
+    expect(line(2, chain)).toBe(`${tail}its restart (seed 2) is not recorded yet: the experiment stopped (or is still running) first, and resuming it trains the restart.`);
+    expect(line(1, chain)).toBe(`${tail}not restarted again: the one restart allowed (--max-restarts 1) was used.`);
+    expect(line(0, [run(1)])).toBe(`${tail}not restarted (--max-restarts 0).`);
+    expect(line(undefined, [run(1)])).toBe(`${tail}not restarted.`); // a summary from before maxRestarts was recorded
   });
 
   test('figures are whole SVG and PNG files, linked relatively, with no temp files left', () => {

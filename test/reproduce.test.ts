@@ -7,10 +7,11 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { BUNDLED_SAMPLE } from '../lib/data/dataset';
 import { PRESETS, ReproduceOptions } from '../lib/experiments/presets';
-import { readJournal } from '../lib/experiments/journal';
-import { reproduce } from '../lib/experiments/runner';
+import { checkClaim, claimFolder, readJournal } from '../lib/experiments/journal';
+import { bestRun, buildSummary } from '../lib/experiments/summary';
+import { ExperimentEvent, reproduce } from '../lib/experiments/runner';
 import { experimentName, reportFolder } from '../lib/experiments/report-folder';
-import type { Summary } from '../lib/experiments/types';
+import type { RunRecord, Summary } from '../lib/experiments/types';
 import { evaluateCheckpoint } from '../lib/train/evaluate-checkpoint';
 import { tempDirs } from './tmp';
 
@@ -59,6 +60,22 @@ test('a crash in the middle of a run, then the same command, gives the same resu
   const again = await reproduce('tiny', TINY, { out }, { onEvent: (e) => e.type === 'run-end' && e.cached && cached.push(e.record.id) });
   expect(cached.sort()).toEqual(before.map((r) => r.id).sort()); // finished runs are never redone
   expect(rowsOf(again.summary)).toEqual(rowsOf(reference));
+});
+
+test("a run stopped part-way counts the time of the epochs trained before the stop, not only the resumed invocation's", async () => {
+  const out = tmp();
+  const o: ReproduceOptions = { ...TINY, models: ['strided-cnn-a'], lrs: [0.1], lrSelection: 'full', probeEpochs: 0, epochs: 3 };
+  const controller = new AbortController();
+  let steps = 0;
+  // 64 images in batches of 32: two steps an epoch; stop in the third epoch, two of them in the checkpoint.
+  const stop = { signal: controller.signal, onEvent: (e: ExperimentEvent) => e.type === 'run-progress' && e.progress.type === 'step' && ++steps === 5 && controller.abort() };
+  await expect(reproduce('tiny', o, { out }, stop)).rejects.toThrow(/training aborted in epoch 3/);
+  const journal = path.join(out, 'runs.jsonl');
+  expect(readJournal(journal)).toEqual([]);
+  await reproduce('tiny', o, { out });
+  const [record] = readJournal(journal);
+  expect(record.history).toHaveLength(3);
+  expect(record.seconds).toBeGreaterThanOrEqual(record.history.reduce((sum, e) => sum + e.seconds, 0));
 });
 
 test('a crash between runs (mid-grid), then the same command, gives the same results', async () => {
@@ -351,4 +368,26 @@ test('a report written again keeps the name the experiment ran under (--name, or
   expect(experimentName(dir)).toBe('smoke');
   fs.writeFileSync(path.join(dir, 'summary.json'), '{"name": '); // a damaged one is as good as none
   expect(experimentName(dir)).toBe('r2');
+  // Stopped before its first summary: the name it was claimed under.
+  fs.writeFileSync(path.join(dir, 'experiment.json'), JSON.stringify({ name: 'fast-h200', options: {} }));
+  expect(experimentName(dir)).toBe('fast-h200');
+});
+
+test('a resume may list the networks, rates and extras in another order: the same runs, and a tie between rates goes the same way', () => {
+  const out = tmp();
+  const o: ReproduceOptions = { ...TINY, models: ['strided-cnn-a', 'strided-cnn-b'], lrs: [0.1, 0.01], extras: ['augment', 'ablations'] };
+  claimFolder(out, o, {}, 'tiny');
+  expect(JSON.parse(fs.readFileSync(path.join(out, 'experiment.json'), 'utf8')).name).toBe('tiny');
+  expect(checkClaim(out, { ...o, models: ['strided-cnn-b', 'strided-cnn-a'], lrs: [0.01, 0.1], extras: ['ablations', 'augment'] }, {})).toBe(true);
+  expect(() => checkClaim(out, { ...o, lrs: [0.1] }, {})).toThrow('differs in: lrs');
+  // Both rates at the same validation accuracy: the row takes the higher, whichever order they were listed (and finished) in.
+  const run = (lr: number) => ({
+    id: `table3/a/lr=${lr}/seed=0/full`, group: 'table3' as const, label: 'A', model: 'A', lr, seed: 0, phase: 'full' as const, epochs: 1, stalled: false, diverged: false,
+    validation: { accuracy: 0.5, loss: 1, count: 10 }, test: { accuracy: 0.4, loss: 1, count: 10 }, parameters: 1, seconds: 1, imagesPerSecond: 1, device: 'cpu',
+    history: [{ epoch: 1 }], config: {}, finishedAt: '',
+  }) as unknown as RunRecord;
+  for (const lrs of [[0.1, 0.01], [0.01, 0.1]]) {
+    expect(bestRun(lrs.map(run)).lr).toBe(0.1); // the runner's choice
+    expect(buildSummary('t', { ...o, lrSelection: 'full' }, lrs.map(run), { totalSeconds: 1, aggregateImagesPerSecond: 1 }).rows[0].lr).toBe(0.1); // the report's row
+  }
 });

@@ -130,6 +130,18 @@ test('a NaN validation loss is divergence too, where there are validation images
   expect(hasDiverged([{ loss: null }])).toBe(true); // NaN read back from a checkpoint
 });
 
+test('a resume that names the split sizes the first run took by default continues it; other sizes are other data', async () => {
+  const file = path.join(tmp(), 'checkpoint.safetensors');
+  const config = { ...SMALL, model: 'strided-cnn-a', limit: 100, testLimit: 50 };
+  const first = await trainModel(config, { checkpoint: file, stopAfterEpoch: 1 });
+  const validation = first.validation.count; // a tenth of the sample's training images, held out by default
+  expect(validation).toBeGreaterThan(0);
+  const resumed = await trainModel({ ...config, validation }, { checkpoint: file, resume: true });
+  expect([resumed.resumedFrom, resumed.history.length, resumed.validation.count]).toEqual([1, 2, validation]);
+  await expect(trainModel({ ...config, validation: validation + 1 }, { checkpoint: file, resume: true }))
+    .rejects.toThrow(`${file}: trained on other data (its data recipe differs in: validation)`);
+});
+
 test('resuming refuses another network of the same name and other data, and allows another evalBatchSize', async () => {
   const file = path.join(tmp(), 'checkpoint.safetensors');
   const tiny = (act: string) => declareNetwork('Tiny', 'd', ['dropout 0.2', `conv 3x3 16 /2 ${act}`, 'conv 1x1 classes', 'gap', 'softmax']);

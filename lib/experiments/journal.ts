@@ -21,6 +21,18 @@ import type { RunRecord } from './types';
  */
 const SCHEDULING_ONLY = new Set(['concurrency']);
 
+/**
+ * Lists whose order says only which run starts first: `--lrs 0.1,0.05` and
+ * `--lrs 0.05,0.1` plan the same runs, and a tie between rates goes the same
+ * way (runner.ts), so a resume may give them in another order.
+ */
+const UNORDERED = new Set(['models', 'lrs', 'extras']);
+
+/** The option `k` as compared between an experiment and its resume. */
+function comparable(k: string, v: unknown): string {
+  return JSON.stringify(UNORDERED.has(k) && Array.isArray(v) ? [...v].sort() : v);
+}
+
 /** Where an experiment's data came from: the archives or folders it was given, by key ('data', 'data100'); none: the bundled sample. */
 export type DataSources = Record<string, string | undefined | null>;
 
@@ -65,7 +77,7 @@ export function checkClaim(out: string, options: object, data?: DataSources): bo
   if (!fs.existsSync(file)) return false;
   const experiment = readExperiment(file) as Record<string, unknown> & { options?: Record<string, unknown> };
   const saved = { ...ADDED_OPTIONS, ...experiment.options } as Record<string, unknown>;
-  const differs = Object.keys(options).filter((k) => !SCHEDULING_ONLY.has(k) && JSON.stringify(saved[k]) !== JSON.stringify((options as Record<string, unknown>)[k]));
+  const differs = Object.keys(options).filter((k) => !SCHEDULING_ONLY.has(k) && comparable(k, saved[k]) !== comparable(k, (options as Record<string, unknown>)[k]));
   if (differs.length) {
     throw new Error(`${out} holds an experiment made with other options (differs in: ${differs.join(', ')}); rerun with the same options to resume it, or pick another --name (or --out)`);
   }
@@ -76,23 +88,24 @@ export function checkClaim(out: string, options: object, data?: DataSources): bo
 /**
  * Claims a results folder for an experiment (checkClaim first): the first
  * run writes experiment.json, the options and where the data came from (and
- * their size, which a resume must match).
+ * their size, which a resume must match), and the experiment's name, which
+ * titles the report of a folder stopped before its summary was written.
  * Called once the data have been read, so a bad archive leaves no folder.
  */
-export function claimFolder(out: string, options: object, data: DataSources): void {
+export function claimFolder(out: string, options: object, data: DataSources, name?: string): void {
   if (checkClaim(out, options, data)) return;
   makeFolder(out);
   const sources = Object.fromEntries(Object.entries(data).map(([k, v]) => [k, v ? path.resolve(v) : BUNDLED]));
   const dataSizes = Object.fromEntries(Object.entries(data).map(([k, v]) => [k, v ? dataBytes(v) : null]).filter(([, bytes]) => bytes !== null));
-  writeFileAtomic(path.join(out, 'experiment.json'), `${JSON.stringify({ options, ...sources, dataBytes: dataSizes }, null, 2)}\n`);
+  writeFileAtomic(path.join(out, 'experiment.json'), `${JSON.stringify({ ...(name ? { name } : {}), options, ...sources, dataBytes: dataSizes }, null, 2)}\n`);
 }
 
 /**
  * experiment.json, parsed. allcnn writes it atomically, so one that does not
  * parse was changed by something else: say which file and what to do.
  */
-export function readExperiment(file: string): { options?: Record<string, unknown> } {
-  return readJsonFile(file, 'allcnn writes it whole, so something else changed it: restore it, or pass another --out (--name) to start afresh') as { options?: Record<string, unknown> };
+export function readExperiment(file: string): { name?: unknown; options?: Record<string, unknown> } {
+  return readJsonFile(file, 'allcnn writes it whole, so something else changed it: restore it, or pass another --out (--name) to start afresh') as { name?: unknown; options?: Record<string, unknown> };
 }
 
 /** A JSON value with the fields the report and the runner read from every record: a line without them would fail later, far from its cause. */

@@ -64,11 +64,18 @@ export function recordedTiming(dir: string, records: readonly RunRecord[]): { to
   return current ? { totalSeconds: s.totalSeconds, aggregateImagesPerSecond: s.aggregateImagesPerSecond ?? NaN, reusedRuns: s.reusedRuns ?? 0, concurrency: s.concurrency } : none;
 }
 
-/** The experiment's name as the run that wrote summary.json gave it (`--name`, or the preset), else the folder's. */
+/**
+ * The experiment's name (`--name`, or the preset) as the run that wrote
+ * summary.json gave it, else as experiment.json records it (a folder stopped
+ * before its first summary), else the folder's.
+ */
 export function experimentName(dir: string): string {
   const file = path.join(dir, 'summary.json');
   const s = fs.existsSync(file) ? (parseOrNull(fs.readFileSync(file, 'utf8')) as { name?: unknown } | null) : null;
-  return typeof s?.name === 'string' ? s.name : path.basename(path.resolve(dir));
+  if (typeof s?.name === 'string') return s.name;
+  const experiment = path.join(dir, 'experiment.json');
+  const claimed = fs.existsSync(experiment) ? readExperiment(experiment).name : undefined;
+  return typeof claimed === 'string' ? claimed : path.basename(path.resolve(dir));
 }
 
 function parseOrNull(text: string): unknown {

@@ -25,10 +25,11 @@ import { AbortError, Progress, trainModel } from '../train/train';
 import { MODELS } from '../../models';
 import { ABLATIONS, AUGMENTED, CIFAR100_ROW } from './ablations';
 import { appendJournal, checkClaim, claimFolder, resumeJournal } from './journal';
+import { checkLock, lockFolder } from './lock';
 import { recordedTiming } from './report-folder';
 import { checkReproduceOptions, ReproduceOptions, SEED_STRIDE } from './presets';
 import { table3Models } from './progress';
-import { buildSummary } from './summary';
+import { bestRun, buildSummary } from './summary';
 import type { RunGroup, RunRecord, Summary } from './types';
 
 export interface RunTask {
@@ -94,17 +95,33 @@ export async function reproduce(name: string, o: ReproduceOptions, where: { out:
   if (where.data100 !== undefined && !wantsCifar100) throw new TypeError("where.data100 is read only with the extra 'cifar100'");
   const sources = wantsCifar100 ? { data: where.data, data100: where.data100 } : { data: where.data };
   checkClaim(where.out, o, sources);
+  checkLock(where.out);
   const dataOptions = { prep: o.prep, limit: o.limit ?? undefined, testLimit: o.testLimit ?? undefined, seed: o.seed, device: o.device };
   const dataset: Dataset = await loadCifar10(where.data, dataOptions);
   let cifar100: Dataset | null = null;
+  let lock: { release(): void };
   try {
     cifar100 = wantsCifar100 ? await loadCifar100(where.data100, dataOptions) : null;
-    claimFolder(where.out, o, sources);
+    claimFolder(where.out, o, sources, name);
+    lock = lockFolder(where.out);
   } catch (err) {
     dataset.dispose();
     cifar100?.dispose();
     throw err;
   }
+  try {
+    return await runExperiment(name, o, where, hooks, { dataset, cifar100, started });
+  } finally {
+    lock.release();
+  }
+}
+
+/** reproduce() once the data are read and the folder is claimed and locked: every run, then the summary and the report. */
+async function runExperiment(
+  name: string, o: ReproduceOptions, where: { out: string; data?: string }, hooks: ReproduceHooks,
+  { dataset, cifar100, started }: { dataset: Dataset; cifar100: Dataset | null; started: number },
+): Promise<{ summary: Summary; report: string }> {
+  const wantsCifar100 = cifar100 !== null;
   const journal = path.join(where.out, 'runs.jsonl');
   const done = new Map((await resumeJournal(journal)).map((r) => [r.id, r]));
   const reusedRuns = done.size;
@@ -130,12 +147,16 @@ export async function reproduce(name: string, o: ReproduceOptions, where: { out:
         onProgress: (progress) => hooks.onEvent?.({ type: 'run-progress', task, progress }),
       });
       trainedImages += (r.history.length - r.resumedFrom) * data.train.count;
+      // Epochs an earlier, interrupted invocation trained are in the checkpoint's history, not in r.seconds:
+      // their time is added. A full run continuing its probe starts after the probe's epochs, which the probe's record counts.
+      const counted = task.phase === 'full' ? done.get(`${task.id}/seed=${seed}/probe`)?.history.length ?? 0 : 0;
+      const earlierSeconds = r.history.slice(counted, r.resumedFrom).reduce((sum, e) => sum + e.seconds, 0);
       const { network: _unused, ...rest } = r;
       const record: RunRecord = {
         id, group: task.group, label: task.label, model: typeof task.model === 'string' ? MODELS[task.model].name : task.model.name.replace(/ \(.*\)$/, ''),
         lr: r.config.lr, seed, phase: task.phase, epochs: rest.config.epochs, stalled: r.stalled, diverged: r.diverged, restartOf, ...(task.repeat ? { repeat: task.repeat } : {}),
         ...(r.absentClasses.length ? { absentClasses: r.absentClasses } : {}),
-        validation: r.validation, test: r.test, parameters: r.parameters, seconds: r.seconds, imagesPerSecond: r.imagesPerSecond, device: r.device, cudaGraph: r.cudaGraph,
+        validation: r.validation, test: r.test, parameters: r.parameters, seconds: r.seconds + earlierSeconds, imagesPerSecond: r.imagesPerSecond, device: r.device, cudaGraph: r.cudaGraph,
         history: r.history, config: r.config, finishedAt: new Date().toISOString(),
       };
       appendJournal(journal, record);
@@ -174,10 +195,10 @@ export async function reproduce(name: string, o: ReproduceOptions, where: { out:
     });
     const repeats = (lr: number) => Array.from({ length: o.seeds - 1 }, (_, i) => runWithRestarts(task(lr, 'full', i + 1), undefined, o.seed + (i + 1) * SEED_STRIDE));
     if (o.lrSelection === 'full') {
-      const chosen = Promise.all(o.lrs.map((lr) => runWithRestarts(task(lr, 'full')))).then(best);
+      const chosen = Promise.all(o.lrs.map((lr) => runWithRestarts(task(lr, 'full')))).then(bestRun);
       return { chosen, full: chosen.then((c) => Promise.all([c, ...repeats(c.lr)])) };
     }
-    const chosen = Promise.all(o.lrs.map((lr) => runWithRestarts(task(lr, 'probe'), o.probeEpochs))).then(best);
+    const chosen = Promise.all(o.lrs.map((lr) => runWithRestarts(task(lr, 'probe'), o.probeEpochs))).then(bestRun);
     return { chosen, full: chosen.then((c) => Promise.all([runWithRestarts(task(c.lr, 'full'), undefined, c.seed), ...repeats(c.lr)])) };
   };
 
@@ -241,9 +262,4 @@ export async function reproduce(name: string, o: ReproduceOptions, where: { out:
   writeFileAtomic(path.join(where.out, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
   const report = await writeReport(where.out, summary, records);
   return { summary, report };
-}
-
-function best(runs: RunRecord[]): RunRecord {
-  const ok = runs.filter((r) => !r.stalled && !r.diverged);
-  return (ok.length ? ok : runs).reduce((a, b) => (b.validation.accuracy > a.validation.accuracy ? b : a));
 }

@@ -7,6 +7,22 @@ import { SEED_REPORT } from './reference';
 import type { ReproduceOptions } from './presets';
 import type { ResultRow, RunGroup, RunRecord, Summary } from './types';
 
+/** Runs in the order of their rates, highest first (then seed and id): not the order they were listed or finished in. */
+function byRate(runs: readonly RunRecord[]): RunRecord[] {
+  return [...runs].sort((a, b) => b.lr - a.lr || a.seed - b.seed || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+}
+
+/**
+ * The run with the best validation accuracy, the stalled and diverged left
+ * out while others remain. A tie goes to the higher rate, whatever the order
+ * of --lrs: the runner picks a row's rate with it, and the report reads the
+ * row with it again.
+ */
+export function bestRun(runs: readonly RunRecord[]): RunRecord {
+  const ok = runs.filter((r) => !r.stalled && !r.diverged);
+  return byRate(ok.length ? ok : runs).reduce((a, b) => (b.validation.accuracy > a.validation.accuracy ? b : a));
+}
+
 /**
  * The row for runs sharing a label: the best full-length run that neither
  * stalled nor diverged, by validation accuracy; with extra seeds at its rate
@@ -15,11 +31,10 @@ import type { ResultRow, RunGroup, RunRecord, Summary } from './types';
 function rowFor(label: string, group: RunGroup, recorded: RunRecord[]): ResultRow | null {
   // In the order of the rates, not of the journal: with runs at once that is the order they finished in,
   // and the table of rates tried (and the run a tie picks) would change with --concurrency.
-  const runs = [...recorded].sort((a, b) => b.lr - a.lr || a.seed - b.seed || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  const runs = byRate(recorded);
   const full = runs.filter((r) => r.phase === 'full' && !r.repeat);
   if (full.length === 0) return null;
-  const ok = full.filter((r) => !r.stalled && !r.diverged);
-  const best = (ok.length ? ok : full).reduce((a, b) => (b.validation.accuracy > a.validation.accuracy ? b : a));
+  const best = bestRun(full);
   // Learning rates tried: the probes in probe mode, the full runs otherwise.
   const probes = runs.filter((r) => r.phase === 'probe');
   const tried = (probes.length ? probes : full).map((r) => ({
@@ -79,7 +94,7 @@ export function buildSummary(name: string, o: ReproduceOptions, records: RunReco
   const restarts = new Map(records.filter((r) => r.restartOf).map((r) => [r.restartOf!, r.id]));
   const graphed = records.filter((r) => r.config.cudaGraph);
   return {
-    name, preset: o.preset, lrSelection: o.lrSelection, device: o.device, createdAt: new Date().toISOString(), rows,
+    name, preset: o.preset, lrSelection: o.lrSelection, device: o.device, createdAt: new Date().toISOString(), rows, maxRestarts: o.maxRestarts,
     stalled: records.filter((r) => r.stalled).map((r) => ({ id: r.id, label: r.label, lr: r.lr, seed: r.seed, restartedAs: restarts.get(r.id) })),
     diverged: records.filter((r) => r.diverged).map((r) => ({ id: r.id, label: r.label, lr: r.lr, seed: r.seed, epoch: r.history.length })),
     aggregateImagesPerSecond: timing.aggregateImagesPerSecond, concurrency: o.concurrency, totalSeconds: timing.totalSeconds,

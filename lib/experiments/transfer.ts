@@ -28,6 +28,7 @@ import { transfer, TransferProgress, TransferResult } from '../transfer/transfer
 import { MODELS } from '../../models';
 import { meanOverSeeds } from '../report/records';
 import { appendJournal, checkClaim, claimFolder, resumeJournal } from './journal';
+import { checkLock, lockFolder } from './lock';
 import { MAX_SEEDS, SEED_STRIDE } from './presets';
 import type { RunRecord } from './types';
 
@@ -185,6 +186,7 @@ export async function reproduceTransfer(
   checkKeys('hooks', hooks, ['onEvent', 'signal']);
   // Another experiment's folder, a bad CIFAR-100 archive or subset fail here, not after pretraining.
   checkClaim(where.out, o, { data10: where.data10, data100: where.data100 });
+  checkLock(where.out);
   await checkCifar100Subsets(where.data100, o.subsets);
 
   // 1. the CIFAR-10 network (bad CIFAR-10 data fail before the folder is claimed)
@@ -201,54 +203,59 @@ export async function reproduceTransfer(
   const pre = readPretrained(from);
   pre.dispose();
   if (o.from) checkPretrained(pre, o.model); // before the folder is claimed: a rerun with a good --from must not be refused
-  claimFolder(where.out, o, { data10: where.data10, data100: where.data100 });
-  const journal = path.join(where.out, 'runs.jsonl');
-  const done = new Map((await resumeJournal(journal)).map((r) => [r.id, r as TransferRecord]));
-  let reusedRuns = 0;
-  const prep = o.prep ?? pre.config?.prep ?? 'zca';
+  claimFolder(where.out, o, { data10: where.data10, data100: where.data100 }, name);
+  const lock = lockFolder(where.out);
+  try {
+    const journal = path.join(where.out, 'runs.jsonl');
+    const done = new Map((await resumeJournal(journal)).map((r) => [r.id, r as TransferRecord]));
+    let reusedRuns = 0;
+    const prep = o.prep ?? pre.config?.prep ?? 'zca';
 
-  // 2. every run, one subset and seed at a time (the subset split by that seed is prepared once for all its runs)
-  const seeds = seedList(o);
-  for (const subset of o.subsets) {
-    for (const seed of seeds) {
-      let data: { dataset: Dataset; selection: SubsetSelection } | null = null;
-      try {
-        for (const run of o.runs) {
-          const id = runId(subset, run, seed);
-          const label = runLabel(subset, run.mode, run.head);
-          const cached = done.get(id);
-          if (cached) {
-            reusedRuns++;
-            hooks.onEvent?.({ type: 'run-end', record: cached, cached: true });
-            continue;
+    // 2. every run, one subset and seed at a time (the subset split by that seed is prepared once for all its runs)
+    const seeds = seedList(o);
+    for (const subset of o.subsets) {
+      for (const seed of seeds) {
+        let data: { dataset: Dataset; selection: SubsetSelection } | null = null;
+        try {
+          for (const run of o.runs) {
+            const id = runId(subset, run, seed);
+            const label = runLabel(subset, run.mode, run.head);
+            const cached = done.get(id);
+            if (cached) {
+              reusedRuns++;
+              hooks.onEvent?.({ type: 'run-end', record: cached, cached: true });
+              continue;
+            }
+            data ??= await loadCifar100Subset(where.data100, subset, { prep, limit: o.limit ?? undefined, testLimit: o.testLimit ?? undefined, seed, device: o.device });
+            hooks.onEvent?.({ type: 'run-start', id, label });
+            const r = await transfer(
+              {
+                from, model: o.from ? undefined : o.model, data: where.data100, subset, mode: run.mode, head: run.head, epochs: o.epochs, lr: o.lr, bodyLrScale: run.mode === 'finetune' ? o.bodyLrScale : undefined,
+                batchSize: o.batchSize, schedule: o.schedule, limit: o.limit ?? undefined, testLimit: o.testLimit ?? undefined, prep, seed, device: o.device,
+              },
+              { data, signal: hooks.signal, onProgress: (progress) => hooks.onEvent?.({ type: 'run-progress', id, label, progress }) },
+            );
+            const record = toRecord(id, label, subset, r, data.dataset.train.count);
+            appendJournal(journal, record);
+            done.set(id, record);
+            hooks.onEvent?.({ type: 'run-end', record, cached: false });
           }
-          data ??= await loadCifar100Subset(where.data100, subset, { prep, limit: o.limit ?? undefined, testLimit: o.testLimit ?? undefined, seed, device: o.device });
-          hooks.onEvent?.({ type: 'run-start', id, label });
-          const r = await transfer(
-            {
-              from, model: o.from ? undefined : o.model, data: where.data100, subset, mode: run.mode, head: run.head, epochs: o.epochs, lr: o.lr, bodyLrScale: run.mode === 'finetune' ? o.bodyLrScale : undefined,
-              batchSize: o.batchSize, schedule: o.schedule, limit: o.limit ?? undefined, testLimit: o.testLimit ?? undefined, prep, seed, device: o.device,
-            },
-            { data, signal: hooks.signal, onProgress: (progress) => hooks.onEvent?.({ type: 'run-progress', id, label, progress }) },
-          );
-          const record = toRecord(id, label, subset, r, data.dataset.train.count);
-          appendJournal(journal, record);
-          done.set(id, record);
-          hooks.onEvent?.({ type: 'run-end', record, cached: false });
+        } finally {
+          data?.dataset.dispose();
         }
-      } finally {
-        data?.dataset.dispose();
       }
     }
-  }
 
-  // 3. summary and report, from the records alone
-  const summary = transferSummary(name, o, done, pretrainedSummary(pre, !o.from), {
-    totalSeconds: (Date.now() - started) / 1000, reusedRuns,
-  });
-  writeFileAtomic(path.join(where.out, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
-  const report = await writeTransferReport(where.out, summary, firstRuns(o, done));
-  return { summary, report };
+    // 3. summary and report, from the records alone
+    const summary = transferSummary(name, o, done, pretrainedSummary(pre, !o.from), {
+      totalSeconds: (Date.now() - started) / 1000, reusedRuns,
+    });
+    writeFileAtomic(path.join(where.out, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
+    const report = await writeTransferReport(where.out, summary, firstRuns(o, done));
+    return { summary, report };
+  } finally {
+    lock.release();
+  }
 }
 
 /**

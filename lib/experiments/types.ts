@@ -34,6 +34,11 @@ export interface RunRecord {
   validation: { accuracy: number; loss: number; count: number };
   test: { accuracy: number; loss: number; count: number };
   parameters: number;
+  /**
+   * The run's time: the wall time of the invocation that finished it, plus
+   * the epochs of earlier ones that were stopped part-way through it (a
+   * probe's epochs count in the probe's record, not again in its full run's).
+   */
   seconds: number;
   imagesPerSecond: number;
   device: string;
@@ -89,6 +94,8 @@ export interface Summary {
   device: string;
   createdAt: string;
   rows: ResultRow[];
+  /** Restarts allowed for a stalled run (options.maxRestarts); absent in older summaries. */
+  maxRestarts?: number;
   /** Every run that stalled at chance level, and what was done about it. */
   stalled: Array<{ id: string; label: string; lr: number; seed: number; restartedAs?: string }>;
   /** Every run whose training or validation loss became NaN or infinite, and the epoch it stopped in (absent in older summaries). */

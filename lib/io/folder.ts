@@ -53,11 +53,24 @@ function missingFolders(dir: string): string[] {
 }
 
 /**
- * Throws the error makeFolder(dir) would give, where it can tell without
- * making anything, and, when `dir` exists, if this process may not write in it.
+ * Throws the error makeFolder(dir) would give, and, when `dir` exists, if
+ * this process may not write in it. Leaves nothing behind: where folders are
+ * missing, the outermost is made and removed again, since only mkdir can tell
+ * (under /proc, or a read-only bind mount, the parent looks writable to root).
  */
 export function checkFolder(dir: string): void {
-  if (missingFolders(dir).length > 0) return;
+  const missing = missingFolders(dir);
+  if (missing.length > 0) {
+    try {
+      fs.mkdirSync(missing[0]);
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException;
+      if (e.code === 'EEXIST') return; // made meanwhile by another process
+      throw cannotMake(dir, `mkdir ${missing[0]} failed (${e.code === 'EROFS' ? 'a read-only file system' : e.code ?? e.message})`);
+    }
+    fs.rmdirSync(missing[0]);
+    return;
+  }
   try {
     fs.accessSync(dir, fs.constants.W_OK);
   } catch (err) {

@@ -131,6 +131,25 @@ export function learningRateSection(summary: Summary, runs: readonly RunRecord[]
   return table(['Row', 'LR', 'Seed', 'Val acc (%)', 'Stalled', 'Selected', 'Run'], body);
 }
 
+/** How many restarts led to the run `id` (0: it is a first try). */
+function restartsBefore(id: string, ids: ReadonlyMap<string, RunRecord>): number {
+  let n = 0;
+  for (let r = ids.get(id); r?.restartOf && n < ids.size; r = ids.get(r.restartOf)) n++;
+  return n;
+}
+
+/**
+ * Why a stalled run has no restart on record: the restarts allowed were used
+ * up, or the experiment stopped (or is still running) before it. Summaries
+ * written before they recorded maxRestarts cannot tell.
+ */
+function notRestarted(seed: number, before: number, maxRestarts: number | undefined): string {
+  if (maxRestarts === undefined) return 'not restarted';
+  if (maxRestarts === 0) return 'not restarted (--max-restarts 0)';
+  if (before >= maxRestarts) return `not restarted again: ${maxRestarts === 1 ? 'the one restart allowed (--max-restarts 1) was used' : `the ${maxRestarts} restarts allowed (--max-restarts ${maxRestarts}) were used`}`;
+  return `its restart (seed ${seed + 1}) is not recorded yet: the experiment stopped (or is still running) first, and resuming it trains the restart`;
+}
+
 /** Every stalled run, from the summary and from the run records, with what became of its restart. */
 export function stalledSection(summary: Summary, runs: readonly RunRecord[]): string {
   const ids = byId(runs);
@@ -146,7 +165,7 @@ export function stalledSection(summary: Summary, runs: readonly RunRecord[]): st
     const when = last ? ` after ${last.epoch} epoch${last.epoch === 1 ? '' : 's'} (training loss ${num(last.loss).toFixed(4)})` : '';
     const restartId = x.restartedAs ?? runs.find((r) => r.restartOf === x.id)?.id;
     const restart = restartId ? ids.get(restartId) : undefined;
-    let fate = 'not restarted';
+    let fate = notRestarted(x.seed, restartsBefore(x.id, ids), summary.maxRestarts);
     if (restartId && !restart) fate = `restarted as \`${restartId}\` (no record of that run)`;
     if (restart) {
       fate = `restarted as \`${restart.id}\` (seed ${restart.seed}): ${restart.stalled ? '**stalled again**' : 'trained'}, ` +

@@ -38,6 +38,15 @@ const ADDED_LATER: Readonly<Record<string, unknown>> = { dataset: recordedDatase
 const NOT_COMPARED = new Set(['evalBatchSize', 'stallEpochs']);
 
 /**
+ * Fields that set how many images each split holds, where null means a
+ * default that depends on the data (a tenth of a small sample is held out for
+ * validation). Where the checkpoint and the run both record the sizes their
+ * data came to (the data recipe), those are compared instead: `validation:
+ * 50` and a default that came to 50 are one split.
+ */
+const SPLIT_SIZES = new Set(['validation', 'limit', 'testLimit']);
+
+/**
  * The config as checkpoints compare it: fields of ADDED_LATER at their old
  * meaning and NOT_COMPARED left out, and the data path made absolute
  * (fixtures/x.tar.gz, ./fixtures/x.tar.gz and its full path are one file).
@@ -122,10 +131,21 @@ export function checkpointDifferences(file: string, config: object): string[] {
 }
 
 /**
- * Loads a checkpoint into `net` (and `sgd`), after checking that it was
- * written by the same model and configuration. Returns the saved state.
+ * The fields of a checkpoint's data recipe that `recipe` (the data of the run
+ * resuming it) differs in. A data set handed to trainModel (hooks.dataset) is
+ * not in the config, so this is what tells it apart. Fields an older
+ * checkpoint's recipe lacks are not compared.
  */
-export function loadCheckpoint<H>(file: string, net: Network, sgd: SGD | null, config: object): CheckpointState<H> {
+function recipeDifferences(saved: DataRecipe, recipe: DataRecipe): string[] {
+  return (Object.keys(saved) as Array<keyof DataRecipe>).filter((k) => k in recipe && JSON.stringify(saved[k]) !== JSON.stringify(recipe[k]));
+}
+
+/**
+ * Loads a checkpoint into `net` (and `sgd`), after checking that it was
+ * written by the same model and configuration, and, given the `recipe` of
+ * the data the run has now, on the same data. Returns the saved state.
+ */
+export function loadCheckpoint<H>(file: string, net: Network, sgd: SGD | null, config: object, recipe?: DataRecipe | null): CheckpointState<H> {
   const { tensors, metadata } = loadSafetensors(file);
   try {
     if (metadata.format !== CHECKPOINT_FORMAT) throw new CheckpointError(`${file}: not an allcnn checkpoint (format "${metadata.format ?? 'none'}")`);
@@ -140,13 +160,18 @@ export function loadCheckpoint<H>(file: string, net: Network, sgd: SGD | null, c
     if (!Array.isArray(state.history) || state.history.length !== state.epoch) {
       throw new CheckpointError(`${file}: metadata "history" holds ${Array.isArray(state.history) ? `${state.history.length} epoch records` : 'no list'} but "epoch" is ${state.epoch} (a corrupt checkpoint?)`);
     }
-    const diff = configDifferences(metadata, state.config, config);
+    const sizesKnown = Boolean(recipe && state.data);
+    const diff = configDifferences(metadata, state.config, config).filter((k) => !(sizesKnown && SPLIT_SIZES.has(k)));
     if (metadata.layers !== undefined && metadata.layers !== JSON.stringify(net.spec.layers)) diff.push(`the layers of ${net.spec.name}`);
     if (diff.length) {
       throw new CheckpointError(
         `${file}: written by a different configuration (differs in: ${diff.join(', ')}). ` +
           'Use the same options to resume, or another checkpoint file (`allcnn train`: another --out) to start afresh.',
       );
+    }
+    const dataDiff = recipe && state.data ? recipeDifferences(state.data, recipe) : [];
+    if (dataDiff.length) {
+      throw new CheckpointError(`${file}: trained on other data (its data recipe differs in: ${dataDiff.join(', ')}); resume on the same data, or start afresh in another checkpoint file`);
     }
     loadStateInto(file, net, tensors, sgd);
     return state;

@@ -7,11 +7,11 @@
 import * as path from 'node:path';
 import { configureBackend, ensureDefaultThreads, requireDevice } from '../backend';
 import { checkBoolean, checkInteger, checkKeys, checkNumber, invalid } from '../check';
-import { CheckpointError, InvalidArgumentError } from '../errors';
+import { InvalidArgumentError } from '../errors';
 import { manualSeed, randperm } from '../creation';
 import { Generator, generatorHandle } from '../generator';
 import { applyAugmentation } from '../data/augment';
-import { DataRecipe, Dataset, DATASET_CLASSES, DATASET_TITLES, loadCifar, TensorSplit } from '../data/dataset';
+import { Dataset, DATASET_CLASSES, DATASET_TITLES, loadCifar, TensorSplit } from '../data/dataset';
 import { crossEntropy } from '../functional';
 import { checkFolder } from '../io/folder';
 import { buildNetwork, Network } from '../model/network';
@@ -251,8 +251,7 @@ export async function trainModel(config: TrainConfig, hooks: TrainHooks = {}): P
     let history: EpochRecord[] = [];
     let startEpoch = 0;
     if (hooks.resume && hooks.checkpoint && checkpointExists(hooks.checkpoint)) {
-      const state = loadCheckpoint<EpochRecord>(hooks.checkpoint, network, sgd, c);
-      checkSameData(hooks.checkpoint, state.data ?? null, dataset.recipe ?? null);
+      const state = loadCheckpoint<EpochRecord>(hooks.checkpoint, network, sgd, c, dataset.recipe ?? null);
       // JSON has no NaN: a diverged epoch's losses come back as null.
       history = state.history.map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, v === null ? NaN : v])) as unknown as EpochRecord);
       startEpoch = state.epoch;
@@ -344,19 +343,6 @@ export async function trainModel(config: TrainConfig, hooks: TrainHooks = {}): P
     sgd?.dispose();
     if (!(hooks.keepModel && returned)) network?.dispose();
     if (!hooks.dataset) dataset.dispose();
-  }
-}
-
-/**
- * A resumed run goes on on the data it was trained on: a data set handed in
- * (hooks.dataset) is not in the config, so its recipe is compared here.
- * Fields an older checkpoint's recipe lacks are not compared.
- */
-function checkSameData(file: string, saved: DataRecipe | null, recipe: DataRecipe | null): void {
-  if (!saved || !recipe) return;
-  const differs = (Object.keys(saved) as Array<keyof DataRecipe>).filter((k) => k in recipe && JSON.stringify(saved[k]) !== JSON.stringify(recipe[k]));
-  if (differs.length) {
-    throw new CheckpointError(`${file}: trained on other data (its data recipe differs in: ${differs.join(', ')}); resume on the same data, or start afresh in another checkpoint file`);
   }
 }
 

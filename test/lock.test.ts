@@ -1,0 +1,119 @@
+/**
+ * A results folder's lock (lib/experiments/lock.ts): a second process (or
+ * call) in a folder an experiment is running in is refused, saying who holds
+ * it; a lock whose holder is gone (killed, another boot, a reused process id,
+ * another host) is taken over, so that the same command resumes.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { checkLock, lockFolder } from '../lib/experiments/lock';
+import { PRESETS, ReproduceOptions } from '../lib/experiments/presets';
+import { reproduce } from '../lib/experiments/runner';
+import { tempDirs } from './tmp';
+
+const tmp = tempDirs('lock');
+process.env.ALLCNN_DATA = tmp();
+
+const holder = (h: object) => JSON.stringify({ pid: 1, host: os.hostname(), bootId: null, processStart: null, startedAt: '2026-12-01T00:00:00.000Z', ...h });
+const lockOf = (dir: string) => path.join(dir, '.lock');
+
+test('a held folder is refused, naming the holder; once released it is free and the lock is gone', () => {
+  const dir = tmp();
+  const lock = lockFolder(dir);
+  expect(JSON.parse(fs.readFileSync(lockOf(dir), 'utf8'))).toMatchObject({ pid: process.pid, host: os.hostname() });
+  const refused = `${dir} is in use: another call in this process has been running an experiment in it since`;
+  expect(() => checkLock(dir)).toThrow(refused);
+  expect(() => lockFolder(dir)).toThrow(refused);
+  lock.release();
+  expect(fs.readdirSync(dir)).toEqual([]);
+  checkLock(dir);
+  lockFolder(dir).release();
+});
+
+test('a lock whose process still runs is refused; one whose process is gone is taken over without a word', async () => {
+  const dir = tmp();
+  const child = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)']);
+  try {
+    fs.writeFileSync(lockOf(dir), holder({ pid: child.pid }));
+    expect(() => lockFolder(dir)).toThrow(`${dir} is in use: process ${child.pid} has been running an experiment in it since 2026-12-01T00:00:00.000Z (${lockOf(dir)}). Wait for it to finish, or stop it first`);
+    expect(() => checkLock(dir)).toThrow(`process ${child.pid}`);
+  } finally {
+    child.kill('SIGKILL');
+    await new Promise((r) => child.once('exit', r));
+  }
+  // Killed: its lock is stale.
+  const warn = jest.spyOn(process, 'emitWarning').mockImplementation(() => undefined);
+  try {
+    checkLock(dir);
+    const lock = lockFolder(dir);
+    expect(JSON.parse(fs.readFileSync(lockOf(dir), 'utf8')).pid).toBe(process.pid);
+    lock.release();
+    expect(warn).not.toHaveBeenCalled();
+  } finally {
+    warn.mockRestore();
+  }
+});
+
+test('a lock from another boot, from a process id now used by another process, or torn, is stale', () => {
+  const dir = tmp();
+  const running = process.ppid; // runs, but is not the process that wrote these
+  const stale = [holder({ pid: running, bootId: 'another-boot' }), '', '{"pid": '];
+  if (fs.existsSync('/proc/self/stat')) stale.push(holder({ pid: running, processStart: '1' })); // started at another time: the id was reused
+  for (const text of stale) {
+    fs.writeFileSync(lockOf(dir), text);
+    checkLock(dir);
+    lockFolder(dir).release();
+  }
+  // The same process with its own start time still holds it.
+  fs.writeFileSync(lockOf(dir), holder({ pid: running }));
+  expect(() => lockFolder(dir)).toThrow(`process ${running}`);
+});
+
+test("another host's lock cannot be checked from here: it is taken over with a warning that says so", () => {
+  const dir = tmp();
+  fs.writeFileSync(lockOf(dir), holder({ pid: 4242, host: 'gpu-host' }));
+  checkLock(dir);
+  const warn = jest.spyOn(process, 'emitWarning').mockImplementation(() => undefined);
+  try {
+    lockFolder(dir).release();
+    expect(warn.mock.calls).toEqual([[`${lockOf(dir)} was left by process 4242 on host gpu-host (since 2026-12-01T00:00:00.000Z), which cannot be checked from here: taken over. If that process still runs, stop one of the two`, 'AllcnnLockWarning']]);
+  } finally {
+    warn.mockRestore();
+  }
+});
+
+test('a lock removed by hand and taken by another process is not removed by the first one\'s release', () => {
+  const dir = tmp();
+  const lock = lockFolder(dir);
+  const other = holder({ pid: 4242 });
+  fs.writeFileSync(lockOf(dir), other);
+  lock.release();
+  expect(fs.readFileSync(lockOf(dir), 'utf8')).toBe(other);
+});
+
+test('two reproduce() calls in one folder: the second is refused, the first finishes and frees the folder', async () => {
+  const out = tmp();
+  const o: ReproduceOptions = { ...PRESETS.smoke, models: ['strided-cnn-a'], lrs: [0.1], epochs: 1, probeEpochs: 1, limit: 64, batchSize: 32, extras: [], device: 'cpu', prep: 'std' };
+  // The second starts once the first trains (it holds the lock then).
+  let second: Promise<string> | undefined;
+  const startSecond = () => {
+    second ??= reproduce('one', o, { out }).then(() => 'finished', (e: Error) => e.message);
+  };
+  const first = await reproduce('one', o, { out }, { onEvent: (e) => e.type === 'run-start' && startSecond() });
+  expect(await second).toMatch(`${out} is in use: another call in this process`);
+  expect(first.summary.rows).toHaveLength(1);
+  expect(fs.existsSync(lockOf(out))).toBe(false);
+  // And the CLI, with the folder held by a running process: refused before its header, exit 1.
+  const child = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)']);
+  try {
+    fs.writeFileSync(lockOf(out), holder({ pid: child.pid }));
+    const bin = path.resolve(__dirname, '../../bin/allcnn.js');
+    const r = spawnSync(process.execPath, [bin, 'reproduce', '--models', 'strided-cnn-a', '--lrs', '0.1', '--extras', 'none', '--out', out], { encoding: 'utf8', timeout: 60000 });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(new RegExp(`^allcnn: ${out.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} is in use: process ${child.pid} `));
+  } finally {
+    child.kill('SIGKILL');
+  }
+});
