@@ -54,7 +54,7 @@ export type { CheckpointEvaluation, EvaluateCheckpointOptions, Split } from './t
 export { predictImages } from './train/predict-checkpoint';
 export type { Predictions, ImagePrediction, PredictImagesOptions } from './train/predict-checkpoint';
 export { decodeImage, toCifarPixels, FITS } from './data/images';
-export type { RawImage, ImageInput, Fit } from './data/images';
+export type { RawImage, RawPixels, ImageInput, Fit } from './data/images';
 export { saveCheckpoint, loadCheckpoint, exportWeights, importWeights } from './train/checkpoint';
 export type { CheckpointState } from './train/checkpoint';
 export { saveSafetensors, loadSafetensors, readSafetensorsMetadata } from './io/safetensors';

@@ -63,6 +63,13 @@ test('a claim whose networks were not run says so instead of a verdict', () => {
   expect(renderComparison(c)).toContain('- (1) ALL-CNN-C is at least as good as C: not checked: C not run.');
 });
 
+test('one run given twice is not called two networks', () => {
+  const twice = renderComparison(compareRuns([{ label: 'c', result: record('all-cnn-c', 0.5786) }, { label: 'copy', result: record('all-cnn-c', 0.5786) }]));
+  expect(twice).toContain('The runs share every training setting and the network (the same run given twice, or a copy of it?).');
+  const two = renderComparison(compareRuns([{ label: 'c', result: record('all-cnn-c', 0.5786) }, { label: 'b', result: record('all-cnn-b', 0.5786) }]));
+  expect(two).toContain('The runs share every training setting but the network.');
+});
+
 test('settings that differ between runs are listed; a network run twice leaves its claims unchecked', () => {
   const c = compareRuns([
     { label: 'lr-01', result: record('a', 0.71) },
@@ -170,6 +177,15 @@ test('readRunResult takes a run folder or its result.json and rejects anything e
   expect(() => readRunResult(bad)).toThrow(/not a result.json written by `allcnn train`/);
   fs.writeFileSync(bad, 'null');
   expect(() => readRunResult(bad)).toThrow(/not a result.json written by `allcnn train`/);
+  // Edited values compare would show and judge: an accuracy of 2.5 (250%), a data set it does not know, an epoch that is null.
+  const good = record('a', 0.3);
+  for (const edit of [{ test: { ...good.test, accuracy: 2.5 } }, { config: { ...good.config, dataset: 'mnist' } }, { history: [null] }]) {
+    fs.writeFileSync(bad, JSON.stringify({ ...good, ...edit }));
+    expect(() => readRunResult(bad)).toThrow(/not a result.json written by `allcnn train`/);
+  }
+  // From code: compareRuns takes labelled results.
+  expect(() => compareRuns('run1' as never)).toThrow('Expected a list of { label, result } (result: readRunResult(folder)) for runs but received "run1"');
+  expect(() => compareRuns([good] as never)).toThrow('for runs[0] but received');
   // A transfer run's result.json has the same fields, but its scores are on a CIFAR-100 subset.
   const transferred = JSON.parse(fs.readFileSync(path.join(dir, 'result.json'), 'utf8'));
   fs.writeFileSync(bad, JSON.stringify({ ...transferred, config: { ...transferred.config, subset: ['vehicles'], mode: 'features' } }));

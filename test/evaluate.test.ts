@@ -17,6 +17,8 @@ import { loadSafetensors, saveSafetensors } from '../lib/io/safetensors';
 import { exportWeights } from '../lib/train/checkpoint';
 import { evaluate, evaluateByClass } from '../lib/train/evaluate';
 import { evaluateCheckpoint } from '../lib/train/evaluate-checkpoint';
+import { predictImages } from '../lib/train/predict-checkpoint';
+import { visualizeCheckpoint } from '../lib/visualize/visualize';
 import { trainModel, TrainResult } from '../lib/train/train';
 import { tempDirs } from './tmp';
 
@@ -165,6 +167,15 @@ test('evaluateCheckpoint refuses what it cannot score, saying what to pass inste
     await expect(evaluateCheckpoint(edited)).rejects.toThrow(new CheckpointError(`${edited}: its data recipe names CIFAR-100 but its config CIFAR-10 (a corrupt checkpoint?)`));
     saveSafetensors(edited, tensors, { ...metadata, data: JSON.stringify({ ...recipe, prep: 'bogus' }) });
     await expect(evaluateCheckpoint(edited)).rejects.toThrow(`${edited}: its data recipe's preparation "bogus" is none of zca, std, none (a corrupt checkpoint?)`);
+    // Recorded values the scoring reads: the file's fault (exit 1), not an option of the caller's.
+    const config = JSON.parse(metadata.config);
+    saveSafetensors(edited, tensors, { ...metadata, data: JSON.stringify({ ...recipe, testLimit: -5 }), config: JSON.stringify({ ...config, evalBatchSize: 0 }) });
+    await expect(evaluateCheckpoint(edited)).rejects.toThrow(new CheckpointError(`${edited}: it records testLimit -5, evalBatchSize 0, which allcnn never writes (a corrupt or edited checkpoint?)`));
+    // Data too small for the run's split: other data, said so (not "Expected an integer ... for validation").
+    saveSafetensors(edited, tensors, { ...metadata, data: JSON.stringify({ ...recipe, validation: 100000 }) });
+    await expect(evaluateCheckpoint(edited)).rejects.toThrow(new DataError(
+      "the run's data recipe does not fit the bundled sample (Expected an integer in [0, 499] for validation (the images held out of the 500 training images) but received 100000 of type number): is it the data the run was trained on? Pass those (--data, or options.data from code)",
+    ));
   } finally {
     for (const t of tensors.values()) t.dispose();
   }
@@ -184,6 +195,28 @@ test('evaluateCheckpoint refuses what it cannot score, saying what to pass inste
   const tiny = declareNetwork('Tiny', 'one convolution', ['conv 1x1 classes', 'gap', 'softmax']);
   await trainModel({ model: tiny, epochs: 1, limit: 64, prep: 'std', stallEpochs: 0 }, { checkpoint: own });
   await expect(evaluateCheckpoint(own)).rejects.toThrow(/a checkpoint of "Tiny", neither one of the twelve networks nor one of reproduce's ablations/);
+  // ... nor one declared under a paper network's name; and nothing resumes here.
+  const namesake = path.join(dir, 'namesake.safetensors');
+  const fake = declareNetwork('Strided-CNN-A', 'not the paper\'s', ['conv 3x3 16 /2 relu', 'conv 1x1 classes', 'gap', 'softmax']);
+  await trainModel({ model: fake, epochs: 1, limit: 64, prep: 'std', stallEpochs: 0 }, { checkpoint: namesake });
+  await expect(evaluateCheckpoint(namesake)).rejects.toThrow(new CheckpointError(
+    `${namesake}: a checkpoint of a network named Strided-CNN-A whose layers are not the paper's (a custom declaration?); score it from TypeScript with buildNetwork() of its spec, loadCheckpoint() and evaluate()`,
+  ));
+  // No validation images held out: nothing to score on that split.
+  const noValidation = path.join(dir, 'no-validation.safetensors');
+  await trainModel({ model: 'strided-cnn-a', epochs: 1, limit: 64, validation: 0, prep: 'std', stallEpochs: 0 }, { checkpoint: noValidation });
+  await expect(evaluateCheckpoint(noValidation, { split: 'validation' })).rejects.toThrow(`${noValidation}: the run held out no validation images (validation 0): score the test split`);
+});
+
+test('a run that diverged through its validation loss is diverged here too: evaluate says so, predict and visualize refuse its weights', async () => {
+  const file = path.join(tmp(), 'diverged.safetensors');
+  const r = await trainModel({ model: 'strided-cnn-a', epochs: 3, limit: 64, batchSize: 16, lr: 100, schedule: 'constant', weightDecay: 0, finalRelu: false, prep: 'std', stallEpochs: 0 }, { checkpoint: file });
+  const last = r.history[r.history.length - 1];
+  expect([r.diverged, Number.isFinite(last.loss), Number.isNaN(last.valLoss)]).toEqual([true, true, true]); // a finite training loss
+  expect((await evaluateCheckpoint(file)).diverged).toBe(true);
+  const refused = `${file}: this run diverged in epoch ${r.history.length} (its training or validation loss became NaN or infinite), so its weights are not numbers`;
+  await expect(predictImages(file, [{ width: 1, height: 1, channels: 3, data: new Uint8Array(3) }])).rejects.toThrow(refused);
+  await expect(visualizeCheckpoint(file)).rejects.toThrow(refused);
 });
 
 test('allcnn evaluate prints per-class accuracies and the confusion matrix, or JSON', () => {

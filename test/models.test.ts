@@ -7,7 +7,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { exportWeights, importWeights } from '../lib/train/checkpoint';
+import { exportWeights, importWeights, saveCheckpoint } from '../lib/train/checkpoint';
 import { ensureDefaultThreads, liveTensors } from '../lib/backend';
 import { fromArray, manualSeed, randn } from '../lib/creation';
 import { ModelDeclarationError } from '../lib/errors';
@@ -410,6 +410,17 @@ describe('declarations and builds that used to fail late or not at all', () => {
       expect(() => importWeights(file, a)).toThrow(`${file} holds the weights of Strided-CNN-A, not of A: build Strided-CNN-A to load them (or pass { strict: false } to load them by tensor name anyway)`);
       expect(importWeights(file, a, { strict: false }).loaded).toHaveLength(a.parameters.size);
       expect(importWeights(file, strided).loaded).toHaveLength(strided.parameters.size);
+      // A training checkpoint (param.* names, momentum): said so, not listed as missing and unexpected tensors.
+      const checkpoint = path.join(dir, 'checkpoint.safetensors');
+      saveCheckpoint(checkpoint, strided, null, { epoch: 0, history: [], config: {} });
+      for (const o of [{}, { strict: false }]) {
+        expect(() => importWeights(checkpoint, strided, o)).toThrow(`${checkpoint}: a training checkpoint, not a weights file: load it with loadCheckpoint(), or pass the weights.safetensors written beside it`);
+      }
+      // Options and the network are checked, not used as they come.
+      expect(() => importWeights(file, strided, { strict: 'no' as never })).toThrow('for strict but received "no"');
+      expect(() => importWeights(file, strided, { skip: 5 as never })).toThrow('a function of a tensor name');
+      expect(() => importWeights(file, null as never)).toThrow('Expected a Network (from buildNetwork) for net but received null');
+      expect(() => exportWeights(file, strided, { datset: 'x' } as never)).toThrow('Expected one of dataset for options key but received "datset"');
     } finally {
       strided.dispose();
       a.dispose();

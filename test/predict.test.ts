@@ -162,8 +162,11 @@ describe('predictImages and allcnn predict', () => {
   it('takes PNG bytes and raw pixels too; a picture twice as large gives the same answer', async () => {
     const raw = await readCifar10(BUNDLED_SAMPLE);
     const pixels = raw.test.images.subarray(0, 3072);
-    const r = await predictImages(checkpoint, [fs.readFileSync(files[0]), interleave(pixels, 2), interleave(pixels, 3)], { top: 1 });
-    expect(r.images.map((i) => i.source)).toEqual(['image 0', 'image 1', 'image 2']);
+    // A canvas's getImageData() holds its pixels in a Uint8ClampedArray.
+    const big = interleave(pixels, 3);
+    const canvas = { ...big, data: new Uint8ClampedArray(big.data) };
+    const r = await predictImages(checkpoint, [fs.readFileSync(files[0]), interleave(pixels, 2), big, canvas], { top: 1 });
+    expect(r.images.map((i) => i.source)).toEqual(['image 0', 'image 1', 'image 2', 'image 3']);
     for (const image of r.images) image.probabilities.forEach((p, c) => expect(p).toBeCloseTo(expected[0][c], 5));
   });
 
@@ -175,6 +178,9 @@ describe('predictImages and allcnn predict', () => {
     await expect(predictImages(checkpoint, [path.join(dir, 'nope.png')])).rejects.toThrow(/nope\.png: no such image file/);
     await expect(predictImages(checkpoint, [dir])).rejects.toThrow(`${dir}: not a file (pass the pictures themselves, not a folder)`);
     await expect(predictImages(checkpoint, [])).rejects.toThrow(/a non-empty list of images/);
+    await expect(predictImages(checkpoint, [{ width: 1, height: 1, channels: 3, data: new Float32Array(3) as never }])).rejects.toThrow(
+      "Expected bytes (a Uint8Array, a Buffer, or a canvas's Uint8ClampedArray), one per channel of each pixel for image 0.data but received Float32Array",
+    );
     await expect(predictImages(checkpoint, files, { top: 0 })).rejects.toThrow(InvalidArgumentError);
     await expect(predictImages(checkpoint, files, { fit: 'pad' as never })).rejects.toThrow(/crop, stretch/);
     await expect(predictImages(checkpoint, files, { topk: 2 } as never)).rejects.toThrow('Expected one of top, fit, data, device for options key but received "topk"');

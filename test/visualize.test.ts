@@ -142,6 +142,8 @@ describe('visualizeCheckpoint and allcnn visualize', () => {
     await expect(visualizeCheckpoint(checkpoint, { layer: 'conv2', channels: [192] })).rejects.toThrow(/\[0, 191\] for channel/);
     await expect(visualizeCheckpoint(checkpoint, { methods: ['saliency' as never] })).rejects.toThrow(/guided, deconvnet, backprop/);
     await expect(visualizeCheckpoint(checkpoint, { channels: [] })).rejects.toThrow(/non-empty list of channels of conv5 \(0 to 9\)/);
+    await expect(visualizeCheckpoint(checkpoint, { channels: [1, 1, 0] })).rejects.toThrow('Expected each channel once for channels but received');
+    await expect(visualizeCheckpoint(checkpoint, { crop: 'no' as never })).rejects.toThrow(InvalidArgumentError); // was taken as true
     await expect(visualizeCheckpoint(checkpoint, { lyer: 'conv2' } as never)).rejects.toThrow('for options key but received "lyer" of type string'); // not the default layer
     await expect(visualizeCheckpoint(path.join(dir, 'weights.safetensors'))).rejects.toThrow(CheckpointError);
     expect(liveTensors()).toBe(live);
@@ -176,6 +178,16 @@ describe('visualizeCheckpoint and allcnn visualize', () => {
       expect(bad.stderr).toContain(message);
     }
     expect(cli(dir, '--method', 'guided,guided').stderr).toContain('--method lists guided twice, got "guided,guided"');
+    expect(cli(dir, '--channels', '0-2,1').stderr).toContain('--channels lists 1 twice, got "0-2,1"');
+    expect(cli(dir, '--channels', '0,,1').stderr).toContain('--channels takes numbers and ranges like 0-3,7, got "0,,1"');
+    // The JSON beside the figure would replace a file that is not one of visualize's (a run's result.json); a folder in the way fails before the search.
+    const other = tmp();
+    fs.writeFileSync(path.join(other, 'result.json'), '{"config": {}}');
+    const clobber = cli(dir, '--top', '1', '--out', path.join(other, 'result.png'));
+    expect([clobber.status, clobber.stderr]).toEqual([1, `allcnn: --out ${path.join(other, 'result.png')} would overwrite ${path.join(other, 'result.json')}, which is not the JSON of a figure written by allcnn visualize: pass another --out\n`]);
+    expect(fs.readFileSync(path.join(other, 'result.json'), 'utf8')).toBe('{"config": {}}');
+    fs.mkdirSync(path.join(other, 'f.png'));
+    expect(cli(dir, '--out', path.join(other, 'f.png')).stderr).toBe(`allcnn: cannot write ${path.join(other, 'f.png')}: it is a folder; pass another --out\n`);
 
     // A dead unit (weights and bias zero: its ReLU never opens) is said to be one, not shown as if images drove it.
     const { tensors, metadata } = loadSafetensors(checkpoint);
@@ -191,7 +203,7 @@ describe('visualizeCheckpoint and allcnn visualize', () => {
     }
     const deadRun = cli(dead, '--layer', 'conv1', '--channels', '4,5', '--top', '2');
     expect(deadRun.status).toBe(0);
-    expect(deadRun.stdout).toContain('channel 4: never active on the 100 test images searched (its activation is 0 on every one): a dead unit, whose figure row is blank');
+    expect(deadRun.stdout).toContain('channel 4: never active on the 100 test images searched (its activation is 0 on every one): a dead unit; its guided row is blank');
     expect(deadRun.stdout).toMatch(/^channel 5: \w+ \d+\.\d\d, \w+ \d+\.\d\d$/m);
 
     const layer = cli(dir, '--layer', 'conv7');

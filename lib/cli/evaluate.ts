@@ -42,7 +42,7 @@ function render(r: CheckpointEvaluation): string {
     `${r.name} from ${shown(r.file)} (epoch ${r.epoch} of ${r.epochs}), ${r.split} split of ${r.data ?? 'the bundled sample'}: ` +
       `${r.count.toLocaleString('en-US')} images`,
     `loss ${r.loss.toFixed(4)}, accuracy ${pct(r.accuracy)}` +
-      (r.diverged ? `\nthis run diverged in epoch ${r.epoch} (its training loss became NaN): these are the scores of weights that are not numbers` : ''),
+      (r.diverged ? `\nthis run diverged in epoch ${r.epoch} (its training or validation loss became NaN or infinite): these are the scores of weights that are not numbers` : ''),
     '',
     `${'class'.padEnd(w)} ${'images'.padStart(7)} ${'accuracy'.padStart(9)}  most often mistaken for`,
   ];

@@ -1,4 +1,5 @@
 /** `allcnn visualize`: guided backpropagation of a trained run's units (the paper's figures 3 and 4) as a PNG. */
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { checkFolder, makeFolder } from '../io/folder';
@@ -11,15 +12,18 @@ import { checkpointFile, shown } from './util';
 /** "0-3,7" -> [0, 1, 2, 3, 7]. */
 function channelList(v: string): number[] {
   const bad = () => new InvalidArgumentError(`--channels takes numbers and ranges like 0-3,7, got "${v}"`);
-  const parts = v.split(',').map((s) => s.trim()).filter(Boolean);
-  if (parts.length === 0) throw bad();
-  return parts.flatMap((part) => {
+  const parts = v.split(',').map((s) => s.trim());
+  const channels = parts.flatMap((part) => {
     const m = /^(\d+)(?:-(\d+))?$/.exec(part);
     const [from, to] = m ? [Number(m[1]), Number(m[2] ?? m[1])] : [0, -1];
     // No layer has anywhere near 65,536 channels; the bound keeps a typo from allocating billions.
     if (!m || to < from || to >= 65536) throw bad();
     return Array.from({ length: to - from + 1 }, (_, k) => from + k);
   });
+  // As --method: a channel twice would draw its block twice.
+  const twice = channels.find((c, i) => channels.indexOf(c) !== i);
+  if (twice !== undefined) throw new InvalidArgumentError(`--channels lists ${twice} twice, got "${v}"`);
+  return channels;
 }
 
 export function visualizeCommand(): Command {
@@ -41,6 +45,7 @@ export function visualizeCommand(): Command {
         // Written after the search: fail now if it cannot be.
         if (!/\.png$/i.test(o.out)) throw Object.assign(new Error(`--out must name a .png file (the figure is a PNG), got "${o.out}"`), { exitCode: 2 });
         checkFolder(path.dirname(path.resolve(o.out)));
+        checkOutputs(o.out, sideJson(o.out));
       }
       process.stderr.write(`searching the test images of ${shown(file)} (device ${o.device})\n`);
       const v = await visualizeCheckpoint(file, {
@@ -50,11 +55,39 @@ export function visualizeCommand(): Command {
       makeFolder(path.dirname(path.resolve(out)));
       writeFileAtomic(out, v.png);
       const { png: _png, ...record } = v;
-      const json = out.replace(/\.png$/i, '') + '.json';
+      const json = sideJson(out);
+      if (!o.out) checkOutputs(out, json);
       writeFileAtomic(json, `${JSON.stringify(record, null, 2)}\n`);
       console.log(render(v));
       console.log(`\nwrote ${out} and ${json}`);
     });
+}
+
+/** The JSON written beside the figure `png`. */
+function sideJson(png: string): string {
+  return png.replace(/\.png$/i, '') + '.json';
+}
+
+/**
+ * Refuses outputs that would replace what is not a figure of this command's:
+ * `--out run/result.png` would overwrite the run's result.json, and a folder
+ * in the way would fail only after the search.
+ */
+function checkOutputs(png: string, json: string): void {
+  for (const f of [png, json]) {
+    if (fs.existsSync(f) && fs.statSync(f).isDirectory()) throw new Error(`cannot write ${f}: it is a folder; pass another --out`);
+  }
+  if (fs.existsSync(json)) {
+    let earlier: { units?: unknown; layer?: unknown } | null = null;
+    try {
+      earlier = JSON.parse(fs.readFileSync(json, 'utf8'));
+    } catch {
+      // not JSON: not ours
+    }
+    if (!Array.isArray(earlier?.units) || typeof earlier?.layer !== 'string') {
+      throw new Error(`--out ${png} would overwrite ${json}, which is not the JSON of a figure written by allcnn visualize: pass another --out`);
+    }
+  }
 }
 
 function render(v: Visualization): string {
@@ -67,9 +100,13 @@ function render(v: Visualization): string {
   ];
   for (const u of v.units) {
     const head = `channel ${u.channel}${u.className ? ` (${u.className})` : ''}`;
-    // A unit no image drives (a dead ReLU) has no strongest images: its row is the first images, and grey.
+    // A unit no image drives (a dead ReLU) has no strongest images: its row is the first images, and grey
+    // for the methods that follow the forward pass. Deconvnet does not: its reconstruction is drawn anyway.
     if (u.images.every((i) => i.activation === 0)) {
-      lines.push(`${head}: never active on the ${v.searched.toLocaleString('en-US')} test images searched (its activation is 0 on every one): a dead unit, whose figure row is blank`);
+      const blank = v.methods.filter((m) => m !== 'deconvnet');
+      const rows = blank.length === 0 ? 'its deconvnet row still shows a reconstruction, as that method ignores the forward pass'
+        : `its ${blank.join(' and ')} row${blank.length === 1 ? ' is' : 's are'} blank${blank.length < v.methods.length ? ' (deconvnet ignores the forward pass: its row is not)' : ''}`;
+      lines.push(`${head}: never active on the ${v.searched.toLocaleString('en-US')} test images searched (its activation is 0 on every one): a dead unit; ${rows}`);
       continue;
     }
     const images = u.images.map((i) => `${i.label} ${i.activation.toFixed(2)}`).join(', ');

@@ -16,11 +16,15 @@ export interface RawImage {
   width: number;
   height: number;
   channels: 1 | 2 | 3 | 4;
+  /** Row by row, channel by channel: what sharp's `raw()` gives. */
   data: Uint8Array;
 }
 
+/** Raw pixels as given: a canvas's getImageData() holds them in a Uint8ClampedArray (RGBA). */
+export type RawPixels = Omit<RawImage, 'data'> & { data: Uint8Array | Uint8ClampedArray };
+
 /** A file to read, an encoded PNG or JPEG in memory, or raw pixels. */
-export type ImageInput = string | Buffer | RawImage;
+export type ImageInput = string | Buffer | RawPixels;
 
 /**
  * How a picture that is not 32x32 becomes one. 'crop': the largest centred
@@ -67,16 +71,20 @@ export function readImage(input: ImageInput, name: string): RawImage {
     return decodeImage(fs.readFileSync(input), input);
   }
   if (Buffer.isBuffer(input)) return decodeImage(input, name);
-  if (input === null || typeof input !== 'object' || !(input.data instanceof Uint8Array)) {
+  if (input === null || typeof input !== 'object' || !('data' in input)) {
     throw invalid(name, 'a file name, a Buffer holding a PNG or JPEG, or {width, height, channels, data}', input);
   }
-  checkInteger(`${name}.width`, input.width, 1);
-  checkInteger(`${name}.height`, input.height, 1);
-  checkInteger(`${name}.channels`, input.channels, 1, 4);
-  if (input.data.length !== input.width * input.height * input.channels) {
-    throw invalidAs(`${name}.data`, `width x height x channels = ${input.width * input.height * input.channels} bytes`, `${input.data.length} bytes`);
+  // A canvas's getImageData().data is a Uint8ClampedArray: the same bytes.
+  const data: unknown = input.data;
+  const image: RawImage = data instanceof Uint8ClampedArray ? { ...input, data: new Uint8Array(data.buffer, data.byteOffset, data.length) } : input as RawImage;
+  if (!(image.data instanceof Uint8Array)) throw invalid(`${name}.data`, 'bytes (a Uint8Array, a Buffer, or a canvas\'s Uint8ClampedArray), one per channel of each pixel', data);
+  checkInteger(`${name}.width`, image.width, 1);
+  checkInteger(`${name}.height`, image.height, 1);
+  checkInteger(`${name}.channels`, image.channels, 1, 4);
+  if (image.data.length !== image.width * image.height * image.channels) {
+    throw invalidAs(`${name}.data`, `width x height x channels = ${image.width * image.height * image.channels} bytes`, `${image.data.length} bytes`);
   }
-  return input;
+  return image;
 }
 
 /**

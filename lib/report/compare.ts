@@ -13,6 +13,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { DATASET_TITLES, recordedDataset } from '../data/dataset';
 import { readJsonFile } from '../io/json';
+import { invalid } from '../check';
 import { DataError } from '../errors';
 import type { TrainResult } from '../train/train';
 import { MODELS } from '../../models';
@@ -123,6 +124,10 @@ function timeOf(r: TrainRecord): { seconds: number; imagesPerSecond: number } {
 }
 
 export function compareRuns(runs: readonly ComparedRun[]): Comparison {
+  if (!Array.isArray(runs)) throw invalid('runs', 'a list of { label, result } (result: readRunResult(folder))', runs);
+  runs.forEach((run, i) => {
+    if (typeof run?.label !== 'string' || !isTrainRecord(run.result)) throw invalid(`runs[${i}]`, '{ label: a string, result: a result.json as readRunResult() reads it }', run);
+  });
   const rows = runs.map(({ label, result: r }) => {
     const model = MODELS[r.config.model]?.name ?? r.config.model;
     const dataset = recordedDataset(r.config.dataset);
@@ -215,7 +220,9 @@ export function renderComparison(c: Comparison): string {
       ? ` The claims below take a network run with several seeds by its mean${onlySeeds ? '' : ', and compare the runs all the same'}.`
       : ' The claims below compare them all the same.';
     out.push(`The runs differ in: ${c.differences.join('; ')}.${how}`);
-  } else if (c.rows.length > 1) out.push('The runs share every training setting but the network.');
+  } else if (c.rows.length > 1) {
+    out.push(new Set(c.rows.map((r) => r.model)).size === 1 ? 'The runs share every training setting and the network (the same run given twice, or a copy of it?).' : 'The runs share every training setting but the network.');
+  }
   const c100 = c.rows.filter((r) => r.dataset === 'cifar100');
   if (c100.length) {
     const them = c100.length === 1 ? 'it' : 'them';
@@ -279,8 +286,20 @@ export function readRunResult(target: string): TrainRecord {
   if (subset !== undefined) {
     throw new DataError(`${file}: an \`allcnn transfer\` run (CIFAR-100 subset ${Array.isArray(subset) ? subset.join(', ') : String(subset)}), not a CIFAR-10 run of \`allcnn train\`: Table 3 does not apply to it; \`allcnn reproduce --preset transfer\` reports transfer runs`);
   }
-  const ok = typeof x?.config?.model === 'string' && typeof x.config.lr === 'number' && typeof x.parameters === 'number' && Array.isArray(x.history) &&
-    typeof x.test?.accuracy === 'number' && (typeof x.validation?.accuracy === 'number' || (x.validation?.accuracy === null && x.validation.count === 0));
-  if (!ok) throw new DataError(`${file}: not a result.json written by \`allcnn train\` (it needs config.model, config.lr, parameters, history and the validation and test scores)`);
-  return x as TrainRecord;
+  if (!isTrainRecord(x)) throw new DataError(`${file}: not a result.json written by \`allcnn train\` (it needs config.model, config.lr, parameters, history and the validation and test scores)`);
+  return x;
+}
+
+/**
+ * Whether `x` has what compareRuns reads, as trainModel writes it: an edited
+ * file with an accuracy of 2.5 would be shown as 250% and judged a claim.
+ */
+function isTrainRecord(x: unknown): x is TrainRecord {
+  const r = x as Partial<TrainRecord> | null;
+  const fraction = (v: unknown) => typeof v === 'number' && v >= 0 && v <= 1;
+  const dataset = r?.config?.dataset;
+  return typeof r?.config?.model === 'string' && typeof r.config.lr === 'number' && typeof r.parameters === 'number' &&
+    Array.isArray(r.history) && r.history.every((e) => e !== null && typeof e === 'object') &&
+    (dataset === undefined || Object.prototype.hasOwnProperty.call(DATASET_TITLES, dataset as string)) &&
+    fraction(r.test?.accuracy) && (fraction(r.validation?.accuracy) || (r.validation?.accuracy === null && r.validation.count === 0));
 }

@@ -11,11 +11,11 @@
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { checkKeys } from '../check';
+import { checkBoolean, checkKeys, invalid } from '../check';
 import { CheckpointError } from '../errors';
 import { loadSafetensors, readSafetensorsMetadata, saveSafetensors } from '../io/safetensors';
 import { DataRecipe, recordedDataset } from '../data/dataset';
-import type { Network } from '../model/network';
+import { Network } from '../model/network';
 import { noGrad } from '../autograd';
 import { isFloating, type Tensor } from '../tensor';
 import type { SGD } from './optim';
@@ -217,8 +217,15 @@ export function checkpointExists(file: string): boolean {
  * (transfer refuses a CIFAR-100 network by it).
  */
 export function exportWeights(file: string, net: Network, o: { dataset?: string } = {}): void {
+  checkNetwork(net);
+  checkKeys('options', o, ['dataset']);
+  if (o.dataset !== undefined && typeof o.dataset !== 'string') throw invalid('dataset', 'the name of the data set the weights were trained on', o.dataset);
   const tensors = new Map<string, Tensor>([...net.parameters, ...net.buffers]);
   saveSafetensors(file, tensors, { model: net.spec.name, format: 'allcnn-weights-v1', ...(o.dataset ? { dataset: o.dataset } : {}) });
+}
+
+function checkNetwork(net: unknown): void {
+  if (!(net instanceof Network)) throw invalid('net', 'a Network (from buildNetwork)', net);
 }
 
 /**
@@ -228,9 +235,16 @@ export function exportWeights(file: string, net: Network, o: { dataset?: string 
  * loaded are returned (for transfer learning) so nothing is skipped silently.
  */
 export function importWeights(file: string, net: Network, o: { strict?: boolean; skip?: (name: string) => boolean } = {}): { loaded: string[]; missing: string[]; unexpected: string[] } {
+  checkNetwork(net);
   checkKeys('options', o, ['strict', 'skip']);
+  if (o.strict !== undefined) checkBoolean('strict', o.strict);
+  if (o.skip !== undefined && typeof o.skip !== 'function') throw invalid('skip', 'a function of a tensor name that returns true for the tensors to leave as they are', o.skip);
   const { tensors, metadata } = loadSafetensors(file);
   try {
+    // A training checkpoint holds the same tensors under param. and buffer. names, with the momentum beside them.
+    if (metadata.format === CHECKPOINT_FORMAT) {
+      throw new CheckpointError(`${file}: a training checkpoint, not a weights file: load it with loadCheckpoint(), or pass the weights.safetensors written beside it (exportWeights writes one)`);
+    }
     // Model A and Strided-CNN-A (B, C alike) have tensors of the same names and shapes: only the name tells them apart.
     if ((o.strict ?? true) && metadata.model && metadata.model !== net.spec.name) {
       throw new CheckpointError(`${file} holds the weights of ${metadata.model}, not of ${net.spec.name}: build ${metadata.model} to load them (or pass { strict: false } to load them by tensor name anyway)`);

@@ -7,10 +7,10 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { requireDevice } from '../backend';
-import { checkKeys, checkOneOf } from '../check';
+import { checkKeys, checkOneOf, invalid } from '../check';
 import { Cifar10, ImageSet } from '../data/cifar';
 import { DATASET_CLASSES, DATASET_TITLES, DatasetName, DataRecipe, Dataset, DatasetOptions, PREPS, prepareDataset, readCifar, recordedDataset } from '../data/dataset';
-import { CheckpointError, DataError } from '../errors';
+import { CheckpointError, DataError, InvalidArgumentError } from '../errors';
 import { ABLATIONS } from '../experiments/ablations';
 import { buildNetwork, Network } from '../model/network';
 import type { NetworkSpec } from '../model/spec';
@@ -34,7 +34,7 @@ export interface CheckpointEvaluation extends ClassScore {
   /** Epochs the checkpoint had trained, of the run's config.epochs. */
   epoch: number;
   epochs: number;
-  /** The run had diverged (training loss NaN) by this checkpoint: its scores are those of weights that are not numbers. */
+  /** The run had diverged (training or validation loss NaN or infinite) by this checkpoint: its scores are those of weights that are not numbers. */
   diverged: boolean;
   split: Split;
   /** The data set ('cifar10', 'cifar100') and the archive or folder read (null: its bundled sample). */
@@ -74,6 +74,7 @@ export async function evaluateCheckpoint(file: string, o: EvaluateCheckpointOpti
   try {
     const { set } = await scoringData(name, data, options, device);
     dataset = set;
+    if (set[split].count === 0) throw new DataError(`${file}: the run held out no ${split} images (validation 0): score the test split`);
     const score = await evaluateByClass(network, set[split], set.classes, { batchSize: o.batchSize ?? config.evalBatchSize });
     const perClass = set.classNames.map((name, k) => {
       const count = score.confusion[k].reduce((s, v) => s + v, 0);
@@ -109,6 +110,10 @@ export function runNetwork(file: string, config: ResolvedConfig, device: Device)
     return network;
   } catch (err) {
     network.dispose();
+    // loadCheckpoint speaks of resuming; here nothing resumes: the name is the paper's, the layers another network's.
+    if (err instanceof CheckpointError && err.message.includes(`the layers of ${network.spec.name}`)) {
+      throw new CheckpointError(`${file}: a checkpoint of a network named ${network.spec.name} whose layers are not the paper's (a custom declaration?); score it from TypeScript with buildNetwork() of its spec, loadCheckpoint() and evaluate()`);
+    }
     throw err;
   }
 }
@@ -125,10 +130,16 @@ export async function scoringData(dataset: DatasetName, data: string | undefined
     // Say what the run needs: the message alone may point at another command (CIFAR-10 given for a CIFAR-100 run, say).
     throw err instanceof DataError ? new DataError(`${err.message} (this run was trained on ${DATASET_TITLES[dataset]}: it is scored on that data set's archive or folder)`) : err;
   });
-  const set = test
-    ? prepareDataset({ ...raw, test }, { ...options, limit: 1, testLimit: undefined, device })
-    : prepareDataset(raw, { ...options, limit: 1, device });
-  return { raw, set };
+  try {
+    const set = test
+      ? prepareDataset({ ...raw, test }, { ...options, limit: 1, testLimit: undefined, device })
+      : prepareDataset(raw, { ...options, limit: 1, device });
+    return { raw, set };
+  } catch (err) {
+    // The recipe's split sizes are the run's, not the caller's options: data too small for them are other data.
+    if (!(err instanceof InvalidArgumentError)) throw err;
+    throw new DataError(`the run's data recipe does not fit ${data ?? 'the bundled sample'} (${err.message}): is it the data the run was trained on? Pass those (--data, or options.data from code)`);
+  }
 }
 
 /**
@@ -137,6 +148,7 @@ export async function scoringData(dataset: DatasetName, data: string | undefined
  * sample) and the recipe's options for prepareDataset.
  */
 export function runData(file: string, recipe: ReturnType<typeof readRun>['recipe'], data?: string): { dataset: DatasetName; data: string | undefined; options: DatasetOptions } {
+  if (data !== undefined && (typeof data !== 'string' || data === '')) throw invalid('data', `the run's ${DATASET_TITLES[recipe.dataset]} archive or folder (a path)`, data);
   const { dataset, data: trainedOn, ...options } = recipe;
   if (data === undefined && trainedOn !== null && !fs.existsSync(trainedOn)) {
     throw new DataError(`${file} was trained on ${trainedOn}, which is not there from here: pass the ${DATASET_TITLES[dataset]} archive or folder (--data, or options.data from code)`);
@@ -145,11 +157,29 @@ export function runData(file: string, recipe: ReturnType<typeof readRun>['recipe
 }
 
 /**
+ * The recorded values that scoring reads, checked as the checkpoint's own:
+ * a bad one is a corrupt (or edited) file, not a bad option of the caller's.
+ */
+function checkRecorded(file: string, config: ResolvedConfig, recipe: DatasetOptions): void {
+  const whole = (v: unknown, min: number) => v === undefined || v === null || (Number.isSafeInteger(v) && (v as number) >= min);
+  const bad = [
+    ...(['validation', 'seed'] as const).filter((k) => !whole(recipe[k], 0)).map((k) => [k, recipe[k]]),
+    ...(['limit', 'testLimit'] as const).filter((k) => !whole(recipe[k], 1)).map((k) => [k, recipe[k]]),
+    ...(Number.isSafeInteger(config.evalBatchSize) && config.evalBatchSize >= 1 ? [] : [['evalBatchSize', config.evalBatchSize]]),
+    ...(typeof config.finalRelu === 'boolean' ? [] : [['finalRelu', config.finalRelu]]),
+  ];
+  if (bad.length) {
+    throw new CheckpointError(`${file}: it records ${bad.map(([k, v]) => `${k} ${JSON.stringify(v)}`).join(', ')}, which allcnn never writes (a corrupt or edited checkpoint?)`);
+  }
+}
+
+/**
  * The run's config, epoch and data recipe, with an error that says what to
  * pass instead when the file is not a training checkpoint of allcnn; with
  * needsWeights, also when the run had diverged (its weights are NaN).
  */
 export function readRun(file: string, o: { needsWeights?: boolean } = {}): { config: ResolvedConfig; epoch: number; recipe: Pick<DataRecipe, 'dataset' | 'data'> & DatasetOptions; diverged: boolean } {
+  if (typeof file !== 'string' || file === '') throw invalid('file', 'the path of a checkpoint.safetensors', file);
   if (!fs.existsSync(file)) throw new CheckpointError(`${file}: no such file (allcnn train writes <out>/checkpoint.safetensors)`);
   const metadata = readSafetensorsMetadata(file); // the tensors are read by loadCheckpoint, checked against the network
   const saved = metadata.format === CHECKPOINT_FORMAT ? metadataJson<ResolvedConfig>(file, 'config', metadata.config) : null;
@@ -180,12 +210,14 @@ export function readRun(file: string, o: { needsWeights?: boolean } = {}): { con
     throw new CheckpointError(`${file}: its data recipe's preparation "${String(recipe.prep)}" is none of ${PREPS.join(', ')} (a corrupt checkpoint?)`);
   }
   // NaN losses are saved as null (JSON): either way the run had diverged when this checkpoint was written.
-  const history = metadataJson<Array<{ loss: number | null }>>(file, 'history', metadata.history ?? '[]') ?? [];
+  checkRecorded(file, config, recipe);
+  const history = metadataJson<Array<{ loss: number | null; valLoss?: number | null }>>(file, 'history', metadata.history ?? '[]') ?? [];
   const epoch = metadataEpoch(file, metadata.epoch);
-  const diverged = hasDiverged(history);
+  // As training judged it: a NaN validation loss counts where there were validation images.
+  const diverged = Array.isArray(history) && hasDiverged(history, { validated: recipe.validation !== 0 });
   // predict and visualize need weights that are numbers; evaluate can score any.
   if (diverged && o.needsWeights) {
-    throw new CheckpointError(`${file}: this run diverged in epoch ${epoch} (its training loss became NaN), so its weights are not numbers; train it again with a lower learning rate`);
+    throw new CheckpointError(`${file}: this run diverged in epoch ${epoch} (its training or validation loss became NaN or infinite), so its weights are not numbers; train it again with a lower learning rate`);
   }
   return { config, epoch, recipe, diverged };
 }

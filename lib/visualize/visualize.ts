@@ -6,7 +6,7 @@
  * The checkpoint's own data recipe prepares the images, as for evaluation.
  */
 import { requireDevice } from '../backend';
-import { checkInteger, checkKeys, checkOneOf, invalid } from '../check';
+import { checkBoolean, checkInteger, checkKeys, checkOneOf, invalid } from '../check';
 import { CIFAR_IMAGE_BYTES } from '../data/cifar';
 import type { Dataset } from '../data/dataset';
 import { fromArray } from '../creation';
@@ -90,6 +90,7 @@ export async function visualizeCheckpoint(file: string, o: VisualizeOptions = {}
   // A method twice would draw the same row twice.
   if (new Set(methods).size !== methods.length) throw invalid('methods', 'each method once', methods);
   const top = checkInteger('top', o.top ?? 8, 1, MAX_TOP);
+  const crop = o.crop === undefined ? true : checkBoolean('crop', o.crop);
   const { config, epoch, recipe } = readRun(file, { needsWeights: true });
   const { dataset: name, data, options } = runData(file, recipe, o.data);
   // The network and the unit first, so that a wrong layer or channel is reported before the data are prepared.
@@ -102,6 +103,8 @@ export async function visualizeCheckpoint(file: string, o: VisualizeOptions = {}
     if (o.channels !== undefined) {
       if (!Array.isArray(o.channels) || o.channels.length === 0) throw invalid('channels', `a non-empty list of channels of ${layer} (0 to ${count - 1})`, o.channels);
       o.channels.forEach((c) => checkInteger(`channels (${layer} has ${count})`, c, 0, count - 1));
+      // A channel twice would draw the same block twice.
+      if (new Set(o.channels).size !== o.channels.length) throw invalid('channels', 'each channel once', o.channels);
     }
     const classLayer = isClassLayer(net, index);
     // The test split is the archive's test images in order, so index k is raw.test's image k.
@@ -115,7 +118,7 @@ export async function visualizeCheckpoint(file: string, o: VisualizeOptions = {}
     const strongest = tidy(() => strongestImages(net, set.test.x.narrow(0, 0, searched), { layer, channels, top }));
     // Patches as in the paper's figure 3 when the units see less than the whole image.
     const field = receptiveField(net, index);
-    const patch = (o.crop ?? true) && field && field.size < net.inputShape[1] ? field : null;
+    const patch = crop && field && field.size < net.inputShape[1] ? field : null;
     const units: VisualizedUnit[] = [];
     const blocks: Tile[][][] = [];
     for (const [channel, found] of strongest) {
