@@ -333,6 +333,10 @@ function load(): NativeAddon {
   } catch (err) {
     throw loadFailure(c, err as Error, sel);
   }
+  // require() loads any file: one that is not a Node addon (ALLCNN_BINARY naming a script, an empty file) loads as an empty module.
+  if (typeof addon?.backend_info !== 'function') {
+    throw new BackendError(`allcnn: ${path.relative(ROOT, c.file)} is not the allcnn addon (it has no backend_info(): not a .node file built from native/?)\n${lt.howToFix(sel)}`);
+  }
   const info = addon.backend_info();
   const rebuild = `Rebuild it against the LibTorch you want: npx allcnn doctor --build (or npm run build:native in a clone)`;
   if (info.loadedVersion !== 'unknown' && lt.majorMinor(info.loadedVersion) !== lt.majorMinor(info.compiledVersion)) {

@@ -1,5 +1,7 @@
 /** Loading the addon, in a fresh process as a user's program does. */
 import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { ucxCheck } from '../lib/cli/doctor';
 
@@ -37,4 +39,18 @@ describe("UCX's memory hooks (LibTorch builds linked with OpenMPI patch libc's b
     expect(ucxCheck(maps, 'none')).toEqual({ ok: true, what: 'UCX (linked by this LibTorch through OpenMPI) is loaded with its memory hooks off' });
     expect(ucxCheck(maps, 'bistro')).toMatchObject({ ok: false, warning: true, what: expect.stringContaining('UCX_MEM_MMAP_HOOK_MODE=bistro'), fix: expect.stringContaining('unset UCX_MEM_MMAP_HOOK_MODE') });
   });
+});
+
+test('ALLCNN_BINARY naming a file that is not the addon is said to be one, with the fix, not "backend_info is not a function"', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'allcnn-loader-'));
+  const notAddon = path.join(dir, 'afile');
+  fs.writeFileSync(notAddon, '');
+  try {
+    const r = spawnSync(process.execPath, ['-e', `require(${JSON.stringify(LIB)}).backend()`], { env: { ...process.env, ALLCNN_BINARY: notAddon }, encoding: 'utf8', timeout: 120000 });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain('is not the allcnn addon (it has no backend_info(): not a .node file built from native/?)');
+    expect(r.stderr).toContain('Fix it one of these ways');
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -453,8 +453,8 @@ describe('allcnn transfer', () => {
     const scale = run('--from', checkpoint, '--mode', 'features', '--body-lr-scale', '0.5'); // would be ignored
     expect(scale.status).toBe(2);
     expect(scale.stderr).toContain('--body-lr-scale applies to --mode finetune only (features trains no pretrained body at its own rate)');
-    const subset = run('--from', checkpoint, '--subset', 'bikes');
-    expect(subset.status).toBe(1);
+    const subset = run('--from', checkpoint, '--subset', 'bikes'); // a bad option: exit 2
+    expect(subset.status).toBe(2);
     expect(subset.stderr).toContain('unknown CIFAR-100 class or superclass "bikes"; valid names for');
     const missing = path.join(tmp(), 'missing.safetensors');
     const from = run('--from', missing);
@@ -465,7 +465,7 @@ describe('allcnn transfer', () => {
   test('without --from, a bad subset or CIFAR-100 archive fails before pretraining', () => {
     const out = path.join(tmp(), 'never');
     const subset = run('--subset', 'bikes', '--pretrain-epochs', '1', '--out', out);
-    expect(subset.status).toBe(1);
+    expect(subset.status).toBe(2);
     expect(subset.stderr).toContain('unknown CIFAR-100 class or superclass "bikes"; valid names for');
     const data = run('--data100', path.join(out, 'missing.tar.gz'), '--pretrain-epochs', '1', '--out', out);
     expect(data.status).toBe(1);

@@ -2,7 +2,7 @@
 import * as path from 'node:path';
 import { Command, Option } from 'commander';
 import { MultiBar, Presets, SingleBar } from 'cli-progress';
-import { cudaAvailable } from '../backend';
+import { cudaAvailable, requireDevice } from '../backend';
 import { PREPS } from '../data/dataset';
 import { checkReproduceOptions, EXTRAS, MAX_SEEDS, PRESET_NAMES, PRESETS, PresetName, ReproduceOptions, SEED_STRIDE } from '../experiments/presets';
 import { checkLock } from '../experiments/lock';
@@ -67,7 +67,9 @@ export function reproduceCommand(): Command {
       }
       const name = o.name ?? o.preset;
       const out = path.resolve(o.out ?? path.join('results', name));
-      checkLock(out); // a folder another process is training in: before the header, which would read as if this one ran
+      // Before the header, which would read as if this one ran: a missing GPU, a folder another process is training in.
+      requireDevice(device);
+      checkLock(out);
       console.error(`reproduce ${name}: preset ${options.preset}, ${options.models.length} models x lrs [${options.lrs.join(', ')}] (${options.lrSelection}${options.lrSelection === 'probe' ? `, ${options.probeEpochs}-epoch probes` : ''}), ` +
         `${options.epochs} epochs${options.seeds > 1 ? ` x ${options.seeds} seeds` : ''}, batch ${options.batchSize}${options.augment ? ', Table 3 trained with flips and translations (--augment)' : ''}, device ${device}, concurrency ${options.concurrency}, extras: ${options.extras.join(', ') || 'none'}\n` +
         `data: ${o.data === undefined ? 'the bundled 600-image CIFAR-10 sample' : shown(path.resolve(o.data))}\nresults: ${out}`);

@@ -3,6 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Command, Option } from 'commander';
 import { DATASETS, PREPS } from '../data/dataset';
+import { requireDevice } from '../backend';
 import { checkFolder } from '../io/folder';
 import { INITS } from '../init';
 import { checkpointDifferences } from '../train/checkpoint';
@@ -56,6 +57,7 @@ export function trainCommand(): Command {
         device: o.device, precision: o.precision, init: o.init, finalRelu: o.finalRelu, tf32: o.tf32, channelsLast: o.channelsLast, cudaGraph: o.cudaGraph,
       };
       const resolved = resolveConfig(config); // a bad combination of options is refused before the data are read
+      requireDevice(resolved.device); // before "reading ...", which would say the run had begun
       checkFolder(out);
       if (!o.resume && fs.existsSync(checkpoint)) {
         // --resume continues only the same run: say so when this one is another.

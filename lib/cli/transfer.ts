@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { Command, Option } from 'commander';
 import { BUNDLED_CIFAR100_SAMPLE, BUNDLED_SAMPLE, PREPS } from '../data/dataset';
 import { checkCifar100Subsets } from '../data/subsets';
-import { cudaAvailable } from '../backend';
+import { cudaAvailable, requireDevice } from '../backend';
 import { checkFolder } from '../io/folder';
 import { readSafetensorsMetadata } from '../io/safetensors';
 import { checkLock } from '../experiments/lock';
@@ -59,6 +59,7 @@ export function transferCommand(): Command {
       if (o.bodyLrScale !== undefined && o.mode !== 'finetune') {
         throw Object.assign(new Error(`--body-lr-scale applies to --mode finetune only (${o.mode} trains no pretrained body at its own rate)`), { exitCode: 2 });
       }
+      requireDevice(o.device); // before any line that would say the run had begun
       const subsetSlug = String(o.subset).replace(/[^\w.-]+/g, '_');
       // Made only when something is written, so a refused run leaves no empty folder behind.
       const out = path.resolve(o.out ?? path.join('results', `transfer-${subsetSlug}-${o.mode}-${o.head}`));
@@ -69,14 +70,14 @@ export function transferCommand(): Command {
       }
       const say = (s: string) => process.stderr.write(`${s}\n`);
       const signal = abortOnSignal();
+      // The archive and the subset's names, before anything is trained (or pretrained) for them.
+      await checkCifar100Subsets(o.data100, [o.subset]);
       if (!o.data100) say(`data: the bundled CIFAR-100 sample (${shown(BUNDLED_CIFAR100_SAMPLE)}, a few images per class: a smoke test); pass --data100 for the real subsets`);
 
       let from: string | undefined = o.from === undefined ? undefined : checkpointFile(o.from);
       const p = pretrainDefaults(o.device);
       if (!from && o.mode !== 'scratch') {
-        // No checkpoint: pretrain one now, into the output folder (reused on the next call),
-        // once the CIFAR-100 archive and the subset's names are known to be good.
-        await checkCifar100Subsets(o.data100, [o.subset]);
+        // No checkpoint: pretrain one now, into the output folder (reused on the next call).
         from = path.join(out, 'pretrain', 'checkpoint.safetensors');
         const model = o.model ?? p.model;
         const epochs = o.pretrainEpochs ?? p.pretrainEpochs;
@@ -171,6 +172,7 @@ export async function reproduceTransferCommand(o: Record<string, any>): Promise<
   if (o.models && o.models.length !== 1) throw Object.assign(new Error('--preset transfer trains one network: pass one id to --models'), { exitCode: 2 });
   if (o.lrs && o.lrs.length !== 1) throw Object.assign(new Error('--preset transfer takes one learning rate: pass one value to --lrs'), { exitCode: 2 });
   const device = o.device ?? (cudaAvailable() ? 'cuda' : 'cpu');
+  requireDevice(device); // before the header, which would say the run had begun
   const base = TRANSFER_PRESETS[device.startsWith('cuda') ? 'gpu' : 'cpu'];
   const from = o.from ? path.resolve(checkpointFile(o.from)) : null;
   const options: TransferPresetOptions = {

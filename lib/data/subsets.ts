@@ -11,7 +11,7 @@
  * Works on the subsets archive and on the full official CIFAR-100 archive: the
  * superclass of each fine class is read from the records themselves.
  */
-import { DataError } from '../errors';
+import { DataError, InvalidArgumentError } from '../errors';
 import { invalid } from '../check';
 import { CIFAR_IMAGE_BYTES, Cifar100, Cifar100Set, ImageSet, readCifar100 } from './cifar';
 import { BUNDLED_CIFAR100_SAMPLE, Dataset, DatasetOptions, prepareDataset } from './dataset';
@@ -107,7 +107,8 @@ export function resolveSubset(data: Cifar100, spec: string | readonly string[]):
     } else if (coarse >= 0 || fine >= 0) {
       throw new DataError(`"${n}" has no images in ${data.source}; ${valid()}`);
     } else {
-      throw new DataError(`unknown CIFAR-100 class or superclass "${n}"; ${valid()}`);
+      // A misspelt name is a bad argument (exit 2 on the command line), not bad data.
+      throw new InvalidArgumentError(`unknown CIFAR-100 class or superclass "${n}"; ${valid()}`);
     }
   }
   if (chosen.size < 2) throw new DataError(`subset "${name}" has ${chosen.size} class; a classifier needs at least 2 (${valid()})`);
