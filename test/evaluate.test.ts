@@ -250,7 +250,7 @@ test('allcnn evaluate prints per-class accuracies and the confusion matrix, or J
   fs.copyFileSync(SAMPLE, elsewhere);
   const other = cli(run.checkpoint, '--data', elsewhere);
   expect(other.status).toBe(0);
-  expect(other.stderr).toContain(`note: the run was trained on the bundled sample, and is scored on ${elsewhere}, with its preparation fitted on ${elsewhere}'s training images`);
+  expect(other.stderr).toContain(`note: the run was trained on the bundled sample, and ${elsewhere} is read in its place, with the preparation fitted on its training images; if that is the same data moved, this is right; if not, the scores are of other data`);
   expect(cli(run.checkpoint, '--data', SAMPLE).stderr).not.toContain('note:');
 
   const bad = cli(run.checkpoint, '--split', 'train');

@@ -198,6 +198,11 @@ describe('predictImages and allcnn predict', () => {
     const json = JSON.parse(cli(checkpoint, files[2], '--json', '--fit', 'stretch').stdout);
     expect(json.fit).toBe('stretch');
     json.images[0].probabilities.forEach((p: number, c: number) => expect(p).toBeCloseTo(expected[2][c], 5));
+    // Other data than the run's, as evaluate says: the preparation is fitted on them.
+    const elsewhere = path.join(dir, 'other.tar.gz');
+    fs.copyFileSync(BUNDLED_SAMPLE, elsewhere);
+    expect(cli(dir, files[0], '--data', elsewhere).stderr).toContain(`note: the run was trained on the bundled sample, and ${elsewhere} is read in its place`);
+    expect(cli(dir, files[0], '--data', BUNDLED_SAMPLE).stderr).not.toContain('note:');
 
     for (const [args, message] of [
       [['--top', '0'], '--top must be an integer >= 1, got "0"'],

@@ -1,10 +1,8 @@
 /** `allcnn evaluate`: score a trained run's checkpoint again, per class and as a confusion matrix. */
-import * as path from 'node:path';
 import { Command } from 'commander';
-import { BUNDLED_CIFAR100_SAMPLE, BUNDLED_SAMPLE } from '../data/dataset';
 import { CheckpointEvaluation, evaluateCheckpoint, SPLITS } from '../train/evaluate-checkpoint';
 import { batchSize, deviceName, oneOf } from './options';
-import { checkpointFile, pct, shown } from './util';
+import { checkpointFile, otherDataNote, pct, shown } from './util';
 
 export function evaluateCommand(): Command {
   return new Command('evaluate')
@@ -20,11 +18,8 @@ export function evaluateCommand(): Command {
       process.stderr.write(`scoring ${shown(file)} on its ${o.split} split (device ${o.device})\n`);
       const r = await evaluateCheckpoint(file, { data: o.data, split: o.split, device: o.device, batchSize: o.batchSize });
       // --data is for data that moved; other data is scored too, but the preparation was refitted on their training images.
-      const where = (d: string | null) => path.resolve(d ?? (r.dataset === 'cifar100' ? BUNDLED_CIFAR100_SAMPLE : BUNDLED_SAMPLE));
-      if (o.data !== undefined && where(r.data) !== where(r.trainedOn)) {
-        process.stderr.write(`note: the run was trained on ${r.trainedOn ?? 'the bundled sample'}, and is scored on ${r.data}, with its preparation fitted on ${r.data}'s training images; ` +
-          'if that is the same data moved, this is right; if not, the scores are of other data\n');
-      }
+      const note = otherDataNote(r.trainedOn, r.dataset, o.data, 'scores');
+      if (note) process.stderr.write(`${note}\n`);
       if (o.json) {
         process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
         return;

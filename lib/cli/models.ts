@@ -7,7 +7,7 @@ import { MODELS } from '../../models';
 export function modelsCommand(): Command {
   return new Command('models')
     .description('list the 12 networks of the paper with their parameter counts')
-    .option('--classes <n>', 'number of classes', int('--classes', 2), 10)
+    .option('--classes <n>', 'number of classes', int('--classes', 2, 100000), 10)
     .option('--json', 'print JSON', false)
     .option('--layers', 'print each network\'s layers with their names (conv1, maxpool1, ...), as the paper\'s tables write them, and their output shapes', false)
     .action((o) => {

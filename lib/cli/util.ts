@@ -1,6 +1,7 @@
 /** Small helpers shared by the commands. */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { BUNDLED_CIFAR100_SAMPLE, BUNDLED_SAMPLE, DatasetName } from '../data/dataset';
 import { CheckpointError } from '../errors';
 import { makeFolder } from '../io/folder';
 import type { Network } from '../model/network';
@@ -67,4 +68,18 @@ export function saveRun(out: string, result: { network?: Network }, json: boolea
   writeFileAtomic(path.join(out, 'result.json'), `${JSON.stringify(record, null, 2)}\n`); // readers never see half a file
   if (json) process.stdout.write(`${JSON.stringify(record, null, 2)}\n`);
   return json;
+}
+
+/**
+ * The note evaluate, predict and visualize print when --data is not the
+ * archive the run was trained on: moved data are fine, but other data are
+ * prepared with statistics fitted on their own training images, and what is
+ * shown is then of other data. Null when --data is absent or the same file.
+ */
+export function otherDataNote(trainedOn: string | null, dataset: DatasetName, data: string | undefined, what: string): string | null {
+  if (data === undefined) return null;
+  const where = (d: string | null) => path.resolve(d ?? (dataset === 'cifar100' ? BUNDLED_CIFAR100_SAMPLE : BUNDLED_SAMPLE));
+  if (where(data) === where(trainedOn)) return null;
+  return `note: the run was trained on ${trainedOn ?? 'the bundled sample'}, and ${data} is read in its place, with the preparation fitted on its training images; ` +
+    `if that is the same data moved, this is right; if not, the ${what} are of other data`;
 }

@@ -4,10 +4,11 @@ import * as path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { checkFolder, makeFolder } from '../io/folder';
 import { writeFileAtomic } from '../report/atomic';
+import { readRun } from '../train/evaluate-checkpoint';
 import { METHODS } from '../visualize/guided-backprop';
 import { MAX_TOP, Visualization, visualizeCheckpoint } from '../visualize/visualize';
 import { deviceName, int, list, oneOf } from './options';
-import { checkpointFile, shown } from './util';
+import { checkpointFile, otherDataNote, shown } from './util';
 
 /** "0-3,7" -> [0, 1, 2, 3, 7]. */
 function channelList(v: string): number[] {
@@ -51,6 +52,9 @@ export function visualizeCommand(): Command {
       const v = await visualizeCheckpoint(file, {
         layer: o.layer, channels: o.channels, top: o.top, methods: o.method, images: o.images, data: o.data, device: o.device, crop: o.crop,
       });
+      const { recipe } = readRun(file);
+      const note = otherDataNote(recipe.data, recipe.dataset, o.data, 'strongest images');
+      if (note) process.stderr.write(`${note}\n`);
       const out = o.out ?? path.join(path.dirname(file), `${v.layer}-${v.methods.join('-')}.png`);
       makeFolder(path.dirname(path.resolve(out)));
       writeFileAtomic(out, v.png);
