@@ -31,7 +31,7 @@ export function visualizeCommand(): Command {
   return new Command('visualize')
     .description('show what drives a trained network\'s units: its strongest test images and their guided-backpropagation reconstructions (the paper\'s figure 3), as a PNG')
     .argument('<checkpoint>', 'a checkpoint.safetensors, or the --out folder of `allcnn train` that holds one')
-    .option('--layer <name>', 'the layer, as `allcnn models --layers` names it (default: the last convolution, whose channels are the classes)')
+    .option('--layer <name>', 'the layer, as `allcnn models --layers` names it (default: the last convolution; in the twelve networks, its channels are the classes)')
     .option('--channels <list>', 'channels to show, like 0-9 or 3,17,40 (default: the first 10; of the class layer, the first 10 classes that have images)', channelList)
     .option('--top <n>', 'strongest test images per channel', int('--top', 1, MAX_TOP), 8)
     .addOption(new Option('--method <list>', `one or more of ${METHODS.join(', ')} (the paper's figure 4 compares all three)`).argParser(list('--method', oneOf('--method', METHODS))).default(['guided'], 'guided'))

@@ -20,7 +20,7 @@ import { receptiveField, windowAt } from './receptive-field';
 import { strongestImages } from './strongest';
 
 export interface VisualizeOptions {
-  /** The layer, by the network's names ('conv6'); default: the last convolution, whose channels are the classes. */
+  /** The layer, by the network's names ('conv6'); default: the last convolution (in the twelve networks, its channels are the classes). */
   layer?: string;
   /** Channels to show (default: the first 10, or all if fewer; of the class layer, the first 10 classes the data have images of). */
   channels?: number[];
