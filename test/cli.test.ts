@@ -145,7 +145,8 @@ test('bad options exit with status 2 and say what is wrong', () => {
     [['reproduce', '--preset', 'smoke', '--from', 'run'], '--from belongs to --preset transfer, not to smoke'],
     [['reproduce', '--preset', 'transfer', '--from', 'run', '--pretrain-epochs', '2'], '--pretrain-epochs is for pretraining a CIFAR-10 network when --from is omitted; with --from run nothing is pretrained'],
     [['transfer', '--from', 'run', '--data10', 'x.tar.gz'], '--data10 is for pretraining a CIFAR-10 network when --from is omitted; with --from run nothing is pretrained'],
-    [['models', '--classes', 'abc'], '--classes must be an integer >= 2, got "abc"'],
+    [['models', '--classes', 'abc'], '--classes must be an integer in [2, 100000], got "abc"'],
+    [['models', '--classes', '1000000000'], '--classes must be an integer in [2, 100000], got "1000000000"'], // as buildNetwork bounds it
     [['frobnicate'], "unknown command 'frobnicate'"],
   ];
   for (const [args, message] of cases) {

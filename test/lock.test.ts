@@ -8,7 +8,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { checkLock, lockFolder } from '../lib/experiments/lock';
+import { checkLock, lockFolder, STALE_MS } from '../lib/experiments/lock';
 import { PRESETS, ReproduceOptions } from '../lib/experiments/presets';
 import { reproduce } from '../lib/experiments/runner';
 import { tempDirs } from './tmp';
@@ -38,6 +38,7 @@ test('a lock whose process still runs is refused; one whose process is gone is t
   try {
     fs.writeFileSync(lockOf(dir), holder({ pid: child.pid }));
     expect(() => lockFolder(dir)).toThrow(`${dir} is in use: process ${child.pid} has been running an experiment in it since 2026-12-01T00:00:00.000Z (${lockOf(dir)}). Wait for it to finish, or stop it first`);
+    expect(() => lockFolder(dir)).toThrow(`If no process uses it any more, delete ${lockOf(dir)}.`);
     expect(() => checkLock(dir)).toThrow(`process ${child.pid}`);
   } finally {
     child.kill('SIGKILL');
@@ -59,7 +60,8 @@ test('a lock whose process still runs is refused; one whose process is gone is t
 test('a lock from another boot, from a process id now used by another process, or torn, is stale', () => {
   const dir = tmp();
   const running = process.ppid; // runs, but is not the process that wrote these
-  const stale = [holder({ pid: running, bootId: 'another-boot' }), '', '{"pid": '];
+  const stale = ['', '{"pid": ', holder({ pid: 0 }), holder({ pid: -1 })]; // 0 and -1 would name process groups to kill(0)
+  if (fs.existsSync('/proc/sys/kernel/random/boot_id')) stale.push(holder({ pid: running, bootId: 'another-boot' }));
   if (fs.existsSync('/proc/self/stat')) stale.push(holder({ pid: running, processStart: '1' })); // started at another time: the id was reused
   for (const text of stale) {
     fs.writeFileSync(lockOf(dir), text);
@@ -71,17 +73,42 @@ test('a lock from another boot, from a process id now used by another process, o
   expect(() => lockFolder(dir)).toThrow(`process ${running}`);
 });
 
-test("another host's lock cannot be checked from here: it is taken over with a warning that says so", () => {
+test("another host's lock cannot be checked from here: refused while its holder keeps it fresh, taken over with a warning once not", () => {
   const dir = tmp();
-  fs.writeFileSync(lockOf(dir), holder({ pid: 4242, host: 'gpu-host' }));
-  checkLock(dir);
-  const warn = jest.spyOn(process, 'emitWarning').mockImplementation(() => undefined);
-  try {
-    lockFolder(dir).release();
-    expect(warn.mock.calls).toEqual([[`${lockOf(dir)} was left by process 4242 on host gpu-host (since 2026-12-01T00:00:00.000Z), which cannot be checked from here: taken over. If that process still runs, stop one of the two`, 'AllcnnLockWarning']]);
-  } finally {
-    warn.mockRestore();
+  const foreign = [holder({ pid: 4242, host: 'gpu-host' })];
+  if (fs.existsSync('/proc/self/ns/pid')) foreign.push(holder({ pid: 4242, pidNamespace: 'pid:[1]' })); // this host's name, another container's process ids
+  for (const text of foreign) {
+    const host = JSON.parse(text).host;
+    fs.writeFileSync(lockOf(dir), text);
+    expect(() => checkLock(dir)).toThrow(`${dir} is in use: process 4242 on ${host} (its lock, which cannot be checked from here, was touched 0 s ago)`);
+    expect(() => lockFolder(dir)).toThrow('which cannot be checked from here');
+    const old = new Date(Date.now() - STALE_MS - 1000);
+    fs.utimesSync(lockOf(dir), old, old);
+    checkLock(dir);
+    const warn = jest.spyOn(process, 'emitWarning').mockImplementation(() => undefined);
+    try {
+      lockFolder(dir).release();
+      expect(warn.mock.calls).toEqual([[`${lockOf(dir)} was left by process 4242 on host ${host} (since 2026-12-01T00:00:00.000Z), which cannot be checked from here and was not touched for 5 minutes: taken over. If that process still runs, stop one of the two`, 'AllcnnLockWarning']]);
+    } finally {
+      warn.mockRestore();
+    }
   }
+});
+
+test('one folder by two paths (a symbolic link) is one lock; a folder made for the lock goes again if nothing was written in it', () => {
+  const dir = tmp();
+  const link = path.join(tmp(), 'link');
+  fs.symlinkSync(dir, link);
+  const lock = lockFolder(dir);
+  expect(() => lockFolder(link)).toThrow(`${link} is in use: another call in this process`);
+  lock.release();
+  const fresh = path.join(tmp(), 'results', 'run');
+  lockFolder(fresh).release();
+  expect(fs.existsSync(fresh)).toBe(false);
+  const used = lockFolder(fresh);
+  fs.writeFileSync(path.join(fresh, 'experiment.json'), '{}');
+  used.release();
+  expect(fs.readdirSync(fresh)).toEqual(['experiment.json']);
 });
 
 test('a lock removed by hand and taken by another process is not removed by the first one\'s release', () => {

@@ -70,14 +70,14 @@ export function transferCommand(): Command {
       }
       const say = (s: string) => process.stderr.write(`${s}\n`);
       const signal = abortOnSignal();
-      // The archive and the subset's names, before anything is trained (or pretrained) for them.
-      await checkCifar100Subsets(o.data100, [o.subset]);
       if (!o.data100) say(`data: the bundled CIFAR-100 sample (${shown(BUNDLED_CIFAR100_SAMPLE)}, a few images per class: a smoke test); pass --data100 for the real subsets`);
 
       let from: string | undefined = o.from === undefined ? undefined : checkpointFile(o.from);
       const p = pretrainDefaults(o.device);
       if (!from && o.mode !== 'scratch') {
-        // No checkpoint: pretrain one now, into the output folder (reused on the next call).
+        // No checkpoint: pretrain one now, into the output folder (reused on the next call),
+        // once the CIFAR-100 archive and the subset's names are known to be good.
+        await checkCifar100Subsets(o.data100, [o.subset]);
         from = path.join(out, 'pretrain', 'checkpoint.safetensors');
         const model = o.model ?? p.model;
         const epochs = o.pretrainEpochs ?? p.pretrainEpochs;

@@ -56,11 +56,11 @@ export function visualizeCommand(): Command {
       const note = otherDataNote(recipe.data, recipe.dataset, o.data, 'strongest images');
       if (note) process.stderr.write(`${note}\n`);
       const out = o.out ?? path.join(path.dirname(file), `${v.layer}-${v.methods.join('-')}.png`);
+      const json = sideJson(out);
+      checkOutputs(out, json); // again: the default name is known only now, and anything may have changed during the search
       makeFolder(path.dirname(path.resolve(out)));
       writeFileAtomic(out, v.png);
       const { png: _png, ...record } = v;
-      const json = sideJson(out);
-      if (!o.out) checkOutputs(out, json);
       writeFileAtomic(json, `${JSON.stringify(record, null, 2)}\n`);
       console.log(render(v));
       console.log(`\nwrote ${out} and ${json}`);

@@ -149,8 +149,9 @@ export function selectSubset(data: Cifar100, spec: string | readonly string[]): 
 /**
  * Reads `file` (the bundled sample when omitted) and resolves every subset
  * asked for, so that a bad archive or class name fails before anything is
- * trained (pretraining on CIFAR-10 comes first and can take an hour): a
- * DataError naming what is wrong, as loadCifar100Subset would give later.
+ * trained (pretraining on CIFAR-10 comes first and can take an hour): the
+ * error loadCifar100Subset would give later (a DataError for the data, an
+ * InvalidArgumentError for a name that is no class or superclass).
  */
 export async function checkCifar100Subsets(file: string | undefined, specs: readonly (string | readonly string[])[]): Promise<SubsetSelection[]> {
   const data = await readCifar100(file ?? BUNDLED_CIFAR100_SAMPLE);

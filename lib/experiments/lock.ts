@@ -1,36 +1,44 @@
 /**
  * A results folder's lock. Two processes resuming one experiment would train
  * the same runs side by side, each appending its own record of them to
- * runs.jsonl, and take twice the GPU time. The first to claim the folder
+ * runs.jsonl, and take twice the GPU time. The first to take the folder
  * creates `<out>/.lock` (exclusively), holding its process id; a second is
- * refused with who holds it, before it reads any data.
+ * refused with who holds it.
  *
  * A lock outlives a process killed with SIGKILL (or a machine that went
  * away), and an interrupted experiment must resume with the same command, so
- * a lock is taken over when its holder is gone: on this machine when that
- * process no longer runs (or its id now names another process: the
- * process's start time is recorded too), or the machine was rebooted since.
- * A lock written on another host cannot be checked from here (a folder
- * copied from a GPU host, or shared over the network): it is taken over with
- * a warning that says so.
+ * a lock is taken over when its holder is gone. On this machine (same host
+ * name, same process-id namespace) that is known: the process no longer
+ * runs, its id now names another process (the start time is recorded too),
+ * or the machine was rebooted since. Elsewhere (a folder shared over the
+ * network, or copied from a GPU host, or another container) it cannot be
+ * checked, so the holder keeps the file's time fresh while it runs: such a
+ * lock is refused while it was touched within STALE_MS, and taken over, with
+ * a warning, once it was not.
  */
+import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { makeFolder } from '../io/folder';
 import { TEMP_SUFFIX } from '../report/atomic';
 
 const LOCK_FILE = '.lock';
+/** How often a holder touches its lock, and how long one from elsewhere stays valid untouched. */
+const TOUCH_MS = 60_000;
+export const STALE_MS = 5 * TOUCH_MS;
 
 interface Holder {
   pid: number;
   host: string;
-  /** Linux: the boot's id and the process's start time (clock ticks since boot), which tell a reused process id from its first owner. */
+  /** Linux: the process-id namespace, the boot's id and the process's start time (clock ticks since boot), which tell a reused process id from its first owner. */
+  pidNamespace: string | null;
   bootId: string | null;
   processStart: string | null;
   startedAt: string;
 }
 
-/** The folders this process holds: its own id is in their lock, so only this tells a second call in one process from a stale lock. */
+/** The folders this process holds, by real path: its own id is in their lock, so only this tells a second call in one process from a stale lock. */
 const held = new Set<string>();
 
 function readOrNull(file: string): string | null {
@@ -48,8 +56,26 @@ function processStart(pid: number): string | null {
   return stat ? stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? null : null;
 }
 
+function pidNamespace(): string | null {
+  try {
+    return fs.readlinkSync('/proc/self/ns/pid');
+  } catch {
+    return null;
+  }
+}
+
 function bootId(): string | null {
   return readOrNull('/proc/sys/kernel/random/boot_id')?.trim() ?? null;
+}
+
+function me(): Holder {
+  return { pid: process.pid, host: os.hostname(), pidNamespace: pidNamespace(), bootId: bootId(), processStart: processStart(process.pid), startedAt: new Date().toISOString() };
+}
+
+/** Whether a process id written in `h` means a process here: the same host and, where both are known, the same process-id namespace. */
+function local(h: Holder): boolean {
+  const ns = pidNamespace();
+  return h.host === os.hostname() && !(h.pidNamespace && ns && h.pidNamespace !== ns);
 }
 
 function alive(pid: number): boolean {
@@ -61,9 +87,9 @@ function alive(pid: number): boolean {
   }
 }
 
-/** Whether the process that wrote `h` on this host still runs; false when it is gone. */
-function stillRuns(dir: string, h: Holder): boolean {
-  if (h.pid === process.pid) return held.has(dir);
+/** Whether the process that wrote `h` (on this machine) still runs. */
+function stillRuns(key: string, h: Holder): boolean {
+  if (h.pid === process.pid) return held.has(key);
   const boot = bootId();
   if (h.bootId && boot && h.bootId !== boot) return false;
   if (!alive(h.pid)) return false;
@@ -71,20 +97,35 @@ function stillRuns(dir: string, h: Holder): boolean {
   return !(h.processStart && start && h.processStart !== start);
 }
 
-function lockError(dir: string, file: string, h: Holder): Error {
-  const who = h.pid === process.pid ? 'another call in this process' : `process ${h.pid}`;
+/** Milliseconds since `file` was last touched (Infinity when it is gone). */
+function age(file: string): number {
+  try {
+    return Date.now() - fs.statSync(file).mtimeMs;
+  } catch {
+    return Infinity;
+  }
+}
+
+/** Why the lock in `file` cannot be taken now; null when its holder is gone. */
+function heldBy(key: string, file: string, h: Holder | null): string | null {
+  if (!h) return null;
+  if (local(h)) return stillRuns(key, h) ? (h.pid === process.pid ? 'another call in this process' : `process ${h.pid}`) : null;
+  const seconds = Math.round(age(file) / 1000);
+  return age(file) < STALE_MS ? `process ${h.pid} on ${h.host} (its lock, which cannot be checked from here, was touched ${seconds} s ago)` : null;
+}
+
+function lockError(dir: string, file: string, who: string, h: Holder): Error {
   return new Error(`${dir} is in use: ${who} has been running an experiment in it since ${h.startedAt} (${file}). ` +
     'Wait for it to finish, or stop it first; two processes in one folder would train the same runs twice. ' +
-    'Results of other options go in another --out (--name)');
+    `If no process uses it any more, delete ${file}. Results of other options go in another --out (--name)`);
 }
 
 /** The lock's holder when the file holds one; null when there is no lock, or it is not one (a torn write: nobody to wait for). */
-function readHolder(file: string): Holder | null {
-  const text = readOrNull(file);
+function readHolder(text: string | null): Holder | null {
   if (text === null) return null;
   try {
     const h = JSON.parse(text) as Holder;
-    return Number.isInteger(h?.pid) && typeof h.host === 'string' ? h : null;
+    return Number.isSafeInteger(h?.pid) && h.pid > 0 && typeof h.host === 'string' ? h : null;
   } catch {
     return null;
   }
@@ -97,14 +138,13 @@ function readHolder(file: string): Holder | null {
  * links, created exclusively instead.
  */
 function create(file: string, text: string): boolean {
-  const tmp = `${file}.${process.pid}${TEMP_SUFFIX}`;
+  const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}${TEMP_SUFFIX}`;
   fs.writeFileSync(tmp, text);
   try {
     fs.linkSync(tmp, file);
     return true;
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'EEXIST') return false;
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
     try {
       fs.writeFileSync(file, text, { flag: 'wx' });
       return true;
@@ -118,40 +158,91 @@ function create(file: string, text: string): boolean {
 }
 
 /**
+ * Replaces the stale lock `judged` (its text, or null: none) with `text`,
+ * unless the file changed since it was judged: two processes that found one
+ * dead holder must not both take over (the second would remove the first's
+ * new lock). A guard file makes the check and the swap one step; a guard left
+ * by a process killed within it is ignored after a few seconds.
+ */
+function takeOver(file: string, judged: string | null, text: string): boolean {
+  const guard = `${file}.takeover`;
+  if (!create(guard, text)) {
+    if (age(guard) > 10_000) fs.rmSync(guard, { force: true });
+    return false;
+  }
+  try {
+    if (readOrNull(file) !== judged) return false;
+    fs.rmSync(file, { force: true });
+    return create(file, text);
+  } finally {
+    fs.rmSync(guard, { force: true });
+  }
+}
+
+/** The folder's real path (a link and its target are one folder), where it exists. */
+function keyOf(dir: string): string {
+  try {
+    return fs.realpathSync(dir);
+  } catch {
+    return path.resolve(dir);
+  }
+}
+
+/**
  * Throws when a running process holds `dir`'s lock. Takes nothing, so it
  * can run before the data are read (and before the folder exists).
  */
 export function checkLock(dir: string): void {
-  const file = path.join(dir, LOCK_FILE);
-  const h = readHolder(file);
-  if (h && h.host === os.hostname() && stillRuns(path.resolve(dir), h)) throw lockError(dir, file, h);
+  const file = path.join(keyOf(dir), LOCK_FILE);
+  const h = readHolder(readOrNull(file));
+  const who = heldBy(keyOf(dir), file, h);
+  if (who && h) throw lockError(dir, file, who, h);
 }
 
 /**
- * Takes `dir`'s lock (the folder must exist) until release(); throws when a
- * running process holds it. A stale lock is taken over (see above).
+ * Takes `dir`'s lock until release(), making the folder if it is missing;
+ * throws when a running process holds it. A stale lock is taken over (see
+ * above). release() removes the lock, and the folder too if this call made
+ * it and nothing was written in it (a run refused before it began).
  */
 export function lockFolder(dir: string): { release(): void } {
-  const key = path.resolve(dir);
-  const file = path.join(dir, LOCK_FILE);
-  const me: Holder = { pid: process.pid, host: os.hostname(), bootId: bootId(), processStart: processStart(process.pid), startedAt: new Date().toISOString() };
-  const text = `${JSON.stringify(me)}\n`;
-  for (let attempt = 0; ; attempt++) {
-    if (create(file, text)) break;
-    const h = readHolder(file);
-    if (h && h.host === os.hostname() && stillRuns(key, h)) throw lockError(dir, file, h);
-    if (attempt > 0) throw new Error(`${dir} is in use: another process took ${file} as this one started; wait for it to finish, or stop it first`);
-    if (h && h.host !== os.hostname()) {
-      process.emitWarning(`${file} was left by process ${h.pid} on host ${h.host} (since ${h.startedAt}), which cannot be checked from here: taken over. If that process still runs, stop one of the two`, 'AllcnnLockWarning');
+  const made = !fs.existsSync(dir);
+  makeFolder(dir);
+  const key = keyOf(dir);
+  const file = path.join(key, LOCK_FILE);
+  const mine = `${JSON.stringify(me())}\n`;
+  for (let attempt = 0; !create(file, mine); attempt++) {
+    const text = readOrNull(file);
+    const h = readHolder(text);
+    const who = heldBy(key, file, h);
+    if (who && h) throw lockError(dir, file, who, h);
+    if (attempt >= 5) throw new Error(`${dir} is in use: other processes are taking ${file} at the same moment; wait for them to finish, or stop them first`);
+    if (takeOver(file, text, mine)) {
+      if (h && !local(h)) {
+        process.emitWarning(`${file} was left by process ${h.pid} on host ${h.host} (since ${h.startedAt}), which cannot be checked from here and was not touched for ${Math.round(STALE_MS / 60_000)} minutes: taken over. If that process still runs, stop one of the two`, 'AllcnnLockWarning');
+      }
+      break;
     }
-    fs.rmSync(file, { force: true });
   }
   held.add(key);
+  // Fresh for processes that cannot check this one's id (see above); unref'd: it keeps nothing alive.
+  const touch = setInterval(() => {
+    if (readOrNull(file) === mine) fs.utimesSync(file, new Date(), new Date());
+  }, TOUCH_MS);
+  touch.unref();
   return {
     release() {
+      clearInterval(touch);
       held.delete(key);
       // Only our own: a lock removed by hand and taken by another process stays.
-      if (readOrNull(file) === text) fs.rmSync(file, { force: true });
+      if (readOrNull(file) === mine) fs.rmSync(file, { force: true });
+      if (made) {
+        try {
+          fs.rmdirSync(key); // fails, as it should, when anything was written in it
+        } catch {
+          // not empty: kept
+        }
+      }
     },
   };
 }

@@ -99,12 +99,14 @@ export async function reproduce(name: string, o: ReproduceOptions, where: { out:
   const dataOptions = { prep: o.prep, limit: o.limit ?? undefined, testLimit: o.testLimit ?? undefined, seed: o.seed, device: o.device };
   const dataset: Dataset = await loadCifar10(where.data, dataOptions);
   let cifar100: Dataset | null = null;
-  let lock: { release(): void };
+  let lock: { release(): void } | undefined;
   try {
     cifar100 = wantsCifar100 ? await loadCifar100(where.data100, dataOptions) : null;
-    claimFolder(where.out, o, sources, name);
+    // Locked first, then claimed: two fresh starts with other options must not both write experiment.json.
     lock = lockFolder(where.out);
+    claimFolder(where.out, o, sources, name);
   } catch (err) {
+    lock?.release();
     dataset.dispose();
     cifar100?.dispose();
     throw err;

@@ -189,23 +189,25 @@ export async function reproduceTransfer(
   checkLock(where.out);
   await checkCifar100Subsets(where.data100, o.subsets);
 
-  // 1. the CIFAR-10 network (bad CIFAR-10 data fail before the folder is claimed)
-  const from = o.from ?? path.join(where.out, 'pretrain', 'checkpoint.safetensors');
-  if (!o.from) {
-    await pretrainCifar10(
-      {
-        model: o.model, data: where.data10, epochs: o.pretrainEpochs, lr: o.pretrainLr, limit: o.pretrainLimit ?? undefined, prep: o.prep ?? undefined,
-        finalRelu: o.finalRelu, seed: o.seed, device: o.device, stallEpochs: 0,
-      },
-      from, { signal: hooks.signal, onProgress: (progress) => hooks.onEvent?.({ type: 'pretrain', file: from, progress }) },
-    );
-  }
-  const pre = readPretrained(from);
-  pre.dispose();
-  if (o.from) checkPretrained(pre, o.model); // before the folder is claimed: a rerun with a good --from must not be refused
-  claimFolder(where.out, o, { data10: where.data10, data100: where.data100 }, name);
+  // Locked before pretraining, which writes into the folder (a second process would train the same checkpoint);
+  // a folder made here and still empty when a failure releases the lock is removed again.
   const lock = lockFolder(where.out);
   try {
+    // 1. the CIFAR-10 network (bad CIFAR-10 data fail before the folder is claimed)
+    const from = o.from ?? path.join(where.out, 'pretrain', 'checkpoint.safetensors');
+    if (!o.from) {
+      await pretrainCifar10(
+        {
+          model: o.model, data: where.data10, epochs: o.pretrainEpochs, lr: o.pretrainLr, limit: o.pretrainLimit ?? undefined, prep: o.prep ?? undefined,
+          finalRelu: o.finalRelu, seed: o.seed, device: o.device, stallEpochs: 0,
+        },
+        from, { signal: hooks.signal, onProgress: (progress) => hooks.onEvent?.({ type: 'pretrain', file: from, progress }) },
+      );
+    }
+    const pre = readPretrained(from);
+    pre.dispose();
+    if (o.from) checkPretrained(pre, o.model); // before the folder is claimed: a rerun with a good --from must not be refused
+    claimFolder(where.out, o, { data10: where.data10, data100: where.data100 }, name);
     const journal = path.join(where.out, 'runs.jsonl');
     const done = new Map((await resumeJournal(journal)).map((r) => [r.id, r as TransferRecord]));
     let reusedRuns = 0;

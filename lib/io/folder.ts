@@ -68,7 +68,11 @@ export function checkFolder(dir: string): void {
       if (e.code === 'EEXIST') return; // made meanwhile by another process
       throw cannotMake(dir, `mkdir ${missing[0]} failed (${e.code === 'EROFS' ? 'a read-only file system' : e.code ?? e.message})`);
     }
-    fs.rmdirSync(missing[0]);
+    try {
+      fs.rmdirSync(missing[0]);
+    } catch {
+      // another process wrote in it meanwhile (two runs sharing a results folder): it stays, as it should
+    }
     return;
   }
   try {
@@ -80,14 +84,27 @@ export function checkFolder(dir: string): void {
 
 /** Makes `dir` and the folders above it that are missing; nothing when it exists. */
 export function makeFolder(dir: string): void {
-  for (const d of missingFolders(dir)) {
+  for (let attempt = 0; ; attempt++) {
     try {
-      fs.mkdirSync(d);
+      for (const d of missingFolders(dir)) mkdirOnce(dir, d, attempt === 0);
+      return;
     } catch (err) {
-      const e = err as NodeJS.ErrnoException;
-      // Made meanwhile by another process (two runs sharing a results folder): fine.
-      if (e.code === 'EEXIST' && statOf(dir, d, true)?.isDirectory()) continue;
-      throw cannotMake(dir, `mkdir ${d} failed (${e.code ?? e.message})`);
+      // A parent removed meanwhile (another process's checkFolder probe): walk the path again, once.
+      if (!(err instanceof Vanished)) throw err;
     }
+  }
+}
+
+class Vanished extends Error {}
+
+function mkdirOnce(dir: string, d: string, retry: boolean): void {
+  try {
+    fs.mkdirSync(d);
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    // Made meanwhile by another process (two runs sharing a results folder): fine.
+    if (e.code === 'EEXIST' && statOf(dir, d, true)?.isDirectory()) return;
+    if (e.code === 'ENOENT' && retry && statOf(dir, path.dirname(d), true) === undefined) throw new Vanished();
+    throw cannotMake(dir, `mkdir ${d} failed (${e.code ?? e.message})`);
   }
 }

@@ -301,5 +301,6 @@ function isTrainRecord(x: unknown): x is TrainRecord {
   return typeof r?.config?.model === 'string' && typeof r.config.lr === 'number' && typeof r.parameters === 'number' &&
     Array.isArray(r.history) && r.history.every((e) => e !== null && typeof e === 'object') &&
     (dataset === undefined || Object.prototype.hasOwnProperty.call(DATASET_TITLES, dataset as string)) &&
-    fraction(r.test?.accuracy) && (fraction(r.validation?.accuracy) || (r.validation?.accuracy === null && r.validation.count === 0));
+    // No validation images (--validation 0): NaN in a TrainResult, null once written as JSON.
+    fraction(r.test?.accuracy) && (fraction(r.validation?.accuracy) || ((r.validation?.accuracy === null || Number.isNaN(r.validation?.accuracy)) && r.validation?.count === 0));
 }

@@ -68,13 +68,16 @@ export async function evaluateCheckpoint(file: string, o: EvaluateCheckpointOpti
   if (o.batchSize !== undefined) evalBatchSize(o.batchSize);
   requireDevice(device);
   const { config, epoch, recipe, diverged } = readRun(file);
+  // Known from the recipe: no need to read the data to find the split empty.
+  if (split === 'validation' && recipe.validation === 0) {
+    throw new InvalidArgumentError(`${file}: the run held out no validation images (validation 0), so there is no validation split to score: score the test split`);
+  }
   const { dataset: name, data, options } = runData(file, recipe, o.data);
   const network = runNetwork(file, config, device);
   let dataset: Dataset | null = null;
   try {
     const { set } = await scoringData(name, data, options, device);
     dataset = set;
-    if (set[split].count === 0) throw new DataError(`${file}: the run held out no ${split} images (validation 0): score the test split`);
     const score = await evaluateByClass(network, set[split], set.classes, { batchSize: o.batchSize ?? config.evalBatchSize });
     const perClass = set.classNames.map((name, k) => {
       const count = score.confusion[k].reduce((s, v) => s + v, 0);
