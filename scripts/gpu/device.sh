@@ -221,6 +221,9 @@ reproduce() {
       if [ -f "$f" ]; then mkdir -p "$WORK/results" && tar xzf "$f" -C "$WORK/results" && log "reproduce: resuming $f"; break; fi
     done
     for f in .gpu/fast-checkpoint*.tar.gz; do [ -f "$f" ] && tar xzf "$f" -C "$WORK/results"; done
+    # A lock that came with them (a run killed on the machine that wrote it) names a process of
+    # that machine; nothing runs on this fresh one, so it goes (allcnn would refuse it for 5 minutes).
+    rm -f "$results/.lock"
   fi
   cpu_suites_start "$seconds"
   # SIGINT: the run in progress stops at its next step; finished epochs are checkpointed.
@@ -234,7 +237,7 @@ reproduce() {
   # each: the runs in progress with --concurrency up to 4, which write one
   # every epoch, or else recent probes), with which a fresh machine in this
   # session resumes them where they stopped.
-  tar czf "$OUT/fast-results.tar.gz" -C "$WORK/results" --exclude=fast/checkpoints fast
+  tar czf "$OUT/fast-results.tar.gz" -C "$WORK/results" --exclude=fast/checkpoints --exclude=fast/.lock fast
   rm -f "$OUT"/fast-checkpoint*.tar.gz
   local n=0 ckpt f
   # Once REPORT.md exists every run has finished: the probes not continued need no checkpoint.
