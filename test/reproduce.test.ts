@@ -317,6 +317,10 @@ test('allcnn report: a folder that holds no experiment is refused with what to p
   const dir = tmp();
   await expect(reportFolder(dir)).rejects.toThrow(`${dir} has no experiment.json: pass the results folder of \`allcnn reproduce\` (its --out)`);
   await expect(reportFolder(path.join(dir, 'nowhere'))).rejects.toThrow(`${path.join(dir, 'nowhere')} does not exist: pass the results folder`);
+  // The transfer preset stopped while pretraining: its options are not recorded yet, and the folder is not someone else's.
+  const pretraining = tmp();
+  fs.mkdirSync(path.join(pretraining, 'pretrain'));
+  await expect(reportFolder(pretraining)).rejects.toThrow(`${pretraining}: an \`allcnn reproduce --preset transfer\` stopped while pretraining, before any run was recorded: nothing to report yet; the same command resumes the pretraining`);
   // A damaged experiment.json is named, for report and for reproduce, rather than a bare JSON error.
   const file = path.join(dir, 'experiment.json');
   fs.writeFileSync(file, '{"options": {');

@@ -14,7 +14,7 @@ import { loadCifar100Subset, selectSubset } from '../lib/data/subsets';
 import { CheckpointError, ModelDeclarationError } from '../lib/errors';
 import { reproduceTransfer, TRANSFER_PRESETS, TransferSummary } from '../lib/experiments/transfer';
 import { reportTransferFolder } from '../lib/experiments/transfer-folder';
-import { saveSafetensors } from '../lib/io/safetensors';
+import { loadSafetensors, saveSafetensors } from '../lib/io/safetensors';
 import { declareNetwork } from '../lib/model/spec';
 import { buildNetwork } from '../lib/model/network';
 import { nearFarSection, transferGains } from '../lib/report/transfer';
@@ -93,6 +93,20 @@ describe('subset selection', () => {
     data.train.coarseLabels[k] = data.coarseNames.indexOf('flowers');
     expect(() => selectSubset(data, 'flora')).toThrow(new RegExp(`^${BUNDLED_CIFAR100_SAMPLE}: bicycle is under (vehicles_1|flowers) in train record \\d+ but under (vehicles_1|flowers) in train record \\d+ \\(a corrupt archive\\?\\)$`));
     expect(() => selectSubset(data, 'flora')).toThrow(`train record ${k}`);
+  });
+
+  test('a class with test images but no training images is refused: it could never be learnt', async () => {
+    const data = await readCifar100(BUNDLED_CIFAR100_SAMPLE);
+    const bus = data.fineNames.indexOf('bus');
+    const rose = data.fineNames.indexOf('rose');
+    // Every training record of bus relabelled as rose (a cut archive would lose them): bus is left with test images only.
+    data.train.labels.forEach((label, i) => {
+      if (label === bus) {
+        data.train.labels[i] = rose;
+        data.train.coarseLabels[i] = data.coarseNames.indexOf('flowers');
+      }
+    });
+    expect(() => selectSubset(data, 'bus,rose')).toThrow(`${BUNDLED_CIFAR100_SAMPLE}: bus in subset "bus+rose" has test images but no training images (a cut or corrupt archive?)`);
   });
 
   test('any CIFAR-100 archive, e.g. the full one: superclasses are read from the records', async () => {
@@ -290,7 +304,9 @@ describe('the transfer preset', () => {
     const again: string[] = [];
     const second = await reproduceTransfer('t', o, { out }, { onEvent: (e) => again.push(e.type === 'run-end' ? `${e.cached}` : e.type) });
     expect(again).toEqual(Array(8).fill('true'));
-    expect(fs.readFileSync(second.report, 'utf8')).toMatch(/total time .* \(the last invocation, which reused 8 runs finished earlier\)/);
+    // Nothing trained: the timing stays the one of the invocation that trained the runs.
+    expect([second.summary.totalSeconds, second.summary.reusedRuns]).toEqual([summary.totalSeconds, summary.reusedRuns]);
+    expect(fs.readFileSync(second.report, 'utf8')).not.toContain('reused');
     await expect(reproduceTransfer('t', { ...o, epochs: 2 }, { out })).rejects.toThrow('holds an experiment made with other options (differs in: epochs)');
 
     // An experiment recorded before `seeds` existed resumes as one seed.
@@ -382,6 +398,34 @@ describe('the transfer preset', () => {
     expect(fs.existsSync(out)).toBe(false);
   });
 
+  test('a resume must start from the same --from file; a diverged run is not transferred from; given data must match the config', async () => {
+    const from = path.join(tmp(), 'from.safetensors');
+    fs.copyFileSync(checkpoint, from);
+    const out = tmp();
+    const o = { ...TRANSFER_PRESETS.cpu, device: 'cpu', from, model: 'strided-cnn-a', epochs: 1, limit: 48, batchSize: 16, prep: 'std' as const, subsets: ['vehicles'], runs: [{ mode: 'features' as const, head: 'conv' as const }] };
+    await reproduceTransfer('t', o, { out });
+    // The same path, other contents (trained again, say): the runs recorded came from the old network.
+    const { tensors, metadata } = loadSafetensors(checkpoint);
+    try {
+      saveSafetensors(from, tensors, { ...metadata, history: JSON.stringify(JSON.parse(metadata.history).map((e: object) => ({ ...e, valAccuracy: 0.99 }))) });
+      await expect(reproduceTransfer('t', o, { out })).rejects.toThrow(`${out} holds an experiment trained from another network (its from was ${from}, a file with other contents; now ${from})`);
+      // A run that diverged: its weights are not numbers.
+      saveSafetensors(from, tensors, { ...metadata, history: JSON.stringify(JSON.parse(metadata.history).map((e: object) => ({ ...e, loss: null }))) });
+      expect(() => readPretrained(from)).toThrow(`${from}: its run diverged in epoch 1 (its training or validation loss became NaN or infinite), so its weights are not numbers`);
+    } finally {
+      for (const t of tensors.values()) t.dispose();
+    }
+    // transfer() given loaded data: their seed and sizes are the config's, or it says which to set.
+    const data = await loadCifar100Subset(undefined, 'vehicles', { prep: 'std', seed: 7, limit: 48 });
+    try {
+      const config = { from: checkpoint, subset: 'vehicles', epochs: 1, limit: 48, prep: 'std' as const };
+      await expect(transfer({ ...config, seed: 0 }, { data })).rejects.toThrow('hooks.data was split with seed 7 but config.seed is 0: set seed: 7');
+      await expect(transfer({ ...config, seed: 7, limit: 20 }, { data })).rejects.toThrow('hooks.dataset has 48 training images but config.limit is 20: set limit: 48');
+    } finally {
+      data.dataset.dispose();
+    }
+  });
+
   test('the near-versus-far comparison is computed from the numbers', () => {
     const row = (subset: string, relation: 'near' | 'far', mode: 'features' | 'scratch', test: number) => ({
       id: `${subset}/${mode}`, label: `${subset} / ${mode} (conv head)`, subset, relation, mode, head: 'conv' as const,
@@ -412,7 +456,11 @@ describe('the transfer preset', () => {
     expect(nearFarSection(summary)).toContain(`within one standard error (±${wide.margin.toFixed(2)})`);
     // Every seed of a row failed: no comparison.
     summary.rows[0].overSeeds = { runs: 0, validationSd: NaN, testSd: NaN, ids: [], failed: 3 };
-    expect(nearFarSection(summary)).toContain('not a comparison: vehicles / features (conv head) stalled at chance level');
+    expect(nearFarSection(summary)).toContain('not a comparison: vehicles / features (conv head) stalled or diverged with every seed');
+    // One run that diverged (its accuracy that of NaN weights) is no comparison either.
+    delete summary.rows[0].overSeeds;
+    summary.rows[1].diverged = true;
+    expect(nearFarSection(summary)).toContain('not a comparison: vehicles / scratch (conv head) diverged');
   });
 });
 
@@ -447,6 +495,8 @@ describe('allcnn transfer', () => {
   });
 
   test('usage errors exit 2; a bad subset exits 1 naming the valid ones', () => {
+    const scratch = run('--mode', 'scratch', '--pretrain-epochs', '3'); // nothing is pretrained for it
+    expect([scratch.status, scratch.stderr]).toEqual([2, 'allcnn: --pretrain-epochs is for pretraining a CIFAR-10 network, and --mode scratch trains from random weights: nothing is pretrained\n']);
     const bad = run('--mode', 'bogus');
     expect(bad.status).toBe(2);
     expect(bad.stderr).toContain("option '--mode <mode>' argument 'bogus' is invalid. Allowed choices are features, finetune, scratch.");

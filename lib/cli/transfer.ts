@@ -158,6 +158,10 @@ function refusePretrainingOptions(o: Record<string, unknown>, flags: Record<stri
   if (o.from !== undefined && given) {
     throw Object.assign(new Error(`${flags[given]} is for pretraining a CIFAR-10 network when --from is omitted; with --from ${o.from} nothing is pretrained`), { exitCode: 2 });
   }
+  // `allcnn transfer --mode scratch` starts from random weights: nothing is pretrained for it either.
+  if (o.mode === 'scratch' && o.from === undefined && given) {
+    throw Object.assign(new Error(`${flags[given]} is for pretraining a CIFAR-10 network, and --mode scratch trains from random weights: nothing is pretrained`), { exitCode: 2 });
+  }
 }
 
 /** The model id of the network a checkpoint or weights file holds (its metadata's 'model'), if it is one of the twelve. */
@@ -195,7 +199,7 @@ export async function reproduceTransferCommand(o: Record<string, any>): Promise<
   const say = (s: string) => process.stderr.write(`${s}\n`);
   say(`reproduce ${name}: transfer ${options.from ? `from ${shown(options.from)}` : `from ${options.model} pretrained here for ${count(options.pretrainEpochs, 'epoch')} on ${o.data ?? 'the bundled CIFAR-10 sample'}`} ` +
     `to ${options.subsets.join(', ')} (${o.data100 ?? 'the bundled CIFAR-100 sample; pass --data100 for the real subsets'}): ` +
-    `${options.runs.map((r) => `${r.mode}/${r.head}`).join(', ')}; ${count(options.epochs, 'epoch')}${options.seeds > 1 ? ` x ${options.seeds} seeds` : ''}, ${options.limit === null ? 'all the' : `at most ${options.limit}`} training images per subset (after a tenth of the subset, 50 images per class, is held out for validation), batch ${options.batchSize}, lr ${options.lr}, device ${device}\nresults: ${out}`);
+    `${options.runs.map((r) => `${r.mode}/${r.head}`).join(', ')}; ${count(options.epochs, 'epoch')}${options.seeds > 1 ? ` x ${options.seeds} seeds` : ''}, ${options.limit === null ? 'all the' : `at most ${options.limit}`} training images per subset (after a tenth of the subset's training images is held out for validation: 50 per class in the real subsets), batch ${options.batchSize}, lr ${options.lr}, device ${device}\nresults: ${out}`);
   const progress = new Map<string, (p: any) => void>();
   const { summary, report } = await reproduceTransfer(name, options, { out, data10: o.data, data100: o.data100 }, {
     signal: abortOnSignal(),

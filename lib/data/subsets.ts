@@ -113,6 +113,10 @@ export function resolveSubset(data: Cifar100, spec: string | readonly string[]):
   }
   if (chosen.size < 2) throw new DataError(`subset "${name}" has ${chosen.size} class; a classifier needs at least 2 (${valid()})`);
   const fines = [...chosen].sort((a, b) => a - b);
+  // A class with test images only could never be learnt, and would count against every network alike.
+  const trained = new Set(data.train.labels);
+  const untrained = fines.filter((f) => !trained.has(f)).map((f) => data.fineNames[f] ?? String(f));
+  if (untrained.length) throw new DataError(`${data.source}: ${untrained.join(', ')} in subset "${name}" ${untrained.length === 1 ? 'has' : 'have'} test images but no training images (a cut or corrupt archive?)`);
   return {
     name,
     requested: names,
@@ -166,8 +170,9 @@ export const SUBSET_VALIDATION_FRACTION = 0.1;
  * subset and prepares it: 90/10 train/validation split of the subset's
  * training images (class-balanced, deterministic by seed) and its test images.
  */
-export async function loadCifar100Subset(file: string | undefined, spec: string | readonly string[], o: DatasetOptions = {}): Promise<{ dataset: Dataset; selection: SubsetSelection }> {
+export async function loadCifar100Subset(file: string | undefined, spec: string | readonly string[], o: DatasetOptions = {}): Promise<{ dataset: Dataset; selection: SubsetSelection; seed: number }> {
   const subset = selectSubset(await readCifar100(file ?? BUNDLED_CIFAR100_SAMPLE), spec);
   const validation = o.validation ?? Math.round(subset.train.count * SUBSET_VALIDATION_FRACTION);
-  return { dataset: prepareDataset(subset, { ...o, validation }), selection: subset.selection };
+  // The split's seed goes with it: transfer() given these data checks its config's seed against it.
+  return { dataset: prepareDataset(subset, { ...o, validation }), selection: subset.selection, seed: o.seed ?? 0 };
 }

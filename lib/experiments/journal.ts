@@ -5,6 +5,7 @@
  * last line (a kill mid-append) is skipped with a warning, and removed when
  * the experiment resumes.
  */
+import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { makeFolder } from '../io/folder';
@@ -33,7 +34,11 @@ function comparable(k: string, v: unknown): string {
   return JSON.stringify(UNORDERED.has(k) && Array.isArray(v) ? [...v].sort() : v);
 }
 
-/** Where an experiment's data came from: the archives or folders it was given, by key ('data', 'data100'); none: the bundled sample. */
+/**
+ * Where an experiment's data came from: the archives or folders it was given,
+ * by key ('data', 'data100'; none: the bundled sample), and the files its
+ * runs start from ('from': a pretrained network, absent when there is none).
+ */
 export type DataSources = Record<string, string | undefined | null>;
 
 const BUNDLED = 'bundled sample';
@@ -47,6 +52,14 @@ function dataBytes(p: string): number | null {
   return stat.isDirectory() ? null : stat.size;
 }
 
+/** Files up to this size are also told apart by their SHA-256 (two checkpoints of one network can have one size); larger ones, by size. */
+const HASHED_BYTES = 64 * 1024 * 1024;
+
+function dataSha256(p: string): string | null {
+  const bytes = dataBytes(p);
+  return bytes === null || bytes > HASHED_BYTES ? null : crypto.createHash('sha256').update(fs.readFileSync(p)).digest('hex');
+}
+
 /**
  * The data an experiment already in `out` was trained on against `data`: a
  * run on other data would join the same journal and the same rows. The path
@@ -56,12 +69,16 @@ function dataBytes(p: string): number | null {
  */
 function checkData(out: string, saved: Record<string, unknown>, data: DataSources): void {
   const sizes = (saved.dataBytes ?? {}) as Record<string, unknown>;
+  const hashes = (saved.dataSha256 ?? {}) as Record<string, unknown>;
   for (const [k, v] of Object.entries(data)) {
     if (typeof saved[k] !== 'string') continue;
     const bytes = v && fs.existsSync(v) ? dataBytes(v) : null;
     const otherSize = typeof sizes[k] === 'number' && bytes !== null && bytes !== sizes[k];
-    if ((saved[k] === BUNDLED) !== !v || otherSize) {
-      throw new Error(`${out} holds an experiment trained on other data (its ${k} was ${saved[k]}${otherSize ? `, ${sizes[k]} bytes` : ''}; now ${v ? path.resolve(v) : BUNDLED}): rerun with the same data to resume it, or pick another --name (or --out)`);
+    const otherBytes = !otherSize && typeof hashes[k] === 'string' && v && fs.existsSync(v) && dataSha256(v) !== hashes[k];
+    if ((saved[k] === BUNDLED) !== !v || otherSize || otherBytes) {
+      const was = `${saved[k]}${otherSize ? `, ${sizes[k]} bytes` : otherBytes ? ', a file with other contents' : ''}`;
+      const what = k === 'from' ? 'from another network' : 'on other data';
+      throw new Error(`${out} holds an experiment trained ${what} (its ${k} was ${was}; now ${v ? path.resolve(v) : BUNDLED}): rerun with the same files to resume it, or pick another --name (or --out)`);
     }
   }
 }
@@ -88,7 +105,8 @@ export function checkClaim(out: string, options: object, data?: DataSources): bo
 /**
  * Claims a results folder for an experiment (checkClaim first): the first
  * run writes experiment.json, the options and where the data came from (and
- * their size, which a resume must match), and the experiment's name, which
+ * their size and, up to 64 MB, their SHA-256, which a resume must match),
+ * and the experiment's name, which
  * titles the report of a folder stopped before its summary was written.
  * Called once the data have been read, so a bad archive leaves no folder.
  */
@@ -96,8 +114,8 @@ export function claimFolder(out: string, options: object, data: DataSources, nam
   if (checkClaim(out, options, data)) return;
   makeFolder(out);
   const sources = Object.fromEntries(Object.entries(data).map(([k, v]) => [k, v ? path.resolve(v) : BUNDLED]));
-  const dataSizes = Object.fromEntries(Object.entries(data).map(([k, v]) => [k, v ? dataBytes(v) : null]).filter(([, bytes]) => bytes !== null));
-  writeFileAtomic(path.join(out, 'experiment.json'), `${JSON.stringify({ ...(name ? { name } : {}), options, ...sources, dataBytes: dataSizes }, null, 2)}\n`);
+  const recorded = (of: (p: string) => unknown) => Object.fromEntries(Object.entries(data).map(([k, v]) => [k, v ? of(v) : null]).filter(([, x]) => x !== null));
+  writeFileAtomic(path.join(out, 'experiment.json'), `${JSON.stringify({ ...(name ? { name } : {}), options, ...sources, dataBytes: recorded(dataBytes), dataSha256: recorded(dataSha256) }, null, 2)}\n`);
 }
 
 /**

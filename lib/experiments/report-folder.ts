@@ -18,6 +18,10 @@ import type { RunRecord, Summary } from './types';
 export function savedOptions(dir: string): Record<string, unknown> | undefined {
   const file = path.join(dir, 'experiment.json');
   if (!fs.existsSync(file)) {
+    // The transfer preset records its options once its pretraining is done: a folder stopped before holds only pretrain/.
+    if (fs.existsSync(path.join(dir, 'pretrain'))) {
+      throw new DataError(`${dir}: an \`allcnn reproduce --preset transfer\` stopped while pretraining, before any run was recorded: nothing to report yet; the same command resumes the pretraining`);
+    }
     throw new DataError(`${dir} ${fs.existsSync(dir) ? 'has no experiment.json' : 'does not exist'}: pass the results folder of \`allcnn reproduce\` (its --out)`);
   }
   return readExperiment(file).options;

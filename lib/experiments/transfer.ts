@@ -29,6 +29,7 @@ import { MODELS } from '../../models';
 import { meanOverSeeds } from '../report/records';
 import { appendJournal, checkClaim, claimFolder, resumeJournal } from './journal';
 import { checkLock, lockFolder } from './lock';
+import { recordedTiming } from './report-folder';
 import { MAX_SEEDS, SEED_STRIDE } from './presets';
 import type { RunRecord } from './types';
 
@@ -140,6 +141,8 @@ export interface TransferRow {
   seconds: number;
   /** The run stalled at chance level (with several seeds: no seed's run finished cleanly, and the first seed's stalled). */
   stalled: boolean;
+  /** The run's loss became NaN or infinite (with several seeds: no seed's run finished cleanly, and the first seed's diverged); absent in older summaries. */
+  diverged?: boolean;
   trainImages: number;
   /**
    * With options.seeds > 1: the accuracies are the means over the seeds'
@@ -185,7 +188,9 @@ export async function reproduceTransfer(
   checkKeys('where', where, ['out', 'data10', 'data100']); // a misspelt data10 would pretrain on the bundled sample
   checkKeys('hooks', hooks, ['onEvent', 'signal']);
   // Another experiment's folder, a bad CIFAR-100 archive or subset fail here, not after pretraining.
-  checkClaim(where.out, o, { data10: where.data10, data100: where.data100 });
+  // The pretrained network given (--from) is compared as the data are: a resume must start from the same file.
+  const sources = { data10: where.data10, data100: where.data100, ...(o.from ? { from: o.from } : {}) };
+  checkClaim(where.out, o, sources);
   checkLock(where.out);
   await checkCifar100Subsets(where.data100, o.subsets);
 
@@ -207,7 +212,11 @@ export async function reproduceTransfer(
     const pre = readPretrained(from);
     pre.dispose();
     if (o.from) checkPretrained(pre, o.model); // before the folder is claimed: a rerun with a good --from must not be refused
-    claimFolder(where.out, o, { data10: where.data10, data100: where.data100 }, name);
+    // As `allcnn transfer` says it: the defaults are a guess, which the user should know is one.
+    if (!pre.config && !o.prep) {
+      process.emitWarning(`${from} is a weights file, which does not record how its images were prepared or whether its last convolution had a ReLU: these runs take prep zca and the final ReLU (pass --prep if it was trained otherwise, or pass its checkpoint.safetensors)`, 'AllcnnTransferWarning');
+    }
+    claimFolder(where.out, o, sources, name);
     const journal = path.join(where.out, 'runs.jsonl');
     const done = new Map((await resumeJournal(journal)).map((r) => [r.id, r as TransferRecord]));
     let reusedRuns = 0;
@@ -248,10 +257,12 @@ export async function reproduceTransfer(
       }
     }
 
-    // 3. summary and report, from the records alone
-    const summary = transferSummary(name, o, done, pretrainedSummary(pre, !o.from), {
-      totalSeconds: (Date.now() - started) / 1000, reusedRuns,
-    });
+    // 3. summary and report, from the records alone. A rerun that trained nothing keeps the timing of the invocation that did, as reproduce() does.
+    const recorded = reusedRuns === done.size ? recordedTiming(where.out, [...done.values()]) : null;
+    const timing = recorded && Number.isFinite(recorded.totalSeconds)
+      ? { totalSeconds: recorded.totalSeconds, reusedRuns: recorded.reusedRuns }
+      : { totalSeconds: (Date.now() - started) / 1000, reusedRuns };
+    const summary = transferSummary(name, o, done, pretrainedSummary(pre, !o.from), timing);
     writeFileAtomic(path.join(where.out, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
     const report = await writeTransferReport(where.out, summary, firstRuns(o, done));
     return { summary, report };
@@ -323,9 +334,9 @@ function toRow(runs: TransferRecord[]): TransferRow {
   const row: TransferRow = {
     id: r.id, label: r.label, subset: r.transfer.subset, relation: r.transfer.relation, mode: r.transfer.mode, head: r.transfer.head,
     validationAccuracy: r.validation.accuracy, testAccuracy: r.test.accuracy, testCount: r.test.count, epochs: r.history.length,
-    seconds: runs.reduce((sum, x) => sum + x.seconds, 0), stalled: r.stalled, trainImages: r.transfer.trainImages,
+    seconds: runs.reduce((sum, x) => sum + x.seconds, 0), stalled: r.stalled, diverged: r.diverged ?? false, trainImages: r.transfer.trainImages,
   };
   if (runs.length === 1) return row;
   const mean = meanOverSeeds(runs);
-  return mean ? { ...row, ...mean, stalled: false } : { ...row, overSeeds: { runs: 0, validationSd: NaN, testSd: NaN, ids: [], failed: runs.length } };
+  return mean ? { ...row, ...mean, stalled: false, diverged: false } : { ...row, overSeeds: { runs: 0, validationSd: NaN, testSd: NaN, ids: [], failed: runs.length } };
 }

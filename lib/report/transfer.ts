@@ -61,10 +61,10 @@ function header(s: TransferSummary, runs: readonly TransferRecord[]): string {
   ].filter((l) => l !== null).join('\n');
 }
 
-/** 'yes' / 'no', or with several seeds how many of them stalled or diverged. */
+/** 'yes' / 'no' / 'diverged', or with several seeds how many of them stalled or diverged. */
 function stalledCell(r: TransferRow): string {
   const o = r.overSeeds;
-  if (!o) return r.stalled ? 'yes' : 'no';
+  if (!o) return r.stalled ? 'yes' : r.diverged ? 'diverged' : 'no';
   return o.failed ? `${o.failed} of ${o.runs + o.failed} seeds${o.runs ? ' (left out)' : ''}` : 'no';
 }
 
@@ -95,7 +95,7 @@ interface Gain {
   margin: number;
   nearMargin: number;
   farMargin: number;
-  /** Labels of the four rows compared that stalled at chance level (with several seeds: every seed failed). */
+  /** The four rows compared that did not train, each with why: "<label> stalled at chance level" or "<label> diverged" (with several seeds: every seed failed). */
   stalled: string[];
 }
 
@@ -115,7 +115,8 @@ export function transferGains(s: TransferSummary): Gain[] {
     const farMargin = Math.hypot(se(f), se(f0));
     out.push({
       mode: key, near: pc(n.testAccuracy) - pc(n0.testAccuracy), far: pc(f.testAccuracy) - pc(f0.testAccuracy),
-      margin: Math.hypot(nearMargin, farMargin), nearMargin, farMargin, stalled: [n, f, n0, f0].filter((r) => r.stalled || r.overSeeds?.runs === 0).map((r) => r.label),
+      margin: Math.hypot(nearMargin, farMargin), nearMargin, farMargin, stalled: [n, f, n0, f0].filter((r) => r.stalled || r.diverged || r.overSeeds?.runs === 0)
+        .map((r) => `${r.label} ${r.diverged ? 'diverged' : r.overSeeds?.runs === 0 ? 'stalled or diverged with every seed' : 'stalled at chance level'}`),
     });
   }
   return out;
@@ -136,7 +137,7 @@ export function nearFarSection(s: TransferSummary): string {
   const lines = gains.map((g) => {
     const d = g.near - g.far;
     const verdict = g.stalled.length
-      ? `not a comparison: ${g.stalled.join(', ')} stalled at chance level`
+      ? `not a comparison: ${g.stalled.join(', ')}`
       : Math.abs(d) < g.margin
       ? `the difference (${points(d)}) is within one standard error (±${g.margin.toFixed(2)}), so these runs cannot tell near from far`
       : d > 0

@@ -18,7 +18,7 @@ import { loadSafetensors } from '../io/safetensors';
 import type { Network } from '../model/network';
 import { CHECKPOINT_FORMAT, metadataEpoch, metadataJson } from '../train/checkpoint';
 import type { ResolvedConfig } from '../train/config';
-import type { EpochRecord } from '../train/train';
+import { EpochRecord, hasDiverged } from '../train/train';
 import type { Tensor } from '../tensor';
 import { MODELS } from '../../models';
 
@@ -71,6 +71,11 @@ export function readPretrained(file: string): Pretrained {
   } catch (err) {
     for (const t of tensors.values()) t.dispose();
     throw err;
+  }
+  // A diverged run's weights are not numbers: every transfer from them would diverge too, and be compared as if it had trained.
+  if (Array.isArray(history) && hasDiverged(history, { validated: config?.validation !== 0 })) {
+    for (const t of tensors.values()) t.dispose();
+    throw new CheckpointError(`${file}: its run diverged in epoch ${history.length} (its training or validation loss became NaN or infinite), so its weights are not numbers: transfer from a run that trained (train it again with a lower learning rate)`);
   }
   return {
     file, kind, tensors,

@@ -8,6 +8,7 @@
  */
 import { checkKeys, invalid } from '../check';
 import type { Dataset } from '../data/dataset';
+import { InvalidArgumentError } from '../errors';
 import { loadCifar100Subset, parseSubsetNames, SubsetClass, SubsetSelection } from '../data/subsets';
 import type { Network } from '../model/network';
 import type { TrainConfig } from '../train/config';
@@ -51,7 +52,8 @@ export interface TransferHooks {
   onProgress?: (p: TransferProgress) => void;
   signal?: AbortSignal;
   /** A subset already loaded with loadCifar100Subset (not disposed by transfer). */
-  data?: { dataset: Dataset; selection: SubsetSelection };
+  /** A subset loaded already (loadCifar100Subset's), trained on as it is: a config whose sizes or seed contradict it is refused. */
+  data?: { dataset: Dataset; selection: SubsetSelection; seed?: number };
   /** Return the trained network in the result instead of freeing it. */
   keepModel?: boolean;
 }
@@ -71,6 +73,10 @@ export async function transfer(config: TransferConfig, hooks: TransferHooks = {}
     }));
     const { dataset, selection } = data;
     if (selection.name !== parseSubsetNames(c.subset).name) throw invalid('hooks.data', `the subset "${parseSubsetNames(c.subset).name}" of the config`, selection.name);
+    // The result records the config's seed: the data must be split by it (their sizes trainModel checks below).
+    if (hooks.data?.seed !== undefined && hooks.data.seed !== c.seed) {
+      throw new InvalidArgumentError(`hooks.data was split with seed ${hooks.data.seed} but config.seed is ${c.seed}: set seed: ${hooks.data.seed}, so that the result says what the network was trained on`);
+    }
     // 3. model: the pretrained body, a new K-way head; trained by trainModel
     const t = transferSpec(MODELS[c.model], c.head);
     const isHead = isHeadOf(t);
@@ -111,5 +117,7 @@ function trainConfigOf(c: ResolvedTransferConfig, spec: TrainConfig['model']): T
     warmupEpochs: c.warmupEpochs, prep: c.prep, augment: c.augment, seed: c.seed, device: c.device, finalRelu: c.finalRelu, init: c.init,
     precision: c.precision, tf32: c.tf32, channelsLast: c.channelsLast, labelSmoothing: c.labelSmoothing, stallEpochs: c.stallEpochs,
     evalBatchSize: c.evalBatchSize,
+    // Checked by trainModel against the data set handed to it (a subset loaded by the caller may have other sizes).
+    limit: c.limit ?? undefined, testLimit: c.testLimit ?? undefined, validation: c.validation ?? undefined,
   };
 }
