@@ -42,7 +42,7 @@ export function transferCommand(): Command {
     .option('--pretrain-epochs <n>', `epochs of pretraining when --from is omitted (default ${TRANSFER_PRESETS.cpu.pretrainEpochs} on a CPU, ${TRANSFER_PRESETS.gpu.pretrainEpochs} on a GPU)`, int('--pretrain-epochs', 1))
     .option('--epochs <n>', 'epochs on the subset', int('--epochs', 1), 10)
     .option('--lr <x>', `base learning rate (of the head in finetune mode; default ${TRANSFER_DEFAULTS.lr})`, num('--lr', 0, 100))
-    .option('--body-lr-scale <x>', `finetune: the body learns at lr times this (default ${TRANSFER_DEFAULTS.bodyLrScale})`, num('--body-lr-scale'))
+    .option('--body-lr-scale <x>', `finetune: the body learns at lr times this (default ${TRANSFER_DEFAULTS.bodyLrScale})`, num('--body-lr-scale', 0, 1))
     .option('--batch-size <n>', 'mini-batch size', batchSize, 128)
     .option('--schedule <name>', `learning-rate schedule (${SCHEDULES.join(', ')})`, oneOf('--schedule', SCHEDULES), 'paper')
     .option('--limit <n>', 'train on at most n images of the subset\'s training split', int('--limit', 1))

@@ -148,7 +148,7 @@ export function nearFarSection(s: TransferSummary): string {
   });
   const small = s.rows.some((r) => r.trainImages < 4000 || r.epochs < 10) || (s.pretrained.validationAccuracy ?? 0) < 0.5;
   const caveat = small
-    ? `\n\nCaveat: these runs are small (${Math.min(...s.rows.map((r) => r.trainImages))} training images per subset at least, ${count(Math.min(...s.rows.map((r) => r.epochs)), 'epoch')}, ` +
+    ? `\n\nCaveat: these runs are small (as few as ${Math.min(...s.rows.map((r) => r.trainImages))} training images per subset and ${count(Math.min(...s.rows.map((r) => r.epochs)), 'epoch')}, ` +
       `a pretrained network at ${s.pretrained.validationAccuracy === null ? 'an unrecorded' : `${pct(pc(s.pretrained.validationAccuracy))}%`} CIFAR-10 validation accuracy): ` +
       'they show that the pipeline works; the comparison needs a well-trained CIFAR-10 network and the whole subsets.'
     : '';
