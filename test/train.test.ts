@@ -113,7 +113,7 @@ test('a run whose loss becomes NaN (too high a learning rate) stops there as div
   expect(again.history[again.history.length - 1].loss).toBeNaN(); // as the run had it, not JSON's null
   expect(again.imagesPerSecond).toBeNaN(); // nothing was trained
   // The commands that need a working network refuse it; evaluate scores it and says so.
-  const why = `${checkpoint}: this run diverged in epoch ${r.history.length} (its training loss became NaN), so its weights are not numbers`;
+  const why = `${checkpoint}: this run diverged in epoch ${r.history.length} (its training or validation loss became NaN or infinite), so its weights are not numbers`;
   await expect(predictImages(checkpoint, [{ width: 1, height: 1, channels: 3, data: new Uint8Array(3) }])).rejects.toThrow(why);
   await expect(visualizeCheckpoint(checkpoint)).rejects.toThrow(why);
   expect((await evaluateCheckpoint(checkpoint)).diverged).toBe(true);

@@ -106,8 +106,8 @@ export function checkClaim(out: string, options: object, data?: DataSources): bo
  * Claims a results folder for an experiment (checkClaim first): the first
  * run writes experiment.json, the options and where the data came from (and
  * their size and, up to 64 MB, their SHA-256, which a resume must match),
- * and the experiment's name, which
- * titles the report of a folder stopped before its summary was written.
+ * and the experiment's name, which titles the report of a folder stopped
+ * before its summary was written.
  * Called once the data have been read, so a bad archive leaves no folder.
  */
 export function claimFolder(out: string, options: object, data: DataSources, name?: string): void {

@@ -219,43 +219,10 @@ export async function reproduceTransfer(
     claimFolder(where.out, o, sources, name);
     const journal = path.join(where.out, 'runs.jsonl');
     const done = new Map((await resumeJournal(journal)).map((r) => [r.id, r as TransferRecord]));
-    let reusedRuns = 0;
     const prep = o.prep ?? pre.config?.prep ?? 'zca';
 
-    // 2. every run, one subset and seed at a time (the subset split by that seed is prepared once for all its runs)
-    const seeds = seedList(o);
-    for (const subset of o.subsets) {
-      for (const seed of seeds) {
-        let data: { dataset: Dataset; selection: SubsetSelection } | null = null;
-        try {
-          for (const run of o.runs) {
-            const id = runId(subset, run, seed);
-            const label = runLabel(subset, run.mode, run.head);
-            const cached = done.get(id);
-            if (cached) {
-              reusedRuns++;
-              hooks.onEvent?.({ type: 'run-end', record: cached, cached: true });
-              continue;
-            }
-            data ??= await loadCifar100Subset(where.data100, subset, { prep, limit: o.limit ?? undefined, testLimit: o.testLimit ?? undefined, seed, device: o.device });
-            hooks.onEvent?.({ type: 'run-start', id, label });
-            const r = await transfer(
-              {
-                from, model: o.from ? undefined : o.model, data: where.data100, subset, mode: run.mode, head: run.head, epochs: o.epochs, lr: o.lr, bodyLrScale: run.mode === 'finetune' ? o.bodyLrScale : undefined,
-                batchSize: o.batchSize, schedule: o.schedule, limit: o.limit ?? undefined, testLimit: o.testLimit ?? undefined, prep, seed, device: o.device,
-              },
-              { data, signal: hooks.signal, onProgress: (progress) => hooks.onEvent?.({ type: 'run-progress', id, label, progress }) },
-            );
-            const record = toRecord(id, label, subset, r, data.dataset.train.count);
-            appendJournal(journal, record);
-            done.set(id, record);
-            hooks.onEvent?.({ type: 'run-end', record, cached: false });
-          }
-        } finally {
-          data?.dataset.dispose();
-        }
-      }
-    }
+    // 2. every run, one subset and seed at a time
+    const reusedRuns = await trainRuns(o, where, hooks, { from, prep, journal, done });
 
     // 3. summary and report, from the records alone. A rerun that trained nothing keeps the timing of the invocation that did, as reproduce() does.
     const recorded = reusedRuns === done.size ? recordedTiming(where.out, [...done.values()]) : null;
@@ -269,6 +236,52 @@ export async function reproduceTransfer(
   } finally {
     lock.release();
   }
+}
+
+/**
+ * Trains every planned run not in `done` (one subset and seed at a time: the
+ * subset split by that seed is prepared once for all its runs), appending
+ * each record to the journal; returns how many were read back instead.
+ */
+async function trainRuns(
+  o: TransferPresetOptions, where: { data100?: string }, hooks: { onEvent?: (e: TransferEvent) => void; signal?: AbortSignal },
+  { from, prep, journal, done }: { from: string; prep: Prep; journal: string; done: Map<string, TransferRecord> },
+): Promise<number> {
+  let reusedRuns = 0;
+  const seeds = seedList(o);
+  for (const subset of o.subsets) {
+    for (const seed of seeds) {
+      let data: { dataset: Dataset; selection: SubsetSelection } | null = null;
+      try {
+        for (const run of o.runs) {
+          const id = runId(subset, run, seed);
+          const label = runLabel(subset, run.mode, run.head);
+          const cached = done.get(id);
+          if (cached) {
+            reusedRuns++;
+            hooks.onEvent?.({ type: 'run-end', record: cached, cached: true });
+            continue;
+          }
+          data ??= await loadCifar100Subset(where.data100, subset, { prep, limit: o.limit ?? undefined, testLimit: o.testLimit ?? undefined, seed, device: o.device });
+          hooks.onEvent?.({ type: 'run-start', id, label });
+          const r = await transfer(
+            {
+              from, model: o.from ? undefined : o.model, data: where.data100, subset, mode: run.mode, head: run.head, epochs: o.epochs, lr: o.lr, bodyLrScale: run.mode === 'finetune' ? o.bodyLrScale : undefined,
+              batchSize: o.batchSize, schedule: o.schedule, limit: o.limit ?? undefined, testLimit: o.testLimit ?? undefined, prep, seed, device: o.device,
+            },
+            { data, signal: hooks.signal, onProgress: (progress) => hooks.onEvent?.({ type: 'run-progress', id, label, progress }) },
+          );
+          const record = toRecord(id, label, subset, r, data.dataset.train.count);
+          appendJournal(journal, record);
+          done.set(id, record);
+          hooks.onEvent?.({ type: 'run-end', record, cached: false });
+        }
+      } finally {
+        data?.dataset.dispose();
+      }
+    }
+  }
+  return reusedRuns;
 }
 
 /**
