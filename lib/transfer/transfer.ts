@@ -51,8 +51,7 @@ export interface TransferResult {
 export interface TransferHooks {
   onProgress?: (p: TransferProgress) => void;
   signal?: AbortSignal;
-  /** A subset already loaded with loadCifar100Subset (not disposed by transfer). */
-  /** A subset loaded already (loadCifar100Subset's), trained on as it is: a config whose sizes or seed contradict it is refused. */
+  /** A subset loaded already with loadCifar100Subset (not disposed by transfer), trained on as it is: a config whose sizes or seed contradict it is refused. */
   data?: { dataset: Dataset; selection: SubsetSelection; seed?: number };
   /** Return the trained network in the result instead of freeing it. */
   keepModel?: boolean;
