@@ -4,7 +4,6 @@ import * as path from 'node:path';
 import { Command } from 'commander';
 import { DataError } from '../errors';
 import { FITS } from '../data/images';
-import { readRun } from '../train/evaluate-checkpoint';
 import { Predictions, predictImages } from '../train/predict-checkpoint';
 import { deviceName, int, oneOf } from './options';
 import { checkpointFile, otherDataNote, pct, shown } from './util';
@@ -24,8 +23,7 @@ export function predictCommand(): Command {
       const images = pictures(args);
       process.stderr.write(`preparing ${images.length} picture(s) as ${shown(file)}'s test images were (device ${o.device})\n`);
       const r = await predictImages(file, images, { top: o.top, fit: o.fit, data: o.data, device: o.device });
-      const { recipe } = readRun(file);
-      const note = otherDataNote(recipe.data, recipe.dataset, o.data, 'probabilities');
+      const note = otherDataNote(r.trainedOn, r.dataset, o.data, 'probabilities');
       if (note) process.stderr.write(`${note}\n`);
       if (o.json) {
         process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);

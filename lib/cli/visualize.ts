@@ -4,7 +4,6 @@ import * as path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { checkFolder, makeFolder } from '../io/folder';
 import { writeFileAtomic } from '../report/atomic';
-import { readRun } from '../train/evaluate-checkpoint';
 import { METHODS } from '../visualize/guided-backprop';
 import { MAX_TOP, Visualization, visualizeCheckpoint } from '../visualize/visualize';
 import { deviceName, int, list, oneOf } from './options';
@@ -52,8 +51,7 @@ export function visualizeCommand(): Command {
       const v = await visualizeCheckpoint(file, {
         layer: o.layer, channels: o.channels, top: o.top, methods: o.method, images: o.images, data: o.data, device: o.device, crop: o.crop,
       });
-      const { recipe } = readRun(file);
-      const note = otherDataNote(recipe.data, recipe.dataset, o.data, 'strongest images');
+      const note = otherDataNote(v.trainedOn, v.dataset, o.data, 'strongest images');
       if (note) process.stderr.write(`${note}\n`);
       const out = o.out ?? path.join(path.dirname(file), `${v.layer}-${v.methods.join('-')}.png`);
       const json = sideJson(out);

@@ -106,18 +106,23 @@ function age(file: string): number {
   }
 }
 
-/** Why the lock in `file` cannot be taken now; null when its holder is gone. */
-function heldBy(key: string, file: string, h: Holder | null): string | null {
-  if (!h) return null;
+/** Who holds the lock in `file` now; null when its holder is gone. */
+function heldBy(key: string, file: string, h: Holder): string | null {
   if (local(h)) return stillRuns(key, h) ? (h.pid === process.pid ? 'another call in this process' : `process ${h.pid}`) : null;
-  const seconds = Math.round(age(file) / 1000);
-  return age(file) < STALE_MS ? `process ${h.pid} on ${h.host} (its lock, which cannot be checked from here, was touched ${seconds} s ago)` : null;
+  const ms = age(file);
+  return ms < STALE_MS ? `process ${h.pid} on ${h.host} (its lock, which cannot be checked from here, was touched ${Math.round(ms / 1000)} s ago)` : null;
 }
 
-function lockError(dir: string, file: string, who: string, h: Holder): Error {
-  return new Error(`${dir} is in use: ${who} has been running an experiment in it since ${h.startedAt} (${file}). ` +
-    'Wait for it to finish, or stop it first; two processes in one folder would train the same runs twice. ' +
-    `If no process uses it any more, delete ${file}. Results of other options go in another --out (--name)`);
+/** The holder the lock text `text` of `file` names (null: none, or a torn one); throws when that holder still holds it. */
+function refuseIfHeld(dir: string, key: string, file: string, text: string | null): Holder | null {
+  const h = readHolder(text);
+  const who = h && heldBy(key, file, h);
+  if (h && who) {
+    throw new Error(`${dir} is in use: ${who} has been running an experiment in it since ${h.startedAt} (${file}). ` +
+      'Wait for it to finish, or stop it first; two processes in one folder would train the same runs twice. ' +
+      `If no process uses it any more, delete ${file}. Results of other options go in another --out (--name)`);
+  }
+  return h;
 }
 
 /** The lock's holder when the file holds one; null when there is no lock, or it is not one (a torn write: nobody to wait for). */
@@ -193,10 +198,9 @@ function keyOf(dir: string): string {
  * can run before the data are read (and before the folder exists).
  */
 export function checkLock(dir: string): void {
-  const file = path.join(keyOf(dir), LOCK_FILE);
-  const h = readHolder(readOrNull(file));
-  const who = heldBy(keyOf(dir), file, h);
-  if (who && h) throw lockError(dir, file, who, h);
+  const key = keyOf(dir);
+  const file = path.join(key, LOCK_FILE);
+  refuseIfHeld(dir, key, file, readOrNull(file));
 }
 
 /**
@@ -213,9 +217,7 @@ export function lockFolder(dir: string): { release(): void } {
   const mine = `${JSON.stringify(me())}\n`;
   for (let attempt = 0; !create(file, mine); attempt++) {
     const text = readOrNull(file);
-    const h = readHolder(text);
-    const who = heldBy(key, file, h);
-    if (who && h) throw lockError(dir, file, who, h);
+    const h = refuseIfHeld(dir, key, file, text);
     if (attempt >= 5) throw new Error(`${dir} is in use: other processes are taking ${file} at the same moment; wait for them to finish, or stop them first`);
     if (takeOver(file, text, mine)) {
       if (h && !local(h)) {
@@ -227,7 +229,11 @@ export function lockFolder(dir: string): { release(): void } {
   held.add(key);
   // Fresh for processes that cannot check this one's id (see above); unref'd: it keeps nothing alive.
   const touch = setInterval(() => {
-    if (readOrNull(file) === mine) fs.utimesSync(file, new Date(), new Date());
+    try {
+      if (readOrNull(file) === mine) fs.utimesSync(file, new Date(), new Date());
+    } catch {
+      // removed meanwhile (by hand, or with its folder): a timer's throw would end the process mid-training
+    }
   }, TOUCH_MS);
   touch.unref();
   return {

@@ -113,10 +113,6 @@ export function runNetwork(file: string, config: ResolvedConfig, device: Device)
     return network;
   } catch (err) {
     network.dispose();
-    // loadCheckpoint speaks of resuming; here nothing resumes: the name is the paper's, the layers another network's.
-    if (err instanceof CheckpointError && err.message.includes(`the layers of ${network.spec.name}`)) {
-      throw new CheckpointError(`${file}: a checkpoint of a network named ${network.spec.name} whose layers are not the paper's (a custom declaration?); score it from TypeScript with buildNetwork() of its spec, loadCheckpoint() and evaluate()`);
-    }
     throw err;
   }
 }
@@ -194,8 +190,13 @@ export function readRun(file: string, o: { needsWeights?: boolean } = {}): { con
     throw new CheckpointError(`${file}: a weights file, which does not record how the data were prepared; ${instead} (format ${CHECKPOINT_FORMAT})`);
   }
   const config: ResolvedConfig = { ...saved, dataset: recordedDataset(saved.dataset) };
-  if (!runSpec(config.model)) {
+  const spec = runSpec(config.model);
+  if (!spec) {
     throw new CheckpointError(`${file}: a checkpoint of "${config.model}", neither one of the twelve networks nor one of reproduce's ablations; evaluate it from TypeScript with buildNetwork(), loadCheckpoint() and evaluate()`);
+  }
+  // A network declared under a paper network's name: found here, where the network is named, not as a failed resume in loadCheckpoint.
+  if (metadata.layers !== undefined && metadata.layers !== JSON.stringify(spec.layers)) {
+    throw new CheckpointError(`${file}: a checkpoint of a network named ${spec.name} whose layers are not the paper's (a custom declaration?); score it from TypeScript with buildNetwork() of its spec, loadCheckpoint() and evaluate()`);
   }
   // Checkpoints written before the recipe was kept came from `allcnn train`, whose config holds the data options.
   const kept = metadataJson<Omit<DataRecipe, 'dataset'> & { dataset?: DatasetName }>(file, 'data', metadata.data);

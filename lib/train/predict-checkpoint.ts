@@ -8,7 +8,7 @@
 import { requireDevice } from '../backend';
 import { checkInteger, checkKeys, checkOneOf, invalid } from '../check';
 import { CIFAR_IMAGE_BYTES } from '../data/cifar';
-import type { Dataset } from '../data/dataset';
+import type { Dataset, DatasetName } from '../data/dataset';
 import { Fit, FITS, ImageInput, readImage, toCifarPixels } from '../data/images';
 import { tidy } from '../scope';
 import { checkDevice, Device } from '../tensor';
@@ -41,6 +41,9 @@ export interface Predictions {
   name: string;
   epoch: number;
   epochs: number;
+  /** The run's data set, and the archive or folder it was trained on as it recorded it (null: the bundled sample, or unknown). */
+  dataset: DatasetName;
+  trainedOn: string | null;
   classNames: string[];
   fit: Fit;
   images: ImagePrediction[];
@@ -77,7 +80,7 @@ export async function predictImages(file: string, images: ImageInput[], o: Predi
     }
     const names = prepared.classNames;
     return {
-      file, model: config.model, name: network.spec.name, epoch, epochs: config.epochs, classNames: names, fit,
+      file, model: config.model, name: network.spec.name, epoch, epochs: config.epochs, dataset, trainedOn: recipe.data ?? null, classNames: names, fit,
       images: probabilities.map((p, k) => ({
         source: sources[k],
         top: p.map((probability, c) => ({ class: c, name: names[c], probability })).sort((a, b) => b.probability - a.probability).slice(0, top),

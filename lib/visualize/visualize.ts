@@ -8,7 +8,7 @@
 import { requireDevice } from '../backend';
 import { checkBoolean, checkInteger, checkKeys, checkOneOf, invalid } from '../check';
 import { CIFAR_IMAGE_BYTES } from '../data/cifar';
-import type { Dataset } from '../data/dataset';
+import type { Dataset, DatasetName } from '../data/dataset';
 import { fromArray } from '../creation';
 import type { Network } from '../model/network';
 import { tidy } from '../scope';
@@ -62,6 +62,9 @@ export interface Visualization {
   /** The archive or folder read (null: the bundled sample), and how many of its test images were searched. */
   data: string | null;
   searched: number;
+  /** The run's data set, and the archive or folder it was trained on as it recorded it (null: the bundled sample, or unknown). */
+  dataset: DatasetName;
+  trainedOn: string | null;
   /** The side of the patches shown, or null for whole images. */
   patch: number | null;
   units: VisualizedUnit[];
@@ -147,7 +150,7 @@ export async function visualizeCheckpoint(file: string, o: VisualizeOptions = {}
     const scale = Math.max(1, Math.round(96 / (patch?.size ?? net.inputShape[1])));
     return {
       file, model: config.model, name: net.spec.name, epoch, epochs: config.epochs, layer, methods,
-      data: data ?? null, searched, patch: patch?.size ?? null, units, png: gridPng(blocks, { scale }),
+      data: data ?? null, searched, dataset: name, trainedOn: recipe.data ?? null, patch: patch?.size ?? null, units, png: gridPng(blocks, { scale }),
     };
   } finally {
     net.dispose();
