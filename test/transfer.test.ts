@@ -231,6 +231,7 @@ describe('transfer', () => {
     expect(r.trainableParameters).toBe(192 * 10 + 10);
     expect(r.config.model).toBe('strided-cnn-a'); // from the checkpoint
     expect(r.config.prep).toBe('std');
+    expect(r.config.bodyLrScale).toBeNull(); // no body trains at its own rate
     expect(r.history).toHaveLength(2);
     expect(r.classes.map((c) => c.name)).toEqual(VEHICLES);
     expect(r.pretrained).toMatchObject({ file: checkpoint, kind: 'checkpoint', model: 'Strided-CNN-A', epochs: 1 });
@@ -252,6 +253,7 @@ describe('transfer', () => {
     const moved = await unchanged({ ...SMALL, from: checkpoint, mode: 'finetune' });
     for (const k of BODY) expect([k, moved.same.get(k)]).toEqual([k, false]);
     expect(moved.r.trainableParameters).toBe(moved.r.parameters);
+    expect([still.r.config.bodyLrScale, moved.r.config.bodyLrScale]).toEqual([0, 0.1]);
   });
 
   test('scratch loads nothing and needs no checkpoint', async () => {
@@ -259,6 +261,7 @@ describe('transfer', () => {
     expect(r.load).toBeNull();
     expect(r.pretrained).toBeNull();
     expect(r.trainableParameters).toBe(r.parameters);
+    expect(r.config.bodyLrScale).toBeNull();
     await expect(transfer({ ...SMALL, mode: 'features' })).rejects.toThrow("Expected a checkpoint or weights file for mode 'features' (only 'scratch' trains without one) for from but received undefined");
   });
 

@@ -117,7 +117,8 @@ export interface TransferRecord extends RunRecord {
     relation: 'near' | 'far' | null;
     mode: TransferMode;
     head: Head;
-    bodyLrScale: number;
+    /** null outside mode 'finetune' (records written before 2026-12-02 hold 0.1 there). */
+    bodyLrScale: number | null;
     from: string | null;
     /** New label -> CIFAR-100 fine class. */
     classes: SubsetClass[];

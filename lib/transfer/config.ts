@@ -43,7 +43,8 @@ export interface ResolvedTransferConfig extends Omit<ResolvedConfig, 'dataset'> 
   subset: string[];
   mode: TransferMode;
   head: Head;
-  bodyLrScale: number;
+  /** The body's rate as a fraction of lr in mode 'finetune'; null in the other modes. */
+  bodyLrScale: number | null;
 }
 
 export const TRANSFER_DEFAULTS = {
@@ -89,6 +90,7 @@ export function resolveTransferConfig(c: TransferConfig, pre: Pretrained | null)
   return {
     ...resolved, from: pre ? pre.file : null, subset: names, mode: m,
     head: checkOneOf('head', head ?? TRANSFER_DEFAULTS.head, HEADS),
-    bodyLrScale: checkNumber('bodyLrScale', bodyLrScale ?? TRANSFER_DEFAULTS.bodyLrScale, 0, 1),
+    // null where no pretrained body trains at its own rate: a recorded 0.1 would say one did.
+    bodyLrScale: m === 'finetune' ? checkNumber('bodyLrScale', bodyLrScale ?? TRANSFER_DEFAULTS.bodyLrScale, 0, 1) : null,
   };
 }

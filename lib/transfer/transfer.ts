@@ -95,7 +95,7 @@ export async function transfer(config: TransferConfig, hooks: TransferHooks = {}
     };
     const r = await trainModel(trainConfigOf(c, t.spec), {
       dataset, classes: dataset.classes, prepare, signal: hooks.signal, keepModel: hooks.keepModel, onProgress: hooks.onProgress,
-      lrScale: c.mode === 'finetune' ? (name) => (isHead(name) ? 1 : c.bodyLrScale) : undefined,
+      lrScale: c.bodyLrScale !== null ? (name) => (isHead(name) ? 1 : c.bodyLrScale!) : undefined,
     });
     return {
       config: c, classes: selection.classes,
