@@ -27,10 +27,14 @@ function opts(o: CreateOptions = {}): [string, string] {
   return dtypeAndDevice(o);
 }
 
-/** The options of rand and randn, checked. */
+const FLOATING: readonly string[] = ['float32', 'float64', 'float16', 'bfloat16'];
+
+/** The options of rand and randn, checked: their draws are floating point (randint draws integers). */
 function randomOpts(o: RandomOptions = {}): [string, string, NativeGenerator | undefined] {
   checkRandomOptions(o, ['dtype', 'device', 'generator']);
-  return [...dtypeAndDevice(o), generatorHandle('options.generator', o.generator)];
+  const [dtype, device] = dtypeAndDevice(o);
+  if (!FLOATING.includes(dtype)) throw invalid('options.dtype', `a floating dtype (${FLOATING.join(', ')}); for integers use randint`, dtype);
+  return [dtype, device, generatorHandle('options.generator', o.generator)];
 }
 
 export const zeros = (shape: number[], o?: CreateOptions): Tensor => wrap(native().tensor_zeros(checkShape('shape', shape), ...opts(o)));
@@ -50,7 +54,10 @@ export const randn = (shape: number[], o?: RandomOptions): Tensor => wrap(native
 /** [start, end) in steps of `step`, as torch.arange. */
 export function arange(start: number, end: number, step = 1, o?: CreateOptions): Tensor {
   if (checkNumber('step', step) === 0) throw invalid('step', 'a non-zero number', step);
-  return wrap(native().tensor_arange(checkNumber('start', start), checkNumber('end', end), step, ...opts(o)));
+  const [dtype, device] = opts(o);
+  // LibTorch casts the step to the dtype first: 0.5 became 0, "step must be nonzero".
+  if (!FLOATING.includes(dtype) && !Number.isInteger(step)) throw invalid('step', `an integer for dtype ${dtype}`, step);
+  return wrap(native().tensor_arange(checkNumber('start', start), checkNumber('end', end), step, dtype, device));
 }
 /** Where randint and randperm draw: a device, or { device, generator }. */
 export type IndexOptions = Device | { device?: Device; generator?: Generator };
@@ -103,10 +110,11 @@ export function fromArray(data: ArrayBufferView | number[], shape?: number[], dt
     if (bad >= 0) throw invalid(`data[${bad}]`, 'a number (a number[] is one flat list: pass the shape separately)', data[bad]);
     dt ??= 'float32';
     // A typed array would truncate 1.7 and wrap 300 to 44 (uint8) unseen.
-    const range = ({ int64: [-Infinity, Infinity], int32: [-(2 ** 31), 2 ** 31 - 1], uint8: [0, 255] } as Record<string, number[]>)[dt];
+    // BigInt64Array wraps 2^63 to -2^63 unseen: int64's bound is exclusive (2^63 - 1 is no double).
+    const range = ({ int64: [-(2 ** 63), 2 ** 63], int32: [-(2 ** 31), 2 ** 31], uint8: [0, 256] } as Record<string, number[]>)[dt];
     if (range) {
-      const odd = data.findIndex((v) => !Number.isInteger(v) || v < range[0] || v > range[1]);
-      const within = dt === 'int64' ? '' : ` in [${range[0]}, ${range[1]}]`;
+      const odd = data.findIndex((v) => !Number.isInteger(v) || v < range[0] || v >= range[1]);
+      const within = dt === 'int64' ? ' in [-2^63, 2^63)' : ` in [${range[0]}, ${range[1] - 1}]`;
       if (odd >= 0) throw invalid(`data[${odd}]`, `an integer${within} for dtype ${dt}`, data[odd]);
     }
     const Ctor = ({ float32: Float32Array, float64: Float64Array, int32: Int32Array, uint8: Uint8Array, bool: Uint8Array } as Record<string, any>)[dt];

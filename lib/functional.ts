@@ -3,7 +3,7 @@
  * torch.nn.functional's semantics. Shapes are NCHW; an int or [h, w] pair is
  * accepted wherever PyTorch takes one.
  */
-import { checkNumber, invalid, invalidAs } from './check';
+import { checkBoolean, checkKeys, checkNumber, invalid, invalidAs } from './check';
 import { Generator, generatorHandle } from './generator';
 import { native } from './native';
 import { handleOf, optionalHandle, Tensor, wrap } from './tensor';
@@ -24,8 +24,13 @@ export interface Conv2dOptions {
   dilation?: Pair;
   groups?: number;
 }
+// Options are checked by key: a misspelt `strides: 2` ran with stride 1.
+const CONV_KEYS = Object.keys({ stride: 1, padding: 1, dilation: 1, groups: 1 } satisfies Record<keyof Conv2dOptions, 1>);
+const POOL_KEYS = Object.keys({ stride: 1, padding: 1, ceilMode: 1 } satisfies Record<keyof Pool2dOptions, 1>);
+
 /** x [N,Cin,H,W], weight [Cout,Cin/groups,kh,kw], bias [Cout] or null. */
 export function conv2d(x: Tensor, weight: Tensor, bias: Tensor | null = null, o: Conv2dOptions = {}): Tensor {
+  checkKeys('options', o, CONV_KEYS);
   return wrap(
     native().nn_conv2d(handleOf('x', x), handleOf('weight', weight), optionalHandle('bias', bias), pair('stride', o.stride ?? 1, 1), pair('padding', o.padding ?? 0),
       pair('dilation', o.dilation ?? 1, 1), o.groups ?? 1),
@@ -39,9 +44,11 @@ export interface Pool2dOptions {
   ceilMode?: boolean;
 }
 export function maxPool2d(x: Tensor, kernel: Pair, o: Pool2dOptions = {}): Tensor {
+  checkKeys('options', o, POOL_KEYS);
   return wrap(native().nn_max_pool2d(handleOf('x', x), pair('kernel', kernel, 1), pair('stride', o.stride ?? kernel, 1), pair('padding', o.padding ?? 0), o.ceilMode ?? false));
 }
 export function avgPool2d(x: Tensor, kernel: Pair, o: Pool2dOptions = {}): Tensor {
+  checkKeys('options', o, POOL_KEYS);
   return wrap(native().nn_avg_pool2d(handleOf('x', x), pair('kernel', kernel, 1), pair('stride', o.stride ?? kernel, 1), pair('padding', o.padding ?? 0), o.ceilMode ?? false));
 }
 export function adaptiveAvgPool2d(x: Tensor, size: Pair): Tensor {
@@ -69,6 +76,9 @@ export interface BatchNormOptions {
   eps?: number;
 }
 export function batchNorm(x: Tensor, o: BatchNormOptions): Tensor {
+  checkKeys('options', o, Object.keys({ weight: 1, bias: 1, runningMean: 1, runningVar: 1, training: 1, momentum: 1, eps: 1 } satisfies Record<keyof BatchNormOptions, 1>));
+  // Required: batch statistics or running ones is no default to guess.
+  checkBoolean('options.training', o.training);
   return wrap(
     native().nn_batch_norm(handleOf('x', x), optionalHandle('options.weight', o.weight), optionalHandle('options.bias', o.bias), optionalHandle('options.runningMean', o.runningMean),
       optionalHandle('options.runningVar', o.runningVar), o.training, o.momentum ?? 0.1, o.eps ?? 1e-5),
@@ -83,6 +93,7 @@ export function logSoftmax(x: Tensor, dim = -1): Tensor {
 }
 /** Mean cross-entropy of logits [N,K] against int64 class indices [N]. */
 export function crossEntropy(logits: Tensor, target: Tensor, o: { labelSmoothing?: number } = {}): Tensor {
+  checkKeys('options', o, ['labelSmoothing']);
   return wrap(native().nn_cross_entropy(handleOf('logits', logits), handleOf('target', target), checkNumber('labelSmoothing', o.labelSmoothing ?? 0, 0, 1)));
 }
 export function interpolate(x: Tensor, size: Pair, mode: 'bilinear' | 'nearest' = 'bilinear', alignCorners = false): Tensor {
@@ -93,6 +104,7 @@ export function affineGrid(theta: Tensor, size: [number, number, number, number]
   return wrap(native().nn_affine_grid(handleOf('theta', theta), size, alignCorners));
 }
 export function gridSample(x: Tensor, grid: Tensor, o: { mode?: 'bilinear' | 'nearest'; padding?: 'zeros' | 'border' | 'reflection'; alignCorners?: boolean } = {}): Tensor {
+  checkKeys('options', o, ['mode', 'padding', 'alignCorners']);
   return wrap(native().nn_grid_sample(handleOf('x', x), handleOf('grid', grid), o.mode ?? 'bilinear', o.padding ?? 'zeros', o.alignCorners ?? false));
 }
 /** Number of rows whose argmax equals the target, as a 0-d int64 tensor (no host sync). */

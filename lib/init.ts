@@ -3,10 +3,10 @@
  * with zero biases is the default (the seed report found it better than
  * Kaiming). Fans count the receptive field: fan_in = Cin*k*k, fan_out = Cout*k*k.
  */
-import { checkNumber, checkOneOf, invalid } from './check';
+import { checkNumber, checkOneOf, invalid, invalidAs } from './check';
 import { noGrad } from './autograd';
 import { checkGenerator, checkRandomOptions, type Generator } from './generator';
-import type { Tensor } from './tensor';
+import { handleOf, isFloating, type Tensor } from './tensor';
 
 export const INITS = ['xavier-uniform', 'xavier-normal', 'kaiming-uniform', 'kaiming-normal', 'gaussian'] as const;
 export type InitName = (typeof INITS)[number];
@@ -30,6 +30,8 @@ export function fans(shape: number[]): { fanIn: number; fanOut: number } {
 export function initWeight(weight: Tensor, o: InitOptions = {}): void {
   checkRandomOptions(o, ['init', 'std', 'generator']);
   const init = checkOneOf('init', o.init ?? 'xavier-uniform', INITS);
+  handleOf('weight', weight);
+  if (!isFloating(weight.dtype)) throw invalidAs('weight', 'a floating-point tensor (float32, float64, float16 or bfloat16)', `a tensor of dtype ${weight.dtype}`);
   const shape = weight.shape;
   // Fans need [out, in, ...]: a bias's one dimension would give NaN bounds.
   if (init !== 'gaussian' && shape.length < 2) throw invalid('weight', `a weight of shape [out, in, ...kernel] for ${init} (fill a bias with zero_() or use init 'gaussian')`, shape);
@@ -38,6 +40,8 @@ export function initWeight(weight: Tensor, o: InitOptions = {}): void {
   const std = checkNumber('options.std', o.std ?? 0.01, 0);
   const { fanIn, fanOut } = fans(shape);
   const g = checkGenerator('options.generator', o.generator);
+  // As PyTorch: nothing to draw (a fan of 0 would give an infinite bound).
+  if (weight.numel === 0) return;
   noGrad(() => {
     switch (init) {
       case 'xavier-uniform': {

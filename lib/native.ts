@@ -29,6 +29,7 @@ export interface NativeTensorInfo {
   dtype: string;
   device: string;
   requiresGrad: boolean;
+  isLeaf: boolean;
   contiguous: boolean;
   channelsLast: boolean;
 }

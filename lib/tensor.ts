@@ -86,10 +86,15 @@ export class Tensor {
   get numel(): number {
     return this.info.shape.reduce((a, b) => a * b, 1);
   }
+  /** False for the result of an op on tensors that require grad: LibTorch keeps .grad only for leaves (retainGrad() aside). */
+  get isLeaf(): boolean {
+    return native().tensor_info(this.handle).isLeaf;
+  }
   get requiresGrad(): boolean {
     return native().tensor_info(this.handle).requiresGrad;
   }
   isContiguous(format: 'contiguous' | 'channels_last' = 'contiguous'): boolean {
+    checkOneOf('format', format, MEMORY_FORMATS);
     const i = native().tensor_info(this.handle);
     return format === 'contiguous' ? i.contiguous : i.channelsLast;
   }
@@ -140,6 +145,7 @@ export class Tensor {
   }
   /** A contiguous copy (or this data, if already so); 'channels_last' gives NHWC memory order. */
   contiguous(format: 'contiguous' | 'channels_last' = 'contiguous'): Tensor {
+    checkOneOf('format', format, MEMORY_FORMATS); // 'channels-last' gave NCHW without a word
     return wrap(native().tensor_contiguous(this.handle, format === 'channels_last'));
   }
   narrow(dim: number, start: number, length: number): Tensor {
@@ -159,6 +165,7 @@ export class Tensor {
   }
   /** Pads the last dims: [left, right, top, bottom, ...] as torch.nn.functional.pad. */
   pad(pads: number[], mode: 'constant' | 'reflect' | 'replicate' | 'circular' = 'constant', value = 0): Tensor {
+    if (typeof value !== 'number') throw invalid('value', 'a number (NaN and infinities included)', value);
     return wrap(native().tensor_pad(this.handle, pads, mode, value));
   }
   clone(): Tensor {
@@ -239,9 +246,11 @@ export class Tensor {
   max(dims?: Dims, keepdim = false): Tensor { return this.reduce('max', dims, keepdim); }
   min(dims?: Dims, keepdim = false): Tensor { return this.reduce('min', dims, keepdim); }
   var(dims?: Dims, opts: { unbiased?: boolean; keepdim?: boolean } = {}): Tensor {
+    checkKeys('options', opts, ['unbiased', 'keepdim']); // a misspelt `unbaised: false` gave the unbiased one
     return this.reduce('var', dims, opts.keepdim ?? false, opts.unbiased ?? true);
   }
   std(dims?: Dims, opts: { unbiased?: boolean; keepdim?: boolean } = {}): Tensor {
+    checkKeys('options', opts, ['unbiased', 'keepdim']);
     return this.reduce('std', dims, opts.keepdim ?? false, opts.unbiased ?? true);
   }
   argmax(dim?: number, keepdim = false): Tensor { return this.reduce('argmax', dim, keepdim); }
@@ -281,6 +290,8 @@ export class Tensor {
     return wrap(native().tensor_reduce(op, this.handle, dimsOf(dims), keepdim, unbiased));
   }
 }
+
+const MEMORY_FORMATS = ['contiguous', 'channels_last'] as const;
 
 function checkShapeAllowingInfer(shape: unknown): number[] {
   if (!Array.isArray(shape) || !shape.every((s) => Number.isInteger(s) && s >= -1)) checkShape('shape', shape);

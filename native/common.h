@@ -15,6 +15,7 @@
 #include <torch/utils.h>
 #include <torch/version.h>
 
+#include <limits>
 #include <shared_mutex>
 #include <stdexcept>
 #include <string>
@@ -187,6 +188,11 @@ inline void CheckBatchStatistics(const torch::Tensor& x, bool training) {
                                 "]: a batch of 1 after gap or flatten (train with batches of 2 or more)");
   }
 }
+
+// cross_entropy's ignore_index: no label is ignored. LibTorch's default, -100
+// (PyTorch's), left a -100 label out of the loss while evaluate still counted
+// its image; with this one every negative label is out of bounds, as -1 is.
+constexpr int64_t kNoIgnoredLabel = std::numeric_limits<int64_t>::min();
 
 // The SGD rule (PyTorch's, coupled L2), for a parameter p with a gradient g:
 //   d = g + weightDecay p;  buf = momentum buf + d;  returns buf, or d + momentum buf with Nesterov,

@@ -1,6 +1,7 @@
 // The tensor handle, argument checking and memory bookkeeping.
 #include "common.h"
 
+#include <algorithm>
 #include <cmath>
 #include <map>
 #include <mutex>
@@ -23,8 +24,13 @@ std::mutex& LiveLock() {
   return lock;
 }
 
+// The bytes a handle keeps in use: its size, but no more than its storage
+// holds, so that a view expanded to 1e12 elements (stride 0) is not counted
+// (nor reported to V8) as terabytes. Views of one storage are each counted.
 int64_t TensorBytes(const torch::Tensor& t) {
-  return static_cast<int64_t>(t.numel()) * static_cast<int64_t>(t.element_size());
+  int64_t size = static_cast<int64_t>(t.numel()) * static_cast<int64_t>(t.element_size());
+  if (!t.has_storage()) return size;
+  return std::min(size, static_cast<int64_t>(t.storage().nbytes()));
 }
 
 }  // namespace
@@ -79,7 +85,11 @@ void TensorHandle::Release(Napi::Env env) {
     c.tensors -= 1;
     c.bytes -= bytes_;
   }
-  if (tensor_.device().is_cpu()) Napi::MemoryManagement::AdjustExternalMemory(env, -bytes_);
+  // The C call, whose failure is ignored: this also runs from the destructor
+  // while a worker thread's environment is torn down, where the wrapper's
+  // fatal error would end the whole process for a hint to the GC.
+  int64_t ignored = 0;
+  if (tensor_.device().is_cpu()) napi_adjust_external_memory(env, -bytes_, &ignored);
   tensor_.reset();
 }
 

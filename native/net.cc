@@ -286,7 +286,7 @@ class EvalWorker : public Napi::AsyncWorker {
           logits = Forward(net_, xb, false).to(torch::kFloat32);
         }
         lossSum.add_(torch::nn::functional::cross_entropy(logits, yb,
-                                                          torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum)));
+                                                          torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum).ignore_index(kNoIgnoredLabel)));
         correct.add_(logits.argmax(1).eq(yb).sum());
       }
       loss_ = n ? lossSum.item<double>() / static_cast<double>(n) : NAN;

@@ -27,7 +27,11 @@ torch::Tensor Dropout(const torch::Tensor& x, double p, bool train, const c10::o
   // The numbers are drawn in NCHW order whatever x's layout, so that a
   // channels-last run drops the same units as an NCHW one.
   RECORD_USER_SCOPE("allcnn::dropout");  // a name for the profiler (lib/profile.ts)
-  torch::Tensor mask = torch::rand(x.sizes(), generator, x.options()).ge_(p).div_(1 - p);
+  // Drawn in float32 for bf16 and fp16 inputs: their uniform numbers come in
+  // steps of 1/256 (bf16), so p = 0.001 would drop 0.4% of the units.
+  bool reduced = x.scalar_type() == torch::kBFloat16 || x.scalar_type() == torch::kHalf;
+  torch::Tensor u = torch::rand(x.sizes(), generator, reduced ? x.options().dtype(torch::kFloat) : x.options());
+  torch::Tensor mask = u.ge_(p).div_(1 - p).to(x.scalar_type());
   return x * mask.contiguous(x.suggest_memory_format());
 }
 
@@ -76,7 +80,7 @@ ALLCNN_OP(nn_linear) { return a.wrap(torch::linear(a.tensor(0), a.tensor(1), a.o
 ALLCNN_OP(nn_log_softmax) { return a.wrap(torch::log_softmax(a.tensor(0), a.int64(1))); }
 // nn_cross_entropy(logits[N,K], target[N] int64, labelSmoothing): mean over N.
 ALLCNN_OP(nn_cross_entropy) {
-  return a.wrap(F::cross_entropy(a.tensor(0), a.tensor(1), F::CrossEntropyFuncOptions().label_smoothing(a.number(2))));
+  return a.wrap(F::cross_entropy(a.tensor(0), a.tensor(1), F::CrossEntropyFuncOptions().label_smoothing(a.number(2)).ignore_index(kNoIgnoredLabel)));
 }
 // nn_interpolate(x, size[2], mode "bilinear"|"nearest", alignCorners)
 ALLCNN_OP(nn_interpolate) {

@@ -180,7 +180,7 @@ void EagerStep(Net& net, const torch::Tensor& x, const torch::Tensor& y, double 
     RECORD_USER_SCOPE("allcnn::loss");
     loss = torch::nn::functional::cross_entropy(
         logits.to(torch::kFloat32), y,
-        torch::nn::functional::CrossEntropyFuncOptions().label_smoothing(net.labelSmoothing));
+        torch::nn::functional::CrossEntropyFuncOptions().label_smoothing(net.labelSmoothing).ignore_index(kNoIgnoredLabel));
   }
   loss.backward();
   SgdUpdate(net, lr, lrTensor);

@@ -3,6 +3,7 @@
 
 #include <torch/nn/functional/padding.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <functional>
@@ -54,15 +55,22 @@ ALLCNN_OP(tensor_from_buffer) {
   auto arr = a.raw(0).As<Napi::TypedArray>();
   auto shape = a.ints(1);
   torch::Dtype dtype = a.dtype(2);
-  int64_t numel = 1;
+  // Counted with overflow checks: a shape of [2^40, 2^40] would otherwise
+  // wrap around and ask for a nonsense number of bytes.
+  int64_t numel = 1, bytes = 0;
+  bool tooBig = false;
   for (int64_t s : shape) {
     if (s < 0) throw std::invalid_argument("shape has a negative size");
-    numel *= s;
+    tooBig |= __builtin_mul_overflow(numel, s, &numel);
   }
-  size_t itemsize = c10::elementSize(dtype);
-  if (arr.ByteLength() != static_cast<size_t>(numel) * itemsize) {
+  if (std::find(shape.begin(), shape.end(), 0) != shape.end()) numel = 0, tooBig = false;
+  int64_t itemsize = static_cast<int64_t>(c10::elementSize(dtype));
+  if (tooBig || __builtin_mul_overflow(numel, itemsize, &bytes)) {
+    throw std::invalid_argument("shape has more elements than a tensor can hold (more than 2^63 bytes)");
+  }
+  if (arr.ByteLength() != static_cast<size_t>(bytes)) {
     throw std::invalid_argument("buffer holds " + std::to_string(arr.ByteLength()) + " bytes but shape and dtype " +
-                                DtypeName(dtype) + " need " + std::to_string(numel * itemsize));
+                                DtypeName(dtype) + " need " + std::to_string(bytes));
   }
   torch::Tensor t = torch::empty(shape, torch::TensorOptions().dtype(dtype));
   auto* src = static_cast<uint8_t*>(arr.ArrayBuffer().Data()) + arr.ByteOffset();
@@ -113,6 +121,7 @@ ALLCNN_OP(tensor_info) {
   o.Set("dtype", DtypeName(t.scalar_type()));
   o.Set("device", t.device().str());
   o.Set("requiresGrad", t.requires_grad());
+  o.Set("isLeaf", t.is_leaf());
   o.Set("contiguous", t.is_contiguous());
   o.Set("channelsLast", t.dim() == 4 && t.is_contiguous(at::MemoryFormat::ChannelsLast));
   return o;
@@ -153,7 +162,7 @@ ALLCNN_OP(tensor_pad) {
   namespace F = torch::nn::functional;
   std::string mode = a.string(2);
   F::PadFuncOptions opts(a.ints(1));
-  if (mode == "constant") opts.mode(torch::kConstant).value(a.number(3));
+  if (mode == "constant") opts.mode(torch::kConstant).value(a.value(3));  // NaN too, as full() and F.pad
   else if (mode == "reflect") opts.mode(torch::kReflect);
   else if (mode == "replicate") opts.mode(torch::kReplicate);
   else if (mode == "circular") opts.mode(torch::kCircular);
@@ -305,6 +314,8 @@ ALLCNN_OP(tensor_reduce) {
     if (op == "std") return a.wrap(x.std(unbiased));
     if (op == "argmax") return a.wrap(x.argmax());
   }
+  // As torch.argmax(x, keepdim=True): the flat index, in a tensor of x's rank with every size 1.
+  if (all && op == "argmax") return a.wrap(x.argmax().reshape(std::vector<int64_t>(x.dim(), 1)));
   if (all) for (int64_t d = 0; d < x.dim(); ++d) dims.push_back(d);
   if (op == "sum") return a.wrap(x.sum(dims, keep));
   if (op == "mean") return a.wrap(x.mean(dims, keep));

@@ -47,7 +47,7 @@ done
 
 NAPI=(-Inode_modules/node-api-headers/include "-I$(node -p "require('node-addon-api').include_dir")")
 FLAGS=(-fsyntax-only -Wall -Wno-unused-parameter -Werror -D_GLIBCXX_USE_CXX11_ABI=1
-       -DNAPI_VERSION=8 -DNAPI_CPP_EXCEPTIONS -DNODE_ADDON_API_DISABLE_DEPRECATED)
+       -DNAPI_VERSION=8 -DNAPI_CPP_EXCEPTIONS -DNODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS -DNODE_ADDON_API_DISABLE_DEPRECATED)
 JOBS=${JOBS:-$(nproc)}
 # One g++ per translation unit, JOBS at a time; prints ok/FAIL per unit.
 check_one() {

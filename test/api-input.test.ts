@@ -9,9 +9,9 @@ import * as path from 'node:path';
 import { noGrad, enableGrad } from '../lib/autograd';
 import { configureBackend, liveTensors } from '../lib/backend';
 import { splitTrainValidation } from '../lib/data/split';
-import { importWeights } from '../lib/train/checkpoint';
+import { importWeights, loadCheckpoint, saveCheckpoint } from '../lib/train/checkpoint';
 import { SGD } from '../lib/train/optim';
-import { cat, fromArray, ones, randint, zeros } from '../lib/creation';
+import { arange, cat, fromArray, ones, rand, randint, zeros } from '../lib/creation';
 import * as nn from '../lib/functional';
 import { initWeight } from '../lib/init';
 import { tidy } from '../lib/scope';
@@ -149,7 +149,17 @@ describe('other calls', () => {
   test('fromArray names an element that is not a number, instead of storing NaN', () => {
     expect(() => fromArray(['a', 'b'] as never)).toThrow('Expected a number (a number[] is one flat list: pass the shape separately) for data[0] but received "a" of type string');
     expect(() => fromArray([[1, 2], [3, 4]] as never, [2, 2])).toThrow('for data[0] but received [1, 2] of type array');
-    expect(() => fromArray([1, NaN], [2], 'int64')).toThrow('Expected an integer for dtype int64 for data[1] but received NaN of type number');
+    expect(() => fromArray([1, NaN], [2], 'int64')).toThrow('Expected an integer in [-2^63, 2^63) for dtype int64 for data[1] but received NaN of type number');
+    // BigInt64Array would wrap them: 2^63 to -2^63, 1e20 to 7766279631452241920
+    expect(() => fromArray([2 ** 63], [1], 'int64')).toThrow('Expected an integer in [-2^63, 2^63) for dtype int64 for data[0] but received 9223372036854776000');
+    expect(() => fromArray([0, 1e20], [2], 'int64')).toThrow('for data[1] but received 100000000000000000000');
+    const lowest = fromArray([-(2 ** 63)], [1], 'int64');
+    expect(lowest.data()).toEqual(BigInt64Array.from([-(2n ** 63n)]));
+    lowest.dispose();
+    expect(() => fromArray([256], [1], 'uint8')).toThrow('Expected an integer in [0, 255] for dtype uint8 for data[0] but received 256');
+    expect(() => fromArray([2 ** 31], [1], 'int32')).toThrow('Expected an integer in [-2147483648, 2147483647] for dtype int32');
+    expect(() => rand([2], { dtype: 'int64' })).toThrow('Expected a floating dtype (float32, float64, float16, bfloat16); for integers use randint for options.dtype but received "int64"');
+    expect(() => arange(0, 5, 0.5, { dtype: 'int64' })).toThrow('Expected an integer for dtype int64 for step but received 0.5');
     const t = fromArray([1, 2, 3], [3], 'int64');
     expect(t.toArray()).toEqual([1, 2, 3]);
     t.dispose();
@@ -160,6 +170,8 @@ describe('other calls', () => {
     const file = path.join(tmp(), 'x.safetensors');
     try {
       expect(() => saveSafetensors(file, { __metadata__: t })).toThrow('Expected any name but __metadata__');
+      expect(() => saveSafetensors(file, { a: [1, 2] } as never)).toThrow('Expected a Tensor for tensor a but received [1, 2] of type array');
+      expect(() => saveSafetensors(file, null as never)).toThrow('Expected a Map or an object of named tensors for tensors but received null');
       expect(() => saveSafetensors(file, { t }, { n: 5 } as never)).toThrow('Expected a string (safetensors metadata maps strings to strings: JSON.stringify other values) for metadata.n but received 5 of type number');
     } finally {
       t.dispose();
@@ -255,5 +267,92 @@ describe('other calls', () => {
       expect(() => countParameters(MODELS['typo'], { classes: 10 })).toThrow("Expected a network spec, such as MODELS['all-cnn-c'] or declareNetwork(...) for spec but received undefined");
     });
     expect(liveTensors()).toBe(base);
+  });
+
+  test('a third exploratory session (2026-12-02): labels, leaves, options and sizes that were taken silently are refused', async () => {
+    const base = liveTensors();
+    const network = buildNetwork(MODELS['strided-cnn-a']);
+    const file = path.join(tmp(), 'third.safetensors');
+    try {
+      // -100 was LibTorch's ignore_index: left out of the loss, but counted by evaluate.
+      const [x, small, ignored, y, three, floats] = [zeros([2, 3, 32, 32]), zeros([2, 3, 16, 16]), fromArray([-100, 0], [2], 'int64'), zeros([2], { dtype: 'int64' }), zeros([3], { dtype: 'int64' }), zeros([2])];
+      try {
+        await expect(evaluate(network, { x, y: ignored })).rejects.toThrow('Target -100 is out of bounds');
+        // 16x16 images were scored: the global average takes any size.
+        await expect(evaluate(network, { x: small, y })).rejects.toThrow(
+          "Expected float32 images [N, 3, 32, 32] (the network's input) for data.x but received a float32 tensor of shape [2, 3, 16, 16]",
+        );
+        await expect(evaluate(network, { x, y: three })).rejects.toThrow('Expected int64 labels [2], one per image of data.x for data.y but received a int64 tensor of shape [3]');
+        await expect(evaluateByClass(network, { x, y: floats }, 10)).rejects.toThrow('for data.y but received a float32 tensor of shape [2]');
+        await expect(evaluate(network, null as never)).rejects.toThrow('Expected an object { x, y } of images and labels');
+      } finally {
+        for (const t of [x, small, ignored, y, three, floats]) t.dispose();
+      }
+      tidy(() => {
+        const logits = fromArray([1, 2, 3, 1, 1, 1], [2, 3]);
+        expect(() => nn.crossEntropy(logits, fromArray([-100, 0], [2], 'int64'))).toThrow('Target -100 is out of bounds');
+        // The result of an op keeps no .grad: SGD would never move it.
+        const leaf = ones([1]).requiresGrad_();
+        const derived = leaf.mul(2);
+        expect([leaf.isLeaf, derived.isLeaf]).toEqual([true, false]);
+        expect(() => new SGD([derived])).toThrow('Expected a leaf tensor (a network parameter, or a tensor made with requiresGrad_()) for params[0] but received the result of an op');
+        expect(() => new SGD([leaf], { momentum: 0, nesterov: true })).toThrow('Expected false with momentum 0 (Nesterov momentum needs a momentum) for nesterov');
+        expect(() => new SGD([leaf], { weightDecay: Infinity })).toThrow('Expected a finite number >= 0 for weightDecay but received Infinity');
+        const sgd = new SGD([leaf]);
+        expect(() => sgd.step(Infinity)).toThrow('Expected a finite number >= 0 for lr but received Infinity');
+        sgd.dispose();
+        // Misspelt options changed the result without a word.
+        const img = ones([1, 1, 4, 4]);
+        expect(() => nn.crossEntropy(logits, fromArray([0, 1], [2], 'int64'), { label_smoothing: 0.1 } as never)).toThrow('Expected one of labelSmoothing for options key but received "label_smoothing"');
+        expect(() => fromArray([1, 3]).std(undefined, { unbaised: false } as never)).toThrow('Expected one of unbiased, keepdim for options key but received "unbaised"');
+        expect(() => nn.conv2d(img, ones([1, 1, 2, 2]), null, { strides: 2 } as never)).toThrow('Expected one of stride, padding, dilation, groups for options key but received "strides"');
+        expect(() => nn.maxPool2d(img, 2, { strde: 1 } as never)).toThrow('Expected one of stride, padding, ceilMode for options key');
+        expect(() => nn.conv2d(img, ones([1, 1, 2, 2]), null, null as never)).toThrow('Expected an options object for options but received null');
+        expect(() => nn.batchNorm(img, undefined as never)).toThrow('Expected an options object for options but received undefined');
+        expect(() => nn.batchNorm(img, { training: true, epsilon: 1 } as never)).toThrow('received "epsilon"');
+        expect(() => nn.batchNorm(img, {} as never)).toThrow('Expected true or false for options.training but received undefined');
+        expect(() => nn.gridSample(img, zeros([1, 4, 4, 2]), { pading: 'border' } as never)).toThrow('received "pading"');
+        expect(() => img.contiguous('channels-last' as never)).toThrow('Expected one of contiguous, channels_last for format but received "channels-last"');
+        expect(() => img.isContiguous('foo' as never)).toThrow('for format but received "foo"');
+        // as torch: argmax over all values keeps a dim of 1 for each
+        expect(fromArray([1, 5, 2, 0], [2, 2]).argmax(undefined, true).shape).toEqual([1, 1]);
+        expect(fromArray([1, 5, 2, 0], [2, 2]).argmax(undefined, true).toArray()).toEqual([1]);
+        expect(fromArray([1, 2], [1, 2]).pad([1, 0], 'constant', NaN).toArray()).toEqual([NaN, 1, 2]);
+        expect(() => fromArray([1, 2]).pad([1, 0], 'constant', '0' as never)).toThrow('Expected a number (NaN and infinities included) for value');
+        // Sizes whose byte count overflowed were reported as needing 0 or 2^64 - 4 bytes.
+        expect(() => fromArray(new Uint8Array(4), [2 ** 40, 2 ** 40], 'uint8')).toThrow('shape has more elements than a tensor can hold (more than 2^63 bytes)');
+        expect(() => fromArray(new Uint8Array(4), [2 ** 32 + 1, 2 ** 32 - 1, 4], 'uint8')).toThrow('shape has more elements than a tensor can hold');
+        // initWeight: a tensor, of floats; nothing to draw in an empty one (as PyTorch)
+        expect(() => initWeight([1, 2] as never)).toThrow('Expected a Tensor for weight but received [1, 2] of type array');
+        expect(() => initWeight(zeros([4, 3], { dtype: 'int64' }))).toThrow('Expected a floating-point tensor (float32, float64, float16 or bfloat16) for weight but received a tensor of dtype int64');
+        const empty = zeros([4, 0, 3, 3]);
+        initWeight(empty, { init: 'kaiming-uniform' });
+        expect(empty.shape).toEqual([4, 0, 3, 3]);
+      });
+      // saveCheckpoint wrote files loadCheckpoint then refused as corrupt; its arguments gave TypeErrors.
+      const sgd = new SGD(network.parameterList());
+      const other = new SGD([ones([1]).requiresGrad_()]);
+      try {
+        expect(() => saveCheckpoint(file, network, sgd, { epoch: 3, history: [], config: {} })).toThrow('Expected a list of 3 epoch records, one per epoch completed for state.history but received [] of type array');
+        expect(() => saveCheckpoint(file, network, sgd, { epoch: 1.5, history: [], config: {} })).toThrow('Expected an integer in [0, 9007199254740991] for state.epoch but received 1.5');
+        expect(() => saveCheckpoint(file, network, sgd, undefined as never)).toThrow('Expected an object { epoch, history, config } for state but received undefined');
+        expect(() => saveCheckpoint(file, {} as never, sgd, { epoch: 0, history: [], config: {} })).toThrow('Expected a Network (from buildNetwork) for net');
+        expect(() => saveCheckpoint(file, network, other, { epoch: 0, history: [], config: {} })).toThrow(
+          `Expected the SGD of this network's parameters (new SGD(net.parameterList()), ${network.parameters.size} tensors) for sgd but received an SGD of 1 other tensors`,
+        );
+        saveCheckpoint(file, network, sgd, { epoch: 0, history: [], config: {} });
+        expect(() => loadCheckpoint(file, network, sgd, undefined as never)).toThrow('Expected the config to resume with (compared with the one saved) for config but received undefined');
+        expect(() => loadCheckpoint(file, {} as never, sgd, {})).toThrow('Expected a Network (from buildNetwork) for net');
+        expect(loadCheckpoint(file, network, sgd, {}).epoch).toBe(0);
+      } finally {
+        sgd.dispose();
+        other.params[0].dispose();
+        other.dispose();
+      }
+    } finally {
+      network.dispose();
+    }
+    // At most: across the awaits the GC may free a tensor an earlier test file let go of (the count is the process's).
+    expect(liveTensors()).toBeLessThanOrEqual(base);
   });
 });

@@ -228,6 +228,21 @@ describe('activations and regularisation', () => {
     });
   });
 
+  test('dropout of bfloat16 and float16 drops p of the units (their own uniform draws come in steps of 1/256)', () => {
+    tidy(() => {
+      manualSeed(12);
+      for (const dtype of ['bfloat16', 'float16'] as const) {
+        for (const p of [0.001, 0.2]) {
+          const y = dropout(ones([1000000], { dtype }), p, true);
+          expect(y.dtype).toBe(dtype);
+          const dropped = y.eq(0).sum().item() / 1e6;
+          // 4.5 standard deviations of a binomial count; bf16 draws dropped 0.0038 at p = 0.001
+          expect([dtype, p, Math.abs(dropped - p) < 4.5 * Math.sqrt((p * (1 - p)) / 1e6)]).toEqual([dtype, p, true]);
+        }
+      }
+    });
+  });
+
   test('dropout drops the same units of a channels-last tensor as of its NCHW copy (the same seed)', () => {
     tidy(() => {
       const x = randn([2, 3, 4, 5]);

@@ -36,6 +36,19 @@ describe('dispose', () => {
     expect(cpuBytes()).toBe(before);
   });
 
+  test('a view counts no more bytes than its storage holds (an expanded 1e12-element view is 4 bytes, not 4 TB)', () => {
+    const before = cpuBytes();
+    const z = zeros([1]);
+    const e = z.expand([1e12]);
+    expect(cpuBytes()).toBe(before + 8);
+    const whole = zeros([1000]);
+    const half = whole.narrow(0, 0, 10);
+    whole.dispose(); // the view keeps the storage of 1000 floats, and counts its own 10
+    expect(cpuBytes()).toBe(before + 8 + 40);
+    dispose([z, e, half]);
+    expect(cpuBytes()).toBe(before);
+  });
+
   test('using a disposed tensor throws a clear message', () => {
     const t = ones([2]);
     const other = ones([2]);

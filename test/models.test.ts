@@ -8,6 +8,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { exportWeights, importWeights, saveCheckpoint } from '../lib/train/checkpoint';
+import { noGrad } from '../lib/autograd';
 import { ensureDefaultThreads, liveTensors } from '../lib/backend';
 import { fromArray, manualSeed, randn } from '../lib/creation';
 import { ModelDeclarationError } from '../lib/errors';
@@ -410,6 +411,12 @@ describe('declarations and builds that used to fail late or not at all', () => {
       expect(() => importWeights(file, a)).toThrow(`${file} holds the weights of Strided-CNN-A, not of A: build Strided-CNN-A to load them (or pass { strict: false } to load them by tensor name anyway)`);
       expect(importWeights(file, a, { strict: false }).loaded).toHaveLength(a.parameters.size);
       expect(importWeights(file, strided).loaded).toHaveLength(strided.parameters.size);
+      // Skipped tensors are asked for: not missing, so strict loads the rest, and they keep their values.
+      noGrad(() => strided.parameters.get('conv1.weight')!.fill_(0.5));
+      const some = importWeights(file, strided, { skip: (k) => k.startsWith('conv1') });
+      expect([some.skipped, some.missing, some.unexpected]).toEqual([['conv1.weight', 'conv1.bias'], [], []]);
+      expect(some.loaded).toHaveLength(strided.parameters.size - 2);
+      expect(new Set(strided.parameters.get('conv1.weight')!.data() as Float32Array)).toEqual(new Set([0.5]));
       // A training checkpoint (param.* names, momentum): said so, not listed as missing and unexpected tensors.
       const checkpoint = path.join(dir, 'checkpoint.safetensors');
       saveCheckpoint(checkpoint, strided, null, { epoch: 0, history: [], config: {} });

@@ -284,7 +284,9 @@ describe('corrupt files give a CheckpointError naming the file', () => {
       head.writeBigUInt64LE(BigInt(Buffer.byteLength(json)));
       return Buffer.concat([head, Buffer.from(json), Buffer.alloc(dataBytes)]);
     };
-    expectRefused(make({ x: { dtype: 'C64', shape: [2], data_offsets: [0, 16] } }), 'entry x is malformed');
+    expectRefused(make({ x: { dtype: 'C64', shape: [2], data_offsets: [0, 16] } }), 'entry x has dtype C64, which allcnn does not read (it reads F32, F64, ');
+    expectRefused(make({ x: { dtype: 'toString', shape: [2], data_offsets: [0, 16] } }), 'entry x has dtype toString, which allcnn does not read');
+    expectRefused(make({ x: { dtype: 7, shape: [2], data_offsets: [0, 16] } }), 'entry x is malformed');
     expectRefused(make({ x: { dtype: 'F32', shape: [2] } }), 'entry x is malformed');
     expectRefused(make({ x: { dtype: 'F32', shape: 2, data_offsets: [0, 8] } }), 'entry x is malformed');
     expectRefused(make({ x: { dtype: 'F32', shape: [2], data_offsets: [8, 4] } }), 'entry x has data offsets [8, 4] where [0, ...] was next');
@@ -349,7 +351,7 @@ describe('corrupt files give a CheckpointError naming the file', () => {
       return Buffer.concat([head, Buffer.from(json), Buffer.alloc(dataBytes)]);
     };
     const a = { dtype: 'F32', shape: [2], data_offsets: [0, 8] };
-    expectRefused(make({ a, x: { dtype: 'C64', shape: [1], data_offsets: [8, 16] } }), 'entry x is malformed');
+    expectRefused(make({ a, x: { dtype: 'C64', shape: [1], data_offsets: [8, 16] } }), 'entry x has dtype C64');
     expectRefused(make({ a, x: { dtype: 'F32', shape: [4], data_offsets: [8, 24] } }), 'its tensors need 24 bytes of data but it holds 16: truncated');
   });
 

@@ -57,3 +57,48 @@ test('the main thread and two workers use the addon at once, and the main thread
   expect(after).toEqual(alone);
   expect(inWorkers[1]).not.toEqual(alone);
 });
+
+// Workers terminated while they call into the addon: an error raised as the
+// worker's environment goes away cannot reach JavaScript. It used to be
+// thrown again from node-addon-api's catch handler, and std::terminate ended
+// the whole process ("terminate called after throwing an instance of
+// 'Napi::Error'", exit 134), main thread included.
+const TERMINATE = `
+const { Worker, isMainThread, parentPort, workerData } = require('node:worker_threads');
+const A = require(${JSON.stringify(LIB)});
+if (isMainThread) {
+  (async () => {
+    for (let k = 0; k < 6; k++) {
+      const w = new Worker(__filename, { workerData: k });
+      await new Promise((resolve) => w.once('message', resolve));
+      await new Promise((r) => setTimeout(r, k * 3));
+      await w.terminate();
+    }
+    const t = A.ones([2]).add(1);
+    console.log(JSON.stringify(t.toArray()));
+  })().catch((e) => { console.error(e); process.exit(1); });
+} else if (workerData % 2) {
+  // an evaluation in flight on the addon's own thread
+  const net = A.buildNetwork(A.MODELS['a']);
+  A.evaluate(net, { x: A.randn([300, 3, 32, 32]), y: A.zeros([300], { dtype: 'int64' }) });
+  parentPort.postMessage('started');
+} else {
+  parentPort.postMessage('started');
+  const net = A.buildNetwork(A.MODELS['a']);
+  for (;;) {
+    const a = A.ones([64]);
+    const b = a.add(1);
+    a.dispose();
+    b.dispose();
+    A.noGrad(() => net.forward(A.randn([2, 3, 32, 32]), false)).dispose();
+  }
+}
+`;
+
+test('terminating workers while they run ops leaves the main thread running', () => {
+  const script = path.join(tmp(), 'terminate.js');
+  fs.writeFileSync(script, TERMINATE);
+  const r = spawnSync(process.execPath, [script], { encoding: 'utf8', timeout: 120000 });
+  expect({ status: r.status, signal: r.signal, stderr: r.stderr.slice(-2000) }).toEqual({ status: 0, signal: null, stderr: '' });
+  expect(r.stdout.trim()).toBe('[2,2]');
+});

@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import { fromArray } from '../creation';
 import { invalid } from '../check';
 import { CheckpointError } from '../errors';
-import { ITEM_SIZE, type DType, type Tensor } from '../tensor';
+import { handleOf, ITEM_SIZE, type DType, type Tensor } from '../tensor';
 import { makeFolder } from './folder';
 
 const HEADER_LENGTH_BYTES = 8;
@@ -20,7 +20,9 @@ const FROM_ST: Record<string, DType> = Object.fromEntries(Object.entries(TO_ST).
 
 /** Writes tensors (any device; copied to the host) and string metadata to `file`, atomically. */
 export function saveSafetensors(file: string, tensors: Map<string, Tensor> | Record<string, Tensor>, metadata: Record<string, string> = {}): void {
+  if (tensors === null || typeof tensors !== 'object') throw invalid('tensors', 'a Map or an object of named tensors', tensors);
   const entries = tensors instanceof Map ? [...tensors.entries()] : Object.entries(tensors);
+  for (const [name, t] of entries) handleOf(`tensor ${name}`, t); // a plain array or a number has no dtype to write
   // The format's header keeps __metadata__ for itself, and every metadata value is a string.
   const clash = entries.find(([name]) => name === '__metadata__');
   if (clash) throw invalid('tensor name', 'any name but __metadata__ (the header\'s metadata entry)', clash[0]);
@@ -120,11 +122,13 @@ function readHeader(file: string, size: number, read: (position: number, length:
   }
   const entries = new Map<string, Entry>();
   for (const [name, e] of Object.entries(rest)) {
-    const dtype = FROM_ST[e?.dtype];
+    const dtype = typeof e?.dtype === 'string' && Object.hasOwn(FROM_ST, e.dtype) ? FROM_ST[e.dtype] : undefined;
     const offsets = e?.data_offsets;
-    if (!dtype || !Array.isArray(e.shape) || !Array.isArray(offsets) || offsets.length !== 2 || !offsets.every((o) => Number.isInteger(o) && o >= 0)) {
+    if (typeof e?.dtype !== 'string' || !Array.isArray(e.shape) || !Array.isArray(offsets) || offsets.length !== 2 || !offsets.every((o) => Number.isInteger(o) && o >= 0)) {
       bad(file, `entry ${name} is malformed`);
     }
+    // A valid file of another tool may hold dtypes allcnn has no tensors of (I16, U16, F8_E4M3, ...).
+    if (!dtype) bad(file, `entry ${name} has dtype ${e.dtype}, which allcnn does not read (it reads ${Object.keys(FROM_ST).join(', ')})`);
     entries.set(name, { dtype, shape: e.shape, begin: offsets[0], end: offsets[1] });
   }
   // The entries must tile the data: a hole (or a key given twice: JSON keeps the last) or an overlap is corruption.

@@ -142,17 +142,23 @@ export class Network {
     return n;
   }
 
+  /** An InvalidArgumentError naming `name` unless x is a batch of this network's input images. */
+  checkImages(name: string, x: Tensor): void {
+    handleOf(name, x);
+    // Checked here, not met in a native op: a single image [3, 32, 32] failed only at the global average,
+    // and 16x16 images were scored (the global average takes any size).
+    if (x.rank !== 4 || x.shape.slice(1).join() !== this.inputShape.join() || x.dtype !== 'float32') {
+      throw invalidAs(name, `float32 images [N, ${this.inputShape.join(', ')}] (the network's input)`, `a ${x.dtype} tensor of shape [${x.shape.join(', ')}]`);
+    }
+  }
+
   /**
    * Class scores [N, classes] for images x [N, C, H, W], run op by op from
    * TypeScript; or, given `through`, the output of that layer (its index).
    * When training, dropout draws from `generator` if given.
    */
   forward(x: Tensor, training: boolean, through = this.layers.length - 1, generator?: Generator): Tensor {
-    handleOf('x', x);
-    // Checked here, not met in a native op: a single image [3, 32, 32] failed only at the global average.
-    if (x.rank !== 4 || x.shape.slice(1).join() !== this.inputShape.join() || x.dtype !== 'float32') {
-      throw invalidAs('x', `float32 images [N, ${this.inputShape.join(', ')}] (the network's input)`, `a ${x.dtype} tensor of shape [${x.shape.join(', ')}]`);
-    }
+    this.checkImages('x', x);
     if (typeof training !== 'boolean') throw invalid('training', 'true (dropout on, batch statistics) or false', training);
     checkInteger('through', through, 0, this.layers.length - 1);
     checkGenerator('generator', generator);

@@ -11,14 +11,14 @@
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { checkBoolean, checkKeys, invalid } from '../check';
+import { checkBoolean, checkInteger, checkKeys, invalid, invalidAs } from '../check';
 import { CheckpointError } from '../errors';
 import { loadSafetensors, readSafetensorsMetadata, saveSafetensors } from '../io/safetensors';
 import { DataRecipe, recordedDataset } from '../data/dataset';
 import { Network } from '../model/network';
 import { noGrad } from '../autograd';
 import { isFloating, type Tensor } from '../tensor';
-import type { SGD } from './optim';
+import { SGD } from './optim';
 
 export const CHECKPOINT_FORMAT = 'allcnn-checkpoint-v1';
 
@@ -91,6 +91,12 @@ export interface CheckpointState<H> {
 }
 
 export function saveCheckpoint<H>(file: string, net: Network, sgd: SGD | null, state: CheckpointState<H>): void {
+  checkNetworkAndSgd(net, sgd);
+  if (state === null || typeof state !== 'object') throw invalid('state', 'an object { epoch, history, config }', state);
+  checkInteger('state.epoch', state.epoch, 0, Number.MAX_SAFE_INTEGER);
+  // loadCheckpoint refuses a file whose two disagree, as corrupt: refused here, before it is written.
+  if (!Array.isArray(state.history) || state.history.length !== state.epoch) throw invalid('state.history', `a list of ${state.epoch} epoch records, one per epoch completed`, state.history);
+  if (state.config === null || typeof state.config !== 'object') throw invalid('state.config', 'the run\'s config object', state.config);
   const tensors = new Map<string, Tensor>();
   for (const [k, t] of net.parameters) tensors.set(`param.${k}`, t);
   for (const [k, t] of net.buffers) tensors.set(`buffer.${k}`, t);
@@ -146,6 +152,9 @@ function recipeDifferences(saved: DataRecipe, recipe: DataRecipe): string[] {
  * the data the run has now, on the same data. Returns the saved state.
  */
 export function loadCheckpoint<H>(file: string, net: Network, sgd: SGD | null, config: object, recipe?: DataRecipe | null): CheckpointState<H> {
+  checkNetworkAndSgd(net, sgd);
+  if (config === null || typeof config !== 'object') throw invalid('config', 'the config to resume with (compared with the one saved)', config);
+  if (recipe !== undefined && recipe !== null && typeof recipe !== 'object') throw invalid('recipe', 'a DataRecipe, or null', recipe);
   const { tensors, metadata } = loadSafetensors(file);
   try {
     if (metadata.format !== CHECKPOINT_FORMAT) throw new CheckpointError(`${file}: not an allcnn checkpoint (format "${metadata.format ?? 'none'}")`);
@@ -228,13 +237,26 @@ function checkNetwork(net: unknown): void {
   if (!(net instanceof Network)) throw invalid('net', 'a Network (from buildNetwork)', net);
 }
 
+/** The momentum buffers are saved under the network's parameter names: the SGD must be the network's. */
+function checkNetworkAndSgd(net: Network, sgd: SGD | null): void {
+  checkNetwork(net);
+  if (sgd === null) return;
+  if (!(sgd instanceof SGD)) throw invalid('sgd', 'an SGD, or null', sgd);
+  const params = net.parameterList();
+  if (sgd.params.length !== params.length || params.some((p, i) => sgd.params[i] !== p)) {
+    throw invalidAs('sgd', `the SGD of this network's parameters (new SGD(net.parameterList()), ${params.length} tensors)`, `an SGD of ${sgd.params.length} other tensors`);
+  }
+}
+
 /**
  * Loads weights saved by exportWeights (or any safetensors file with the same
  * names). strict (default): every tensor must be present, and a file that
  * names its network must name this one; otherwise the names that were not
  * loaded are returned (for transfer learning) so nothing is skipped silently.
+ * The tensors `skip` picks are left as they are and listed as skipped: asked
+ * for, they are not missing, whether or not strict.
  */
-export function importWeights(file: string, net: Network, o: { strict?: boolean; skip?: (name: string) => boolean } = {}): { loaded: string[]; missing: string[]; unexpected: string[] } {
+export function importWeights(file: string, net: Network, o: { strict?: boolean; skip?: (name: string) => boolean } = {}): { loaded: string[]; skipped: string[]; missing: string[]; unexpected: string[] } {
   checkNetwork(net);
   checkKeys('options', o, ['strict', 'skip']);
   if (o.strict !== undefined) checkBoolean('strict', o.strict);
@@ -251,10 +273,15 @@ export function importWeights(file: string, net: Network, o: { strict?: boolean;
     }
     const own = new Map<string, Tensor>([...net.parameters, ...net.buffers]);
     const loaded: string[] = [];
+    const skipped: string[] = [];
     const missing: string[] = [];
     for (const [k, t] of own) {
       const src = tensors.get(k);
-      if (!src || o.skip?.(k)) {
+      if (o.skip?.(k)) {
+        skipped.push(k);
+        continue;
+      }
+      if (!src) {
         missing.push(k);
         continue;
       }
@@ -269,14 +296,14 @@ export function importWeights(file: string, net: Network, o: { strict?: boolean;
     }
     noGrad(() => {
       for (const [k, t] of own) {
-        if (missing.includes(k)) continue;
+        if (missing.includes(k) || skipped.includes(k)) continue;
         const moved = tensors.get(k)!.to(t.device);
         t.copy_(moved);
         moved.dispose();
         loaded.push(k);
       }
     });
-    return { loaded, missing, unexpected };
+    return { loaded, skipped, missing, unexpected };
   } finally {
     for (const t of tensors.values()) t.dispose();
   }

@@ -1,12 +1,12 @@
 /** evaluate(), evaluateByClass() and predict() for a trained Network. */
 import { noGrad } from '../autograd';
-import { checkInteger, checkKeys, invalid } from '../check';
+import { checkInteger, checkKeys, invalid, invalidAs } from '../check';
 import type { TensorSplit } from '../data/dataset';
 import { crossEntropy, logSoftmax } from '../functional';
 import type { Network } from '../model/network';
 import { native } from '../native';
 import { tidy } from '../scope';
-import type { Tensor } from '../tensor';
+import { handleOf, type Tensor } from '../tensor';
 import { MAX_BATCH_SIZE } from './config';
 import { createNativeNet, Score } from './train';
 
@@ -20,6 +20,7 @@ export function evalBatchSize(batchSize: unknown = 500): number {
 /** Mean loss and accuracy of `network` on images x [N,C,H,W] with labels y [N] (int64), dropout off. */
 export async function evaluate(network: Network, data: Pick<TensorSplit, 'x' | 'y'>, o: { batchSize?: number } = {}): Promise<Score> {
   checkKeys('options', o, ['batchSize']);
+  checkScored(network, data);
   const batchSize = evalBatchSize(o.batchSize);
   const net = createNativeNet(network, null, EVAL_DEFAULTS);
   try {
@@ -27,6 +28,16 @@ export async function evaluate(network: Network, data: Pick<TensorSplit, 'x' | '
     return { loss: m.loss, accuracy: m.seen ? m.correct / m.seen : NaN, count: m.seen };
   } finally {
     native().net_release(net);
+  }
+}
+
+/** An InvalidArgumentError unless data holds images x the network takes and int64 labels y [N], one per image. */
+function checkScored(network: Network, data: Pick<TensorSplit, 'x' | 'y'>): void {
+  if (data === null || typeof data !== 'object') throw invalid('data', 'an object { x, y } of images and labels (a split of loadCifar)', data);
+  network.checkImages('data.x', data.x);
+  handleOf('data.y', data.y);
+  if (data.y.dtype !== 'int64' || data.y.rank !== 1 || data.y.shape[0] !== data.x.shape[0]) {
+    throw invalidAs('data.y', `int64 labels [${data.x.shape[0]}], one per image of data.x`, `a ${data.y.dtype} tensor of shape [${data.y.shape.join(', ')}]`);
   }
 }
 
@@ -53,6 +64,7 @@ export interface ClassScore extends Score {
 export async function evaluateByClass(network: Network, data: Pick<TensorSplit, 'x' | 'y'>, classes: number, o: { batchSize?: number } = {}): Promise<ClassScore> {
   // The confusion matrix is indexed by the network's predictions: it needs a row and column for each of its outputs.
   if (classes !== network.classes) throw invalid('classes', `the network's number of classes (${network.classes})`, classes);
+  checkScored(network, data);
   const confusion = Array.from({ length: classes }, () => new Array<number>(classes).fill(0));
   const n = data.y.shape[0];
   const batchSize = evalBatchSize(o.batchSize); // 0 would never leave the loop below

@@ -38,17 +38,22 @@ export class SGD {
     // An integer tensor has no gradient to follow: it would be skipped without a word.
     const integer = params.findIndex((p) => !isFloating(p.dtype));
     if (integer >= 0) throw invalidAs(`params[${integer}]`, 'a floating-point tensor (float32, float64, float16 or bfloat16)', `a tensor of dtype ${params[integer].dtype}`);
+    // The result of an op keeps no .grad (LibTorch only warns): it would never move.
+    const derived = params.findIndex((p) => !p.isLeaf);
+    if (derived >= 0) throw invalidAs(`params[${derived}]`, 'a leaf tensor (a network parameter, or a tensor made with requiresGrad_())', 'the result of an op, which keeps no gradient to follow');
     this.params = params;
     this.momentum = checkNumber('momentum', o.momentum ?? 0.9, 0, 1);
-    this.weightDecay = checkNumber('weightDecay', o.weightDecay ?? 0.001, 0);
+    this.weightDecay = finite('weightDecay', o.weightDecay ?? 0.001);
     if (o.nesterov !== undefined && typeof o.nesterov !== 'boolean') throw invalid('nesterov', 'true or false', o.nesterov);
+    // As PyTorch: Nesterov looks ahead along the velocity, and without momentum there is none.
+    if (o.nesterov && this.momentum === 0) throw invalid('nesterov', 'false with momentum 0 (Nesterov momentum needs a momentum)', o.nesterov);
     this.nesterov = o.nesterov ?? false;
     this.momentumBuffers = params.map((p) => keep(zeros(p.shape, { device: p.device, dtype: p.dtype })));
   }
 
   /** Applies one update with the gradients in the parameters' .grad. */
   step(lr: number): void {
-    native().optim_sgd_step(this.params.map((p) => p.handle), this.momentumBuffers.map((b) => b.handle), checkNumber('lr', lr, 0), this.momentum, this.weightDecay, this.nesterov);
+    native().optim_sgd_step(this.params.map((p) => p.handle), this.momentumBuffers.map((b) => b.handle), finite('lr', lr), this.momentum, this.weightDecay, this.nesterov);
   }
 
   zeroGrad(): void {
@@ -58,4 +63,11 @@ export class SGD {
   dispose(): void {
     for (const b of this.momentumBuffers) b.dispose();
   }
+}
+
+/** A finite number >= 0: an infinite rate or decay turns every weight into NaN at the first step. */
+function finite(name: string, v: unknown): number {
+  const x = checkNumber(name, v, 0);
+  if (x === Infinity) throw invalid(name, 'a finite number >= 0', v);
+  return x;
 }
