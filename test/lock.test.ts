@@ -23,7 +23,7 @@ test('a held folder is refused, naming the holder; once released it is free and 
   const dir = tmp();
   const lock = lockFolder(dir);
   expect(JSON.parse(fs.readFileSync(lockOf(dir), 'utf8'))).toMatchObject({ pid: process.pid, host: os.hostname() });
-  const refused = `${dir} is in use: another call in this process has been running an experiment in it since`;
+  const refused = `${dir} is in use: another call in this process has been training in it since`;
   expect(() => checkLock(dir)).toThrow(refused);
   expect(() => lockFolder(dir)).toThrow(refused);
   lock.release();
@@ -37,7 +37,7 @@ test('a lock whose process still runs is refused; one whose process is gone is t
   const child = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)']);
   try {
     fs.writeFileSync(lockOf(dir), holder({ pid: child.pid }));
-    expect(() => lockFolder(dir)).toThrow(`${dir} is in use: process ${child.pid} has been running an experiment in it since 2026-12-01T00:00:00.000Z (${lockOf(dir)}). Wait for it to finish, or stop it first`);
+    expect(() => lockFolder(dir)).toThrow(`${dir} is in use: process ${child.pid} has been training in it since 2026-12-01T00:00:00.000Z (${lockOf(dir)}). Wait for it to finish, or stop it first`);
     expect(() => lockFolder(dir)).toThrow(`If no process uses it any more, delete ${lockOf(dir)}.`);
     expect(() => checkLock(dir)).toThrow(`process ${child.pid}`);
   } finally {
@@ -143,4 +143,26 @@ test('two reproduce() calls in one folder: the second is refused, the first fini
   } finally {
     child.kill('SIGKILL');
   }
+});
+
+test('allcnn train takes the lock too: a second process with the same --out is refused before it reads the data', async () => {
+  const dir = tmp();
+  const child = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)']);
+  try {
+    fs.writeFileSync(lockOf(dir), holder({ pid: child.pid }));
+    const bin = path.resolve(__dirname, '../../bin/allcnn.js');
+    const r = spawnSync(process.execPath, [bin, 'train', '--model', 'strided-cnn-a', '--out', dir], { encoding: 'utf8' });
+    expect([r.status, r.stdout]).toEqual([1, '']);
+    expect(r.stderr).toContain(`${dir} is in use: process ${child.pid} has been training in it since 2026-12-01T00:00:00.000Z`);
+    expect(r.stderr).not.toContain('reading');
+    expect(fs.readdirSync(dir)).toEqual(['.lock']);
+  } finally {
+    child.kill('SIGKILL');
+    await new Promise((r) => child.once('exit', r));
+  }
+});
+
+test('a folder that cannot be written is said so, not as the lock file\'s EROFS or EPERM', () => {
+  expect(() => checkLock('/sys/allcnn-out')).toThrow('cannot make the folder /sys/allcnn-out: mkdir /sys/allcnn-out failed (EPERM)');
+  expect(() => lockFolder('/sys/allcnn-out')).toThrow('cannot make the folder /sys/allcnn-out');
 });

@@ -345,6 +345,8 @@ describe('the transfer preset', () => {
     expect(row.seconds).toBeCloseTo(first.seconds + second.seconds, 9);
     const md = fs.readFileSync(report, 'utf8');
     expect(md).toContain('seeds 0, 1000 (each its own split, head and batches; a row is the mean ± the standard deviation over them, its time their sum)');
+    // No fine-tuning run: no body rate (the first run's null was printed as "body at null x lr").
+    expect(md).toMatch(/lr [\d.]+ \(\w+ schedule\), momentum/);
     expect(md).toContain(`| features (conv head) | vehicles | near | ${first.transfer.trainImages} |`);
     expect(md).toMatch(/\| features \(conv head\) \| vehicles \| near \| \d+ \| [\d.]+ ± [\d.]+ \| [\d.]+ ± [\d.]+ \|/);
     // The split differs by seed: the two repeats did not see the same images.

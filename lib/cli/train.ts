@@ -4,12 +4,12 @@ import * as path from 'node:path';
 import { Command, Option } from 'commander';
 import { DATASETS, PREPS } from '../data/dataset';
 import { requireDevice } from '../backend';
-import { checkFolder } from '../io/folder';
+import { lockFolder } from '../experiments/lock';
 import { INITS } from '../init';
 import { checkpointDifferences } from '../train/checkpoint';
 import { PRECISIONS, resolveConfig, TrainConfig } from '../train/config';
 import { SCHEDULES } from '../train/schedule';
-import { trainModel } from '../train/train';
+import { trainModel, type TrainResult } from '../train/train';
 import { MODEL_IDS } from '../../models';
 import { batchSize, deviceName, int, num, oneOf } from './options';
 import { absentNote, consoleProgress } from './progress';
@@ -58,19 +58,25 @@ export function trainCommand(): Command {
       };
       const resolved = resolveConfig(config); // a bad combination of options is refused before the data are read
       requireDevice(resolved.device); // before "reading ...", which would say the run had begun
-      checkFolder(out);
-      if (!o.resume && fs.existsSync(checkpoint)) {
-        // --resume continues only the same run: say so when this one is another.
-        const differs = checkpointDifferences(checkpoint, resolved);
-        throw new Error(differs.length
-          ? `${checkpoint} holds another run (its options differ in: ${differs.join(', ')}): pass another --out for this one`
-          : `${checkpoint} exists: pass --resume to continue that run, or another --out to start afresh`);
+      // One process at a time: a second one with the same --out wrote over the first's checkpoint and result.json.
+      const lock = lockFolder(out);
+      let result: TrainResult;
+      try {
+        if (!o.resume && fs.existsSync(checkpoint)) {
+          // --resume continues only the same run: say so when this one is another.
+          const differs = checkpointDifferences(checkpoint, resolved);
+          throw new Error(differs.length
+            ? `${checkpoint} holds another run (its options differ in: ${differs.join(', ')}): pass another --out for this one`
+            : `${checkpoint} exists: pass --resume to continue that run, or another --out to start afresh`);
+        }
+        const signal = abortOnSignal();
+        // Before the wait: a first ZCA fit on real data takes most of a minute on a CPU.
+        process.stderr.write(`reading ${o.data ? shown(path.resolve(o.data)) : 'the bundled sample'} (prep ${o.prep})\n`);
+        result = await trainModel(config, { onProgress: consoleProgress(), signal, checkpoint, resume: o.resume, keepModel: true });
+        if (saveRun(out, result, o.json, result.config.dataset)) return;
+      } finally {
+        lock.release();
       }
-      const signal = abortOnSignal();
-      // Before the wait: a first ZCA fit on real data takes most of a minute on a CPU.
-      process.stderr.write(`reading ${o.data ? shown(path.resolve(o.data)) : 'the bundled sample'} (prep ${o.prep})\n`);
-      const result = await trainModel(config, { onProgress: consoleProgress(), signal, checkpoint, resume: o.resume, keepModel: true });
-      if (saveRun(out, result, o.json, result.config.dataset)) return;
       console.log(`\n${result.config.model}: validation accuracy ${pct(result.validation.accuracy)} (${result.validation.count} images), ` +
         `test accuracy ${pct(result.test.accuracy)} (${result.test.count} images), ${result.seconds.toFixed(0)} s, ` +
         (result.resumedFrom < result.history.length ? `${result.imagesPerSecond.toFixed(0)} images/s on ${result.device}`

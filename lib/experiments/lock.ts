@@ -20,7 +20,7 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { makeFolder } from '../io/folder';
+import { checkFolder, makeFolder } from '../io/folder';
 import { TEMP_SUFFIX } from '../report/atomic';
 
 const LOCK_FILE = '.lock';
@@ -118,9 +118,9 @@ function refuseIfHeld(dir: string, key: string, file: string, text: string | nul
   const h = readHolder(text);
   const who = h && heldBy(key, file, h);
   if (h && who) {
-    throw new Error(`${dir} is in use: ${who} has been running an experiment in it since ${h.startedAt} (${file}). ` +
-      'Wait for it to finish, or stop it first; two processes in one folder would train the same runs twice. ' +
-      `If no process uses it any more, delete ${file}. Results of other options go in another --out (--name)`);
+    throw new Error(`${dir} is in use: ${who} has been training in it since ${h.startedAt} (${file}). ` +
+      'Wait for it to finish, or stop it first; two processes in one folder would train the same runs twice, and write over each other\'s checkpoints and results. ' +
+      `If no process uses it any more, delete ${file}. Results of other options go in another --out`);
   }
   return h;
 }
@@ -198,6 +198,7 @@ function keyOf(dir: string): string {
  * can run before the data are read (and before the folder exists).
  */
 export function checkLock(dir: string): void {
+  checkFolder(dir); // a read-only folder is said so plainly, not as the lock's EROFS
   const key = keyOf(dir);
   const file = path.join(key, LOCK_FILE);
   refuseIfHeld(dir, key, file, readOrNull(file));
@@ -211,6 +212,7 @@ export function checkLock(dir: string): void {
  */
 export function lockFolder(dir: string): { release(): void } {
   const made = !fs.existsSync(dir);
+  checkFolder(dir);
   makeFolder(dir);
   const key = keyOf(dir);
   const file = path.join(key, LOCK_FILE);

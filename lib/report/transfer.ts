@@ -33,6 +33,8 @@ const modeKey = (r: Pick<TransferRow, 'mode' | 'head'>) => `${r.mode} (${r.head}
 
 function header(s: TransferSummary, runs: readonly TransferRecord[]): string {
   const c = runs[0]?.config;
+  // The body's rate is a fine-tuning run's: the other modes record none (null).
+  const bodyLrScale = runs.find((r) => r.config.mode === 'finetune')?.config.bodyLrScale;
   const p = s.pretrained;
   const pre = `${p.model ?? 'unknown network'} from \`${p.file}\`${p.trainedHere ? ' (pretrained by this preset)' : ''}` +
     `${p.epochs !== null ? `, ${count(p.epochs, 'epoch')} on CIFAR-10` : ''}${p.validationAccuracy !== null ? `, CIFAR-10 validation accuracy ${pct(pc(p.validationAccuracy))}%` : ''}`;
@@ -41,7 +43,7 @@ function header(s: TransferSummary, runs: readonly TransferRecord[]): string {
     '',
     `- Pretrained network: ${pre}`,
     s.rows.length ? `- Subsets: ${[...new Set(s.rows.map((r) => `${r.subset}${r.relation ? ` (${r.relation})` : ''}`))].join(', ')}; 90/10 train/validation split of each subset's training images, scored on its test images` : null,
-    c ? `- Training: ${count(c.epochs, 'epoch')}, batch ${c.batchSize}, lr ${c.lr} (${c.schedule} schedule; fine-tuning: body at ${c.bodyLrScale} x lr), momentum ${c.momentum}, weight decay ${c.weightDecay}, prep ${c.prep}, augment ${c.augment ? 'on' : 'off'}, ` +
+    c ? `- Training: ${count(c.epochs, 'epoch')}, batch ${c.batchSize}, lr ${c.lr} (${c.schedule} schedule${typeof bodyLrScale === 'number' ? `; fine-tuning: body at ${bodyLrScale} x lr` : ''}), momentum ${c.momentum}, weight decay ${c.weightDecay}, prep ${c.prep}, augment ${c.augment ? 'on' : 'off'}, ` +
       (s.seeds ? `seeds ${s.seeds.join(', ')} (each its own split, head and batches; a row is the mean ± the standard deviation over them, its time their sum)` : `seed ${c.seed}`) : null,
     Number.isFinite(s.totalSeconds)
       ? `- Device: ${s.device}; date: ${s.createdAt}; total time ${duration(num(s.totalSeconds))}` +
