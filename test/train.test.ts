@@ -4,8 +4,9 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import * as zlib from 'node:zlib';
 import { CheckpointError, InvalidArgumentError } from '../lib/errors';
-import { Dataset, loadCifar10 } from '../lib/data/dataset';
+import { BUNDLED_SAMPLE, Dataset, loadCifar10 } from '../lib/data/dataset';
 import { liveTensors } from '../lib/backend';
 import { noGrad } from '../lib/autograd';
 import { evaluateCheckpoint } from '../lib/train/evaluate-checkpoint';
@@ -140,6 +141,24 @@ test('a resume that names the split sizes the first run took by default continue
   expect([resumed.resumedFrom, resumed.history.length, resumed.validation.count]).toEqual([1, 2, validation]);
   await expect(trainModel({ ...config, validation: validation + 1 }, { checkpoint: file, resume: true }))
     .rejects.toThrow(`${file}: trained on other data (its data recipe differs in: validation)`);
+});
+
+test('a moved archive resumes (the checkpoint recorded its size); an archive of another size is other data, named', async () => {
+  const dir = tmp();
+  const first = path.join(dir, 'cifar.tar.gz');
+  fs.copyFileSync(BUNDLED_SAMPLE, first);
+  const config = { ...SMALL, limit: 64, testLimit: 32, data: first };
+  const file = path.join(dir, 'checkpoint.safetensors');
+  await trainModel(config, { checkpoint: file, stopAfterEpoch: 1 });
+  const moved = path.join(dir, 'moved.tar.gz');
+  fs.renameSync(first, moved);
+  // The same images packed at another compression level: another size, which allcnn cannot tell from other data.
+  const repacked = path.join(dir, 'repacked.tar.gz');
+  fs.writeFileSync(repacked, zlib.gzipSync(zlib.gunzipSync(fs.readFileSync(moved)), { level: 1 }));
+  await expect(trainModel({ ...config, data: repacked }, { checkpoint: file, resume: true }))
+    .rejects.toThrow(`${file}: trained on other data (its data recipe differs in: data (it was ${first}, now ${repacked})); resume on the same data`);
+  const resumed = await trainModel({ ...config, data: moved }, { checkpoint: file, resume: true });
+  expect([resumed.resumedFrom, resumed.history.length]).toEqual([1, 2]);
 });
 
 test('resuming refuses another network of the same name and other data, and allows another evalBatchSize', async () => {

@@ -45,6 +45,8 @@ const NOT_COMPARED = new Set(['evalBatchSize', 'stallEpochs']);
  * 50` and a default that came to 50 are one split.
  */
 const SPLIT_SIZES = new Set(['validation', 'limit', 'testLimit']);
+/** The same for the data path: the recipe tells a moved archive (same size) from other data. */
+const IN_RECIPE = new Set([...SPLIT_SIZES, 'data']);
 
 /**
  * The config as checkpoints compare it: fields of ADDED_LATER at their old
@@ -111,6 +113,7 @@ export function saveCheckpoint<H>(file: string, net: Network, sgd: SGD | null, s
     config: JSON.stringify(state.config),
     history: JSON.stringify(state.history),
     ...(state.data !== undefined ? { data: JSON.stringify(state.data) } : {}),
+    ...(archiveBytes(state.data?.data) !== null ? { dataBytes: String(archiveBytes(state.data?.data)) } : {}),
     rng: JSON.stringify({ reseededPerEpoch: true }),
   });
 }
@@ -142,8 +145,22 @@ export function checkpointDifferences(file: string, config: object): string[] {
  * not in the config, so this is what tells it apart. Fields an older
  * checkpoint's recipe lacks are not compared.
  */
-function recipeDifferences(saved: DataRecipe, recipe: DataRecipe): string[] {
-  return (Object.keys(saved) as Array<keyof DataRecipe>).filter((k) => k in recipe && JSON.stringify(saved[k]) !== JSON.stringify(recipe[k]));
+function recipeDifferences(saved: DataRecipe, recipe: DataRecipe, savedBytes: string | undefined): string[] {
+  // A moved archive is the same data: where the checkpoint recorded the archive's size, the size decides, not the path.
+  const moved = saved.data !== recipe.data && savedBytes !== undefined && savedBytes === String(archiveBytes(recipe.data));
+  return (Object.keys(saved) as Array<keyof DataRecipe>)
+    .filter((k) => k in recipe && JSON.stringify(saved[k]) !== JSON.stringify(recipe[k]) && !(k === 'data' && moved))
+    .map((k) => (k === 'data' ? `data (it was ${saved.data ?? 'the bundled sample'}, now ${recipe.data ?? 'the bundled sample'})` : k));
+}
+
+/** The size of an archive file; null for the bundled sample (null), a folder, or a path that is gone. */
+function archiveBytes(data: string | null | undefined): number | null {
+  try {
+    const stat = data ? fs.statSync(data) : null;
+    return stat?.isFile() ? stat.size : null;
+  } catch {
+    return null;
+  }
 }
 
 /**
@@ -170,7 +187,7 @@ export function loadCheckpoint<H>(file: string, net: Network, sgd: SGD | null, c
       throw new CheckpointError(`${file}: metadata "history" holds ${Array.isArray(state.history) ? `${state.history.length} epoch records` : 'no list'} but "epoch" is ${state.epoch} (a corrupt checkpoint?)`);
     }
     const sizesKnown = Boolean(recipe && state.data);
-    const diff = configDifferences(metadata, state.config, config).filter((k) => !(sizesKnown && SPLIT_SIZES.has(k)));
+    const diff = configDifferences(metadata, state.config, config).filter((k) => !(sizesKnown && IN_RECIPE.has(k)));
     if (metadata.layers !== undefined && metadata.layers !== JSON.stringify(net.spec.layers)) diff.push(`the layers of ${net.spec.name}`);
     if (diff.length) {
       throw new CheckpointError(
@@ -178,7 +195,7 @@ export function loadCheckpoint<H>(file: string, net: Network, sgd: SGD | null, c
           'Use the same options to resume, or another checkpoint file (`allcnn train`: another --out) to start afresh.',
       );
     }
-    const dataDiff = recipe && state.data ? recipeDifferences(state.data, recipe) : [];
+    const dataDiff = recipe && state.data ? recipeDifferences(state.data, recipe, metadata.dataBytes) : [];
     if (dataDiff.length) {
       throw new CheckpointError(`${file}: trained on other data (its data recipe differs in: ${dataDiff.join(', ')}); resume on the same data, or start afresh in another checkpoint file`);
     }
