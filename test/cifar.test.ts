@@ -258,6 +258,9 @@ describe('bad input', () => {
     // Whole records, but fewer of them: only the batches' sizes tell.
     const short = await writeTarGz(tmpPath('short-batch.tar.gz'), cifar10Members((m) => m.set(`${C10}/data_batch_3.bin`, cifar10Records(2, 2))));
     expect(await dataError(readCifar10(short))).toBe(`${short}: ${C10}/data_batch_3.bin: 2 records, where data_batch_1.bin has 3 (CIFAR-10's training batches are of one size: truncated?)`);
+    // The test batch too: a test_batch.bin cut to half was scored as a test set of half the size.
+    const shortTest = await writeTarGz(tmpPath('short-test.tar.gz'), cifar10Members((m) => m.set(`${C10}/test_batch.bin`, cifar10Records(2, 5))));
+    expect(await dataError(readCifar10(shortTest))).toBe(`${shortTest}: ${C10}/test_batch.bin: 2 records, where each training batch has 3 (CIFAR-10's test batch is of their size: truncated?)`);
   });
 
   test('missing batch file, in an archive and in a folder', async () => {

@@ -101,6 +101,11 @@ export async function readCifar10(path: string): Promise<Cifar10> {
   const raw = await readLayout(path, CIFAR10_LAYOUT);
   const train = demuxCifar10(raw, CIFAR10_TRAIN_FILES);
   const test = demuxCifar10(raw, [CIFAR10_TEST_FILE]);
+  // The test batch is of the training batches' size too (10,000; 100 in the sample): one cut at a record boundary was scored as the test set.
+  const batch = train.count / CIFAR10_TRAIN_FILES.length;
+  if (test.count !== batch) {
+    throw new DataError(`${raw.displayName(CIFAR10_TEST_FILE)}: ${test.count} records, where each training batch has ${batch} (CIFAR-10's test batch is of their size: truncated?)`);
+  }
   const meta = raw.data.get(CIFAR10_META_FILE);
   const classNames = meta ? parseNames(raw, CIFAR10_META_FILE, CIFAR10_CLASSES) : [...CIFAR10_CLASS_NAMES];
   return { train, test, classNames, source: raw.source };
