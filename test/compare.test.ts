@@ -199,6 +199,8 @@ test('where runs leave the paper\'s protocol (data, --limit, preparation, test i
   expect(c.protocol).toEqual(['at most 2,000 training images (--limit), not 49,000 (small)', 'preparation std, not GCN + ZCA (small)', 'scored on 1,000 test images, not 10,000 (small)']);
   expect(renderComparison(c)).toContain("Unlike the paper's protocol: at most 2,000 training images (--limit), not 49,000 (small); ");
   expect(compareRuns([{ label: 'full', result: full }]).protocol).toEqual([]);
+  // A limit the data do not reach keeps all 49,000: no departure ("at most 49,000 ..., not 49,000").
+  for (const limit of [49000, 100000]) expect(compareRuns([{ label: 'all', result: record('a', 0.7, { data: 'cifar-10-binary.tar.gz', limit }) }]).protocol).toEqual([]);
   expect(compareRuns([{ label: 'sample', result: record('a', 0.1) }]).protocol).toEqual(['trained on a bundled sample (a few hundred images), not CIFAR-10']);
   expect(compareRuns([{ label: 'c100', result: record('a', 0.1, { dataset: 'cifar100' }) }]).protocol[0]).toBe('trained on a bundled sample (a few hundred images), not CIFAR-100');
 });
