@@ -5,6 +5,7 @@
  * legitimate ones it found refused (an empty validation split with ZCA, an
  * option left undefined) work.
  */
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { noGrad, enableGrad } from '../lib/autograd';
 import { configureBackend, liveTensors } from '../lib/backend';
@@ -201,6 +202,9 @@ describe('other calls', () => {
       saveSafetensors(checkpoint, asInt, metadata);
       asInt.get('param.conv1.weight')!.dispose();
       await expect(trainModel(config, { checkpoint, resume: true })).rejects.toThrow(`${checkpoint}: param.conv1.weight is int32, not a floating-point tensor (a corrupt checkpoint?)`);
+      // Cut short: what to do about it is said.
+      fs.truncateSync(checkpoint, 100000);
+      await expect(trainModel(config, { checkpoint, resume: true })).rejects.toThrow(/: not a valid safetensors file \(.*truncated\); it cannot be resumed: delete it to train the run again from its first epoch$/);
     } finally {
       for (const t of tensors.values()) t.dispose();
     }

@@ -172,7 +172,7 @@ export function loadCheckpoint<H>(file: string, net: Network, sgd: SGD | null, c
   checkNetworkAndSgd(net, sgd);
   if (config === null || typeof config !== 'object') throw invalid('config', 'the config to resume with (compared with the one saved)', config);
   if (recipe !== undefined && recipe !== null && typeof recipe !== 'object') throw invalid('recipe', 'a DataRecipe, or null', recipe);
-  const { tensors, metadata } = loadSafetensors(file);
+  const { tensors, metadata } = readForResume(file);
   try {
     if (metadata.format !== CHECKPOINT_FORMAT) throw new CheckpointError(`${file}: not an allcnn checkpoint (format "${metadata.format ?? 'none'}")`);
     // Read before any tensor is copied: a corrupt checkpoint leaves the network as it was.
@@ -203,6 +203,19 @@ export function loadCheckpoint<H>(file: string, net: Network, sgd: SGD | null, c
     return state;
   } finally {
     for (const t of tensors.values()) t.dispose();
+  }
+}
+
+/** The checkpoint's tensors and metadata; a file that is no safetensors file any more says what to do about it. */
+function readForResume(file: string): ReturnType<typeof loadSafetensors> {
+  try {
+    return loadSafetensors(file);
+  } catch (err) {
+    // Checkpoints are written whole (a temporary file, then a rename): a cut one was cut or changed afterwards.
+    if (err instanceof CheckpointError && / not a valid safetensors file /.test(err.message)) {
+      throw new CheckpointError(`${err.message}; it cannot be resumed: delete it to train the run again from its first epoch`);
+    }
+    throw err;
   }
 }
 
