@@ -230,6 +230,6 @@ describe('predictImages and allcnn predict', () => {
     expect(notImage.stderr).toContain('not a PNG or JPEG file');
     const swapped = cli(files[0], dir);
     expect(swapped.status).toBe(1);
-    expect(swapped.stderr).toContain(`${files[0]} is a picture, where the checkpoint belongs: the checkpoint (or its run folder) comes first`);
+    expect(swapped.stderr).toContain(`${files[0]} is a picture, not a checkpoint: pass a checkpoint.safetensors or its run folder (predict takes it first, then the pictures)`);
   });
 });

@@ -3,6 +3,7 @@
  * same results as an uninterrupted run), learning-rate selection, reports
  * from the recorded runs, and options that do not match the folder.
  */
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { BUNDLED_SAMPLE } from '../lib/data/dataset';
@@ -16,6 +17,7 @@ import { loadSafetensors, saveSafetensors } from '../lib/io/safetensors';
 import { evaluateCheckpoint } from '../lib/train/evaluate-checkpoint';
 import { tempDirs } from './tmp';
 
+const BIN = path.resolve(__dirname, '../../bin/allcnn.js');
 const tmp = tempDirs('reproduce');
 process.env.ALLCNN_DATA = tmp();
 
@@ -327,6 +329,10 @@ test('allcnn report: a folder that holds no experiment is refused with what to p
   const damaged = `${file}: not valid JSON (`;
   await expect(reportFolder(dir)).rejects.toThrow(damaged);
   await expect(reproduce('tiny', TINY, { out: dir })).rejects.toThrow(damaged);
+  // An experiment.json that holds no experiment: said so, without sending a CLI user to a library function.
+  fs.writeFileSync(file, '{}');
+  const cli = spawnSync(process.execPath, [BIN, 'report', dir], { encoding: 'utf8' });
+  expect([cli.status, cli.stderr.trim()]).toEqual([1, `allcnn: ${file} holds no experiment of \`allcnn reproduce\` (its options list no models and learning rates): restore the file allcnn wrote, or pass the --out of an \`allcnn reproduce\` run`]);
 });
 
 test('with seeds 3, each network trains its chosen rate with two more seeds, and its row is their mean ± sd', async () => {

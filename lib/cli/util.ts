@@ -26,7 +26,8 @@ export function shown(file: string): string {
  */
 export function checkpointFile(target: string): string {
   // `allcnn predict pic.png run/` has its arguments the wrong way round: say so, not that a PNG is a bad safetensors file.
-  if (/\.(png|jpe?g)$/i.test(target)) throw new CheckpointError(`${target} is a picture, where the checkpoint belongs: the checkpoint (or its run folder) comes first`);
+  // (Also reached from transfer's --from: the words fit both.)
+  if (/\.(png|jpe?g)$/i.test(target)) throw new CheckpointError(`${target} is a picture, not a checkpoint: pass a checkpoint.safetensors or its run folder (predict takes it first, then the pictures)`);
   if (!(fs.existsSync(target) && fs.statSync(target).isDirectory())) return target;
   const file = path.join(target, 'checkpoint.safetensors');
   const runs = path.join(target, 'checkpoints');

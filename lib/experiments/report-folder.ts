@@ -31,7 +31,9 @@ export async function reportFolder(dir: string): Promise<{ summary: Summary; pro
   const saved = savedOptions(dir) as ReproduceOptions | undefined;
   const recorded = readExperiment(path.join(dir, 'experiment.json')) as { data?: unknown };
   if (!Array.isArray(saved?.lrs) || !Array.isArray(saved.models)) {
-    throw new DataError(`${path.join(dir, 'experiment.json')} holds no Table 3 experiment (a transfer experiment is reported by reportTransferFolder)`);
+    const file = path.join(dir, 'experiment.json');
+    if ((saved as { preset?: unknown } | undefined)?.preset === 'transfer') throw new DataError(`${file} holds a transfer experiment, which reportTransferFolder reports (allcnn report does so itself)`);
+    throw new DataError(`${file} holds no experiment of \`allcnn reproduce\` (its options list no models and learning rates): restore the file allcnn wrote, or pass the --out of an \`allcnn reproduce\` run`);
   }
   const options: ReproduceOptions = { ...ADDED_OPTIONS, ...saved };
   const journal = path.join(dir, 'runs.jsonl');
