@@ -205,13 +205,20 @@ test('reproduce says which data it reads, and that the long presets are GPU work
   expect(onCpu.err).toContain('note: an epoch of ALL-CNN-C on 49,000 images took about 9 minutes on a 2-core CPU');
   expect(onCpu.err).toContain('preset fast runs hundreds of epochs: it is GPU work (--device cuda)');
   expect(onCpu.err).toContain('no such file or folder');
-  // No --data: the sample stands in, and the note says what that is worth (a file as --out stops the run at once).
-  const file = path.join(tmp(), 'a-file');
-  fs.writeFileSync(file, '');
-  const onSample = allcnn('reproduce', '--preset', 'fast', '--device', 'cpu', '--out', file);
+  // The extras start from ALL-CNN-C's rate: the header says it trains too.
+  const extras = allcnn('reproduce', '--preset', 'smoke', '--models', 'strided-cnn-a', '--extras', 'cifar100', '--data', path.join(out, 'missing.tar.gz'), '--out', out);
+  expect(extras.err).toContain('preset smoke, 1 model (and ALL-CNN-C, whose chosen rate the extras start from) x lrs [0.05, 0.01]');
+  // No --data: the sample stands in, and the note says what that is worth (a missing --data100 stops the run once the sample is read).
+  const onSample = allcnn('reproduce', '--preset', 'fast', '--device', 'cpu', '--extras', 'cifar100', '--data100', path.join(out, 'missing100.tar.gz'), '--out', out);
   expect(onSample.code).toBe(1);
+  expect(onSample.err).toContain('no such file or folder');
   expect(onSample.err).toContain('data: the bundled 600-image CIFAR-10 sample');
   expect(onSample.err).toContain("note: without --data the bundled sample stands in for CIFAR-10: a check of the pipeline; its accuracies say nothing about the paper's");
+  // A file as --out is refused before the header.
+  const file = path.join(tmp(), 'a-file');
+  fs.writeFileSync(file, '');
+  const onFile = allcnn('reproduce', '--preset', 'fast', '--device', 'cpu', '--out', file);
+  expect([onFile.code, onFile.err.trim()]).toEqual([1, `allcnn: cannot make the folder ${file}: ${file} is a file, not a folder`]);
 });
 
 test('Ctrl-C stops reproduce after its current step; `allcnn report` then shows what is recorded and what is missing', async () => {
