@@ -231,7 +231,7 @@ const SPECS: Record<string, Spec> = {
   },
   tensor_flip: { slots: ['T', 'Is'], args: () => [f32([2, 2]), [0]], extras: [['a dim out of range', () => [f32([2, 2]), [5]]], ['a repeated dim', () => [f32([2, 2]), [0, 0]]]] },
   tensor_pad: {
-    slots: ['T', 'Is', 'S', 'N'],
+    slots: ['T', 'Is', 'S', 'V'],
     args: () => [f32([1, 2, 3]), [1, 1], 'constant', 0],
     extras: [
       ['an odd number of pads', () => [f32([1, 2, 3]), [1], 'constant', 0]],
