@@ -279,9 +279,10 @@ describe('other calls', () => {
     const file = path.join(tmp(), 'third.safetensors');
     try {
       // -100 was LibTorch's ignore_index: left out of the loss, but counted by evaluate.
-      const [x, small, ignored, y, three, floats] = [zeros([2, 3, 32, 32]), zeros([2, 3, 16, 16]), fromArray([-100, 0], [2], 'int64'), zeros([2], { dtype: 'int64' }), zeros([3], { dtype: 'int64' }), zeros([2])];
+      const [x, small, ignored, ten, y, three, floats] = [zeros([2, 3, 32, 32]), zeros([2, 3, 16, 16]), fromArray([-100, 0], [2], 'int64'), fromArray([10, 10], [2], 'int64'), zeros([2], { dtype: 'int64' }), zeros([3], { dtype: 'int64' }), zeros([2])];
       try {
-        await expect(evaluate(network, { x, y: ignored })).rejects.toThrow('Target -100 is out of bounds');
+        await expect(evaluate(network, { x, y: ignored })).rejects.toThrow("Expected class indices in [0, 9] (the network's 10 classes) for data.y but received labels from -100 to 0");
+        await expect(evaluateByClass(network, { x, y: ten }, 10)).rejects.toThrow('but received labels from 10 to 10');
         // 16x16 images were scored: the global average takes any size.
         await expect(evaluate(network, { x: small, y })).rejects.toThrow(
           "Expected float32 images [N, 3, 32, 32] (the network's input) for data.x but received a float32 tensor of shape [2, 3, 16, 16]",
@@ -290,7 +291,7 @@ describe('other calls', () => {
         await expect(evaluateByClass(network, { x, y: floats }, 10)).rejects.toThrow('for data.y but received a float32 tensor of shape [2]');
         await expect(evaluate(network, null as never)).rejects.toThrow('Expected an object { x, y } of images and labels');
       } finally {
-        for (const t of [x, small, ignored, y, three, floats]) t.dispose();
+        for (const t of [x, small, ignored, ten, y, three, floats]) t.dispose();
       }
       tidy(() => {
         const logits = fromArray([1, 2, 3, 1, 1, 1], [2, 3]);

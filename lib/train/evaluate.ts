@@ -39,6 +39,12 @@ function checkScored(network: Network, data: Pick<TensorSplit, 'x' | 'y'>): void
   if (data.y.dtype !== 'int64' || data.y.rank !== 1 || data.y.shape[0] !== data.x.shape[0]) {
     throw invalidAs('data.y', `int64 labels [${data.x.shape[0]}], one per image of data.x`, `a ${data.y.dtype} tensor of shape [${data.y.shape.join(', ')}]`);
   }
+  // Read once (one sync per call): on CUDA a label out of range is a device-side assert, which leaves the GPU unusable to the process.
+  if (data.y.numel === 0) return;
+  const [lo, hi] = tidy(() => [data.y.min().item(), data.y.max().item()]);
+  if (lo < 0 || hi >= network.classes) {
+    throw invalidAs('data.y', `class indices in [0, ${network.classes - 1}] (the network's ${network.classes} classes)`, `labels from ${lo} to ${hi}`);
+  }
 }
 
 /** Class probabilities [N, classes] and predicted labels [N] for preprocessed images x. */
