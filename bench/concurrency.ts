@@ -9,7 +9,6 @@
  * queues its work on a CUDA stream of its own, so that their kernels can also
  * run side by side on the GPU. Data are random and GPU-resident.
  */
-import * as os from 'node:os';
 import { backend, ensureDefaultThreads, synchronize } from '../lib/backend';
 import { randint, randn } from '../lib/creation';
 import { buildNetwork } from '../lib/model/network';
@@ -17,7 +16,7 @@ import { native } from '../lib/native';
 import { SGD } from '../lib/train/optim';
 import { PRECISIONS } from '../lib/train/config';
 import { createNativeNet } from '../lib/train/train';
-import { deviceOption, modelOption, oneOf, parseArgs, positiveInt } from './args';
+import { deviceName, deviceOption, modelOption, oneOf, parseArgs, positiveInt } from './args';
 
 async function main() {
   const a = parseArgs(process.argv.slice(2), { device: 'cpu', model: 'all-cnn-c', runs: '1,2,4', 'batch-size': 128, steps: 50, precision: 'fp32', tf32: false, 'cuda-graph': false, 'cuda-stream': false, json: false });
@@ -28,16 +27,16 @@ async function main() {
   const bs = positiveInt(a, 'batch-size');
   const steps = positiveInt(a, 'steps');
   const info = backend();
-  const deviceName = cuda ? info.cudaDevices[0] ?? 'CUDA device' : `${os.cpus()[0]?.model ?? 'CPU'} (${info.threads} threads)`;
+  const machine = deviceName(cuda);
   const rows = [];
   const counts = String(a.runs).split(',').map(Number);
   if (counts.some((n) => !Number.isInteger(n) || n < 1)) throw new Error(`--runs must list whole numbers >= 1, e.g. 1,2,4; got ${a.runs}`);
   const meta = {
-    device: deviceName, libtorch: info.loadedVersion, model: spec.name, batchSize: bs, steps, precision: a.precision, tf32: a.tf32,
+    device: machine, libtorch: info.loadedVersion, model: spec.name, batchSize: bs, steps, precision: a.precision, tf32: a.tf32,
     cudaGraph: a['cuda-graph'], cudaStream: a['cuda-stream'], date: new Date().toISOString(),
   };
   if (!a.json) {
-    console.log(`${spec.name} on ${deviceName}; LibTorch ${meta.libtorch}; batch ${bs}; ${steps} steps per run; ${a.precision}${a.tf32 ? ' + tf32' : ''}` +
+    console.log(`${spec.name} on ${machine}; LibTorch ${meta.libtorch}; batch ${bs}; ${steps} steps per run; ${a.precision}${a.tf32 ? ' + tf32' : ''}` +
       `${meta.cudaGraph ? '; CUDA graph' : ''}${meta.cudaStream ? '; a CUDA stream per run' : ''}; ${meta.date}`);
   }
   for (const n of counts) {

@@ -5,18 +5,18 @@
  * from JavaScript through the addon, against the same op in a C++ loop.
  * The difference per call is what TypeScript adds to every op it drives.
  */
-import { backend, ensureDefaultThreads, requireDevice } from '../lib/backend';
+import { backend, ensureDefaultThreads } from '../lib/backend';
 import { randn } from '../lib/creation';
 import { native } from '../lib/native';
-import { parseArgs, positiveInt } from './args';
+import { deviceName, deviceOption, parseArgs, positiveInt } from './args';
 
 function main() {
   const a = parseArgs(process.argv.slice(2), { device: 'cpu', size: 16, calls: 20000, json: false });
   const size = positiveInt(a, 'size');
   const n = positiveInt(a, 'calls');
-  requireDevice(String(a.device));
+  const { device, cuda } = deviceOption(a);
   ensureDefaultThreads();
-  const t = randn([size], { device: String(a.device) });
+  const t = randn([size], { device });
   const addon = native();
   addon.backend_bench_add_loop(t.handle, 1000); // warm-up
   const cxx = addon.backend_bench_add_loop(t.handle, n);
@@ -29,13 +29,13 @@ function main() {
   const ts = Number(process.hrtime.bigint() - start) / 1e9;
   const us = (s: number) => (1e6 * s) / n;
   const result = {
-    device: String(a.device), size, calls: n, libtorch: backend().loadedVersion, date: new Date().toISOString(),
+    device: deviceName(cuda), size, calls: n, libtorch: backend().loadedVersion, date: new Date().toISOString(),
     cxxMicrosecondsPerOp: us(cxx), addonMicrosecondsPerOp: us(js), tensorMicrosecondsPerOp: us(ts),
     addonOverCxx: js / cxx, tensorOverCxx: ts / cxx, overheadMicroseconds: us(ts) - us(cxx),
   };
   if (a.json) console.log(JSON.stringify(result, null, 2));
   else {
-    console.log(`t + 1 on ${result.size} floats (${result.device}), ${n} calls, LibTorch ${result.libtorch}, ${result.date}`);
+    console.log(`t + 1 on ${result.size} floats, ${result.device}, ${n} calls, LibTorch ${result.libtorch}, ${result.date}`);
     console.log(`  C++ loop:            ${result.cxxMicrosecondsPerOp.toFixed(2)} us/op`);
     console.log(`  addon call from JS:  ${result.addonMicrosecondsPerOp.toFixed(2)} us/op  (${result.addonOverCxx.toFixed(2)}x)`);
     console.log(`  Tensor.add from TS:  ${result.tensorMicrosecondsPerOp.toFixed(2)} us/op  (${result.tensorOverCxx.toFixed(2)}x)`);

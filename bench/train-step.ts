@@ -17,7 +17,6 @@
  * Each way is timed in --rounds interleaved rounds and the best round counts,
  * so that load from elsewhere on the machine does not land on one side only.
  */
-import * as os from 'node:os';
 import { backend, ensureDefaultThreads, synchronize } from '../lib/backend';
 import { crossEntropy } from '../lib/functional';
 import { randint, randn } from '../lib/creation';
@@ -29,7 +28,7 @@ import { SGD } from '../lib/train/optim';
 import { PRECISIONS } from '../lib/train/config';
 import { createNativeNet } from '../lib/train/train';
 import { MODELS } from '../models';
-import { candidateLabel, candidateOptions, CANDIDATE_DEFAULTS, deviceOption, modelOption, oneOf, parseArgs, positiveInt } from './args';
+import { candidateLabel, candidateOptions, CANDIDATE_DEFAULTS, deviceName, deviceOption, modelOption, oneOf, parseArgs, positiveInt } from './args';
 
 async function main() {
   const a = parseArgs(process.argv.slice(2), { device: 'cpu', 'batch-size': 128, steps: 5, rounds: 3, models: Object.keys(MODELS).join(','), precision: 'fp32', tf32: false, 'cuda-graph': false, layout: 'auto', json: false, ops: true, ...CANDIDATE_DEFAULTS });
@@ -38,7 +37,7 @@ async function main() {
   ensureDefaultThreads();
   const { device, cuda } = deviceOption(a);
   const info = backend();
-  const deviceName = cuda ? info.cudaDevices[0] ?? 'CUDA device' : `${os.cpus()[0]?.model ?? 'CPU'} (${info.threads} threads)`;
+  const machine = deviceName(cuda);
   const bs = positiveInt(a, 'batch-size');
   const steps = positiveInt(a, 'steps');
   const rounds = positiveInt(a, 'rounds');
@@ -49,7 +48,7 @@ async function main() {
   const specs = String(a.models).split(',').map(modelOption); // before the header: a typo prints no table
   const plural = (n: number, what: string) => `${n} ${what}${n === 1 ? '' : 's'}`;
   if (!a.json) {
-    console.log(`device: ${deviceName}; LibTorch ${info.loadedVersion}; batch ${bs}; best of ${plural(rounds, 'round')} of ${plural(steps, 'step')}; precision ${a.precision}${a.tf32 ? ' + tf32' : ''}; ${layout.toUpperCase()}${graph ? '; CUDA graph' : ''}${candidateLabel(candidates)}; ${new Date().toISOString()}`);
+    console.log(`device: ${machine}; LibTorch ${info.loadedVersion}; batch ${bs}; best of ${plural(rounds, 'round')} of ${plural(steps, 'step')}; precision ${a.precision}${a.tf32 ? ' + tf32' : ''}; ${layout.toUpperCase()}${graph ? '; CUDA graph' : ''}${candidateLabel(candidates)}; ${new Date().toISOString()}`);
     console.log('driven/cxx and ops/cxx: time per step against cxx\'s (1.000: driving from TypeScript costs nothing)');
     console.log(`${'model'.padEnd(16)} ${'cxx img/s'.padStart(10)} ${'driven img/s'.padStart(13)} ${'driven/cxx'.padStart(10)} ${'ops img/s'.padStart(10)} ${'ops/cxx'.padStart(8)} ${'GFLOP/img'.padStart(10)} ${'TFLOP/s'.padStart(8)}`);
   }
@@ -128,7 +127,7 @@ async function main() {
       network.dispose();
     }
   }
-  if (a.json) console.log(JSON.stringify({ device: deviceName, libtorch: info.loadedVersion, batchSize: bs, steps, rounds, precision: a.precision, tf32: a.tf32, cudaGraph: graph, layout, ...candidates, date: new Date().toISOString(), rows }, null, 2));
+  if (a.json) console.log(JSON.stringify({ device: machine, libtorch: info.loadedVersion, batchSize: bs, steps, rounds, precision: a.precision, tf32: a.tf32, cudaGraph: graph, layout, ...candidates, date: new Date().toISOString(), rows }, null, 2));
   if (failures) process.exitCode = 1;
 }
 
