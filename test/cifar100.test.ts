@@ -66,6 +66,10 @@ test('the validation images are spread over the classes that have images', () =>
   const all = Uint8Array.from(Array.from({ length: 30 }, (_, i) => i % 3));
   const v = splitTrainValidation(all, { validation: 4, classes: 3 }).validation;
   expect([0, 1, 2].map((c) => [...v].filter((i) => all[i] === c).length)).toEqual([2, 1, 1]);
+  // Large data sets: the labels were spread into function arguments, which overflowed the call stack past about 120,000.
+  const many = new Uint8Array(300000).map((_, i) => i % 2);
+  const big = splitTrainValidation(many);
+  expect([big.train.length, big.validation.length, new Set([...big.train, ...big.validation]).size]).toEqual([299000, 1000, 300000]);
 });
 
 test('loadCifar100 gives the 100 fine classes, and names those the data lack', async () => {

@@ -23,7 +23,8 @@ export interface TrainValidationSplit {
 export function splitTrainValidation(labels: Uint8Array, o: { validation?: number; seed?: number; classes?: number } = {}): TrainValidationSplit {
   checkKeys('options', o, ['validation', 'seed', 'classes']);
   const validation = checkInteger('validation', o.validation ?? 1000, 0, labels.length);
-  const classes = checkInteger('classes', o.classes ?? Math.max(1, ...labels) + 1, 1);
+  // A loop, not Math.max(...labels): spread into arguments, 130,000 labels overflowed the call stack.
+  const classes = checkInteger('classes', o.classes ?? labels.reduce((m, l) => Math.max(m, l), 1) + 1, 1);
   const random = mulberry32(checkInteger('seed', o.seed ?? 0, 0, 2 ** 32 - 1)); // mulberry32 keeps 32 bits: 2 ** 32 would repeat seed 0
   const byClass: number[][] = Array.from({ length: classes }, () => []);
   labels.forEach((l, i) => {
@@ -42,9 +43,6 @@ export function splitTrainValidation(labels: Uint8Array, o: { validation?: numbe
       short--;
     }
   }
-  present.forEach((idx, k) => {
-    val.push(...idx.slice(0, take[k]));
-    rest.push(...idx.slice(take[k]));
-  });
+  present.forEach((idx, k) => idx.forEach((i, j) => (j < take[k] ? val : rest).push(i)));
   return { train: Int32Array.from(shuffle(rest, random)), validation: Int32Array.from(shuffle(val, random)) };
 }
