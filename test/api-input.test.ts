@@ -290,6 +290,10 @@ describe('other calls', () => {
         await expect(evaluate(network, { x, y: three })).rejects.toThrow('Expected int64 labels [2], one per image of data.x for data.y but received a int64 tensor of shape [3]');
         await expect(evaluateByClass(network, { x, y: floats }, 10)).rejects.toThrow('for data.y but received a float32 tensor of shape [2]');
         await expect(evaluate(network, null as never)).rejects.toThrow('Expected an object { x, y } of images and labels');
+        // Checked before the archive is read (a missing one here): a mistake cost the 10 s of reading it.
+        await expect(loadCifar10(NO_DATA.data, { limit: 0 })).rejects.toThrow('Expected an integer >= 1 for limit but received 0');
+        await expect(loadCifar10(NO_DATA.data, { seed: -1 })).rejects.toThrow('for seed but received -1');
+        await expect(loadCifar10(NO_DATA.data, { testLimit: 2.5 })).rejects.toThrow('for testLimit but received 2.5');
       } finally {
         for (const t of [x, small, ignored, ten, y, three, floats]) t.dispose();
       }

@@ -156,6 +156,11 @@ function checkOptions(o: DatasetOptions): { prep: Prep; device: Device } {
   if (o.zcaCache !== undefined && o.zcaCache !== false && (typeof o.zcaCache !== 'string' || o.zcaCache === '')) {
     throw invalid('zcaCache', 'a folder for the ZCA cache, or false for none', o.zcaCache);
   }
+  // What does not depend on the data, checked before an archive is read (a mistake cost its 10 s); validation's bound is the data's.
+  if (o.limit !== undefined) checkInteger('limit', o.limit, 1);
+  if (o.testLimit !== undefined) checkInteger('testLimit', o.testLimit, 1);
+  if (o.seed !== undefined) checkInteger('seed', o.seed, 0, 2 ** 32 - 1);
+  if (o.validation !== undefined) checkInteger('validation', o.validation, 0);
   return { prep, device };
 }
 
