@@ -274,13 +274,39 @@ export function selectBinary(): BinarySelection {
   return selector().choose(ROOT, process.env);
 }
 
+/** A binary's path as messages show it: relative inside the package, absolute outside (ALLCNN_BINARY). */
+function shownBinary(file: string): string {
+  const relative = path.relative(ROOT, file);
+  return relative.startsWith('..') || path.isAbsolute(relative) ? file : relative;
+}
+
+/** ALLCNN_BINARY names a file that is not the addon: rebuilding or installing LibTorch would not help. */
+function forcedFailure(c: BinaryCandidate, what: string): BackendError {
+  return new BackendError(
+    `allcnn: ALLCNN_BINARY=${process.env.ALLCNN_BINARY} names ${c.file}, which ${what}.\n` +
+      'Unset ALLCNN_BINARY to use the binary allcnn picks itself (npx allcnn doctor lists them), or point it at an allcnn.node built from native/ (npm run build:native).',
+  );
+}
+
 function loadFailure(c: BinaryCandidate, err: Error, sel: BinarySelection): BackendError {
   const first = err.message.split('\n')[0];
+  const forced = c.kind.startsWith('forced');
+  if (forced && !/undefined symbol|cannot open shared object file/.test(first)) {
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    const fs = require('node:fs') as typeof import('node:fs');
+    return forcedFailure(c, fs.existsSync(c.file) ? `failed to load (${first})` : 'does not exist');
+  }
+  // A library of LibTorch's that the loader cannot find: a rebuild would need it too.
+  if (/cannot open shared object file/.test(first)) {
+    return new BackendError(
+      `allcnn: a library that ${shownBinary(c.file)} needs is missing (LibTorch or one of its dependencies).\n  ${first}\n` +
+        `Repair the LibTorch it was built against (${c.reason}): on Debian or Ubuntu, apt-get install -y --reinstall libtorch-dev; ` +
+        'for a LibTorch in a folder of your own, set LIBTORCH to it. Run `npx allcnn doctor` to see what was found.',
+    );
+  }
   const cause = /undefined symbol/.test(first)
-    ? `${path.relative(ROOT, c.file)} does not fit the LibTorch it linked (an ABI or version mismatch: ${c.reason}).`
-    : /cannot open shared object file/.test(first)
-      ? `a library that ${path.relative(ROOT, c.file)} needs is missing (LibTorch or one of its dependencies).`
-      : `${path.relative(ROOT, c.file)} failed to load.`;
+    ? `${shownBinary(c.file)} does not fit the LibTorch it linked (an ABI or version mismatch: ${c.reason}).`
+    : `${shownBinary(c.file)} failed to load.`;
   return new BackendError(`allcnn: ${cause}\n  ${first}\n${selector().howToFix(sel)}`);
 }
 
@@ -336,6 +362,7 @@ function load(): NativeAddon {
   }
   // require() loads any file: one that is not a Node addon (ALLCNN_BINARY naming a script, an empty file) loads as an empty module.
   if (typeof addon?.backend_info !== 'function') {
+    if (c.kind.startsWith('forced')) throw forcedFailure(c, 'is not the allcnn addon (it has no backend_info(): not a .node file built from native/?)');
     throw new BackendError(`allcnn: ${path.relative(ROOT, c.file)} is not the allcnn addon (it has no backend_info(): not a .node file built from native/?)\n${lt.howToFix(sel)}`);
   }
   const info = addon.backend_info();

@@ -48,8 +48,21 @@ test('ALLCNN_BINARY naming a file that is not the addon is said to be one, with 
   try {
     const r = spawnSync(process.execPath, ['-e', `require(${JSON.stringify(LIB)}).backend()`], { env: { ...process.env, ALLCNN_BINARY: notAddon }, encoding: 'utf8', timeout: 120000 });
     expect(r.status).toBe(1);
-    expect(r.stderr).toContain('is not the allcnn addon (it has no backend_info(): not a .node file built from native/?)');
-    expect(r.stderr).toContain('Fix it one of these ways');
+    expect(r.stderr).toContain(`ALLCNN_BINARY=${notAddon} names ${notAddon}, which is not the allcnn addon (it has no backend_info(): not a .node file built from native/?)`);
+    expect(r.stderr).toContain('Unset ALLCNN_BINARY to use the binary allcnn picks itself');
+    // A missing file, or one that is no shared library: the variable is named, not a rebuild asked for.
+    const bin = path.resolve(__dirname, '../../bin/allcnn.js');
+    const garbage = path.join(dir, 'garbage.node');
+    fs.writeFileSync(garbage, 'garbage');
+    for (const [file, which] of [[path.join(dir, 'missing.node'), 'does not exist'], [garbage, 'failed to load (']]) {
+      const d = spawnSync(process.execPath, [bin, 'doctor'], { env: { ...process.env, ALLCNN_BINARY: file }, encoding: 'utf8', timeout: 120000 });
+      expect(d.status).toBe(1);
+      expect(d.stdout).toContain(`FAIL ALLCNN_BINARY=${file} names ${file}, which ${which}`);
+      expect(d.stdout).not.toContain('doctor --build');
+      const t = spawnSync(process.execPath, [bin, 'train', '--limit', '50', '--out', path.join(dir, 'run')], { env: { ...process.env, ALLCNN_BINARY: file }, encoding: 'utf8', timeout: 120000 });
+      expect(t.stderr).toContain(`\nallcnn: ALLCNN_BINARY=${file}`);
+      expect(t.stderr).not.toContain('allcnn: allcnn:'); // the prefix once
+    }
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }

@@ -41,7 +41,11 @@ function describe(lt: LibTorchInstall | null): string | null {
   return lt ? `LibTorch ${lt.version} (${lt.cuda ? 'CUDA' : 'CPU'}) in ${lt.libdir}` : null;
 }
 
-const rel = (f: string) => path.relative(ROOT, f) || f;
+/** Relative inside the package; a file outside it (ALLCNN_BINARY) as given, absolute. */
+const rel = (f: string) => {
+  const relative = path.relative(ROOT, f);
+  return relative === '' || relative.startsWith('..') || path.isAbsolute(relative) ? f : relative;
+};
 
 /**
  * UCX, when a LibTorch linked with OpenMPI brings it in: its memory hooks
@@ -113,10 +117,13 @@ export function doctorReport(): { checks: Check[]; info: Record<string, unknown>
   } catch (err) {
     const msg = (err as Error).message;
     const abi = /undefined symbol|does not fit|compiled against/.test(msg);
+    // The loader's own error (an indented second line) belongs to what failed, not to the fix.
+    const [first, ...rest] = msg.split('\n');
+    const raw = rest[0]?.startsWith('  ') ? ` (${rest.shift()!.trim()})` : '';
     checks.push({
       ok: false,
-      what: abi ? `ABI mismatch: ${msg.split('\n')[0].replace(/^allcnn: /, '')}` : msg.split('\n')[0].replace(/^allcnn: /, ''),
-      fix: msg.split('\n').slice(1).join('\n'),
+      what: `${abi ? 'ABI mismatch: ' : ''}${first.replace(/^allcnn: /, '')}${raw}`,
+      fix: rest.join('\n'),
     });
     return { checks, info };
   }
