@@ -70,7 +70,9 @@ for (const item of ['dist', 'bin', 'fixtures', 'native', 'scripts', 'prebuilds',
   const src = path.join(root, item);
   if (!fs.existsSync(src)) continue;
   fs.mkdirSync(path.dirname(path.join(stage, item)), { recursive: true });
-  fs.cpSync(src, path.join(stage, item), { recursive: true });
+  // The compiled tests come with --with-tests only, as jest does.
+  const filter = (file) => withTests || !path.relative(path.join(root, 'dist'), file).startsWith('test');
+  fs.cpSync(src, path.join(stage, item), { recursive: true, filter });
 }
 for (const dir of needed) {
   const rel = path.relative(root, dir);
@@ -94,8 +96,12 @@ cd "$HERE"
 if [ ! -f build/Release/allcnn.node ]; then
   # LIBTORCH (if set) wins; else python3's torch; else the system LibTorch.
   if [ -z "\${LIBTORCH:-}" ] && python3 -c 'import torch' 2>/dev/null; then export LIBTORCH_USE_PYTORCH=1; fi
-  echo "run.sh: building the addon (once)" >&2
-  "$NODE" scripts/build-native.js >&2   # cmake-js, then a manifest the loader checks
+  # A shipped prebuilt that goes with that LibTorch needs no build: the loader picks it.
+  if ! "$NODE" -e "process.exit(require('./scripts/libtorch.js').choose().chosen ? 0 : 1)" 2>/dev/null; then
+    echo "run.sh: building the addon (once)" >&2
+    # cmake-js, then a manifest the loader checks; doctor runs even if it fails, to say what is missing.
+    "$NODE" scripts/build-native.js >&2 || [ "\${1:-}" = doctor ] || { echo "run.sh: the build failed; see above (./run.sh doctor says what was found)" >&2; exit 1; }
+  fi
 fi
 case "\${1:-}" in
   bench) shift; exec "$NODE" dist/bench/train-step.js "$@" ;;
