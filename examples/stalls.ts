@@ -24,7 +24,7 @@
  * what it gave there and on the real archive.
  */
 import { cudaAvailable, Dataset, loadCifar10, scoreSpread, trainModel } from '../lib';
-import { int, list, num } from '../lib/cli/options';
+import { parseArgs as parseNodeArgs } from 'node:util';
 
 interface Options {
   data?: string;
@@ -34,24 +34,27 @@ interface Options {
   lrs: number[];
 }
 
+/** --limit, --epochs, --seeds and --lrs, each checked; node:util refuses unknown options. */
 function parseArgs(argv: string[]): Options {
-  const o: Options = { limit: 1000, epochs: 4, seeds: 3, lrs: [0.25, 0.1, 0.05, 0.01] };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    const value = (): string => {
-      const v = argv[++i];
-      if (v === undefined) throw new Error(`${a} needs a value`);
-      return v;
-    };
-    // The CLI's own parsers: each error names the option.
-    if (a === '--limit') o.limit = int(a, 1)(value());
-    else if (a === '--epochs') o.epochs = int(a, 1)(value());
-    else if (a === '--seeds') o.seeds = int(a, 1)(value());
-    else if (a === '--lrs') o.lrs = list(a, num(a))(value());
-    else if (a.startsWith('--')) throw new Error(`unknown option ${a} (--limit, --epochs, --seeds, --lrs)`);
-    else o.data = a;
-  }
-  return o;
+  const { values, positionals } = parseNodeArgs({
+    args: argv, allowPositionals: true,
+    options: { limit: { type: 'string' }, epochs: { type: 'string' }, seeds: { type: 'string' }, lrs: { type: 'string' } },
+  });
+  const whole = (name: string, v: string | undefined, fallback: number): number => {
+    if (v === undefined) return fallback;
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} must be a whole number >= 1, got "${v}"`);
+    return n;
+  };
+  const lrs = values.lrs?.split(',').map((v) => {
+    const n = Number(v);
+    if (!(n > 0) || !Number.isFinite(n)) throw new Error(`--lrs must list positive numbers, got "${values.lrs}"`);
+    return n;
+  });
+  return {
+    data: positionals[0], limit: whole('limit', values.limit, 1000), epochs: whole('epochs', values.epochs, 4),
+    seeds: whole('seeds', values.seeds, 3), lrs: lrs ?? [0.25, 0.1, 0.05, 0.01],
+  };
 }
 
 async function main(): Promise<void> {

@@ -8,6 +8,7 @@ import { checkReproduceOptions, EXTRAS, MAX_SEEDS, PRESET_NAMES, PRESETS, Preset
 import { checkLock } from '../experiments/lock';
 import { ExperimentEvent, reproduce } from '../experiments/runner';
 import { PRECISIONS } from '../train/config';
+import { count } from '../report/format';
 import { AbortError } from '../train/train';
 import { MODEL_IDS } from '../../models';
 import { batchSize, deviceName, folderName, int, list, num, oneOf } from './options';
@@ -72,9 +73,9 @@ export function reproduceCommand(): Command {
       checkLock(out);
       // The extras start from ALL-CNN-C's chosen rate: it trains (probes and full run) whether or not --models names it.
       const added = options.extras.length > 0 && !options.models.includes('all-cnn-c') ? ' (and ALL-CNN-C, whose chosen rate the extras start from)' : '';
-      const models = `${options.models.length} model${options.models.length === 1 ? '' : 's'}${added}`;
+      const models = `${count(options.models.length, 'model')}${added}`;
       console.error(`reproduce ${name}: preset ${options.preset}, ${models} x lrs [${options.lrs.join(', ')}] (${options.lrSelection}${options.lrSelection === 'probe' ? `, ${options.probeEpochs}-epoch probes` : ''}), ` +
-        `${options.epochs} epochs${options.seeds > 1 ? ` x ${options.seeds} seeds` : ''}, batch ${options.batchSize}${options.augment ? ', Table 3 trained with flips and translations (--augment)' : ''}, device ${device}, concurrency ${options.concurrency}, extras: ${options.extras.join(', ') || 'none'}\n` +
+        `${count(options.epochs, 'epoch')}${options.seeds > 1 ? ` x ${options.seeds} seeds` : ''}, batch ${options.batchSize}${options.augment ? ', Table 3 trained with flips and translations (--augment)' : ''}, device ${device}, concurrency ${options.concurrency}, extras: ${options.extras.join(', ') || 'none'}\n` +
         `data: ${o.data === undefined ? 'the bundled 600-image CIFAR-10 sample' : shown(path.resolve(o.data))}\nresults: ${out}`);
       // The long presets on the sample or on a CPU run as asked, but say what that gives.
       if (o.preset !== 'smoke' && o.data === undefined) {

@@ -6,7 +6,7 @@
  */
 import type { TopLevelSpec } from 'vega-lite';
 import type { RunRecord, Summary } from '../experiments/types';
-import { asPercent, num } from './format';
+import { asPercent, count, num } from './format';
 import { TABLE3 } from './paper';
 import { paperAccuracy, rowScale, runScale, seedSpread } from './records';
 import { writeFigure } from './render';
@@ -27,7 +27,7 @@ function epochAxis(runs: readonly RunRecord[]) {
 }
 
 function runTitle(run: RunRecord): { text: string; subtitle: string } {
-  const notes = [`seed ${run.seed}`, run.phase === 'probe' ? 'learning-rate probe' : `${run.epochs} epochs`, ...(run.stalled ? ['STALLED'] : [])];
+  const notes = [`seed ${run.seed}`, run.phase === 'probe' ? 'learning-rate probe' : count(run.epochs, 'epoch'), ...(run.stalled ? ['STALLED'] : [])];
   return { text: `${run.label}, lr ${run.lr}`, subtitle: notes.join(', ') };
 }
 
