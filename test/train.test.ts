@@ -12,6 +12,8 @@ import { noGrad } from '../lib/autograd';
 import { evaluateCheckpoint } from '../lib/train/evaluate-checkpoint';
 import { predictImages } from '../lib/train/predict-checkpoint';
 import { AbortError, EpochRecord, hasDiverged, trainModel } from '../lib/train/train';
+import { checkpointDifferences } from '../lib/train/checkpoint';
+import { resolveConfig } from '../lib/train/config';
 import { visualizeCheckpoint } from '../lib/visualize/visualize';
 import { isStalled, scoreSpread, stalledFor } from '../lib/train/stall';
 import { buildNetwork } from '../lib/model/network';
@@ -143,20 +145,33 @@ test('a resume that names the split sizes the first run took by default continue
     .rejects.toThrow(`${file}: trained on other data (its data recipe differs in: validation)`);
 });
 
-test('a moved archive resumes (the checkpoint recorded its size); an archive of another size is other data, named', async () => {
+test('a moved or copied archive resumes; an archive of other bytes is other data, named, even at the same size', async () => {
   const dir = tmp();
+  // Stored (gzip level 0): an archive with one pixel changed is then of the very same size.
+  const tar = zlib.gunzipSync(fs.readFileSync(BUNDLED_SAMPLE));
   const first = path.join(dir, 'cifar.tar.gz');
-  fs.copyFileSync(BUNDLED_SAMPLE, first);
+  fs.writeFileSync(first, zlib.gzipSync(tar, { level: 0 }));
   const config = { ...SMALL, limit: 64, testLimit: 32, data: first };
   const file = path.join(dir, 'checkpoint.safetensors');
   await trainModel(config, { checkpoint: file, stopAfterEpoch: 1 });
-  const moved = path.join(dir, 'moved.tar.gz');
-  fs.renameSync(first, moved);
+  const other = path.join(dir, 'other.tar.gz');
+  const changed = Buffer.from(tar);
+  changed[100000] ^= 0xff; // a pixel of data_batch_1.bin
+  fs.writeFileSync(other, zlib.gzipSync(changed, { level: 0 }));
+  expect(fs.statSync(other).size).toBe(fs.statSync(first).size);
+  const refused = (data: string) => `${file}: trained on other data (its data recipe differs in: data (it was ${first}, now ${data})); resume on the same data`;
+  await expect(trainModel({ ...config, data: other }, { checkpoint: file, resume: true })).rejects.toThrow(refused(other));
   // The same images packed at another compression level: another size, which allcnn cannot tell from other data.
   const repacked = path.join(dir, 'repacked.tar.gz');
-  fs.writeFileSync(repacked, zlib.gzipSync(zlib.gunzipSync(fs.readFileSync(moved)), { level: 1 }));
-  await expect(trainModel({ ...config, data: repacked }, { checkpoint: file, resume: true }))
-    .rejects.toThrow(`${file}: trained on other data (its data recipe differs in: data (it was ${first}, now ${repacked})); resume on the same data`);
+  fs.writeFileSync(repacked, zlib.gzipSync(tar, { level: 1 }));
+  await expect(trainModel({ ...config, data: repacked }, { checkpoint: file, resume: true })).rejects.toThrow(refused(repacked));
+  // A copy (the original still there, compared byte for byte), then a move (the original gone: its size decides).
+  const copy = path.join(dir, 'copy.tar.gz');
+  fs.copyFileSync(first, copy);
+  expect(checkpointDifferences(file, resolveConfig({ ...config, data: copy }))).toEqual([]);
+  expect(checkpointDifferences(file, resolveConfig({ ...config, data: other }))).toEqual(['data']);
+  const moved = path.join(dir, 'moved.tar.gz');
+  fs.renameSync(first, moved);
   const resumed = await trainModel({ ...config, data: moved }, { checkpoint: file, resume: true });
   expect([resumed.resumedFrom, resumed.history.length]).toEqual([1, 2]);
 });

@@ -47,7 +47,7 @@ export function trainCommand(): Command {
     .option('--resume', 'continue from the checkpoint in --out if there is one', false)
     .option('--json', 'print the result as JSON on stdout (progress still goes to stderr)', false)
     .action(async (o) => {
-      // The folder is made when something is written in it, so a refused run leaves none behind.
+      // The lock makes the folder, and its release removes it if nothing was written: a refused run leaves none behind.
       const out = path.resolve(o.out ?? path.join('results', `train-${o.model}${o.dataset === 'cifar10' ? '' : `-${o.dataset}`}`));
       const checkpoint = path.join(out, 'checkpoint.safetensors');
       const config: TrainConfig = {

@@ -144,7 +144,14 @@ function readHolder(text: string | null): Holder | null {
  */
 function create(file: string, text: string): boolean {
   const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}${TEMP_SUFFIX}`;
-  fs.writeFileSync(tmp, text);
+  try {
+    fs.writeFileSync(tmp, text);
+  } catch (err) {
+    // The folder just made, removed by another process's checkLock probe (it makes and removes a missing folder): made again.
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    makeFolder(path.dirname(file));
+    fs.writeFileSync(tmp, text);
+  }
   try {
     fs.linkSync(tmp, file);
     return true;
@@ -212,8 +219,8 @@ export function checkLock(dir: string): void {
  */
 export function lockFolder(dir: string): { release(): void } {
   const made = !fs.existsSync(dir);
-  checkFolder(dir);
   makeFolder(dir);
+  checkFolder(dir); // the folder is there now: only whether it can be written (no mkdir probe another process could see)
   const key = keyOf(dir);
   const file = path.join(key, LOCK_FILE);
   const mine = `${JSON.stringify(me())}\n`;

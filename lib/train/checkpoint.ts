@@ -136,7 +136,12 @@ function configDifferences(metadata: Record<string, string>, saved: object, conf
  */
 export function checkpointDifferences(file: string, config: object): string[] {
   const metadata = readSafetensorsMetadata(file);
-  return configDifferences(metadata, metadataJson<object>(file, 'config', metadata.config) ?? {}, config);
+  const diff = configDifferences(metadata, metadataJson<object>(file, 'config', metadata.config) ?? {}, config);
+  // A moved archive is no other run: resuming continues it (loadCheckpoint judges it the same way).
+  const saved = metadataJson<DataRecipe>(file, 'data', metadata.data)?.data;
+  const now = (config as { data?: string | null }).data;
+  if (diff.includes('data') && saved !== undefined && sameData(saved, metadata.dataBytes, now ? path.resolve(now) : null)) return diff.filter((k) => k !== 'data');
+  return diff;
 }
 
 /**
@@ -146,11 +151,45 @@ export function checkpointDifferences(file: string, config: object): string[] {
  * checkpoint's recipe lacks are not compared.
  */
 function recipeDifferences(saved: DataRecipe, recipe: DataRecipe, savedBytes: string | undefined): string[] {
-  // A moved archive is the same data: where the checkpoint recorded the archive's size, the size decides, not the path.
-  const moved = saved.data !== recipe.data && savedBytes !== undefined && savedBytes === String(archiveBytes(recipe.data));
+  const moved = saved.data !== recipe.data && sameData(saved.data, savedBytes, recipe.data);
   return (Object.keys(saved) as Array<keyof DataRecipe>)
     .filter((k) => k in recipe && JSON.stringify(saved[k]) !== JSON.stringify(recipe[k]) && !(k === 'data' && moved))
     .map((k) => (k === 'data' ? `data (it was ${saved.data ?? 'the bundled sample'}, now ${recipe.data ?? 'the bundled sample'})` : k));
+}
+
+/**
+ * Whether the archive `now` holds the data a checkpoint recorded at `saved`
+ * (an archive of savedBytes bytes): the same path; or another path (moved or
+ * copied) to a file of that size whose bytes are the same as the old one's,
+ * where that is still there. Where it is gone (moved), the size is all there
+ * is to go by. Paths are absolute; null is the bundled sample.
+ */
+function sameData(saved: string | null, savedBytes: string | undefined, now: string | null): boolean {
+  if (saved === now) return true;
+  if (saved === null || now === null || savedBytes === undefined || String(archiveBytes(now)) !== savedBytes) return false;
+  return !fs.existsSync(saved) || sameBytes(saved, now);
+}
+
+/** Whether two files hold the same bytes, read in 8 MB pieces (a CIFAR-10 archive is 170 MB). */
+function sameBytes(a: string, b: string): boolean {
+  const size = 8 << 20;
+  const [x, y] = [Buffer.alloc(size), Buffer.alloc(size)];
+  let fa: number | undefined;
+  let fb: number | undefined;
+  try {
+    fa = fs.openSync(a, 'r');
+    fb = fs.openSync(b, 'r');
+    for (;;) {
+      const [n, m] = [fs.readSync(fa, x, 0, size, null), fs.readSync(fb, y, 0, size, null)];
+      if (n !== m || !x.subarray(0, n).equals(y.subarray(0, m))) return false;
+      if (n === 0) return true;
+    }
+  } catch {
+    return false; // a folder, or unreadable: not shown to be the same
+  } finally {
+    if (fa !== undefined) fs.closeSync(fa);
+    if (fb !== undefined) fs.closeSync(fb);
+  }
 }
 
 /** The size of an archive file; null for the bundled sample (null), a folder, or a path that is gone. */
@@ -212,7 +251,8 @@ function readForResume(file: string): ReturnType<typeof loadSafetensors> {
     return loadSafetensors(file);
   } catch (err) {
     // Checkpoints are written whole (a temporary file, then a rename): a cut one was cut or changed afterwards.
-    if (err instanceof CheckpointError && / not a valid safetensors file /.test(err.message)) {
+    // Only where the file was cut short: another writer's dtype, say, is no reason to throw a run's progress away.
+    if (err instanceof CheckpointError && / not a valid safetensors file \(.*(truncated|too short|not JSON)/.test(err.message)) {
       throw new CheckpointError(`${err.message}; it cannot be resumed: delete it to train the run again from its first epoch`);
     }
     throw err;
