@@ -280,6 +280,9 @@ describe('transfer', () => {
     await expect(transfer({ ...SMALL, from: bare })).rejects.toThrow(`Expected a model id (${bare} does not say which network it holds) for model but received undefined`);
     await expect(transfer(SMALL, { keepmodel: true } as never)).rejects.toThrow('Expected one of onProgress, signal, data, keepModel for hooks key but received "keepmodel"');
     await expect(transfer(null as never)).rejects.toThrow('Expected a TransferConfig object for config but received null');
+    // A misspelt key is shown the transfer options, not only the training ones.
+    await expect(transfer({ ...SMALL, from: checkpoint, subsets: 'x' } as never)).rejects.toThrow(/^Expected one of model, .*, from, subset, mode, head, bodyLrScale for config key but received "subsets"/);
+    await expect(transfer({ ...SMALL, from: path.dirname(checkpoint) })).rejects.toThrow(`${path.dirname(checkpoint)} is a folder: pass the file in it, ${checkpoint}`);
     await expect(transfer({ ...SMALL, from: checkpoint, mode: 'features', bodyLrScale: 0.5 })).rejects.toThrow("Expected no bodyLrScale for mode 'features' (it is the pretrained body's rate in mode 'finetune') for bodyLrScale but received 0.5");
     await expect(pretrainCifar10({ model: 'a', dataset: 'cifar100' }, path.join(tmp(), 'p.safetensors'))).rejects.toThrow("Expected 'cifar10' or none (pretrainCifar10 pretrains on CIFAR-10");
     await expect(pretrainCifar10({ model: 'a' }, path.join(tmp(), 'p.safetensors'), { onProgres: 1 } as never)).rejects.toThrow('Expected one of onProgress, signal for hooks key but received "onProgres"');
@@ -363,7 +366,7 @@ describe('the transfer preset', () => {
     expect(cli.stdout).toContain('5 of 8 planned transfer runs recorded; 3 rows; not finished: transfer/flora/features/conv/seed=1000, transfer/flora/scratch/conv/seed=0, transfer/flora/scratch/conv/seed=1000');
     const partial = fs.readFileSync(path.join(out, 'REPORT.md'), 'utf8');
     expect(partial).toContain('- **Not finished**: 3 planned runs have no record yet (transfer/flora/features/conv/seed=1000, ');
-    expect(partial).toMatch(/\| features \(conv head\) \| flora \| far \| \d+ \| [\d.]+ \| [\d.]+ \|/); // one seed so far: no spread
+    expect(partial).toMatch(/\| features \(conv head\) \| flora \| far \| \d+ \| [\d.]+ \| [\d.]+ \(seed 0 only\) \|/); // one seed of two so far: no spread, and said so
     expect(partial).toContain('Not compared: needs the scratch run and a transfer run on both');
     const events: string[] = [];
     const finished = await reproduceTransfer('t', o, { out }, { onEvent: (e) => e.type === 'run-end' && events.push(`${e.cached}`) });
@@ -433,7 +436,7 @@ describe('the transfer preset', () => {
 
   test('the near-versus-far comparison is computed from the numbers', () => {
     const row = (subset: string, relation: 'near' | 'far', mode: 'features' | 'scratch', test: number) => ({
-      id: `${subset}/${mode}`, label: `${subset} / ${mode} (conv head)`, subset, relation, mode, head: 'conv' as const,
+      id: `transfer/${subset}/${mode}/conv/seed=0`, label: `${subset} / ${mode} (conv head)`, subset, relation, mode, head: 'conv' as const,
       validationAccuracy: test, testAccuracy: test, testCount: 1000, epochs: 30, seconds: 1, stalled: false, trainImages: 4500,
     });
     const summary: TransferSummary = {
@@ -453,7 +456,13 @@ describe('the transfer preset', () => {
 
     // Means over seeds: a row's error is the larger of the binomial one and sd / sqrt(runs).
     summary.rows[2].testAccuracy = 0.6;
-    summary.rows[0].overSeeds = { runs: 4, validationSd: 0.3, testSd: 0.3, ids: [], failed: 1 }; // 15 points of error, the 15-point difference within it
+    const seeds = (id: string, runs: number) => Array.from({ length: runs }, (_, k) => id.replace('seed=0', `seed=${1000 * k}`));
+    // Rows of different seeds are no comparison: vehicles features has 4 seeds, its scratch row seed 0 only (a run not recorded yet).
+    summary.rows[0].overSeeds = { runs: 4, validationSd: 0.3, testSd: 0.3, ids: seeds(summary.rows[0].id, 4), failed: 1 };
+    expect(transferGains(summary)[0].unmatched).toEqual(['vehicles / features (conv head): seeds 0, 1000, 2000, 3000; vehicles / scratch (conv head): seeds 0']);
+    expect(nearFarSection(summary)).toContain('not a comparison: the rows subtracted come from different seeds (vehicles / features (conv head): seeds 0, 1000, 2000, 3000; vehicles / scratch (conv head): seeds 0); the same command trains the missing runs');
+    expect(nearFarSection(summary)).toContain('| not compared: seeds differ |');
+    summary.rows[1].overSeeds = { runs: 4, validationSd: 0, testSd: 0, ids: seeds(summary.rows[1].id, 4), failed: 0 }; // 15 points of error, the 15-point difference within it
     const [wide] = transferGains(summary);
     const binomial = (p: number) => 100 * Math.sqrt((p * (1 - p)) / 1000);
     expect(wide.nearMargin).toBeCloseTo(Math.hypot(30 / 2, binomial(0.5)), 9);
@@ -485,6 +494,20 @@ describe('allcnn transfer', () => {
     expect(again.status).toBe(1);
     expect(again.stderr).toContain(`${path.join(out, 'result.json')} exists: `);
     expect(again.stderr).toContain('holds a finished transfer run; pass another --out for this one (or delete that folder to redo it)');
+    // That run's weights are no network to transfer from: a CIFAR-10 one is.
+    const weights = path.join(out, 'weights.safetensors');
+    const fromWeights = run('--from', weights, '--subset', 'vehicles', '--epochs', '1', '--out', tmp());
+    expect(fromWeights.status).toBe(1);
+    expect(fromWeights.stderr).toContain(`${weights}: the weights of an \`allcnn transfer\` run (Strided-CNN-A (conv head), trained on CIFAR-100 classes), not of a CIFAR-10 network: pass the checkpoint.safetensors of the \`allcnn train\` run it started from`);
+    // An `allcnn train` folder as --out is said to be one.
+    const trainRun = path.dirname(checkpoint);
+    fs.writeFileSync(path.join(trainRun, 'result.json'), '{}');
+    try {
+      const intoTrain = run('--from', checkpoint, '--subset', 'vehicles', '--epochs', '1', '--out', trainRun);
+      expect(intoTrain.stderr).toContain('holds an `allcnn train` run; pass another --out for this one\n');
+    } finally {
+      fs.rmSync(path.join(trainRun, 'result.json'));
+    }
   });
 
   test('scratch with --from says that it takes the network and preprocessing, not the weights', () => {

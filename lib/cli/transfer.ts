@@ -48,7 +48,7 @@ export function transferCommand(): Command {
     .option('--limit <n>', 'train on at most n images of the subset\'s training split', int('--limit', 1))
     .option('--test-limit <n>', 'evaluate on at most n test images', int('--test-limit', 1))
     .option('--validation <n>', 'validation images held out of the subset\'s training images (default: a tenth)', int('--validation', 0))
-    .option('--prep <name>', 'preprocessing: zca, std or none (default: the checkpoint\'s)', oneOf('--prep', PREPS))
+    .option('--prep <name>', 'preprocessing: zca, std or none (default: the checkpoint\'s kind, refitted on the subset)', oneOf('--prep', PREPS))
     .option('--augment', 'random flips and translations', false)
     .option('--seed <n>', 'random seed (split, head initialisation, batches)', int('--seed', 0), 0)
     .option('--device <name>', 'cpu, cuda or cuda:N', deviceName('--device'), 'cpu')
@@ -66,7 +66,9 @@ export function transferCommand(): Command {
       checkFolder(out); // written after training: fail now if it cannot be
       // As `allcnn train` does: a finished run is not overwritten by another (its pretraining checkpoint, pretrain/, is reused).
       if (fs.existsSync(path.join(out, 'result.json'))) {
-        throw new Error(`${path.join(out, 'result.json')} exists: ${shown(out)} holds a finished transfer run; pass another --out for this one (or delete that folder to redo it)`);
+        // An `allcnn train` folder (its checkpoint beside result.json) is not a transfer run: say which it holds.
+        const what = fs.existsSync(path.join(out, 'checkpoint.safetensors')) ? 'an `allcnn train` run' : 'a finished transfer run';
+        throw new Error(`${path.join(out, 'result.json')} exists: ${shown(out)} holds ${what}; pass another --out for this one${what.startsWith('a finished') ? ' (or delete that folder to redo it)' : ''}`);
       }
       const say = (s: string) => process.stderr.write(`${s}\n`);
       const signal = abortOnSignal();

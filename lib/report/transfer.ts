@@ -30,6 +30,8 @@ const accuracy = (r: TransferRow, which: 'validation' | 'test') => {
   return `${pct(pc(mean))}${spread ? ` ± ${pc(num(sd)).toFixed(2)}` : ''}`;
 };
 const modeKey = (r: Pick<TransferRow, 'mode' | 'head'>) => `${r.mode} (${r.head} head)`;
+/** The seeds whose runs a row's numbers come from, as '0, 1000'. */
+const seedsOf = (r: TransferRow) => (r.overSeeds?.runs ? r.overSeeds.ids : [r.id]).map((id) => /seed=(\d+)/.exec(id)?.[1] ?? '?').join(', ');
 
 function header(s: TransferSummary, runs: readonly TransferRecord[]): string {
   const c = runs[0]?.config;
@@ -71,8 +73,10 @@ function stalledCell(r: TransferRow): string {
 }
 
 function resultsTable(s: TransferSummary): string {
+  // With several seeds, a row that has fewer of them (a run not recorded yet, or failed) says which it has.
+  const fewer = (r: TransferRow) => (s.seeds && s.seeds.length > 1 && (r.overSeeds?.runs ?? 1) < s.seeds.length ? ` (seed ${seedsOf(r)} only)` : '');
   const body = s.rows.map((r) => [
-    modeKey(r), r.subset, r.relation ?? MISSING, String(r.trainImages), accuracy(r, 'validation'), accuracy(r, 'test'), String(r.epochs), duration(num(r.seconds)),
+    modeKey(r), r.subset, r.relation ?? MISSING, String(r.trainImages), accuracy(r, 'validation'), `${accuracy(r, 'test')}${fewer(r)}`, String(r.epochs), duration(num(r.seconds)),
     stalledCell(r),
   ]);
   return table(['Mode', 'Subset', 'Relation', 'Train images', 'Val acc (%)', 'Test acc (%)', 'Epochs', 'Time', 'Stalled'], body);
@@ -99,6 +103,12 @@ interface Gain {
   farMargin: number;
   /** The four rows compared that did not train, each with why: "<label> stalled at chance level" or "<label> diverged" (with several seeds: every seed failed). */
   stalled: string[];
+  /**
+   * Pairs of rows subtracted whose numbers come from different seeds (each
+   * seed has its own split, head and batches), as "<label>: seeds 0, 1000;
+   * <label>: seed 0": no comparison until the same seeds are recorded.
+   */
+  unmatched: string[];
 }
 
 /** Gains over scratch on the near and the far subset, per transfer mode. */
@@ -115,7 +125,9 @@ export function transferGains(s: TransferSummary): Gain[] {
     if (!n || !f || !n0 || !f0) continue;
     const nearMargin = Math.hypot(se(n), se(n0));
     const farMargin = Math.hypot(se(f), se(f0));
+    const unmatched = [[n, n0], [f, f0]].filter(([a, b]) => seedsOf(a) !== seedsOf(b)).map(([a, b]) => `${a.label}: seeds ${seedsOf(a)}; ${b.label}: seeds ${seedsOf(b)}`);
     out.push({
+      unmatched,
       mode: key, near: pc(n.testAccuracy) - pc(n0.testAccuracy), far: pc(f.testAccuracy) - pc(f0.testAccuracy),
       margin: Math.hypot(nearMargin, farMargin), nearMargin, farMargin, stalled: [n, f, n0, f0].filter((r) => r.stalled || r.diverged || r.overSeeds?.runs === 0)
         .map((r) => `${r.label} ${r.diverged ? 'diverged' : r.overSeeds?.runs === 0 ? 'stalled or diverged with every seed' : 'stalled at chance level'}`),
@@ -135,11 +147,13 @@ export function nearFarSection(s: TransferSummary): string {
   if (gains.length === 0) return 'Not compared: needs the scratch run and a transfer run on both the near (vehicles) and the far (flora) subset.';
   const nearName = s.rows.find((r) => r.relation === 'near')!.subset;
   const farName = s.rows.find((r) => r.relation === 'far')!.subset;
-  const rows = gains.map((g) => [g.mode, points(g.near), points(g.far), points(g.near - g.far), `±${g.margin.toFixed(2)}`]);
+  const rows = gains.map((g) => [g.mode, points(g.near), points(g.far), g.unmatched.length ? 'not compared: seeds differ' : points(g.near - g.far), `±${g.margin.toFixed(2)}`]);
   const lines = gains.map((g) => {
     const d = g.near - g.far;
     const verdict = g.stalled.length
       ? `not a comparison: ${g.stalled.join(', ')}`
+      : g.unmatched.length
+      ? `not a comparison: the rows subtracted come from different seeds (${g.unmatched.join('; and ')}); the same command trains the missing runs`
       : Math.abs(d) < g.margin
       ? `the difference (${points(d)}) is within one standard error (±${g.margin.toFixed(2)}), so these runs cannot tell near from far`
       : d > 0

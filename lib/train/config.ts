@@ -113,6 +113,8 @@ export const DEFAULTS = {
 };
 
 const KEYS = new Set(['model', 'data', 'limit', 'testLimit', 'validation', 'augment', ...Object.keys(DEFAULTS)]);
+/** The keys a TrainConfig may have (TransferConfig names its own from them). */
+export const TRAIN_CONFIG_KEYS: readonly string[] = [...KEYS];
 
 /** Checks a config and fills in the defaults. */
 export function resolveConfig(c: TrainConfig): ResolvedConfig {

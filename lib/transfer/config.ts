@@ -5,9 +5,9 @@
  * recorded a choice that changes what the body expects (preprocessing, the
  * final ReLU), the transfer run inherits it unless told otherwise.
  */
-import { checkNumber, checkOneOf, definedOnly, invalid } from '../check';
+import { checkKeys, checkNumber, checkOneOf, definedOnly, invalid } from '../check';
 import { CheckpointError } from '../errors';
-import { resolveConfig, ResolvedConfig, TrainConfig } from '../train/config';
+import { resolveConfig, ResolvedConfig, TRAIN_CONFIG_KEYS, TrainConfig } from '../train/config';
 import { MODELS } from '../../models';
 import { Head, HEADS } from './heads';
 import { modelIdOf, Pretrained } from './pretrained';
@@ -66,11 +66,19 @@ export function checkPretrained(pre: Pretrained, model: string | undefined): voi
   }
 }
 
+const TRANSFER_KEYS = [
+  ...TRAIN_CONFIG_KEYS.filter((k) => k !== 'dataset' && k !== 'engine'),
+  ...Object.keys({ from: 1, subset: 1, mode: 1, head: 1, bodyLrScale: 1 } satisfies Partial<Record<keyof TransferConfig, 1>>),
+];
+
 /** Checks a transfer config against the pretrained file's metadata and fills in the defaults. */
 export function resolveTransferConfig(c: TransferConfig, pre: Pretrained | null): ResolvedTransferConfig {
   if (c === null || typeof c !== 'object') throw invalid('config', 'a TransferConfig object', c);
   const { from, model, data, subset, mode, head, bodyLrScale, ...train } = c;
   if ((c as { dataset?: unknown }).dataset !== undefined) throw invalid('dataset', 'no dataset option (a transfer run trains on the CIFAR-100 subset named by subset)', (c as { dataset?: unknown }).dataset);
+  if ((c as { engine?: unknown }).engine !== undefined) throw invalid('engine', 'no engine option (transfer picks its step itself)', (c as { engine?: unknown }).engine);
+  // Checked here, not by resolveConfig: its list would leave out subset, mode and the rest (a misspelt `subsets` was never shown `subset`).
+  checkKeys('config', c, TRANSFER_KEYS);
   const m = checkOneOf('mode', mode ?? TRANSFER_DEFAULTS.mode, TRANSFER_MODES);
   // Recorded beside a run that trained no pretrained body at its own rate, it would say the run did.
   if (bodyLrScale !== undefined && m !== 'finetune') throw invalid('bodyLrScale', `no bodyLrScale for mode '${m}' (it is the pretrained body's rate in mode 'finetune')`, bodyLrScale);

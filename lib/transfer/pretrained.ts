@@ -11,6 +11,7 @@
  * head is left new and reported, as are the file's tensors left unused.
  */
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { noGrad } from '../autograd';
 import { DatasetName, recordedDataset } from '../data/dataset';
 import { CheckpointError } from '../errors';
@@ -49,7 +50,14 @@ export function modelIdOf(name: string | null): string | undefined {
 /** Reads a checkpoint or weights file (see the module comment). */
 export function readPretrained(file: string): Pretrained {
   if (!fs.existsSync(file)) throw new CheckpointError(`${file}: no such file (allcnn train writes <out>/checkpoint.safetensors and <out>/weights.safetensors)`);
+  // The CLI takes a run's folder; from code, the file in it is meant.
+  if (fs.statSync(file).isDirectory()) throw new CheckpointError(`${file} is a folder: pass the file in it, ${path.join(file, 'checkpoint.safetensors')}`);
   const { tensors: raw, metadata } = loadSafetensors(file);
+  // A transfer run's weights: a network with a new head for CIFAR-100 classes, not one trained on CIFAR-10.
+  if (metadata.format !== CHECKPOINT_FORMAT && / \((conv|fc) head\)$/.test(metadata.model ?? '')) {
+    for (const t of raw.values()) t.dispose();
+    throw new CheckpointError(`${file}: the weights of an \`allcnn transfer\` run (${metadata.model}, trained on CIFAR-100 classes), not of a CIFAR-10 network: pass the checkpoint.safetensors of the \`allcnn train\` run it started from (or that run's folder)`);
+  }
   const kind = metadata.format === CHECKPOINT_FORMAT ? 'checkpoint' : 'weights';
   const tensors = new Map<string, Tensor>();
   for (const [k, t] of raw) {
