@@ -74,7 +74,7 @@ function stalledCell(r: TransferRow): string {
 
 function resultsTable(s: TransferSummary): string {
   // With several seeds, a row that has fewer of them (a run not recorded yet, or failed) says which it has.
-  const fewer = (r: TransferRow) => (s.seeds && s.seeds.length > 1 && (r.overSeeds?.runs ?? 1) < s.seeds.length ? ` (seed ${seedsOf(r)} only)` : '');
+  const fewer = (r: TransferRow) => (s.seeds && s.seeds.length > 1 && r.overSeeds?.runs !== 0 && (r.overSeeds?.runs ?? 1) < s.seeds.length ? ` (seed ${seedsOf(r)} only)` : '');
   const body = s.rows.map((r) => [
     modeKey(r), r.subset, r.relation ?? MISSING, String(r.trainImages), accuracy(r, 'validation'), `${accuracy(r, 'test')}${fewer(r)}`, String(r.epochs), duration(num(r.seconds)),
     stalledCell(r),
