@@ -275,7 +275,7 @@ export function selectBinary(): BinarySelection {
 }
 
 /** A binary's path as messages show it: relative inside the package, absolute outside (ALLCNN_BINARY). */
-function shownBinary(file: string): string {
+export function shownBinary(file: string): string {
   const relative = path.relative(ROOT, file);
   return relative.startsWith('..') || path.isAbsolute(relative) ? file : relative;
 }
@@ -363,25 +363,25 @@ function load(): NativeAddon {
   // require() loads any file: one that is not a Node addon (ALLCNN_BINARY naming a script, an empty file) loads as an empty module.
   if (typeof addon?.backend_info !== 'function') {
     if (c.kind.startsWith('forced')) throw forcedFailure(c, 'is not the allcnn addon (it has no backend_info(): not a .node file built from native/?)');
-    throw new BackendError(`allcnn: ${path.relative(ROOT, c.file)} is not the allcnn addon (it has no backend_info(): not a .node file built from native/?)\n${lt.howToFix(sel)}`);
+    throw new BackendError(`allcnn: ${shownBinary(c.file)} is not the allcnn addon (it has no backend_info(): not a .node file built from native/?)\n${lt.howToFix(sel)}`);
   }
   const info = addon.backend_info();
   const rebuild = `Rebuild it against the LibTorch you want: npx allcnn doctor --build (or npm run build:native in a clone)`;
   if (info.loadedVersion !== 'unknown' && lt.majorMinor(info.loadedVersion) !== lt.majorMinor(info.compiledVersion)) {
     throw new BackendError(
-      `allcnn: ${path.relative(ROOT, c.file)} was compiled against LibTorch ${info.compiledVersion} but LibTorch ${info.loadedVersion} ` +
+      `allcnn: ${shownBinary(c.file)} was compiled against LibTorch ${info.compiledVersion} but LibTorch ${info.loadedVersion} ` +
         `was loaded from ${info.libraryPath}. ${rebuild}\n${lt.howToFix(sel)}`,
     );
   }
   const want = sel.found.requested;
   if (want && info.libraryPath && path.dirname(info.libraryPath) !== want.libdir) {
     throw new BackendError(
-      `allcnn: ${path.relative(ROOT, c.file)} linked LibTorch from ${path.dirname(info.libraryPath)}, ` +
+      `allcnn: ${shownBinary(c.file)} linked LibTorch from ${path.dirname(info.libraryPath)}, ` +
         `but ${want.source === 'LIBTORCH' ? `LIBTORCH=${process.env.LIBTORCH}` : 'LIBTORCH_USE_PYTORCH=1'} asks for ${want.libdir}. ${rebuild}`,
     );
   }
   if (c.manifest && c.manifest.cuda !== info.builtWithCuda) {
-    throw new BackendError(`allcnn: ${path.relative(ROOT, c.file)} does not match its manifest (CUDA ${info.builtWithCuda}, manifest ${c.manifest.cuda}). ${rebuild}`);
+    throw new BackendError(`allcnn: ${shownBinary(c.file)} does not match its manifest (CUDA ${info.builtWithCuda}, manifest ${c.manifest.cuda}). ${rebuild}`);
   }
   loaded = { ...c, libraryPath: info.libraryPath };
   return addon;

@@ -41,11 +41,6 @@ function describe(lt: LibTorchInstall | null): string | null {
   return lt ? `LibTorch ${lt.version} (${lt.cuda ? 'CUDA' : 'CPU'}) in ${lt.libdir}` : null;
 }
 
-/** Relative inside the package; a file outside it (ALLCNN_BINARY) as given, absolute. */
-const rel = (f: string) => {
-  const relative = path.relative(ROOT, f);
-  return relative === '' || relative.startsWith('..') || path.isAbsolute(relative) ? f : relative;
-};
 
 /**
  * UCX, when a LibTorch linked with OpenMPI brings it in: its memory hooks
@@ -91,7 +86,7 @@ export function doctorReport(): { checks: Check[]; info: Record<string, unknown>
   info.systemLibTorch = describe(sel.found.system);
   info.requestedLibTorch = describe(sel.found.requested);
   info.pytorch = pytorch();
-  info.candidates = sel.candidates.map((c) => ({ file: rel(c.file), kind: c.kind, status: c.status, reason: c.reason }));
+  info.candidates = sel.candidates.map((c) => ({ file: native.shownBinary(c.file), kind: c.kind, status: c.status, reason: c.reason }));
 
   if (sel.found.requestError) {
     checks.push({ ok: false, what: sel.found.requestError, fix: `${lt.FIX.folder}\nor unset it to use the system LibTorch: ${lt.FIX.debian}` });
@@ -127,7 +122,7 @@ export function doctorReport(): { checks: Check[]; info: Record<string, unknown>
     });
     return { checks, info };
   }
-  info.binary = rel(loaded.file);
+  info.binary = native.shownBinary(loaded.file);
   info.binaryKind = loaded.kind;
   info.binaryWhy = loaded.reason;
   const m = loaded.manifest;
@@ -136,7 +131,7 @@ export function doctorReport(): { checks: Check[]; info: Record<string, unknown>
     checks.push({
       ok: false,
       warning: !prebuilt,
-      what: `${rel(loaded.file)} was built from other native sources than the ones in ${ROOT}`,
+      what: `${native.shownBinary(loaded.file)} was built from other native sources than the ones in ${ROOT}`,
       fix: prebuilt ? 'build from these sources: npx allcnn doctor --build (maintainers: npm run build:prebuild, then commit prebuilds/)' : 'rebuild: npm run build:native',
     });
   }
@@ -151,7 +146,7 @@ export function doctorReport(): { checks: Check[]; info: Record<string, unknown>
   if (there?.cuda && !b.builtWithCuda) {
     checks.push({
       ok: false,
-      what: `libtorch_cuda not loaded: ${path.dirname(b.libraryPath)} has CUDA, but ${rel(loaded.file)} was built without it`,
+      what: `libtorch_cuda not loaded: ${path.dirname(b.libraryPath)} has CUDA, but ${native.shownBinary(loaded.file)} was built without it`,
       fix: `rebuild against it: ${sel.found.requested ? '' : 'LIBTORCH_USE_PYTORCH=1 (or LIBTORCH=...) '}npx allcnn doctor --build`,
     });
   } else if (!b.builtWithCuda && gpuPresent()) {

@@ -8,7 +8,7 @@
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { makeFolder } from '../io/folder';
+import { archiveBytes, makeFolder } from '../io/folder';
 import { readJsonFile } from '../io/json';
 import { writeFileAtomic } from '../report/atomic';
 import { ADDED_OPTIONS } from './presets';
@@ -43,20 +43,11 @@ export type DataSources = Record<string, string | undefined | null>;
 
 const BUNDLED = 'bundled sample';
 
-/**
- * The bytes of a data archive: what tells a moved copy from other data. None
- * for a folder (the one holding the extracted files may hold much else).
- */
-function dataBytes(p: string): number | null {
-  const stat = fs.statSync(p);
-  return stat.isDirectory() ? null : stat.size;
-}
-
 /** Files up to this size are also told apart by their SHA-256 (two checkpoints of one network can have one size); larger ones, by size. */
 const HASHED_BYTES = 64 * 1024 * 1024;
 
 function dataSha256(p: string): string | null {
-  const bytes = dataBytes(p);
+  const bytes = archiveBytes(p);
   return bytes === null || bytes > HASHED_BYTES ? null : crypto.createHash('sha256').update(fs.readFileSync(p)).digest('hex');
 }
 
@@ -72,7 +63,7 @@ function checkData(out: string, saved: Record<string, unknown>, data: DataSource
   const hashes = (saved.dataSha256 ?? {}) as Record<string, unknown>;
   for (const [k, v] of Object.entries(data)) {
     if (typeof saved[k] !== 'string') continue;
-    const bytes = v && fs.existsSync(v) ? dataBytes(v) : null;
+    const bytes = archiveBytes(v);
     const otherSize = typeof sizes[k] === 'number' && bytes !== null && bytes !== sizes[k];
     const otherBytes = !otherSize && typeof hashes[k] === 'string' && v && fs.existsSync(v) && dataSha256(v) !== hashes[k];
     if ((saved[k] === BUNDLED) !== !v || otherSize || otherBytes) {
@@ -115,7 +106,7 @@ export function claimFolder(out: string, options: object, data: DataSources, nam
   makeFolder(out);
   const sources = Object.fromEntries(Object.entries(data).map(([k, v]) => [k, v ? path.resolve(v) : BUNDLED]));
   const recorded = (of: (p: string) => unknown) => Object.fromEntries(Object.entries(data).map(([k, v]) => [k, v ? of(v) : null]).filter(([, x]) => x !== null));
-  writeFileAtomic(path.join(out, 'experiment.json'), `${JSON.stringify({ ...(name ? { name } : {}), options, ...sources, dataBytes: recorded(dataBytes), dataSha256: recorded(dataSha256) }, null, 2)}\n`);
+  writeFileAtomic(path.join(out, 'experiment.json'), `${JSON.stringify({ ...(name ? { name } : {}), options, ...sources, dataBytes: recorded(archiveBytes), dataSha256: recorded(dataSha256) }, null, 2)}\n`);
 }
 
 /**

@@ -108,3 +108,17 @@ function mkdirOnce(dir: string, d: string, retry: boolean): void {
     throw cannotMake(dir, `mkdir ${d} failed (${e.code ?? e.message})`);
   }
 }
+
+/**
+ * The size of a data archive, which tells a moved copy from other data
+ * (experiment.json and checkpoints record it); null for a folder (the one
+ * holding extracted files may hold much else), a path that is gone, or none.
+ */
+export function archiveBytes(file: string | null | undefined): number | null {
+  try {
+    const stat = file ? fs.statSync(file) : null;
+    return stat?.isFile() ? stat.size : null;
+  } catch {
+    return null;
+  }
+}

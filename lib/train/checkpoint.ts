@@ -15,6 +15,7 @@ import { checkBoolean, checkInteger, checkKeys, invalid, invalidAs } from '../ch
 import { CheckpointError } from '../errors';
 import { loadSafetensors, readSafetensorsMetadata, saveSafetensors } from '../io/safetensors';
 import { DataRecipe, recordedDataset } from '../data/dataset';
+import { archiveBytes } from '../io/folder';
 import { Network } from '../model/network';
 import { noGrad } from '../autograd';
 import { isFloating, type Tensor } from '../tensor';
@@ -99,6 +100,7 @@ export function saveCheckpoint<H>(file: string, net: Network, sgd: SGD | null, s
   // loadCheckpoint refuses a file whose two disagree, as corrupt: refused here, before it is written.
   if (!Array.isArray(state.history) || state.history.length !== state.epoch) throw invalid('state.history', `a list of ${state.epoch} epoch records, one per epoch completed`, state.history);
   if (state.config === null || typeof state.config !== 'object') throw invalid('state.config', 'the run\'s config object', state.config);
+  const bytes = archiveBytes(state.data?.data);
   const tensors = new Map<string, Tensor>();
   for (const [k, t] of net.parameters) tensors.set(`param.${k}`, t);
   for (const [k, t] of net.buffers) tensors.set(`buffer.${k}`, t);
@@ -113,7 +115,7 @@ export function saveCheckpoint<H>(file: string, net: Network, sgd: SGD | null, s
     config: JSON.stringify(state.config),
     history: JSON.stringify(state.history),
     ...(state.data !== undefined ? { data: JSON.stringify(state.data) } : {}),
-    ...(archiveBytes(state.data?.data) !== null ? { dataBytes: String(archiveBytes(state.data?.data)) } : {}),
+    ...(bytes !== null ? { dataBytes: String(bytes) } : {}),
     rng: JSON.stringify({ reseededPerEpoch: true }),
   });
 }
@@ -192,15 +194,6 @@ function sameBytes(a: string, b: string): boolean {
   }
 }
 
-/** The size of an archive file; null for the bundled sample (null), a folder, or a path that is gone. */
-function archiveBytes(data: string | null | undefined): number | null {
-  try {
-    const stat = data ? fs.statSync(data) : null;
-    return stat?.isFile() ? stat.size : null;
-  } catch {
-    return null;
-  }
-}
 
 /**
  * Loads a checkpoint into `net` (and `sgd`), after checking that it was
