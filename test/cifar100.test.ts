@@ -82,7 +82,7 @@ test('loadCifar100 gives the 100 fine classes, and names those the data lack', a
     expect(set.absentClasses).not.toContain('bicycle');
     expect(set.absentClasses).toContain('apple');
     expect([set.train.count, set.validation.count, set.test.count]).toEqual([180, 20, 100]);
-    expect(set.recipe).toEqual({ dataset: 'cifar100', data: null, prep: 'std', seed: 0, validation: 20, limit: 180, testLimit: 100 });
+    expect(set.recipe).toEqual({ dataset: 'cifar100', data: null, prep: 'std', seed: 0, validation: 20, limit: 180, testLimit: 100, digest: expect.stringMatching(/^[0-9a-f]{24}$/) });
     // Labels are the official fine labels: bicycle is 8.
     const labels = set.test.y.toArray();
     expect(Math.max(...labels)).toBeLessThan(100);

@@ -614,7 +614,7 @@ describe('prepareDataset / loadCifar10 on the bundled sample', () => {
     expect(() => prepareDataset(raw, { testLimit: 0 })).toThrow(InvalidArgumentError);
     expect(() => prepareDataset(raw, { validation: 500 })).toThrow(InvalidArgumentError);
     // A misspelt key used to be ignored: { prp: 'std' } meant GCN + ZCA.
-    expect(() => prepareDataset(raw, { prp: 'std' } as never)).toThrow('Expected one of validation, limit, testLimit, prep, seed, device, zcaCache for options key but received "prp"');
+    expect(() => prepareDataset(raw, { prp: 'std' } as never)).toThrow('Expected one of validation, limit, testLimit, prep, seed, device, zcaCache, digest for options key but received "prp"');
     await expect(loadCifar10(undefined, { prp: 'std' } as never)).rejects.toThrow('for options key but received "prp"');
     // zcaCache '' wrote the fit into the working folder; a number failed after the split.
     for (const zcaCache of ['', 123, true]) {

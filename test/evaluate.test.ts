@@ -6,6 +6,7 @@ import { checkpointFile } from '../lib/cli/util';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import * as zlib from 'node:zlib';
 import { noGrad } from '../lib/autograd';
 import { fromArray } from '../lib/creation';
 import { readCifar10 } from '../lib/data/cifar';
@@ -108,7 +109,7 @@ test("a run on a shared data set (as reproduce trains) is scored on that data se
   fs.copyFileSync(SAMPLE, copy);
   // The split's seed (7) is not the run's (0): the validation images differ between the two.
   const shared = await loadCifar10(copy, { prep: 'std', seed: 7, validation: 100, limit: 150 });
-  expect(shared.recipe).toEqual({ dataset: 'cifar10', data: copy, prep: 'std', seed: 7, validation: 100, limit: 150, testLimit: 100 });
+  expect(shared.recipe).toEqual({ dataset: 'cifar10', data: copy, prep: 'std', seed: 7, validation: 100, limit: 150, testLimit: 100, digest: expect.stringMatching(/^[0-9a-f]{24}$/) });
   const checkpoint = path.join(dir, 'checkpoint.safetensors');
   try {
     const result = await trainModel({ model: 'strided-cnn-a', epochs: 1, lr: 0.05, prep: 'std', stallEpochs: 0 }, { dataset: shared, checkpoint });
@@ -251,13 +252,33 @@ test('allcnn evaluate prints per-class accuracies and the confusion matrix, or J
   expect(r.accuracy).toBe(run.result.validation.accuracy);
   expect(r.confusion).toHaveLength(10);
 
-  // Other data than the run's: scored, with a note that the preparation was fitted on them.
-  const elsewhere = path.join(tmp(), 'other.tar.gz');
+  expect(r.sameData).toBe(true);
+
+  // The same images elsewhere: nothing to note. Other images: scored, with a note that the preparation was fitted on them.
+  const elsewhere = path.join(tmp(), 'copy.tar.gz');
   fs.copyFileSync(SAMPLE, elsewhere);
-  const other = cli(run.checkpoint, '--data', elsewhere);
-  expect(other.status).toBe(0);
-  expect(other.stderr).toContain(`note: the run was trained on the bundled sample, and ${elsewhere} is read in its place, with the preparation fitted on its training images; if that is the same data moved, this is right; if not, the scores are of other data`);
+  expect(cli(run.checkpoint, '--data', elsewhere).stderr).not.toContain('note:');
   expect(cli(run.checkpoint, '--data', SAMPLE).stderr).not.toContain('note:');
+  const tar = zlib.gunzipSync(fs.readFileSync(SAMPLE));
+  tar[100000] ^= 0xff; // a pixel of data_batch_1.bin
+  const changed = path.join(tmp(), 'other.tar.gz');
+  fs.writeFileSync(changed, zlib.gzipSync(tar));
+  const other = cli(run.checkpoint, '--data', changed);
+  expect(other.status).toBe(0);
+  expect(other.stderr).toContain(`note: ${changed} holds other images than the run was trained on (the bundled sample); they are prepared with statistics fitted on their own training images, and the scores are of those other data`);
+  // A checkpoint written before the digest was kept: another path may be the same data or not, and the note says both.
+  const old = path.join(tmp(), 'old.safetensors');
+  const { tensors, metadata } = loadSafetensors(run.checkpoint);
+  try {
+    const { digest, ...recipe } = JSON.parse(metadata.data);
+    expect(digest).toMatch(/^[0-9a-f]{24}$/);
+    saveSafetensors(old, tensors, { ...metadata, data: JSON.stringify(recipe) });
+  } finally {
+    for (const t of tensors.values()) t.dispose();
+  }
+  const unknown = cli(old, '--data', elsewhere, '--json');
+  expect(JSON.parse(unknown.stdout).sameData).toBeNull();
+  expect(unknown.stderr).toContain(`note: the run was trained on the bundled sample, and ${elsewhere} is read in its place, with the preparation fitted on its training images; if that is the same data moved, this is right; if not, the scores are of other data`);
 
   const bad = cli(run.checkpoint, '--split', 'train');
   expect(bad.status).toBe(2);

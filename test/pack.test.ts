@@ -71,7 +71,7 @@ describe('npm pack, then npm install of the tarball into a fresh project', () =>
     expect(installLog).not.toMatch(/building from source|cmake-js|CMD BUILD/);
     expect(fs.existsSync(path.join(installed, PREBUILD))).toBe(true);
     expect(fs.existsSync(path.join(installed, 'build'))).toBe(false);
-    for (const f of ['fixtures/cifar-10-sample.tar.gz', 'dist/lib/index.js', 'dist/models/index.js', 'bin/allcnn.js', 'CMakeLists.txt', 'native/backend.cc', 'scripts/libtorch.js']) {
+    for (const f of ['fixtures/cifar-10-sample.tar.gz', 'dist/lib/index.js', 'dist/models/index.js', 'bin/allcnn.js', 'CMakeLists.txt', 'native/backend.cc', 'scripts/libtorch.js', 'docs/RESULTS.md', 'docs/MEMORY.md']) {
       expect(fs.existsSync(path.join(installed, f))).toBe(true);
     }
     expect(fs.existsSync(path.join(installed, 'dist', 'test'))).toBe(false);

@@ -6,6 +6,7 @@
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import * as zlib from 'node:zlib';
 import * as jpeg from 'jpeg-js';
 import { liveTensors } from '../lib/backend';
 import { readCifar10 } from '../lib/data/cifar';
@@ -198,11 +199,18 @@ describe('predictImages and allcnn predict', () => {
     const json = JSON.parse(cli(checkpoint, files[2], '--json', '--fit', 'stretch').stdout);
     expect(json.fit).toBe('stretch');
     json.images[0].probabilities.forEach((p: number, c: number) => expect(p).toBeCloseTo(expected[2][c], 5));
-    // Other data than the run's, as evaluate says: the preparation is fitted on them.
-    const elsewhere = path.join(dir, 'other.tar.gz');
+    // Other images than the run's, as evaluate says: the preparation is fitted on them. The same images moved are no other data.
+    const elsewhere = path.join(dir, 'copy.tar.gz');
     fs.copyFileSync(BUNDLED_SAMPLE, elsewhere);
-    expect(cli(dir, files[0], '--data', elsewhere).stderr).toContain(`note: the run was trained on the bundled sample, and ${elsewhere} is read in its place`);
+    expect(cli(dir, files[0], '--data', elsewhere).stderr).not.toContain('note:');
     expect(cli(dir, files[0], '--data', BUNDLED_SAMPLE).stderr).not.toContain('note:');
+    const tar = zlib.gunzipSync(fs.readFileSync(BUNDLED_SAMPLE));
+    tar[100000] ^= 0xff; // a pixel of data_batch_1.bin
+    const changed = path.join(dir, 'other.tar.gz');
+    fs.writeFileSync(changed, zlib.gzipSync(tar));
+    const other = cli(dir, files[0], '--data', changed, '--json');
+    expect(JSON.parse(other.stdout).sameData).toBe(false);
+    expect(other.stderr).toContain(`note: ${changed} holds other images than the run was trained on (the bundled sample); they are prepared with statistics fitted on their own training images, and the probabilities are of those other data`);
 
     for (const [args, message] of [
       [['--top', '0'], '--top must be an integer >= 1, got "0"'],

@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import { CheckpointError, InvalidArgumentError } from '../lib/errors';
-import { BUNDLED_SAMPLE, Dataset, loadCifar10 } from '../lib/data/dataset';
+import { BUNDLED_SAMPLE, Dataset, loadCifar, loadCifar10 } from '../lib/data/dataset';
 import { liveTensors } from '../lib/backend';
 import { noGrad } from '../lib/autograd';
 import { evaluateCheckpoint } from '../lib/train/evaluate-checkpoint';
@@ -145,7 +145,7 @@ test('a resume that names the split sizes the first run took by default continue
     .rejects.toThrow(`${file}: trained on other data (its data recipe differs in: validation)`);
 });
 
-test('a moved or copied archive resumes; an archive of other bytes is other data, named, even at the same size', async () => {
+test('a moved, copied or repacked archive resumes; other images are other data, named, even at the same path and size', async () => {
   const dir = tmp();
   // Stored (gzip level 0): an archive with one pixel changed is then of the very same size.
   const tar = zlib.gunzipSync(fs.readFileSync(BUNDLED_SAMPLE));
@@ -154,6 +154,12 @@ test('a moved or copied archive resumes; an archive of other bytes is other data
   const config = { ...SMALL, limit: 64, testLimit: 32, data: first };
   const file = path.join(dir, 'checkpoint.safetensors');
   await trainModel(config, { checkpoint: file, stopAfterEpoch: 1 });
+  // Each resume that succeeds goes on from a copy of the one-epoch checkpoint.
+  const resumeFrom = async (data: string) => {
+    const copy = path.join(tmp(), 'checkpoint.safetensors');
+    fs.copyFileSync(file, copy);
+    return trainModel({ ...config, data }, { checkpoint: copy, resume: true });
+  };
   const other = path.join(dir, 'other.tar.gz');
   const changed = Buffer.from(tar);
   changed[100000] ^= 0xff; // a pixel of data_batch_1.bin
@@ -161,19 +167,46 @@ test('a moved or copied archive resumes; an archive of other bytes is other data
   expect(fs.statSync(other).size).toBe(fs.statSync(first).size);
   const refused = (data: string) => `${file}: trained on other data (its data recipe differs in: data (it was ${first}, now ${data})); resume on the same data`;
   await expect(trainModel({ ...config, data: other }, { checkpoint: file, resume: true })).rejects.toThrow(refused(other));
-  // The same images packed at another compression level: another size, which allcnn cannot tell from other data.
+  // The same images packed at another compression level: another file, the same data.
   const repacked = path.join(dir, 'repacked.tar.gz');
   fs.writeFileSync(repacked, zlib.gzipSync(tar, { level: 1 }));
-  await expect(trainModel({ ...config, data: repacked }, { checkpoint: file, resume: true })).rejects.toThrow(refused(repacked));
-  // A copy (the original still there, compared byte for byte), then a move (the original gone: its size decides).
+  expect((await resumeFrom(repacked)).resumedFrom).toBe(1);
+  // checkpointDifferences reads no data: it goes by the archive's size (and bytes, where the old one is there to compare).
   const copy = path.join(dir, 'copy.tar.gz');
   fs.copyFileSync(first, copy);
   expect(checkpointDifferences(file, resolveConfig({ ...config, data: copy }))).toEqual([]);
   expect(checkpointDifferences(file, resolveConfig({ ...config, data: other }))).toEqual(['data']);
+  // Moved: the old path gone. The same images resume; other images of the same size do not (the size alone took them).
   const moved = path.join(dir, 'moved.tar.gz');
   fs.renameSync(first, moved);
-  const resumed = await trainModel({ ...config, data: moved }, { checkpoint: file, resume: true });
+  await expect(trainModel({ ...config, data: other }, { checkpoint: file, resume: true })).rejects.toThrow(refused(other));
+  const resumed = await resumeFrom(moved);
   expect([resumed.resumedFrom, resumed.history.length]).toEqual([1, 2]);
+  // Other images at the very path the run was trained on.
+  fs.renameSync(moved, first);
+  fs.copyFileSync(other, first);
+  await expect(trainModel(config, { checkpoint: file, resume: true })).rejects.toThrow(`${file}: trained on other data (its data recipe differs in: data (${first} holds other images than it did))`);
+});
+
+test('a recipe given back to loadCifar makes the same data set, and refuses other images', async () => {
+  const dir = tmp();
+  const tar = zlib.gunzipSync(fs.readFileSync(BUNDLED_SAMPLE));
+  const changed = Buffer.from(tar);
+  changed[100000] ^= 0xff;
+  const other = path.join(dir, 'other.tar.gz');
+  fs.writeFileSync(other, zlib.gzipSync(changed));
+  const set = await loadCifar10(undefined, { prep: 'std', limit: 64 });
+  try {
+    const { dataset, data, ...options } = set.recipe!;
+    expect(options.digest).toMatch(/^[0-9a-f]{24}$/);
+    const again = await loadCifar(dataset, data, options);
+    expect(again.recipe).toEqual(set.recipe);
+    again.dispose();
+    await expect(loadCifar(dataset, other, options)).rejects.toThrow(`${other} holds other images than the recipe's`);
+    await expect(loadCifar(dataset, data, { ...options, digest: 'abc' })).rejects.toThrow('digest');
+  } finally {
+    set.dispose();
+  }
 });
 
 test('resuming refuses another network of the same name and other data, and allows another evalBatchSize', async () => {

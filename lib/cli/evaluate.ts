@@ -18,7 +18,7 @@ export function evaluateCommand(): Command {
       process.stderr.write(`scoring ${shown(file)} on its ${o.split} split (device ${o.device})\n`);
       const r = await evaluateCheckpoint(file, { data: o.data, split: o.split, device: o.device, batchSize: o.batchSize });
       // --data is for data that moved; other data is scored too, but the preparation was refitted on their training images.
-      const note = otherDataNote(r.trainedOn, r.dataset, o.data, 'scores');
+      const note = otherDataNote(r, o.data, 'scores');
       if (note) process.stderr.write(`${note}\n`);
       if (o.json) {
         process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);

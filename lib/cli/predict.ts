@@ -23,7 +23,7 @@ export function predictCommand(): Command {
       const images = pictures(args);
       process.stderr.write(`preparing ${images.length} picture(s) as ${shown(file)}'s test images were (device ${o.device})\n`);
       const r = await predictImages(file, images, { top: o.top, fit: o.fit, data: o.data, device: o.device });
-      const note = otherDataNote(r.trainedOn, r.dataset, o.data, 'probabilities');
+      const note = otherDataNote(r, o.data, 'probabilities');
       if (note) process.stderr.write(`${note}\n`);
       if (o.json) {
         process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);

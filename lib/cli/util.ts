@@ -72,15 +72,22 @@ export function saveRun(out: string, result: { network?: Network }, json: boolea
 }
 
 /**
- * The note evaluate, predict and visualize print when --data is not the
- * archive the run was trained on: moved data are fine, but other data are
- * prepared with statistics fitted on their own training images, and what is
- * shown is then of other data. Null when --data is absent or the same file.
+ * The note evaluate, predict and visualize print when the data read are not
+ * those the run was trained on: they are prepared with statistics fitted on
+ * their own training images, and what is shown is of other data. The
+ * checkpoint's digest of its images (`sameData`) tells; for one written
+ * before it was kept (null), only a --data other than the recorded path is
+ * noted, as maybe other data. Null: nothing to note.
  */
-export function otherDataNote(trainedOn: string | null, dataset: DatasetName, data: string | undefined, what: string): string | null {
-  if (data === undefined) return null;
-  const where = (d: string | null) => path.resolve(d ?? (dataset === 'cifar100' ? BUNDLED_CIFAR100_SAMPLE : BUNDLED_SAMPLE));
-  if (where(data) === where(trainedOn)) return null;
-  return `note: the run was trained on ${trainedOn ?? 'the bundled sample'}, and ${data} is read in its place, with the preparation fitted on its training images; ` +
+export function otherDataNote(r: { trainedOn: string | null; dataset: DatasetName; sameData: boolean | null }, data: string | undefined, what: string): string | null {
+  const trainedOn = r.trainedOn ?? 'the bundled sample';
+  if (r.sameData === false) {
+    return `note: ${data ?? trainedOn} holds other images than the run was trained on${data === undefined ? ' when it was trained' : ` (${trainedOn})`}; ` +
+      `they are prepared with statistics fitted on their own training images, and the ${what} are of those other data`;
+  }
+  if (r.sameData === true || data === undefined) return null;
+  const where = (d: string | null) => path.resolve(d ?? (r.dataset === 'cifar100' ? BUNDLED_CIFAR100_SAMPLE : BUNDLED_SAMPLE));
+  if (where(data) === where(r.trainedOn)) return null;
+  return `note: the run was trained on ${trainedOn}, and ${data} is read in its place, with the preparation fitted on its training images; ` +
     `if that is the same data moved, this is right; if not, the ${what} are of other data`;
 }

@@ -51,7 +51,7 @@ export function visualizeCommand(): Command {
       const v = await visualizeCheckpoint(file, {
         layer: o.layer, channels: o.channels, top: o.top, methods: o.method, images: o.images, data: o.data, device: o.device, crop: o.crop,
       });
-      const note = otherDataNote(v.trainedOn, v.dataset, o.data, 'strongest images');
+      const note = otherDataNote(v, o.data, 'strongest images');
       if (note) process.stderr.write(`${note}\n`);
       const out = o.out ?? path.join(path.dirname(file), `${v.layer}-${v.methods.join('-')}.png`);
       const json = sideJson(out);

@@ -150,21 +150,27 @@ export function checkpointDifferences(file: string, config: object): string[] {
  * The fields of a checkpoint's data recipe that `recipe` (the data of the run
  * resuming it) differs in. A data set handed to trainModel (hooks.dataset) is
  * not in the config, so this is what tells it apart. Fields an older
- * checkpoint's recipe lacks are not compared.
+ * checkpoint's recipe lacks are not compared. Where both recipes have the
+ * images' digest, it alone tells whether the data are the same (the path
+ * may change, and the file at a path may be replaced).
  */
 function recipeDifferences(saved: DataRecipe, recipe: DataRecipe, savedBytes: string | undefined): string[] {
-  const moved = saved.data !== recipe.data && sameData(saved.data, savedBytes, recipe.data);
+  const digests = saved.digest !== undefined && recipe.digest !== undefined;
+  const same = digests ? saved.digest === recipe.digest : sameData(saved.data, savedBytes, recipe.data);
+  const was = (data: string | null) => data ?? 'the bundled sample';
   return (Object.keys(saved) as Array<keyof DataRecipe>)
-    .filter((k) => k in recipe && JSON.stringify(saved[k]) !== JSON.stringify(recipe[k]) && !(k === 'data' && moved))
-    .map((k) => (k === 'data' ? `data (it was ${saved.data ?? 'the bundled sample'}, now ${recipe.data ?? 'the bundled sample'})` : k));
+    .filter((k) => k in recipe && k !== 'digest' && (k === 'data' ? !same : JSON.stringify(saved[k]) !== JSON.stringify(recipe[k])))
+    .map((k) => (k !== 'data' ? k : saved.data === recipe.data ? `data (${was(saved.data)} holds other images than it did)` : `data (it was ${was(saved.data)}, now ${was(recipe.data)})`));
 }
 
 /**
  * Whether the archive `now` holds the data a checkpoint recorded at `saved`
- * (an archive of savedBytes bytes): the same path; or another path (moved or
- * copied) to a file of that size whose bytes are the same as the old one's,
- * where that is still there. Where it is gone (moved), the size is all there
- * is to go by. Paths are absolute; null is the bundled sample.
+ * (an archive of savedBytes bytes), for checkpoints that record no digest of
+ * the images (and checkpointDifferences, which reads no data): the same
+ * path; or another path (moved or copied) to a file of that size whose bytes
+ * are the same as the old one's, where that is still there. Where it is gone
+ * (moved), the size is all there is to go by. Paths are absolute; null is
+ * the bundled sample.
  */
 function sameData(saved: string | null, savedBytes: string | undefined, now: string | null): boolean {
   if (saved === now) return true;

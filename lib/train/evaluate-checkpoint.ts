@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { requireDevice } from '../backend';
 import { checkKeys, checkOneOf, invalid } from '../check';
 import { Cifar10, ImageSet } from '../data/cifar';
-import { DATASET_CLASSES, DATASET_TITLES, DatasetName, DataRecipe, Dataset, DatasetOptions, PREPS, prepareDataset, readCifar, recordedDataset } from '../data/dataset';
+import { dataDigest, DATASET_CLASSES, DATASET_TITLES, DatasetName, DataRecipe, Dataset, DatasetOptions, PREPS, prepareDataset, readCifar, recordedDataset } from '../data/dataset';
 import { CheckpointError, DataError, InvalidArgumentError } from '../errors';
 import { ABLATIONS } from '../experiments/ablations';
 import { buildNetwork, Network } from '../model/network';
@@ -42,6 +42,8 @@ export interface CheckpointEvaluation extends ClassScore {
   data: string | null;
   /** The archive or folder the run was trained on, as it recorded it (null: the bundled sample, or unknown). */
   trainedOn: string | null;
+  /** Whether `data` holds the images the run was trained on, wherever they are now (null: its checkpoint, written before 2026-12-02, records no digest of them). */
+  sameData: boolean | null;
   classNames: string[];
   /** Per class: its images and the share of them predicted right. */
   perClass: Array<{ name: string; count: number; accuracy: number }>;
@@ -72,11 +74,11 @@ export async function evaluateCheckpoint(file: string, o: EvaluateCheckpointOpti
   if (split === 'validation' && recipe.validation === 0) {
     throw new InvalidArgumentError(`${file}: the run held out no validation images (validation 0), so there is no validation split to score: score the test split`);
   }
-  const { dataset: name, data, options } = runData(file, recipe, o.data);
+  const { dataset: name, data, options, digest } = runData(file, recipe, o.data);
   const network = runNetwork(file, config, device);
   let dataset: Dataset | null = null;
   try {
-    const { set } = await scoringData(name, data, options, device);
+    const { raw, set } = await scoringData(name, data, options, device);
     dataset = set;
     const score = await evaluateByClass(network, set[split], set.classes, { batchSize: o.batchSize ?? config.evalBatchSize });
     const perClass = set.classNames.map((name, k) => {
@@ -85,7 +87,7 @@ export async function evaluateCheckpoint(file: string, o: EvaluateCheckpointOpti
     });
     return {
       file, model: config.model, name: network.spec.name, epoch, epochs: config.epochs, diverged, split, dataset: name, data: data ?? null, trainedOn: recipe.data ?? null,
-      ...score, classNames: set.classNames, perClass,
+      sameData: sameImages(raw, digest), ...score, classNames: set.classNames, perClass,
     };
   } finally {
     network.dispose();
@@ -144,15 +146,23 @@ export async function scoringData(dataset: DatasetName, data: string | undefined
 /**
  * What to load to score a run: its data set, the archive or folder (`data`
  * when given, else the one it was trained on; undefined: the bundled
- * sample) and the recipe's options for prepareDataset.
+ * sample), the recipe's options for prepareDataset, and the digest of the
+ * images it was trained on (undefined where the checkpoint records none).
+ * The digest is not an option: data other than the run's are scored too,
+ * and said to be other (sameImages).
  */
-export function runData(file: string, recipe: ReturnType<typeof readRun>['recipe'], data?: string): { dataset: DatasetName; data: string | undefined; options: DatasetOptions } {
+export function runData(file: string, recipe: ReturnType<typeof readRun>['recipe'], data?: string): { dataset: DatasetName; data: string | undefined; options: DatasetOptions; digest: string | undefined } {
   if (data !== undefined && (typeof data !== 'string' || data === '')) throw invalid('data', `the run's ${DATASET_TITLES[recipe.dataset]} archive or folder (a path)`, data);
-  const { dataset, data: trainedOn, ...options } = recipe;
+  const { dataset, data: trainedOn, digest, ...options } = recipe;
   if (data === undefined && trainedOn !== null && !fs.existsSync(trainedOn)) {
     throw new DataError(`${file} was trained on ${trainedOn}, which is not there from here: pass the ${DATASET_TITLES[dataset]} archive or folder (--data, or options.data from code)`);
   }
-  return { dataset, data: data ?? trainedOn ?? undefined, options };
+  return { dataset, data: data ?? trainedOn ?? undefined, options, digest };
+}
+
+/** Whether the data read are the images a run was trained on (runData's digest); null where that is not recorded. */
+export function sameImages(raw: Cifar10, digest: string | undefined): boolean | null {
+  return digest === undefined ? null : dataDigest(raw) === digest;
 }
 
 /**

@@ -13,7 +13,7 @@ import { Fit, FITS, ImageInput, readImage, toCifarPixels } from '../data/images'
 import { tidy } from '../scope';
 import { checkDevice, Device } from '../tensor';
 import { predict } from './evaluate';
-import { readRun, runData, runNetwork, scoringData } from './evaluate-checkpoint';
+import { readRun, runData, runNetwork, sameImages, scoringData } from './evaluate-checkpoint';
 
 export interface PredictImagesOptions {
   /** Classes listed per image, most likely first (default 3). */
@@ -44,6 +44,8 @@ export interface Predictions {
   /** The run's data set, and the archive or folder it was trained on as it recorded it (null: the bundled sample, or unknown). */
   dataset: DatasetName;
   trainedOn: string | null;
+  /** Whether the archive read (the preparation's fit) holds the images the run was trained on (null: its checkpoint records no digest of them). */
+  sameData: boolean | null;
   classNames: string[];
   fit: Fit;
   images: ImagePrediction[];
@@ -64,13 +66,13 @@ export async function predictImages(file: string, images: ImageInput[], o: Predi
   const sources = images.map((input, k) => (typeof input === 'string' ? input : `image ${k}`));
   // Every picture is decoded before the (seconds-long) data preparation, so a bad one fails fast.
   const pixels = images.map((input, k) => toCifarPixels(readImage(input, sources[k]), fit));
-  const { dataset, data, options } = runData(file, recipe, o.data);
+  const { dataset, data, options, digest } = runData(file, recipe, o.data);
   const network = runNetwork(file, config, device);
   let set: Dataset | null = null;
   try {
     const test = { images: new Uint8Array(pixels.length * CIFAR_IMAGE_BYTES), labels: new Uint8Array(pixels.length), count: pixels.length };
     pixels.forEach((p, k) => test.images.set(p, k * CIFAR_IMAGE_BYTES));
-    const { set: prepared } = await scoringData(dataset, data, options, device, test);
+    const { raw, set: prepared } = await scoringData(dataset, data, options, device, test);
     set = prepared;
     const probabilities: number[][] = [];
     for (let start = 0; start < test.count; start += config.evalBatchSize) {
@@ -80,7 +82,7 @@ export async function predictImages(file: string, images: ImageInput[], o: Predi
     }
     const names = prepared.classNames;
     return {
-      file, model: config.model, name: network.spec.name, epoch, epochs: config.epochs, dataset, trainedOn: recipe.data ?? null, classNames: names, fit,
+      file, model: config.model, name: network.spec.name, epoch, epochs: config.epochs, dataset, trainedOn: recipe.data ?? null, sameData: sameImages(raw, digest), classNames: names, fit,
       images: probabilities.map((p, k) => ({
         source: sources[k],
         top: p.map((probability, c) => ({ class: c, name: names[c], probability })).sort((a, b) => b.probability - a.probability).slice(0, top),

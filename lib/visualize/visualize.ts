@@ -13,7 +13,7 @@ import { fromArray } from '../creation';
 import type { Network } from '../model/network';
 import { tidy } from '../scope';
 import { checkDevice, Device } from '../tensor';
-import { readRun, runData, runNetwork, scoringData } from '../train/evaluate-checkpoint';
+import { readRun, runData, runNetwork, sameImages, scoringData } from '../train/evaluate-checkpoint';
 import { cropTile, gridPng, imageTile, reconstructionTile, Tile } from './figure';
 import { channelsOf, findLayer, Method, METHODS, reconstruct } from './guided-backprop';
 import { receptiveField, windowAt } from './receptive-field';
@@ -65,6 +65,8 @@ export interface Visualization {
   /** The run's data set, and the archive or folder it was trained on as it recorded it (null: the bundled sample, or unknown). */
   dataset: DatasetName;
   trainedOn: string | null;
+  /** Whether `data` holds the images the run was trained on (null: its checkpoint records no digest of them). */
+  sameData: boolean | null;
   /** The side of the patches shown, or null for whole images. */
   patch: number | null;
   units: VisualizedUnit[];
@@ -95,7 +97,7 @@ export async function visualizeCheckpoint(file: string, o: VisualizeOptions = {}
   const top = checkInteger('top', o.top ?? 8, 1, MAX_TOP);
   const crop = o.crop === undefined ? true : checkBoolean('crop', o.crop);
   const { config, epoch, recipe } = readRun(file, { needsWeights: true });
-  const { dataset: name, data, options } = runData(file, recipe, o.data);
+  const { dataset: name, data, options, digest } = runData(file, recipe, o.data);
   // The network and the unit first, so that a wrong layer or channel is reported before the data are prepared.
   const net = runNetwork(file, config, device);
   let dataset: Dataset | null = null;
@@ -150,7 +152,7 @@ export async function visualizeCheckpoint(file: string, o: VisualizeOptions = {}
     const scale = Math.max(1, Math.round(96 / (patch?.size ?? net.inputShape[1])));
     return {
       file, model: config.model, name: net.spec.name, epoch, epochs: config.epochs, layer, methods,
-      data: data ?? null, searched, dataset: name, trainedOn: recipe.data ?? null, patch: patch?.size ?? null, units, png: gridPng(blocks, { scale }),
+      data: data ?? null, searched, dataset: name, trainedOn: recipe.data ?? null, sameData: sameImages(raw, digest), patch: patch?.size ?? null, units, png: gridPng(blocks, { scale }),
     };
   } finally {
     net.dispose();
