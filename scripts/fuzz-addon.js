@@ -107,7 +107,9 @@ const STRINGS = [
 ];
 const NUMBERS = [0, 1, -1, 2, 3, 0.5, -0.5, 1e-8, 255, 2 ** 31, -(2 ** 31), 2 ** 53, -(2 ** 63), 1e300, NaN, Infinity, -Infinity, -0];
 const DIMS = [0, 1, 2, 3, 4, 5, 8];
-const BAD_DIMS = [-1, 1.5, NaN, 2 ** 31, 2 ** 62, Infinity];
+// Shapes that are not sizes, or past int32 and int64. A dimension of 2^31 comes with a 0 beside it: alone it is
+// a tensor that can be made (8 GB of int32 took 24 s, and would kill the process where memory is short).
+const BAD_SHAPES = [[-1], [1.5], [NaN], [2 ** 31, 0], [2 ** 62], [Infinity]];
 const KINDS = ['conv', 'relu', 'maxpool', 'avgpool', 'dropout', 'gap', 'batchnorm', 'linear', 'flatten', 'bogus'];
 
 function child(seed, calls, logFile) {
@@ -123,7 +125,7 @@ function child(seed, calls, logFile) {
   const pending = []; // async calls still in flight
   let batch = 2; // the batch size of this call's plausible net inputs
 
-  const shape = () => (r.chance(0.05) ? [r.pick(BAD_DIMS)] : Array.from({ length: r.int(5) }, () => r.pick(DIMS)));
+  const shape = () => (r.chance(0.05) ? [...r.pick(BAD_SHAPES)] : Array.from({ length: r.int(5) }, () => r.pick(DIMS)));
   const tensor = () => {
     const t = r.chance(0.85)
       ? addon.tensor_zeros(Array.from({ length: r.int(5) }, () => r.pick([1, 2, 3, 4, 8, 0])), r.pick(DTYPES), 'cpu')
