@@ -29,7 +29,7 @@ export { readCifar10, readCifar100 } from './data/cifar';
 export type { Cifar10, Cifar100, Cifar100Set, ImageSet } from './data/cifar';
 export { ensureCifar10, ensureCifar100 } from './data/download';
 export type { DownloadOptions } from './data/download';
-export { loadCifar, loadCifar10, loadCifar100, readCifar, prepareDataset, BUNDLED_SAMPLE, BUNDLED_CIFAR100_SAMPLE, DATASETS, DATASET_CLASSES, PREPS } from './data/dataset';
+export { loadCifar, loadCifar10, loadCifar100, readCifar, prepareDataset, dataDigest, BUNDLED_SAMPLE, BUNDLED_CIFAR100_SAMPLE, DATASETS, DATASET_CLASSES, PREPS } from './data/dataset';
 export type { Dataset, DatasetName, DatasetOptions, DataRecipe, TensorSplit, Prep } from './data/dataset';
 export { splitTrainValidation } from './data/split';
 export type { TrainValidationSplit } from './data/split';

@@ -77,6 +77,10 @@ test('train into a folder holding another run names what differs instead of sugg
   const other = allcnn('train', '--model', 'strided-cnn-a', '--epochs', '1', '--limit', '32', '--prep', 'std', '--seed', '1', '--out', out);
   expect(other.code).toBe(1);
   expect(other.err).toContain(`${path.join(out, 'checkpoint.safetensors')} holds another run (its options differ in: seed): pass another --out for this one`);
+  // Only the data's path differs: the same images in another file would resume, which --resume finds out.
+  const moved = allcnn('train', '--model', 'strided-cnn-a', '--epochs', '1', '--limit', '32', '--prep', 'std', '--data', path.join(out, 'nothing.tar.gz'), '--out', out);
+  expect(moved.code).toBe(1);
+  expect(moved.err).toContain(`${path.join(out, 'checkpoint.safetensors')} holds a run on other data, or on the same images in another file: pass --resume to continue it if they are the same (they are compared), or another --out for this run`);
 });
 
 test('--version prints the package version', () => {

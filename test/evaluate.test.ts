@@ -2,7 +2,7 @@
  * Scoring trained networks: confusionMatrix against known predictions, and
  * evaluateCheckpoint / `allcnn evaluate` reproducing a run's own scores.
  */
-import { checkpointFile } from '../lib/cli/util';
+import { checkpointFile, otherDataNote } from '../lib/cli/util';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -276,6 +276,9 @@ test('allcnn evaluate prints per-class accuracies and the confusion matrix, or J
   } finally {
     for (const t of tensors.values()) t.dispose();
   }
+  // The file at the recorded path replaced (no --data): said so.
+  expect(otherDataNote({ trainedOn: '/d/cifar.tar.gz', dataset: 'cifar10', sameData: false }, undefined, 'scores'))
+    .toBe('note: /d/cifar.tar.gz holds other images now than when the run was trained on it; they are prepared with statistics fitted on their own training images, and the scores are of those other data');
   const unknown = cli(old, '--data', elsewhere, '--json');
   expect(JSON.parse(unknown.stdout).sameData).toBeNull();
   expect(unknown.stderr).toContain(`note: the run was trained on the bundled sample, and ${elsewhere} is read in its place, with the preparation fitted on its training images; if that is the same data moved, this is right; if not, the scores are of other data`);

@@ -210,7 +210,16 @@ describe('predictImages and allcnn predict', () => {
     fs.writeFileSync(changed, zlib.gzipSync(tar));
     const other = cli(dir, files[0], '--data', changed, '--json');
     expect(JSON.parse(other.stdout).sameData).toBe(false);
-    expect(other.stderr).toContain(`note: ${changed} holds other images than the run was trained on (the bundled sample); they are prepared with statistics fitted on their own training images, and the probabilities are of those other data`);
+    expect(other.stderr).toContain(`note: ${changed} holds other training images than the run was trained on (the bundled sample); the preparation is fitted on them, so the probabilities can differ from those the run's own preparation gives`);
+    // Other test images only: the preparation is the run's, and so are the probabilities.
+    const test = zlib.gunzipSync(fs.readFileSync(BUNDLED_SAMPLE));
+    test[test.indexOf('test_batch.bin') + 512 + 10] ^= 0xff; // a pixel of the first test image (its data follow the 512-byte header)
+    const otherTest = path.join(dir, 'other-test.tar.gz');
+    fs.writeFileSync(otherTest, zlib.gzipSync(test));
+    const same = cli(dir, files[0], '--data', otherTest, '--json');
+    expect(same.stderr).not.toContain('note:');
+    expect(JSON.parse(same.stdout).sameData).toBe(true);
+    expect(JSON.parse(same.stdout).images).toEqual(JSON.parse(cli(dir, files[0], '--json').stdout).images);
 
     for (const [args, message] of [
       [['--top', '0'], '--top must be an integer >= 1, got "0"'],

@@ -6,6 +6,7 @@
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import * as zlib from 'node:zlib';
 import { BUNDLED_SAMPLE } from '../lib/data/dataset';
 import { PRESETS, ReproduceOptions } from '../lib/experiments/presets';
 import { checkClaim, claimFolder, readJournal } from '../lib/experiments/journal';
@@ -246,12 +247,32 @@ test('bad data leave no folder behind, so the run with the right data records wh
   await reportFolder(named);
   expect(fs.readFileSync(report, 'utf8')).toContain(`- Data: \`${copy}\`; at most 64 training images (--limit)`);
 
-  // Resumed on other data, the journal would mix two data sets: the sample for an archive, or an archive of another size.
-  await expect(reproduce('tiny', o, { out, data: copy })).rejects.toThrow(`${out} holds an experiment trained on other data (its data was bundled sample; now ${copy})`);
+  // Resumed on other data, the journal would mix two data sets. experiment.json records the digest of the images read:
+  // the same images in another file resume (the sample's copy, a repacked archive), other images do not, even at the same size and path.
+  expect(JSON.parse(fs.readFileSync(path.join(named, 'experiment.json'), 'utf8')).dataDigest).toEqual({ data: expect.stringMatching(/^[0-9a-f]{24}$/) });
+  await reproduce('tiny', o, { out, data: copy });
+  const tar = zlib.gunzipSync(fs.readFileSync(copy));
+  const repacked = path.join(tmp(), 'repacked.tar.gz');
+  // Stored (gzip level 0): an archive with one pixel changed is then of the very same size.
+  fs.writeFileSync(repacked, zlib.gzipSync(tar, { level: 0 }));
+  await reproduce('tiny', o, { out: named, data: repacked });
+  tar[100000] ^= 0xff; // a pixel of data_batch_1.bin
   const other = path.join(tmp(), 'other.tar.gz');
-  fs.writeFileSync(other, Buffer.concat([fs.readFileSync(copy), Buffer.alloc(10)]));
-  await expect(reproduce('tiny', o, { out: named, data: other })).rejects.toThrow(`${named} holds an experiment trained on other data (its data was ${copy}, ${fs.statSync(copy).size} bytes; now ${other})`);
+  fs.writeFileSync(other, zlib.gzipSync(tar, { level: 0 }));
+  expect(fs.statSync(other).size).toBe(fs.statSync(repacked).size);
+  await expect(reproduce('tiny', o, { out: named, data: other })).rejects.toThrow(`${named} holds an experiment trained on other data (${other} holds other images than its data, ${copy}, did)`);
+  fs.copyFileSync(other, copy);
+  await expect(reproduce('tiny', o, { out: named, data: copy })).rejects.toThrow(`${named} holds an experiment trained on other data (${copy} holds other images than it did)`);
+  // An experiment.json written before the digest was kept: the archive's size decides, before the data are read.
+  const file = path.join(named, 'experiment.json');
+  const { dataDigest, ...old } = JSON.parse(fs.readFileSync(file, 'utf8'));
+  expect(dataDigest).toBeDefined();
+  fs.writeFileSync(file, JSON.stringify(old));
+  const padded = path.join(tmp(), 'padded.tar.gz');
+  fs.writeFileSync(padded, Buffer.concat([fs.readFileSync(repacked), Buffer.alloc(10)]));
+  await expect(reproduce('tiny', o, { out: named, data: padded })).rejects.toThrow(`${named} holds an experiment trained on other data (its data was ${copy}, ${old.dataBytes.data} bytes; now ${padded})`);
   // The same archive moved elsewhere resumes.
+  fs.writeFileSync(copy, fs.readFileSync(BUNDLED_SAMPLE));
   const moved = path.join(tmp(), 'moved.tar.gz');
   fs.renameSync(copy, moved);
   await reproduce('tiny', o, { out: named, data: moved });

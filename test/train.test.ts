@@ -165,7 +165,7 @@ test('a moved, copied or repacked archive resumes; other images are other data, 
   changed[100000] ^= 0xff; // a pixel of data_batch_1.bin
   fs.writeFileSync(other, zlib.gzipSync(changed, { level: 0 }));
   expect(fs.statSync(other).size).toBe(fs.statSync(first).size);
-  const refused = (data: string) => `${file}: trained on other data (its data recipe differs in: data (it was ${first}, now ${data})); resume on the same data`;
+  const refused = (data: string) => `${file}: trained on other data (its data recipe differs in: data (${data} holds other images than ${first})); resume on the same data, or start afresh in another checkpoint file (\`allcnn train\`: another --out)`;
   await expect(trainModel({ ...config, data: other }, { checkpoint: file, resume: true })).rejects.toThrow(refused(other));
   // The same images packed at another compression level: another file, the same data.
   const repacked = path.join(dir, 'repacked.tar.gz');

@@ -8,8 +8,9 @@
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import * as zlib from 'node:zlib';
 import { readCifar100 } from '../lib/data/cifar';
-import { BUNDLED_CIFAR100_SAMPLE } from '../lib/data/dataset';
+import { BUNDLED_CIFAR100_SAMPLE, BUNDLED_SAMPLE } from '../lib/data/dataset';
 import { loadCifar100Subset, selectSubset } from '../lib/data/subsets';
 import { CheckpointError, ModelDeclarationError } from '../lib/errors';
 import { reproduceTransfer, TRANSFER_PRESETS, TransferSummary } from '../lib/experiments/transfer';
@@ -286,6 +287,22 @@ describe('transfer', () => {
     await expect(transfer({ ...SMALL, from: checkpoint, mode: 'features', bodyLrScale: 0.5 })).rejects.toThrow("Expected no bodyLrScale for mode 'features' (it is the pretrained body's rate in mode 'finetune') for bodyLrScale but received 0.5");
     await expect(pretrainCifar10({ model: 'a', dataset: 'cifar100' }, path.join(tmp(), 'p.safetensors'))).rejects.toThrow("Expected 'cifar10' or none (pretrainCifar10 pretrains on CIFAR-10");
     await expect(pretrainCifar10({ model: 'a' }, path.join(tmp(), 'p.safetensors'), { onProgres: 1 } as never)).rejects.toThrow('Expected one of onProgress, signal for hooks key but received "onProgres"');
+  });
+
+  test('a finished pretraining is reused on the same images wherever they are, and not on other images at its path', async () => {
+    const dir = tmp();
+    const data = path.join(dir, 'cifar.tar.gz');
+    const tar = zlib.gunzipSync(fs.readFileSync(BUNDLED_SAMPLE));
+    fs.writeFileSync(data, zlib.gzipSync(tar, { level: 0 }));
+    const file = path.join(dir, 'pretrain', 'checkpoint.safetensors');
+    const options = { model: 'strided-cnn-a', data, epochs: 1, limit: 32, prep: 'std' as const, stallEpochs: 0 };
+    expect(await pretrainCifar10(options, file)).toBe(true);
+    const repacked = path.join(dir, 'repacked.tar.gz');
+    fs.writeFileSync(repacked, zlib.gzipSync(tar, { level: 1 }));
+    expect(await pretrainCifar10({ ...options, data: repacked }, file)).toBe(false);
+    tar[100000] ^= 0xff; // a pixel of data_batch_1.bin: the same path and size, other images
+    fs.writeFileSync(data, zlib.gzipSync(tar, { level: 0 }));
+    await expect(pretrainCifar10(options, file)).rejects.toThrow(`${file}: trained on other data (its data recipe differs in: data (${data} holds other images than it did))`);
   });
 });
 

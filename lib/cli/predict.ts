@@ -15,7 +15,7 @@ export function predictCommand(): Command {
     .argument('<images...>', 'PNG or JPEG files, or folders of them; pictures that are not 32x32 are resized (see --fit)')
     .option('--top <n>', 'classes listed per picture, most likely first', int('--top', 1), 3)
     .option('--fit <how>', `${FITS.join(' or ')}: a centred square of the picture, or all of it squeezed, resized to 32x32`, oneOf('--fit', FITS), 'crop')
-    .option('--data <path>', 'the CIFAR-10 (or CIFAR-100) archive or folder the run was trained on, whose training images GCN + ZCA were fitted on (default: the one it recorded)')
+    .option('--data <path>', 'the CIFAR-10 (or CIFAR-100) archive or folder the run was trained on, whose training images its preparation (GCN + ZCA, or the channel statistics) is fitted on (default: the one it recorded)')
     .option('--device <name>', 'cpu, cuda or cuda:N', deviceName('--device'), 'cpu')
     .option('--json', 'print every picture\'s class probabilities as JSON on stdout', false)
     .action(async (target: string, args: string[], o) => {

@@ -65,9 +65,12 @@ export function trainCommand(): Command {
         if (!o.resume && fs.existsSync(checkpoint)) {
           // --resume continues only the same run: say so when this one is another.
           const differs = checkpointDifferences(checkpoint, resolved);
-          throw new Error(differs.length
-            ? `${checkpoint} holds another run (its options differ in: ${differs.join(', ')}): pass another --out for this one`
-            : `${checkpoint} exists: pass --resume to continue that run, or another --out to start afresh`);
+          // Only the path of the data differs: the same images repacked or extracted elsewhere would resume (the images are compared then).
+          throw new Error(differs.length === 1 && differs[0] === 'data'
+            ? `${checkpoint} holds a run on other data, or on the same images in another file: pass --resume to continue it if they are the same (they are compared), or another --out for this run`
+            : differs.length
+              ? `${checkpoint} holds another run (its options differ in: ${differs.join(', ')}): pass another --out for this one`
+              : `${checkpoint} exists: pass --resume to continue that run, or another --out to start afresh`);
         }
         const signal = abortOnSignal();
         // Before the wait: a first ZCA fit on real data takes most of a minute on a CPU.

@@ -74,16 +74,20 @@ export function saveRun(out: string, result: { network?: Network }, json: boolea
 /**
  * The note evaluate, predict and visualize print when the data read are not
  * those the run was trained on: they are prepared with statistics fitted on
- * their own training images, and what is shown is of other data. The
+ * their own training images, and what is shown is of other data (predict:
+ * its pictures are prepared by a fit on other training images). The
  * checkpoint's digest of its images (`sameData`) tells; for one written
  * before it was kept (null), only a --data other than the recorded path is
  * noted, as maybe other data. Null: nothing to note.
  */
-export function otherDataNote(r: { trainedOn: string | null; dataset: DatasetName; sameData: boolean | null }, data: string | undefined, what: string): string | null {
+export function otherDataNote(r: { trainedOn: string | null; dataset: DatasetName; sameData: boolean | null }, data: string | undefined, what: 'scores' | 'strongest images' | 'probabilities'): string | null {
   const trainedOn = r.trainedOn ?? 'the bundled sample';
   if (r.sameData === false) {
-    return `note: ${data ?? trainedOn} holds other images than the run was trained on${data === undefined ? ' when it was trained' : ` (${trainedOn})`}; ` +
-      `they are prepared with statistics fitted on their own training images, and the ${what} are of those other data`;
+    const images = what === 'probabilities' ? 'training images' : 'images';
+    const other = data === undefined ? `${trainedOn} holds other ${images} now than when the run was trained on it` : `${data} holds other ${images} than the run was trained on (${trainedOn})`;
+    return what === 'probabilities'
+      ? `note: ${other}; the preparation is fitted on them, so the probabilities can differ from those the run's own preparation gives`
+      : `note: ${other}; they are prepared with statistics fitted on their own training images, and the ${what} are of those other data`;
   }
   if (r.sameData === true || data === undefined) return null;
   const where = (d: string | null) => path.resolve(d ?? (r.dataset === 'cifar100' ? BUNDLED_CIFAR100_SAMPLE : BUNDLED_SAMPLE));

@@ -135,17 +135,17 @@ function pick(set: ImageSet, indices: Int32Array): { images: Uint8Array; labels:
 }
 
 /**
- * The SHA-256 (its first 24 hex digits) of a data set's images and labels
- * as read, training then test, before any split: it tells the same images
- * in a moved, copied or repacked archive from other images in a file of the
- * same name and size. About 0.2 s for CIFAR-10's 60,000 images.
+ * What tells the same images in a moved, copied, repacked or extracted
+ * archive from other images in a file of the same name and size: the
+ * SHA-256 of the training images and labels as read (before any split), its
+ * first 12 hex digits, then the same of the test images. The first half
+ * alone says whether a preparation fitted on them is the run's (predict).
+ * About 0.1 s for CIFAR-10's 60,000 images.
  */
 export function dataDigest(raw: { train: ImageSet; test: ImageSet }): string {
-  const hash = createHash('sha256');
-  for (const set of [raw.train, raw.test]) {
-    hash.update(`${set.count};`).update(set.images.subarray(0, set.count * CIFAR_IMAGE_BYTES)).update(set.labels.subarray(0, set.count));
-  }
-  return hash.digest('hex').slice(0, 24);
+  return [raw.train, raw.test].map((set) => createHash('sha256')
+    .update(`${set.count};`).update(set.images.subarray(0, set.count * CIFAR_IMAGE_BYTES)).update(set.labels.subarray(0, set.count))
+    .digest('hex').slice(0, 12)).join('');
 }
 
 /** Every key of DatasetOptions (the type makes this list complete): a misspelt `prep` would otherwise mean ZCA. */

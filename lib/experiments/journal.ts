@@ -55,22 +55,40 @@ function dataSha256(p: string): string | null {
  * The data an experiment already in `out` was trained on against `data`: a
  * run on other data would join the same journal and the same rows. The path
  * may change (the archive moved, another machine); the sample against an
- * archive, or an archive of another size, may not. experiment.json files
- * written before the sizes were recorded are checked for the first only.
+ * archive, or an archive of another size, may not. Where experiment.json
+ * records the digest of the images read (dataDigest), that decides instead,
+ * once the data are read (claimFolder): an archive repacked or extracted to
+ * a folder is then the same data, and other images at the same path and
+ * size are not. experiment.json files written before the sizes were
+ * recorded are checked for the first only.
  */
 function checkData(out: string, saved: Record<string, unknown>, data: DataSources): void {
   const sizes = (saved.dataBytes ?? {}) as Record<string, unknown>;
   const hashes = (saved.dataSha256 ?? {}) as Record<string, unknown>;
+  const digests = (saved.dataDigest ?? {}) as Record<string, unknown>;
   for (const [k, v] of Object.entries(data)) {
-    if (typeof saved[k] !== 'string') continue;
+    if (typeof saved[k] !== 'string' || typeof digests[k] === 'string') continue;
     const bytes = archiveBytes(v);
     const otherSize = typeof sizes[k] === 'number' && bytes !== null && bytes !== sizes[k];
     const otherBytes = !otherSize && typeof hashes[k] === 'string' && v && fs.existsSync(v) && dataSha256(v) !== hashes[k];
     if ((saved[k] === BUNDLED) !== !v || otherSize || otherBytes) {
       const was = `${saved[k]}${otherSize ? `, ${sizes[k]} bytes` : otherBytes ? ', a file with other contents' : ''}`;
-      const what = k === 'from' ? 'from another network' : 'on other data';
-      throw new Error(`${out} holds an experiment trained ${what} (its ${k} was ${was}; now ${v ? path.resolve(v) : BUNDLED}): rerun with the same files to resume it, or pick another --name (or --out)`);
+      throw otherData(out, k, `its ${k} was ${was}; now ${v ? path.resolve(v) : BUNDLED}`);
     }
+  }
+}
+
+function otherData(out: string, k: string, why: string): Error {
+  return new Error(`${out} holds an experiment trained ${k === 'from' ? 'from another network' : 'on other data'} (${why}): rerun with the same files to resume it, or pick another --name (or --out)`);
+}
+
+/** The images read against the digests experiment.json recorded (checkData leaves those to this, once the data are read). */
+function checkDigests(out: string, saved: Record<string, unknown>, data: DataSources, digests: Record<string, string>): void {
+  const recorded = (saved.dataDigest ?? {}) as Record<string, unknown>;
+  for (const [k, digest] of Object.entries(digests)) {
+    if (typeof recorded[k] !== 'string' || recorded[k] === digest) continue;
+    const now = data[k] ? path.resolve(data[k]!) : BUNDLED;
+    throw otherData(out, k, now === saved[k] ? `${now} holds other images than it did` : `${now} holds other images than its ${k}, ${String(saved[k])}, did`);
   }
 }
 
@@ -96,17 +114,23 @@ export function checkClaim(out: string, options: object, data?: DataSources): bo
 /**
  * Claims a results folder for an experiment (checkClaim first): the first
  * run writes experiment.json, the options and where the data came from (and
- * their size and, up to 64 MB, their SHA-256, which a resume must match),
- * and the experiment's name, which titles the report of a folder stopped
- * before its summary was written.
- * Called once the data have been read, so a bad archive leaves no folder.
+ * their size and, up to 64 MB, their SHA-256, and the digests of the images
+ * read, `digests` by the keys of `data`, which a resume must match), and the
+ * experiment's name, which titles the report of a folder stopped before its
+ * summary was written. A resume compares the images read with the digests
+ * recorded. Called once the data have been read, so a bad archive leaves no
+ * folder.
  */
-export function claimFolder(out: string, options: object, data: DataSources, name?: string): void {
-  if (checkClaim(out, options, data)) return;
+export function claimFolder(out: string, options: object, data: DataSources, name?: string, digests: Record<string, string> = {}): void {
+  if (checkClaim(out, options, data)) {
+    checkDigests(out, readExperiment(path.join(out, 'experiment.json')) as Record<string, unknown>, data, digests);
+    return;
+  }
   makeFolder(out);
   const sources = Object.fromEntries(Object.entries(data).map(([k, v]) => [k, v ? path.resolve(v) : BUNDLED]));
   const recorded = (of: (p: string) => unknown) => Object.fromEntries(Object.entries(data).map(([k, v]) => [k, v ? of(v) : null]).filter(([, x]) => x !== null));
-  writeFileAtomic(path.join(out, 'experiment.json'), `${JSON.stringify({ ...(name ? { name } : {}), options, ...sources, dataBytes: recorded(archiveBytes), dataSha256: recorded(dataSha256) }, null, 2)}\n`);
+  const digest = Object.keys(digests).length ? { dataDigest: digests } : {};
+  writeFileAtomic(path.join(out, 'experiment.json'), `${JSON.stringify({ ...(name ? { name } : {}), options, ...sources, dataBytes: recorded(archiveBytes), dataSha256: recorded(dataSha256), ...digest }, null, 2)}\n`);
 }
 
 /**

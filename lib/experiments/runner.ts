@@ -104,7 +104,9 @@ export async function reproduce(name: string, o: ReproduceOptions, where: { out:
     cifar100 = wantsCifar100 ? await loadCifar100(where.data100, dataOptions) : null;
     // Locked first, then claimed: two fresh starts with other options must not both write experiment.json.
     lock = lockFolder(where.out);
-    claimFolder(where.out, o, sources, name);
+    // The images read, by the keys of `sources`: a resume on other images is refused, a move or repack is not.
+    const digests = Object.fromEntries(Object.entries({ data: dataset.recipe?.digest, data100: cifar100?.recipe?.digest }).filter((e): e is [string, string] => e[1] !== undefined));
+    claimFolder(where.out, o, sources, name, digests);
   } catch (err) {
     lock?.release();
     dataset.dispose();

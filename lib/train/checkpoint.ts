@@ -157,23 +157,26 @@ export function checkpointDifferences(file: string, config: object): string[] {
 function recipeDifferences(saved: DataRecipe, recipe: DataRecipe, savedBytes: string | undefined): string[] {
   const digests = saved.digest !== undefined && recipe.digest !== undefined;
   const same = digests ? saved.digest === recipe.digest : sameData(saved.data, savedBytes, recipe.data);
-  const was = (data: string | null) => data ?? 'the bundled sample';
+  const [was, now] = [saved.data ?? 'the bundled sample', recipe.data ?? 'the bundled sample'];
+  const data = !digests ? `data (it was ${was}, now ${now}: a checkpoint written before 2026-12-02 knows its data by the archive's path and size alone)`
+    : was === now ? `data (${was} holds other images than it did)` : `data (${now} holds other images than ${was})`;
   return (Object.keys(saved) as Array<keyof DataRecipe>)
     .filter((k) => k in recipe && k !== 'digest' && (k === 'data' ? !same : JSON.stringify(saved[k]) !== JSON.stringify(recipe[k])))
-    .map((k) => (k !== 'data' ? k : saved.data === recipe.data ? `data (${was(saved.data)} holds other images than it did)` : `data (it was ${was(saved.data)}, now ${was(recipe.data)})`));
+    .map((k) => (k === 'data' ? data : k));
 }
 
 /**
  * Whether the archive `now` holds the data a checkpoint recorded at `saved`
  * (an archive of savedBytes bytes), for checkpoints that record no digest of
  * the images (and checkpointDifferences, which reads no data): the same
- * path; or another path (moved or copied) to a file of that size whose bytes
- * are the same as the old one's, where that is still there. Where it is gone
- * (moved), the size is all there is to go by. Paths are absolute; null is
- * the bundled sample.
+ * path, holding a file of that size; or another path (moved or copied) to a
+ * file of that size whose bytes are the same as the old one's, where that is
+ * still there. Where it is gone (moved), the size is all there is to go by.
+ * Paths are absolute; null is the bundled sample.
  */
 function sameData(saved: string | null, savedBytes: string | undefined, now: string | null): boolean {
-  if (saved === now) return true;
+  // The same path: the same data, unless the archive there is of another size now.
+  if (saved === now) return now === null || savedBytes === undefined || archiveBytes(now) === null || String(archiveBytes(now)) === savedBytes;
   if (saved === null || now === null || savedBytes === undefined || String(archiveBytes(now)) !== savedBytes) return false;
   return !fs.existsSync(saved) || sameBytes(saved, now);
 }
@@ -235,7 +238,7 @@ export function loadCheckpoint<H>(file: string, net: Network, sgd: SGD | null, c
     }
     const dataDiff = recipe && state.data ? recipeDifferences(state.data, recipe, metadata.dataBytes) : [];
     if (dataDiff.length) {
-      throw new CheckpointError(`${file}: trained on other data (its data recipe differs in: ${dataDiff.join(', ')}); resume on the same data, or start afresh in another checkpoint file`);
+      throw new CheckpointError(`${file}: trained on other data (its data recipe differs in: ${dataDiff.join(', ')}); resume on the same data, or start afresh in another checkpoint file (\`allcnn train\`: another --out)`);
     }
     loadStateInto(file, net, tensors, sgd);
     return state;

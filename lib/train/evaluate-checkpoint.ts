@@ -160,9 +160,16 @@ export function runData(file: string, recipe: ReturnType<typeof readRun>['recipe
   return { dataset, data: data ?? trainedOn ?? undefined, options, digest };
 }
 
-/** Whether the data read are the images a run was trained on (runData's digest); null where that is not recorded. */
-export function sameImages(raw: Cifar10, digest: string | undefined): boolean | null {
-  return digest === undefined ? null : dataDigest(raw) === digest;
+/**
+ * Whether the data read are the images a run was trained on (runData's
+ * digest), or with `trainingOnly` its training images (the first half of the
+ * digest: a preparation fitted on them is the run's); null where that is not
+ * recorded.
+ */
+export function sameImages(raw: Cifar10, digest: string | undefined, o: { trainingOnly?: boolean } = {}): boolean | null {
+  if (digest === undefined) return null;
+  const now = dataDigest(raw);
+  return o.trainingOnly ? now.slice(0, now.length / 2) === digest.slice(0, digest.length / 2) : now === digest;
 }
 
 /**

@@ -44,7 +44,7 @@ export interface Predictions {
   /** The run's data set, and the archive or folder it was trained on as it recorded it (null: the bundled sample, or unknown). */
   dataset: DatasetName;
   trainedOn: string | null;
-  /** Whether the archive read (the preparation's fit) holds the images the run was trained on (null: its checkpoint records no digest of them). */
+  /** Whether the archive read holds the training images the run was trained on, which the preparation is fitted on (null: its checkpoint records no digest of them). */
   sameData: boolean | null;
   classNames: string[];
   fit: Fit;
@@ -82,7 +82,7 @@ export async function predictImages(file: string, images: ImageInput[], o: Predi
     }
     const names = prepared.classNames;
     return {
-      file, model: config.model, name: network.spec.name, epoch, epochs: config.epochs, dataset, trainedOn: recipe.data ?? null, sameData: sameImages(raw, digest), classNames: names, fit,
+      file, model: config.model, name: network.spec.name, epoch, epochs: config.epochs, dataset, trainedOn: recipe.data ?? null, sameData: sameImages(raw, digest, { trainingOnly: true }), classNames: names, fit,
       images: probabilities.map((p, k) => ({
         source: sources[k],
         top: p.map((probability, c) => ({ class: c, name: names[c], probability })).sort((a, b) => b.probability - a.probability).slice(0, top),
