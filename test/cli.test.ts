@@ -225,6 +225,22 @@ test('reproduce says which data it reads, and that the long presets are GPU work
   expect([onFile.code, onFile.err.trim()]).toEqual([1, `allcnn: cannot make the folder ${file}: ${file} is a file, not a folder`]);
 });
 
+test('Ctrl-C stops train after its current step and says how to go on; the same command with --resume does', async () => {
+  const out = tmp();
+  const args = [BIN, 'train', '--model', 'strided-cnn-a', '--epochs', '30', '--limit', '64', '--prep', 'std', '--out', out];
+  const child = spawn(process.execPath, args, { env: { ...process.env, ALLCNN_DATA: cache } });
+  let err = '';
+  const checkpoint = path.join(out, 'checkpoint.safetensors');
+  child.stderr.on('data', (d: Buffer) => {
+    err += d.toString();
+    // Once an epoch is saved: stop while a later one trains.
+    if (fs.existsSync(checkpoint) && !child.killed) child.kill('SIGINT');
+  });
+  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+  expect(code).toBe(130);
+  expect(err).toMatch(new RegExp(`training aborted in epoch \\d+; resume from ${checkpoint.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} \\(\\d+ epochs? done\\); to go on: the same command with --resume`));
+});
+
 test('Ctrl-C stops reproduce after its current step; `allcnn report` then shows what is recorded and what is missing', async () => {
   const out = path.join(tmp(), 'smoke');
   const child = spawn(process.execPath, [BIN, 'reproduce', '--preset', 'smoke', '--models', 'strided-cnn-a,all-cnn-c', '--extras', 'none', '--out', out], {

@@ -116,3 +116,16 @@ test('allcnn train and transfer with such an --out stop at once (exit 1), before
     expect(r.stderr).not.toMatch(/epoch|pretraining/);
   }
 });
+
+test('an atomic write removes the temporary files that killed writes of the same file left, not a live process\'s', () => {
+  const d = tmp();
+  const file = path.join(d, 'REPORT.md');
+  const old = new Date(Date.now() - (process.uptime() + 60) * 1000);
+  // A pid that is no process (above Linux's pid_max); this process's parent, alive; this pid on a file older than the process.
+  const [dead, live, before] = [`${file}.4194305.0123abcd.tmp`, `${file}.${process.ppid}.0123abcd.tmp`, `${file}.${process.pid}.0123abcd.tmp`];
+  const other = path.join(d, 'summary.json.4194305.0123abcd.tmp'); // another file's: left for its own next write
+  for (const f of [dead, live, before, other]) fs.writeFileSync(f, 'partial');
+  fs.utimesSync(before, old, old);
+  writeFileAtomic(file, 'report');
+  expect(fs.readdirSync(d).sort()).toEqual(['REPORT.md', path.basename(live), path.basename(other)].sort());
+});

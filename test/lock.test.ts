@@ -120,6 +120,22 @@ test('a lock removed by hand and taken by another process is not removed by the 
   expect(fs.readFileSync(lockOf(dir), 'utf8')).toBe(other);
 });
 
+test('release() never throws: a folder turned read-only mid-run must not hide the run\'s own error', () => {
+  const dir = tmp();
+  const lock = lockFolder(dir);
+  // As on a file system remounted read-only: removing the lock fails (the module itself: `fs` here is a read-only view of it).
+  const rm = jest.spyOn(jest.requireActual<typeof fs>('node:fs'), 'rmSync').mockImplementation(() => {
+    throw Object.assign(new Error("EROFS: read-only file system, unlink '.lock'"), { code: 'EROFS' });
+  });
+  try {
+    expect(() => lock.release()).not.toThrow();
+  } finally {
+    rm.mockRestore();
+  }
+  // The lock left behind is this (finished) process's: a later run takes it over.
+  lockFolder(dir).release();
+});
+
 test('two reproduce() calls in one folder: the second is refused, the first finishes and frees the folder', async () => {
   const out = tmp();
   const o: ReproduceOptions = { ...PRESETS.smoke, models: ['strided-cnn-a'], lrs: [0.1], epochs: 1, probeEpochs: 1, limit: 64, batchSize: 32, extras: [], device: 'cpu', prep: 'std' };

@@ -150,6 +150,27 @@ test('a torn last line in runs.jsonl (a kill mid-append) is skipped with a warni
   expect(rowsOf(again!.summary)).toEqual(rowsOf(reference).filter((r) => r.label === 'Strided-CNN-A'));
 });
 
+test("a probe whose record was lost after its full run went on is trained again, not read from the full run's checkpoint", async () => {
+  const out = tmp();
+  const o = { ...TINY, models: ['strided-cnn-a'] };
+  await reproduce('tiny', o, { out });
+  const journal = path.join(out, 'runs.jsonl');
+  const lines = fs.readFileSync(journal, 'utf8').trim().split('\n');
+  const records = lines.map((l) => JSON.parse(l) as RunRecord);
+  const full = records.find((r) => r.phase === 'full')!;
+  // The probe of the chosen rate shares its checkpoint with the full run, which trained on past the probe's epochs.
+  const probe = records.find((r) => r.phase === 'probe' && r.lr === full.lr)!;
+  expect([probe.history.length, full.history.length]).toEqual([TINY.probeEpochs, TINY.epochs]);
+  fs.writeFileSync(journal, `${lines.filter((_, i) => records[i].id !== probe.id).join('\n')}\n`);
+  await reproduce('tiny', o, { out });
+  const again = readJournal(journal).find((r) => r.id === probe.id)!;
+  expect(again.history.length).toBe(TINY.probeEpochs);
+  expect([again.validation, again.test]).toEqual([probe.validation, probe.test]);
+  // The full run's checkpoint is still the full run's, and the probe's own file is gone.
+  expect(fs.readdirSync(path.join(out, 'checkpoints')).filter((f) => f.includes('.probe.'))).toEqual([]);
+  expect(readJournal(journal).find((r) => r.id === full.id)).toEqual(full);
+});
+
 test('readJournal without repair (allcnn report) skips torn lines, lines that are not records and repeated records, says which, and leaves the file as it is', () => {
   const journal = path.join(tmp(), 'runs.jsonl');
   const whole = (id: string, accuracy = 0.5) => JSON.stringify({

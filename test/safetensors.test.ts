@@ -319,14 +319,19 @@ describe('corrupt files give a CheckpointError naming the file', () => {
     // A pid that is no process (above Linux's pid_max), and this process's parent, which is alive.
     const dead = `${file}.tmp-4194305-1`;
     const live = `${file}.tmp-${process.ppid}-1`;
-    for (const f of [dead, live]) fs.writeFileSync(f, 'partial');
+    // This process's pid on a file older than it: a killed run whose pid the restarted one got (in a container, say).
+    const before = `${file}.tmp-${process.pid}-1`;
+    // This process's pid on a file of its lifetime: another worker thread of it writing the same file.
+    const thread = `${file}.tmp-${process.pid}-2`;
+    for (const f of [dead, live, before, thread]) fs.writeFileSync(f, 'partial');
+    fs.utimesSync(before, new Date(Date.now() - (process.uptime() + 60) * 1000), new Date(Date.now() - (process.uptime() + 60) * 1000));
     const t = zeros([2]);
     try {
       saveSafetensors(file, { t });
     } finally {
       t.dispose();
     }
-    expect(fs.readdirSync(d).sort()).toEqual(['checkpoint.safetensors', path.basename(live)]);
+    expect(fs.readdirSync(d).sort()).toEqual([path.basename(live), path.basename(thread), 'checkpoint.safetensors'].sort());
   });
 
   test('a header with non-ASCII metadata still starts the data 8-byte aligned', () => {

@@ -9,7 +9,7 @@ import { INITS } from '../init';
 import { checkpointDifferences } from '../train/checkpoint';
 import { PRECISIONS, resolveConfig, TrainConfig } from '../train/config';
 import { SCHEDULES } from '../train/schedule';
-import { trainModel, type TrainResult } from '../train/train';
+import { AbortError, trainModel, type TrainResult } from '../train/train';
 import { MODEL_IDS } from '../../models';
 import { batchSize, deviceName, int, num, oneOf } from './options';
 import { absentNote, consoleProgress } from './progress';
@@ -75,7 +75,11 @@ export function trainCommand(): Command {
         const signal = abortOnSignal();
         // Before the wait: a first ZCA fit on real data takes most of a minute on a CPU.
         process.stderr.write(`reading ${o.data ? shown(path.resolve(o.data)) : 'the bundled sample'} (prep ${o.prep})\n`);
-        result = await trainModel(config, { onProgress: consoleProgress(), signal, checkpoint, resume: o.resume, keepModel: true });
+        result = await trainModel(config, { onProgress: consoleProgress(), signal, checkpoint, resume: o.resume, keepModel: true }).catch((err: unknown) => {
+          // The library names the checkpoint; how to go on from it is the command's to say.
+          if (err instanceof AbortError && fs.existsSync(checkpoint)) err.message += `; to go on: the same command${o.resume ? '' : ' with --resume'}`;
+          throw err;
+        });
         if (saveRun(out, result, o.json, result.config.dataset)) return;
       } finally {
         lock.release();

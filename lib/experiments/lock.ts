@@ -250,7 +250,11 @@ export function lockFolder(dir: string): { release(): void } {
       clearInterval(touch);
       held.delete(key);
       // Only our own: a lock removed by hand and taken by another process stays.
-      if (readOrNull(file) === mine) fs.rmSync(file, { force: true });
+      try {
+        if (readOrNull(file) === mine) fs.rmSync(file, { force: true });
+      } catch {
+        // The folder turned read-only (or vanished): the run's own error says so, and the next run takes over the stale lock.
+      }
       if (made) {
         try {
           fs.rmdirSync(key); // fails, as it should, when anything was written in it

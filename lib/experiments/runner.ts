@@ -12,9 +12,11 @@
  * A run stuck at chance level (stalled) is recorded and restarted with the
  * next seed, up to maxRestarts times; the report lists every one.
  */
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { requireDevice } from '../backend';
 import { checkKeys, invalid } from '../check';
+import { readSafetensorsMetadata } from '../io/safetensors';
 import { writeFileAtomic } from '../report/atomic';
 import { writeReport } from '../report/report';
 import { PAPER_AUGMENTATION, RICH_AUGMENTATION } from '../data/augment';
@@ -120,6 +122,15 @@ export async function reproduce(name: string, o: ReproduceOptions, where: { out:
   }
 }
 
+/** The epochs a checkpoint has trained (0: none there, or unreadable, which trainModel then reports). */
+function checkpointEpoch(file: string): number {
+  try {
+    return fs.existsSync(file) ? Number(readSafetensorsMetadata(file).epoch) || 0 : 0;
+  } catch {
+    return 0;
+  }
+}
+
 /** reproduce() once the data are read and the folder is claimed and locked: every run, then the summary and the report. */
 async function runExperiment(
   name: string, o: ReproduceOptions, where: { out: string; data?: string }, hooks: ReproduceHooks,
@@ -143,7 +154,11 @@ async function runExperiment(
     return pool.run(async () => {
       hooks.onEvent?.({ type: 'run-start', task, seed });
       // Probe and full run of one (model, lr, seed) share a checkpoint: the full run continues the probe.
-      const checkpoint = path.join(where.out, 'checkpoints', `${safe(`${task.id}/seed=${seed}`)}.safetensors`);
+      const shared = path.join(where.out, 'checkpoints', `${safe(`${task.id}/seed=${seed}`)}.safetensors`);
+      // A probe whose record was lost (a torn journal line) after its full run went on: resuming the shared
+      // checkpoint would record the full run's later scores as the probe's. It trains afresh in a file of its own.
+      const redo = task.phase === 'probe' && stopAfterEpoch !== undefined && checkpointEpoch(shared) > stopAfterEpoch;
+      const checkpoint = redo ? shared.replace(/\.safetensors$/, '.probe.safetensors') : shared;
       const config = { ...task.config, seed };
       const data = config.dataset === 'cifar100' ? cifar100! : dataset;
       const r = await trainModel(config, {
@@ -164,6 +179,7 @@ async function runExperiment(
         history: r.history, config: r.config, finishedAt: new Date().toISOString(),
       };
       appendJournal(journal, record);
+      if (redo) fs.rmSync(checkpoint, { force: true });
       done.set(id, record);
       hooks.onEvent?.({ type: 'run-end', record, cached: false });
       return record;

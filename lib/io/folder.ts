@@ -122,3 +122,43 @@ export function archiveBytes(file: string | null | undefined): number | null {
     return null;
   }
 }
+
+/** When this process started, to tell its own temporaries from those of a dead one that had its pid. */
+const STARTED_MS = Date.now() - process.uptime() * 1000;
+
+/**
+ * Removes the temporary files that earlier writes of `file` left beside it
+ * when their process was killed mid-write (`pidOf` reads the writer's pid
+ * from a file name, null for other files). Those of a live process (another
+ * run writing the same ZCA cache file, say) are left alone, but for this
+ * process's pid when the file predates it: a run restarted in a container
+ * often gets the pid of the one that was killed.
+ */
+export function removeStaleTemporaries(file: string, pidOf: (name: string) => number | null): void {
+  const dir = path.dirname(path.resolve(file));
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir);
+  } catch {
+    return; // the folder is gone or unreadable: nothing to tidy
+  }
+  for (const name of names) {
+    const pid = pidOf(name);
+    if (pid === null || !Number.isInteger(pid)) continue;
+    const at = path.join(dir, name);
+    try {
+      if (pid === process.pid ? fs.statSync(at).mtimeMs < STARTED_MS : !isAlive(pid)) fs.rmSync(at, { force: true });
+    } catch {
+      // gone meanwhile, or not ours to remove: the write itself succeeded
+    }
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0); // signal 0: only asks whether the process exists
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM'; // exists, but another user's
+  }
+}

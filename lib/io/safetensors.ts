@@ -11,7 +11,7 @@ import { fromArray } from '../creation';
 import { invalid } from '../check';
 import { CheckpointError } from '../errors';
 import { handleOf, ITEM_SIZE, type DType, type Tensor } from '../tensor';
-import { makeFolder } from './folder';
+import { makeFolder, removeStaleTemporaries } from './folder';
 
 const HEADER_LENGTH_BYTES = 8;
 const MAX_HEADER_BYTES = 100 * 1024 * 1024;
@@ -56,35 +56,18 @@ export function saveSafetensors(file: string, tensors: Map<string, Tensor> | Rec
       fs.closeSync(fd);
     }
     fs.renameSync(tmp, file);
-    removeStaleTemporaries(file);
+    removeStaleTemporaries(file, tempPid(file));
   } catch (err) {
     fs.rmSync(tmp, { force: true });
     throw new CheckpointError(`${file}: cannot write (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
   }
 }
 
-/**
- * Temporary files of earlier writes of `file` left by a process that was
- * killed mid-write (a checkpoint's are its size). Those of a live process
- * (another run writing the same ZCA cache file, say) are left alone.
- */
-function removeStaleTemporaries(file: string): void {
+/** The pid in the name of a temporary file of `file`'s writes (`<name>.tmp-<pid>-<ms>`), or null. */
+const tempPid = (file: string) => (name: string): number | null => {
   const prefix = `${path.basename(file)}.tmp-`;
-  const dir = path.dirname(path.resolve(file));
-  for (const name of fs.readdirSync(dir)) {
-    const pid = Number(name.startsWith(prefix) ? name.slice(prefix.length).split('-')[0] : NaN);
-    if (Number.isInteger(pid) && !isAlive(pid)) fs.rmSync(path.join(dir, name), { force: true });
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0); // signal 0: only asks whether the process exists
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM'; // exists, but another user's
-  }
-}
+  return name.startsWith(prefix) ? Number(name.slice(prefix.length).split('-')[0]) : null;
+};
 
 export interface Safetensors {
   tensors: Map<string, Tensor>;

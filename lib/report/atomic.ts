@@ -5,6 +5,8 @@
  */
 import { randomBytes } from 'crypto';
 import { renameSync, rmSync, writeFileSync } from 'fs';
+import { basename } from 'path';
+import { removeStaleTemporaries } from '../io/folder';
 
 /** The temporary name used while writing `file`; tests look for this suffix. */
 export const TEMP_SUFFIX = '.tmp';
@@ -33,4 +35,9 @@ export function writeFileAtomic(file: string, data: string | Uint8Array): void {
     const err = e as NodeJS.ErrnoException;
     throw Object.assign(new Error(`cannot write ${file}: ${REASONS[err.code ?? ''] ?? err.code ?? err.message}`, { cause: e }), { code: err.code });
   }
+  // A write killed between the two steps left its temporary file: the next write of the file removes it.
+  removeStaleTemporaries(file, (name) => {
+    const m = name.startsWith(`${basename(file)}.`) && /^\.(\d+)\.[0-9a-f]{8}\.tmp$/.exec(name.slice(basename(file).length));
+    return m ? Number(m[1]) : null;
+  });
 }
