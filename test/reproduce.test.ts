@@ -221,7 +221,7 @@ test('a folder made with other options is not mixed with new ones', async () => 
   const out = tmp();
   await reproduce('tiny', { ...TINY, models: ['strided-cnn-a'], lrs: [0.1] }, { out });
   await expect(reproduce('tiny', { ...TINY, models: ['strided-cnn-a'], lrs: [0.05] }, { out })).rejects.toThrow(
-    `${out} holds an experiment made with other options (differs in: lrs); rerun with the same options to resume it, or pick another --name`,
+    `${out} holds an experiment made with other options (differs in: lrs; the folder's: lrs [0.1]); rerun with the same options to resume it, or pick another --name`,
   );
 });
 

@@ -83,7 +83,7 @@ test('a checkpoint from another configuration or a corrupt one is refused clearl
   const file = path.join(dir, 'checkpoint.safetensors');
   await trainModel({ ...SMALL, epochs: 1 }, { dataset: sample, checkpoint: file });
   await expect(trainModel({ ...SMALL, epochs: 1, lr: 0.1 }, { dataset: sample, checkpoint: file, resume: true })).rejects.toThrow(
-    `${file}: written by a different configuration (differs in: lr).`,
+    `${file}: written by a different configuration (differs in: lr; the checkpoint's: lr 0.05).`,
   );
   fs.writeFileSync(file, fs.readFileSync(file).subarray(0, 1000));
   await expect(trainModel({ ...SMALL, epochs: 1 }, { dataset: sample, checkpoint: file, resume: true })).rejects.toThrow(CheckpointError);

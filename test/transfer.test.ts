@@ -330,7 +330,7 @@ describe('the transfer preset', () => {
     // Nothing trained: the timing stays the one of the invocation that trained the runs.
     expect([second.summary.totalSeconds, second.summary.reusedRuns]).toEqual([summary.totalSeconds, summary.reusedRuns]);
     expect(fs.readFileSync(second.report, 'utf8')).not.toContain('reused');
-    await expect(reproduceTransfer('t', { ...o, epochs: 2 }, { out })).rejects.toThrow('holds an experiment made with other options (differs in: epochs)');
+    await expect(reproduceTransfer('t', { ...o, epochs: 2 }, { out })).rejects.toThrow('holds an experiment made with other options (differs in: epochs; the folder\'s: epochs 1)');
 
     // An experiment recorded before `seeds` existed resumes as one seed.
     const file = path.join(out, 'experiment.json');

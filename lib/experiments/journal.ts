@@ -105,7 +105,8 @@ export function checkClaim(out: string, options: object, data?: DataSources): bo
   const saved = { ...ADDED_OPTIONS, ...experiment.options } as Record<string, unknown>;
   const differs = Object.keys(options).filter((k) => !SCHEDULING_ONLY.has(k) && comparable(k, saved[k]) !== comparable(k, (options as Record<string, unknown>)[k]));
   if (differs.length) {
-    throw new Error(`${out} holds an experiment made with other options (differs in: ${differs.join(', ')}); rerun with the same options to resume it, or pick another --name (or --out)`);
+    const was = differs.map((k) => `${k} ${JSON.stringify(saved[k] ?? null)}`); // the options to resume with
+    throw new Error(`${out} holds an experiment made with other options (differs in: ${differs.join(', ')}; the folder's: ${was.join(', ')}); rerun with the same options to resume it, or pick another --name (or --out)`);
   }
   if (data) checkData(out, experiment, data);
   return true;

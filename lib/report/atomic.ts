@@ -4,7 +4,7 @@
  * half-written REPORT.md or figure.
  */
 import { randomBytes } from 'crypto';
-import { renameSync, rmSync, writeFileSync } from 'fs';
+import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeFileSync } from 'fs';
 import { basename } from 'path';
 import { removeStaleTemporaries } from '../io/folder';
 
@@ -27,7 +27,14 @@ export function writeFileAtomic(file: string, data: string | Uint8Array): void {
   // Same folder as the target: rename is atomic only within one file system.
   const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}${TEMP_SUFFIX}`;
   try {
-    writeFileSync(tmp, data);
+    // On the disk before the rename: after a power cut the rename may be there, and the data must be too.
+    const fd = openSync(tmp, 'w');
+    try {
+      writeFileSync(fd, data);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
     renameSync(tmp, file);
   } catch (e) {
     rmSync(tmp, { force: true });

@@ -231,8 +231,11 @@ export function loadCheckpoint<H>(file: string, net: Network, sgd: SGD | null, c
     const diff = configDifferences(metadata, state.config, config).filter((k) => !(sizesKnown && IN_RECIPE.has(k)));
     if (metadata.layers !== undefined && metadata.layers !== JSON.stringify(net.spec.layers)) diff.push(`the layers of ${net.spec.name}`);
     if (diff.length) {
+      // The checkpoint's values: the options to resume with.
+      const saved = state.config as Record<string, unknown>;
+      const was = diff.filter((k) => k in saved).map((k) => `${k} ${JSON.stringify(saved[k])}`);
       throw new CheckpointError(
-        `${file}: written by a different configuration (differs in: ${diff.join(', ')}). ` +
+        `${file}: written by a different configuration (differs in: ${diff.join(', ')}${was.length ? `; the checkpoint's: ${was.join(', ')}` : ''}). ` +
           'Use the same options to resume, or another checkpoint file (`allcnn train`: another --out) to start afresh.',
       );
     }
