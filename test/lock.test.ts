@@ -120,6 +120,25 @@ test('a lock removed by hand and taken by another process is not removed by the 
   expect(fs.readFileSync(lockOf(dir), 'utf8')).toBe(other);
 });
 
+test('a lock removed while held (its folder deleted, say) is said once and taken again', () => {
+  jest.useFakeTimers();
+  const warn = jest.spyOn(process, 'emitWarning').mockImplementation(() => undefined);
+  const dir = tmp();
+  const lock = lockFolder(dir);
+  try {
+    fs.rmSync(dir, { recursive: true });
+    jest.advanceTimersByTime(STALE_MS);
+    const warnings = warn.mock.calls.filter((c) => (c[1] as unknown) === 'AllcnnLockWarning').map((c) => c[0]);
+    expect(warnings).toEqual([`${lockOf(dir)} was removed while this one held it (taken again): if ${dir} was deleted, what this run writes from now on lacks what was in it, and a second process may have started there meanwhile`]);
+    expect(fs.readFileSync(lockOf(dir), 'utf8')).toContain(`"pid":${process.pid}`);
+  } finally {
+    lock.release();
+    warn.mockRestore();
+    jest.useRealTimers();
+  }
+  expect(fs.existsSync(lockOf(dir))).toBe(false);
+});
+
 test('release() never throws: a folder turned read-only mid-run must not hide the run\'s own error', () => {
   const dir = tmp();
   const lock = lockFolder(dir);

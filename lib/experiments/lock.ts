@@ -237,11 +237,23 @@ export function lockFolder(dir: string): { release(): void } {
   }
   held.add(key);
   // Fresh for processes that cannot check this one's id (see above); unref'd: it keeps nothing alive.
+  let lost = false;
   const touch = setInterval(() => {
     try {
-      if (readOrNull(file) === mine) fs.utimesSync(file, new Date(), new Date());
+      const now = readOrNull(file);
+      if (now === mine) fs.utimesSync(file, new Date(), new Date());
+      else if (!lost) {
+        // Removed (by hand, or with its folder) or taken over: another process may train here now. Said once; taken again where free.
+        lost = true;
+        const again = now === null && create(file, mine);
+        process.emitWarning(
+          `${file} was ${now === null ? 'removed' : 'taken by another process'} while this one held it${again ? ' (taken again)' : ''}: ` +
+            `if ${dir} was deleted, what this run writes from now on lacks what was in it, and a second process may have started there meanwhile`,
+          'AllcnnLockWarning',
+        );
+      }
     } catch {
-      // removed meanwhile (by hand, or with its folder): a timer's throw would end the process mid-training
+      // a timer's throw would end the process mid-training
     }
   }, TOUCH_MS);
   touch.unref();
