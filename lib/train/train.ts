@@ -73,6 +73,11 @@ export interface TrainResult {
   absentClasses: string[];
   /** Epoch the run resumed from (0 for a fresh run). */
   resumedFrom: number;
+  /**
+   * Wall time of this call, the data's reading included. A resumed run's
+   * earlier epochs are not in it: their times are in `history` (allcnn
+   * compare adds them).
+   */
   seconds: number;
   /** Mean training throughput (images per second) of the epochs run here; NaN when a resumed run had none left to run. */
   imagesPerSecond: number;
