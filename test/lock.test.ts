@@ -139,6 +139,14 @@ test('a lock removed while held (its folder deleted, say) is said once and taken
   expect(fs.existsSync(lockOf(dir))).toBe(false);
 });
 
+test("taking a lock removes the temporary file a process killed while taking it left", () => {
+  const dir = tmp();
+  const stale = `${lockOf(dir)}.4194305.0123abcd.tmp`; // a pid above Linux's pid_max: no process
+  fs.writeFileSync(stale, holder({ pid: 4194305 }));
+  lockFolder(dir).release();
+  expect(fs.existsSync(stale)).toBe(false);
+});
+
 test('release() never throws: a folder turned read-only mid-run must not hide the run\'s own error', () => {
   const dir = tmp();
   const lock = lockFolder(dir);

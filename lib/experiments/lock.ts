@@ -21,7 +21,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { checkFolder, makeFolder } from '../io/folder';
-import { TEMP_SUFFIX } from '../report/atomic';
+import { removeKilledWrites, TEMP_SUFFIX } from '../report/atomic';
 
 const LOCK_FILE = '.lock';
 /** How often a holder touches its lock, and how long one from elsewhere stays valid untouched. */
@@ -166,6 +166,7 @@ function create(file: string, text: string): boolean {
     }
   } finally {
     fs.rmSync(tmp, { force: true });
+    removeKilledWrites(file); // a process killed right here, before, left its temporary file
   }
 }
 

@@ -42,7 +42,15 @@ export function writeFileAtomic(file: string, data: string | Uint8Array): void {
     const err = e as NodeJS.ErrnoException;
     throw Object.assign(new Error(`cannot write ${file}: ${REASONS[err.code ?? ''] ?? err.code ?? err.message}`, { cause: e }), { code: err.code });
   }
-  // A write killed between the two steps left its temporary file: the next write of the file removes it.
+  removeKilledWrites(file);
+}
+
+/**
+ * Removes the temporary files (`<name>.<pid>.<hex>.tmp`) that writes of
+ * `file` killed between their two steps left: the next write of the file
+ * does it.
+ */
+export function removeKilledWrites(file: string): void {
   removeStaleTemporaries(file, (name) => {
     const m = name.startsWith(`${basename(file)}.`) && /^\.(\d+)\.[0-9a-f]{8}\.tmp$/.exec(name.slice(basename(file).length));
     return m ? Number(m[1]) : null;
