@@ -3,6 +3,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { shown } from '../lib/cli/util';
+import { BUNDLED_SAMPLE } from '../lib/data/dataset';
 import { tempDirs } from './tmp';
 
 const BIN = path.resolve(__dirname, '../../bin/allcnn.js');
@@ -78,9 +79,16 @@ test('train into a folder holding another run names what differs instead of sugg
   expect(other.code).toBe(1);
   expect(other.err).toContain(`${path.join(out, 'checkpoint.safetensors')} holds another run (its options differ in: seed): pass another --out for this one`);
   // Only the data's path differs: the same images in another file would resume, which --resume finds out.
-  const moved = allcnn('train', '--model', 'strided-cnn-a', '--epochs', '1', '--limit', '32', '--prep', 'std', '--data', path.join(out, 'nothing.tar.gz'), '--out', out);
+  const copy = path.join(tmp(), 'copy.tar.gz');
+  fs.copyFileSync(BUNDLED_SAMPLE, copy);
+  const moved = allcnn('train', '--model', 'strided-cnn-a', '--epochs', '1', '--limit', '32', '--prep', 'std', '--data', copy, '--out', out);
   expect(moved.code).toBe(1);
   expect(moved.err).toContain(`${path.join(out, 'checkpoint.safetensors')} holds a run on other data, or on the same images in another file: pass --resume to continue it if they are the same (they are compared), or another --out for this run`);
+  // Data that are not there: said first.
+  const missing = allcnn('train', '--model', 'strided-cnn-a', '--epochs', '1', '--limit', '32', '--prep', 'std', '--data', path.join(out, 'nothing.tar.gz'), '--out', out);
+  expect(missing.code).toBe(1);
+  expect(missing.err).not.toContain('holds a run');
+  expect(missing.err).toContain('nothing.tar.gz');
 });
 
 test('--version prints the package version', () => {

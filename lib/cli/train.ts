@@ -62,7 +62,8 @@ export function trainCommand(): Command {
       const lock = lockFolder(out);
       let result: TrainResult;
       try {
-        if (!o.resume && fs.existsSync(checkpoint)) {
+        // Data that are not there are said so first (reading them fails at once): a checkpoint's other data path would only puzzle.
+        if (!o.resume && fs.existsSync(checkpoint) && !(o.data && !fs.existsSync(o.data))) {
           // --resume continues only the same run: say so when this one is another.
           const differs = checkpointDifferences(checkpoint, resolved);
           // Only the path of the data differs: the same images repacked or extracted elsewhere would resume (the images are compared then).
