@@ -134,6 +134,9 @@ function pick(set: ImageSet, indices: Int32Array): { images: Uint8Array; labels:
   return { images, labels };
 }
 
+/** Hex digits of a dataDigest() per part (training images, test images). */
+const DIGEST_HALF = 12;
+
 /**
  * What tells the same images in a moved, copied, repacked or extracted
  * archive from other images in a file of the same name and size: the
@@ -145,7 +148,12 @@ function pick(set: ImageSet, indices: Int32Array): { images: Uint8Array; labels:
 export function dataDigest(raw: { train: ImageSet; test: ImageSet }): string {
   return [raw.train, raw.test].map((set) => createHash('sha256')
     .update(`${set.count};`).update(set.images.subarray(0, set.count * CIFAR_IMAGE_BYTES)).update(set.labels.subarray(0, set.count))
-    .digest('hex').slice(0, 12)).join('');
+    .digest('hex').slice(0, DIGEST_HALF)).join('');
+}
+
+/** The training images' part of a dataDigest(). */
+export function trainingDigest(digest: string): string {
+  return digest.slice(0, DIGEST_HALF);
 }
 
 /** Every key of DatasetOptions (the type makes this list complete): a misspelt `prep` would otherwise mean ZCA. */

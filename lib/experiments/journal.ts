@@ -95,10 +95,11 @@ function checkDigests(out: string, saved: Record<string, unknown>, data: DataSou
 /**
  * Whether `out` holds an experiment already; throws when it holds one made
  * with other options (but for SCHEDULING_ONLY), or on other data (`data`,
- * when given), so one journal never mixes two experiments. Makes and writes
- * nothing, so it can run before the data are read.
+ * when given; and, once they are read, on other images: `digests`), so one
+ * journal never mixes two experiments. Makes and writes nothing, so it can
+ * run before the data are read.
  */
-export function checkClaim(out: string, options: object, data?: DataSources): boolean {
+export function checkClaim(out: string, options: object, data?: DataSources, digests: Record<string, string> = {}): boolean {
   const file = path.join(out, 'experiment.json');
   if (!fs.existsSync(file)) return false;
   const experiment = readExperiment(file) as Record<string, unknown> & { options?: Record<string, unknown> };
@@ -108,7 +109,10 @@ export function checkClaim(out: string, options: object, data?: DataSources): bo
     const was = differs.map((k) => `${k} ${JSON.stringify(saved[k] ?? null)}`); // the options to resume with
     throw new Error(`${out} holds an experiment made with other options (differs in: ${differs.join(', ')}; the folder's: ${was.join(', ')}); rerun with the same options to resume it, or pick another --name (or --out)`);
   }
-  if (data) checkData(out, experiment, data);
+  if (data) {
+    checkData(out, experiment, data);
+    checkDigests(out, experiment, data, digests);
+  }
   return true;
 }
 
@@ -123,10 +127,7 @@ export function checkClaim(out: string, options: object, data?: DataSources): bo
  * folder.
  */
 export function claimFolder(out: string, options: object, data: DataSources, name?: string, digests: Record<string, string> = {}): void {
-  if (checkClaim(out, options, data)) {
-    checkDigests(out, readExperiment(path.join(out, 'experiment.json')) as Record<string, unknown>, data, digests);
-    return;
-  }
+  if (checkClaim(out, options, data, digests)) return;
   makeFolder(out);
   const sources = Object.fromEntries(Object.entries(data).map(([k, v]) => [k, v ? path.resolve(v) : BUNDLED]));
   const recorded = (of: (p: string) => unknown) => Object.fromEntries(Object.entries(data).map(([k, v]) => [k, v ? of(v) : null]).filter(([, x]) => x !== null));

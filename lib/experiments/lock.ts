@@ -20,7 +20,7 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { checkFolder, makeFolder } from '../io/folder';
+import { checkFolder, isAlive, makeFolder } from '../io/folder';
 import { removeKilledWrites, TEMP_SUFFIX } from '../report/atomic';
 
 const LOCK_FILE = '.lock';
@@ -78,21 +78,12 @@ function local(h: Holder): boolean {
   return h.host === os.hostname() && !(h.pidNamespace && ns && h.pidNamespace !== ns);
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM'; // running, as another user
-  }
-}
-
 /** Whether the process that wrote `h` (on this machine) still runs. */
 function stillRuns(key: string, h: Holder): boolean {
   if (h.pid === process.pid) return held.has(key);
   const boot = bootId();
   if (h.bootId && boot && h.bootId !== boot) return false;
-  if (!alive(h.pid)) return false;
+  if (!isAlive(h.pid)) return false;
   const start = processStart(h.pid);
   return !(h.processStart && start && h.processStart !== start);
 }

@@ -23,6 +23,7 @@ import { PAPER_AUGMENTATION, RICH_AUGMENTATION } from '../data/augment';
 import { Dataset, loadCifar10, loadCifar100 } from '../data/dataset';
 import type { NetworkSpec } from '../model/spec';
 import type { TrainConfig } from '../train/config';
+import { metadataEpoch } from '../train/checkpoint';
 import { AbortError, Progress, trainModel } from '../train/train';
 import { MODELS } from '../../models';
 import { ABLATIONS, AUGMENTED, CIFAR100_ROW } from './ablations';
@@ -125,7 +126,7 @@ export async function reproduce(name: string, o: ReproduceOptions, where: { out:
 /** The epochs a checkpoint has trained (0: none there, or unreadable, which trainModel then reports). */
 function checkpointEpoch(file: string): number {
   try {
-    return fs.existsSync(file) ? Number(readSafetensorsMetadata(file).epoch) || 0 : 0;
+    return fs.existsSync(file) ? metadataEpoch(file, readSafetensorsMetadata(file).epoch) : 0;
   } catch {
     return 0;
   }

@@ -154,7 +154,8 @@ export function removeStaleTemporaries(file: string, pidOf: (name: string) => nu
   }
 }
 
-function isAlive(pid: number): boolean {
+/** Whether process `pid` exists on this machine (another user's included). */
+export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0); // signal 0: only asks whether the process exists
     return true;

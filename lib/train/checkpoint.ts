@@ -175,9 +175,10 @@ function recipeDifferences(saved: DataRecipe, recipe: DataRecipe, savedBytes: st
  * Paths are absolute; null is the bundled sample.
  */
 function sameData(saved: string | null, savedBytes: string | undefined, now: string | null): boolean {
+  const bytes = archiveBytes(now);
   // The same path: the same data, unless the archive there is of another size now.
-  if (saved === now) return now === null || savedBytes === undefined || archiveBytes(now) === null || String(archiveBytes(now)) === savedBytes;
-  if (saved === null || now === null || savedBytes === undefined || String(archiveBytes(now)) !== savedBytes) return false;
+  if (saved === now) return bytes === null || savedBytes === undefined || String(bytes) === savedBytes;
+  if (saved === null || now === null || savedBytes === undefined || String(bytes) !== savedBytes) return false;
   return !fs.existsSync(saved) || sameBytes(saved, now);
 }
 

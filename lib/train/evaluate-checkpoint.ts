@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { requireDevice } from '../backend';
 import { checkKeys, checkOneOf, invalid } from '../check';
 import { Cifar10, ImageSet } from '../data/cifar';
-import { dataDigest, DATASET_CLASSES, DATASET_TITLES, DatasetName, DataRecipe, Dataset, DatasetOptions, PREPS, prepareDataset, readCifar, recordedDataset } from '../data/dataset';
+import { dataDigest, trainingDigest, DATASET_CLASSES, DATASET_TITLES, DatasetName, DataRecipe, Dataset, DatasetOptions, PREPS, prepareDataset, readCifar, recordedDataset } from '../data/dataset';
 import { CheckpointError, DataError, InvalidArgumentError } from '../errors';
 import { ABLATIONS } from '../experiments/ablations';
 import { buildNetwork, Network } from '../model/network';
@@ -169,7 +169,7 @@ export function runData(file: string, recipe: ReturnType<typeof readRun>['recipe
 export function sameImages(raw: Cifar10, digest: string | undefined, o: { trainingOnly?: boolean } = {}): boolean | null {
   if (digest === undefined) return null;
   const now = dataDigest(raw);
-  return o.trainingOnly ? now.slice(0, now.length / 2) === digest.slice(0, digest.length / 2) : now === digest;
+  return o.trainingOnly ? trainingDigest(now) === trainingDigest(digest) : now === digest;
 }
 
 /**
