@@ -194,6 +194,22 @@ inline void CheckBatchStatistics(const torch::Tensor& x, bool training) {
 // its image; with this one every negative label is out of bounds, as -1 is.
 constexpr int64_t kNoIgnoredLabel = std::numeric_limits<int64_t>::min();
 
+// On CUDA an index out of range is no error but a device-side assert, after
+// which every CUDA call of the process fails (LibTorch checks CPU indices
+// itself). So the ops that take indices from JS (cross_entropy's labels,
+// gather, index_select) check them here, for one host sync a call on CUDA;
+// on every device, so that the CPU tests see the error CUDA gives. The
+// native step does not: its labels come from a data set checked on loading.
+inline void CheckIndexRange(const torch::Tensor& index, int64_t size, const std::string& what) {
+  if (index.numel() == 0 || !c10::isIntegralType(index.scalar_type(), /*includeBool=*/false)) return;
+  torch::Tensor range = torch::stack({index.min(), index.max()}).cpu();
+  int64_t lo = range[0].item<int64_t>(), hi = range[1].item<int64_t>();
+  if (lo < 0 || hi >= size) {
+    throw std::out_of_range(what + " runs from " + std::to_string(lo) + " to " + std::to_string(hi) +
+                            ", outside [0, " + std::to_string(size) + ")");
+  }
+}
+
 // The SGD rule (PyTorch's, coupled L2), for a parameter p with a gradient g:
 //   d = g + weightDecay p;  buf = momentum buf + d;  returns buf, or d + momentum buf with Nesterov,
 // which the caller subtracts times the learning rate. Updates buf in place.

@@ -80,7 +80,9 @@ ALLCNN_OP(nn_linear) { return a.wrap(torch::linear(a.tensor(0), a.tensor(1), a.o
 ALLCNN_OP(nn_log_softmax) { return a.wrap(torch::log_softmax(a.tensor(0), a.int64(1))); }
 // nn_cross_entropy(logits[N,K], target[N] int64, labelSmoothing): mean over N.
 ALLCNN_OP(nn_cross_entropy) {
-  return a.wrap(F::cross_entropy(a.tensor(0), a.tensor(1), F::CrossEntropyFuncOptions().label_smoothing(a.number(2)).ignore_index(kNoIgnoredLabel)));
+  torch::Tensor logits = a.tensor(0), target = a.tensor(1);
+  if (logits.dim() >= 1) CheckIndexRange(target, logits.size(logits.dim() == 1 ? 0 : 1), "the target's class index");
+  return a.wrap(F::cross_entropy(logits, target, F::CrossEntropyFuncOptions().label_smoothing(a.number(2)).ignore_index(kNoIgnoredLabel)));
 }
 // nn_interpolate(x, size[2], mode "bilinear"|"nearest", alignCorners)
 ALLCNN_OP(nn_interpolate) {

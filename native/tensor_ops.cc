@@ -152,9 +152,16 @@ ALLCNN_OP(tensor_index_select) {
   if (x.dim() == 0 && index.numel() != 1) {
     throw std::invalid_argument("the index to a 0-dim tensor must have exactly 1 value, got " + std::to_string(index.numel()));
   }
-  return a.wrap(x.index_select(a.int64(1), index));
+  int64_t dim = a.int64(1);
+  CheckIndexRange(index, x.dim() == 0 ? 1 : x.size(dim), "the index");
+  return a.wrap(x.index_select(dim, index));
 }
-ALLCNN_OP(tensor_gather) { return a.wrap(a.tensor(0).gather(a.int64(1), a.tensor(2))); }
+ALLCNN_OP(tensor_gather) {
+  torch::Tensor x = a.tensor(0), index = a.tensor(2);
+  int64_t dim = a.int64(1);
+  CheckIndexRange(index, x.dim() == 0 ? 1 : x.size(dim), "the index");
+  return a.wrap(x.gather(dim, index));
+}
 ALLCNN_OP(tensor_cat) { return a.wrap(torch::cat(a.tensors(0), a.int64(1))); }
 ALLCNN_OP(tensor_stack) { return a.wrap(torch::stack(a.tensors(0), a.int64(1))); }
 ALLCNN_OP(tensor_flip) { return a.wrap(a.tensor(0).flip(a.ints(1))); }

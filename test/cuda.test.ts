@@ -77,6 +77,22 @@ suite('CUDA', () => {
     });
   });
 
+  test('an index out of range is an error on CUDA too, not a device-side assert: CUDA still computes after it', () => {
+    tidy(() => {
+      const cudaLongs = (v: number[], shape = [v.length]) => fromArray(v, shape, 'int64').to('cuda');
+      const logits = zeros([4, 10], { device: 'cuda' });
+      expect(() => crossEntropy(logits, cudaLongs([0, 1, 10, 2]))).toThrow(/^nn_cross_entropy: the target's class index runs from 0 to 10, outside \[0, 10\)/);
+      expect(() => crossEntropy(logits, cudaLongs([-1, 1, 2, 3]))).toThrow(/runs from -1 to 3/);
+      const x = zeros([3, 5], { device: 'cuda' });
+      expect(() => x.indexSelect(0, cudaLongs([0, 3]))).toThrow(/^tensor_index_select: the index runs from 0 to 3, outside \[0, 3\)/);
+      expect(() => x.gather(1, cudaLongs([0, 5, 1], [1, 3]))).toThrow(/^tensor_gather: the index runs from 0 to 5, outside \[0, 5\)/);
+      // In range, each computes what it does on the CPU, and CUDA works on.
+      expect(crossEntropy(logits, cudaLongs([0, 1, 9, 2])).item()).toBeCloseTo(Math.log(10), 5);
+      expect(x.indexSelect(1, cudaLongs([4, 0])).shape).toEqual([3, 2]);
+      expect(ones([2, 2], { device: 'cuda' }).sum().item()).toBe(4);
+    });
+  });
+
   test('conv2d on cuda agrees with cpu within 1e-4 (forward and gradients)', () => {
     tidy(() => {
       manualSeed(0);

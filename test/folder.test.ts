@@ -7,7 +7,9 @@
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { checkFolder, makeFolder } from '../lib/io/folder';
+import { checkFolder, makeFolder, syncFolder } from '../lib/io/folder';
+import { saveSafetensors } from '../lib/io/safetensors';
+import { appendJournal } from '../lib/experiments/journal';
 import { writeFileAtomic } from '../lib/report/atomic';
 import { trainModel } from '../lib/train/train';
 import { tempDirs } from './tmp';
@@ -128,4 +130,39 @@ test('an atomic write removes the temporary files that killed writes of the same
   fs.utimesSync(before, old, old);
   writeFileAtomic(file, 'report');
   expect(fs.readdirSync(d).sort()).toEqual(['REPORT.md', path.basename(live), path.basename(other)].sort());
+});
+
+test('an atomic write, a checkpoint and a new journal also sync their folder, so that a power cut keeps the rename', () => {
+  const d = tmp();
+  // The fs module itself (the one lib/ calls at call time), not TypeScript's copy of its exports.
+  const nodeFs = require('node:fs') as typeof fs;
+  const [realOpen, realSync] = [nodeFs.openSync, nodeFs.fsyncSync];
+  const folderSyncs = (write: () => void): number => {
+    const opened = new Map<number, string>();
+    const open = jest.spyOn(nodeFs, 'openSync').mockImplementation(((p: fs.PathLike, flags: fs.OpenMode, mode?: fs.Mode | null) => {
+      const fd = realOpen(p, flags, mode);
+      opened.set(fd, path.resolve(String(p)));
+      return fd;
+    }) as typeof fs.openSync);
+    const synced: string[] = []; // by path when synced: a closed file's fd number is soon another's
+    const sync = jest.spyOn(nodeFs, 'fsyncSync').mockImplementation((fd: number) => {
+      synced.push(opened.get(fd) ?? '?');
+      realSync(fd);
+    });
+    try {
+      write();
+      return synced.filter((p) => p === d).length;
+    } finally {
+      open.mockRestore();
+      sync.mockRestore();
+    }
+  };
+  expect(folderSyncs(() => writeFileAtomic(path.join(d, 'REPORT.md'), 'report'))).toBe(1);
+  expect(folderSyncs(() => saveSafetensors(path.join(d, 'w.safetensors'), {}))).toBe(1);
+  const record = { key: 'k' } as unknown as Parameters<typeof appendJournal>[1];
+  expect(folderSyncs(() => appendJournal(path.join(d, 'runs.jsonl'), record))).toBe(1);
+  expect(folderSyncs(() => appendJournal(path.join(d, 'runs.jsonl'), record))).toBe(0); // the name is on the disk already
+  // Where a folder cannot be synced (gone, or not a folder), the write that asked stands.
+  expect(() => syncFolder(path.join(d, 'gone'))).not.toThrow();
+  expect(() => syncFolder(path.join(d, 'REPORT.md'))).not.toThrow();
 });

@@ -8,7 +8,7 @@
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { archiveBytes, makeFolder } from '../io/folder';
+import { archiveBytes, makeFolder, syncFolder } from '../io/folder';
 import { readJsonFile } from '../io/json';
 import { writeFileAtomic } from '../report/atomic';
 import { ADDED_OPTIONS } from './presets';
@@ -205,7 +205,8 @@ export async function resumeJournal(file: string): Promise<RunRecord[]> {
 
 export function appendJournal(file: string, record: RunRecord): void {
   // Start on a fresh line if a previous append was torn.
-  const needsNewline = fs.existsSync(file) && fs.statSync(file).size > 0 && !fs.readFileSync(file, 'utf8').endsWith('\n');
+  const exists = fs.existsSync(file);
+  const needsNewline = exists && fs.statSync(file).size > 0 && !fs.readFileSync(file, 'utf8').endsWith('\n');
   const fd = fs.openSync(file, 'a');
   try {
     fs.writeSync(fd, `${needsNewline ? '\n' : ''}${JSON.stringify(record)}\n`);
@@ -213,4 +214,5 @@ export function appendJournal(file: string, record: RunRecord): void {
   } finally {
     fs.closeSync(fd);
   }
+  if (!exists) syncFolder(path.dirname(path.resolve(file))); // the new file's name, too
 }

@@ -163,3 +163,22 @@ export function isAlive(pid: number): boolean {
     return (err as NodeJS.ErrnoException).code === 'EPERM'; // exists, but another user's
   }
 }
+
+/**
+ * Puts a rename into `dir` (or a file made there) on the disk. fsync of a
+ * file writes its data, but the name that points at it is the folder's data
+ * (fsync(2)): without this a power cut after an atomic write can bring back
+ * the old file, or none. Best effort: where a folder cannot be opened or
+ * synced (Windows, some network file systems) the write stands as it is.
+ */
+export function syncFolder(dir: string): void {
+  let fd: number | undefined;
+  try {
+    fd = fs.openSync(dir, 'r');
+    fs.fsyncSync(fd);
+  } catch {
+    // EISDIR, EPERM or EINVAL where folders cannot be synced: the rename is done, only not yet durable
+  } finally {
+    if (fd !== undefined) fs.closeSync(fd);
+  }
+}

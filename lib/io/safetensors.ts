@@ -11,7 +11,7 @@ import { fromArray } from '../creation';
 import { invalid } from '../check';
 import { CheckpointError } from '../errors';
 import { handleOf, ITEM_SIZE, type DType, type Tensor } from '../tensor';
-import { makeFolder, removeStaleTemporaries } from './folder';
+import { makeFolder, removeStaleTemporaries, syncFolder } from './folder';
 
 const HEADER_LENGTH_BYTES = 8;
 const MAX_HEADER_BYTES = 100 * 1024 * 1024;
@@ -56,6 +56,7 @@ export function saveSafetensors(file: string, tensors: Map<string, Tensor> | Rec
       fs.closeSync(fd);
     }
     fs.renameSync(tmp, file);
+    syncFolder(path.dirname(path.resolve(file)));
     removeStaleTemporaries(file, tempPid(file));
   } catch (err) {
     fs.rmSync(tmp, { force: true });

@@ -5,8 +5,8 @@
  */
 import { randomBytes } from 'crypto';
 import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeFileSync } from 'fs';
-import { basename } from 'path';
-import { removeStaleTemporaries } from '../io/folder';
+import { basename, dirname } from 'path';
+import { removeStaleTemporaries, syncFolder } from '../io/folder';
 
 /** The temporary name used while writing `file`; tests look for this suffix. */
 export const TEMP_SUFFIX = '.tmp';
@@ -42,6 +42,7 @@ export function writeFileAtomic(file: string, data: string | Uint8Array): void {
     const err = e as NodeJS.ErrnoException;
     throw Object.assign(new Error(`cannot write ${file}: ${REASONS[err.code ?? ''] ?? err.code ?? err.message}`, { cause: e }), { code: err.code });
   }
+  syncFolder(dirname(file)); // the rename itself, for the same power cut
   removeKilledWrites(file);
 }
 

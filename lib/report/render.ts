@@ -7,10 +7,18 @@
  * PNG would silently lose its text, so that is checked once and warned about.
  */
 import { existsSync } from 'fs';
-import { Resvg, ResvgRenderOptions } from '@resvg/resvg-js';
-import * as vega from 'vega';
-import { compile, TopLevelSpec } from 'vega-lite';
+import type { ResvgRenderOptions } from '@resvg/resvg-js';
+import type { TopLevelSpec } from 'vega-lite';
 import { writeFileAtomic } from './atomic';
+
+/**
+ * The three renderers, loaded on the first figure: they take about 0.2 s to
+ * load, which every command that imports the library (an `allcnn` typo
+ * included) paid before.
+ */
+const resvg = () => require('@resvg/resvg-js') as typeof import('@resvg/resvg-js');
+const vega = () => require('vega') as typeof import('vega');
+const vegaLite = () => require('vega-lite') as typeof import('vega-lite');
 
 /** PNG width in pixels. */
 export const PNG_WIDTH = 1200;
@@ -40,7 +48,7 @@ function fonts(): ResvgRenderOptions['font'] {
 /** Renders a word and looks for ink: resvg drops text it has no font for. */
 function textRenders(font: ResvgRenderOptions['font']): boolean {
   const probe = '<svg xmlns="http://www.w3.org/2000/svg" width="60" height="30"><text x="4" y="22" font-family="sans-serif" font-size="20">Hg</text></svg>';
-  const pixels = new Resvg(probe, { font }).render().pixels;
+  const pixels = new (resvg().Resvg)(probe, { font }).render().pixels;
   for (let i = 3; i < pixels.length; i += 4) if (pixels[i] > 0) return true;
   return false;
 }
@@ -49,8 +57,8 @@ function textRenders(font: ResvgRenderOptions['font']): boolean {
 const CONFIG = { background: 'white', font: 'sans-serif', view: { stroke: '#ddd' } };
 
 export async function toSvg(spec: TopLevelSpec): Promise<string> {
-  const compiled = compile({ ...spec, config: { ...CONFIG, ...(spec.config ?? {}) } } as TopLevelSpec).spec;
-  const view = new vega.View(vega.parse(compiled), { renderer: 'none' });
+  const compiled = vegaLite().compile({ ...spec, config: { ...CONFIG, ...(spec.config ?? {}) } } as TopLevelSpec).spec;
+  const view = new (vega().View)(vega().parse(compiled), { renderer: 'none' });
   try {
     return await view.toSVG();
   } finally {
@@ -59,7 +67,7 @@ export async function toSvg(spec: TopLevelSpec): Promise<string> {
 }
 
 export function svgToPng(svg: string): Uint8Array {
-  return new Resvg(svg, { fitTo: { mode: 'width', value: PNG_WIDTH }, font: fonts() }).render().asPng();
+  return new (resvg().Resvg)(svg, { fitTo: { mode: 'width', value: PNG_WIDTH }, font: fonts() }).render().asPng();
 }
 
 /** Writes `${outBase}.svg` and `${outBase}.png` (each atomically) and returns their paths. */
