@@ -19,12 +19,13 @@
 # native/ compiles as either.
 #
 # A full check that passes writes scripts/torch-api.checked: a hash of what
-# it compiled (native/, this script, the Node-API headers' versions) and the
-# LibTorch versions it passed against. Commit it with native/ changes. With
-# --if-changed (CI) the check is skipped while that hash is still the
-# sources' own: the same sources against the same headers give the same
-# result, and the two passes took 150 s of CI's 15 minutes (2-core EPYC,
-# 2026-12-02). A stale or missing record means the full check, as before.
+# it compiled and with (native/, this script, the Node-API headers' and
+# g++'s versions) and the LibTorch versions it passed against. Commit it
+# with native/ changes. With --if-changed (CI) the check is skipped while
+# that hash is still the sources' own: the same sources against the same
+# headers give the same result, and the two passes took 150 s of CI's 15
+# minutes (2-core EPYC, 2026-12-02). A stale or missing record means the
+# full check, as before.
 #
 # Usage: bash scripts/check-torch-api.sh [--if-changed]    (after npm ci)
 set -euo pipefail
@@ -33,6 +34,7 @@ cd "$(dirname "$0")/.."
 STAMP=scripts/torch-api.checked
 inputs_hash() {
   { cat native/*.cc native/*.h scripts/check-torch-api.sh
+    g++ -dumpfullversion
     node -p "['node-addon-api', 'node-api-headers'].map((p) => p + ' ' + require(p + '/package.json').version).join('\\n')"
   } | sha256sum | cut -c1-16
 }
