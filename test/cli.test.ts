@@ -67,6 +67,7 @@ test('train on the bundled sample writes a result, weights and a checkpoint, the
   const resumed = allcnn('train', '--model', 'strided-cnn-a', '--epochs', '2', '--limit', '64', '--prep', 'std', '--out', out, '--resume');
   expect(resumed.code).toBe(1);
   expect(resumed.err).toContain('written by a different configuration (differs in: epochs; the checkpoint\'s: epochs 1)');
+  expect(resumed.err).not.toContain('reading'); // refused before the data are read
   const finished = allcnn('train', '--model', 'strided-cnn-a', '--epochs', '1', '--limit', '64', '--prep', 'std', '--out', out, '--resume');
   expect(finished.code).toBe(0);
   expect(finished.out).toContain('nothing left to train (the checkpoint is at the last epoch, 1)');

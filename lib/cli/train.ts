@@ -6,7 +6,7 @@ import { DATASETS, PREPS } from '../data/dataset';
 import { requireDevice } from '../backend';
 import { lockFolder } from '../experiments/lock';
 import { INITS } from '../init';
-import { checkpointDifferences } from '../train/checkpoint';
+import { checkpointDifferences, checkResumeConfig } from '../train/checkpoint';
 import { PRECISIONS, resolveConfig, TrainConfig } from '../train/config';
 import { SCHEDULES } from '../train/schedule';
 import { AbortError, trainModel, type TrainResult } from '../train/train';
@@ -73,6 +73,7 @@ export function trainCommand(): Command {
               ? `${checkpoint} holds another run (its options differ in: ${differs.join(', ')}): pass another --out for this one`
               : `${checkpoint} exists: pass --resume to continue that run, or another --out to start afresh`);
         }
+        if (o.resume && fs.existsSync(checkpoint)) checkResumeConfig(checkpoint, resolved); // before "reading ...": trainModel would refuse it after no wait either
         const signal = abortOnSignal();
         // Before the wait: a first ZCA fit on real data takes most of a minute on a CPU.
         process.stderr.write(`reading ${o.data ? shown(path.resolve(o.data)) : 'the bundled sample'} (prep ${o.prep})\n`);

@@ -231,15 +231,7 @@ export function loadCheckpoint<H>(file: string, net: Network, sgd: SGD | null, c
     const sizesKnown = Boolean(recipe && state.data);
     const diff = configDifferences(metadata, state.config, config).filter((k) => !(sizesKnown && IN_RECIPE.has(k)));
     if (metadata.layers !== undefined && metadata.layers !== JSON.stringify(net.spec.layers)) diff.push(`the layers of ${net.spec.name}`);
-    if (diff.length) {
-      // The checkpoint's values: the options to resume with.
-      const saved = state.config as Record<string, unknown>;
-      const was = diff.filter((k) => k in saved).map((k) => `${k} ${JSON.stringify(saved[k])}`);
-      throw new CheckpointError(
-        `${file}: written by a different configuration (differs in: ${diff.join(', ')}${was.length ? `; the checkpoint's: ${was.join(', ')}` : ''}). ` +
-          'Use the same options to resume, or another checkpoint file (`allcnn train`: another --out) to start afresh.',
-      );
-    }
+    throwIfConfigDiffers(file, state.config, diff);
     const dataDiff = recipe && state.data ? recipeDifferences(state.data, recipe, metadata.dataBytes) : [];
     if (dataDiff.length) {
       throw new CheckpointError(`${file}: trained on other data (its data recipe differs in: ${dataDiff.join(', ')}); resume on the same data, or start afresh in another checkpoint file (\`allcnn train\`: another --out)`);
@@ -249,6 +241,39 @@ export function loadCheckpoint<H>(file: string, net: Network, sgd: SGD | null, c
   } finally {
     for (const t of tensors.values()) t.dispose();
   }
+}
+
+/** loadCheckpoint's refusal of a checkpoint whose config differs from the run's in the fields `diff`. */
+function throwIfConfigDiffers(file: string, savedConfig: object, diff: string[]): void {
+  if (diff.length === 0) return;
+  // The checkpoint's values: the options to resume with.
+  const saved = savedConfig as Record<string, unknown>;
+  const was = diff.filter((k) => k in saved).map((k) => `${k} ${JSON.stringify(saved[k])}`);
+  throw new CheckpointError(
+    `${file}: written by a different configuration (differs in: ${diff.join(', ')}${was.length ? `; the checkpoint's: ${was.join(', ')}` : ''}). ` +
+      'Use the same options to resume, or another checkpoint file (`allcnn train`: another --out) to start afresh.',
+  );
+}
+
+/**
+ * Throws loadCheckpoint's error for a checkpoint written by another
+ * configuration from its header alone, before a resumed run reads its data:
+ * with the real CIFAR-10 on the CPU, the reading and the ZCA fit took 29 s
+ * before a mistyped --epochs was refused. What needs the data (their path
+ * and the split sizes, judged by the data's recipe) or the network (its
+ * layers), and a header that cannot be read, are left to loadCheckpoint.
+ */
+export function checkResumeConfig(file: string, config: object): void {
+  let metadata: Record<string, string>;
+  let saved: object;
+  try {
+    metadata = readSafetensorsMetadata(file);
+    if (metadata.format !== CHECKPOINT_FORMAT) return;
+    saved = metadataJson<object>(file, 'config', metadata.config) ?? {};
+  } catch {
+    return; // loadCheckpoint says what is wrong with the file, and what to do
+  }
+  throwIfConfigDiffers(file, saved, configDifferences(metadata, saved, config).filter((k) => !IN_RECIPE.has(k)));
 }
 
 /** The checkpoint's tensors and metadata; a file that is no safetensors file any more says what to do about it. */

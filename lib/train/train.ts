@@ -19,7 +19,7 @@ import { inferShapes, NetworkSpec } from '../model/spec';
 import { native, NativeMetrics, NativeNet } from '../native';
 import { tidy } from '../scope';
 import type { Tensor } from '../tensor';
-import { checkpointExists, loadCheckpoint, saveCheckpoint } from './checkpoint';
+import { checkpointExists, checkResumeConfig, loadCheckpoint, saveCheckpoint } from './checkpoint';
 import { ResolvedConfig, resolveConfig, TrainConfig } from './config';
 import { SGD } from './optim';
 import { learningRate } from './schedule';
@@ -227,6 +227,8 @@ export async function trainModel(config: TrainConfig, hooks: TrainHooks = {}): P
 
   // 1. data
   if (hooks.dataset) checkGivenDataset(c, hooks.dataset);
+  const resumeFrom = hooks.resume && hooks.checkpoint && checkpointExists(hooks.checkpoint) ? hooks.checkpoint : null;
+  if (resumeFrom) checkResumeConfig(resumeFrom, c); // another configuration is refused before the data are read
   const dataStarted = Date.now();
   const dataset = hooks.dataset ?? (await loadCifar(c.dataset, c.data ?? undefined, { prep: c.prep, limit: c.limit ?? undefined, testLimit: c.testLimit ?? undefined, validation: c.validation ?? undefined, seed: c.seed, device: c.device }));
   // Everything made from here on is freed however the run ends (the network kept only when returned).
@@ -255,8 +257,8 @@ export async function trainModel(config: TrainConfig, hooks: TrainHooks = {}): P
     // 3. resume
     let history: EpochRecord[] = [];
     let startEpoch = 0;
-    if (hooks.resume && hooks.checkpoint && checkpointExists(hooks.checkpoint)) {
-      const state = loadCheckpoint<EpochRecord>(hooks.checkpoint, network, sgd, c, dataset.recipe ?? null);
+    if (resumeFrom) {
+      const state = loadCheckpoint<EpochRecord>(resumeFrom, network, sgd, c, dataset.recipe ?? null);
       // JSON has no NaN: a diverged epoch's losses come back as null.
       history = state.history.map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, v === null ? NaN : v])) as unknown as EpochRecord);
       startEpoch = state.epoch;
