@@ -132,8 +132,8 @@ export interface NativeAddon {
   tensor_contiguous(t: T, channelsLast?: boolean): T;
   tensor_narrow(t: T, dim: number, start: number, length: number): T;
   tensor_slice(t: T, dim: number, start: number, end: number, step: number): T;
-  tensor_index_select(t: T, dim: number, index: T): T;
-  tensor_gather(t: T, dim: number, index: T): T;
+  tensor_index_select(t: T, dim: number, index: T, checked?: boolean): T;
+  tensor_gather(t: T, dim: number, index: T, checked?: boolean): T;
   tensor_cat(ts: T[], dim: number): T;
   tensor_stack(ts: T[], dim: number): T;
   tensor_flip(t: T, dims: number[]): T;

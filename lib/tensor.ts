@@ -315,6 +315,20 @@ export function optionalHandle(name: string, t: Tensor | null | undefined): Nati
 }
 
 /** Wraps a fresh native handle in a tracked Tensor. */
+/**
+ * indexSelect and gather without the check that every index is in range, for
+ * indices the library made in range itself (a training step's batch, its
+ * translations): on CUDA the check reads the indices back, a host sync that
+ * would stall every step. An index out of range here is a device-side
+ * assert on CUDA, which leaves the GPU unusable to the process.
+ */
+export function indexSelectInRange(x: Tensor, dim: number, index: Tensor): Tensor {
+  return wrap(native().tensor_index_select(x.handle, dim, index.handle, false));
+}
+export function gatherInRange(x: Tensor, dim: number, index: Tensor): Tensor {
+  return wrap(native().tensor_gather(x.handle, dim, index.handle, false));
+}
+
 export function wrap(h: NativeTensor): Tensor {
   return new Tensor(h);
 }

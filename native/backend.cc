@@ -122,13 +122,14 @@ ALLCNN_OP(backend_memory) {
 
 ALLCNN_OP(backend_empty_cache) {
 #ifdef ALLCNN_WITH_CUDA
+  RandomDraw wait;  // cudaFree synchronises the device: not during a capture (SynchronizeDevice)
   if (torch::cuda::is_available()) c10::cuda::CUDACachingAllocator::emptyCache();
 #endif
   return a.env().Undefined();
 }
 
 ALLCNN_OP(backend_synchronize) {
-  if (torch::cuda::is_available()) torch::cuda::synchronize();
+  SynchronizeDevice();
   return a.env().Undefined();
 }
 
@@ -142,11 +143,16 @@ ALLCNN_OP(backend_bench_add_loop) {
   for (int64_t i = 0; i < n; ++i) {
     torch::Tensor r = t + 1;
   }
-  if (t.is_cuda()) torch::cuda::synchronize();
+  if (t.is_cuda()) SynchronizeDevice();
   return Napi::Number::New(a.env(), std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
 }
 
 }  // namespace
+
+void SynchronizeDevice() {
+  RandomDraw wait;  // not during a capture (common.h)
+  if (torch::cuda::is_available()) torch::cuda::synchronize();
+}
 
 void InitBackend(Napi::Env env, Napi::Object e) {
   ALLCNN_EXPORT(e, backend_info); ALLCNN_EXPORT(e, backend_set_num_threads); ALLCNN_EXPORT(e, backend_configure);

@@ -45,6 +45,10 @@ class RandomDraw {
  private:
   std::shared_lock<std::shared_mutex> lock_{RandomLock()};
 };
+// A device-wide synchronisation on another thread would end a capture in
+// progress with an error (and leave the generator in capture mode), so
+// whatever synchronises the whole device waits out captures too.
+void SynchronizeDevice();
 
 // What the addon keeps per JS environment: the main thread and each worker
 // thread load it apart, and a class made in one cannot be used in another.
@@ -199,7 +203,8 @@ constexpr int64_t kNoIgnoredLabel = std::numeric_limits<int64_t>::min();
 // itself). So the ops that take indices from JS (cross_entropy's labels,
 // gather, index_select) check them here, for one host sync a call on CUDA;
 // on every device, so that the CPU tests see the error CUDA gives. The
-// native step does not: its labels come from a data set checked on loading.
+// native step does not: its labels come from a data set checked on loading;
+// nor do the batches and translations the library gathers each step.
 inline void CheckIndexRange(const torch::Tensor& index, int64_t size, const std::string& what) {
   if (index.numel() == 0 || !c10::isIntegralType(index.scalar_type(), /*includeBool=*/false)) return;
   torch::Tensor range = torch::stack({index.min(), index.max()}).cpu();

@@ -106,7 +106,7 @@ void Capture(Net& net, CudaGraphStep& g, const torch::Tensor& x, const torch::Te
 
 void CudaGraphStepDeleter::operator()(CudaGraphStep* step) const {
   try {
-    if (step->captured) torch::cuda::synchronize();  // a replay may still read the static tensors
+    if (step->captured) SynchronizeDevice();  // a replay may still read the static tensors
   } catch (...) {  // runs from destructors: never throw (at exit CUDA may be gone)
   }
   delete step;
@@ -160,7 +160,7 @@ void TrainStep(Net& net, const torch::Tensor& x, const torch::Tensor& y, double 
 void ResetCudaGraph(Net& net) {
   if (!net.graph) return;
   // No replay may still be running when the graph and its memory pool go.
-  torch::cuda::synchronize();
+  SynchronizeDevice();
   for (auto& p : net.params) {
     if (p.grad().defined()) p.mutable_grad().reset();  // the graph's pool holds these
   }

@@ -58,7 +58,12 @@ NetStreamScope::NetStreamScope(const Net& net, std::initializer_list<torch::Tens
 }
 
 NetStreamScope::~NetStreamScope() {
-  if (own_ && join_) WaitFor(*caller_, *own_);
+  try {
+    if (own_ && join_) WaitFor(*caller_, *own_);
+  } catch (...) {
+    // A destructor may not throw (the process would abort): CUDA in an error
+    // state (after a failed kernel) says so at the caller's next call instead.
+  }
 }
 
 const torch::Tensor& NetStreamScope::handOut(const torch::Tensor& t) const {

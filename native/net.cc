@@ -180,7 +180,7 @@ class StepWorker : public Napi::AsyncWorker {
       for (int64_t i = 0; i < repeat_; ++i) TrainStep(net_, x_, y_, lr_);
       // The benchmark's loop is timed to the end of its GPU work; a single
       // step is only queued (its seconds are the time to queue it).
-      if (repeat_ > 1 && x_.is_cuda()) torch::cuda::synchronize();
+      if (repeat_ > 1 && x_.is_cuda()) SynchronizeDevice();
       seconds_ = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     } catch (const c10::Error& e) {
       SetError(std::string("net_train_step: ") + e.what_without_backtrace());
@@ -272,6 +272,9 @@ class EvalWorker : public Napi::AsyncWorker {
   Napi::Promise Promise() { return deferred_.Promise(); }
   void Execute() override {
     try {
+      // Not during another network's capture: cuDNN's benchmark mode times a
+      // new shape's algorithms with device-wide synchronisations (common.h).
+      RandomDraw wait;
       torch::NoGradGuard noGrad;
       NetStreamScope onStream(net_, {x_, y_});
       int64_t n = x_.size(0);

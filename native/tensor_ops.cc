@@ -144,22 +144,25 @@ ALLCNN_OP(tensor_narrow) { return a.wrap(a.tensor(0).narrow(a.int64(1), a.int64(
 ALLCNN_OP(tensor_slice) {
   return a.wrap(a.tensor(0).slice(a.int64(1), a.int64(2), a.int64(3), a.int64(4)));
 }
-// A 0-dim tensor indexed with other than one index: LibTorch 1.13 writes
-// past the result (heap corruption, found by scripts/fuzz-addon.js); 2.x
-// refuses it, and so do we.
+// tensor_index_select(x, dim, index, checked = true). A 0-dim tensor indexed
+// with other than one index: LibTorch 1.13 writes past the result (heap
+// corruption, found by scripts/fuzz-addon.js); 2.x refuses it, and so do we.
 ALLCNN_OP(tensor_index_select) {
   torch::Tensor x = a.tensor(0), index = a.tensor(2);
   if (x.dim() == 0 && index.numel() != 1) {
     throw std::invalid_argument("the index to a 0-dim tensor must have exactly 1 value, got " + std::to_string(index.numel()));
   }
   int64_t dim = a.int64(1);
-  CheckIndexRange(index, x.dim() == 0 ? 1 : x.size(dim), "the index");
+  if (!a.has(3) || a.boolean(3)) CheckIndexRange(index, x.dim() == 0 ? 1 : x.size(dim), "the index");
   return a.wrap(x.index_select(dim, index));
 }
+// tensor_gather(x, dim, index, checked = true); like tensor_index_select,
+// unchecked only for indices the library made in range itself (its batches
+// and translations), where a check's host sync on CUDA would cost every step.
 ALLCNN_OP(tensor_gather) {
   torch::Tensor x = a.tensor(0), index = a.tensor(2);
   int64_t dim = a.int64(1);
-  CheckIndexRange(index, x.dim() == 0 ? 1 : x.size(dim), "the index");
+  if (!a.has(3) || a.boolean(3)) CheckIndexRange(index, x.dim() == 0 ? 1 : x.size(dim), "the index");
   return a.wrap(x.gather(dim, index));
 }
 ALLCNN_OP(tensor_cat) { return a.wrap(torch::cat(a.tensors(0), a.int64(1))); }

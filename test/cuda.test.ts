@@ -31,10 +31,9 @@ function maxAbsDiff(a: number[], b: number[]): number {
 }
 
 suite('CUDA', () => {
-  beforeAll(() => {
-    // exact fp32 on Ampere+, so the comparison with the CPU is meaningful
-    configureBackend({ tf32: false, cudnnBenchmark: false });
-  });
+  // Exact fp32 on Ampere+, so that the comparisons with the CPU are meaningful:
+  // before each test, as trainModel turns cuDNN's benchmark mode and its tf32 on for the process.
+  beforeEach(() => configureBackend({ tf32: false, cudnnBenchmark: false }));
 
   test('backend reports a device', () => {
     const b = backend();

@@ -11,7 +11,7 @@ import { arange, rand, randint, stack, where, zeros } from '../creation';
 import * as F from '../functional';
 import { checkGenerator, Generator } from '../generator';
 import { tidy } from '../scope';
-import { handleOf, isFloating, Tensor } from '../tensor';
+import { gatherInRange, handleOf, isFloating, Tensor } from '../tensor';
 
 export interface AugmentOptions {
   /** Random horizontal flips (p = 0.5). */
@@ -76,7 +76,7 @@ export function randomTranslate(x: Tensor, t: number, generator?: Generator): Te
     const rows = arange(0, h, 1, { dtype: 'int64', device: x.device }).reshape([1, h, 1]).add(dy);
     const cols = arange(0, w, 1, { dtype: 'int64', device: x.device }).reshape([1, 1, w]).add(dx);
     const index = rows.mul(pw).add(cols).reshape([n, 1, h * w]).expand([n, c, h * w]);
-    return padded.reshape([n, c, -1]).gather(2, index).reshape([n, c, h, w]);
+    return gatherInRange(padded.reshape([n, c, -1]), 2, index).reshape([n, c, h, w]); // in range: rows < h + 2t, cols < w + 2t
   });
 }
 

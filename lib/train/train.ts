@@ -18,7 +18,7 @@ import { buildNetwork, Network } from '../model/network';
 import { inferShapes, NetworkSpec } from '../model/spec';
 import { native, NativeMetrics, NativeNet } from '../native';
 import { tidy } from '../scope';
-import type { Tensor } from '../tensor';
+import { indexSelectInRange, type Tensor } from '../tensor';
 import { checkpointExists, checkResumeConfig, loadCheckpoint, saveCheckpoint } from './checkpoint';
 import { ResolvedConfig, resolveConfig, TrainConfig } from './config';
 import { SGD } from './optim';
@@ -370,8 +370,8 @@ function checkBatchNormBatches(network: Network, count: number, batchSize: numbe
 function batch(split: TensorSplit, order: Tensor, start: number, len: number, augment: ResolvedConfig['augment'] | null, generator: Generator): [Tensor, Tensor] {
   return tidy(() => {
     const idx = order.narrow(0, start, len);
-    const x = split.x.indexSelect(0, idx);
-    return [augment ? applyAugmentation(x, augment, generator) : x, split.y.indexSelect(0, idx)] as [Tensor, Tensor];
+    const x = indexSelectInRange(split.x, 0, idx); // idx: a slice of a permutation of the split
+    return [augment ? applyAugmentation(x, augment, generator) : x, indexSelectInRange(split.y, 0, idx)] as [Tensor, Tensor];
   });
 }
 
