@@ -314,7 +314,6 @@ export function optionalHandle(name: string, t: Tensor | null | undefined): Nati
   return t === null || t === undefined ? null : handleOf(name, t);
 }
 
-/** Wraps a fresh native handle in a tracked Tensor. */
 /**
  * indexSelect and gather without the check that every index is in range, for
  * indices the library made in range itself (a training step's batch, its
@@ -329,6 +328,7 @@ export function gatherInRange(x: Tensor, dim: number, index: Tensor): Tensor {
   return wrap(native().tensor_gather(x.handle, dim, index.handle, false));
 }
 
+/** Wraps a fresh native handle in a tracked Tensor. */
 export function wrap(h: NativeTensor): Tensor {
   return new Tensor(h);
 }

@@ -64,7 +64,9 @@ setup() {
   # run.sh builds the addon against python3's torch the first time.
   step doctor "$BUNDLE/run.sh" doctor
   # Without an addon for this LibTorch every later step would build it again, until the call's time is gone.
-  (cd "$BUNDLE" && LIBTORCH_USE_PYTORCH=1 "$NODE" -e "process.exit(require('./scripts/libtorch.js').choose().chosen ? 0 : 1)") ||
+  (cd "$BUNDLE"
+   if python3 -c 'import torch' 2>/dev/null; then export LIBTORCH_USE_PYTORCH=1; fi   # the LibTorch run.sh builds against
+   "$NODE" -e "process.exit(require('./scripts/libtorch.js').choose().chosen ? 0 : 1)") ||
     { log "no addon for this LibTorch: the build failed (its output is above), so nothing else can run"; exit 1; }
 }
 
