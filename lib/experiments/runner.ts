@@ -16,14 +16,13 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { requireDevice } from '../backend';
 import { checkKeys, invalid } from '../check';
-import { readSafetensorsMetadata } from '../io/safetensors';
 import { writeFileAtomic } from '../report/atomic';
 import { writeReport } from '../report/report';
 import { PAPER_AUGMENTATION, RICH_AUGMENTATION } from '../data/augment';
 import { Dataset, loadCifar10, loadCifar100 } from '../data/dataset';
 import type { NetworkSpec } from '../model/spec';
 import type { TrainConfig } from '../train/config';
-import { metadataEpoch } from '../train/checkpoint';
+import { checkpointEpoch } from '../train/checkpoint';
 import { AbortError, Progress, trainModel } from '../train/train';
 import { MODELS } from '../../models';
 import { ABLATIONS, AUGMENTED, CIFAR100_ROW } from './ablations';
@@ -120,15 +119,6 @@ export async function reproduce(name: string, o: ReproduceOptions, where: { out:
     return await runExperiment(name, o, where, hooks, { dataset, cifar100, started });
   } finally {
     lock.release();
-  }
-}
-
-/** The epochs a checkpoint has trained (0: none there, or unreadable, which trainModel then reports). */
-function checkpointEpoch(file: string): number {
-  try {
-    return fs.existsSync(file) ? metadataEpoch(file, readSafetensorsMetadata(file).epoch) : 0;
-  } catch {
-    return 0;
   }
 }
 

@@ -11,7 +11,8 @@ import { fromArray } from '../creation';
 import { invalid } from '../check';
 import { CheckpointError } from '../errors';
 import { handleOf, ITEM_SIZE, type DType, type Tensor } from '../tensor';
-import { makeFolder, removeStaleTemporaries, syncFolder } from './folder';
+import { writeFileAtomic } from '../report/atomic';
+import { makeFolder } from './folder';
 
 const HEADER_LENGTH_BYTES = 8;
 const MAX_HEADER_BYTES = 100 * 1024 * 1024;
@@ -44,31 +45,12 @@ export function saveSafetensors(file: string, tensors: Map<string, Tensor> | Rec
   const head = Buffer.alloc(HEADER_LENGTH_BYTES);
   head.writeBigUInt64LE(BigInt(Buffer.byteLength(json)));
   makeFolder(path.dirname(path.resolve(file)));
-  const tmp = `${file}.tmp-${process.pid}-${Date.now()}`;
   try {
-    const fd = fs.openSync(tmp, 'w');
-    try {
-      fs.writeSync(fd, head);
-      fs.writeSync(fd, Buffer.from(json));
-      for (const c of chunks) fs.writeSync(fd, c);
-      fs.fsyncSync(fd);
-    } finally {
-      fs.closeSync(fd);
-    }
-    fs.renameSync(tmp, file);
-    syncFolder(path.dirname(path.resolve(file)));
-    removeStaleTemporaries(file, tempPid(file));
+    writeFileAtomic(file, [head, Buffer.from(json), ...chunks]);
   } catch (err) {
-    fs.rmSync(tmp, { force: true });
-    throw new CheckpointError(`${file}: cannot write (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+    throw new CheckpointError(`${file}: cannot write (${(err as NodeJS.ErrnoException).code ?? ((err as Error).cause as Error | undefined)?.message ?? (err as Error).message})`);
   }
 }
-
-/** The pid in the name of a temporary file of `file`'s writes (`<name>.tmp-<pid>-<ms>`), or null. */
-const tempPid = (file: string) => (name: string): number | null => {
-  const prefix = `${path.basename(file)}.tmp-`;
-  return name.startsWith(prefix) ? Number(name.slice(prefix.length).split('-')[0]) : null;
-};
 
 export interface Safetensors {
   tensors: Map<string, Tensor>;

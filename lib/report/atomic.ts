@@ -23,14 +23,15 @@ const REASONS: Record<string, string> = {
   ENOTDIR: 'a part of its path is a file, not a folder',
 };
 
-export function writeFileAtomic(file: string, data: string | Uint8Array): void {
+/** Writes `data` (a string, bytes, or bytes in pieces, which are not copied into one buffer first) to `file`, atomically and durably. */
+export function writeFileAtomic(file: string, data: string | Uint8Array | readonly Uint8Array[]): void {
   // Same folder as the target: rename is atomic only within one file system.
   const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}${TEMP_SUFFIX}`;
   try {
     // On the disk before the rename: after a power cut the rename may be there, and the data must be too.
     const fd = openSync(tmp, 'w');
     try {
-      writeFileSync(fd, data);
+      for (const piece of Array.isArray(data) ? data : [data]) writeFileSync(fd, piece);
       fsyncSync(fd);
     } finally {
       closeSync(fd);
@@ -49,11 +50,14 @@ export function writeFileAtomic(file: string, data: string | Uint8Array): void {
 /**
  * Removes the temporary files (`<name>.<pid>.<hex>.tmp`) that writes of
  * `file` killed between their two steps left: the next write of the file
- * does it.
+ * does it. Also `<name>.tmp-<pid>-<ms>`, the temporary files of
+ * saveSafetensors before it wrote through writeFileAtomic (2026-12-02): a
+ * killed checkpoint write left one the checkpoint's size.
  */
 export function removeKilledWrites(file: string): void {
   removeStaleTemporaries(file, (name) => {
-    const m = name.startsWith(`${basename(file)}.`) && /^\.(\d+)\.[0-9a-f]{8}\.tmp$/.exec(name.slice(basename(file).length));
+    const rest = name.startsWith(`${basename(file)}.`) ? name.slice(basename(file).length) : '';
+    const m = /^\.(\d+)\.[0-9a-f]{8}\.tmp$/.exec(rest) ?? /^\.tmp-(\d+)-\d+$/.exec(rest);
     return m ? Number(m[1]) : null;
   });
 }

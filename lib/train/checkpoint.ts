@@ -321,6 +321,15 @@ export function checkpointExists(file: string): boolean {
   return fs.existsSync(file);
 }
 
+/** The epochs a checkpoint has trained, from its header (0: none there, or unreadable, which loadCheckpoint then reports). */
+export function checkpointEpoch(file: string): number {
+  try {
+    return checkpointExists(file) ? metadataEpoch(file, readSafetensorsMetadata(file).epoch) : 0;
+  } catch {
+    return 0;
+  }
+}
+
 /**
  * Saves only the weights (and BN buffers) as a plain safetensors file, names
  * as in Network.parameters. `dataset`, when given, is kept in the metadata
