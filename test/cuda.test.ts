@@ -13,7 +13,7 @@ import { native } from '../lib/native';
 import { SGD } from '../lib/train/optim';
 import { createNativeNet, trainModel } from '../lib/train/train';
 import { loadCifar10 } from '../lib/data/dataset';
-import { reconstruct } from '../lib/visualize/guided-backprop';
+import { reconstruct, unitActivations } from '../lib/visualize/guided-backprop';
 import { predictImages } from '../lib/train/predict-checkpoint';
 import { profile } from '../lib/profile';
 import { tempDirs } from './tmp';
@@ -411,18 +411,29 @@ suite('CUDA', () => {
     }
   });
 
-  test('guided backpropagation on CUDA agrees with the CPU within 1e-4', () => {
+  test('guided backpropagation on CUDA agrees with the CPU', () => {
     manualSeed(6);
     const x = randn([2, 3, 32, 32]);
-    const on = (device: 'cpu' | 'cuda') => {
-      const net = buildNetwork(MODELS.c, { seed: 2, device });
-      const r = tidy(() => reconstruct(net, x.to(device), { layer: 'conv5', channel: 11 }).toArray());
-      net.dispose();
-      return r;
-    };
-    const cpu = on('cpu');
-    expect(maxAbsDiff(on('cuda'), cpu)).toBeLessThan(1e-4 * Math.max(...cpu.map(Math.abs)));
+    const cpuNet = buildNetwork(MODELS.c, { seed: 2 });
+    // A unit that fires in both images: a silent one reconstructs to all zeros, which agrees with anything.
+    const weakest = Array.from({ length: 192 }, (_, channel) => Math.min(...tidy(() => unitActivations(cpuNet, x, { layer: 'conv5', channel }).toArray())));
+    const channel = weakest.indexOf(Math.max(...weakest));
+    const on = (net: ReturnType<typeof buildNetwork>, device: 'cpu' | 'cuda') => tidy(() => reconstruct(net, x.to(device), { layer: 'conv5', channel }).toArray());
+    const cpu = on(cpuNet, 'cpu');
+    cpuNet.dispose();
+    const cudaNet = buildNetwork(MODELS.c, { seed: 2, device: 'cuda' });
+    const gpu = on(cudaNet, 'cuda');
+    cudaNet.dispose();
     x.dispose();
+    const largest = Math.max(...cpu.map(Math.abs));
+    expect(largest).toBeGreaterThan(0);
+    // A ReLU input within rounding of 0 may switch its mask between the devices and change the few
+    // values behind it (27 of 6,144 for an input perturbed by 3e-6 on the CPU, 1 seed of 15):
+    // so 99% of the values within 1e-4 of the largest, and the whole within 1% (an L2 ratio).
+    const off = cpu.filter((v, i) => Math.abs(gpu[i] - v) > 1e-4 * largest).length;
+    expect(off).toBeLessThan(0.01 * cpu.length);
+    const norm = (a: number[]) => Math.sqrt(a.reduce((s, v) => s + v * v, 0));
+    expect(norm(gpu.map((v, i) => v - cpu[i])) / norm(cpu)).toBeLessThan(1e-2);
   });
 
   test('predictImages on CUDA agrees with the CPU', async () => {
