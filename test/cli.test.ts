@@ -250,6 +250,28 @@ test('Ctrl-C stops train after its current step and says how to go on; the same 
   expect(err).toMatch(new RegExp(`training aborted in epoch \\d+; resume from ${checkpoint.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} \\(\\d+ epochs? done\\); to go on: the same command with --resume`));
 });
 
+test('Ctrl-C while the data are prepared ends train at once, and the same command then runs', async () => {
+  // A ZCA fit (in a cache of its own, so that it runs) is native work that no JavaScript handler
+  // could interrupt: before training starts, Ctrl-C keeps its default and ends the process.
+  const out = path.join(tmp(), 'run');
+  const env = { ...process.env, ALLCNN_DATA: tmp() };
+  const args = ['train', '--model', 'strided-cnn-a', '--epochs', '1', '--limit', '64', '--prep', 'zca', '--out', out];
+  const child = spawn(process.execPath, [BIN, ...args], { env });
+  let err = '';
+  child.stderr.on('data', (d: Buffer) => {
+    err += d.toString();
+    if (/^reading /m.test(err) && !child.killed) child.kill('SIGINT');
+  });
+  const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) => child.on('close', (c, s) => resolve([c, s])));
+  expect([code, signal]).toEqual([null, 'SIGINT']);
+  expect(err).not.toContain('stopping after the current step');
+  expect(fs.existsSync(path.join(out, 'checkpoint.safetensors'))).toBe(false);
+  // Its lock, left by a process that is gone, does not stop the next run.
+  const again = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', env, timeout: 300000 });
+  expect([again.status, again.stderr]).toEqual([0, expect.stringContaining('epoch   train loss')]);
+  expect(fs.existsSync(path.join(out, 'result.json'))).toBe(true);
+});
+
 test('Ctrl-C stops reproduce after its current step; `allcnn report` then shows what is recorded and what is missing', async () => {
   const out = path.join(tmp(), 'smoke');
   const child = spawn(process.execPath, [BIN, 'reproduce', '--preset', 'smoke', '--models', 'strided-cnn-a,all-cnn-c', '--extras', 'none', '--out', out], {

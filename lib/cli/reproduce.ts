@@ -84,8 +84,8 @@ export function reproduceCommand(): Command {
         const epochs = o.preset === 'paper' ? 'thousands' : 'hundreds';
         console.error(`note: an epoch of ALL-CNN-C on 49,000 images took about 9 minutes on a 2-core CPU (95 images/s, docs/RESULTS.md), and preset ${o.preset} runs ${epochs} of epochs: it is GPU work (--device cuda)`);
       }
-      const signal = abortOnSignal();
-      const { summary, report } = await reproduce(name, options, { out, data: o.data, ...(o.data100 !== undefined ? { data100: o.data100 } : {}) }, { signal, onEvent: consoleEvents() }).catch((err) => {
+      const { signal, armed } = abortOnSignal();
+      const { summary, report } = await reproduce(name, options, { out, data: o.data, ...(o.data100 !== undefined ? { data100: o.data100 } : {}) }, { signal, onEvent: armed(consoleEvents()) }).catch((err) => {
         if (signal.aborted) console.error(`stopped: \`allcnn report ${shown(out)}\` reports what is recorded so far; the same command goes on`);
         // Stopped between runs: "training aborted before it started" would only confuse; the line above says it all.
         if (signal.aborted && err instanceof AbortError && err.beforeStart) Object.assign(err, { printed: true });

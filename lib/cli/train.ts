@@ -74,10 +74,10 @@ export function trainCommand(): Command {
               : `${checkpoint} exists: pass --resume to continue that run, or another --out to start afresh`);
         }
         if (o.resume && fs.existsSync(checkpoint)) checkResumeConfig(checkpoint, resolved); // before "reading ...": trainModel would refuse it after no wait either
-        const signal = abortOnSignal();
+        const { signal, armed } = abortOnSignal();
         // Before the wait: a first ZCA fit on real data takes most of a minute on a CPU.
         process.stderr.write(`reading ${o.data ? shown(path.resolve(o.data)) : 'the bundled sample'} (prep ${o.prep})\n`);
-        result = await trainModel(config, { onProgress: consoleProgress(), signal, checkpoint, resume: o.resume, keepModel: true }).catch((err: unknown) => {
+        result = await trainModel(config, { onProgress: armed(consoleProgress()), signal, checkpoint, resume: o.resume, keepModel: true }).catch((err: unknown) => {
           // The library names the checkpoint; how to go on from it is the command's to say.
           if (err instanceof AbortError && fs.existsSync(checkpoint)) err.message += `; to go on: the same command${o.resume ? '' : ' with --resume'}`;
           throw err;

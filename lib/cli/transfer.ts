@@ -71,7 +71,7 @@ export function transferCommand(): Command {
         throw new Error(`${path.join(out, 'result.json')} exists: ${shown(out)} holds ${what}; pass another --out for this one${what.startsWith('a finished') ? ' (or delete that folder to redo it)' : ''}`);
       }
       const say = (s: string) => process.stderr.write(`${s}\n`);
-      const signal = abortOnSignal();
+      const { signal, armed } = abortOnSignal();
       if (!o.data100) say(`data: the bundled CIFAR-100 sample (${shown(BUNDLED_CIFAR100_SAMPLE)}, a few images per class: a smoke test); pass --data100 for the real subsets`);
 
       let from: string | undefined = o.from === undefined ? undefined : checkpointFile(o.from);
@@ -88,7 +88,7 @@ export function transferCommand(): Command {
           `for ${count(epochs, 'epoch')} (lr ${p.pretrainLr}, final ReLU ${p.finalRelu ? 'on' : 'off'}, prep ${prep ?? 'zca'}) into ${shown(from)}`);
         const trained = await pretrainCifar10(
           { model, data: o.data10, epochs, lr: p.pretrainLr, limit: p.pretrainLimit ?? undefined, prep, finalRelu: p.finalRelu, seed: o.seed, device: o.device, stallEpochs: 0 },
-          from, { onProgress: consoleProgress({ label: 'pretrain ' }), signal },
+          from, { onProgress: armed(consoleProgress({ label: 'pretrain ' })), signal },
         );
         if (!trained) say(`using the finished pretraining checkpoint ${shown(from)}`);
       } else if (!from) {
@@ -120,7 +120,7 @@ export function transferCommand(): Command {
           // A checkpoint decides preprocessing and the final ReLU; a scratch run without one takes the pretraining defaults.
           prep: o.prep ?? (from ? undefined : p.prep ?? undefined), finalRelu: from ? undefined : p.finalRelu,
         },
-        { onProgress, signal, keepModel: true },
+        { onProgress: armed(onProgress), signal, keepModel: true },
       );
       if (saveRun(out, result, o.json)) return;
       const label = runLabel(String(o.subset), result.config.mode, result.config.head);
@@ -203,9 +203,10 @@ export async function reproduceTransferCommand(o: Record<string, any>): Promise<
     `to ${options.subsets.join(', ')} (${o.data100 ?? 'the bundled CIFAR-100 sample; pass --data100 for the real subsets'}): ` +
     `${options.runs.map((r) => `${r.mode}/${r.head}`).join(', ')}; ${count(options.epochs, 'epoch')}${options.seeds > 1 ? ` x ${options.seeds} seeds` : ''}, ${options.limit === null ? 'all the' : `at most ${options.limit}`} training images per subset (after a tenth of the subset's training images is held out for validation: 50 per class in the real subsets), batch ${options.batchSize}, lr ${options.lr}, device ${device}\nresults: ${out}`);
   const progress = new Map<string, (p: any) => void>();
+  const { signal, armed } = abortOnSignal();
   const { summary, report } = await reproduceTransfer(name, options, { out, data10: o.data, data100: o.data100 }, {
-    signal: abortOnSignal(),
-    onEvent: (e: TransferEvent) => {
+    signal,
+    onEvent: armed((e: TransferEvent) => {
       if (e.type === 'pretrain') {
         if (!progress.has('pretrain')) progress.set('pretrain', consoleProgress({ label: 'pretrain ' }));
         progress.get('pretrain')!(e.progress);
@@ -216,7 +217,7 @@ export async function reproduceTransferCommand(o: Record<string, any>): Promise<
       } else if (e.type === 'run-end') {
         say(`${e.cached ? 'done*' : 'done '}  ${e.record.id}: val ${pct(e.record.validation.accuracy)} test ${pct(e.record.test.accuracy)} (${e.record.seconds.toFixed(0)} s${e.cached ? ', from runs.jsonl' : ''})`);
       }
-    },
+    }),
   });
   if (o.json) {
     process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);

@@ -42,16 +42,32 @@ export function checkpointFile(target: string): string {
   return file;
 }
 
-/** An AbortSignal that fires on the first Ctrl-C / SIGTERM (the second one exits at once). */
-export function abortOnSignal(): AbortSignal {
+/**
+ * Ctrl-C and SIGTERM for a command that trains: from `arm()` on, the first
+ * aborts `signal` (the run stops after its current step) and the second
+ * exits at once. `armed(onProgress)` arms them at the first progress event
+ * that onProgress is given. Before
+ * that the data are read and prepared, partly in long native calls (a ZCA
+ * fit: half a minute on 2 cores) during which no JavaScript handler runs, so
+ * a Ctrl-C would wait them out; and nothing has started that a clean stop
+ * would keep. So until then the signals keep their default and end the
+ * process at once (its lock, if any, is taken over as a dead process's).
+ */
+export function abortOnSignal(): { signal: AbortSignal; armed: <E>(onEvent: (e: E) => void) => (e: E) => void } {
   const controller = new AbortController();
+  let armed = false;
   const onSignal = (sig: NodeJS.Signals) => {
     if (controller.signal.aborted) process.exit(130);
     process.stderr.write(`\n${sig}: stopping after the current step (again to quit now)\n`);
     controller.abort();
   };
-  process.once('SIGINT', onSignal).once('SIGTERM', onSignal);
-  return controller.signal;
+  const arm = () => {
+    if (armed) return;
+    armed = true;
+    // on, not once: two signals that arrive during one native call are both handled when it returns.
+    process.on('SIGINT', onSignal).on('SIGTERM', onSignal);
+  };
+  return { signal: controller.signal, armed: (onEvent) => (e) => { arm(); onEvent(e); } };
 }
 
 
