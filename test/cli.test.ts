@@ -90,6 +90,18 @@ test('train into a folder holding another run names what differs instead of sugg
   expect(missing.code).toBe(1);
   expect(missing.err).not.toContain('holds a run');
   expect(missing.err).toContain('nothing.tar.gz');
+  // A run's folder is no experiment's, and the other way round: neither is written over.
+  const reproduce = allcnn('reproduce', '--preset', 'smoke', '--out', out);
+  expect([reproduce.code, reproduce.err.trim()]).toEqual([1, `allcnn: ${out} holds a run of \`allcnn train\` or \`allcnn transfer\` (its result.json and checkpoint.safetensors), not an experiment of \`allcnn reproduce\`: pass another --out (or --name)`]);
+  const experiment = tmp();
+  fs.writeFileSync(path.join(experiment, 'experiment.json'), '{}');
+  const into = allcnn('train', '--model', 'strided-cnn-a', '--epochs', '1', '--limit', '32', '--out', experiment);
+  expect([into.code, into.err.trim()]).toEqual([1, `allcnn: ${experiment} holds the results of \`allcnn reproduce\`: pass another --out for this run`]);
+  // A finished run whose checkpoint was removed (or a transfer run, which keeps none).
+  fs.rmSync(path.join(out, 'checkpoint.safetensors'));
+  const over = allcnn('train', '--model', 'a', '--epochs', '1', '--limit', '32', '--out', out);
+  expect([over.code, over.err.trim()]).toEqual([1, `allcnn: ${path.join(out, 'result.json')} exists, without a checkpoint beside it: ${out} holds a finished run (of \`allcnn transfer\`, or one whose checkpoint was removed); pass another --out for this run, or delete that folder to redo it`]);
+  expect(JSON.parse(fs.readFileSync(path.join(out, 'result.json'), 'utf8')).config.model).toBe('strided-cnn-a');
 });
 
 test('--version prints the package version', () => {

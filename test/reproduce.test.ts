@@ -225,6 +225,13 @@ test('a folder made with other options is not mixed with new ones', async () => 
   );
 });
 
+test("a folder that holds a run of trainModel is not an experiment's: nothing is written in it", async () => {
+  const out = tmp();
+  fs.writeFileSync(path.join(out, 'result.json'), '{}');
+  await expect(reproduce('tiny', TINY, { out })).rejects.toThrow(`${out} holds a run of \`allcnn train\` or \`allcnn transfer\` (its result.json), not an experiment of \`allcnn reproduce\``);
+  expect(fs.readdirSync(out)).toEqual(['result.json']);
+});
+
 test('options from code are checked before anything is read or made: each mistake names its field', async () => {
   const out = path.join(tmp(), 'never');
   const cases: Array<[object, string]> = [

@@ -5,6 +5,7 @@ import { MultiBar, Presets, SingleBar } from 'cli-progress';
 import { cudaAvailable, requireDevice } from '../backend';
 import { PREPS } from '../data/dataset';
 import { checkReproduceOptions, EXTRAS, MAX_SEEDS, PRESET_NAMES, PRESETS, PresetName, ReproduceOptions, SEED_STRIDE } from '../experiments/presets';
+import { checkNotARun } from '../experiments/journal';
 import { checkLock } from '../experiments/lock';
 import { ExperimentEvent, reproduce } from '../experiments/runner';
 import { PRECISIONS } from '../train/config';
@@ -71,6 +72,7 @@ export function reproduceCommand(): Command {
       // Before the header, which would read as if this one ran: a missing GPU, a folder another process is training in.
       requireDevice(device);
       checkLock(out);
+      checkNotARun(out); // train's or transfer's: a new experiment is not written beside (and later over) them
       // The extras start from ALL-CNN-C's chosen rate: it trains (probes and full run) whether or not --models names it.
       const added = options.extras.length > 0 && !options.models.includes('all-cnn-c') ? ' (and ALL-CNN-C, whose chosen rate the extras start from)' : '';
       const models = `${count(options.models.length, 'model')}${added}`;

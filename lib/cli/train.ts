@@ -62,6 +62,13 @@ export function trainCommand(): Command {
       const lock = lockFolder(out);
       let result: TrainResult;
       try {
+        // Another command's results: written over by this run's result.json and weights.
+        if (fs.existsSync(path.join(out, 'experiment.json'))) {
+          throw new Error(`${shown(out)} holds the results of \`allcnn reproduce\`: pass another --out for this run`);
+        }
+        if (!fs.existsSync(checkpoint) && fs.existsSync(path.join(out, 'result.json'))) {
+          throw new Error(`${shown(path.join(out, 'result.json'))} exists, without a checkpoint beside it: ${shown(out)} holds a finished run (of \`allcnn transfer\`, or one whose checkpoint was removed); pass another --out for this run, or delete that folder to redo it`);
+        }
         // Data that are not there are said so first (reading them fails at once): a checkpoint's other data path would only puzzle.
         if (!o.resume && fs.existsSync(checkpoint) && !(o.data && !fs.existsSync(o.data))) {
           // --resume continues only the same run: say so when this one is another.

@@ -7,6 +7,7 @@ import { checkCifar100Subsets } from '../data/subsets';
 import { cudaAvailable, requireDevice } from '../backend';
 import { checkFolder } from '../io/folder';
 import { readSafetensorsMetadata } from '../io/safetensors';
+import { checkNotARun } from '../experiments/journal';
 import { checkLock } from '../experiments/lock';
 import { reproduceTransfer, runLabel, TRANSFER_PRESETS, TransferEvent, TransferPresetOptions } from '../experiments/transfer';
 import { SCHEDULES } from '../train/schedule';
@@ -198,6 +199,7 @@ export async function reproduceTransferCommand(o: Record<string, any>): Promise<
   const name = o.name ?? 'transfer';
   const out = path.resolve(o.out ?? path.join('results', name));
   checkLock(out); // before the header, which would read as if this one ran
+  checkNotARun(out);
   const say = (s: string) => process.stderr.write(`${s}\n`);
   say(`reproduce ${name}: transfer ${options.from ? `from ${shown(options.from)}` : `from ${options.model} pretrained here for ${count(options.pretrainEpochs, 'epoch')} on ${o.data ?? 'the bundled CIFAR-10 sample'}`} ` +
     `to ${options.subsets.join(', ')} (${o.data100 ?? 'the bundled CIFAR-100 sample; pass --data100 for the real subsets'}): ` +

@@ -101,7 +101,10 @@ function checkDigests(out: string, saved: Record<string, unknown>, data: DataSou
  */
 export function checkClaim(out: string, options: object, data?: DataSources, digests: Record<string, string> = {}): boolean {
   const file = path.join(out, 'experiment.json');
-  if (!fs.existsSync(file)) return false;
+  if (!fs.existsSync(file)) {
+    checkNotARun(out);
+    return false;
+  }
   const experiment = readExperiment(file) as Record<string, unknown> & { options?: Record<string, unknown> };
   const saved = { ...ADDED_OPTIONS, ...experiment.options } as Record<string, unknown>;
   const differs = Object.keys(options).filter((k) => !SCHEDULING_ONLY.has(k) && comparable(k, saved[k]) !== comparable(k, (options as Record<string, unknown>)[k]));
@@ -114,6 +117,19 @@ export function checkClaim(out: string, options: object, data?: DataSources, dig
     checkDigests(out, experiment, data, digests);
   }
   return true;
+}
+
+/**
+ * Refuses a folder that holds the run of `allcnn train` or `allcnn transfer`
+ * (their result.json, or train's checkpoint) as the results folder of a new
+ * experiment: its records would be written beside them, and a later
+ * `allcnn train --out` there would overwrite the experiment's files.
+ */
+export function checkNotARun(out: string): void {
+  const found = ['result.json', 'checkpoint.safetensors'].filter((f) => fs.existsSync(path.join(out, f)));
+  if (found.length) {
+    throw new Error(`${out} holds a run of \`allcnn train\` or \`allcnn transfer\` (its ${found.join(' and ')}), not an experiment of \`allcnn reproduce\`: pass another --out (or --name)`);
+  }
 }
 
 /**
