@@ -101,6 +101,8 @@ test("evaluateCheckpoint gives back the run's own test and validation scores", a
   const validation = await evaluateCheckpoint(run.checkpoint, { split: 'validation' });
   expect(validation.count).toBe(run.result.validation.count);
   expect(validation.accuracy).toBe(run.result.validation.accuracy);
+  // The run folder stands for its checkpoint, as on the command line.
+  expect(await evaluateCheckpoint(run.dir)).toEqual(test);
 });
 
 test("a run on a shared data set (as reproduce trains) is scored on that data set's split, not on its own seed's", async () => {
@@ -135,6 +137,7 @@ test("a run on a shared data set (as reproduce trains) is scored on that data se
 test('evaluateCheckpoint refuses what it cannot score, saying what to pass instead', async () => {
   const dir = tmp();
   await expect(evaluateCheckpoint(path.join(dir, 'none.safetensors'))).rejects.toThrow(/no such file/);
+  await expect(evaluateCheckpoint(dir)).rejects.toThrow(new CheckpointError(`${dir} is a folder without a checkpoint.safetensors: pass a checkpoint file, or the --out folder of an \`allcnn train\` run (\`allcnn reproduce\` keeps one checkpoint per run in its checkpoints/ folder)`));
   await expect(evaluateCheckpoint(run.checkpoint, { split: 'train' as never })).rejects.toThrow(InvalidArgumentError);
   // A batch size of 0 used to loop for ever; a misspelt option used to be ignored.
   await expect(evaluateCheckpoint(run.checkpoint, { batchSize: 0 })).rejects.toThrow('Expected an integer in [1, 65536] for batchSize but received 0 of type number');
@@ -191,18 +194,29 @@ test('evaluateCheckpoint refuses what it cannot score, saying what to pass inste
   await expect(evaluateCheckpoint(moved)).rejects.toThrow(/copy\.tar\.gz, which is not there from here: pass the CIFAR-10 archive or folder \(--data, or options.data from code\)/);
   expect((await evaluateCheckpoint(moved, { data: SAMPLE })).count).toBe(100);
 
-  // A network of one's own: the command cannot rebuild it.
+  // A network of one's own: rebuilt from the layers its checkpoint records, and scored as training scored it.
   const own = path.join(dir, 'own.safetensors');
-  const tiny = declareNetwork('Tiny', 'one convolution', ['conv 1x1 classes', 'gap', 'softmax']);
-  await trainModel({ model: tiny, epochs: 1, limit: 64, prep: 'std', stallEpochs: 0 }, { checkpoint: own });
-  await expect(evaluateCheckpoint(own)).rejects.toThrow(/a checkpoint of "Tiny", neither one of the twelve networks nor one of reproduce's ablations/);
-  // ... nor one declared under a paper network's name; and nothing resumes here.
+  const tiny = declareNetwork('Tiny', 'one convolution', ['conv 3x3 8 bn relu', 'conv 1x1 classes', 'gap', 'softmax']);
+  const tinyRun = await trainModel({ model: tiny, epochs: 1, limit: 64, prep: 'std', stallEpochs: 0 }, { checkpoint: own });
+  const scored = await evaluateCheckpoint(own);
+  expect([scored.name, scored.count, scored.accuracy, scored.loss]).toEqual(['Tiny', tinyRun.test.count, tinyRun.test.accuracy, expect.closeTo(tinyRun.test.loss, 5)]);
+  // ... and one declared under a paper network's name, by its own layers.
   const namesake = path.join(dir, 'namesake.safetensors');
   const fake = declareNetwork('Strided-CNN-A', 'not the paper\'s', ['conv 3x3 16 /2 relu', 'conv 1x1 classes', 'gap', 'softmax']);
-  await trainModel({ model: fake, epochs: 1, limit: 64, prep: 'std', stallEpochs: 0 }, { checkpoint: namesake });
-  await expect(evaluateCheckpoint(namesake)).rejects.toThrow(new CheckpointError(
-    `${namesake}: a checkpoint of a network named Strided-CNN-A whose layers are not the paper's (a custom declaration?); score it from TypeScript with buildNetwork() of its spec, loadCheckpoint() and evaluate()`,
-  ));
+  const fakeRun = await trainModel({ model: fake, epochs: 1, limit: 64, prep: 'std', stallEpochs: 0 }, { checkpoint: namesake });
+  expect((await evaluateCheckpoint(namesake)).accuracy).toBe(fakeRun.test.accuracy);
+  // Layers that declare no network, and (as written before the layers were kept) none for a network not of the paper.
+  const { tensors: ownTensors, metadata: ownMetadata } = loadSafetensors(own);
+  try {
+    const edited = path.join(dir, 'own-edited.safetensors');
+    saveSafetensors(edited, ownTensors, { ...ownMetadata, layers: JSON.stringify([{ kind: 'conv', kernel: 0 }]) });
+    await expect(evaluateCheckpoint(edited)).rejects.toThrow(new RegExp(`^${edited.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: the layers it records do not declare a network \\(.*\\): a corrupt or edited checkpoint\\?$`));
+    const { layers: _layers, ...withoutLayers } = ownMetadata;
+    saveSafetensors(edited, ownTensors, withoutLayers);
+    await expect(evaluateCheckpoint(edited)).rejects.toThrow(/a checkpoint of "Tiny", neither one of the twelve networks nor one of reproduce's ablations, and it does not record its layers/);
+  } finally {
+    for (const t of ownTensors.values()) t.dispose();
+  }
   // No validation images held out: nothing to score on that split.
   const noValidation = path.join(dir, 'no-validation.safetensors');
   await trainModel({ model: 'strided-cnn-a', epochs: 1, limit: 64, validation: 0, prep: 'std', stallEpochs: 0 }, { checkpoint: noValidation });

@@ -13,7 +13,7 @@ import { dataDigest, trainingDigest, DATASET_CLASSES, DATASET_TITLES, DatasetNam
 import { CheckpointError, DataError, InvalidArgumentError } from '../errors';
 import { ABLATIONS } from '../experiments/ablations';
 import { buildNetwork, Network } from '../model/network';
-import type { NetworkSpec } from '../model/spec';
+import { declareNetwork, NetworkSpec } from '../model/spec';
 import { checkDevice, Device } from '../tensor';
 import { readSafetensorsMetadata } from '../io/safetensors';
 import { MODELS } from '../../models';
@@ -69,13 +69,14 @@ export async function evaluateCheckpoint(file: string, o: EvaluateCheckpointOpti
   const device = checkDevice('device', o.device ?? 'cpu');
   if (o.batchSize !== undefined) evalBatchSize(o.batchSize);
   requireDevice(device);
-  const { config, epoch, recipe, diverged } = readRun(file);
+  file = runCheckpoint(file);
+  const { config, spec, epoch, recipe, diverged } = readRun(file);
   // Known from the recipe: no need to read the data to find the split empty.
   if (split === 'validation' && recipe.validation === 0) {
     throw new InvalidArgumentError(`${file}: the run held out no validation images (validation 0), so there is no validation split to score: score the test split`);
   }
   const { dataset: name, data, options, digest } = runData(file, recipe, o.data);
-  const network = runNetwork(file, config, device);
+  const network = runNetwork(file, config, spec, device);
   let dataset: Dataset | null = null;
   try {
     const { raw, set } = await scoringData(name, data, options, device);
@@ -105,11 +106,42 @@ export function runSpec(model: string): NetworkSpec | undefined {
 }
 
 /**
+ * The network a checkpoint holds: the paper's (runSpec) when its recorded
+ * layers are that network's, else the network declared by those layers (one
+ * a user declared with declareNetwork and trained with trainModel).
+ * Checkpoints from before the layers were recorded name a paper network.
+ */
+function checkpointSpec(file: string, model: string, layers: string | undefined): NetworkSpec {
+  const paper = runSpec(model);
+  if (paper && (layers === undefined || layers === JSON.stringify(paper.layers))) return paper;
+  if (layers === undefined) {
+    throw new CheckpointError(`${file}: a checkpoint of "${model}", neither one of the twelve networks nor one of reproduce's ablations, and it does not record its layers; score it from TypeScript with buildNetwork() of its spec, loadCheckpoint() and evaluate()`);
+  }
+  try {
+    return declareNetwork(model, 'declared in code: the layers its checkpoint records', JSON.parse(layers));
+  } catch (err) {
+    throw new CheckpointError(`${file}: the layers it records do not declare a network (${err instanceof Error ? err.message : String(err)}): a corrupt or edited checkpoint?`);
+  }
+}
+
+/**
+ * A checkpoint argument of the API, as the commands take it: the file, or
+ * the run folder of `allcnn train` (trainModel's checkpoint in it).
+ */
+export function runCheckpoint(file: string): string {
+  if (typeof file !== 'string' || file === '') throw invalid('file', 'the path of a checkpoint.safetensors', file);
+  if (!(fs.existsSync(file) && fs.statSync(file).isDirectory())) return file;
+  const inside = path.join(file, 'checkpoint.safetensors');
+  if (fs.existsSync(inside)) return inside;
+  throw new CheckpointError(`${file} is a folder without a checkpoint.safetensors: pass a checkpoint file, or the --out folder of an \`allcnn train\` run (\`allcnn reproduce\` keeps one checkpoint per run in its checkpoints/ folder)`);
+}
+
+/**
  * The run's network with the checkpoint's weights, on `device`. Made before
  * the data are prepared, so that a mismatched checkpoint fails in a moment.
  */
-export function runNetwork(file: string, config: ResolvedConfig, device: Device): Network {
-  const network = buildNetwork(runSpec(config.model)!, { classes: DATASET_CLASSES[config.dataset], finalRelu: config.finalRelu, device });
+export function runNetwork(file: string, config: ResolvedConfig, spec: NetworkSpec, device: Device): Network {
+  const network = buildNetwork(spec, { classes: DATASET_CLASSES[config.dataset], finalRelu: config.finalRelu, device });
   try {
     loadCheckpoint(file, network, null, config);
     return network;
@@ -194,7 +226,7 @@ function checkRecorded(file: string, config: ResolvedConfig, recipe: DatasetOpti
  * pass instead when the file is not a training checkpoint of allcnn; with
  * needsWeights, also when the run had diverged (its weights are NaN).
  */
-export function readRun(file: string, o: { needsWeights?: boolean } = {}): { config: ResolvedConfig; epoch: number; recipe: Pick<DataRecipe, 'dataset' | 'data'> & DatasetOptions; diverged: boolean } {
+export function readRun(file: string, o: { needsWeights?: boolean } = {}): { config: ResolvedConfig; spec: NetworkSpec; epoch: number; recipe: Pick<DataRecipe, 'dataset' | 'data'> & DatasetOptions; diverged: boolean } {
   if (typeof file !== 'string' || file === '') throw invalid('file', 'the path of a checkpoint.safetensors', file);
   if (!fs.existsSync(file)) throw new CheckpointError(`${file}: no such file (allcnn train writes <out>/checkpoint.safetensors)`);
   const metadata = readSafetensorsMetadata(file); // the tensors are read by loadCheckpoint, checked against the network
@@ -207,14 +239,7 @@ export function readRun(file: string, o: { needsWeights?: boolean } = {}): { con
     throw new CheckpointError(`${file}: a weights file, which does not record how the data were prepared; ${instead} (format ${CHECKPOINT_FORMAT})`);
   }
   const config: ResolvedConfig = { ...saved, dataset: recordedDataset(saved.dataset) };
-  const spec = runSpec(config.model);
-  if (!spec) {
-    throw new CheckpointError(`${file}: a checkpoint of "${config.model}", neither one of the twelve networks nor one of reproduce's ablations; evaluate it from TypeScript with buildNetwork(), loadCheckpoint() and evaluate()`);
-  }
-  // A network declared under a paper network's name: found here, where the network is named, not as a failed resume in loadCheckpoint.
-  if (metadata.layers !== undefined && metadata.layers !== JSON.stringify(spec.layers)) {
-    throw new CheckpointError(`${file}: a checkpoint of a network named ${spec.name} whose layers are not the paper's (a custom declaration?); score it from TypeScript with buildNetwork() of its spec, loadCheckpoint() and evaluate()`);
-  }
+  const spec = checkpointSpec(file, config.model, metadata.layers);
   // Checkpoints written before the recipe was kept came from `allcnn train`, whose config holds the data options.
   const kept = metadataJson<Omit<DataRecipe, 'dataset'> & { dataset?: DatasetName }>(file, 'data', metadata.data);
   const recipe = metadata.data === undefined
@@ -240,5 +265,5 @@ export function readRun(file: string, o: { needsWeights?: boolean } = {}): { con
   if (diverged && o.needsWeights) {
     throw new CheckpointError(`${file}: this run diverged in epoch ${epoch} (its training or validation loss became NaN or infinite), so its weights are not numbers; train it again with a lower learning rate`);
   }
-  return { config, epoch, recipe, diverged };
+  return { config, spec, epoch, recipe, diverged };
 }

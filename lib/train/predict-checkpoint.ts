@@ -13,7 +13,7 @@ import { Fit, FITS, ImageInput, readImage, toCifarPixels } from '../data/images'
 import { tidy } from '../scope';
 import { checkDevice, Device } from '../tensor';
 import { predict } from './evaluate';
-import { readRun, runData, runNetwork, sameImages, scoringData } from './evaluate-checkpoint';
+import { readRun, runCheckpoint, runData, runNetwork, sameImages, scoringData } from './evaluate-checkpoint';
 
 export interface PredictImagesOptions {
   /** Classes listed per image, most likely first (default 3). */
@@ -62,12 +62,13 @@ export async function predictImages(file: string, images: ImageInput[], o: Predi
   if (!Array.isArray(images) || images.length === 0) throw invalid('images', 'a non-empty list of images', images);
   const fit = checkOneOf('fit', o.fit ?? 'crop', FITS);
   const top = checkInteger('top', o.top ?? 3, 1);
-  const { config, epoch, recipe } = readRun(file, { needsWeights: true });
+  file = runCheckpoint(file);
+  const { config, spec, epoch, recipe } = readRun(file, { needsWeights: true });
   const sources = images.map((input, k) => (typeof input === 'string' ? input : `image ${k}`));
   // Every picture is decoded before the (seconds-long) data preparation, so a bad one fails fast.
   const pixels = images.map((input, k) => toCifarPixels(readImage(input, sources[k]), fit));
   const { dataset, data, options, digest } = runData(file, recipe, o.data);
-  const network = runNetwork(file, config, device);
+  const network = runNetwork(file, config, spec, device);
   let set: Dataset | null = null;
   try {
     const test = { images: new Uint8Array(pixels.length * CIFAR_IMAGE_BYTES), labels: new Uint8Array(pixels.length), count: pixels.length };

@@ -13,7 +13,7 @@ import { fromArray } from '../creation';
 import type { Network } from '../model/network';
 import { tidy } from '../scope';
 import { checkDevice, Device } from '../tensor';
-import { readRun, runData, runNetwork, sameImages, scoringData } from '../train/evaluate-checkpoint';
+import { readRun, runCheckpoint, runData, runNetwork, sameImages, scoringData } from '../train/evaluate-checkpoint';
 import { cropTile, gridPng, imageTile, reconstructionTile, Tile } from './figure';
 import { channelsOf, findLayer, Method, METHODS, reconstruct } from './guided-backprop';
 import { receptiveField, windowAt } from './receptive-field';
@@ -96,10 +96,11 @@ export async function visualizeCheckpoint(file: string, o: VisualizeOptions = {}
   if (new Set(methods).size !== methods.length) throw invalid('methods', 'each method once', methods);
   const top = checkInteger('top', o.top ?? 8, 1, MAX_TOP);
   const crop = o.crop === undefined ? true : checkBoolean('crop', o.crop);
-  const { config, epoch, recipe } = readRun(file, { needsWeights: true });
+  file = runCheckpoint(file);
+  const { config, spec, epoch, recipe } = readRun(file, { needsWeights: true });
   const { dataset: name, data, options, digest } = runData(file, recipe, o.data);
   // The network and the unit first, so that a wrong layer or channel is reported before the data are prepared.
-  const net = runNetwork(file, config, device);
+  const net = runNetwork(file, config, spec, device);
   let dataset: Dataset | null = null;
   try {
     const layer = o.layer ?? net.layers.filter((l) => l.spec.kind === 'conv').pop()!.name;
