@@ -180,6 +180,12 @@ test('evaluateCheckpoint refuses what it cannot score, saying what to pass inste
     await expect(evaluateCheckpoint(edited)).rejects.toThrow(new DataError(
       "the run's data recipe does not fit the bundled sample (Expected an integer in [0, 499] for validation (the images held out of the 500 training images) but received 100000 of type number): is it the data the run was trained on? Pass those (--data, or options.data from code)",
     ));
+    // A checkpoint's format with no config: corruption, not another file's format nor a run that differs in every option.
+    const { config: _config, ...noConfig } = metadata;
+    saveSafetensors(edited, tensors, noConfig);
+    const corrupt = new CheckpointError(`${edited}: metadata "config" is missing (a corrupt checkpoint?)`);
+    await expect(evaluateCheckpoint(edited)).rejects.toThrow(corrupt);
+    await expect(trainModel(JSON.parse(metadata.config), { checkpoint: edited, resume: true })).rejects.toThrow(corrupt);
   } finally {
     for (const t of tensors.values()) t.dispose();
   }

@@ -77,6 +77,19 @@ export function metadataJson<T>(file: string, key: string, text: string | undefi
   }
 }
 
+/**
+ * A checkpoint's config, as its metadata records it. Missing, or not an
+ * object, it is corruption: compared as {} it read as another run that
+ * differed in every option.
+ */
+export function savedConfig(file: string, metadata: Record<string, string>): object {
+  const config = metadataJson<unknown>(file, 'config', metadata.config);
+  if (config === null || typeof config !== 'object' || Array.isArray(config)) {
+    throw new CheckpointError(`${file}: metadata "config" is ${metadata.config === undefined ? 'missing' : `${JSON.stringify(metadata.config).slice(0, 40)}, not an object`} (a corrupt checkpoint?)`);
+  }
+  return config;
+}
+
 /** The epochs a checkpoint has completed, as its metadata records them. */
 export function metadataEpoch(file: string, text: string | undefined): number {
   const epoch = Number(text);
@@ -138,7 +151,7 @@ function configDifferences(metadata: Record<string, string>, saved: object, conf
  */
 export function checkpointDifferences(file: string, config: object): string[] {
   const metadata = readSafetensorsMetadata(file);
-  const diff = configDifferences(metadata, metadataJson<object>(file, 'config', metadata.config) ?? {}, config);
+  const diff = configDifferences(metadata, savedConfig(file, metadata), config);
   // A moved archive is no other run: resuming continues it (loadCheckpoint judges it the same way).
   const saved = metadataJson<DataRecipe>(file, 'data', metadata.data)?.data;
   const now = (config as { data?: string | null }).data;
@@ -221,7 +234,7 @@ export function loadCheckpoint<H>(file: string, net: Network, sgd: SGD | null, c
     const state = {
       epoch: metadataEpoch(file, metadata.epoch),
       history: metadataJson<H[]>(file, 'history', metadata.history) ?? [],
-      config: metadataJson<object>(file, 'config', metadata.config) ?? {},
+      config: savedConfig(file, metadata),
       data: metadataJson<DataRecipe>(file, 'data', metadata.data),
     };
     // One record per epoch trained: a run resumed from a checkpoint whose two disagree would number its epochs wrongly.
@@ -269,7 +282,7 @@ export function checkResumeConfig(file: string, config: object): void {
   try {
     metadata = readSafetensorsMetadata(file);
     if (metadata.format !== CHECKPOINT_FORMAT) return;
-    saved = metadataJson<object>(file, 'config', metadata.config) ?? {};
+    saved = savedConfig(file, metadata);
   } catch {
     return; // loadCheckpoint says what is wrong with the file, and what to do
   }

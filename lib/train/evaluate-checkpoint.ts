@@ -17,7 +17,7 @@ import { declareNetwork, NetworkSpec } from '../model/spec';
 import { checkDevice, Device } from '../tensor';
 import { readSafetensorsMetadata } from '../io/safetensors';
 import { MODELS } from '../../models';
-import { CHECKPOINT_FORMAT, loadCheckpoint, metadataEpoch, metadataJson } from './checkpoint';
+import { CHECKPOINT_FORMAT, loadCheckpoint, metadataEpoch, metadataJson, savedConfig } from './checkpoint';
 import type { ResolvedConfig } from './config';
 import { ClassScore, evalBatchSize, evaluateByClass } from './evaluate';
 import { hasDiverged } from './train';
@@ -230,7 +230,7 @@ export function readRun(file: string, o: { needsWeights?: boolean } = {}): { con
   if (typeof file !== 'string' || file === '') throw invalid('file', 'the path of a checkpoint.safetensors', file);
   if (!fs.existsSync(file)) throw new CheckpointError(`${file}: no such file (allcnn train writes <out>/checkpoint.safetensors)`);
   const metadata = readSafetensorsMetadata(file); // the tensors are read by loadCheckpoint, checked against the network
-  const saved = metadata.format === CHECKPOINT_FORMAT ? metadataJson<ResolvedConfig>(file, 'config', metadata.config) : null;
+  const saved = metadata.format === CHECKPOINT_FORMAT ? (savedConfig(file, metadata) as ResolvedConfig) : null;
   if (!saved) {
     // `allcnn transfer` writes weights.safetensors and no checkpoint: there is none beside it to point at.
     const beside = path.join(path.dirname(file), 'checkpoint.safetensors');
