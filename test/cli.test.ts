@@ -172,6 +172,14 @@ test('bad options exit with status 2 and say what is wrong', () => {
     [['transfer', '--from', 'run', '--data10', 'x.tar.gz'], '--data10 is for pretraining a CIFAR-10 network when --from is omitted; with --from run nothing is pretrained'],
     [['models', '--classes', 'abc'], '--classes must be an integer in [2, 100000], got "abc"'],
     [['models', '--classes', '1000000000'], '--classes must be an integer in [2, 100000], got "1000000000"'], // as buildNetwork bounds it
+    // An empty path resolved to the working folder: `train --out ""` wrote its run there.
+    [['train', '--out', ''], '--out: an empty path; pass a folder'],
+    [['train', '--data', ''], '--data: an empty path; pass an archive or a folder'],
+    [['evaluate', 'run', '--data', ''], '--data: an empty path; pass an archive or a folder'],
+    [['visualize', 'run', '--out', ''], '--out: an empty path; pass a .png file'],
+    [['reproduce', '--preset', 'transfer', '--from', ' '], '--from: an empty path; pass a checkpoint, a weights file or a run folder'],
+    [['reproduce', '--data100', ''], '--data100: an empty path; pass an archive or a folder'],
+    [['transfer', '--data10', ''], '--data10: an empty path; pass an archive or a folder'],
     [['frobnicate'], "unknown command 'frobnicate'"],
   ];
   for (const [args, message] of cases) {

@@ -31,6 +31,16 @@ export function num(name: string, min = 0, max = Infinity) {
     return n;
   };
 }
+/**
+ * A path option's value; `what` is what it names ('a folder', 'a file').
+ * An empty one is refused: `--out ""` resolved to the working folder and wrote the run there.
+ */
+export function pathTo(name: string, what: string) {
+  return (v: string): string => {
+    if (v.trim() === '') throw new InvalidArgumentError(`${name}: an empty path; pass ${what}`);
+    return v;
+  };
+}
 export function oneOf(name: string, valid: readonly string[]) {
   return (v: string): string => {
     if (!valid.includes(v)) throw new InvalidArgumentError(`${name} must be one of ${valid.join(', ')}, got "${v}"`);

@@ -5,7 +5,7 @@ import { Command } from 'commander';
 import { DataError } from '../errors';
 import { FITS } from '../data/images';
 import { Predictions, predictImages } from '../train/predict-checkpoint';
-import { deviceName, int, oneOf } from './options';
+import { deviceName, int, oneOf, pathTo } from './options';
 import { checkpointFile, otherDataNote, pct, shown } from './util';
 
 export function predictCommand(): Command {
@@ -15,7 +15,7 @@ export function predictCommand(): Command {
     .argument('<images...>', 'PNG or JPEG files, or folders of them; pictures that are not 32x32 are resized (see --fit)')
     .option('--top <n>', 'classes listed per picture, most likely first', int('--top', 1), 3)
     .option('--fit <how>', `${FITS.join(' or ')}: a centred square of the picture, or all of it squeezed, resized to 32x32`, oneOf('--fit', FITS), 'crop')
-    .option('--data <path>', 'the CIFAR-10 (or CIFAR-100) archive or folder the run was trained on, whose training images its preparation (GCN + ZCA, or the channel statistics) is fitted on (default: the one it recorded)')
+    .option('--data <path>', 'the CIFAR-10 (or CIFAR-100) archive or folder the run was trained on, whose training images its preparation (GCN + ZCA, or the channel statistics) is fitted on (default: the one it recorded)', pathTo('--data', 'an archive or a folder'))
     .option('--device <name>', 'cpu, cuda or cuda:N', deviceName('--device'), 'cpu')
     .option('--json', 'print every picture\'s class probabilities as JSON on stdout', false)
     .action(async (target: string, args: string[], o) => {

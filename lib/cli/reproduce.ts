@@ -12,7 +12,7 @@ import { PRECISIONS } from '../train/config';
 import { count } from '../report/format';
 import { AbortError } from '../train/train';
 import { MODEL_IDS } from '../../models';
-import { batchSize, deviceName, folderName, int, list, num, oneOf } from './options';
+import { batchSize, deviceName, folderName, int, list, num, oneOf, pathTo } from './options';
 import { reproduceTransferCommand } from './transfer';
 import { abortOnSignal, pct, shown } from './util';
 
@@ -20,12 +20,12 @@ export function reproduceCommand(): Command {
   return new Command('reproduce')
     .description('run the paper\'s Table 3 grid (12 networks x learning rates), the augmented runs, the ablations (and with --extras ...,cifar100 the CIFAR-100 row); write REPORT.md')
     .addOption(new Option('--preset <name>', 'paper (350 epochs), fast (40 epochs, lr probes), smoke (CPU, minutes) or transfer (CIFAR-10 -> CIFAR-100 subsets)').choices([...PRESET_NAMES, 'transfer']).default('smoke'))
-    .option('--data <path>', 'CIFAR-10 binary archive or folder; default: the bundled 600-image sample')
-    .option('--from <file>', 'transfer: the CIFAR-10 checkpoint or weights to transfer from, or its run folder (default: pretrain one first, on --data)')
-    .option('--data100 <path>', 'CIFAR-100 binary archive or folder: with --extras ...,cifar100 the official one (all 100 classes), with --preset transfer the subsets; default: the bundled sample')
+    .option('--data <path>', 'CIFAR-10 binary archive or folder; default: the bundled 600-image sample', pathTo('--data', 'an archive or a folder'))
+    .option('--from <file>', 'transfer: the CIFAR-10 checkpoint or weights to transfer from, or its run folder (default: pretrain one first, on --data)', pathTo('--from', 'a checkpoint, a weights file or a run folder'))
+    .option('--data100 <path>', 'CIFAR-100 binary archive or folder: with --extras ...,cifar100 the official one (all 100 classes), with --preset transfer the subsets; default: the bundled sample', pathTo('--data100', 'an archive or a folder'))
     .option('--pretrain-epochs <n>', 'transfer: epochs of pretraining on CIFAR-10 when --from is omitted', int('--pretrain-epochs', 1))
     .option('--name <name>', 'experiment name: results go to results/<name> (default: the preset)', folderName('--name'))
-    .option('--out <dir>', 'results folder (overrides --name)')
+    .option('--out <dir>', 'results folder (overrides --name)', pathTo('--out', 'a folder'))
     .option('--models <ids>', `comma-separated model ids (${MODEL_IDS.join(', ')})`, list('--models', oneOf('--models', MODEL_IDS)))
     .option('--epochs <n>', 'epochs per run', int('--epochs', 1))
     .option('--lrs <list>', 'learning rates to select from, e.g. 0.25,0.1,0.05,0.01', list('--lrs', num('--lrs', 0, 100)))

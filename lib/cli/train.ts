@@ -11,7 +11,7 @@ import { PRECISIONS, resolveConfig, TrainConfig } from '../train/config';
 import { SCHEDULES } from '../train/schedule';
 import { AbortError, trainModel, type TrainResult } from '../train/train';
 import { MODEL_IDS } from '../../models';
-import { batchSize, deviceName, int, num, oneOf } from './options';
+import { batchSize, deviceName, int, num, oneOf, pathTo } from './options';
 import { absentNote, consoleProgress } from './progress';
 import { abortOnSignal, pct, saveRun, shown } from './util';
 
@@ -20,7 +20,7 @@ export function trainCommand(): Command {
     .description('train one network of the All-CNN family on CIFAR-10 (or CIFAR-100)')
     .addOption(new Option('--model <id>', 'network to train').choices(MODEL_IDS).default('all-cnn-c'))
     .addOption(new Option('--dataset <name>', 'cifar10, or cifar100: its 100 fine classes (the paper\'s CIFAR-100 row, ALL-CNN-C)').choices(DATASETS).default('cifar10'))
-    .option('--data <path>', 'the data set\'s binary archive (.tar.gz) or extracted folder; default: its bundled sample (600 CIFAR-10 images; 300 CIFAR-100 images of 20 classes)')
+    .option('--data <path>', 'the data set\'s binary archive (.tar.gz) or extracted folder; default: its bundled sample (600 CIFAR-10 images; 300 CIFAR-100 images of 20 classes)', pathTo('--data', 'an archive or a folder'))
     .option('--epochs <n>', 'epochs', int('--epochs', 1), 10)
     .option('--limit <n>', 'train on at most n images of the 49,000-image training split', int('--limit', 1))
     .option('--test-limit <n>', 'evaluate on at most n test images', int('--test-limit', 1))
@@ -43,7 +43,7 @@ export function trainCommand(): Command {
     .option('--cuda-graph', 'CUDA: capture the training step once and replay it as a CUDA graph', false)
     .option('--init <name>', `weight initialisation (${INITS.join(', ')})`, oneOf('--init', INITS), 'xavier-uniform')
     .option('--no-final-relu', 'leave out the ReLU after the last 1x1 convolution')
-    .option('--out <dir>', 'folder for the checkpoint, weights and result.json (default results/train-<model>, or results/train-<model>-cifar100)')
+    .option('--out <dir>', 'folder for the checkpoint, weights and result.json (default results/train-<model>, or results/train-<model>-cifar100)', pathTo('--out', 'a folder'))
     .option('--resume', 'continue from the checkpoint in --out if there is one', false)
     .option('--json', 'print the result as JSON on stdout (progress still goes to stderr)', false)
     .action(async (o) => {

@@ -17,7 +17,7 @@ import { pretrainCifar10 } from '../transfer/pretrain';
 import { modelIdOf, readPretrained } from '../transfer/pretrained';
 import { transfer, TransferProgress } from '../transfer/transfer';
 import { MODEL_IDS } from '../../models';
-import { batchSize, deviceName, int, num, oneOf } from './options';
+import { batchSize, deviceName, int, num, oneOf, pathTo } from './options';
 import { consoleProgress, epochLine } from './progress';
 import { count } from '../report/format';
 import { abortOnSignal, checkpointFile, pct, saveRun, shown } from './util';
@@ -33,13 +33,13 @@ function pretrainDefaults(device: string) {
 export function transferCommand(): Command {
   return new Command('transfer')
     .description('transfer a CIFAR-10 network to a CIFAR-100 subset: fixed features, fine-tuning, or from scratch as the baseline')
-    .option('--from <file>', 'checkpoint.safetensors or weights.safetensors from `allcnn train`, or its --out folder; omitted: pretrain on CIFAR-10 first (see --data10)')
+    .option('--from <file>', 'checkpoint.safetensors or weights.safetensors from `allcnn train`, or its --out folder; omitted: pretrain on CIFAR-10 first (see --data10)', pathTo('--from', 'a checkpoint, a weights file or a run folder'))
     .option('--subset <names>', 'vehicles (near CIFAR-10), flora (far), or comma-separated CIFAR-100 superclass / fine-class names', 'vehicles')
     .addOption(new Option('--mode <mode>', 'features: frozen body, new head; finetune: all layers, body at a lower rate; scratch: random weights').choices(TRANSFER_MODES).default(TRANSFER_DEFAULTS.mode))
     .addOption(new Option('--head <head>', 'new classifier: conv (1x1 convolution before global averaging) or fc (fully connected on the averaged features)').choices(HEADS).default(TRANSFER_DEFAULTS.head))
     .option('--model <id>', `network (${MODEL_IDS.join(', ')}); default: the checkpoint's, or when pretraining ${TRANSFER_PRESETS.cpu.model} on a CPU, ${TRANSFER_PRESETS.gpu.model} on a GPU`, oneOf('--model', MODEL_IDS))
-    .option('--data100 <path>', 'CIFAR-100 binary archive or folder (the subsets archive or the full official one); default: the bundled 300-image sample')
-    .option('--data10 <path>', 'CIFAR-10 binary archive or folder for pretraining when --from is omitted; default: the bundled 600-image sample')
+    .option('--data100 <path>', 'CIFAR-100 binary archive or folder (the subsets archive or the full official one); default: the bundled 300-image sample', pathTo('--data100', 'an archive or a folder'))
+    .option('--data10 <path>', 'CIFAR-10 binary archive or folder for pretraining when --from is omitted; default: the bundled 600-image sample', pathTo('--data10', 'an archive or a folder'))
     .option('--pretrain-epochs <n>', `epochs of pretraining when --from is omitted (default ${TRANSFER_PRESETS.cpu.pretrainEpochs} on a CPU, ${TRANSFER_PRESETS.gpu.pretrainEpochs} on a GPU)`, int('--pretrain-epochs', 1))
     .option('--epochs <n>', 'epochs on the subset', int('--epochs', 1), 10)
     .option('--lr <x>', `base learning rate (of the head in finetune mode; default ${TRANSFER_DEFAULTS.lr})`, num('--lr', 0, 100))
@@ -53,7 +53,7 @@ export function transferCommand(): Command {
     .option('--augment', 'random flips and translations', false)
     .option('--seed <n>', 'random seed (split, head initialisation, batches)', int('--seed', 0), 0)
     .option('--device <name>', 'cpu, cuda or cuda:N', deviceName('--device'), 'cpu')
-    .option('--out <dir>', 'folder for result.json and weights.safetensors (default results/transfer-<subset>-<mode>-<head>)')
+    .option('--out <dir>', 'folder for result.json and weights.safetensors (default results/transfer-<subset>-<mode>-<head>)', pathTo('--out', 'a folder'))
     .option('--json', 'print the result as JSON on stdout (progress still goes to stderr)', false)
     .action(async (o) => {
       refusePretrainingOptions(o, { data10: '--data10', pretrainEpochs: '--pretrain-epochs' });

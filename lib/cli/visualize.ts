@@ -6,7 +6,7 @@ import { checkFolder, makeFolder } from '../io/folder';
 import { writeFileAtomic } from '../report/atomic';
 import { METHODS } from '../visualize/guided-backprop';
 import { MAX_TOP, Visualization, visualizeCheckpoint } from '../visualize/visualize';
-import { deviceName, int, list, oneOf } from './options';
+import { deviceName, int, list, oneOf, pathTo } from './options';
 import { checkpointFile, otherDataNote, shown } from './util';
 
 /** "0-3,7" -> [0, 1, 2, 3, 7]. */
@@ -36,9 +36,9 @@ export function visualizeCommand(): Command {
     .addOption(new Option('--method <list>', `one or more of ${METHODS.join(', ')} (the paper's figure 4 compares all three)`).argParser(list('--method', oneOf('--method', METHODS))).default(['guided'], 'guided'))
     .option('--no-crop', 'show whole images, not the patches of them that the units see (the receptive fields)')
     .option('--images <n>', 'search only the first n test images (default: all)', int('--images', 1))
-    .option('--data <path>', 'the run\'s CIFAR-10 (or CIFAR-100) archive or folder (default: the one it was trained on)')
+    .option('--data <path>', 'the run\'s CIFAR-10 (or CIFAR-100) archive or folder (default: the one it was trained on)', pathTo('--data', 'an archive or a folder'))
     .option('--device <name>', 'cpu, cuda or cuda:N', deviceName('--device'), 'cpu')
-    .option('--out <file>', 'the PNG to write (default: <layer>-<methods>.png beside the checkpoint); a .json with the images and activations goes beside it')
+    .option('--out <file>', 'the PNG to write (default: <layer>-<methods>.png beside the checkpoint); a .json with the images and activations goes beside it', pathTo('--out', 'a .png file'))
     .action(async (target: string, o) => {
       const file = checkpointFile(target);
       if (o.out) {
