@@ -17,7 +17,7 @@ import { learningRate, PAPER_DECAY, PAPER_MILESTONES, SCHEDULES } from '../lib/t
 /** Relative closeness for rates that span several orders of magnitude. */
 function expectRate(actual: number, expected: number): void {
   if (expected === 0) expect(Math.abs(actual)).toBeLessThan(1e-12);
-  else expect(Math.abs(actual - expected) / expected).toBeLessThan(1e-8); // warm-up adds 1e-9 to the epoch
+  else expect(Math.abs(actual - expected) / expected).toBeLessThan(1e-12);
 }
 
 describe("learningRate: 'paper'", () => {
@@ -97,10 +97,9 @@ describe("learningRate: 'cosine', 'constant' and warm-up", () => {
     for (const e of [0, 1.5, 199, 200, 349]) expect(learningRate(e, { name: 'constant', baseLr: 0.05, epochs: 350 })).toBe(0.05);
   });
 
-  test('warm-up: linear from ~0 to the base over warmupEpochs, then the schedule', () => {
+  test('warm-up: linear from 0 to the base over warmupEpochs, then the schedule', () => {
     const s = { name: 'constant' as const, baseLr: 0.1, epochs: 30, warmupEpochs: 5 };
-    expect(learningRate(0, s)).toBeGreaterThan(0);
-    expect(learningRate(0, s)).toBeLessThan(1e-9);
+    expect(learningRate(0, s)).toBe(0);
     expectRate(learningRate(1, s), 0.02);
     expectRate(learningRate(2.5, s), 0.05);
     expectRate(learningRate(4.9, s), 0.098);
@@ -112,6 +111,18 @@ describe("learningRate: 'cosine', 'constant' and warm-up", () => {
     const p = { name: 'paper' as const, baseLr: 0.1, epochs: 35, warmupEpochs: 1 };
     expectRate(learningRate(0.5, p), 0.05);
     expectRate(learningRate(20, p), 0.01);
+    // A step trains at the rate where its share of the ramp ends, so none trains at 0 (the ramp's start
+    // used to be (0 + 1e-9) / warm: with one step per epoch, a whole epoch at lr 1e-11).
+    const steps = { name: 'constant' as const, baseLr: 0.1, epochs: 30, warmupEpochs: 5, stepEpochs: 0.25 };
+    expectRate(learningRate(0, steps), 0.1 * 0.25 / 5); // step 1 of the 20 of the warm-up
+    expectRate(learningRate(1.5, steps), 0.1 * 1.75 / 5);
+    expectRate(learningRate(4.75, steps), 0.1); // the last step of the warm-up reaches the base
+    const once = { name: 'cosine' as const, baseLr: 0.1, epochs: 2, warmupEpochs: 1, stepEpochs: 1 };
+    expectRate(learningRate(0, once), 0.1); // a 1-step warm-up: the step ends at its top
+    expectRate(learningRate(1, once), 0.1 * 0.5 * (1 + Math.cos(Math.PI / 2)));
+    // stepEpochs moves only the warm-up, not the schedule proper: the paper's cut at epoch 20 of 35 is where it was
+    expectRate(learningRate(19.5, { ...p, stepEpochs: 0.5 }), 0.1);
+    expect(() => learningRate(0, { ...s, stepEpochs: 2 })).toThrow('Expected a number in [0, 1] for stepEpochs but received 2');
     // no warm-up: exactly the schedule
     expect(learningRate(0, { name: 'paper', baseLr: 0.1, epochs: 35, warmupEpochs: 0 })).toBe(0.1);
   });

@@ -9,6 +9,10 @@
  * 'cosine': half a cosine from the base rate to 0.
  * 'constant': the base rate throughout.
  * A linear warm-up over the first `warmupEpochs` multiplies any of them.
+ *   A step gets the rate at the end of its share of the ramp
+ *   (`stepEpochs`), so the first step trains too: with one step per epoch
+ *   and a 1-epoch warm-up, the start of the ramp (0) was a whole epoch at
+ *   lr 0.
  */
 import { checkNumber, checkOneOf } from '../check';
 
@@ -24,6 +28,8 @@ export interface Schedule {
   baseLr: number;
   epochs: number;
   warmupEpochs?: number;
+  /** The share of an epoch one step covers (1 / steps per epoch); 0, the default: the rate at `epoch` itself. */
+  stepEpochs?: number;
 }
 
 /** The learning rate at `epoch` (0-based, fractional within an epoch). */
@@ -34,6 +40,7 @@ export function learningRate(epoch: number, s: Schedule): number {
   checkNumber('epoch', epoch, 0);
   checkNumber('epochs', s.epochs, 1);
   checkNumber('warmupEpochs', s.warmupEpochs ?? 0, 0);
+  checkNumber('stepEpochs', s.stepEpochs ?? 0, 0, 1);
   let lr = s.baseLr;
   // 1. the schedule proper
   if (s.name === 'paper') {
@@ -41,8 +48,8 @@ export function learningRate(epoch: number, s: Schedule): number {
   } else if (s.name === 'cosine') {
     lr *= 0.5 * (1 + Math.cos((Math.PI * Math.min(epoch, s.epochs)) / s.epochs));
   }
-  // 2. linear warm-up
+  // 2. linear warm-up, to where the step ends: the step from `epoch` to `epoch + stepEpochs` trains at (epoch + stepEpochs) / warm of the rate
   const warm = s.warmupEpochs ?? 0;
-  if (warm > 0 && epoch < warm) lr *= (epoch + 1e-9) / warm;
+  if (warm > 0) lr *= Math.min(1, (epoch + (s.stepEpochs ?? 0)) / warm);
   return lr;
 }

@@ -297,7 +297,7 @@ export async function trainModel(config: TrainConfig, hooks: TrainHooks = {}): P
       try {
         for (let step = 0; step < steps; step++) {
           if (hooks.signal?.aborted) throw new AbortError(`training aborted in epoch ${epoch + 1}; ${resumeHint(hooks.checkpoint, epoch)}`);
-          lr = learningRate(epoch + step / steps, { name: c.schedule, baseLr: c.lr, epochs: c.epochs, warmupEpochs: c.warmupEpochs });
+          lr = learningRate(epoch + step / steps, { name: c.schedule, baseLr: c.lr, epochs: c.epochs, warmupEpochs: c.warmupEpochs, stepEpochs: 1 / steps });
           const start = step * c.batchSize;
           const len = Math.min(c.batchSize, train.count - start);
           const [xb, yb] = batch(train, order, start, len, c.augment || null, generator);
