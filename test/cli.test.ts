@@ -140,8 +140,11 @@ test('train prints a run header, fixed-column epochs and the final accuracies', 
 test('bad options exit with status 2 and say what is wrong', () => {
   const cases: Array<[string[], string]> = [
     [['train', '--epochs', '0'], '--epochs must be an integer >= 1, got "0"'],
-    [['train', '--lr', 'fast'], '--lr must be a number in [0, 100], got "fast"'],
-    [['train', '--lr', '1e6'], '--lr must be a number in [0, 100], got "1e6"'],
+    [['train', '--lr', 'fast'], '--lr must be a number > 0 and <= 100, got "fast"'],
+    [['train', '--lr', '1e6'], '--lr must be a number > 0 and <= 100, got "1e6"'],
+    [['train', '--lr', '0'], '--lr must be a number > 0 and <= 100, got "0"'], // trained nothing
+    [['transfer', '--lr', '0'], '--lr must be a number > 0 and <= 100, got "0"'],
+    [['reproduce', '--lrs', '0.1,0'], '--lrs must be a number > 0 and <= 100, got "0"'],
     [['train', '--precision', 'fp16'], "--precision 'fp16' needs a CUDA device (LibTorch autocasts to float16 on GPUs only), but device is \"cpu\": use 'bf16' on the CPU"],
     [['reproduce', '--precision', 'fp16', '--device', 'cpu'], 'Expected fp32 or bf16 on device "cpu" (fp16 autocast needs a CUDA device) for --precision but received "fp16"'],
     [['train', '--tf32'], '--tf32 needs a CUDA device (device "cuda" or "cuda:N"), but device is "cpu"'],
@@ -155,7 +158,7 @@ test('bad options exit with status 2 and say what is wrong', () => {
     [['train', '--stall-epochs', '-1'], '--stall-epochs must be an integer >= 0, got "-1"'],
     [['evaluate', 'run', '--device', 'cuda:x'], '--device must be cpu, cuda or cuda:N, got "cuda:x"'],
     [['reproduce', '--preset', 'huge'], "argument 'huge' is invalid. Allowed choices are paper, fast, smoke"],
-    [['reproduce', '--lrs', '0.1,x'], '--lrs must be a number in [0, 100], got "x"'],
+    [['reproduce', '--lrs', '0.1,x'], '--lrs must be a number > 0 and <= 100, got "x"'],
     [['reproduce', '--models', 'a,zz'], '--models must be one of a, strided-cnn-a'],
     [['reproduce', '--models', 'a,strided-cnn-a,a'], '--models lists a twice, got "a,strided-cnn-a,a"'],
     [['reproduce', '--lrs', '0.1,0.10'], '--lrs lists 0.10 twice, got "0.1,0.10"'],

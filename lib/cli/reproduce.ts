@@ -12,7 +12,7 @@ import { PRECISIONS } from '../train/config';
 import { count } from '../report/format';
 import { AbortError } from '../train/train';
 import { MODEL_IDS } from '../../models';
-import { batchSize, deviceName, folderName, int, list, num, oneOf, pathTo } from './options';
+import { above, batchSize, deviceName, folderName, int, list, oneOf, pathTo } from './options';
 import { reproduceTransferCommand } from './transfer';
 import { abortOnSignal, pct, shown } from './util';
 
@@ -28,7 +28,7 @@ export function reproduceCommand(): Command {
     .option('--out <dir>', 'results folder (overrides --name)', pathTo('--out', 'a folder'))
     .option('--models <ids>', `comma-separated model ids (${MODEL_IDS.join(', ')})`, list('--models', oneOf('--models', MODEL_IDS)))
     .option('--epochs <n>', 'epochs per run', int('--epochs', 1))
-    .option('--lrs <list>', 'learning rates to select from, e.g. 0.25,0.1,0.05,0.01', list('--lrs', num('--lrs', 0, 100)))
+    .option('--lrs <list>', 'learning rates to select from, e.g. 0.25,0.1,0.05,0.01', list('--lrs', above('--lrs', 0, 100)))
     .option('--batch-size <n>', 'mini-batch size', batchSize)
     .option('--augment', 'train the Table 3 runs with flips and translations too')
     .option('--seed <n>', 'first seed (restarts use the next ones)', int('--seed', 0))

@@ -11,7 +11,7 @@ import { PRECISIONS, resolveConfig, TrainConfig } from '../train/config';
 import { SCHEDULES } from '../train/schedule';
 import { AbortError, trainModel, type TrainResult } from '../train/train';
 import { MODEL_IDS } from '../../models';
-import { batchSize, deviceName, int, num, oneOf, pathTo } from './options';
+import { above, batchSize, deviceName, int, num, oneOf, pathTo } from './options';
 import { absentNote, consoleProgress } from './progress';
 import { abortOnSignal, pct, saveRun, shown } from './util';
 
@@ -24,7 +24,7 @@ export function trainCommand(): Command {
     .option('--epochs <n>', 'epochs', int('--epochs', 1), 10)
     .option('--limit <n>', 'train on at most n images of the 49,000-image training split', int('--limit', 1))
     .option('--test-limit <n>', 'evaluate on at most n test images', int('--test-limit', 1))
-    .option('--lr <x>', 'base learning rate', num('--lr', 0, 100), 0.01)
+    .option('--lr <x>', 'base learning rate', above('--lr', 0, 100), 0.01)
     .option('--batch-size <n>', 'mini-batch size', batchSize, 128)
     .option('--momentum <x>', 'SGD momentum (the paper: 0.9)', num('--momentum', 0, 1), 0.9)
     .option('--weight-decay <x>', 'L2 weight decay (the paper: 0.001)', num('--weight-decay', 0, 1), 0.001)

@@ -17,7 +17,7 @@ import { pretrainCifar10 } from '../transfer/pretrain';
 import { modelIdOf, readPretrained } from '../transfer/pretrained';
 import { transfer, TransferProgress } from '../transfer/transfer';
 import { MODEL_IDS } from '../../models';
-import { batchSize, deviceName, int, num, oneOf, pathTo } from './options';
+import { above, batchSize, deviceName, int, num, oneOf, pathTo } from './options';
 import { consoleProgress, epochLine } from './progress';
 import { count } from '../report/format';
 import { abortOnSignal, checkpointFile, pct, saveRun, shown } from './util';
@@ -42,7 +42,7 @@ export function transferCommand(): Command {
     .option('--data10 <path>', 'CIFAR-10 binary archive or folder for pretraining when --from is omitted; default: the bundled 600-image sample', pathTo('--data10', 'an archive or a folder'))
     .option('--pretrain-epochs <n>', `epochs of pretraining when --from is omitted (default ${TRANSFER_PRESETS.cpu.pretrainEpochs} on a CPU, ${TRANSFER_PRESETS.gpu.pretrainEpochs} on a GPU)`, int('--pretrain-epochs', 1))
     .option('--epochs <n>', 'epochs on the subset', int('--epochs', 1), 10)
-    .option('--lr <x>', `base learning rate (of the head in finetune mode; default ${TRANSFER_DEFAULTS.lr})`, num('--lr', 0, 100))
+    .option('--lr <x>', `base learning rate (of the head in finetune mode; default ${TRANSFER_DEFAULTS.lr})`, above('--lr', 0, 100))
     .option('--body-lr-scale <x>', `finetune: the body learns at lr times this (default ${TRANSFER_DEFAULTS.bodyLrScale})`, num('--body-lr-scale', 0, 1))
     .option('--batch-size <n>', 'mini-batch size', batchSize, 128)
     .option('--schedule <name>', `learning-rate schedule (${SCHEDULES.join(', ')})`, oneOf('--schedule', SCHEDULES), 'paper')
