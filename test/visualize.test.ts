@@ -189,6 +189,21 @@ describe('visualizeCheckpoint and allcnn visualize', () => {
     fs.mkdirSync(path.join(other, 'f.png'));
     expect(cli(dir, '--out', path.join(other, 'f.png')).stderr).toBe(`allcnn: cannot write ${path.join(other, 'f.png')}: it is a folder; pass another --out\n`);
 
+    // reproduce keeps every run's checkpoint in one folder: the default figure takes the checkpoint's name, so one run's does not replace another's.
+    const runs = tmp();
+    const named = path.join(runs, 'table3_strided-cnn-a_lr=0.01_seed=0.safetensors');
+    fs.copyFileSync(checkpoint, named);
+    const ofNamed = cli(named, '--channels', '0', '--top', '1', '--images', '20');
+    expect(ofNamed.status).toBe(0);
+    const namedPng = path.join(runs, 'table3_strided-cnn-a_lr=0.01_seed=0.conv5-guided.png');
+    expect(ofNamed.stdout).toContain(`wrote ${namedPng} and ${namedPng.replace(/png$/, 'json')}`);
+    // The default output is checked before the search too, as --out is: a folder in its way fails at once.
+    fs.mkdirSync(path.join(runs, 'table3_strided-cnn-a_lr=0.01_seed=0.conv1-guided.json'));
+    expect(cli(named, '--layer', 'conv1').stderr).toBe(`allcnn: cannot write ${path.join(runs, 'table3_strided-cnn-a_lr=0.01_seed=0.conv1-guided.json')}: it is a folder; pass another --out\n`);
+    fs.mkdirSync(path.join(dir, 'conv5-guided.png')); // the default layer's, known from the checkpoint before the search
+    expect(cli(dir).stderr).toBe(`allcnn: cannot write ${path.join(dir, 'conv5-guided.png')}: it is a folder; pass another --out\n`);
+    fs.rmdirSync(path.join(dir, 'conv5-guided.png'));
+
     // A dead unit (weights and bias zero: its ReLU never opens) is said to be one, not shown as if images drove it.
     const { tensors, metadata } = loadSafetensors(checkpoint);
     const dead = path.join(tmp(), 'checkpoint.safetensors');

@@ -4,6 +4,8 @@ import * as path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { checkFolder, makeFolder } from '../io/folder';
 import { writeFileAtomic } from '../report/atomic';
+import { layerNames } from '../model/spec';
+import { readRun, runSpec } from '../train/evaluate-checkpoint';
 import { METHODS } from '../visualize/guided-backprop';
 import { MAX_TOP, Visualization, visualizeCheckpoint } from '../visualize/visualize';
 import { deviceName, int, list, oneOf, pathTo } from './options';
@@ -38,24 +40,23 @@ export function visualizeCommand(): Command {
     .option('--images <n>', 'search only the first n test images (default: all)', int('--images', 1))
     .option('--data <path>', 'the run\'s CIFAR-10 (or CIFAR-100) archive or folder (default: the one it was trained on)', pathTo('--data', 'an archive or a folder'))
     .option('--device <name>', 'cpu, cuda or cuda:N', deviceName('--device'), 'cpu')
-    .option('--out <file>', 'the PNG to write (default: <layer>-<methods>.png beside the checkpoint); a .json with the images and activations goes beside it', pathTo('--out', 'a .png file'))
+    .option('--out <file>', 'the PNG to write (default: beside the checkpoint, <layer>-<methods>.png, or <checkpoint name>.<layer>-<methods>.png for one not named checkpoint.safetensors, such as reproduce\'s); a .json with the images and activations goes beside it', pathTo('--out', 'a .png file'))
     .action(async (target: string, o) => {
       const file = checkpointFile(target);
-      if (o.out) {
-        // Written after the search: fail now if it cannot be.
-        if (!/\.png$/i.test(o.out)) throw Object.assign(new Error(`--out must name a .png file (the figure is a PNG), got "${o.out}"`), { exitCode: 2 });
-        checkFolder(path.dirname(path.resolve(o.out)));
-        checkOutputs(o.out, sideJson(o.out));
-      }
+      if (o.out !== undefined && !/\.png$/i.test(o.out)) throw Object.assign(new Error(`--out must name a .png file (the figure is a PNG), got "${o.out}"`), { exitCode: 2 });
+      // Written after the search: fail now if it cannot be (the default too: its layer is known from the checkpoint).
+      const planned = o.out ?? defaultOut(file, o.layer ?? lastConvolution(file), o.method);
+      checkFolder(path.dirname(path.resolve(planned)));
+      checkOutputs(planned, sideJson(planned));
       process.stderr.write(`searching the test images of ${shown(file)} (device ${o.device})\n`);
       const v = await visualizeCheckpoint(file, {
         layer: o.layer, channels: o.channels, top: o.top, methods: o.method, images: o.images, data: o.data, device: o.device, crop: o.crop,
       });
       const note = otherDataNote(v, o.data, 'strongest images');
       if (note) process.stderr.write(`${note}\n`);
-      const out = o.out ?? path.join(path.dirname(file), `${v.layer}-${v.methods.join('-')}.png`);
+      const out = o.out ?? defaultOut(file, v.layer, v.methods);
       const json = sideJson(out);
-      checkOutputs(out, json); // again: the default name is known only now, and anything may have changed during the search
+      checkOutputs(out, json); // again: anything may have changed during the search
       makeFolder(path.dirname(path.resolve(out)));
       writeFileAtomic(out, v.png);
       const { png: _png, ...record } = v;
@@ -63,6 +64,25 @@ export function visualizeCommand(): Command {
       console.log(render(v));
       console.log(`\nwrote ${out} and ${json}`);
     });
+}
+
+/**
+ * The figure's default path, beside the checkpoint: <layer>-<methods>.png for
+ * a run folder's checkpoint.safetensors; for any other, its name first, as
+ * reproduce keeps all its runs' checkpoints in one folder, where two runs'
+ * conv9-guided.png would be one file.
+ */
+function defaultOut(file: string, layer: string, methods: readonly string[]): string {
+  const name = path.basename(file);
+  const stem = name === 'checkpoint.safetensors' ? '' : `${name.replace(/\.safetensors$/i, '')}.`;
+  return path.join(path.dirname(file), `${stem}${layer}-${methods.join('-')}.png`);
+}
+
+/** The layer visualizeCheckpoint shows by default: the network's last convolution. */
+function lastConvolution(file: string): string {
+  const spec = runSpec(readRun(file).config.model)!; // readRun refuses a checkpoint of no known network
+  const names = layerNames(spec);
+  return names.filter((_, i) => spec.layers[i].kind === 'conv').pop()!;
 }
 
 /** The JSON written beside the figure `png`. */
