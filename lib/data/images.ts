@@ -59,6 +59,8 @@ export function decodeImage(bytes: Buffer, name = 'image'): RawImage {
     const jpg = jpeg.decode(bytes, { useTArray: true, formatAsRGBA: true, ...JPEG_LIMITS });
     return { width: jpg.width, height: jpg.height, channels: 4, data: jpg.data };
   } catch (err) {
+    // pngjs's words for a file that ends early are about its stream ("read requests waitng on finished stream").
+    if (isPng && /read requests waitng on finished stream/.test((err as Error).message)) throw new DataError(`${name}: a truncated PNG file (it ends before its image does; a copy or download cut short?)`);
     throw new DataError(`${name}: a corrupt or unsupported ${isPng ? 'PNG' : 'JPEG'} file (${(err as Error).message})`);
   }
 }
