@@ -173,6 +173,7 @@ test('bad options exit with status 2 and say what is wrong', () => {
     [['reproduce', '--preset', 'smoke', '--from', 'run'], '--from belongs to --preset transfer, not to smoke'],
     [['reproduce', '--preset', 'transfer', '--from', 'run', '--pretrain-epochs', '2'], '--pretrain-epochs is for pretraining a CIFAR-10 network when --from is omitted; with --from run nothing is pretrained'],
     [['transfer', '--from', 'run', '--data10', 'x.tar.gz'], '--data10 is for pretraining a CIFAR-10 network when --from is omitted; with --from run nothing is pretrained'],
+    [['transfer', '--subset', 'bicycle'], '--subset "bicycle" has 1 class; a classifier needs at least 2'], // as --subset foo, a usage error
     [['models', '--classes', 'abc'], '--classes must be an integer in [2, 100000], got "abc"'],
     [['models', '--classes', '1000000000'], '--classes must be an integer in [2, 100000], got "1000000000"'], // as buildNetwork bounds it
     // An empty path resolved to the working folder: `train --out ""` wrote its run there.

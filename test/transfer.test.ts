@@ -12,7 +12,7 @@ import * as zlib from 'node:zlib';
 import { readCifar100 } from '../lib/data/cifar';
 import { BUNDLED_CIFAR100_SAMPLE, BUNDLED_SAMPLE } from '../lib/data/dataset';
 import { loadCifar100Subset, selectSubset } from '../lib/data/subsets';
-import { CheckpointError, ModelDeclarationError } from '../lib/errors';
+import { CheckpointError, InvalidArgumentError, ModelDeclarationError } from '../lib/errors';
 import { reproduceTransfer, TRANSFER_PRESETS, TransferSummary } from '../lib/experiments/transfer';
 import { reportTransferFolder } from '../lib/experiments/transfer-folder';
 import { loadSafetensors, saveSafetensors } from '../lib/io/safetensors';
@@ -87,6 +87,7 @@ describe('subset selection', () => {
     // A real CIFAR-100 class that this (subsets-only) archive does not hold.
     expect(() => selectSubset(data, 'fish')).toThrow(`"fish" has no images in ${BUNDLED_CIFAR100_SAMPLE}; ${valid}`);
     expect(() => selectSubset(data, 'rose')).toThrow('subset "rose" has 1 class; a classifier needs at least 2');
+    expect(() => selectSubset(data, 'rose')).toThrow(InvalidArgumentError); // the names asked for are at fault: the CLI exits 2
     expect(() => selectSubset(data, 123 as never)).toThrow('Expected vehicles, flora or CIFAR-100 class names (a string or an array of them) for subset but received 123 of type number');
     // A record whose superclass byte disagrees with its class's other records would move that class into another subset.
     const bicycle = data.fineNames.indexOf('bicycle');

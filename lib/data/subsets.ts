@@ -111,7 +111,8 @@ export function resolveSubset(data: Cifar100, spec: string | readonly string[]):
       throw new InvalidArgumentError(`unknown CIFAR-100 class or superclass "${n}"; ${valid()}`);
     }
   }
-  if (chosen.size < 2) throw new DataError(`subset "${name}" has ${chosen.size} class; a classifier needs at least 2 (${valid()})`);
+  // The names asked for, not the data, are at fault (a name with no images is the DataError above): a usage error.
+  if (chosen.size < 2) throw new InvalidArgumentError(`subset "${name}" has ${chosen.size} class; a classifier needs at least 2 (${valid()})`);
   const fines = [...chosen].sort((a, b) => a - b);
   // A class with test images only could never be learnt, and would count against every network alike.
   const trained = new Set(data.train.labels);
@@ -155,7 +156,8 @@ export function selectSubset(data: Cifar100, spec: string | readonly string[]): 
  * asked for, so that a bad archive or class name fails before anything is
  * trained (pretraining on CIFAR-10 comes first and can take an hour): the
  * error loadCifar100Subset would give later (a DataError for the data, an
- * InvalidArgumentError for a name that is no class or superclass).
+ * InvalidArgumentError for a name that is no class or superclass, or names
+ * of fewer than 2 classes).
  */
 export async function checkCifar100Subsets(file: string | undefined, specs: readonly (string | readonly string[])[]): Promise<SubsetSelection[]> {
   const data = await readCifar100(file ?? BUNDLED_CIFAR100_SAMPLE);
