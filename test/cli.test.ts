@@ -146,7 +146,7 @@ test('bad options exit with status 2 and say what is wrong', () => {
     [['transfer', '--lr', '0'], '--lr must be a number > 0 and <= 100, got "0"'],
     [['reproduce', '--lrs', '0.1,0'], '--lrs must be a number > 0 and <= 100, got "0"'],
     [['train', '--precision', 'fp16'], "--precision 'fp16' needs a CUDA device (LibTorch autocasts to float16 on GPUs only), but device is \"cpu\": use 'bf16' on the CPU"],
-    [['reproduce', '--precision', 'fp16', '--device', 'cpu'], 'Expected fp32 or bf16 on device "cpu" (fp16 autocast needs a CUDA device) for --precision but received "fp16"'],
+    [['reproduce', '--precision', 'fp16', '--device', 'cpu'], "--precision 'fp16' needs a CUDA device (LibTorch autocasts to float16 on GPUs only), but device is \"cpu\": use 'bf16' on the CPU"], // as train says it
     [['train', '--tf32'], '--tf32 needs a CUDA device (device "cuda" or "cuda:N"), but device is "cpu"'],
     [['train', '--cuda-graph', '--device', 'cpu'], '--cuda-graph needs a CUDA device'],
     [['train', '--seed', '99999999999'], 'Expected an integer in [0, 2147483648] for --seed but received 99999999999'],

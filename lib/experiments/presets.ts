@@ -16,6 +16,7 @@
  */
 import { checkInteger, checkKeys, checkNumber, checkOneOf, invalid } from '../check';
 import { PREPS } from '../data/dataset';
+import { InvalidArgumentError } from '../errors';
 import { checkDevice } from '../tensor';
 import { DEFAULTS, MAX_BATCH_SIZE, PRECISIONS } from '../train/config';
 import type { Precision } from '../train/config';
@@ -129,7 +130,10 @@ export function checkReproduceOptions(o: unknown): ReproduceOptions {
   checkInteger('stallEpochs', r.stallEpochs, 0);
   checkOneOf('precision', r.precision, PRECISIONS);
   // Caught here, not at the first run's first step (LibTorch's CPU autocast knows bfloat16 only).
-  if (r.precision === 'fp16' && !String(r.device).startsWith('cuda')) throw invalid('precision', `fp32 or bf16 on device ${JSON.stringify(r.device)} (fp16 autocast needs a CUDA device)`, r.precision);
+  // In trainModel's words (resolveConfig's), which say what to use instead.
+  if (r.precision === 'fp16' && !String(r.device).startsWith('cuda')) {
+    throw new InvalidArgumentError(`precision 'fp16' needs a CUDA device (LibTorch autocasts to float16 on GPUs only), but device is ${JSON.stringify(r.device)}: use 'bf16' on the CPU`);
+  }
   checkOneOf('prep', r.prep, PREPS);
   return o as ReproduceOptions;
 }
