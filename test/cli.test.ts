@@ -124,7 +124,7 @@ test('train passes the optimiser, schedule, validation and stall options through
   expect(JSON.parse(plain.out).config).toMatchObject({ momentum: 0.9, weightDecay: 0.001, warmupEpochs: 0, labelSmoothing: 0, validation: null, stallEpochs: 3 });
   const most = allcnn('train', '--model', 'strided-cnn-a', '--epochs', '1', '--validation', '600', '--out', tmp());
   expect(most.code).toBe(2); // a value the library refuses is a usage error too
-  expect(most.err).toContain('Expected an integer in [0, 499] for --validation (the images held out of the 500 training images) but received 600');
+  expect(most.err).toContain('Expected an integer in [0, 499] for --validation (the images held out of the 500 training images) but received 600\n');
 });
 
 test('train prints a run header, fixed-column epochs and the final accuracies', () => {
@@ -149,7 +149,7 @@ test('bad options exit with status 2 and say what is wrong', () => {
     [['reproduce', '--precision', 'fp16', '--device', 'cpu'], "--precision 'fp16' needs a CUDA device (LibTorch autocasts to float16 on GPUs only), but device is \"cpu\": use 'bf16' on the CPU"], // as train says it
     [['train', '--tf32'], '--tf32 needs a CUDA device (device "cuda" or "cuda:N"), but device is "cpu"'],
     [['train', '--cuda-graph', '--device', 'cpu'], '--cuda-graph needs a CUDA device'],
-    [['train', '--seed', '99999999999'], 'Expected an integer in [0, 2147483648] for --seed but received 99999999999'],
+    [['train', '--seed', '99999999999'], 'Expected an integer in [0, 2147483648] for --seed but received 99999999999\n'], // not "of type number"
     [['train', '--model', 'all-cnn-z'], "option '--model <id>' argument 'all-cnn-z' is invalid. Allowed choices are a, strided-cnn-a"],
     [['train', '--prep', 'pca'], '--prep must be one of zca, std, none, got "pca"'],
     [['train', '--batch-size', '100000'], '--batch-size must be an integer in [1, 65536], got "100000"'],
@@ -168,7 +168,7 @@ test('bad options exit with status 2 and say what is wrong', () => {
     [['reproduce', '--seeds', '2', '--max-restarts', '1000'], "--max-restarts 1000 with --seeds 2: a seed's restarts would reach the next seed's (1000 apart); pass at most 999"],
     [['reproduce', '--lrs', '0.1,,0.2'], '--lrs has an empty item, got "0.1,,0.2": separate values with single commas'],
     [['reproduce', '--name', '../elsewhere'], `--name must be a folder name of letters, digits, '.', '-' or '_', got "../elsewhere" (pass --out for a path)`],
-    [['train', '--epochs', '2', '--warmup-epochs', '5'], "Expected a number in [0, 2] for --warmup-epochs (at most the run's epochs: a longer warm-up never reaches lr) but received 5"],
+    [['train', '--epochs', '2', '--warmup-epochs', '5'], "Expected a number in [0, 2] for --warmup-epochs (at most the run's epochs: a longer warm-up never reaches lr) but received 5\n"],
     [['visualize', 'run', '--out', 'figure.jpg'], '--out must name a .png file (the figure is a PNG), got "figure.jpg"'],
     [['reproduce', '--preset', 'smoke', '--from', 'run'], '--from belongs to --preset transfer, not to smoke'],
     [['reproduce', '--preset', 'transfer', '--from', 'run', '--pretrain-epochs', '2'], '--pretrain-epochs is for pretraining a CIFAR-10 network when --from is omitted; with --from run nothing is pretrained'],

@@ -221,6 +221,8 @@ describe('visualizeCheckpoint and allcnn visualize', () => {
     expect(deadRun.stdout).toContain('channel 4: never active on the 100 test images searched (its activation is 0 on every one): a dead unit; its guided row is blank');
     expect(deadRun.stdout).toMatch(/^channel 5: \w+ \d+\.\d\d, \w+ \d+\.\d\d$/m);
 
+    // The value was typed: no "of type number" after it.
+    expect(cli(dir, '--layer', 'conv1', '--channels', '0-200').stderr).toBe(`searching the test images of ${checkpoint} (device cpu)\nallcnn: Expected an integer in [0, 95] for --channels (conv1 has 96) but received 96\n`);
     const layer = cli(dir, '--layer', 'conv7');
     expect(layer.status).toBe(2); // a value the library refuses is a usage error too
     expect(layer.stderr).toContain('a layer of Strided-CNN-A: conv1, conv2, conv3, conv4, conv5, gap1');

@@ -56,11 +56,14 @@ export async function main(argv: string[]): Promise<void> {
 
 /**
  * The library names the fields of its options ("for warmupEpochs", "cudaGraph
- * needs"); the user typed flags. Names the flags of the command that ran instead.
+ * needs"); the user typed flags. Names the flags of the command that ran instead,
+ * and leaves out the type of the value received.
  */
 function inFlags(err: InvalidArgumentError, command: Command | undefined): InvalidArgumentError {
   const flags = new Map((command?.options ?? []).filter((o) => o.long).map((o) => [o.attributeName(), o.long!]));
   err.message = err.message.replace(/(^|for )([a-z][A-Za-z0-9]*)\b/g, (whole, before: string, field: string) => (flags.has(field) ? before + flags.get(field) : whole));
+  // A flag's value was typed on the command line: "96 of type number" says no more than 96 (the API's callers keep the type).
+  err.message = err.message.replace(/^(Expected .* for --[a-z][\w-]*\b.* but received .*) of type \w+$/, '$1');
   return err;
 }
 
