@@ -316,4 +316,10 @@ test('Ctrl-C stops reproduce after its current step; `allcnn report` then shows 
   // 2 networks x (2 probes + 1 full run), at least one of them recorded, not all.
   expect(r.out).toMatch(/^[1-5] of 6 planned runs recorded; \d rows?; not finished: /);
   expect(fs.readFileSync(path.join(out, 'REPORT.md'), 'utf8')).toMatch(/\*\*Unfinished:\*\* [1-5] of the 6 planned runs are recorded/);
+  // smoke's limits are the preset's, not flags the user passed.
+  expect(fs.readFileSync(path.join(out, 'REPORT.md'), 'utf8')).toContain("at most 500 training images (the preset's limit), 50 validation and 100 test images (the preset's test limit, 1000: the data hold no more)");
+  // As if the ablations were to come: their rows' names have commas of their own, so the list is joined with ';', as in REPORT.md.
+  const saved = JSON.parse(fs.readFileSync(path.join(out, 'experiment.json'), 'utf8'));
+  fs.writeFileSync(path.join(out, 'experiment.json'), JSON.stringify({ ...saved, options: { ...saved.options, extras: ['ablations'] } }));
+  expect(allcnn('report', out).out).toMatch(/; not finished: Strided-CNN-A; ALL-CNN-C; ALL-CNN-C, fully-connected top; ALL-CNN-C, batch normalisation; ALL-CNN-C, no dropout; /);
 });

@@ -113,7 +113,7 @@ test('a crash between runs (mid-grid), then the same command, gives the same res
   expect(report).toContain((100 * again.summary.rows[0].testAccuracy).toFixed(2));
   // What the rows were trained and scored on.
   expect(report).toContain('- Data: the bundled 600-image CIFAR-10 sample (500 training and 100 test images: a check of the pipeline, not CIFAR-10); ' +
-    'at most 64 training images (--limit), 50 validation and 100 test images (--test-limit 1000: the data hold no more)');
+    'at most 64 training images (--limit), 50 validation and 100 test images (the preset\'s test limit, 1000: the data hold no more)'); // TINY's limit, smoke's test limit
   expect(report).toContain("- Preparation: per-channel standardisation, not the paper's GCN + ZCA; no augmentation");
   // The probe each row continued is marked selected: one per network, at its chosen rate.
   const tried = report.split('\n').filter((l) => /^\| Strided-CNN-[AB] \| [\d.]+ \| \d+ \|/.test(l));

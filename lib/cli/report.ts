@@ -30,8 +30,9 @@ export function reportCommand(): Command {
         return;
       }
       const done = progress.pending.length === 0 && progress.pendingExtras.length === 0 && progress.pendingSeeds.length === 0;
+      // Joined with ';' as REPORT.md does: the rows' own names have commas ("ALL-CNN-C, no dropout").
       console.log(`${progress.finished} of ${progress.planned} planned runs recorded${progress.restarts ? ` (+${progress.restarts} restarts)` : ''}; ` +
-        `${count(summary.rows.length, 'row')}${done ? '' : `; not finished: ${[...progress.pending.map((p) => p.model), ...progress.pendingExtras, ...progress.pendingSeeds.map((m) => `${m}'s extra seeds`)].join(', ')}`}`);
+        `${count(summary.rows.length, 'row')}${done ? '' : `; not finished: ${[...progress.pending.map((p) => p.model), ...progress.pendingExtras, ...progress.pendingSeeds.map((m) => `${m}'s extra seeds`)].join('; ')}`}`);
       console.log(`report: ${shown(report)}`);
     });
 }

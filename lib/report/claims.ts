@@ -122,7 +122,7 @@ export function baseClaims(x: string, byModel: ReadonlyMap<string, Scored>): Cla
     const rb = byModel.get(b);
     if (!ra || !rb) {
       const missing = [ra ? null : a, rb ? null : b].filter(Boolean).join(' and ');
-      return { claim, verdict: 'not checked', text: `not checked: ${missing} not run` };
+      return { claim, verdict: 'not checked', text: `${missing} not run` }; // the verdict says 'not checked': the text, why
     }
     const d = ra.test - rb.test;
     const m = differenceNoise(ra, rb);

@@ -263,7 +263,7 @@ export function renderComparison(c: Comparison): string {
       out.push('', `The paper's claims are not checked: ${why.join('; ')}.`);
       continue;
     }
-    out.push('', ...b.claims.map((k) => (k.verdict === 'not checked' ? `- ${k.claim}: ${k.text}.` : `- ${k.claim}: **${k.verdict}**. ${k.text}.`)));
+    out.push('', ...b.claims.map((k) => (k.verdict === 'not checked' ? `- ${k.claim}: not checked: ${k.text}.` : `- ${k.claim}: **${k.verdict}**. ${k.text}.`)));
   }
   return out.join('\n');
 }

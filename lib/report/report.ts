@@ -5,6 +5,7 @@
  * `${dir}/REPORT.md`, every file atomically.
  */
 import { join } from 'path';
+import { PRESETS, type PresetName, type ReproduceOptions } from '../experiments/presets';
 import type { ResultRow, RunRecord, Summary } from '../experiments/types';
 import { makeFolder } from '../io/folder';
 import { writeFileAtomic } from './atomic';
@@ -46,8 +47,11 @@ function dataLines(s: Summary, runs: readonly RunRecord[]): string[] {
   const source = data === undefined
     ? 'not recorded (a summary written before it was)'
     : data ? `\`${data}\`` : 'the bundled 600-image CIFAR-10 sample (500 training and 100 test images: a check of the pipeline, not CIFAR-10)';
-  const train = c.limit != null ? `at most ${c.limit.toLocaleString('en-US')} training images (--limit)` : 'all training images of the split';
-  const short = c.testLimit != null && c.testLimit > r.test.count ? ` (--test-limit ${c.testLimit}: the data hold no more)` : '';
+  // A limit the preset sets (smoke's) is not one the user passed: the flag is named only for another value.
+  const preset: Partial<ReproduceOptions> = PRESETS[s.preset as PresetName] ?? {};
+  const train = c.limit != null ? `at most ${c.limit.toLocaleString('en-US')} training images (${preset.limit === c.limit ? "the preset's limit" : '--limit'})` : 'all training images of the split';
+  const short = c.testLimit != null && c.testLimit > r.test.count
+    ? ` (${preset.testLimit === c.testLimit ? `the preset's test limit, ${c.testLimit}` : `--test-limit ${c.testLimit}`}: the data hold no more)` : '';
   return [
     `- Data: ${source}; ${train}, ${r.validation.count.toLocaleString('en-US')} validation and ${r.test.count.toLocaleString('en-US')} test images${short}`,
     `- Preparation: ${PREP_TEXT[c.prep] ?? c.prep}${c.augment ? '' : '; no augmentation'}`,
