@@ -267,7 +267,12 @@ function howToFix(sel) {
   }
   if (!found.requestError) for (const c of sel.candidates) lines.push(`  - ${path.relative(ROOT, c.file) || c.file}: ${c.reason}`);
   lines.push('Fix it one of these ways:');
-  if (!found.target || found.requestError) {
+  if (found.requestError) {
+    // What the user set is what is wrong: undoing it comes first (installing libtorch-dev, already there, would not help).
+    const name = found.requestError.startsWith('LIBTORCH=') ? 'LIBTORCH' : 'LIBTORCH_USE_PYTORCH';
+    const unset = found.system ? `unset ${name} to use the system ${flavour(found.system)}` : `unset ${name}, then ${FIX.debian}`;
+    lines.push(`  1. ${unset}`, `  2. or ${name === 'LIBTORCH' ? 'point LIBTORCH at an unpacked LibTorch: ' + FIX.folder : 'make python3\'s torch importable: ' + FIX.pytorch}`);
+  } else if (!found.target) {
     lines.push(`  1. ${FIX.debian}`, `  2. ${FIX.folder}`, `  3. ${FIX.pytorch}`);
   } else {
     const env = found.target.source === 'LIBTORCH' ? `LIBTORCH=${process.env.LIBTORCH} ` : found.target.source === 'pytorch' ? 'LIBTORCH_USE_PYTORCH=1 ' : '';

@@ -67,3 +67,25 @@ test('ALLCNN_BINARY naming a file that is not the addon is said to be one, with 
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('a LIBTORCH that is no LibTorch is said first to be unset (or pointed at one), not to install the system LibTorch', () => {
+  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  const { howToFix } = require(path.resolve(__dirname, '../../scripts/libtorch.js'));
+  const requestError = 'LIBTORCH=/nonexistent has no lib/libtorch_cpu.so (it should be an unpacked LibTorch folder, with lib/ and share/cmake/Torch/)';
+  const system = { version: '1.13.0', cuda: false, libdir: '/usr/lib/x86_64-linux-gnu' };
+  expect(howToFix({ found: { requestError, system, target: null }, candidates: [] }).split('\n')).toEqual([
+    `allcnn: ${requestError}.`,
+    'Fix it one of these ways:',
+    '  1. unset LIBTORCH to use the system LibTorch 1.13.0 (CPU) in /usr/lib/x86_64-linux-gnu',
+    '  2. or point LIBTORCH at an unpacked LibTorch: LIBTORCH=/path/to/libtorch npx allcnn doctor --build   (an unpacked LibTorch zip; needs cmake and a C++ compiler)',
+    'Run `npx allcnn doctor` to see what was found.',
+  ]);
+  // No system LibTorch: unsetting it is not enough.
+  expect(howToFix({ found: { requestError, system: null, target: null }, candidates: [] })).toContain('\n  1. unset LIBTORCH, then apt-get install -y libtorch-dev   (Debian/Ubuntu');
+  const pytorch = howToFix({ found: { requestError: 'LIBTORCH_USE_PYTORCH=1 but `python3 -c "import torch"` failed: No module named torch', system, target: null }, candidates: [] });
+  expect(pytorch).toContain('\n  1. unset LIBTORCH_USE_PYTORCH to use the system LibTorch 1.13.0 (CPU)');
+  // As loading the addon says it.
+  const r = spawnSync(process.execPath, ['-e', `require(${JSON.stringify(LIB)}).backend()`], { env: { ...process.env, LIBTORCH: '/nonexistent' }, encoding: 'utf8', timeout: 120000 });
+  expect(r.status).toBe(1);
+  expect(r.stderr).toContain(`allcnn: ${requestError}.\nFix it one of these ways:\n  1. unset LIBTORCH`);
+});
