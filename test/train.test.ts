@@ -305,6 +305,7 @@ test('bad configurations are rejected with messages that name the field', async 
   await expect(trainModel({ ...SMALL, bogus: 1 } as never)).rejects.toThrow(/for config key but received "bogus"/);
   // A misspelt hook is not ignored: `checkpiont` would have meant a run that saves nothing.
   await expect(trainModel(SMALL, { checkpiont: 'run.safetensors' } as never)).rejects.toThrow(/^Expected one of onProgress, signal, checkpoint, .* for hooks key but received "checkpiont" of type string$/);
+  await expect(trainModel(SMALL, { resume: true })).rejects.toThrow(new InvalidArgumentError('hooks.resume needs hooks.checkpoint (the file to resume from)')); // was a fresh run
   await expect(trainModel({ ...SMALL, device: 'tpu' })).rejects.toThrow('Expected a device ("cpu", "cuda" or "cuda:N") for device');
   await expect(trainModel({ ...SMALL, cudaGraph: true })).rejects.toThrow('cudaGraph needs a CUDA device (device "cuda" or "cuda:N"), but device is "cpu"');
   await expect(trainModel({ ...SMALL, tf32: true })).rejects.toThrow('tf32 needs a CUDA device'); // not recorded as if it had been used

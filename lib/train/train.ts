@@ -112,7 +112,7 @@ export interface TrainHooks {
   signal?: AbortSignal;
   /** Checkpoint file written after every epoch (atomically). */
   checkpoint?: string;
-  /** Continue from `checkpoint` when it exists. */
+  /** Continue from `checkpoint` when it exists (needs `checkpoint`). */
   resume?: boolean;
   /**
    * An already loaded data set (not disposed by trainModel). One from
@@ -204,6 +204,8 @@ function checkHooks(h: TrainHooks): void {
   for (const k of ['resume', 'keepModel'] as const) if (h[k] !== undefined) checkBoolean(`hooks.${k}`, h[k]);
   if (h.signal !== undefined && !(h.signal instanceof AbortSignal)) throw invalid('hooks.signal', 'an AbortSignal (from an AbortController)', h.signal);
   if (h.checkpoint !== undefined && (typeof h.checkpoint !== 'string' || h.checkpoint === '')) throw invalid('hooks.checkpoint', 'a file path', h.checkpoint);
+  // Without a file there is nothing to resume from: the run started afresh, as if resume had not been asked for.
+  if (h.resume && h.checkpoint === undefined) throw new InvalidArgumentError('hooks.resume needs hooks.checkpoint (the file to resume from)');
   if (h.classes !== undefined) checkInteger('hooks.classes', h.classes, 2, 100000);
   if (h.stopAfterEpoch !== undefined) checkInteger('hooks.stopAfterEpoch', h.stopAfterEpoch, 0);
 }
