@@ -10,7 +10,7 @@ import * as zlib from 'node:zlib';
 import * as jpeg from 'jpeg-js';
 import { liveTensors } from '../lib/backend';
 import { readCifar10 } from '../lib/data/cifar';
-import { BUNDLED_SAMPLE, loadCifar10 } from '../lib/data/dataset';
+import { BUNDLED_CIFAR100_SAMPLE, BUNDLED_SAMPLE, loadCifar10 } from '../lib/data/dataset';
 import { decodeImage, RawImage, readImage, toCifarPixels } from '../lib/data/images';
 import { CheckpointError, DataError, InvalidArgumentError } from '../lib/errors';
 import { buildNetwork } from '../lib/model/network';
@@ -192,6 +192,11 @@ describe('predictImages and allcnn predict', () => {
     await expect(predictImages(checkpoint, files, { fit: 'pad' as never })).rejects.toThrow(/crop, stretch/);
     await expect(predictImages(checkpoint, files, { topk: 2 } as never)).rejects.toThrow('Expected one of top, fit, data, device for options key but received "topk"');
     await expect(predictImages(path.join(dir, 'weights.safetensors'), files)).rejects.toThrow(CheckpointError);
+    // The other data set: what predict needs, not which command would take it (evaluate's "it is scored on that data set's archive" would not fit pictures either).
+    await expect(predictImages(checkpoint, files, { data: BUNDLED_CIFAR100_SAMPLE })).rejects.toThrow(new DataError(
+      `${BUNDLED_CIFAR100_SAMPLE}: this is CIFAR-100, not CIFAR-10; pictures are prepared with the statistics of the run's own CIFAR-10 training images: ` +
+      'pass its CIFAR-10 archive or folder (--data, or options.data from code), or none for the one the run recorded'));
+    await expect(predictImages(checkpoint, files, { data: path.join(dir, 'none.tar.gz') })).rejects.toThrow(/none\.tar\.gz .*\(pictures are prepared with the statistics of the run's own CIFAR-10 training images\)$/);
     expect(liveTensors()).toBe(live);
   });
 

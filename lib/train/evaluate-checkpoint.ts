@@ -160,8 +160,14 @@ export function runNetwork(file: string, config: ResolvedConfig, spec: NetworkSp
  */
 export async function scoringData(dataset: DatasetName, data: string | undefined, options: DatasetOptions, device: Device, test?: ImageSet): Promise<{ raw: Cifar10; set: Dataset }> {
   const raw = await readCifar(dataset, data).catch((err: unknown) => {
+    if (!(err instanceof DataError)) throw err;
     // Say what the run needs: the message alone may point at another command (CIFAR-10 given for a CIFAR-100 run, say).
-    throw err instanceof DataError ? new DataError(`${err.message} (this run was trained on ${DATASET_TITLES[dataset]}: it is scored on that data set's archive or folder)`) : err;
+    const title = DATASET_TITLES[dataset];
+    if (!test) throw new DataError(`${err.message} (this run was trained on ${title}: it is scored on that data set's archive or folder)`);
+    // predictImages scores pictures, not the archive: which command takes another data set ("`allcnn train --dataset cifar100` takes it") is beside the point.
+    const why = `pictures are prepared with the statistics of the run's own ${title} training images`;
+    const other = /^(.*: this is [^;]*); `allcnn /s.exec(err.message);
+    throw new DataError(other ? `${other[1]}; ${why}: pass its ${title} archive or folder (--data, or options.data from code), or none for the one the run recorded` : `${err.message} (${why})`);
   });
   try {
     const set = test
