@@ -5,7 +5,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { checkFolder, makeFolder } from '../io/folder';
 import { writeFileAtomic } from '../report/atomic';
 import { layerNames } from '../model/spec';
-import { readRun, runSpec } from '../train/evaluate-checkpoint';
+import { readRun } from '../train/evaluate-checkpoint';
 import { METHODS } from '../visualize/guided-backprop';
 import { MAX_TOP, Visualization, visualizeCheckpoint } from '../visualize/visualize';
 import { deviceName, int, list, oneOf, pathTo } from './options';
@@ -80,7 +80,7 @@ function defaultOut(file: string, layer: string, methods: readonly string[]): st
 
 /** The layer visualizeCheckpoint shows by default: the network's last convolution. */
 function lastConvolution(file: string): string {
-  const spec = runSpec(readRun(file).config.model)!; // readRun refuses a checkpoint of no known network
+  const { spec } = readRun(file); // refuses a file that is no checkpoint, saying why
   const names = layerNames(spec);
   return names.filter((_, i) => spec.layers[i].kind === 'conv').pop()!;
 }
