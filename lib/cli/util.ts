@@ -43,15 +43,15 @@ export function checkpointFile(target: string): string {
 }
 
 /**
- * Ctrl-C and SIGTERM for a command that trains: from `arm()` on, the first
- * aborts `signal` (the run stops after its current step) and the second
- * exits at once. `armed(onProgress)` arms them at the first progress event
- * that onProgress is given. Before
- * that the data are read and prepared, partly in long native calls (a ZCA
- * fit: half a minute on 2 cores) during which no JavaScript handler runs, so
- * a Ctrl-C would wait them out; and nothing has started that a clean stop
- * would keep. So until then the signals keep their default and end the
- * process at once (its lock, if any, is taken over as a dead process's).
+ * Ctrl-C and SIGTERM for a command that trains, from its first progress
+ * event on (`armed(onProgress)` wraps the command's handler and arms them at
+ * its first call): the first aborts `signal` (the run stops after its
+ * current step), the second exits at once. Before that the data are read and
+ * prepared, partly in long native calls (a ZCA fit: half a minute on 2
+ * cores) during which no JavaScript handler runs, so a Ctrl-C would wait
+ * them out; and nothing has started that a clean stop would keep. So until
+ * then the signals keep their default and end the process at once (its
+ * lock, if any, is taken over as a dead process's).
  */
 export function abortOnSignal(): { signal: AbortSignal; armed: <E>(onEvent: (e: E) => void) => (e: E) => void } {
   const controller = new AbortController();
