@@ -51,7 +51,7 @@ export const rand = (shape: number[], o?: RandomOptions): Tensor => wrap(native(
 /** Standard normal. */
 export const randn = (shape: number[], o?: RandomOptions): Tensor => wrap(native().tensor_randn(checkShape('shape', shape), ...randomOpts(o)));
 
-/** [start, end) in steps of `step`, as torch.arange. */
+/** [start, end) in steps of `step`, as torch.arange(start, end, step) (both ends are always given: arange(0, n)). */
 export function arange(start: number, end: number, step = 1, o?: CreateOptions): Tensor {
   if (checkNumber('step', step) === 0) throw invalid('step', 'a non-zero number', step);
   const [dtype, device] = opts(o);

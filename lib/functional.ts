@@ -3,17 +3,22 @@
  * torch.nn.functional's semantics. Shapes are NCHW; an int or [h, w] pair is
  * accepted wherever PyTorch takes one.
  */
-import { checkBoolean, checkKeys, checkNumber, invalid, invalidAs } from './check';
+import { checkBoolean, checkInteger, checkKeys, checkNumber, invalid, invalidAs } from './check';
 import { Generator, generatorHandle } from './generator';
 import { native } from './native';
 import { handleOf, optionalHandle, Tensor, wrap } from './tensor';
 
 export type Pair = number | [number, number];
+/**
+ * LibTorch 1.13's convolution and pooling kernels keep these sizes in 32-bit
+ * ints: 2^32 + 2 as a kernel was pooled as 2, a silently wrong result.
+ */
+const MAX_SIZE = 2 ** 31 - 1;
 /** A size given as one integer or [h, w]; `min` 1 for kernels, strides and dilations (a 0 kernel was reported as "stride should not be zero"). */
 const pair = (name: string, v: Pair, min = 0): number[] => {
   const p = typeof v === 'number' ? [v, v] : v;
-  if (!Array.isArray(p) || p.length !== 2 || !p.every((x) => Number.isInteger(x) && x >= min)) {
-    throw invalid(name, `a ${min === 0 ? 'non-negative' : 'positive'} integer or a pair of them`, v);
+  if (!Array.isArray(p) || p.length !== 2 || !p.every((x) => Number.isInteger(x) && x >= min && x <= MAX_SIZE)) {
+    throw invalid(name, `a ${min === 0 ? 'non-negative' : 'positive'} integer up to 2^31 - 1, or a pair of them`, v);
   }
   return p;
 };
@@ -63,7 +68,7 @@ export function relu(x: Tensor): Tensor {
 }
 /** Zeroes each value with probability p and scales the rest by 1/(1-p) when training; draws from `generator` if given. */
 export function dropout(x: Tensor, p: number, training: boolean, generator?: Generator): Tensor {
-  return wrap(native().nn_dropout(handleOf('x', x), checkNumber('p', p, 0, 1), training, generatorHandle('generator', generator)));
+  return wrap(native().nn_dropout(handleOf('x', x), checkNumber('p', p, 0, 1), checkBoolean('training', training), generatorHandle('generator', generator)));
 }
 
 export interface BatchNormOptions {
@@ -89,7 +94,7 @@ export function linear(x: Tensor, weight: Tensor, bias: Tensor | null = null): T
   return wrap(native().nn_linear(handleOf('x', x), handleOf('weight', weight), optionalHandle('bias', bias)));
 }
 export function logSoftmax(x: Tensor, dim = -1): Tensor {
-  return wrap(native().nn_log_softmax(handleOf('x', x), dim));
+  return wrap(native().nn_log_softmax(handleOf('x', x), checkInteger('dim', dim)));
 }
 /** Mean cross-entropy of logits [N,K] against int64 class indices [N]. */
 export function crossEntropy(logits: Tensor, target: Tensor, o: { labelSmoothing?: number } = {}): Tensor {

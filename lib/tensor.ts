@@ -6,7 +6,7 @@
  * Free tensors with dispose() or tidy(): the GC only finalizes handles late,
  * and never sees GPU memory.
  */
-import { checkKeys, checkOneOf, checkShape, invalid } from './check';
+import { checkBoolean, checkInteger, checkKeys, checkOneOf, checkShape, invalid } from './check';
 import { Generator, generatorHandle } from './generator';
 import { native, NativeTensor, NativeTensorInfo } from './native';
 import { track } from './scope';
@@ -33,7 +33,13 @@ export function checkDtype(name: string, dtype: unknown): DType {
 }
 
 export type Dims = number | number[];
-const dimsOf = (d: Dims | undefined): number[] | null => (d === undefined ? null : typeof d === 'number' ? [d] : d);
+/** Dims as the addon takes them; checked here, so that a mistake names `dims` rather than the addon's argument 2. */
+const dimsOf = (d: Dims | undefined): number[] | null => {
+  if (d === undefined) return null;
+  const list = typeof d === 'number' ? [d] : d;
+  if (!Array.isArray(list) || !list.every((x) => Number.isInteger(x))) throw invalid('dims', 'a dim or a list of dims (integers)', d);
+  return list;
+};
 
 export class Tensor {
   /** Marks tensors for scope bookkeeping without an import cycle. */
@@ -129,7 +135,7 @@ export class Tensor {
     return wrap(native().tensor_permute(this.handle, dims));
   }
   transpose(a: number, b: number): Tensor {
-    return wrap(native().tensor_transpose(this.handle, a, b));
+    return wrap(native().tensor_transpose(this.handle, checkInteger('dim0', a), checkInteger('dim1', b)));
   }
   /** -1 keeps a dimension's size. */
   expand(shape: number[]): Tensor {
@@ -138,10 +144,10 @@ export class Tensor {
     return wrap(native().tensor_expand(this.handle, shape));
   }
   squeeze(dim: number): Tensor {
-    return wrap(native().tensor_squeeze(this.handle, dim));
+    return wrap(native().tensor_squeeze(this.handle, checkInteger('dim', dim)));
   }
   unsqueeze(dim: number): Tensor {
-    return wrap(native().tensor_unsqueeze(this.handle, dim));
+    return wrap(native().tensor_unsqueeze(this.handle, checkInteger('dim', dim)));
   }
   /** A contiguous copy (or this data, if already so); 'channels_last' gives NHWC memory order. */
   contiguous(format: 'contiguous' | 'channels_last' = 'contiguous'): Tensor {
@@ -149,16 +155,16 @@ export class Tensor {
     return wrap(native().tensor_contiguous(this.handle, format === 'channels_last'));
   }
   narrow(dim: number, start: number, length: number): Tensor {
-    return wrap(native().tensor_narrow(this.handle, dim, start, length));
+    return wrap(native().tensor_narrow(this.handle, checkInteger('dim', dim), checkInteger('start', start), checkInteger('length', length)));
   }
   slice(dim: number, start: number, end: number, step = 1): Tensor {
     return wrap(native().tensor_slice(this.handle, dim, start, end, step));
   }
   indexSelect(dim: number, index: Tensor): Tensor {
-    return wrap(native().tensor_index_select(this.handle, dim, index.handle));
+    return wrap(native().tensor_index_select(this.handle, checkInteger('dim', dim), handleOf('index', index)));
   }
   gather(dim: number, index: Tensor): Tensor {
-    return wrap(native().tensor_gather(this.handle, dim, index.handle));
+    return wrap(native().tensor_gather(this.handle, checkInteger('dim', dim), handleOf('index', index)));
   }
   flip(dims: Dims): Tensor {
     return wrap(native().tensor_flip(this.handle, dimsOf(dims)!));
@@ -237,10 +243,15 @@ export class Tensor {
     return wrap(native().tensor_clamp(this.handle, min, max));
   }
   matmul(o: Tensor): Tensor {
-    return wrap(native().tensor_matmul(this.handle, o.handle));
+    return wrap(native().tensor_matmul(this.handle, handleOf('other', o)));
   }
 
-  /** Reductions over `dims` (all dims when omitted). var/std are unbiased unless told otherwise. */
+  /**
+   * Reductions over `dims` (all dims when omitted). var/std are unbiased
+   * unless told otherwise. max and min give the values only, as torch.amax
+   * and torch.amin do, and so share a tie's gradient among the tied values
+   * (argmax gives the index).
+   */
   sum(dims?: Dims, keepdim = false): Tensor { return this.reduce('sum', dims, keepdim); }
   mean(dims?: Dims, keepdim = false): Tensor { return this.reduce('mean', dims, keepdim); }
   max(dims?: Dims, keepdim = false): Tensor { return this.reduce('max', dims, keepdim); }
@@ -257,7 +268,7 @@ export class Tensor {
 
   // ---- autograd ----
   requiresGrad_(on = true): this {
-    native().tensor_set_requires_grad(this.handle, on);
+    native().tensor_set_requires_grad(this.handle, checkBoolean('on', on));
     return this;
   }
   /** Back-propagates from this tensor (a scalar, unless `grad` is given). */
@@ -287,7 +298,7 @@ export class Tensor {
     return this;
   }
   private reduce(op: string, dims: Dims | undefined, keepdim: boolean, unbiased = true): Tensor {
-    return wrap(native().tensor_reduce(op, this.handle, dimsOf(dims), keepdim, unbiased));
+    return wrap(native().tensor_reduce(op, this.handle, dimsOf(dims), checkBoolean('keepdim', keepdim), checkBoolean('unbiased', unbiased)));
   }
 }
 

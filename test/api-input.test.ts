@@ -364,4 +364,31 @@ describe('other calls', () => {
     // At most: across the awaits the GC may free a tensor an earlier test file let go of (the count is the process's).
     expect(liveTensors()).toBeLessThanOrEqual(base);
   });
+
+  test('a fourth exploratory session (2026-12-02): sizes LibTorch truncated, and positional arguments named', () => {
+    const base = liveTensors();
+    tidy(() => {
+      const img = arange(0, 16).reshape([1, 1, 4, 4]);
+      // LibTorch 1.13 keeps these in 32 bits: a kernel of 2^32 + 2 pooled as 2 and gave the whole input's mean.
+      expect(() => nn.avgPool2d(img, 2 ** 32 + 2)).toThrow('Expected a positive integer up to 2^31 - 1, or a pair of them for kernel but received 4294967298');
+      expect(() => nn.conv2d(img, ones([1, 1, 2, 2]), null, { dilation: 2 ** 32 + 1 })).toThrow('for dilation but received 4294967297');
+      expect(() => nn.maxPool2d(img, 2, { padding: [0, 2 ** 40] })).toThrow('for padding but received [0, 1099511627776]');
+      // The addon's "argument 2 must be ..." counted the tensor itself, and a null Tensor was a TypeError about .handle.
+      const m = fromArray([1, 2, 3, 4], [2, 2]);
+      expect(() => m.transpose(0, undefined as never)).toThrow('Expected an integer for dim1 but received undefined');
+      expect(() => m.sum(true as never)).toThrow('Expected a dim or a list of dims (integers) for dims but received true');
+      expect(() => m.argmax(0, 'yes' as never)).toThrow('Expected true or false for keepdim but received "yes"');
+      expect(() => m.narrow(0, 0.5, 1)).toThrow('Expected an integer for start but received 0.5');
+      expect(() => m.indexSelect(0, null as never)).toThrow('Expected a Tensor for index but received null');
+      expect(() => m.gather(1, [0, 1] as never)).toThrow('Expected a Tensor for index but received [0, 1]');
+      expect(() => m.matmul([1, 2] as never)).toThrow('Expected a Tensor for other but received [1, 2]');
+      expect(() => m.requiresGrad_('yes' as never)).toThrow('Expected true or false for on');
+      expect(() => nn.dropout(m, 0.5, undefined as never)).toThrow('Expected true or false for training but received undefined');
+      expect(() => nn.logSoftmax(m, '0' as never)).toThrow('Expected an integer for dim but received "0"');
+      // and the right ones still work
+      expect(m.transpose(0, 1).toArray()).toEqual([1, 3, 2, 4]);
+      expect(m.sum([0, 1]).item()).toBe(10);
+    });
+    expect(liveTensors()).toBe(base);
+  });
 });

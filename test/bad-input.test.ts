@@ -712,9 +712,9 @@ describe('the TypeScript layer', () => {
     expect(() => t.to({ dtype: 'float8' as never })).toThrow(/^Expected one of float32/);
     expect(() => t.item()).toThrow('tensor_item: item() needs a tensor with one element, got 6');
     expect(() => conv2d(t, t)).toThrow(/^nn_conv2d: /);
-    expect(() => conv2d(ones([1, 1, 3, 3]), ones([1, 1, 2, 2]), null, { stride: -1 })).toThrow('Expected a positive integer or a pair of them for stride but received -1 of type number');
-    expect(() => maxPool2d(ones([1, 1, 3, 3]), [2, 2, 2] as never)).toThrow(/^Expected a positive integer or a pair of them for kernel/);
-    expect(() => maxPool2d(ones([1, 1, 3, 3]), 0)).toThrow('Expected a positive integer or a pair of them for kernel but received 0'); // LibTorch said "stride should not be zero"
+    expect(() => conv2d(ones([1, 1, 3, 3]), ones([1, 1, 2, 2]), null, { stride: -1 })).toThrow('Expected a positive integer up to 2^31 - 1, or a pair of them for stride but received -1 of type number');
+    expect(() => maxPool2d(ones([1, 1, 3, 3]), [2, 2, 2] as never)).toThrow(/^Expected a positive integer up to 2\^31 - 1, or a pair of them for kernel/);
+    expect(() => maxPool2d(ones([1, 1, 3, 3]), 0)).toThrow('Expected a positive integer up to 2^31 - 1, or a pair of them for kernel but received 0'); // LibTorch said "stride should not be zero"
     expect(() => dropout(t, 1.5, true)).toThrow('Expected a number in [0, 1] for p but received 1.5 of type number');
     expect(() => crossEntropy(ones([2, 3]), fromArray([0, 1], [2], 'int64'), { labelSmoothing: -1 })).toThrow(/^Expected a number in \[0, 1\] for labelSmoothing/);
   }));
