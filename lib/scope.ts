@@ -48,6 +48,7 @@ function collect(value: unknown, out: Set<Tensor>, depth = 0): void {
 
 /** Runs fn in a new scope; see the module comment. fn must be synchronous. */
 export function tidy<R>(fn: () => R): R {
+  if (typeof fn !== 'function') throw invalid('fn', 'a function whose tensors tidy frees (tidy(() => ...))', fn);
   const scope = new Set<Tensor>();
   stack.push(scope);
   let result: R;

@@ -271,10 +271,10 @@ export class Tensor {
     native().tensor_set_requires_grad(this.handle, checkBoolean('on', on));
     return this;
   }
-  /** Back-propagates from this tensor (a scalar, unless `grad` is given). */
-  backward(grad?: Tensor): void {
+  /** Back-propagates from this tensor (a scalar, unless `grad` is given; null as undefined, as PyTorch's None). */
+  backward(grad?: Tensor | null): void {
     try {
-      native().tensor_backward(this.handle, grad === undefined ? undefined : handleOf('grad', grad));
+      native().tensor_backward(this.handle, grad === undefined || grad === null ? undefined : handleOf('grad', grad));
     } catch (err) {
       // LibTorch's advice, retain_graph=True, is PyTorch's: this API frees the graph after each backward.
       if (!/retain_graph=True/.test((err as Error).message)) throw err;

@@ -385,6 +385,10 @@ describe('other calls', () => {
       expect(() => m.requiresGrad_('yes' as never)).toThrow('Expected true or false for on');
       expect(() => nn.dropout(m, 0.5, undefined as never)).toThrow('Expected true or false for training but received undefined');
       expect(() => nn.logSoftmax(m, '0' as never)).toThrow('Expected an integer for dim but received "0"');
+      expect(() => tidy(5 as never)).toThrow('Expected a function whose tensors tidy frees (tidy(() => ...)) for fn but received 5');
+      const leaf = ones([2]).requiresGrad_();
+      leaf.mul(3).sum().backward(null); // PyTorch's backward(None)
+      expect(leaf.grad!.toArray()).toEqual([3, 3]);
       // and the right ones still work
       expect(m.transpose(0, 1).toArray()).toEqual([1, 3, 2, 4]);
       expect(m.sum([0, 1]).item()).toBe(10);
