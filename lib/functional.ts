@@ -96,7 +96,19 @@ export function linear(x: Tensor, weight: Tensor, bias: Tensor | null = null): T
 export function logSoftmax(x: Tensor, dim = -1): Tensor {
   return wrap(native().nn_log_softmax(handleOf('x', x), checkInteger('dim', dim)));
 }
-/** Mean cross-entropy of logits [N,K] against int64 class indices [N]. */
+/** Probabilities along `dim`: exp(logSoftmax(x, dim)). */
+export function softmax(x: Tensor, dim = -1): Tensor {
+  const log = logSoftmax(x, dim);
+  try {
+    return log.exp();
+  } finally {
+    log.dispose();
+  }
+}
+/**
+ * Mean cross-entropy of logits [N,K] against class indices [N] (int64, or
+ * any integer dtype), or, as PyTorch, against class probabilities [N,K].
+ */
 export function crossEntropy(logits: Tensor, target: Tensor, o: { labelSmoothing?: number } = {}): Tensor {
   checkKeys('options', o, ['labelSmoothing']);
   return wrap(native().nn_cross_entropy(handleOf('logits', logits), handleOf('target', target), checkNumber('labelSmoothing', o.labelSmoothing ?? 0, 0, 1)));

@@ -389,6 +389,12 @@ describe('other calls', () => {
       const leaf = ones([2]).requiresGrad_();
       leaf.mul(3).sum().backward(null); // PyTorch's backward(None)
       expect(leaf.grad!.toArray()).toEqual([3, 3]);
+      const probabilities = nn.softmax(fromArray([1, 2, 3])).toArray();
+      const z = Math.exp(1) + Math.exp(2) + Math.exp(3);
+      [1, 2, 3].forEach((v, k) => expect(probabilities[k]).toBeCloseTo(Math.exp(v) / z, 6));
+      const sgd = new SGD([leaf]);
+      sgd.dispose();
+      expect(() => sgd.step(0.1)).toThrow('SGD.step: this optimiser was disposed (its momentum buffers are freed); make a new SGD');
       // and the right ones still work
       expect(m.transpose(0, 1).toArray()).toEqual([1, 3, 2, 4]);
       expect(m.sum([0, 1]).item()).toBe(10);

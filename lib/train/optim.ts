@@ -53,6 +53,8 @@ export class SGD {
 
   /** Applies one update with the gradients in the parameters' .grad. */
   step(lr: number): void {
+    // Its momentum is gone: "This Tensor was disposed" would not say whose.
+    if (this.momentumBuffers.some((b) => b.isDisposed)) throw new InvalidArgumentError('SGD.step: this optimiser was disposed (its momentum buffers are freed); make a new SGD');
     native().optim_sgd_step(this.params.map((p) => p.handle), this.momentumBuffers.map((b) => b.handle), finite('lr', lr), this.momentum, this.weightDecay, this.nesterov);
   }
 
