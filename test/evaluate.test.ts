@@ -157,6 +157,8 @@ test('evaluateCheckpoint refuses what it cannot score, saying what to pass inste
   const transferRun = tmp();
   for (const f of ['weights.safetensors', 'result.json']) fs.writeFileSync(path.join(transferRun, f), '');
   expect(() => checkpointFile(transferRun)).toThrow('has weights but no checkpoint.safetensors (an `allcnn transfer` run keeps none: its scores are in its result.json)');
+  const empty = tmp();
+  expect(() => checkpointFile(empty)).toThrow(`${empty} is a folder without a checkpoint.safetensors: pass a checkpoint file, or the --out folder of an \`allcnn train\` run`);
   // Beside a checkpoint (an `allcnn train` folder), it points at that.
   const besideRun = path.join(run.dir, 'weights-copy.safetensors');
   fs.copyFileSync(weights, besideRun);

@@ -39,6 +39,8 @@ export function checkpointFile(target: string): string {
   if (!fs.existsSync(file) && fs.existsSync(path.join(target, 'weights.safetensors')) && fs.existsSync(path.join(target, 'result.json'))) {
     throw new CheckpointError(`${shown(target)} has weights but no checkpoint.safetensors (an \`allcnn transfer\` run keeps none: its scores are in its result.json); this command reads runs of \`allcnn train\` and \`allcnn reproduce\``);
   }
+  // Said of the folder given, before a line that would say its checkpoint was being read.
+  if (!fs.existsSync(file)) throw new CheckpointError(`${shown(target)} is a folder without a checkpoint.safetensors: pass a checkpoint file, or the --out folder of an \`allcnn train\` run`);
   return file;
 }
 
