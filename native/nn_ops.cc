@@ -46,6 +46,17 @@ namespace {
 
 namespace F = torch::nn::functional;
 
+// Kernel, stride, padding and dilation: LibTorch 1.13's convolution and
+// pooling kernels keep them in 32-bit ints, so 2^32 + 2 as a kernel pooled
+// as 2, a silently wrong result (found by an exploratory session of the API).
+std::vector<int64_t> Sizes32(const Args& a, size_t i) {
+  std::vector<int64_t> v = a.ints(i);
+  for (int64_t x : v) {
+    if (x < 0 || x > std::numeric_limits<int32_t>::max()) a.fail(i, "sizes from 0 to 2147483647");
+  }
+  return v;
+}
+
 // nn_conv2d(x, weight, bias|null, stride[2], padding[2], dilation[2], groups)
 ALLCNN_OP(nn_conv2d) {
   // groups of 2^32 and more reach an integer division by zero inside
@@ -54,14 +65,18 @@ ALLCNN_OP(nn_conv2d) {
   if (groups < 1 || groups > std::numeric_limits<int32_t>::max()) {
     throw std::invalid_argument("groups must be an integer from 1 to 2147483647, got " + std::to_string(groups));
   }
-  return a.wrap(torch::conv2d(a.tensor(0), a.tensor(1), a.optTensor(2), a.ints(3), a.ints(4), a.ints(5), groups));
+  // In order, so that the first bad one is named (a call's arguments are evaluated in no set order).
+  std::vector<int64_t> stride = Sizes32(a, 3), padding = Sizes32(a, 4), dilation = Sizes32(a, 5);
+  return a.wrap(torch::conv2d(a.tensor(0), a.tensor(1), a.optTensor(2), stride, padding, dilation, groups));
 }
 // nn_max_pool2d(x, kernel[2], stride[2], padding[2], ceilMode)
 ALLCNN_OP(nn_max_pool2d) {
-  return a.wrap(torch::max_pool2d(a.tensor(0), a.ints(1), a.ints(2), a.ints(3), {1, 1}, a.boolean(4)));
+  std::vector<int64_t> kernel = Sizes32(a, 1), stride = Sizes32(a, 2), padding = Sizes32(a, 3);
+  return a.wrap(torch::max_pool2d(a.tensor(0), kernel, stride, padding, {1, 1}, a.boolean(4)));
 }
 ALLCNN_OP(nn_avg_pool2d) {
-  return a.wrap(torch::avg_pool2d(a.tensor(0), a.ints(1), a.ints(2), a.ints(3), a.boolean(4)));
+  std::vector<int64_t> kernel = Sizes32(a, 1), stride = Sizes32(a, 2), padding = Sizes32(a, 3);
+  return a.wrap(torch::avg_pool2d(a.tensor(0), kernel, stride, padding, a.boolean(4)));
 }
 ALLCNN_OP(nn_adaptive_avg_pool2d) { return a.wrap(torch::adaptive_avg_pool2d(a.tensor(0), a.ints(1))); }
 ALLCNN_OP(nn_relu) { return a.wrap(torch::relu(a.tensor(0))); }

@@ -312,6 +312,8 @@ const SPECS: Record<string, Spec> = {
       ['dilation 0', () => [f32([1, 3, 5, 5]), f32([4, 3, 3, 3]), null, [1, 1], [0, 0], [0, 0], 1]],
       ['a float64 weight on float32 input', () => [f32([1, 3, 5, 5]), own(n.tensor_zeros([4, 3, 3, 3], 'float64', 'cpu')), null, [1, 1], [0, 0], [1, 1], 1]],
       ['absurd padding', () => [f32([1, 3, 5, 5]), f32([4, 3, 3, 3]), null, [1, 1], [1e7, 1e7], [1, 1], 1], /^nn_conv2d: /],
+      // LibTorch 1.13 keeps sizes in 32 bits: these ran, on truncated values (an exploratory session, 2026-12-02)
+      ['a dilation of 2^32 + 1', () => [f32([1, 3, 5, 5]), f32([4, 3, 3, 3]), null, [1, 1], [2 ** 32, 2 ** 32], [2 ** 32 + 1, 1], 1], /^nn_conv2d: argument 4 must be sizes from 0 to 2147483647, received /],
     ],
   },
   nn_max_pool2d: {
@@ -322,7 +324,8 @@ const SPECS: Record<string, Spec> = {
   nn_avg_pool2d: {
     slots: ['T', 'Is', 'Is', 'Is', 'B'],
     args: () => [f32([1, 1, 4, 4]), [2, 2], [2, 2], [0, 0], false],
-    extras: [['kernel 0', () => [f32([1, 1, 4, 4]), [0, 0], [2, 2], [0, 0], false]], ['padding over half the kernel', () => [f32([1, 1, 4, 4]), [2, 2], [2, 2], [2, 2], false]], ['a 1-D input', () => [f32([4]), [2, 2], [2, 2], [0, 0], false]], ['three kernel sizes', () => [f32([1, 1, 4, 4]), [2, 2, 2], [2, 2], [0, 0], false]]],
+    extras: [['kernel 0', () => [f32([1, 1, 4, 4]), [0, 0], [2, 2], [0, 0], false]], ['padding over half the kernel', () => [f32([1, 1, 4, 4]), [2, 2], [2, 2], [2, 2], false]], ['a 1-D input', () => [f32([4]), [2, 2], [2, 2], [0, 0], false]], ['three kernel sizes', () => [f32([1, 1, 4, 4]), [2, 2, 2], [2, 2], [0, 0], false]],
+      ['a kernel of 2^32 + 2', () => [f32([1, 1, 4, 4]), [2 ** 32 + 2, 2 ** 32 + 2], [1, 1], [0, 0], false], /^nn_avg_pool2d: argument 1 must be sizes from 0 to 2147483647, received /]],
   },
   nn_adaptive_avg_pool2d: {
     slots: ['T', 'Is'],
