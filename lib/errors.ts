@@ -13,6 +13,17 @@ export class DataError extends Error {
   override name = 'DataError';
 }
 
+/**
+ * The other CIFAR data set given where one was asked for (CIFAR-100 for
+ * CIFAR-10, say). `identified` says what the data are without the advice on
+ * which command takes them, for a caller whose advice differs (predict).
+ */
+export class OtherDataSetError extends DataError {
+  constructor(message: string, readonly identified: string) {
+    super(message);
+  }
+}
+
 /** LibTorch or the native addon could not be loaded or used. */
 export class BackendError extends Error {
   override name = 'BackendError';

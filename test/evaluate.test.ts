@@ -2,7 +2,7 @@
  * Scoring trained networks: confusionMatrix against known predictions, and
  * evaluateCheckpoint / `allcnn evaluate` reproducing a run's own scores.
  */
-import { checkpointFile, otherDataNote } from '../lib/cli/util';
+import { otherDataNote } from '../lib/cli/util';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -17,7 +17,7 @@ import { declareNetwork } from '../lib/model/spec';
 import { loadSafetensors, saveSafetensors } from '../lib/io/safetensors';
 import { exportWeights } from '../lib/train/checkpoint';
 import { evaluate, evaluateByClass } from '../lib/train/evaluate';
-import { evaluateCheckpoint } from '../lib/train/evaluate-checkpoint';
+import { evaluateCheckpoint, runCheckpoint } from '../lib/train/evaluate-checkpoint';
 import { predictImages } from '../lib/train/predict-checkpoint';
 import { visualizeCheckpoint } from '../lib/visualize/visualize';
 import { trainModel, TrainResult } from '../lib/train/train';
@@ -156,9 +156,9 @@ test('evaluateCheckpoint refuses what it cannot score, saying what to pass inste
   // The folder of an `allcnn transfer` run, given to the CLI.
   const transferRun = tmp();
   for (const f of ['weights.safetensors', 'result.json']) fs.writeFileSync(path.join(transferRun, f), '');
-  expect(() => checkpointFile(transferRun)).toThrow('has weights but no checkpoint.safetensors (an `allcnn transfer` run keeps none: its scores are in its result.json)');
+  expect(() => runCheckpoint(transferRun)).toThrow('has weights but no checkpoint.safetensors (an `allcnn transfer` run keeps none: its scores are in its result.json)');
   const empty = tmp();
-  expect(() => checkpointFile(empty)).toThrow(`${empty} is a folder without a checkpoint.safetensors: pass a checkpoint file, or the --out folder of an \`allcnn train\` run`);
+  expect(() => runCheckpoint(empty)).toThrow(`${empty} is a folder without a checkpoint.safetensors: pass a checkpoint file, or the --out folder of an \`allcnn train\` run`);
   // Beside a checkpoint (an `allcnn train` folder), it points at that.
   const besideRun = path.join(run.dir, 'weights-copy.safetensors');
   fs.copyFileSync(weights, besideRun);

@@ -1,8 +1,8 @@
 /** `allcnn evaluate`: score a trained run's checkpoint again, per class and as a confusion matrix. */
 import { Command } from 'commander';
-import { CheckpointEvaluation, evaluateCheckpoint, SPLITS } from '../train/evaluate-checkpoint';
+import { CheckpointEvaluation, evaluateCheckpoint, runCheckpoint, SPLITS } from '../train/evaluate-checkpoint';
 import { batchSize, deviceName, oneOf, pathTo } from './options';
-import { checkpointFile, otherDataNote, pct, shown } from './util';
+import { otherDataNote, pct, shown } from './util';
 
 export function evaluateCommand(): Command {
   return new Command('evaluate')
@@ -14,7 +14,7 @@ export function evaluateCommand(): Command {
     .option('--batch-size <n>', 'images per forward pass (default: the run\'s)', batchSize)
     .option('--json', 'print the scores, per-class accuracies and confusion matrix as JSON on stdout', false)
     .action(async (target: string, o) => {
-      const file = checkpointFile(target);
+      const file = runCheckpoint(target);
       process.stderr.write(`scoring ${shown(file)} on its ${o.split} split (device ${o.device})\n`);
       const r = await evaluateCheckpoint(file, { data: o.data, split: o.split, device: o.device, batchSize: o.batchSize });
       // --data is for data that moved; other data is scored too, but the preparation was refitted on their training images.

@@ -23,22 +23,16 @@ export function deviceName(name: string) {
     }
   };
 }
-export function num(name: string, min = 0, max = Infinity) {
+export function num(name: string, min = 0, max = Infinity, aboveMin = false) {
   return (v: string): number => {
     const n = Number(v);
-    const range = max === Infinity ? `>= ${min}` : `in [${min}, ${max}]`;
-    if (v.trim() === '' || !Number.isFinite(n) || n < min || n > max) throw new InvalidArgumentError(`${name} must be a number ${range}, got "${v}"`);
+    const range = aboveMin ? `> ${min} and <= ${max}` : max === Infinity ? `>= ${min}` : `in [${min}, ${max}]`;
+    if (v.trim() === '' || !Number.isFinite(n) || (aboveMin ? n <= min : n < min) || n > max) throw new InvalidArgumentError(`${name} must be a number ${range}, got "${v}"`);
     return n;
   };
 }
 /** As num(), for a value that must be above `min`: a learning rate of 0 trains nothing. */
-export function above(name: string, min: number, max: number) {
-  return (v: string): number => {
-    const n = Number(v);
-    if (v.trim() === '' || !Number.isFinite(n) || n <= min || n > max) throw new InvalidArgumentError(`${name} must be a number > ${min} and <= ${max}, got "${v}"`);
-    return n;
-  };
-}
+export const above = (name: string, min: number, max: number) => num(name, min, max, true);
 /**
  * A path option's value; `what` is what it names ('a folder', 'a file').
  * An empty one is refused: `--out ""` resolved to the working folder and wrote the run there.

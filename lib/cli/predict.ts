@@ -4,9 +4,10 @@ import * as path from 'node:path';
 import { Command } from 'commander';
 import { DataError } from '../errors';
 import { FITS } from '../data/images';
+import { runCheckpoint } from '../train/evaluate-checkpoint';
 import { Predictions, predictImages } from '../train/predict-checkpoint';
 import { deviceName, int, oneOf, pathTo } from './options';
-import { checkpointFile, otherDataNote, pct, shown } from './util';
+import { otherDataNote, pct, shown } from './util';
 
 export function predictCommand(): Command {
   return new Command('predict')
@@ -19,7 +20,7 @@ export function predictCommand(): Command {
     .option('--device <name>', 'cpu, cuda or cuda:N', deviceName('--device'), 'cpu')
     .option('--json', 'print every picture\'s class probabilities as JSON on stdout', false)
     .action(async (target: string, args: string[], o) => {
-      const file = checkpointFile(target);
+      const file = runCheckpoint(target);
       const images = pictures(args);
       process.stderr.write(`preparing ${images.length} picture(s) as ${shown(file)}'s test images were (device ${o.device})\n`);
       const r = await predictImages(file, images, { top: o.top, fit: o.fit, data: o.data, device: o.device });

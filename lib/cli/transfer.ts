@@ -10,6 +10,7 @@ import { readSafetensorsMetadata } from '../io/safetensors';
 import { checkNotARun } from '../experiments/journal';
 import { checkLock } from '../experiments/lock';
 import { reproduceTransfer, runLabel, TRANSFER_PRESETS, TransferEvent, TransferPresetOptions } from '../experiments/transfer';
+import { runCheckpoint } from '../train/evaluate-checkpoint';
 import { SCHEDULES } from '../train/schedule';
 import { TRANSFER_DEFAULTS, TRANSFER_MODES } from '../transfer/config';
 import { HEADS } from '../transfer/heads';
@@ -20,7 +21,7 @@ import { MODEL_IDS } from '../../models';
 import { above, batchSize, deviceName, int, num, oneOf, pathTo } from './options';
 import { consoleProgress, epochLine } from './progress';
 import { count } from '../report/format';
-import { abortOnSignal, checkpointFile, pct, saveRun, shown } from './util';
+import { abortOnSignal, pct, saveRun, shown } from './util';
 
 /** A CIFAR-10 network within this factor of chance (10%) has learned next to nothing. */
 const CHANCE_MARGIN = 1.2;
@@ -75,7 +76,7 @@ export function transferCommand(): Command {
       const { signal, armed } = abortOnSignal();
       if (!o.data100) say(`data: the bundled CIFAR-100 sample (${shown(BUNDLED_CIFAR100_SAMPLE)}, a few images per class: a smoke test); pass --data100 for the real subsets`);
 
-      let from: string | undefined = o.from === undefined ? undefined : checkpointFile(o.from);
+      let from: string | undefined = o.from === undefined ? undefined : runCheckpoint(o.from);
       const p = pretrainDefaults(o.device);
       if (!from && o.mode !== 'scratch') {
         // No checkpoint: pretrain one now, into the output folder (reused on the next call),
@@ -181,7 +182,7 @@ export async function reproduceTransferCommand(o: Record<string, any>): Promise<
   const device = o.device ?? (cudaAvailable() ? 'cuda' : 'cpu');
   requireDevice(device); // before the header, which would say the run had begun
   const base = TRANSFER_PRESETS[device.startsWith('cuda') ? 'gpu' : 'cpu'];
-  const from = o.from ? path.resolve(checkpointFile(o.from)) : null;
+  const from = o.from ? path.resolve(runCheckpoint(o.from)) : null;
   const options: TransferPresetOptions = {
     ...base, device, from,
     // A checkpoint decides the network and (unless --prep says otherwise) the preparation its features were learnt on.

@@ -1,8 +1,6 @@
 /** Small helpers shared by the commands. */
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { BUNDLED_CIFAR100_SAMPLE, BUNDLED_SAMPLE, DatasetName } from '../data/dataset';
-import { CheckpointError } from '../errors';
 import { makeFolder } from '../io/folder';
 import type { Network } from '../model/network';
 import { writeFileAtomic } from '../report/atomic';
@@ -16,32 +14,6 @@ export function shown(file: string): string {
   const relative = path.relative(process.cwd(), file);
   if (relative === '') return '.';
   return relative.startsWith('..') || path.isAbsolute(relative) ? path.resolve(file) : relative;
-}
-
-/**
- * A command's checkpoint argument: the file itself, or the run folder
- * (`allcnn train --out`) that holds checkpoint.safetensors. A results folder
- * of `allcnn reproduce` holds one checkpoint per run, so it is refused with
- * where they are rather than a missing checkpoint.safetensors.
- */
-export function checkpointFile(target: string): string {
-  // `allcnn predict pic.png run/` has its arguments the wrong way round: say so, not that a PNG is a bad safetensors file.
-  // (Also reached from transfer's --from: the words fit both.)
-  if (/\.(png|jpe?g)$/i.test(target)) throw new CheckpointError(`${target} is a picture, not a checkpoint: pass a checkpoint.safetensors or its run folder (predict takes it first, then the pictures)`);
-  if (!(fs.existsSync(target) && fs.statSync(target).isDirectory())) return target;
-  const file = path.join(target, 'checkpoint.safetensors');
-  const runs = path.join(target, 'checkpoints');
-  if (!fs.existsSync(file) && fs.existsSync(path.join(target, 'experiment.json')) && fs.existsSync(runs)) {
-    const names = fs.readdirSync(runs).filter((n) => n.endsWith('.safetensors')).sort();
-    const examples = names.length ? `, such as ${shown(path.join(runs, names[0]))}` : ' (none written yet)';
-    throw new CheckpointError(`${shown(target)} holds the results of \`allcnn reproduce\`, one checkpoint per run: pass one of the ${names.length} in ${shown(runs)}${examples}`);
-  }
-  if (!fs.existsSync(file) && fs.existsSync(path.join(target, 'weights.safetensors')) && fs.existsSync(path.join(target, 'result.json'))) {
-    throw new CheckpointError(`${shown(target)} has weights but no checkpoint.safetensors (an \`allcnn transfer\` run keeps none: its scores are in its result.json); this command reads runs of \`allcnn train\` and \`allcnn reproduce\``);
-  }
-  // Said of the folder given, before a line that would say its checkpoint was being read.
-  if (!fs.existsSync(file)) throw new CheckpointError(`${shown(target)} is a folder without a checkpoint.safetensors: pass a checkpoint file, or the --out folder of an \`allcnn train\` run`);
-  return file;
 }
 
 /**

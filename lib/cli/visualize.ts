@@ -4,12 +4,11 @@ import * as path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { checkFolder, makeFolder } from '../io/folder';
 import { writeFileAtomic } from '../report/atomic';
-import { layerNames } from '../model/spec';
-import { readRun } from '../train/evaluate-checkpoint';
+import { readRun, runCheckpoint } from '../train/evaluate-checkpoint';
 import { METHODS } from '../visualize/guided-backprop';
-import { MAX_TOP, Visualization, visualizeCheckpoint } from '../visualize/visualize';
+import { lastConvolution, MAX_TOP, Visualization, visualizeCheckpoint } from '../visualize/visualize';
 import { deviceName, int, list, oneOf, pathTo } from './options';
-import { checkpointFile, otherDataNote, shown } from './util';
+import { otherDataNote, shown } from './util';
 
 /** "0-3,7" -> [0, 1, 2, 3, 7]. */
 function channelList(v: string): number[] {
@@ -42,10 +41,10 @@ export function visualizeCommand(): Command {
     .option('--device <name>', 'cpu, cuda or cuda:N', deviceName('--device'), 'cpu')
     .option('--out <file>', 'the PNG to write (default: beside the checkpoint, <layer>-<methods>.png, or <checkpoint name>.<layer>-<methods>.png for one not named checkpoint.safetensors, such as reproduce\'s); a .json with the images and activations goes beside it', pathTo('--out', 'a .png file'))
     .action(async (target: string, o) => {
-      const file = checkpointFile(target);
+      const file = runCheckpoint(target);
       if (o.out !== undefined && !/\.png$/i.test(o.out)) throw Object.assign(new Error(`--out must name a .png file (the figure is a PNG), got "${o.out}"`), { exitCode: 2 });
       // Written after the search: fail now if it cannot be (the default too: its layer is known from the checkpoint).
-      const planned = o.out ?? defaultOut(file, o.layer ?? lastConvolution(file), o.method);
+      const planned = o.out ?? defaultOut(file, o.layer ?? lastConvolution(readRun(file).spec), o.method);
       checkFolder(path.dirname(path.resolve(planned)));
       checkOutputs(planned, sideJson(planned));
       process.stderr.write(`searching the test images of ${shown(file)} (device ${o.device})\n`);
@@ -76,13 +75,6 @@ function defaultOut(file: string, layer: string, methods: readonly string[]): st
   const name = path.basename(file);
   const stem = name === 'checkpoint.safetensors' ? '' : `${name.replace(/\.safetensors$/i, '')}.`;
   return path.join(path.dirname(file), `${stem}${layer}-${methods.join('-')}.png`);
-}
-
-/** The layer visualizeCheckpoint shows by default: the network's last convolution. */
-function lastConvolution(file: string): string {
-  const { spec } = readRun(file); // refuses a file that is no checkpoint, saying why
-  const names = layerNames(spec);
-  return names.filter((_, i) => spec.layers[i].kind === 'conv').pop()!;
 }
 
 /** The JSON written beside the figure `png`. */

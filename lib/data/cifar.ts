@@ -10,7 +10,7 @@ import { createReadStream, promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import * as zlib from 'node:zlib';
 import * as tar from 'tar-stream';
-import { DataError } from '../errors';
+import { DataError, OtherDataSetError } from '../errors';
 import { invalid } from '../check';
 
 /** 3 x 32 x 32, channel-major (all R, then G, then B), each row-major. */
@@ -231,16 +231,18 @@ const OTHER_VERSIONS: Array<{ test: (names: string[]) => boolean; what: string; 
   { test: (n) => n.some((f) => /cifar-10-batches-bin|(^|\/)data_batch_\d\.bin$/.test(f)), what: 'CIFAR-10', title: 'CIFAR-10', binary: true },
 ];
 
-/** "this is X": for a file or folder that is a known CIFAR version other than the one asked for; '' otherwise. */
-function whatItIs(seen: string[], layout: Layout): string {
+/**
+ * The error for a file or folder that is a known CIFAR version other than the
+ * one asked for: "this is X", and what to do; null for anything else.
+ */
+function otherVersionError(source: string, seen: string[], layout: Layout): DataError | null {
   const other = OTHER_VERSIONS.find((v) => v.test(seen) && !(v.binary && v.title === layout.title));
-  if (!other) return '';
-  const not = other.title === layout.title ? '' : `, not ${layout.title}`;
-  const instead = !other.binary
-    ? `allcnn reads the binary version, ${layout.archive}, from ${CIFAR_PAGE}`
-    : other.title === 'CIFAR-100' ? '`allcnn train --dataset cifar100` takes it as --data, `allcnn transfer` as --data100'
-      : '`allcnn train` (without --dataset cifar100) and `reproduce` take it as --data, `transfer` as --data10';
-  return `this is ${other.what}${not}; ${instead}`;
+  if (!other) return null;
+  const identified = `${source}: this is ${other.what}${other.title === layout.title ? '' : `, not ${layout.title}`}`;
+  if (!other.binary) return new DataError(`${identified}; allcnn reads the binary version, ${layout.archive}, from ${CIFAR_PAGE}`);
+  const instead = other.title === 'CIFAR-100' ? '`allcnn train --dataset cifar100` takes it as --data, `allcnn transfer` as --data100'
+    : '`allcnn train` (without --dataset cifar100) and `reproduce` take it as --data, `transfer` as --data10';
+  return new OtherDataSetError(`${identified}; ${instead}`, identified);
 }
 
 function usage(layout: Layout): string {
@@ -259,8 +261,8 @@ async function readLayout(source: unknown, layout: Layout): Promise<RawFiles> {
     const names = stat.isDirectory() ? missing : missing.map((f) => `${layout.folder}/${f}`);
     // Nothing matched: say what is there instead (e.g. the Python version, or the other data set).
     const nothing = missing.length === layout.required.length;
-    const other = nothing ? whatItIs(raw.seen, layout) : '';
-    if (other) throw new DataError(`${raw.source}: ${other}`);
+    const other = nothing ? otherVersionError(raw.source, raw.seen, layout) : null;
+    if (other) throw other;
     const seen = nothing && raw.seen.length > 0 ? `; it holds ${listSome(raw.seen)}` : '';
     throw new DataError(`${raw.source}: missing ${names.join(', ')}${seen} (${usage(layout)})`);
   }

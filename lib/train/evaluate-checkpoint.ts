@@ -10,7 +10,7 @@ import { requireDevice } from '../backend';
 import { checkKeys, checkOneOf, invalid } from '../check';
 import { Cifar10, ImageSet } from '../data/cifar';
 import { dataDigest, trainingDigest, DATASET_CLASSES, DATASET_TITLES, DatasetName, DataRecipe, Dataset, DatasetOptions, PREPS, prepareDataset, readCifar, recordedDataset } from '../data/dataset';
-import { CheckpointError, DataError, InvalidArgumentError } from '../errors';
+import { CheckpointError, DataError, InvalidArgumentError, OtherDataSetError } from '../errors';
 import { ABLATIONS } from '../experiments/ablations';
 import { buildNetwork, Network } from '../model/network';
 import { declareNetwork, NetworkSpec } from '../model/spec';
@@ -125,14 +125,29 @@ function checkpointSpec(file: string, model: string, layers: string | undefined)
 }
 
 /**
- * A checkpoint argument of the API, as the commands take it: the file, or
- * the run folder of `allcnn train` (trainModel's checkpoint in it).
+ * A checkpoint argument (of the API and of the commands): the file itself,
+ * or the run folder (`allcnn train --out`) that holds checkpoint.safetensors.
+ * A results folder of `allcnn reproduce` holds one checkpoint per run, so it
+ * is refused with where they are rather than a missing checkpoint.safetensors.
  */
 export function runCheckpoint(file: string): string {
   if (typeof file !== 'string' || file === '') throw invalid('file', 'the path of a checkpoint.safetensors', file);
+  // `allcnn predict pic.png run/` has its arguments the wrong way round: say so, not that a PNG is a bad safetensors file.
+  // (Also reached from transfer's --from: the words fit both.)
+  if (/\.(png|jpe?g)$/i.test(file)) throw new CheckpointError(`${file} is a picture, not a checkpoint: pass a checkpoint.safetensors or its run folder (predict takes it first, then the pictures)`);
   if (!(fs.existsSync(file) && fs.statSync(file).isDirectory())) return file;
   const inside = path.join(file, 'checkpoint.safetensors');
   if (fs.existsSync(inside)) return inside;
+  const runs = path.join(file, 'checkpoints');
+  if (fs.existsSync(path.join(file, 'experiment.json')) && fs.existsSync(runs)) {
+    const names = fs.readdirSync(runs).filter((n) => n.endsWith('.safetensors')).sort();
+    const examples = names.length ? `, such as ${path.join(runs, names[0])}` : ' (none written yet)';
+    throw new CheckpointError(`${file} holds the results of \`allcnn reproduce\`, one checkpoint per run: pass one of the ${names.length} in ${runs}${examples}`);
+  }
+  if (fs.existsSync(path.join(file, 'weights.safetensors')) && fs.existsSync(path.join(file, 'result.json'))) {
+    throw new CheckpointError(`${file} has weights but no checkpoint.safetensors (an \`allcnn transfer\` run keeps none: its scores are in its result.json); this command reads runs of \`allcnn train\` and \`allcnn reproduce\``);
+  }
+  // Said of the folder given, before a line that would say its checkpoint was being read.
   throw new CheckpointError(`${file} is a folder without a checkpoint.safetensors: pass a checkpoint file, or the --out folder of an \`allcnn train\` run (\`allcnn reproduce\` keeps one checkpoint per run in its checkpoints/ folder)`);
 }
 
@@ -166,8 +181,9 @@ export async function scoringData(dataset: DatasetName, data: string | undefined
     if (!test) throw new DataError(`${err.message} (this run was trained on ${title}: it is scored on that data set's archive or folder)`);
     // predictImages scores pictures, not the archive: which command takes another data set ("`allcnn train --dataset cifar100` takes it") is beside the point.
     const why = `pictures are prepared with the statistics of the run's own ${title} training images`;
-    const other = /^(.*: this is [^;]*); `allcnn /s.exec(err.message);
-    throw new DataError(other ? `${other[1]}; ${why}: pass its ${title} archive or folder (--data, or options.data from code), or none for the one the run recorded` : `${err.message} (${why})`);
+    throw new DataError(err instanceof OtherDataSetError
+      ? `${err.identified}; ${why}: pass its ${title} archive or folder (--data, or options.data from code), or none for the one the run recorded`
+      : `${err.message} (${why})`);
   });
   try {
     const set = test
@@ -231,9 +247,9 @@ function checkRecorded(file: string, config: ResolvedConfig, recipe: DatasetOpti
  * The run's config, epoch and data recipe, with an error that says what to
  * pass instead when the file is not a training checkpoint of allcnn; with
  * needsWeights, also when the run had diverged (its weights are NaN).
+ * `file` is a path runCheckpoint has checked.
  */
 export function readRun(file: string, o: { needsWeights?: boolean } = {}): { config: ResolvedConfig; spec: NetworkSpec; epoch: number; recipe: Pick<DataRecipe, 'dataset' | 'data'> & DatasetOptions; diverged: boolean } {
-  if (typeof file !== 'string' || file === '') throw invalid('file', 'the path of a checkpoint.safetensors', file);
   if (!fs.existsSync(file)) throw new CheckpointError(`${file}: no such file (allcnn train writes <out>/checkpoint.safetensors)`);
   const metadata = readSafetensorsMetadata(file); // the tensors are read by loadCheckpoint, checked against the network
   const saved = metadata.format === CHECKPOINT_FORMAT ? (savedConfig(file, metadata) as ResolvedConfig) : null;

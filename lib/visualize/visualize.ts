@@ -11,6 +11,7 @@ import { CIFAR_IMAGE_BYTES } from '../data/cifar';
 import type { Dataset, DatasetName } from '../data/dataset';
 import { fromArray } from '../creation';
 import type { Network } from '../model/network';
+import { layerNames, type NetworkSpec } from '../model/spec';
 import { tidy } from '../scope';
 import { checkDevice, Device } from '../tensor';
 import { readRun, runCheckpoint, runData, runNetwork, sameImages, scoringData } from '../train/evaluate-checkpoint';
@@ -82,6 +83,12 @@ function isClassLayer(net: Network, i: number): boolean {
 /** The most images shown per unit: the figure's rows get too wide to read beyond it. */
 export const MAX_TOP = 100;
 
+/** The layer visualizeCheckpoint shows when none is asked for: the network's last convolution. */
+export function lastConvolution(spec: NetworkSpec): string {
+  const names = layerNames(spec);
+  return names.filter((_, i) => spec.layers[i].kind === 'conv').pop()!;
+}
+
 /** Every key of VisualizeOptions (the type makes this list complete). */
 const OPTION_KEYS = Object.keys({ layer: 1, channels: 1, top: 1, methods: 1, data: 1, images: 1, device: 1, crop: 1 } satisfies Record<keyof VisualizeOptions, 1>);
 
@@ -103,7 +110,7 @@ export async function visualizeCheckpoint(file: string, o: VisualizeOptions = {}
   const net = runNetwork(file, config, spec, device);
   let dataset: Dataset | null = null;
   try {
-    const layer = o.layer ?? net.layers.filter((l) => l.spec.kind === 'conv').pop()!.name;
+    const layer = o.layer ?? lastConvolution(net.spec);
     const index = findLayer(net, layer);
     const count = channelsOf(net, layer);
     if (o.channels !== undefined) {
