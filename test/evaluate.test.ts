@@ -90,7 +90,7 @@ test('evaluateByClass agrees with the native evaluate()', async () => {
 
 test("evaluateCheckpoint gives back the run's own test and validation scores", async () => {
   const test = await evaluateCheckpoint(run.checkpoint);
-  expect(test).toMatchObject({ model: 'strided-cnn-a', name: 'Strided-CNN-A', epoch: 2, epochs: 2, split: 'test', data: null });
+  expect(test).toMatchObject({ model: 'strided-cnn-a', name: 'Strided-CNN-A', epoch: 2, epochs: 2, split: 'test', data: null, trainedInPrecision: 'fp32' });
   expect(test.count).toBe(run.result.test.count);
   expect(test.accuracy).toBe(run.result.test.accuracy);
   expect(test.loss).toBeCloseTo(run.result.test.loss, 5);
@@ -103,6 +103,23 @@ test("evaluateCheckpoint gives back the run's own test and validation scores", a
   expect(validation.accuracy).toBe(run.result.validation.accuracy);
   // The run folder stands for its checkpoint, as on the command line.
   expect(await evaluateCheckpoint(run.dir)).toEqual(test);
+});
+
+test('a bf16 run is scored in fp32, and says so: near its result.json, which autocast scored', async () => {
+  const dir = tmp();
+  const checkpoint = path.join(dir, 'checkpoint.safetensors');
+  const result = await trainModel(
+    { model: 'strided-cnn-a', epochs: 1, limit: 100, batchSize: 50, lr: 0.05, prep: 'std', stallEpochs: 0, precision: 'bf16' },
+    { checkpoint },
+  );
+  const test = await evaluateCheckpoint(checkpoint);
+  expect(test.trainedInPrecision).toBe('bf16');
+  expect(test.count).toBe(result.test.count);
+  // bf16 keeps 8 bits of mantissa: the losses agree to about 1e-2, not to the last digit.
+  expect(Math.abs(test.loss - result.test.loss)).toBeLessThan(2e-2);
+  const cli = spawnSync(process.execPath, [BIN, 'evaluate', dir], { encoding: 'utf8', env: { ...process.env } });
+  expect(cli.status).toBe(0);
+  expect(cli.stdout).toContain('scored in fp32; the run trained in bf16');
 });
 
 test("a run on a shared data set (as reproduce trains) is scored on that data set's split, not on its own seed's", async () => {

@@ -364,6 +364,23 @@ test('allcnn report: a folder stopped part-way is reported with what it has, and
   expect((await reportFolder(out)).summary.totalSeconds).toBe(finished.summary.totalSeconds);
 });
 
+test('allcnn report refuses a folder a running reproduce holds (its REPORT.md could land after, and replace, the final one), and reports it once that has stopped', async () => {
+  const out = tmp();
+  const controller = new AbortController();
+  let during: Promise<unknown> | undefined;
+  const onEvent = (e: ExperimentEvent) => {
+    if (e.type !== 'run-end' || during) return;
+    during = reportFolder(out).then(() => null, (err: Error) => err.message);
+    controller.abort();
+  };
+  await expect(reproduce('tiny', TINY, { out }, { signal: controller.signal, onEvent })).rejects.toThrow();
+  expect(await during).toBe(`${out} is in use: another call in this process is still training in it, and writes REPORT.md itself when it ends; ` +
+    'run `allcnn report` again once it has ended or been stopped (its own output shows the progress meanwhile)');
+  expect(fs.existsSync(path.join(out, 'REPORT.md'))).toBe(false);
+  expect((await reportFolder(out)).progress.finished).toBe(1);
+  expect(fs.existsSync(path.join(out, '.lock'))).toBe(false);
+});
+
 test('allcnn report: a folder that holds no experiment is refused with what to pass', async () => {
   const dir = tmp();
   await expect(reportFolder(dir)).rejects.toThrow(`${dir} has no experiment.json: pass the results folder of \`allcnn reproduce\` (its --out)`);

@@ -37,6 +37,7 @@ function render(r: CheckpointEvaluation): string {
     `${r.name} from ${shown(r.file)} (epoch ${r.epoch} of ${r.epochs}), ${r.split} split of ${r.data ?? 'the bundled sample'}: ` +
       `${r.count.toLocaleString('en-US')} images`,
     `loss ${r.loss.toFixed(4)}, accuracy ${pct(r.accuracy)}` +
+      (r.trainedInPrecision !== 'fp32' ? ` (scored in fp32; the run trained in ${r.trainedInPrecision}, and its result.json was scored under that autocast: the two can differ in the last digits)` : '') +
       (r.diverged ? `\nthis run diverged in epoch ${r.epoch} (its training or validation loss became NaN or infinite): these are the scores of weights that are not numbers` : ''),
     '',
     `${'class'.padEnd(w)} ${'images'.padStart(7)} ${'accuracy'.padStart(9)}  most often mistaken for`,

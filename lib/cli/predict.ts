@@ -14,7 +14,7 @@ export function predictCommand(): Command {
     .description('classify PNG or JPEG pictures with a checkpoint written by `allcnn train` or `allcnn reproduce`')
     .argument('<checkpoint>', 'a checkpoint.safetensors, or the --out folder of `allcnn train` that holds one')
     .argument('<images...>', 'PNG or JPEG files, or folders of them; pictures that are not 32x32 are resized (see --fit)')
-    .option('--top <n>', 'classes listed per picture, most likely first', int('--top', 1), 3)
+    .option('--top <n>', 'classes listed per picture, most likely first (all when n is more)', int('--top', 1), 3)
     .option('--fit <how>', `${FITS.join(' or ')}: a centred square of the picture, or all of it squeezed, resized to 32x32`, oneOf('--fit', FITS), 'crop')
     .option('--data <path>', 'the CIFAR-10 (or CIFAR-100) archive or folder the run was trained on, whose training images its preparation (GCN + ZCA, or the channel statistics) is fitted on (default: the one it recorded)', pathTo('--data', 'an archive or a folder'))
     .option('--device <name>', 'cpu, cuda or cuda:N', deviceName('--device'), 'cpu')

@@ -203,6 +203,14 @@ export function checkLock(dir: string): void {
   refuseIfHeld(dir, key, file, readOrNull(file));
 }
 
+/** Who holds `dir`'s lock now ('process 123', ...); null when nobody does (no lock, or its holder is gone). */
+export function folderHolder(dir: string): string | null {
+  const key = keyOf(dir);
+  const file = path.join(key, LOCK_FILE);
+  const h = readHolder(readOrNull(file));
+  return h && heldBy(key, file, h);
+}
+
 /**
  * Takes `dir`'s lock until release(), making the folder if it is missing;
  * throws when a running process holds it. A stale lock is taken over (see

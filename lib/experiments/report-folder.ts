@@ -9,6 +9,7 @@ import { DataError } from '../errors';
 import { progressSection } from '../report/progress';
 import { writeReport } from '../report/report';
 import { readExperiment, readJournal } from './journal';
+import { folderHolder, lockFolder } from './lock';
 import { ADDED_OPTIONS, ReproduceOptions } from './presets';
 import { ExperimentProgress, experimentProgress } from './progress';
 import { buildSummary } from './summary';
@@ -27,7 +28,31 @@ export function savedOptions(dir: string): Record<string, unknown> | undefined {
   return readExperiment(file).options;
 }
 
+/**
+ * Runs `write` holding the folder's lock. A running `allcnn reproduce`
+ * writes REPORT.md itself when it ends: a report written meanwhile from the
+ * runs recorded so far could land after that final one, and take its place.
+ */
+export async function whileReporting<T>(dir: string, write: () => Promise<T>): Promise<T> {
+  const holder = folderHolder(dir);
+  if (holder) {
+    throw new Error(`${dir} is in use: ${holder} is still training in it, and writes REPORT.md itself when it ends; ` +
+      'run `allcnn report` again once it has ended or been stopped (its own output shows the progress meanwhile)');
+  }
+  const lock = lockFolder(dir);
+  try {
+    return await write();
+  } finally {
+    lock.release();
+  }
+}
+
 export async function reportFolder(dir: string): Promise<{ summary: Summary; progress: ExperimentProgress; report: string }> {
+  savedOptions(dir); // a folder that is none of reproduce's is said so before the lock
+  return whileReporting(dir, () => reportLocked(dir));
+}
+
+async function reportLocked(dir: string): Promise<{ summary: Summary; progress: ExperimentProgress; report: string }> {
   const saved = savedOptions(dir) as ReproduceOptions | undefined;
   const recorded = readExperiment(path.join(dir, 'experiment.json')) as { data?: unknown };
   if (!Array.isArray(saved?.lrs) || !Array.isArray(saved.models)) {

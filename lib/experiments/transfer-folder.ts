@@ -11,7 +11,7 @@ import { writeTransferReport } from '../report/transfer';
 import { readPretrained } from '../transfer/pretrained';
 import { readJournal } from './journal';
 import { ADDED_OPTIONS } from './presets';
-import { experimentName, savedOptions } from './report-folder';
+import { experimentName, savedOptions, whileReporting } from './report-folder';
 import { firstRuns, pretrainedSummary, TransferPresetOptions, TransferRecord, TransferSummary, transferSummary } from './transfer';
 
 /** Whether experiment.json's options are those of the transfer preset. */
@@ -23,10 +23,12 @@ export function isTransferExperiment(options: unknown): options is TransferPrese
 export async function reportTransferFolder(dir: string, saved: unknown = savedOptions(dir)): Promise<{ summary: TransferSummary; planned: number; report: string }> {
   if (!isTransferExperiment(saved)) throw new DataError(`${path.join(dir, 'experiment.json')} holds no transfer experiment (a Table 3 experiment is reported by reportFolder)`);
   const o = { ...ADDED_OPTIONS, ...saved } as TransferPresetOptions;
-  const done = new Map(readJournal(path.join(dir, 'runs.jsonl')).map((r) => [r.id, r as TransferRecord]));
-  const summary = transferSummary(experimentName(dir), o, done, pretrainedOf(dir, o), { totalSeconds: NaN, reusedRuns: done.size });
-  const report = await writeTransferReport(dir, summary, firstRuns(o, done));
-  return { summary, planned: o.subsets.length * o.runs.length * o.seeds, report };
+  return whileReporting(dir, async () => {
+    const done = new Map(readJournal(path.join(dir, 'runs.jsonl')).map((r) => [r.id, r as TransferRecord]));
+    const summary = transferSummary(experimentName(dir), o, done, pretrainedOf(dir, o), { totalSeconds: NaN, reusedRuns: done.size });
+    const report = await writeTransferReport(dir, summary, firstRuns(o, done));
+    return { summary, planned: o.subsets.length * o.runs.length * o.seeds, report };
+  });
 }
 
 /** What the report says of the CIFAR-10 network: read from its file when it is there (pretraining may not have finished). */

@@ -2,7 +2,11 @@
  * evaluateCheckpoint(): a trained run's checkpoint scored again, with a
  * confusion matrix. The checkpoint's own config says how its data were
  * prepared (split seed, validation size, GCN + ZCA or not, test limit) and
- * which network it holds, so the scores match the run's result.json.
+ * which network it holds, so the scores match the run's result.json; but a
+ * run trained in bf16 or fp16 is scored here in fp32 (op by op, which gives
+ * the confusion matrix too), where result.json's scores were taken under its
+ * autocast: the loss can differ in the last digits (1e-4 in a short CPU
+ * run), and the accuracy by an image.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -18,7 +22,7 @@ import { checkDevice, Device } from '../tensor';
 import { readSafetensorsMetadata } from '../io/safetensors';
 import { MODELS } from '../../models';
 import { CHECKPOINT_FORMAT, loadCheckpoint, metadataEpoch, metadataJson, savedConfig } from './checkpoint';
-import type { ResolvedConfig } from './config';
+import { PRECISIONS, type Precision, type ResolvedConfig } from './config';
 import { ClassScore, evalBatchSize, evaluateByClass } from './evaluate';
 import { hasDiverged } from './train';
 
@@ -42,6 +46,8 @@ export interface CheckpointEvaluation extends ClassScore {
   data: string | null;
   /** The archive or folder the run was trained on, as it recorded it (null: the bundled sample, or unknown). */
   trainedOn: string | null;
+  /** The precision the run trained in, and its result.json was scored in; these scores are fp32's whatever it is. */
+  trainedInPrecision: Precision;
   /** Whether `data` holds the images the run was trained on, wherever they are now (null: its checkpoint, written before 2026-12-02, records no digest of them). */
   sameData: boolean | null;
   classNames: string[];
@@ -87,7 +93,7 @@ export async function evaluateCheckpoint(file: string, o: EvaluateCheckpointOpti
       return { name, count, accuracy: count ? score.confusion[k][k] / count : NaN };
     });
     return {
-      file, model: config.model, name: network.spec.name, epoch, epochs: config.epochs, diverged, split, dataset: name, data: data ?? null, trainedOn: recipe.data ?? null,
+      file, model: config.model, name: network.spec.name, epoch, epochs: config.epochs, diverged, split, dataset: name, data: data ?? null, trainedOn: recipe.data ?? null, trainedInPrecision: PRECISIONS.includes(config.precision) ? config.precision : 'fp32',
       sameData: sameImages(raw, digest), ...score, classNames: set.classNames, perClass,
     };
   } finally {

@@ -16,7 +16,7 @@ import { predict } from './evaluate';
 import { readRun, runCheckpoint, runData, runNetwork, sameImages, scoringData } from './evaluate-checkpoint';
 
 export interface PredictImagesOptions {
-  /** Classes listed per image, most likely first (default 3). */
+  /** Classes listed per image, most likely first (default 3); all of them when `top` is more than there are. */
   top?: number;
   /** How pictures that are not 32x32 are brought to it (default 'crop'). */
   fit?: Fit;
