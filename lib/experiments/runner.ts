@@ -118,6 +118,10 @@ export async function reproduce(name: string, o: ReproduceOptions, where: { out:
   try {
     return await runExperiment(name, o, where, hooks, { dataset, cifar100, started });
   } finally {
+    // runExperiment frees the data once the runs are done; this frees them when it failed before (an unreadable
+    // runs.jsonl, say). Disposing twice is safe.
+    dataset.dispose();
+    cifar100?.dispose();
     lock.release();
   }
 }
