@@ -7,6 +7,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
+import { liveTensors } from '../lib/backend';
 import { BUNDLED_SAMPLE } from '../lib/data/dataset';
 import { PRESETS, ReproduceOptions } from '../lib/experiments/presets';
 import { checkClaim, claimFolder, readJournal } from '../lib/experiments/journal';
@@ -476,4 +477,12 @@ test('a resume may list the networks, rates and extras in another order: the sam
     expect(bestRun(lrs.map(run)).lr).toBe(0.1); // the runner's choice
     expect(buildSummary('t', { ...o, lrSelection: 'full' }, lrs.map(run), { totalSeconds: 1, aggregateImagesPerSecond: 1 }).rows[0].lr).toBe(0.1); // the report's row
   }
+});
+
+test('reproduce frees its data set when the journal cannot be read (it leaked the 6 tensors of the splits)', async () => {
+  const out = tmp();
+  fs.mkdirSync(path.join(out, 'runs.jsonl')); // a folder where the journal should be: reading it fails
+  const before = liveTensors();
+  await expect(reproduce('tiny', TINY, { out })).rejects.toThrow(/EISDIR/);
+  expect(liveTensors()).toBe(before);
 });
