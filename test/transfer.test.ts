@@ -13,6 +13,7 @@ import { readCifar100 } from '../lib/data/cifar';
 import { BUNDLED_CIFAR100_SAMPLE, BUNDLED_SAMPLE } from '../lib/data/dataset';
 import { loadCifar100Subset, selectSubset } from '../lib/data/subsets';
 import { CheckpointError, InvalidArgumentError, ModelDeclarationError } from '../lib/errors';
+import { lockFolder } from '../lib/experiments/lock';
 import { reproduceTransfer, TRANSFER_PRESETS, TransferSummary } from '../lib/experiments/transfer';
 import { reportTransferFolder } from '../lib/experiments/transfer-folder';
 import { loadSafetensors, saveSafetensors } from '../lib/io/safetensors';
@@ -525,6 +526,31 @@ describe('allcnn transfer', () => {
       expect(intoTrain.stderr).toContain('holds an `allcnn train` run; pass another --out for this one\n');
     } finally {
       fs.rmSync(path.join(trainRun, 'result.json'));
+    }
+  });
+
+  test("another command's folder is not written into: an experiment's, an unfinished train run's, one a process is training in", () => {
+    const experiment = tmp();
+    fs.writeFileSync(path.join(experiment, 'experiment.json'), '{}');
+    const intoExperiment = run('--from', checkpoint, '--subset', 'vehicles', '--epochs', '1', '--out', experiment);
+    expect([intoExperiment.status, intoExperiment.stderr]).toEqual([1, `allcnn: ${experiment} holds the results of \`allcnn reproduce\`: pass another --out for this run\n`]);
+    expect(fs.readdirSync(experiment)).toEqual(['experiment.json']);
+    // A train run stopped part-way (its checkpoint, no result.json yet): its --resume would write over this run's result.json.
+    const unfinished = tmp();
+    fs.copyFileSync(checkpoint, path.join(unfinished, 'checkpoint.safetensors'));
+    const intoUnfinished = run('--from', checkpoint, '--subset', 'vehicles', '--epochs', '1', '--out', unfinished);
+    expect([intoUnfinished.status, intoUnfinished.stderr]).toEqual([1, `allcnn: ${path.join(unfinished, 'checkpoint.safetensors')} exists: ${unfinished} holds an unfinished \`allcnn train\` run; pass another --out for this one\n`]);
+    expect(fs.readdirSync(unfinished)).toEqual(['checkpoint.safetensors']);
+    // A folder another process holds (this one, as a running `allcnn train` would).
+    const busy = tmp();
+    const lock = lockFolder(busy);
+    try {
+      const intoBusy = run('--from', checkpoint, '--subset', 'vehicles', '--epochs', '1', '--out', busy);
+      expect(intoBusy.status).toBe(1);
+      expect(intoBusy.stderr).toContain(`allcnn: ${busy} is in use: process ${process.pid} has been training in it since`);
+      expect(fs.readdirSync(busy)).toEqual(['.lock']);
+    } finally {
+      lock.release();
     }
   });
 
