@@ -184,6 +184,13 @@ test('bad options exit with status 2 and say what is wrong', () => {
     [['reproduce', '--preset', 'transfer', '--from', ' '], '--from: an empty path; pass a checkpoint, a weights file or a run folder'],
     [['reproduce', '--data100', ''], '--data100: an empty path; pass an archive or a folder'],
     [['transfer', '--data10', ''], '--data10: an empty path; pass an archive or a folder'],
+    // and so is an empty argument (the API's 'for file ... of type string' named no argument of the command's)
+    [['evaluate', ''], "command-argument value '' is invalid for argument 'checkpoint'. an empty path; pass a checkpoint or a run folder"],
+    [['visualize', ' '], "command-argument value ' ' is invalid for argument 'checkpoint'. an empty path; pass a checkpoint or a run folder"],
+    [['predict', '', 'cat.png'], "command-argument value '' is invalid for argument 'checkpoint'. an empty path; pass a checkpoint or a run folder"],
+    [['predict', 'run', 'cat.png', ''], "command-argument value '' is invalid for argument 'images'. an empty path; pass a picture or a folder of them"],
+    [['compare', 'run', ''], "command-argument value '' is invalid for argument 'runs'. an empty path; pass a run folder or its result.json"],
+    [['report', ''], "command-argument value '' is invalid for argument 'folder'. an empty path; pass the results folder of `allcnn reproduce`"],
     [['frobnicate'], "unknown command 'frobnicate'"],
   ];
   for (const [args, message] of cases) {

@@ -2,12 +2,13 @@
 import * as path from 'node:path';
 import { Command } from 'commander';
 import { compareRuns, readRunResult, renderComparison } from '../report/compare';
+import { argumentPaths } from './options';
 import { shown } from './util';
 
 export function compareCommand(): Command {
   return new Command('compare')
     .description("put finished `allcnn train` runs side by side with the paper's Table 3 and check its claims on them (a network's runs with several --seed values, by their mean)")
-    .argument('<runs...>', 'the --out folders of `allcnn train` runs (or their result.json files)')
+    .argument('<runs...>', 'the --out folders of `allcnn train` runs (or their result.json files)', argumentPaths('a run folder or its result.json'))
     .option('--json', 'print the comparison as JSON on stdout (accuracies in percent, as in the table; result.json keeps fractions)', false)
     .action((targets: string[], o) => {
       const files = targets.map(resultFile);

@@ -1,13 +1,13 @@
 /** `allcnn evaluate`: score a trained run's checkpoint again, per class and as a confusion matrix. */
 import { Command } from 'commander';
 import { CheckpointEvaluation, evaluateCheckpoint, runCheckpoint, SPLITS } from '../train/evaluate-checkpoint';
-import { batchSize, deviceName, oneOf, pathTo } from './options';
+import { argumentPath, batchSize, deviceName, oneOf, pathTo } from './options';
 import { otherDataNote, pct, shown } from './util';
 
 export function evaluateCommand(): Command {
   return new Command('evaluate')
     .description('score a checkpoint written by `allcnn train` or `allcnn reproduce` on its test (or validation) split')
-    .argument('<checkpoint>', 'a checkpoint.safetensors, or the --out folder of `allcnn train` that holds one')
+    .argument('<checkpoint>', 'a checkpoint.safetensors, or the --out folder of `allcnn train` that holds one', argumentPath('a checkpoint or a run folder'))
     .option('--data <path>', 'the run\'s CIFAR-10 (or CIFAR-100) archive or folder (default: the one it was trained on)', pathTo('--data', 'an archive or a folder'))
     .option('--split <name>', 'test or validation', oneOf('--split', SPLITS), 'test')
     .option('--device <name>', 'cpu, cuda or cuda:N', deviceName('--device'), 'cpu')

@@ -43,6 +43,18 @@ export function pathTo(name: string, what: string) {
     return v;
   };
 }
+/** As pathTo(), for a command's argument, which commander's message names already ("... for argument 'checkpoint'"). */
+export function argumentPath(what: string) {
+  return (v: string): string => {
+    if (v.trim() === '') throw new InvalidArgumentError(`an empty path; pass ${what}`);
+    return v;
+  };
+}
+/** As argumentPath(), for a variadic argument (commander hands each value to the parser with those parsed so far). */
+export function argumentPaths(what: string) {
+  const one = argumentPath(what);
+  return (v: string, previous: string[] | undefined): string[] => [...(previous ?? []), one(v)];
+}
 export function oneOf(name: string, valid: readonly string[]) {
   return (v: string): string => {
     if (!valid.includes(v)) throw new InvalidArgumentError(`${name} must be one of ${valid.join(', ')}, got "${v}"`);

@@ -6,14 +6,14 @@ import { DataError } from '../errors';
 import { FITS } from '../data/images';
 import { runCheckpoint } from '../train/evaluate-checkpoint';
 import { Predictions, predictImages } from '../train/predict-checkpoint';
-import { deviceName, int, oneOf, pathTo } from './options';
+import { argumentPath, argumentPaths, deviceName, int, oneOf, pathTo } from './options';
 import { otherDataNote, pct, shown } from './util';
 
 export function predictCommand(): Command {
   return new Command('predict')
     .description('classify PNG or JPEG pictures with a checkpoint written by `allcnn train` or `allcnn reproduce`')
-    .argument('<checkpoint>', 'a checkpoint.safetensors, or the --out folder of `allcnn train` that holds one')
-    .argument('<images...>', 'PNG or JPEG files, or folders of them; pictures that are not 32x32 are resized (see --fit)')
+    .argument('<checkpoint>', 'a checkpoint.safetensors, or the --out folder of `allcnn train` that holds one', argumentPath('a checkpoint or a run folder'))
+    .argument('<images...>', 'PNG or JPEG files, or folders of them; pictures that are not 32x32 are resized (see --fit)', argumentPaths('a picture or a folder of them'))
     .option('--top <n>', 'classes listed per picture, most likely first (all when n is more)', int('--top', 1), 3)
     .option('--fit <how>', `${FITS.join(' or ')}: a centred square of the picture, or all of it squeezed, resized to 32x32`, oneOf('--fit', FITS), 'crop')
     .option('--data <path>', 'the CIFAR-10 (or CIFAR-100) archive or folder the run was trained on, whose training images its preparation (GCN + ZCA, or the channel statistics) is fitted on (default: the one it recorded)', pathTo('--data', 'an archive or a folder'))

@@ -3,12 +3,13 @@ import { Command } from 'commander';
 import { reportFolder, savedOptions } from '../experiments/report-folder';
 import { isTransferExperiment, reportTransferFolder } from '../experiments/transfer-folder';
 import { count } from '../report/format';
+import { argumentPath } from './options';
 import { shown } from './util';
 
 export function reportCommand(): Command {
   return new Command('report')
     .description('write REPORT.md (and its figures) for a results folder of `allcnn reproduce` (any preset, transfer too) from the runs it has recorded, even if it was stopped part-way')
-    .argument('<folder>', 'the results folder (the --out of `allcnn reproduce`)')
+    .argument('<folder>', 'the results folder (the --out of `allcnn reproduce`)', argumentPath('the results folder of `allcnn reproduce`'))
     .option('--json', 'print the summary and the progress as JSON on stdout', false)
     .action(async (folder: string, o) => {
       const saved = savedOptions(folder);

@@ -7,7 +7,7 @@ import { writeFileAtomic } from '../report/atomic';
 import { readRun, runCheckpoint } from '../train/evaluate-checkpoint';
 import { METHODS } from '../visualize/guided-backprop';
 import { lastConvolution, MAX_TOP, Visualization, visualizeCheckpoint } from '../visualize/visualize';
-import { deviceName, int, list, oneOf, pathTo } from './options';
+import { argumentPath, deviceName, int, list, oneOf, pathTo } from './options';
 import { otherDataNote, shown } from './util';
 
 /** "0-3,7" -> [0, 1, 2, 3, 7]. */
@@ -30,7 +30,7 @@ function channelList(v: string): number[] {
 export function visualizeCommand(): Command {
   return new Command('visualize')
     .description('show what drives a trained network\'s units: its strongest test images and their guided-backpropagation reconstructions (the paper\'s figure 3), as a PNG')
-    .argument('<checkpoint>', 'a checkpoint.safetensors, or the --out folder of `allcnn train` that holds one')
+    .argument('<checkpoint>', 'a checkpoint.safetensors, or the --out folder of `allcnn train` that holds one', argumentPath('a checkpoint or a run folder'))
     .option('--layer <name>', 'the layer, as `allcnn models --layers` names it (default: the last convolution; in the twelve networks, its channels are the classes)')
     .option('--channels <list>', 'channels to show, like 0-9 or 3,17,40 (default: the first 10; of the class layer, the first 10 classes that have images)', channelList)
     .option('--top <n>', 'strongest test images per channel', int('--top', 1, MAX_TOP), 8)
