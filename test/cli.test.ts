@@ -241,6 +241,27 @@ test('a CUDA device on a CPU-only build is refused at once, before the data is r
   expect(fs.existsSync(out)).toBe(false); // nothing was made
 });
 
+test('evaluate, predict and visualize refuse a missing checkpoint, a weights file or a missing GPU before saying that they score, prepare or search', () => {
+  const dir = tmp();
+  const missing = path.join(dir, 'missing.safetensors');
+  const weights = path.join(dir, 'weights.safetensors');
+  fs.writeFileSync(weights, Buffer.concat([Buffer.from([2, 0, 0, 0, 0, 0, 0, 0]), Buffer.from('{}')])); // an empty safetensors file, no allcnn format
+  const cpuOnly = !JSON.parse(allcnn('doctor', '--json').out).info.backend?.cudaAvailable;
+  for (const command of [['evaluate'], ['predict', '<ckpt>', 'cat.png'], ['visualize']]) {
+    const run = (file: string, ...more: string[]) => allcnn(...(command.length > 1 ? [command[0], file, ...command.slice(2)] : [command[0], file]), ...more);
+    const gone = run(missing);
+    expect([gone.code, gone.err]).toEqual([1, `allcnn: ${missing}: no such file (allcnn train writes <out>/checkpoint.safetensors)\n`]);
+    const foreign = run(weights);
+    expect(foreign.code).toBe(1);
+    expect(foreign.err).toMatch(new RegExp(`^allcnn: ${weights}: a weights file, which does not record how the data were prepared`));
+    if (cpuOnly) {
+      const gpu = run(missing, '--device', 'cuda');
+      expect(gpu.code).toBe(1);
+      expect(gpu.err).toMatch(/^allcnn: device "cuda" requested, but the addon was built against a CPU-only LibTorch/);
+    }
+  }
+});
+
 test('reproduce says which data it reads, and that the long presets are GPU work', () => {
   const out = path.join(tmp(), 'fast');
   const onCpu = allcnn('reproduce', '--preset', 'fast', '--device', 'cpu', '--data', path.join(out, 'missing.tar.gz'), '--out', out);

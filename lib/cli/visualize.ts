@@ -2,6 +2,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { requireDevice } from '../backend';
 import { checkFolder, makeFolder } from '../io/folder';
 import { writeFileAtomic } from '../report/atomic';
 import { readRun, runCheckpoint } from '../train/evaluate-checkpoint';
@@ -43,8 +44,11 @@ export function visualizeCommand(): Command {
     .action(async (target: string, o) => {
       const file = runCheckpoint(target);
       if (o.out !== undefined && !/\.png$/i.test(o.out)) throw Object.assign(new Error(`--out must name a .png file (the figure is a PNG), got "${o.out}"`), { exitCode: 2 });
+      // A missing GPU, or a missing or foreign checkpoint, before the line that says the search has begun.
+      requireDevice(o.device);
+      const run = readRun(file);
       // Written after the search: fail now if it cannot be (the default too: its layer is known from the checkpoint).
-      const planned = o.out ?? defaultOut(file, o.layer ?? lastConvolution(readRun(file).spec), o.method);
+      const planned = o.out ?? defaultOut(file, o.layer ?? lastConvolution(run.spec), o.method);
       checkFolder(path.dirname(path.resolve(planned)));
       checkOutputs(planned, sideJson(planned));
       process.stderr.write(`searching the test images of ${shown(file)} (device ${o.device})\n`);
