@@ -62,7 +62,7 @@ async function main(): Promise<void> {
   // One data set for every run: the runs differ only in seed, rate and the ReLU.
   const device = cudaAvailable() ? 'cuda' : 'cpu';
   const dataset: Dataset = await loadCifar10(o.data, { limit: o.limit, testLimit: 1000, device });
-  console.log(`ALL-CNN-C, ${dataset.train.count} training images, ${o.epochs} epochs, batch 128, GCN + ZCA, ${device}`);
+  console.log(`ALL-CNN-C, ${dataset.train.count} training images, ${o.epochs} epoch${o.epochs === 1 ? '' : 's'}, batch 128, GCN + ZCA, ${device}`);
   console.log('| final ReLU | lr | seed | training loss per epoch | val acc | spread | stalled |');
   console.log('| --- | --- | --- | --- | --- | --- | --- |');
   const stalled = { true: 0, false: 0 };

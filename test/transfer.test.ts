@@ -285,7 +285,12 @@ describe('transfer', () => {
     await expect(transfer(null as never)).rejects.toThrow('Expected a TransferConfig object for config but received null');
     // A misspelt key is shown the transfer options, not only the training ones.
     await expect(transfer({ ...SMALL, from: checkpoint, subsets: 'x' } as never)).rejects.toThrow(/^Expected one of model, .*, from, subset, mode, head, bodyLrScale for config key but received "subsets"/);
-    await expect(transfer({ ...SMALL, from: path.dirname(checkpoint) })).rejects.toThrow(`${path.dirname(checkpoint)} is a folder: pass the file in it, ${checkpoint}`);
+    // A run's folder stands for its checkpoint, as in evaluateCheckpoint and --from.
+    const viaFolder = readPretrained(path.dirname(checkpoint));
+    expect(viaFolder.file).toBe(checkpoint);
+    viaFolder.dispose();
+    const empty = tmp();
+    await expect(transfer({ ...SMALL, from: empty })).rejects.toThrow(`${empty} is a folder without a checkpoint.safetensors: pass a checkpoint file, or the --out folder of an \`allcnn train\` run`);
     await expect(transfer({ ...SMALL, from: checkpoint, mode: 'features', bodyLrScale: 0.5 })).rejects.toThrow("Expected no bodyLrScale for mode 'features' (it is the pretrained body's rate in mode 'finetune') for bodyLrScale but received 0.5");
     await expect(pretrainCifar10({ model: 'a', dataset: 'cifar100' }, path.join(tmp(), 'p.safetensors'))).rejects.toThrow("Expected 'cifar10' or none (pretrainCifar10 pretrains on CIFAR-10");
     await expect(pretrainCifar10({ model: 'a' }, path.join(tmp(), 'p.safetensors'), { onProgres: 1 } as never)).rejects.toThrow('Expected one of onProgress, signal for hooks key but received "onProgres"');

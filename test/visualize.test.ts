@@ -178,6 +178,9 @@ describe('visualizeCheckpoint and allcnn visualize', () => {
       expect(bad.stderr).toContain(message);
     }
     expect(cli(dir, '--method', 'guided,guided').stderr).toContain('--method lists guided twice, got "guided,guided"');
+    // A layer the network lacks is known from the checkpoint's layers: refused before the line that says the search has begun.
+    const noLayer = cli(dir, '--layer', 'conv99');
+    expect([noLayer.status, noLayer.stderr]).toEqual([2, 'allcnn: Expected a layer of Strided-CNN-A: conv1, conv2, conv3, conv4, conv5, gap1 for --layer but received "conv99"\n']);
     expect(cli(dir, '--channels', '0-2,1').stderr).toContain('--channels lists 1 twice, got "0-2,1"');
     expect(cli(dir, '--channels', '0,,1').stderr).toContain('--channels takes numbers and ranges like 0-3,7, got "0,,1"');
     // The JSON beside the figure would replace a file that is not one of visualize's (a run's result.json); a folder in the way fails before the search.

@@ -6,7 +6,7 @@ import { requireDevice } from '../backend';
 import { checkFolder, makeFolder } from '../io/folder';
 import { writeFileAtomic } from '../report/atomic';
 import { readRun, runCheckpoint } from '../train/evaluate-checkpoint';
-import { METHODS } from '../visualize/guided-backprop';
+import { findSpecLayer, METHODS } from '../visualize/guided-backprop';
 import { lastConvolution, MAX_TOP, Visualization, visualizeCheckpoint } from '../visualize/visualize';
 import { argumentPath, deviceName, int, list, oneOf, pathTo } from './options';
 import { otherDataNote, shown } from './util';
@@ -47,6 +47,7 @@ export function visualizeCommand(): Command {
       // A missing GPU, or a missing or foreign checkpoint, before the line that says the search has begun.
       requireDevice(o.device);
       const run = readRun(file);
+      if (o.layer !== undefined) findSpecLayer(run.spec, o.layer); // a wrong layer too
       // Written after the search: fail now if it cannot be (the default too: its layer is known from the checkpoint).
       const planned = o.out ?? defaultOut(file, o.layer ?? lastConvolution(run.spec), o.method);
       checkFolder(path.dirname(path.resolve(planned)));

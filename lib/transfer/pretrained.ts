@@ -11,7 +11,6 @@
  * head is left new and reported, as are the file's tensors left unused.
  */
 import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { noGrad } from '../autograd';
 import { DatasetName, recordedDataset } from '../data/dataset';
 import { CheckpointError } from '../errors';
@@ -19,6 +18,7 @@ import { loadSafetensors } from '../io/safetensors';
 import type { Network } from '../model/network';
 import { CHECKPOINT_FORMAT, metadataEpoch, metadataJson } from '../train/checkpoint';
 import type { ResolvedConfig } from '../train/config';
+import { runCheckpoint } from '../train/evaluate-checkpoint';
 import { EpochRecord, hasDiverged } from '../train/train';
 import type { Tensor } from '../tensor';
 import { MODELS } from '../../models';
@@ -49,9 +49,8 @@ export function modelIdOf(name: string | null): string | undefined {
 
 /** Reads a checkpoint or weights file (see the module comment). */
 export function readPretrained(file: string): Pretrained {
+  file = runCheckpoint(file); // a run's folder stands for its checkpoint, as in evaluateCheckpoint
   if (!fs.existsSync(file)) throw new CheckpointError(`${file}: no such file (allcnn train writes <out>/checkpoint.safetensors and <out>/weights.safetensors)`);
-  // The CLI takes a run's folder; from code, the file in it is meant.
-  if (fs.statSync(file).isDirectory()) throw new CheckpointError(`${file} is a folder: pass the file in it, ${path.join(file, 'checkpoint.safetensors')}`);
   const { tensors: raw, metadata } = loadSafetensors(file);
   // A transfer run's weights: a network with a new head for CIFAR-100 classes, not one trained on CIFAR-10.
   if (metadata.format !== CHECKPOINT_FORMAT && / \((conv|fc) head\)$/.test(metadata.model ?? '')) {

@@ -19,6 +19,7 @@ import { InvalidArgumentError } from '../errors';
 import { arange } from '../creation';
 import * as F from '../functional';
 import type { Network } from '../model/network';
+import { layerNames, type NetworkSpec } from '../model/spec';
 import { tidy } from '../scope';
 import type { Tensor } from '../tensor';
 
@@ -36,10 +37,15 @@ const VISIBLE = new Set(['conv', 'fc', 'maxpool', 'avgpool', 'gap']);
 
 /** The index of a layer by name, with an error that lists the names when it is not one. */
 export function findLayer(net: Network, layer: string): number {
-  const i = net.layers.findIndex((l) => l.name === layer);
-  if (i < 0 || !VISIBLE.has(net.layers[i].spec.kind)) {
-    const names = net.layers.filter((l) => VISIBLE.has(l.spec.kind)).map((l) => l.name);
-    throw invalid('layer', `a layer of ${net.spec.name}: ${names.join(', ')}`, layer);
+  return findSpecLayer(net.spec, layer);
+}
+
+/** findLayer before a network is built: the index of `layer` in `spec`'s layers (a Network's layers are its spec's, in order). */
+export function findSpecLayer(spec: NetworkSpec, layer: string): number {
+  const names = layerNames(spec);
+  const i = names.indexOf(layer);
+  if (i < 0 || !VISIBLE.has(spec.layers[i].kind)) {
+    throw invalid('layer', `a layer of ${spec.name}: ${names.filter((_, k) => VISIBLE.has(spec.layers[k].kind)).join(', ')}`, layer);
   }
   return i;
 }
