@@ -63,93 +63,101 @@ export function transferCommand(): Command {
       }
       requireDevice(o.device); // before any line that would say the run had begun
       const subsetSlug = String(o.subset).replace(/[^\w.-]+/g, '_');
-      // Made by the lock below, and removed again if nothing is written: a refused run leaves no empty folder behind.
       const out = path.resolve(o.out ?? path.join('results', `transfer-${subsetSlug}-${o.mode}-${o.head}`));
       checkFolder(out); // written after training: fail now if it cannot be
       // One process at a time, as `allcnn train`: a train run still in this folder would write its result.json over this one's.
       // The lock makes the folder, and its release removes it if nothing was written: a refused run leaves none behind.
       const lock = lockFolder(out);
       try {
-        // Another command's results: an experiment's folder, or an unfinished `allcnn train` run (which --resume would finish over this one).
-        if (fs.existsSync(path.join(out, 'experiment.json'))) {
-          throw new Error(`${shown(out)} holds the results of \`allcnn reproduce\`: pass another --out for this run`);
-        }
-        // As `allcnn train` does: a finished run is not overwritten by another (its pretraining checkpoint, pretrain/, is reused).
-        if (fs.existsSync(path.join(out, 'result.json'))) {
-          // An `allcnn train` folder (its checkpoint beside result.json) is not a transfer run: say which it holds.
-          const what = fs.existsSync(path.join(out, 'checkpoint.safetensors')) ? 'an `allcnn train` run' : 'a finished transfer run';
-          throw new Error(`${path.join(out, 'result.json')} exists: ${shown(out)} holds ${what}; pass another --out for this one${what.startsWith('a finished') ? ' (or delete that folder to redo it)' : ''}`);
-        }
-        if (fs.existsSync(path.join(out, 'checkpoint.safetensors'))) {
-          throw new Error(`${shown(path.join(out, 'checkpoint.safetensors'))} exists: ${shown(out)} holds an unfinished \`allcnn train\` run; pass another --out for this one`);
-        }
-        const say = (s: string) => process.stderr.write(`${s}\n`);
-        const { signal, armed } = abortOnSignal();
-        if (!o.data100) say(`data: the bundled CIFAR-100 sample (${shown(BUNDLED_CIFAR100_SAMPLE)}, a few images per class: a smoke test); pass --data100 for the real subsets`);
-
-        let from: string | undefined = o.from === undefined ? undefined : runCheckpoint(o.from);
-        const p = pretrainDefaults(o.device);
-        if (!from && o.mode !== 'scratch') {
-          // No checkpoint: pretrain one now, into the output folder (reused on the next call),
-          // once the CIFAR-100 archive and the subset's names are known to be good.
-          await checkCifar100Subsets(o.data100, [o.subset]);
-          from = path.join(out, 'pretrain', 'checkpoint.safetensors');
-          const model = o.model ?? p.model;
-          const epochs = o.pretrainEpochs ?? p.pretrainEpochs;
-          const prep = o.prep ?? p.prep ?? undefined;
-          say(`no --from: pretraining ${model} on CIFAR-10 (${o.data10 ?? `the bundled sample, ${shown(BUNDLED_SAMPLE)}`}${p.pretrainLimit ? `, at most ${p.pretrainLimit} images` : ''}) ` +
-            `for ${count(epochs, 'epoch')} (lr ${p.pretrainLr}, final ReLU ${p.finalRelu ? 'on' : 'off'}, prep ${prep ?? 'zca'}) into ${shown(from)}`);
-          const trained = await pretrainCifar10(
-            { model, data: o.data10, epochs, lr: p.pretrainLr, limit: p.pretrainLimit ?? undefined, prep, finalRelu: p.finalRelu, seed: o.seed, device: o.device, stallEpochs: 0 },
-            from, { onProgress: armed(consoleProgress({ label: 'pretrain ' })), signal },
-          );
-          if (!trained) say(`using the finished pretraining checkpoint ${shown(from)}`);
-        } else if (!from) {
-          say(`scratch: no checkpoint, ${o.model ?? p.model} from random weights`);
-        } else if (o.mode === 'scratch') {
-          say(`scratch: random weights, with the network and preprocessing of ${shown(from)} (the baseline to set beside it; its weights are not loaded)`);
-        }
-        if (from) {
-          const pre = readPretrained(from);
-          pre.dispose();
-          const trainedWith = pre.config?.prep;
-          // The body's filters were learnt on images prepared one way: another preparation feeds them inputs they never saw.
-          if (o.mode !== 'scratch' && o.prep !== undefined && trainedWith && trainedWith !== o.prep) {
-            say(`note: ${shown(from)} was trained on ${trainedWith}-prepared images, and --prep ${o.prep} prepares these otherwise: its features may transfer poorly (leave out --prep to use ${trainedWith})`);
-          }
-          // A weights file records neither: the defaults are a guess, which the user should know is one.
-          if (!pre.config && o.prep === undefined) {
-            say(`note: ${shown(from)} is a weights file, which does not record how its images were prepared or whether its last convolution had a ReLU: this run takes --prep zca and the final ReLU (pass --prep if it was trained otherwise, or pass its checkpoint.safetensors)`);
-          }
-        }
-
-        const show = consoleProgress();
-        const onProgress = (p: TransferProgress) => (p.type === 'prepared' ? say(describePrepared(p, String(o.subset))) : show(p));
-        const result = await transfer(
-          {
-            from, model: o.model ?? (from ? undefined : p.model), data: o.data100, subset: o.subset, mode: o.mode, head: o.head,
-            epochs: o.epochs, lr: o.lr, bodyLrScale: o.bodyLrScale, batchSize: o.batchSize, schedule: o.schedule, limit: o.limit, testLimit: o.testLimit,
-            validation: o.validation, augment: o.augment, seed: o.seed, device: o.device,
-            // A checkpoint decides preprocessing and the final ReLU; a scratch run without one takes the pretraining defaults.
-            prep: o.prep ?? (from ? undefined : p.prep ?? undefined), finalRelu: from ? undefined : p.finalRelu,
-          },
-          { onProgress: armed(onProgress), signal, keepModel: true },
-        );
-        if (saveRun(out, result, o.json)) return;
-        const label = runLabel(String(o.subset), result.config.mode, result.config.head);
-        console.log(`\n${label}: validation accuracy ${pct(result.validation.accuracy)} (${result.validation.count} images), test accuracy ${pct(result.test.accuracy)} ` +
-          `(${result.test.count} images), ${count(result.history.length, 'epoch')}, ${result.seconds.toFixed(0)} s on ${result.device}` +
-          (result.diverged ? '\nDIVERGED: the training or validation loss became NaN or infinite and the run stopped there; try a lower --lr' : '') +
-          (result.stalled ? '\nSTALLED: the training loss stayed at chance level and the network gives every image the same scores; try a lower --lr or another --seed' : ''));
-        const pre = result.pretrained;
-        if (pre?.validationAccuracy !== null && pre?.validationAccuracy !== undefined && pre.validationAccuracy <= CHANCE_MARGIN / 10) {
-          console.log(`note: the CIFAR-10 network scored ${pct(pre.validationAccuracy)} on its validation images, chance level: its features carry little to transfer; pass --from a trained checkpoint`);
-        }
-        console.log(`wrote ${shown(out)}/{result.json, weights.safetensors}`);
+        refuseOtherResults(out);
+        await transferInto(out, o);
       } finally {
         lock.release();
       }
     });
+}
+
+/** Another command's results in `out`: an experiment's folder, a finished run, or an unfinished `allcnn train` run (which --resume would finish over this one). */
+function refuseOtherResults(out: string): void {
+  if (fs.existsSync(path.join(out, 'experiment.json'))) {
+    throw new Error(`${shown(out)} holds the results of \`allcnn reproduce\`: pass another --out for this run`);
+  }
+  // As `allcnn train` does: a finished run is not overwritten by another (its pretraining checkpoint, pretrain/, is reused).
+  if (fs.existsSync(path.join(out, 'result.json'))) {
+    // An `allcnn train` folder (its checkpoint beside result.json) is not a transfer run: say which it holds.
+    const what = fs.existsSync(path.join(out, 'checkpoint.safetensors')) ? 'an `allcnn train` run' : 'a finished transfer run';
+    throw new Error(`${path.join(out, 'result.json')} exists: ${shown(out)} holds ${what}; pass another --out for this one${what.startsWith('a finished') ? ' (or delete that folder to redo it)' : ''}`);
+  }
+  if (fs.existsSync(path.join(out, 'checkpoint.safetensors'))) {
+    throw new Error(`${shown(path.join(out, 'checkpoint.safetensors'))} exists: ${shown(out)} holds an unfinished \`allcnn train\` run; pass another --out for this one`);
+  }
+}
+
+/** The transfer run itself, into `out` (locked): pretraining first when no --from is given. */
+async function transferInto(out: string, o: Record<string, any>): Promise<void> {
+  const say = (s: string) => process.stderr.write(`${s}\n`);
+  const { signal, armed } = abortOnSignal();
+  if (!o.data100) say(`data: the bundled CIFAR-100 sample (${shown(BUNDLED_CIFAR100_SAMPLE)}, a few images per class: a smoke test); pass --data100 for the real subsets`);
+
+  let from: string | undefined = o.from === undefined ? undefined : runCheckpoint(o.from);
+  const p = pretrainDefaults(o.device);
+  if (!from && o.mode !== 'scratch') {
+    // No checkpoint: pretrain one now, into the output folder (reused on the next call),
+    // once the CIFAR-100 archive and the subset's names are known to be good.
+    await checkCifar100Subsets(o.data100, [o.subset]);
+    from = path.join(out, 'pretrain', 'checkpoint.safetensors');
+    const model = o.model ?? p.model;
+    const epochs = o.pretrainEpochs ?? p.pretrainEpochs;
+    const prep = o.prep ?? p.prep ?? undefined;
+    say(`no --from: pretraining ${model} on CIFAR-10 (${o.data10 ?? `the bundled sample, ${shown(BUNDLED_SAMPLE)}`}${p.pretrainLimit ? `, at most ${p.pretrainLimit} images` : ''}) ` +
+      `for ${count(epochs, 'epoch')} (lr ${p.pretrainLr}, final ReLU ${p.finalRelu ? 'on' : 'off'}, prep ${prep ?? 'zca'}) into ${shown(from)}`);
+    const trained = await pretrainCifar10(
+      { model, data: o.data10, epochs, lr: p.pretrainLr, limit: p.pretrainLimit ?? undefined, prep, finalRelu: p.finalRelu, seed: o.seed, device: o.device, stallEpochs: 0 },
+      from, { onProgress: armed(consoleProgress({ label: 'pretrain ' })), signal },
+    );
+    if (!trained) say(`using the finished pretraining checkpoint ${shown(from)}`);
+  } else if (!from) {
+    say(`scratch: no checkpoint, ${o.model ?? p.model} from random weights`);
+  } else if (o.mode === 'scratch') {
+    say(`scratch: random weights, with the network and preprocessing of ${shown(from)} (the baseline to set beside it; its weights are not loaded)`);
+  }
+  if (from) {
+    const pre = readPretrained(from);
+    pre.dispose();
+    const trainedWith = pre.config?.prep;
+    // The body's filters were learnt on images prepared one way: another preparation feeds them inputs they never saw.
+    if (o.mode !== 'scratch' && o.prep !== undefined && trainedWith && trainedWith !== o.prep) {
+      say(`note: ${shown(from)} was trained on ${trainedWith}-prepared images, and --prep ${o.prep} prepares these otherwise: its features may transfer poorly (leave out --prep to use ${trainedWith})`);
+    }
+    // A weights file records neither: the defaults are a guess, which the user should know is one.
+    if (!pre.config && o.prep === undefined) {
+      say(`note: ${shown(from)} is a weights file, which does not record how its images were prepared or whether its last convolution had a ReLU: this run takes --prep zca and the final ReLU (pass --prep if it was trained otherwise, or pass its checkpoint.safetensors)`);
+    }
+  }
+
+  const show = consoleProgress();
+  const onProgress = (p: TransferProgress) => (p.type === 'prepared' ? say(describePrepared(p, String(o.subset))) : show(p));
+  const result = await transfer(
+    {
+      from, model: o.model ?? (from ? undefined : p.model), data: o.data100, subset: o.subset, mode: o.mode, head: o.head,
+      epochs: o.epochs, lr: o.lr, bodyLrScale: o.bodyLrScale, batchSize: o.batchSize, schedule: o.schedule, limit: o.limit, testLimit: o.testLimit,
+      validation: o.validation, augment: o.augment, seed: o.seed, device: o.device,
+      // A checkpoint decides preprocessing and the final ReLU; a scratch run without one takes the pretraining defaults.
+      prep: o.prep ?? (from ? undefined : p.prep ?? undefined), finalRelu: from ? undefined : p.finalRelu,
+    },
+    { onProgress: armed(onProgress), signal, keepModel: true },
+  );
+  if (saveRun(out, result, o.json)) return;
+  const label = runLabel(String(o.subset), result.config.mode, result.config.head);
+  console.log(`\n${label}: validation accuracy ${pct(result.validation.accuracy)} (${result.validation.count} images), test accuracy ${pct(result.test.accuracy)} ` +
+    `(${result.test.count} images), ${count(result.history.length, 'epoch')}, ${result.seconds.toFixed(0)} s on ${result.device}` +
+    (result.diverged ? '\nDIVERGED: the training or validation loss became NaN or infinite and the run stopped there; try a lower --lr' : '') +
+    (result.stalled ? '\nSTALLED: the training loss stayed at chance level and the network gives every image the same scores; try a lower --lr or another --seed' : ''));
+  const pre = result.pretrained;
+  if (pre?.validationAccuracy !== null && pre?.validationAccuracy !== undefined && pre.validationAccuracy <= CHANCE_MARGIN / 10) {
+    console.log(`note: the CIFAR-10 network scored ${pct(pre.validationAccuracy)} on its validation images, chance level: its features carry little to transfer; pass --from a trained checkpoint`);
+  }
+  console.log(`wrote ${shown(out)}/{result.json, weights.safetensors}`);
 }
 
 /** The subset's classes and what was loaded, left new and frozen. */
