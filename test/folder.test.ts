@@ -166,3 +166,27 @@ test('an atomic write, a checkpoint and a new journal also sync their folder, so
   expect(() => syncFolder(path.join(d, 'gone'))).not.toThrow();
   expect(() => syncFolder(path.join(d, 'REPORT.md'))).not.toThrow();
 });
+
+test('an append to runs.jsonl cut short by a full disk throws, naming the file, and leaves no torn line', () => {
+  const d = tmp();
+  const file = path.join(d, 'runs.jsonl');
+  const record = (id: string) => ({ id, history: [] }) as unknown as Parameters<typeof appendJournal>[1];
+  appendJournal(file, record('first'));
+  const before = fs.readFileSync(file, 'utf8');
+  // As write(2) on a full disk: what fits (here 10 bytes) is written and counted, the next write fails.
+  const nodeFs = require('node:fs') as typeof fs;
+  const realWrite = nodeFs.writeSync;
+  let calls = 0;
+  const write = jest.spyOn(nodeFs, 'writeSync').mockImplementation(((fd: number, data: string | Uint8Array, offset?: number) => {
+    if (calls++ > 0) throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+    return typeof data === 'string' ? realWrite(fd, data.slice(0, 10)) : realWrite(fd, data, offset ?? 0, 10);
+  }) as typeof fs.writeSync);
+  try {
+    expect(() => appendJournal(file, record('second'))).toThrow(`cannot write ${file}: the disk is full`);
+  } finally {
+    write.mockRestore();
+  }
+  expect(fs.readFileSync(file, 'utf8')).toBe(before); // not a torn line that the next read would take for a kill's
+  appendJournal(file, record('third'));
+  expect(fs.readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l).id)).toEqual(['first', 'third']);
+});

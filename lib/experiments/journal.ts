@@ -10,7 +10,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { archiveBytes, makeFolder, syncFolder } from '../io/folder';
 import { readJsonFile } from '../io/json';
-import { writeFileAtomic } from '../report/atomic';
+import { reasonOf, writeFileAtomic } from '../report/atomic';
 import { ADDED_OPTIONS } from './presets';
 import type { RunRecord } from './types';
 
@@ -219,16 +219,43 @@ export async function resumeJournal(file: string): Promise<RunRecord[]> {
   return records;
 }
 
+/**
+ * Appends a run's record as one whole line, or throws and leaves the file as
+ * it was. A write to a full disk can be cut short without an error (write(2)
+ * writes what fits and returns the count): a torn line was then left, the run
+ * counted as recorded until the next read skipped it as a kill's.
+ */
 export function appendJournal(file: string, record: RunRecord): void {
   // Start on a fresh line if a previous append was torn.
   const exists = fs.existsSync(file);
-  const needsNewline = exists && fs.statSync(file).size > 0 && !fs.readFileSync(file, 'utf8').endsWith('\n');
-  const fd = fs.openSync(file, 'a');
+  const size = exists ? fs.statSync(file).size : 0;
+  const needsNewline = size > 0 && !fs.readFileSync(file, 'utf8').endsWith('\n');
+  const line = Buffer.from(`${needsNewline ? '\n' : ''}${JSON.stringify(record)}\n`);
+  let fd: number;
   try {
-    fs.writeSync(fd, `${needsNewline ? '\n' : ''}${JSON.stringify(record)}\n`);
+    fd = fs.openSync(file, 'a');
+  } catch (err) {
+    throw cannotAppend(file, err);
+  }
+  try {
+    // Until the whole line is written: a short count is followed by the write that says why (ENOSPC).
+    for (let done = 0; done < line.length;) done += fs.writeSync(fd, line, done, line.length - done);
     fs.fsyncSync(fd);
+  } catch (err) {
+    try {
+      fs.ftruncateSync(fd, size); // no torn line left behind: it would read as a kill's, and the run as unrecorded
+    } catch {
+      // the file keeps the torn line, which the next read skips with a warning
+    }
+    throw cannotAppend(file, err);
   } finally {
     fs.closeSync(fd);
   }
   if (!exists) syncFolder(path.dirname(path.resolve(file))); // the new file's name, too
+}
+
+/** The error of an append to runs.jsonl that failed: it names the file, as writeFileAtomic's do, and keeps the code. */
+function cannotAppend(file: string, err: unknown): Error {
+  const e = err as NodeJS.ErrnoException;
+  return Object.assign(new Error(`cannot write ${file}: ${reasonOf(e)}`, { cause: err }), { code: e.code });
 }

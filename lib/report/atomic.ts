@@ -23,6 +23,11 @@ const REASONS: Record<string, string> = {
   ENOTDIR: 'a part of its path is a file, not a folder',
 };
 
+/** Why a file could not be written, in words ('the disk is full'); the code where it has none here, or the message. */
+export function reasonOf(err: NodeJS.ErrnoException): string {
+  return REASONS[err.code ?? ''] ?? err.code ?? err.message;
+}
+
 /** Writes `data` (a string, bytes, or bytes in pieces, which are not copied into one buffer first) to `file`, atomically and durably. */
 export function writeFileAtomic(file: string, data: string | Uint8Array | readonly Uint8Array[]): void {
   // Same folder as the target: rename is atomic only within one file system.
@@ -41,7 +46,7 @@ export function writeFileAtomic(file: string, data: string | Uint8Array | readon
     rmSync(tmp, { force: true });
     // Name the file asked for, not the temporary one (under /proc, say, the open fails with ENOENT).
     const err = e as NodeJS.ErrnoException;
-    throw Object.assign(new Error(`cannot write ${file}: ${REASONS[err.code ?? ''] ?? err.code ?? err.message}`, { cause: e }), { code: err.code });
+    throw Object.assign(new Error(`cannot write ${file}: ${reasonOf(err)}`, { cause: e }), { code: err.code });
   }
   syncFolder(dirname(file)); // the rename itself, for the same power cut
   removeKilledWrites(file);
