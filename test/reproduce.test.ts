@@ -67,6 +67,32 @@ test('a crash in the middle of a run, then the same command, gives the same resu
   expect(rowsOf(again.summary)).toEqual(rowsOf(reference));
 });
 
+test('a run that fails (a full disk) stops the experiment: no other run starts after it, and its error is the one thrown', async () => {
+  const out = tmp();
+  const nodeFs = require('node:fs') as typeof fs;
+  const realRename = nodeFs.renameSync;
+  const events: string[] = [];
+  // Strided-CNN-B's checkpoints find the disk full; Strided-CNN-A's were written before.
+  const rename = jest.spyOn(nodeFs, 'renameSync').mockImplementation((from: fs.PathLike, to: fs.PathLike) => {
+    if (!String(to).includes('strided-cnn-b')) return realRename(from, to);
+    events.push('disk full');
+    throw Object.assign(new Error('ENOSPC: no space left on device, rename'), { code: 'ENOSPC' });
+  });
+  try {
+    await expect(reproduce('tiny', { ...TINY, concurrency: 2 }, { out }, {
+      onEvent: (e) => e.type === 'run-start' && events.push(`start ${e.task.id}/${e.task.phase}`),
+    })).rejects.toThrow(/strided-cnn-b_lr=0\.\d+_seed=0\.safetensors: cannot write/); // not an abort of a run in flight
+  } finally {
+    rename.mockRestore();
+  }
+  // Before, every queued run started, and trained until its own checkpoint failed, before the error came.
+  const failedAt = events.indexOf('disk full');
+  expect(failedAt).toBeGreaterThan(0);
+  expect(events.slice(failedAt).filter((e) => e.startsWith('start'))).toEqual([]);
+  const again = await reproduce('tiny', TINY, { out }); // the space freed, the same command goes on
+  expect(rowsOf(again.summary)).toEqual(rowsOf(reference));
+});
+
 test("a run stopped part-way counts the time of the epochs trained before the stop, not only the resumed invocation's", async () => {
   const out = tmp();
   const o: ReproduceOptions = { ...TINY, models: ['strided-cnn-a'], lrs: [0.1], lrSelection: 'full', probeEpochs: 0, epochs: 3 };

@@ -135,7 +135,23 @@ async function runExperiment(
   const journal = path.join(where.out, 'runs.jsonl');
   const done = new Map((await resumeJournal(journal)).map((r) => [r.id, r]));
   const reusedRuns = done.size;
-  const pool = new Pool(o.concurrency, hooks.signal);
+  // The first run that fails (a full disk, a read-only folder) stops the others: queued runs do not start, and
+  // those in flight stop after their current step, their checkpoints kept. Before, every queued run trained until
+  // its own first checkpoint failed in turn, and the error came only after all of them had.
+  const stop = new AbortController();
+  let firstFailure: { error: unknown } | undefined;
+  const failed = (error: unknown): never => {
+    if (!firstFailure && !(error instanceof AbortError)) {
+      firstFailure = { error };
+      stop.abort();
+    }
+    throw error;
+  };
+  const onAbort = () => stop.abort();
+  if (hooks.signal?.aborted) stop.abort();
+  else hooks.signal?.addEventListener('abort', onAbort, { once: true });
+  const signal = stop.signal;
+  const pool = new Pool(o.concurrency, signal);
   let trainedImages = 0;
 
   /** Trains one task with one seed (or reads its record back). */
@@ -146,7 +162,9 @@ async function runExperiment(
       hooks.onEvent?.({ type: 'run-end', record: cached, cached: true });
       return Promise.resolve(cached);
     }
-    return pool.run(async () => {
+    // A failure stops the others before the pool passes this run's turn on (its finally): the next run must not start.
+    return pool.run(() => train().catch(failed));
+    async function train(): Promise<RunRecord> {
       hooks.onEvent?.({ type: 'run-start', task, seed });
       // Probe and full run of one (model, lr, seed) share a checkpoint: the full run continues the probe.
       const shared = path.join(where.out, 'checkpoints', `${safe(`${task.id}/seed=${seed}`)}.safetensors`);
@@ -157,7 +175,7 @@ async function runExperiment(
       const config = { ...task.config, seed };
       const data = config.dataset === 'cifar100' ? cifar100! : dataset;
       const r = await trainModel(config, {
-        dataset: data, checkpoint, resume: true, stopAfterEpoch, signal: hooks.signal,
+        dataset: data, checkpoint, resume: true, stopAfterEpoch, signal,
         onProgress: (progress) => hooks.onEvent?.({ type: 'run-progress', task, progress }),
       });
       trainedImages += (r.history.length - r.resumedFrom) * data.train.count;
@@ -178,7 +196,7 @@ async function runExperiment(
       done.set(id, record);
       hooks.onEvent?.({ type: 'run-end', record, cached: false });
       return record;
-    });
+    }
   };
 
   /** Trains a task, restarting with the next seed while it stalls. */
@@ -257,8 +275,10 @@ async function runExperiment(
     // which says where it stopped, rather than the "aborted before it started" of a queued one.
     const settled = await Promise.allSettled([...[...table3.values()].map((s) => s.full), ...extras]);
     const failures = settled.filter((s): s is PromiseRejectedResult => s.status === 'rejected').map((s) => s.reason);
+    if (firstFailure) throw firstFailure.error; // not the aborts it caused
     if (failures.length) throw failures.find((e) => !(e instanceof AbortError && e.beforeStart)) ?? failures[0];
   } finally {
+    hooks.signal?.removeEventListener('abort', onAbort);
     dataset.dispose();
     cifar100?.dispose();
   }
