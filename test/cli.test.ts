@@ -351,3 +351,40 @@ test('Ctrl-C stops reproduce after its current step; `allcnn report` then shows 
   fs.writeFileSync(path.join(out, 'experiment.json'), JSON.stringify({ ...saved, options: { ...saved.options, extras: ['ablations'] } }));
   expect(allcnn('report', out).out).toMatch(/; not finished: Strided-CNN-A; ALL-CNN-C; ALL-CNN-C, fully-connected top; ALL-CNN-C, batch normalisation; ALL-CNN-C, no dropout; /);
 });
+
+test('a full disk: train says which file it could not write, in words, and what to do (with --resume once a checkpoint is kept)', () => {
+  const out = path.join(tmp(), 'run');
+  // The disk fills at the second checkpoint: the temporary file of checkpoint.safetensors gets the first epoch's, then no room.
+  const preload = path.join(tmp(), 'disk-full.js');
+  fs.writeFileSync(preload, `
+    const fs = require('fs');
+    const [open, write] = [fs.openSync, fs.writeSync];
+    const full = new Set();
+    let checkpoints = 0;
+    fs.openSync = (p, ...rest) => {
+      const fd = open(p, ...rest);
+      if (/checkpoint\\.safetensors\\..*\\.tmp$/.test(String(p)) && ++checkpoints > Number(process.env.ROOM_FOR)) full.add(fd);
+      return fd;
+    };
+    fs.writeSync = (fd, ...rest) => {
+      if (full.has(fd)) throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC', errno: -28, syscall: 'write' });
+      return write(fd, ...rest);
+    };
+  `);
+  const train = (roomFor: number, ...more: string[]) => {
+    const r = spawnSync(process.execPath, ['--require', preload, BIN, 'train', '--model', 'strided-cnn-a', '--epochs', '2', '--limit', '64', '--prep', 'std', '--out', out, ...more],
+      { encoding: 'utf8', env: { ...process.env, ALLCNN_DATA: cache, ROOM_FOR: String(roomFor) }, timeout: 300000 });
+    return { code: r.status, err: r.stderr };
+  };
+  const file = path.join(out, 'checkpoint.safetensors');
+  let r = train(0);
+  expect(r.code).toBe(1);
+  expect(r.err.split('\n').slice(-2)[0]).toBe(`allcnn: ${file}: cannot write (the disk is full); free some space on that disk (or pass another --out), then run the same command again`);
+  expect(fs.existsSync(out)).toBe(false); // nothing written: the folder the run made is gone again
+  r = train(1);
+  expect(r.err.split('\n').slice(-2)[0]).toBe(`allcnn: ${file}: cannot write (the disk is full); free some space on that disk (or pass another --out), then run the same command with --resume: it goes on from the last epoch saved`);
+  expect(fs.readdirSync(out).sort()).toEqual(['checkpoint.safetensors']); // the first epoch's, whole; no temporary file, no lock
+  r = train(1, '--resume');
+  expect(r.code).toBe(0);
+  expect(fs.readdirSync(out).sort()).toEqual(['checkpoint.safetensors', 'result.json', 'weights.safetensors']);
+});

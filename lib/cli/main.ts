@@ -13,6 +13,7 @@ import { modelsCommand } from './models';
 import { predictCommand } from './predict';
 import { reportCommand } from './report';
 import { trainCommand } from './train';
+import { withDiskFix } from './util';
 import { visualizeCommand } from './visualize';
 
 export async function main(argv: string[]): Promise<void> {
@@ -50,7 +51,8 @@ export async function main(argv: string[]): Promise<void> {
     }
     // A value the library refused (a range or combination the flag's own check cannot see) is a usage error too.
     if (err instanceof InvalidArgumentError && (err as { exitCode?: number }).exitCode === undefined) throw Object.assign(inFlags(err, ran), { exitCode: 2 });
-    throw err;
+    // A full or read-only disk: the message says what was not written; this adds what to do.
+    throw withDiskFix(err, undefined, ran?.options.some((o) => o.long === '--out') ?? false);
   }
 }
 

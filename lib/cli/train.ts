@@ -13,7 +13,7 @@ import { AbortError, trainModel, type TrainResult } from '../train/train';
 import { MODEL_IDS } from '../../models';
 import { above, batchSize, deviceName, int, num, oneOf, pathTo } from './options';
 import { absentNote, consoleProgress } from './progress';
-import { abortOnSignal, pct, saveRun, shown } from './util';
+import { abortOnSignal, pct, saveRun, shown, withDiskFix } from './util';
 
 export function trainCommand(): Command {
   return new Command('train')
@@ -90,6 +90,9 @@ export function trainCommand(): Command {
           throw err;
         });
         if (saveRun(out, result, o.json, result.config.dataset)) return;
+      } catch (err) {
+        // A full disk after the first epoch: without --resume the same command would refuse the checkpoint it left.
+        throw withDiskFix(err, fs.existsSync(checkpoint) && !o.resume ? 'run the same command with --resume: it goes on from the last epoch saved' : undefined);
       } finally {
         lock.release();
       }

@@ -85,3 +85,27 @@ export function otherDataNote(r: { trainedOn: string | null; dataset: DatasetNam
   return `note: the run was trained on ${trainedOn}, and ${data} is read in its place, with the preparation fitted on its training images; ` +
     `if that is the same data moved, this is right; if not, the ${what} are of other data`;
 }
+
+/** What to do when a write failed for want of room or of a writable disk, by the error's code. */
+const DISK_FIXES: Record<string, string> = {
+  ENOSPC: 'free some space on that disk',
+  EDQUOT: 'free some space within your disk quota',
+  EROFS: 'make that file system writable again',
+};
+
+/**
+ * Adds what to do to an error of a write that found the disk full or
+ * read-only (its code: ENOSPC, EDQUOT, EROFS): make room (or pick another
+ * folder, where the command has --out: `hasOut`), then `again` (default:
+ * the same command; train, reproduce and transfer go on from their
+ * checkpoints and runs.jsonl). Other errors, and one told already, are left
+ * as they are.
+ */
+export function withDiskFix(err: unknown, again = 'run the same command again', hasOut = true): unknown {
+  const e = err as (Error & { code?: unknown; diskFix?: boolean }) | null;
+  const fix = e instanceof Error && typeof e.code === 'string' ? DISK_FIXES[e.code] : undefined;
+  if (!fix || e!.diskFix) return err;
+  e!.message += `; ${fix}${hasOut ? ' (or pass another --out)' : ''}, then ${again}`;
+  e!.diskFix = true;
+  return err;
+}

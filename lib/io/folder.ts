@@ -78,7 +78,8 @@ export function checkFolder(dir: string): void {
   try {
     fs.accessSync(dir, fs.constants.W_OK);
   } catch (err) {
-    throw new Error(`cannot write in the folder ${path.resolve(dir)}: ${(err as NodeJS.ErrnoException).code === 'EROFS' ? 'a read-only file system' : 'it is not writable'}`);
+    const code = (err as NodeJS.ErrnoException).code;
+    throw Object.assign(new Error(`cannot write in the folder ${path.resolve(dir)}: ${code === 'EROFS' ? 'a read-only file system' : 'it is not writable'}`), { code });
   }
 }
 

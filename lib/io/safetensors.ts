@@ -11,7 +11,7 @@ import { fromArray } from '../creation';
 import { invalid } from '../check';
 import { CheckpointError } from '../errors';
 import { handleOf, ITEM_SIZE, type DType, type Tensor } from '../tensor';
-import { writeFileAtomic } from '../report/atomic';
+import { reasonOf, writeFileAtomic } from '../report/atomic';
 import { makeFolder } from './folder';
 
 const HEADER_LENGTH_BYTES = 8;
@@ -48,7 +48,10 @@ export function saveSafetensors(file: string, tensors: Map<string, Tensor> | Rec
   try {
     writeFileAtomic(file, [head, Buffer.from(json), ...chunks]);
   } catch (err) {
-    throw new CheckpointError(`${file}: cannot write (${(err as NodeJS.ErrnoException).code ?? ((err as Error).cause as Error | undefined)?.message ?? (err as Error).message})`);
+    // In words, as writeFileAtomic says it ('the disk is full', not 'ENOSPC'), and with the code kept: the command line says what to do.
+    const e = err as NodeJS.ErrnoException;
+    const why = e.code ? reasonOf(e) : (e.cause as Error | undefined)?.message ?? e.message;
+    throw Object.assign(new CheckpointError(`${file}: cannot write (${why})`, { cause: err }), { code: e.code });
   }
 }
 
