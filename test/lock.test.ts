@@ -163,6 +163,25 @@ test('release() never throws: a folder turned read-only mid-run must not hide th
   lockFolder(dir).release();
 });
 
+test('a lock that cannot be written (a full disk) is said so, naming the lock, and leaves neither its temporary file nor the folder it made', () => {
+  const dir = path.join(tmp(), 'run');
+  const nodeFs = jest.requireActual<typeof fs>('node:fs');
+  const realWrite = nodeFs.writeFileSync;
+  // As on a full tmpfs: the file is made, and writing into it fails.
+  const write = jest.spyOn(nodeFs, 'writeFileSync').mockImplementation(((file: fs.PathOrFileDescriptor, ...rest: unknown[]) => {
+    if (!String(file).startsWith(lockOf(dir))) return (realWrite as (...a: unknown[]) => void)(file, ...rest);
+    realWrite(file, '');
+    throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+  }) as typeof fs.writeFileSync);
+  try {
+    expect(() => lockFolder(dir)).toThrow(`cannot write ${lockOf(dir)}: the disk is full`);
+  } finally {
+    write.mockRestore();
+  }
+  expect(fs.existsSync(dir)).toBe(false); // before: the folder, holding an empty .lock.<pid>.<hex>.tmp
+  lockFolder(dir).release(); // room again: taken as ever
+});
+
 test('two reproduce() calls in one folder: the second is refused, the first finishes and frees the folder', async () => {
   const out = tmp();
   const o: ReproduceOptions = { ...PRESETS.smoke, models: ['strided-cnn-a'], lrs: [0.1], epochs: 1, probeEpochs: 1, limit: 64, batchSize: 32, extras: [], device: 'cpu', prep: 'std' };

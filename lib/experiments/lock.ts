@@ -21,7 +21,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { checkFolder, isAlive, makeFolder } from '../io/folder';
-import { removeKilledWrites, TEMP_SUFFIX } from '../report/atomic';
+import { reasonOf, removeKilledWrites, TEMP_SUFFIX } from '../report/atomic';
 
 const LOCK_FILE = '.lock';
 /** How often a holder touches its lock, and how long one from elsewhere stays valid untouched. */
@@ -136,12 +136,19 @@ function readHolder(text: string | null): Holder | null {
 function create(file: string, text: string): boolean {
   const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}${TEMP_SUFFIX}`;
   try {
-    fs.writeFileSync(tmp, text);
+    try {
+      fs.writeFileSync(tmp, text);
+    } catch (err) {
+      // The folder just made, removed by another process's checkLock probe (it makes and removes a missing folder): made again.
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      makeFolder(path.dirname(file));
+      fs.writeFileSync(tmp, text);
+    }
   } catch (err) {
-    // The folder just made, removed by another process's checkLock probe (it makes and removes a missing folder): made again.
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-    makeFolder(path.dirname(file));
-    fs.writeFileSync(tmp, text);
+    // A full disk: the temporary file, made but not written, is not left behind; the error names the lock, not it.
+    fs.rmSync(tmp, { force: true });
+    const e = err as NodeJS.ErrnoException;
+    throw Object.assign(new Error(`cannot write ${file}: ${reasonOf(e)}`, { cause: err }), { code: e.code });
   }
   try {
     fs.linkSync(tmp, file);
@@ -224,16 +231,28 @@ export function lockFolder(dir: string): { release(): void } {
   const key = keyOf(dir);
   const file = path.join(key, LOCK_FILE);
   const mine = `${JSON.stringify(me())}\n`;
-  for (let attempt = 0; !create(file, mine); attempt++) {
-    const text = readOrNull(file);
-    const h = refuseIfHeld(dir, key, file, text);
-    if (attempt >= 5) throw new Error(`${dir} is in use: other processes are taking ${file} at the same moment; wait for them to finish, or stop them first`);
-    if (takeOver(file, text, mine)) {
-      if (h && !local(h)) {
-        process.emitWarning(`${file} was left by process ${h.pid} on host ${h.host} (since ${h.startedAt}), which cannot be checked from here and was not touched for ${Math.round(STALE_MS / 60_000)} minutes: taken over. If that process still runs, stop one of the two`, 'AllcnnLockWarning');
+  try {
+    for (let attempt = 0; !create(file, mine); attempt++) {
+      const text = readOrNull(file);
+      const h = refuseIfHeld(dir, key, file, text);
+      if (attempt >= 5) throw new Error(`${dir} is in use: other processes are taking ${file} at the same moment; wait for them to finish, or stop them first`);
+      if (takeOver(file, text, mine)) {
+        if (h && !local(h)) {
+          process.emitWarning(`${file} was left by process ${h.pid} on host ${h.host} (since ${h.startedAt}), which cannot be checked from here and was not touched for ${Math.round(STALE_MS / 60_000)} minutes: taken over. If that process still runs, stop one of the two`, 'AllcnnLockWarning');
+        }
+        break;
       }
-      break;
     }
+  } catch (err) {
+    // Refused, or the lock could not be written (a full disk): the folder this call made is not left behind.
+    if (made) {
+      try {
+        fs.rmdirSync(key);
+      } catch {
+        // not empty: kept
+      }
+    }
+    throw err;
   }
   held.add(key);
   // Fresh for processes that cannot check this one's id (see above); unref'd: it keeps nothing alive.
