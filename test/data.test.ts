@@ -335,6 +335,28 @@ describe('ZCA whitening', () => {
     }
   });
 
+  test('cachedZca: a full disk costs the cache, not the fit, and the warning says to make room, not to find a writable folder', () => {
+    const cache = path.join(dataDir, 'full');
+    const nodeFs = require('node:fs') as typeof fs;
+    const realRename = nodeFs.renameSync;
+    const rename = jest.spyOn(nodeFs, 'renameSync').mockImplementation((from: fs.PathLike, to: fs.PathLike) => {
+      if (!String(to).startsWith(cache)) return realRename(from, to);
+      throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+    });
+    const warn = jest.spyOn(process, 'emitWarning').mockImplementation(() => undefined);
+    try {
+      const x = correlated(8);
+      const zca = cachedZca(x, new Uint8Array([9]), { cache, eps: 1e-3 });
+      expect([zca.cached, zca.saved]).toEqual([false, false]);
+      dispose([x, zca.mean, zca.matrix]);
+      expect(warn.mock.calls).toEqual([[expect.stringMatching(/^ZCA cache not written \(.*\.safetensors: cannot write \(the disk is full\)\); free some space there, or pass a zcaCache folder on another disk, to keep the fit for the next run$/)]]);
+      expect(fs.readdirSync(cache)).toEqual([]); // no temporary file left
+    } finally {
+      rename.mockRestore();
+      warn.mockRestore();
+    }
+  });
+
   test('cachedZca: cache false writes nothing; the default folder is $ALLCNN_DATA/zca; a corrupt entry is refitted', () => {
     expect(cacheDir()).toBe(dataDir);
     const x = correlated(7);

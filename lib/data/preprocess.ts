@@ -143,7 +143,11 @@ export function cachedZca(train: TrainImages, trainBytes: Uint8Array, o: { eps?:
       saved = true;
     } catch (err) {
       // The cache only saves time: the run goes on, and says why the next one will fit again.
-      const where = o.cache === undefined ? 'set $ALLCNN_DATA to a writable folder' : 'pass a writable zcaCache folder';
+      // A full disk is no unwritable folder: room there, or a folder on another disk.
+      const full = ['ENOSPC', 'EDQUOT'].includes((err as NodeJS.ErrnoException).code ?? '');
+      const where = o.cache === undefined
+        ? full ? 'free some space there, or set $ALLCNN_DATA to a folder on another disk,' : 'set $ALLCNN_DATA to a writable folder'
+        : full ? 'free some space there, or pass a zcaCache folder on another disk,' : 'pass a writable zcaCache folder';
       process.emitWarning(`ZCA cache not written (${(err as Error).message}); ${where} to keep the fit for the next run`);
     }
   }
