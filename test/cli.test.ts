@@ -388,3 +388,14 @@ test('a full disk: train says which file it could not write, in words, and what 
   expect(r.code).toBe(0);
   expect(fs.readdirSync(out).sort()).toEqual(['checkpoint.safetensors', 'result.json', 'weights.safetensors']);
 });
+
+test('train without --resume on a checkpoint cut short says what to do about it, as with --resume', () => {
+  const out = tmp();
+  const file = path.join(out, 'checkpoint.safetensors');
+  fs.writeFileSync(file, '');
+  const expected = `allcnn: ${file}: not a valid safetensors file (too short); it cannot be resumed: delete it to train the run again from its first epoch\n`;
+  for (const resume of [[], ['--resume']]) {
+    const r = allcnn('train', '--model', 'strided-cnn-a', '--epochs', '1', '--limit', '64', '--prep', 'std', '--out', out, ...resume);
+    expect([r.code, r.err.split('\n').slice(-2).join('\n')]).toEqual([1, expected]);
+  }
+});

@@ -310,6 +310,13 @@ describe('transfer', () => {
     tar[100000] ^= 0xff; // a pixel of data_batch_1.bin: the same path and size, other images
     fs.writeFileSync(data, zlib.gzipSync(tar, { level: 0 }));
     await expect(pretrainCifar10(options, file)).rejects.toThrow(`${file}: trained on other data (its data recipe differs in: data (${data} holds other images than it did))`);
+    // Cut short (a disk that failed, a copy stopped part-way): what to do is said, as when train resumes one.
+    fs.truncateSync(file, 100000);
+    await expect(pretrainCifar10({ ...options, data: repacked }, file)).rejects.toThrow(/: not a valid safetensors file \(.*truncated\); it cannot be resumed: delete it to train the run again from its first epoch$/);
+    fs.truncateSync(file, 0);
+    await expect(pretrainCifar10({ ...options, data: repacked }, file)).rejects.toThrow(`${file}: not a valid safetensors file (too short); it cannot be resumed: delete it to train the run again from its first epoch`);
+    fs.rmSync(file);
+    expect(await pretrainCifar10({ ...options, data: repacked }, file)).toBe(true);
   });
 });
 

@@ -150,7 +150,7 @@ function configDifferences(metadata: Record<string, string>, saved: object, conf
  * resuming would continue it), read from its metadata alone.
  */
 export function checkpointDifferences(file: string, config: object): string[] {
-  const metadata = readSafetensorsMetadata(file);
+  const metadata = readCheckpointFile(file, () => readSafetensorsMetadata(file));
   const diff = configDifferences(metadata, savedConfig(file, metadata), config);
   // A moved archive is no other run: resuming continues it (loadCheckpoint judges it the same way).
   const saved = metadataJson<DataRecipe>(file, 'data', metadata.data)?.data;
@@ -291,8 +291,19 @@ export function checkResumeConfig(file: string, config: object): void {
 
 /** The checkpoint's tensors and metadata; a file that is no safetensors file any more says what to do about it. */
 function readForResume(file: string): ReturnType<typeof loadSafetensors> {
+  return readCheckpointFile(file, () => loadSafetensors(file));
+}
+
+/**
+ * `read` of the checkpoint `file` (its tensors, or its header alone), where
+ * a file cut short says what to do about it. Wherever a run would go on from
+ * it: loadCheckpoint, and the checks before one (train's of a checkpoint
+ * found without --resume, transfer's of its pretraining), which said only
+ * 'not a valid safetensors file (too short)'.
+ */
+export function readCheckpointFile<T>(file: string, read: () => T): T {
   try {
-    return loadSafetensors(file);
+    return read();
   } catch (err) {
     // Checkpoints are written whole (a temporary file, then a rename): a cut one was cut or changed afterwards.
     // Only where the file was cut short: another writer's dtype, say, is no reason to throw a run's progress away.

@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import { checkKeys, invalid } from '../check';
 import { readSafetensorsMetadata } from '../io/safetensors';
 import { dataDigest, DataRecipe, readCifar } from '../data/dataset';
-import { CHECKPOINT_FORMAT, checkpointDifferences, metadataJson } from '../train/checkpoint';
+import { CHECKPOINT_FORMAT, checkpointDifferences, metadataJson, readCheckpointFile } from '../train/checkpoint';
 import { resolveConfig, TrainConfig } from '../train/config';
 import { Progress, trainModel } from '../train/train';
 
@@ -20,7 +20,7 @@ import { Progress, trainModel } from '../train/train';
  */
 async function finished(file: string, config: TrainConfig): Promise<boolean> {
   if (!fs.existsSync(file)) return false;
-  const metadata = readSafetensorsMetadata(file);
+  const metadata = readCheckpointFile(file, () => readSafetensorsMetadata(file));
   const c = resolveConfig(config);
   if (metadata.format !== CHECKPOINT_FORMAT || Number(metadata.epoch) !== c.epochs) return false;
   const differs = checkpointDifferences(file, c);
