@@ -12,6 +12,7 @@ import { saveSafetensors } from '../lib/io/safetensors';
 import { appendJournal } from '../lib/experiments/journal';
 import { writeFileAtomic } from '../lib/report/atomic';
 import { trainModel } from '../lib/train/train';
+import { withDiskFix } from '../lib/cli/util';
 import { tempDirs } from './tmp';
 
 const tmp = tempDirs('folder');
@@ -189,4 +190,24 @@ test('an append to runs.jsonl cut short by a full disk throws, naming the file, 
   expect(fs.readFileSync(file, 'utf8')).toBe(before); // not a torn line that the next read would take for a kill's
   appendJournal(file, record('third'));
   expect(fs.readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l).id)).toEqual(['first', 'third']);
+});
+
+test('a read-only file system above a folder to make is said so, with its code, and the command line adds what to do', () => {
+  const root = tmp();
+  const dir = path.join(root, 'run');
+  const nodeFs = require('node:fs') as typeof fs;
+  // As on a disk remounted read-only: access(W_OK) fails with EROFS, for root too.
+  const access = jest.spyOn(nodeFs, 'accessSync').mockImplementation(() => {
+    throw Object.assign(new Error(`EROFS: read-only file system, access '${root}'`), { code: 'EROFS' });
+  });
+  let error: (Error & { code?: string }) | undefined;
+  try {
+    makeFolder(dir);
+  } catch (err) {
+    error = err as Error & { code?: string };
+  } finally {
+    access.mockRestore();
+  }
+  expect([error?.message, error?.code]).toEqual([`cannot make the folder ${dir}: ${root} is on a read-only file system`, 'EROFS']);
+  expect((withDiskFix(error) as Error).message).toBe(`cannot make the folder ${dir}: ${root} is on a read-only file system; make that file system writable again (or pass another --out), then run the same command again`);
 });

@@ -41,8 +41,10 @@ function missingFolders(dir: string): string[] {
       if (missing.length > 0) {
         try {
           fs.accessSync(d, fs.constants.W_OK);
-        } catch {
-          throw cannotMake(dir, `${d} is not writable`);
+        } catch (err) {
+          // The code goes with it: the command line says what to do about a read-only disk.
+          const code = (err as NodeJS.ErrnoException).code;
+          throw Object.assign(cannotMake(dir, code === 'EROFS' ? `${d} is on a read-only file system` : `${d} is not writable`), { code });
         }
       }
       return missing;
