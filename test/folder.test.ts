@@ -133,6 +133,26 @@ test('an atomic write removes the temporary files that killed writes of the same
   expect(fs.readdirSync(d).sort()).toEqual(['REPORT.md', path.basename(live), path.basename(other)].sort());
 });
 
+test('a killed write\'s leftover is removed before the next write of the file, not after it: on a full disk it is what leaves no room', () => {
+  const d = tmp();
+  const file = path.join(d, 'checkpoint.safetensors');
+  const leftover = `${file}.4194305.0123abcd.tmp`; // a dead process's, a whole checkpoint's size
+  fs.writeFileSync(leftover, 'partial');
+  const nodeFs = require('node:fs') as typeof fs;
+  const realOpen = nodeFs.openSync;
+  // The disk has room for one checkpoint's temporary file: none while the leftover holds it.
+  const open = jest.spyOn(nodeFs, 'openSync').mockImplementation(((p: fs.PathLike, flags: fs.OpenMode, mode?: fs.Mode | null) => {
+    if (String(p).endsWith('.tmp') && fs.existsSync(leftover)) throw Object.assign(new Error('ENOSPC: no space left on device, open'), { code: 'ENOSPC' });
+    return realOpen(p, flags, mode);
+  }) as typeof fs.openSync);
+  try {
+    saveSafetensors(file, {}, { epoch: '2' });
+  } finally {
+    open.mockRestore();
+  }
+  expect(fs.readdirSync(d)).toEqual(['checkpoint.safetensors']);
+});
+
 test('an atomic write, a checkpoint and a new journal also sync their folder, so that a power cut keeps the rename', () => {
   const d = tmp();
   // The fs module itself (the one lib/ calls at call time), not TypeScript's copy of its exports.

@@ -32,6 +32,9 @@ export function reasonOf(err: NodeJS.ErrnoException): string {
 export function writeFileAtomic(file: string, data: string | Uint8Array | readonly Uint8Array[]): void {
   // Same folder as the target: rename is atomic only within one file system.
   const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}${TEMP_SUFFIX}`;
+  // Before this write, not only after it: on a nearly full disk a killed write's leftover (a whole checkpoint's
+  // size) made this one fail with ENOSPC, every time, and only a write that succeeded removed it.
+  removeKilledWrites(file);
   try {
     // On the disk before the rename: after a power cut the rename may be there, and the data must be too.
     const fd = openSync(tmp, 'w');
@@ -49,13 +52,12 @@ export function writeFileAtomic(file: string, data: string | Uint8Array | readon
     throw Object.assign(new Error(`cannot write ${file}: ${reasonOf(err)}`, { cause: e }), { code: err.code });
   }
   syncFolder(dirname(file)); // the rename itself, for the same power cut
-  removeKilledWrites(file);
 }
 
 /**
  * Removes the temporary files (`<name>.<pid>.<hex>.tmp`) that writes of
  * `file` killed between their two steps left: the next write of the file
- * does it. Also `<name>.tmp-<pid>-<ms>`, the temporary files of
+ * does it, before it writes (they may be what fills the disk). Also `<name>.tmp-<pid>-<ms>`, the temporary files of
  * saveSafetensors before it wrote through writeFileAtomic (2026-12-02): a
  * killed checkpoint write left one the checkpoint's size.
  */
