@@ -95,11 +95,11 @@ function refuseOtherResults(out: string): void {
 
 /** The transfer run itself, into `out` (locked): pretraining first when no --from is given. */
 async function transferInto(out: string, o: Record<string, any>): Promise<void> {
+  let from: string | undefined = o.from === undefined ? undefined : runCheckpoint(o.from); // a wrong --from before the first line
   const say = (s: string) => process.stderr.write(`${s}\n`);
   const { signal, armed } = abortOnSignal();
   if (!o.data100) say(`data: the bundled CIFAR-100 sample (${shown(BUNDLED_CIFAR100_SAMPLE)}, a few images per class: a smoke test); pass --data100 for the real subsets`);
 
-  let from: string | undefined = o.from === undefined ? undefined : runCheckpoint(o.from);
   const p = pretrainDefaults(o.device);
   if (!from && o.mode !== 'scratch') {
     // No checkpoint: pretrain one now, into the output folder (reused on the next call),
