@@ -105,9 +105,10 @@ function heldBy(key: string, file: string, h: Holder): string | null {
 }
 
 /** The holder the lock text `text` of `file` names (null: none, or a torn one); throws when that holder still holds it. */
-function refuseIfHeld(dir: string, key: string, file: string, text: string | null): Holder | null {
+function refuseIfHeld(dir: string, key: string, file: string, text: string | null, inUse?: (holder: string) => string): Holder | null {
   const h = readHolder(text);
   const who = h && heldBy(key, file, h);
+  if (h && who && inUse) throw new Error(inUse(who));
   if (h && who) {
     throw new Error(`${dir} is in use: ${who} has been training in it since ${h.startedAt} (${file}). ` +
       'Wait for it to finish, or stop it first; two processes in one folder would train the same runs twice, and write over each other\'s checkpoints and results. ' +
@@ -210,21 +211,14 @@ export function checkLock(dir: string): void {
   refuseIfHeld(dir, key, file, readOrNull(file));
 }
 
-/** Who holds `dir`'s lock now ('process 123', ...); null when nobody does (no lock, or its holder is gone). */
-export function folderHolder(dir: string): string | null {
-  const key = keyOf(dir);
-  const file = path.join(key, LOCK_FILE);
-  const h = readHolder(readOrNull(file));
-  return h && heldBy(key, file, h);
-}
-
 /**
  * Takes `dir`'s lock until release(), making the folder if it is missing;
  * throws when a running process holds it. A stale lock is taken over (see
  * above). release() removes the lock, and the folder too if this call made
  * it and nothing was written in it (a run refused before it began).
+ * `inUse` words the refusal for a caller that does not train (`allcnn report`).
  */
-export function lockFolder(dir: string): { release(): void } {
+export function lockFolder(dir: string, o: { inUse?: (holder: string) => string } = {}): { release(): void } {
   const made = !fs.existsSync(dir);
   makeFolder(dir);
   checkFolder(dir); // the folder is there now: only whether it can be written (no mkdir probe another process could see)
@@ -234,7 +228,7 @@ export function lockFolder(dir: string): { release(): void } {
   try {
     for (let attempt = 0; !create(file, mine); attempt++) {
       const text = readOrNull(file);
-      const h = refuseIfHeld(dir, key, file, text);
+      const h = refuseIfHeld(dir, key, file, text, o.inUse);
       if (attempt >= 5) throw new Error(`${dir} is in use: other processes are taking ${file} at the same moment; wait for them to finish, or stop them first`);
       if (takeOver(file, text, mine)) {
         if (h && !local(h)) {

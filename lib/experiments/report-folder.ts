@@ -9,7 +9,7 @@ import { DataError } from '../errors';
 import { progressSection } from '../report/progress';
 import { writeReport } from '../report/report';
 import { readExperiment, readJournal } from './journal';
-import { folderHolder, lockFolder } from './lock';
+import { lockFolder } from './lock';
 import { ADDED_OPTIONS, ReproduceOptions } from './presets';
 import { ExperimentProgress, experimentProgress } from './progress';
 import { buildSummary } from './summary';
@@ -34,12 +34,10 @@ export function savedOptions(dir: string): Record<string, unknown> | undefined {
  * runs recorded so far could land after that final one, and take its place.
  */
 export async function whileReporting<T>(dir: string, write: () => Promise<T>): Promise<T> {
-  const holder = folderHolder(dir);
-  if (holder) {
-    throw new Error(`${dir} is in use: ${holder} is still training in it, and writes REPORT.md itself when it ends; ` +
-      'run `allcnn report` again once it has ended or been stopped (its own output shows the progress meanwhile)');
-  }
-  const lock = lockFolder(dir);
+  const lock = lockFolder(dir, {
+    inUse: (holder) => `${dir} is in use: ${holder} is still training in it, and writes REPORT.md itself when it ends; ` +
+      'run `allcnn report` again once it has ended or been stopped (its own output shows the progress meanwhile)',
+  });
   try {
     return await write();
   } finally {
