@@ -1,9 +1,8 @@
 /** `allcnn evaluate`: score a trained run's checkpoint again, per class and as a confusion matrix. */
 import { Command } from 'commander';
-import { requireDevice } from '../backend';
-import { CheckpointEvaluation, evaluateCheckpoint, readRun, runCheckpoint, SPLITS } from '../train/evaluate-checkpoint';
+import { CheckpointEvaluation, evaluateCheckpoint, runCheckpoint, SPLITS } from '../train/evaluate-checkpoint';
 import { argumentPath, batchSize, deviceName, oneOf, pathTo } from './options';
-import { otherDataNote, pct, shown } from './util';
+import { checkRun, otherDataNote, pct, shown } from './util';
 
 export function evaluateCommand(): Command {
   return new Command('evaluate')
@@ -16,9 +15,7 @@ export function evaluateCommand(): Command {
     .option('--json', 'print the scores, per-class accuracies and confusion matrix as JSON on stdout', false)
     .action(async (target: string, o) => {
       const file = runCheckpoint(target);
-      // A missing GPU, or a missing or foreign checkpoint, before the line that says it is being scored.
-      requireDevice(o.device);
-      readRun(file);
+      checkRun(file, o.device);
       process.stderr.write(`scoring ${shown(file)} on its ${o.split} split (device ${o.device})\n`);
       const r = await evaluateCheckpoint(file, { data: o.data, split: o.split, device: o.device, batchSize: o.batchSize });
       // --data is for data that moved; other data is scored too, but the preparation was refitted on their training images.

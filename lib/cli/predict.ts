@@ -4,11 +4,10 @@ import * as path from 'node:path';
 import { Command } from 'commander';
 import { DataError } from '../errors';
 import { FITS } from '../data/images';
-import { requireDevice } from '../backend';
-import { readRun, runCheckpoint } from '../train/evaluate-checkpoint';
+import { runCheckpoint } from '../train/evaluate-checkpoint';
 import { Predictions, predictImages } from '../train/predict-checkpoint';
 import { argumentPath, argumentPaths, deviceName, int, oneOf, pathTo } from './options';
-import { otherDataNote, pct, shown } from './util';
+import { checkRun, otherDataNote, pct, shown } from './util';
 
 export function predictCommand(): Command {
   return new Command('predict')
@@ -22,9 +21,7 @@ export function predictCommand(): Command {
     .option('--json', 'print every picture\'s class probabilities as JSON on stdout', false)
     .action(async (target: string, args: string[], o) => {
       const file = runCheckpoint(target);
-      // A missing GPU, or a missing or foreign checkpoint, before the line that says the pictures are being prepared.
-      requireDevice(o.device);
-      readRun(file);
+      checkRun(file, o.device);
       const images = pictures(args);
       process.stderr.write(`preparing ${images.length} picture(s) as ${shown(file)}'s test images were (device ${o.device})\n`);
       const r = await predictImages(file, images, { top: o.top, fit: o.fit, data: o.data, device: o.device });

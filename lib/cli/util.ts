@@ -4,7 +4,9 @@ import { BUNDLED_CIFAR100_SAMPLE, BUNDLED_SAMPLE, DatasetName } from '../data/da
 import { makeFolder } from '../io/folder';
 import type { Network } from '../model/network';
 import { writeFileAtomic } from '../report/atomic';
+import { requireDevice } from '../backend';
 import { exportWeights } from '../train/checkpoint';
+import { readRun } from '../train/evaluate-checkpoint';
 
 /** A share as a percentage with two decimals ('57.86%'); '-' when there is none (NaN). */
 export const pct = (v: number): string => (Number.isFinite(v) ? `${(100 * v).toFixed(2)}%` : '-');
@@ -108,4 +110,14 @@ export function withDiskFix(err: unknown, again = 'run the same command again', 
   e!.message += `; ${fix}${hasOut ? ' (or pass another --out)' : ''}, then ${again}`;
   e!.diskFix = true;
   return err;
+}
+
+/**
+ * The checkpoint `file` of a command that reads a run (evaluate, predict,
+ * visualize) read, with `device` checked: a missing GPU, or a missing or
+ * foreign checkpoint, fails before the command's first line says it began.
+ */
+export function checkRun(file: string, device: string): ReturnType<typeof readRun> {
+  requireDevice(device);
+  return readRun(file);
 }

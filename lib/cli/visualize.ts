@@ -2,14 +2,13 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { requireDevice } from '../backend';
 import { checkFolder, makeFolder } from '../io/folder';
 import { writeFileAtomic } from '../report/atomic';
-import { readRun, runCheckpoint } from '../train/evaluate-checkpoint';
+import { runCheckpoint } from '../train/evaluate-checkpoint';
 import { findSpecLayer, METHODS } from '../visualize/guided-backprop';
 import { lastConvolution, MAX_TOP, Visualization, visualizeCheckpoint } from '../visualize/visualize';
 import { argumentPath, deviceName, int, list, oneOf, pathTo } from './options';
-import { otherDataNote, shown } from './util';
+import { checkRun, otherDataNote, shown } from './util';
 
 /** "0-3,7" -> [0, 1, 2, 3, 7]. */
 function channelList(v: string): number[] {
@@ -44,10 +43,8 @@ export function visualizeCommand(): Command {
     .action(async (target: string, o) => {
       const file = runCheckpoint(target);
       if (o.out !== undefined && !/\.png$/i.test(o.out)) throw Object.assign(new Error(`--out must name a .png file (the figure is a PNG), got "${o.out}"`), { exitCode: 2 });
-      // A missing GPU, or a missing or foreign checkpoint, before the line that says the search has begun.
-      requireDevice(o.device);
-      const run = readRun(file);
-      if (o.layer !== undefined) findSpecLayer(run.spec, o.layer); // a wrong layer too
+      const run = checkRun(file, o.device);
+      if (o.layer !== undefined) findSpecLayer(run.spec, o.layer); // a wrong layer too, before the line that says the search has begun
       // Written after the search: fail now if it cannot be (the default too: its layer is known from the checkpoint).
       const planned = o.out ?? defaultOut(file, o.layer ?? lastConvolution(run.spec), o.method);
       checkFolder(path.dirname(path.resolve(planned)));
