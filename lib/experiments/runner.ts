@@ -57,24 +57,51 @@ export interface ReproduceHooks {
   signal?: AbortSignal;
 }
 
-/** Runs at most n promises at once; once `signal` aborts, those still queued do not start. */
+/** Runs at most n promises at once; once the caller's signal aborts, or one of them fails, those still queued do not start. */
 class Pool {
   private active = 0;
   private waiting: Array<() => void> = [];
-  constructor(private readonly n: number, private readonly signal?: AbortSignal) {}
+  private readonly stop = new AbortController();
+  private readonly onAbort = () => this.stop.abort();
+  /**
+   * The first run that failed other than by an abort (a full disk, a
+   * read-only folder). It stops the others: queued runs do not start, and
+   * those in flight stop after their current step (`signal`), their
+   * checkpoints kept, rather than each training on until it fails in turn.
+   */
+  firstFailure?: { error: unknown };
+  constructor(private readonly n: number, private readonly outer?: AbortSignal) {
+    if (outer?.aborted) this.stop.abort();
+    else outer?.addEventListener('abort', this.onAbort, { once: true });
+  }
+  /** Aborted by the caller's signal, or by the first failure: the runs' own signal. */
+  get signal(): AbortSignal {
+    return this.stop.signal;
+  }
   async run<T>(fn: () => Promise<T>): Promise<T> {
     if (this.active >= this.n) await new Promise<void>((r) => this.waiting.push(r));
-    if (this.signal?.aborted) {
+    if (this.signal.aborted) {
       this.waiting.shift()?.(); // pass the turn on, so every queued run settles
       throw new AbortError('training aborted before it started', true);
     }
     this.active++;
     try {
       return await fn();
+    } catch (error) {
+      // Before the turn is passed on (finally): the next run must not start.
+      if (!this.firstFailure && !(error instanceof AbortError)) {
+        this.firstFailure = { error };
+        this.stop.abort();
+      }
+      throw error;
     } finally {
       this.active--;
       this.waiting.shift()?.();
     }
+  }
+  /** Lets go of the caller's signal, which may outlive the experiment. */
+  close(): void {
+    this.outer?.removeEventListener('abort', this.onAbort);
   }
 }
 
@@ -135,23 +162,7 @@ async function runExperiment(
   const journal = path.join(where.out, 'runs.jsonl');
   const done = new Map((await resumeJournal(journal)).map((r) => [r.id, r]));
   const reusedRuns = done.size;
-  // The first run that fails (a full disk, a read-only folder) stops the others: queued runs do not start, and
-  // those in flight stop after their current step, their checkpoints kept. Before, every queued run trained until
-  // its own first checkpoint failed in turn, and the error came only after all of them had.
-  const stop = new AbortController();
-  let firstFailure: { error: unknown } | undefined;
-  const failed = (error: unknown): never => {
-    if (!firstFailure && !(error instanceof AbortError)) {
-      firstFailure = { error };
-      stop.abort();
-    }
-    throw error;
-  };
-  const onAbort = () => stop.abort();
-  if (hooks.signal?.aborted) stop.abort();
-  else hooks.signal?.addEventListener('abort', onAbort, { once: true });
-  const signal = stop.signal;
-  const pool = new Pool(o.concurrency, signal);
+  const pool = new Pool(o.concurrency, hooks.signal);
   let trainedImages = 0;
 
   /** Trains one task with one seed (or reads its record back). */
@@ -162,9 +173,7 @@ async function runExperiment(
       hooks.onEvent?.({ type: 'run-end', record: cached, cached: true });
       return Promise.resolve(cached);
     }
-    // A failure stops the others before the pool passes this run's turn on (its finally): the next run must not start.
-    return pool.run(() => train().catch(failed));
-    async function train(): Promise<RunRecord> {
+    return pool.run(async () => {
       hooks.onEvent?.({ type: 'run-start', task, seed });
       // Probe and full run of one (model, lr, seed) share a checkpoint: the full run continues the probe.
       const shared = path.join(where.out, 'checkpoints', `${safe(`${task.id}/seed=${seed}`)}.safetensors`);
@@ -175,7 +184,7 @@ async function runExperiment(
       const config = { ...task.config, seed };
       const data = config.dataset === 'cifar100' ? cifar100! : dataset;
       const r = await trainModel(config, {
-        dataset: data, checkpoint, resume: true, stopAfterEpoch, signal,
+        dataset: data, checkpoint, resume: true, stopAfterEpoch, signal: pool.signal,
         onProgress: (progress) => hooks.onEvent?.({ type: 'run-progress', task, progress }),
       });
       trainedImages += (r.history.length - r.resumedFrom) * data.train.count;
@@ -196,7 +205,7 @@ async function runExperiment(
       done.set(id, record);
       hooks.onEvent?.({ type: 'run-end', record, cached: false });
       return record;
-    }
+    });
   };
 
   /** Trains a task, restarting with the next seed while it stalls. */
@@ -275,10 +284,10 @@ async function runExperiment(
     // which says where it stopped, rather than the "aborted before it started" of a queued one.
     const settled = await Promise.allSettled([...[...table3.values()].map((s) => s.full), ...extras]);
     const failures = settled.filter((s): s is PromiseRejectedResult => s.status === 'rejected').map((s) => s.reason);
-    if (firstFailure) throw firstFailure.error; // not the aborts it caused
+    if (pool.firstFailure) throw pool.firstFailure.error; // not the aborts it caused
     if (failures.length) throw failures.find((e) => !(e instanceof AbortError && e.beforeStart)) ?? failures[0];
   } finally {
-    hooks.signal?.removeEventListener('abort', onAbort);
+    pool.close();
     dataset.dispose();
     cifar100?.dispose();
   }
