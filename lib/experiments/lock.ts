@@ -200,6 +200,15 @@ function keyOf(dir: string): string {
   }
 }
 
+/** Removes the folder `dir` unless anything was written in it. */
+function removeIfEmpty(dir: string): void {
+  try {
+    fs.rmdirSync(dir); // fails, as it should, when anything was written in it
+  } catch {
+    // not empty: kept
+  }
+}
+
 /**
  * Throws when a running process holds `dir`'s lock. Takes nothing, so it
  * can run before the data are read (and before the folder exists).
@@ -239,13 +248,7 @@ export function lockFolder(dir: string, o: { inUse?: (holder: string) => string 
     }
   } catch (err) {
     // Refused, or the lock could not be written (a full disk): the folder this call made is not left behind.
-    if (made) {
-      try {
-        fs.rmdirSync(key);
-      } catch {
-        // not empty: kept
-      }
-    }
+    if (made) removeIfEmpty(key);
     throw err;
   }
   held.add(key);
@@ -280,13 +283,7 @@ export function lockFolder(dir: string, o: { inUse?: (holder: string) => string 
       } catch {
         // The folder turned read-only (or vanished): the run's own error says so, and the next run takes over the stale lock.
       }
-      if (made) {
-        try {
-          fs.rmdirSync(key); // fails, as it should, when anything was written in it
-        } catch {
-          // not empty: kept
-        }
-      }
+      if (made) removeIfEmpty(key);
     },
   };
 }
