@@ -1,10 +1,10 @@
 /** Small helpers shared by the commands. */
 import * as path from 'node:path';
+import { requireDevice } from '../backend';
 import { BUNDLED_CIFAR100_SAMPLE, BUNDLED_SAMPLE, DatasetName } from '../data/dataset';
 import { makeFolder } from '../io/folder';
 import type { Network } from '../model/network';
 import { writeFileAtomic } from '../report/atomic';
-import { requireDevice } from '../backend';
 import { exportWeights } from '../train/checkpoint';
 import { readRun } from '../train/evaluate-checkpoint';
 
