@@ -10,7 +10,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { archiveBytes, makeFolder, syncFolder } from '../io/folder';
 import { readJsonFile } from '../io/json';
-import { reasonOf, writeFileAtomic } from '../report/atomic';
+import { cannotWrite, writeFileAtomic } from '../report/atomic';
 import { ADDED_OPTIONS } from './presets';
 import type { RunRecord } from './types';
 
@@ -235,7 +235,7 @@ export function appendJournal(file: string, record: RunRecord): void {
   try {
     fd = fs.openSync(file, 'a');
   } catch (err) {
-    throw cannotAppend(file, err);
+    throw cannotWrite(file, err);
   }
   try {
     // Until the whole line is written: a short count is followed by the write that says why (ENOSPC).
@@ -247,15 +247,9 @@ export function appendJournal(file: string, record: RunRecord): void {
     } catch {
       // the file keeps the torn line, which the next read skips with a warning
     }
-    throw cannotAppend(file, err);
+    throw cannotWrite(file, err);
   } finally {
     fs.closeSync(fd);
   }
   if (!exists) syncFolder(path.dirname(path.resolve(file))); // the new file's name, too
-}
-
-/** The error of an append to runs.jsonl that failed: it names the file, as writeFileAtomic's do, and keeps the code. */
-function cannotAppend(file: string, err: unknown): Error {
-  const e = err as NodeJS.ErrnoException;
-  return Object.assign(new Error(`cannot write ${file}: ${reasonOf(e)}`, { cause: err }), { code: e.code });
 }

@@ -21,7 +21,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { checkFolder, isAlive, makeFolder } from '../io/folder';
-import { reasonOf, removeKilledWrites, TEMP_SUFFIX } from '../report/atomic';
+import { cannotWrite, removeKilledWrites, TEMP_SUFFIX } from '../report/atomic';
 
 const LOCK_FILE = '.lock';
 /** How often a holder touches its lock, and how long one from elsewhere stays valid untouched. */
@@ -148,8 +148,7 @@ function create(file: string, text: string): boolean {
   } catch (err) {
     // A full disk: the temporary file, made but not written, is not left behind; the error names the lock, not it.
     fs.rmSync(tmp, { force: true });
-    const e = err as NodeJS.ErrnoException;
-    throw Object.assign(new Error(`cannot write ${file}: ${reasonOf(e)}`, { cause: err }), { code: e.code });
+    throw cannotWrite(file, err);
   }
   try {
     fs.linkSync(tmp, file);

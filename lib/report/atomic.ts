@@ -28,6 +28,12 @@ export function reasonOf(err: NodeJS.ErrnoException): string {
   return REASONS[err.code ?? ''] ?? err.code ?? err.message;
 }
 
+/** The error of a failed write of `file`: it names the file asked for, says why in words, and keeps the code (the CLI says what to do by it). */
+export function cannotWrite(file: string, cause: unknown): Error {
+  const code = (cause as NodeJS.ErrnoException).code;
+  return Object.assign(new Error(`cannot write ${file}: ${reasonOf(cause as NodeJS.ErrnoException)}`, { cause }), { code });
+}
+
 /** Writes `data` (a string, bytes, or bytes in pieces, which are not copied into one buffer first) to `file`, atomically and durably. */
 export function writeFileAtomic(file: string, data: string | Uint8Array | readonly Uint8Array[]): void {
   // Same folder as the target: rename is atomic only within one file system.
@@ -48,8 +54,7 @@ export function writeFileAtomic(file: string, data: string | Uint8Array | readon
   } catch (e) {
     rmSync(tmp, { force: true });
     // Name the file asked for, not the temporary one (under /proc, say, the open fails with ENOENT).
-    const err = e as NodeJS.ErrnoException;
-    throw Object.assign(new Error(`cannot write ${file}: ${reasonOf(err)}`, { cause: e }), { code: err.code });
+    throw cannotWrite(file, e);
   }
   syncFolder(dirname(file)); // the rename itself, for the same power cut
 }
