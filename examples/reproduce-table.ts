@@ -40,7 +40,7 @@ async function main(): Promise<void> {
     testLimit: 200,
     prep: 'std',
   };
-  const { summary, report } = await reproduce('example', options, { out, data }, {
+  const { summary, report, trainedRuns } = await reproduce('example', options, { out, data }, {
     onEvent: (e) => {
       if (e.type === 'run-end' && !e.cached) console.log(`  ${e.record.label.padEnd(16)} lr ${e.record.lr}: validation ${(100 * e.record.validation.accuracy).toFixed(1)}% (${e.record.seconds.toFixed(1)} s)`);
     },
@@ -50,7 +50,8 @@ async function main(): Promise<void> {
     const pct = (v: number | undefined) => (v === undefined || !Number.isFinite(v) ? '-' : `${(100 * v).toFixed(1)}%`);
     console.log(`${r.label.padEnd(16)} ${r.parameters.toLocaleString('en-US').padStart(10)} ${pct(r.validationAccuracy).padStart(7)} ${pct(r.testAccuracy).padStart(7)} ${pct(r.paperTestAccuracy).padStart(7)}`);
   }
-  console.log(`\n${summary.totalSeconds.toFixed(0)} s; report: ${report}`);
+  // A rerun that finds every run done trains nothing; summary.totalSeconds is then the run's that trained them (NaN if not known).
+  console.log(`\n${trainedRuns ? `${summary.totalSeconds.toFixed(0)} s` : 'nothing left to train'}; report: ${report}`);
 }
 
 main().catch((err) => {

@@ -65,7 +65,7 @@ export { reportFolder } from './experiments/report-folder';
 export { reportTransferFolder } from './experiments/transfer-folder';
 export { experimentProgress } from './experiments/progress';
 export type { ExperimentProgress } from './experiments/progress';
-export type { ExperimentEvent, ReproduceHooks, RunTask } from './experiments/runner';
+export type { ExperimentEvent, Reproduced, ReproduceHooks, RunTask } from './experiments/runner';
 export { PRESETS, PRESET_NAMES } from './experiments/presets';
 export type { ReproduceOptions, PresetName, Extra } from './experiments/presets';
 export type { RunRecord, ResultRow, Summary, RunGroup } from './experiments/types';

@@ -51,6 +51,17 @@ test('doctor reports the LibTorch it loaded', () => {
   expect(r.out).toMatch(/ok {3}addon loaded: LibTorch \d+\.\d+/);
 });
 
+test('a ZCA cache that cannot be written is said above the epoch table, not inside it', () => {
+  const file = path.join(tmp(), 'a-file');
+  fs.writeFileSync(file, '');
+  const r = spawnSync(process.execPath, [BIN, 'train', '--model', 'strided-cnn-a', '--epochs', '1', '--limit', '64', '--out', path.join(tmp(), 'run')],
+    { encoding: 'utf8', env: { ...process.env, ALLCNN_DATA: file }, timeout: 300000 });
+  expect(r.status).toBe(0);
+  const warning = r.stderr.indexOf(`\nwarning: ZCA cache not written (cannot make the folder ${path.join(file, 'zca')}: ${file} is a file, not a folder); set $ALLCNN_DATA to a writable folder`);
+  expect(warning).toBeGreaterThan(-1);
+  expect(warning).toBeLessThan(r.stderr.indexOf('epoch   train loss'));
+});
+
 test('train on the bundled sample writes a result, weights and a checkpoint, then refuses to overwrite them', () => {
   const out = tmp();
   const r = allcnn('train', '--model', 'strided-cnn-a', '--epochs', '1', '--limit', '64', '--prep', 'std', '--out', out, '--json');
@@ -102,6 +113,20 @@ test('train into a folder holding another run names what differs instead of sugg
   const over = allcnn('train', '--model', 'a', '--epochs', '1', '--limit', '32', '--out', out);
   expect([over.code, over.err.trim()]).toEqual([1, `allcnn: ${path.join(out, 'result.json')} exists, without a checkpoint beside it: ${out} holds a finished run (of \`allcnn transfer\`, or one whose checkpoint was removed); pass another --out for this run, or delete that folder to redo it`]);
   expect(JSON.parse(fs.readFileSync(path.join(out, 'result.json'), 'utf8')).config.model).toBe('strided-cnn-a');
+});
+
+test("reproduce ends with its time and speed; a rerun that trains nothing says so, and gives the time of the one that trained, not its own", () => {
+  const out = tmp();
+  const args = ['reproduce', '--preset', 'smoke', '--models', 'strided-cnn-a', '--lrs', '0.1', '--epochs', '1', '--probe-epochs', '1', '--extras', 'none', '--limit', '32', '--prep', 'std', '--out', out];
+  const first = allcnn(...args);
+  expect(first.code).toBe(0);
+  const summary = JSON.parse(fs.readFileSync(path.join(out, 'summary.json'), 'utf8'));
+  const took = `${summary.totalSeconds.toFixed(0)} s, ${summary.aggregateImagesPerSecond.toFixed(0)} training images/s in all`;
+  expect(first.out.trim().split('\n').pop()).toBe(`${took}; report: ${path.join(out, 'REPORT.md')}`);
+  const again = allcnn(...args);
+  expect(again.out.trim().split('\n').pop()).toBe(`nothing left to train: every run was finished earlier (the last invocation that trained took ${took}); report: ${path.join(out, 'REPORT.md')}`);
+  fs.writeFileSync(path.join(out, 'summary.json'), 'not JSON'); // then nothing says how long the runs took
+  expect(allcnn(...args).out.trim().split('\n').pop()).toBe(`nothing left to train: every run was finished earlier; report: ${path.join(out, 'REPORT.md')}`);
 });
 
 test('--version prints the package version', () => {

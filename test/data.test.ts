@@ -328,7 +328,7 @@ describe('ZCA whitening', () => {
       expect(maxAbsDiff(zca.matrix, fresh.matrix)).toBe(0);
       dispose([x, zca.mean, zca.matrix, fresh.mean, fresh.matrix]);
       expect(warn.mock.calls).toEqual([[
-        `ZCA cache not written (cannot make the folder ${path.join(file, 'zca')}: ${file} is a file, not a folder); pass a writable zcaCache folder to keep the fit for the next run`,
+        `ZCA cache not written (cannot make the folder ${path.join(file, 'zca')}: ${file} is a file, not a folder); pass a writable zcaCache folder to keep the fit for the next run`, 'AllcnnCacheWarning',
       ]]);
     } finally {
       warn.mockRestore();
@@ -349,7 +349,7 @@ describe('ZCA whitening', () => {
       const zca = cachedZca(x, new Uint8Array([9]), { cache, eps: 1e-3 });
       expect([zca.cached, zca.saved]).toEqual([false, false]);
       dispose([x, zca.mean, zca.matrix]);
-      expect(warn.mock.calls).toEqual([[expect.stringMatching(/^ZCA cache not written \(.*\.safetensors: cannot write \(the disk is full\)\); free some space there, or pass a zcaCache folder on another disk, to keep the fit for the next run$/)]]);
+      expect(warn.mock.calls).toEqual([[expect.stringMatching(/^ZCA cache not written \(.*\.safetensors: cannot write \(the disk is full\)\); free some space there, or pass a zcaCache folder on another disk, to keep the fit for the next run$/), 'AllcnnCacheWarning']]);
       expect(fs.readdirSync(cache)).toEqual([]); // no temporary file left
     } finally {
       rename.mockRestore();

@@ -177,6 +177,28 @@ test('a torn last line in runs.jsonl (a kill mid-append) is skipped with a warni
   expect(rowsOf(again!.summary)).toEqual(rowsOf(reference).filter((r) => r.label === 'Strided-CNN-A'));
 });
 
+test('a rerun that trains nothing keeps the time of the invocation that trained; one that only records runs again from their checkpoints says the time is not known', async () => {
+  const out = tmp();
+  const o = { ...TINY, models: ['strided-cnn-a'] };
+  const first = await reproduce('tiny', o, { out });
+  expect(first.trainedRuns).toBe(3); // two probes, one full run
+  const again = await reproduce('tiny', o, { out });
+  expect(again.trainedRuns).toBe(0);
+  const timing = (s: Summary) => [s.totalSeconds, s.aggregateImagesPerSecond, s.reusedRuns];
+  expect(timing(again.summary)).toEqual(timing(first.summary));
+  // The full run's record lost: it is recorded again from its finished checkpoint, and nothing trains.
+  // Its few seconds are not the experiment's, and the summary.json there no longer covers the runs.
+  const journal = path.join(out, 'runs.jsonl');
+  const lines = fs.readFileSync(journal, 'utf8').trim().split('\n');
+  fs.writeFileSync(journal, `${lines.filter((l) => (JSON.parse(l) as RunRecord).phase !== 'full').join('\n')}\n`);
+  const rerecorded = await reproduce('tiny', o, { out });
+  expect(rerecorded.trainedRuns).toBe(0);
+  expect(timing(rerecorded.summary)).toEqual([NaN, NaN, 3]);
+  expect(JSON.parse(fs.readFileSync(path.join(out, 'summary.json'), 'utf8')).totalSeconds).toBeNull();
+  expect(fs.readFileSync(rerecorded.report, 'utf8')).toContain("- Total time: not known (no finished invocation's summary.json covers these runs); the 3 recorded runs trained for");
+  expect(rowsOf(rerecorded.summary)).toEqual(rowsOf(first.summary));
+});
+
 test("a probe whose record was lost after its full run went on is trained again, not read from the full run's checkpoint", async () => {
   const out = tmp();
   const o = { ...TINY, models: ['strided-cnn-a'] };
@@ -250,6 +272,14 @@ test('a folder made with other options is not mixed with new ones', async () => 
   await expect(reproduce('tiny', { ...TINY, models: ['strided-cnn-a'], lrs: [0.05] }, { out })).rejects.toThrow(
     `${out} holds an experiment made with other options (differs in: lrs; the folder's: lrs [0.1]); rerun with the same options to resume it, or pick another --name`,
   );
+  // Without its experiment.json (deleted) the runs cannot be checked: claimed anew, 2-epoch runs would be reported as 3-epoch ones.
+  fs.rmSync(path.join(out, 'experiment.json'));
+  const journal = fs.readFileSync(path.join(out, 'runs.jsonl'), 'utf8');
+  await expect(reproduce('tiny', { ...TINY, models: ['strided-cnn-a'], lrs: [0.1], epochs: 3 }, { out })).rejects.toThrow(
+    `${out} holds runs (its runs.jsonl and checkpoints) but no experiment.json, which records the options and data they were made with: ` +
+    "without it they cannot be checked against this command's. Restore experiment.json, or pick another --name (or --out) to start afresh",
+  );
+  expect([fs.existsSync(path.join(out, 'experiment.json')), fs.readFileSync(path.join(out, 'runs.jsonl'), 'utf8')]).toEqual([false, journal]);
 });
 
 test("a folder that holds a run of trainModel is not an experiment's: nothing is written in it", async () => {
@@ -374,7 +404,7 @@ test('allcnn report: a folder stopped part-way is reported with what it has, and
   const r = first[0];
   const cell = `${(100 * r.validation.accuracy).toFixed(2)} / ${(100 * r.test.accuracy).toFixed(2)}`;
   expect(text).toMatch(new RegExp(`\\| ${r.label} \\|.*${cell.replace(/\./g, '\\.')}.*\\| not run \\|`));
-  expect(text).toContain('- Total time: not known (no invocation finished); the 1 recorded run trained for');
+  expect(text).toContain("- Total time: not known (no finished invocation's summary.json covers these runs); the 1 recorded run trained for");
 
   const finished = await reproduce('tiny', TINY, { out });
   const byRunner = fs.readFileSync(finished.report, 'utf8');

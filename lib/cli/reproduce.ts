@@ -5,7 +5,7 @@ import { MultiBar, Presets, SingleBar } from 'cli-progress';
 import { cudaAvailable, requireDevice } from '../backend';
 import { PREPS } from '../data/dataset';
 import { checkReproduceOptions, EXTRAS, MAX_SEEDS, PRESET_NAMES, PRESETS, PresetName, ReproduceOptions, SEED_STRIDE } from '../experiments/presets';
-import { checkNotARun } from '../experiments/journal';
+import { checkClaim } from '../experiments/journal';
 import { checkLock } from '../experiments/lock';
 import { ExperimentEvent, reproduce } from '../experiments/runner';
 import { PRECISIONS } from '../train/config';
@@ -14,7 +14,7 @@ import { AbortError } from '../train/train';
 import { MODEL_IDS } from '../../models';
 import { above, batchSize, deviceName, folderName, int, list, oneOf, pathTo } from './options';
 import { reproduceTransferCommand } from './transfer';
-import { abortOnSignal, pct, shown } from './util';
+import { abortOnSignal, closingLine, pct, shown } from './util';
 
 export function reproduceCommand(): Command {
   return new Command('reproduce')
@@ -72,7 +72,8 @@ export function reproduceCommand(): Command {
       // Before the header, which would read as if this one ran: a missing GPU, a folder another process is training in.
       requireDevice(device);
       checkLock(out);
-      checkNotARun(out); // train's or transfer's: a new experiment is not written beside (and later over) them
+      // Another experiment's folder, or train's or transfer's run (a new experiment is not written beside, and later over, it).
+      checkClaim(out, options, options.extras.includes('cifar100') ? { data: o.data, data100: o.data100 } : { data: o.data });
       // The extras start from ALL-CNN-C's chosen rate: it trains (probes and full run) whether or not --models names it.
       const added = options.extras.length > 0 && !options.models.includes('all-cnn-c') ? ' (and ALL-CNN-C, whose chosen rate the extras start from)' : '';
       const models = `${count(options.models.length, 'model')}${added}`;
@@ -87,12 +88,13 @@ export function reproduceCommand(): Command {
         console.error(`note: an epoch of ALL-CNN-C on 49,000 images took about 9 minutes on a 2-core CPU (95 images/s, docs/RESULTS.md), and preset ${o.preset} runs ${epochs} of epochs: it is GPU work (--device cuda)`);
       }
       const { signal, armed } = abortOnSignal();
-      const { summary, report } = await reproduce(name, options, { out, data: o.data, ...(o.data100 !== undefined ? { data100: o.data100 } : {}) }, { signal, onEvent: armed(consoleEvents()) }).catch((err) => {
+      const done = await reproduce(name, options, { out, data: o.data, ...(o.data100 !== undefined ? { data100: o.data100 } : {}) }, { signal, onEvent: armed(consoleEvents()) }).catch((err) => {
         if (signal.aborted) console.error(`stopped: \`allcnn report ${shown(out)}\` reports what is recorded so far; the same command goes on`);
         // Stopped between runs: "training aborted before it started" would only confuse; the line above says it all.
         if (signal.aborted && err instanceof AbortError && err.beforeStart) Object.assign(err, { printed: true });
         throw err;
       });
+      const { summary, report } = done;
       if (o.json) {
         process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
         return;
@@ -101,9 +103,8 @@ export function reproduceCommand(): Command {
       for (const r of summary.rows) console.log(`${r.label.padEnd(48)} ${String(r.lr).padStart(6)} ${pct(r.validationAccuracy).padStart(8)} ${pct(r.testAccuracy).padStart(8)}`);
       if (summary.stalled.length) console.log(`${summary.stalled.length} run(s) stalled at chance level: see REPORT.md`);
       if (summary.diverged?.length) console.log(`${summary.diverged.length} run(s) diverged (training loss NaN or infinite): see REPORT.md`);
-      // Every run read back from runs.jsonl: nothing trained, so no speed to give (not "0 images/s").
-      const speed = summary.aggregateImagesPerSecond > 0 ? `${summary.aggregateImagesPerSecond.toFixed(0)} training images/s in all` : `no run trained (${summary.reusedRuns ?? 0} read back from runs.jsonl)`;
-      console.log(`\n${summary.totalSeconds.toFixed(0)} s, ${speed}; report: ${shown(report)}`);
+      const reused = done.trainedRuns > 0 && summary.reusedRuns ? ` (${count(summary.reusedRuns, 'run')} finished earlier)` : '';
+      console.log(`\n${closingLine(done, `, ${summary.aggregateImagesPerSecond.toFixed(0)} training images/s in all${reused}`, report)}`);
     });
 }
 

@@ -7,7 +7,7 @@ import { checkCifar100Subsets } from '../data/subsets';
 import { cudaAvailable, requireDevice } from '../backend';
 import { checkFolder } from '../io/folder';
 import { readSafetensorsMetadata } from '../io/safetensors';
-import { checkNotARun } from '../experiments/journal';
+import { checkClaim } from '../experiments/journal';
 import { checkLock, lockFolder } from '../experiments/lock';
 import { reproduceTransfer, runLabel, TRANSFER_PRESETS, TransferEvent, TransferPresetOptions } from '../experiments/transfer';
 import { runCheckpoint } from '../train/evaluate-checkpoint';
@@ -21,7 +21,7 @@ import { MODEL_IDS } from '../../models';
 import { above, batchSize, deviceName, int, num, oneOf, pathTo } from './options';
 import { consoleProgress, epochLine } from './progress';
 import { count } from '../report/format';
-import { abortOnSignal, pct, saveRun, shown } from './util';
+import { abortOnSignal, closingLine, pct, saveRun, shown } from './util';
 
 /** A CIFAR-10 network within this factor of chance (10%) has learned next to nothing. */
 const CHANCE_MARGIN = 1.2;
@@ -222,14 +222,14 @@ export async function reproduceTransferCommand(o: Record<string, any>): Promise<
   const name = o.name ?? 'transfer';
   const out = path.resolve(o.out ?? path.join('results', name));
   checkLock(out); // before the header, which would read as if this one ran
-  checkNotARun(out);
+  checkClaim(out, options); // another experiment's folder, or a run of train or transfer (the data are compared once read)
   const say = (s: string) => process.stderr.write(`${s}\n`);
   say(`reproduce ${name}: transfer ${options.from ? `from ${shown(options.from)}` : `from ${options.model} pretrained here for ${count(options.pretrainEpochs, 'epoch')} on ${o.data ?? 'the bundled CIFAR-10 sample'}`} ` +
     `to ${options.subsets.join(', ')} (${o.data100 ?? 'the bundled CIFAR-100 sample; pass --data100 for the real subsets'}): ` +
     `${options.runs.map((r) => `${r.mode}/${r.head}`).join(', ')}; ${count(options.epochs, 'epoch')}${options.seeds > 1 ? ` x ${options.seeds} seeds` : ''}, ${options.limit === null ? 'all the' : `at most ${options.limit}`} training images per subset (after a tenth of the subset's training images is held out for validation: 50 per class in the real subsets), batch ${options.batchSize}, lr ${options.lr}, device ${device}\nresults: ${out}`);
   const progress = new Map<string, (p: any) => void>();
   const { signal, armed } = abortOnSignal();
-  const { summary, report } = await reproduceTransfer(name, options, { out, data10: o.data, data100: o.data100 }, {
+  const done = await reproduceTransfer(name, options, { out, data10: o.data, data100: o.data100 }, {
     signal,
     onEvent: armed((e: TransferEvent) => {
       if (e.type === 'pretrain') {
@@ -244,6 +244,7 @@ export async function reproduceTransferCommand(o: Record<string, any>): Promise<
       }
     }),
   });
+  const { summary, report } = done;
   if (o.json) {
     process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
     return;
@@ -254,5 +255,5 @@ export async function reproduceTransferCommand(o: Record<string, any>): Promise<
     const failed = r.overSeeds?.failed ? `, ${r.overSeeds.failed} stalled or diverged` : '';
     console.log(`${r.label.padEnd(36)} ${pct(r.validationAccuracy).padStart(8)} ${pct(r.testAccuracy).padStart(8)}${spread}${failed}`);
   }
-  console.log(`\n${summary.totalSeconds.toFixed(0)} s; report: ${shown(report)}`);
+  console.log(`\n${closingLine(done, '', report)}`);
 }

@@ -48,6 +48,19 @@ export function abortOnSignal(): { signal: AbortSignal; armed: <E>(onEvent: (e: 
 
 
 /**
+ * The closing line of `allcnn reproduce`: the invocation's time (and
+ * `speed`), or, when it trained nothing, that every run was finished earlier
+ * and what the last invocation that trained took, where that is known (a
+ * summary.json that covers the runs). Its own few seconds would read as the
+ * experiment's.
+ */
+export function closingLine(r: { trainedRuns: number; summary: { totalSeconds: number } }, speed: string, report: string): string {
+  const took = Number.isFinite(r.summary.totalSeconds) ? `${r.summary.totalSeconds.toFixed(0)} s${speed}` : null;
+  if (r.trainedRuns > 0) return `${took}; report: ${shown(report)}`;
+  return `nothing left to train: every run was finished earlier${took ? ` (the last invocation that trained took ${took})` : ''}; report: ${shown(report)}`;
+}
+
+/**
  * Writes a finished run's outputs to `out`: weights.safetensors (then frees
  * the network; `dataset`, what it was trained on, goes in its metadata) and
  * result.json; prints the record on stdout with --json. Returns true when it

@@ -15,7 +15,7 @@ import { noGrad } from '../autograd';
 import { dispose, keep, tidy } from '../scope';
 import { checkDevice, Device, Tensor } from '../tensor';
 import { Cifar10, CIFAR_IMAGE_BYTES, ImageSet, readCifar10, readCifar100 } from './cifar';
-import { fitNormalization, globalContrastNormalize, IMAGE_SHAPE, imagesToTensor } from './preprocess';
+import { fitNormalization, globalContrastNormalize, IMAGE_SHAPE, imagesToTensor, warningsDelivered } from './preprocess';
 import { splitTrainValidation } from './split';
 
 export const PREPS = ['zca', 'std', 'none'] as const;
@@ -283,6 +283,7 @@ export async function loadCifar(dataset: DatasetName, file: string | null | unde
   checkOptions(o); // before the archive is read
   const raw = await readCifar(dataset, file);
   const set = prepareDataset(raw, o);
+  await warningsDelivered();
   const data = file == null || path.resolve(file) === BUNDLED[dataset] ? null : path.resolve(file);
   set.recipe = { dataset, data, prep: set.prep, seed: o.seed ?? 0, validation: set.validation.count, limit: set.train.count, testLimit: set.test.count, digest: o.digest ?? dataDigest(raw) };
   return set;

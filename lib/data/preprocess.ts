@@ -148,11 +148,19 @@ export function cachedZca(train: TrainImages, trainBytes: Uint8Array, o: { eps?:
       const where = o.cache === undefined
         ? full ? 'free some space there, or set $ALLCNN_DATA to a folder on another disk,' : 'set $ALLCNN_DATA to a writable folder'
         : full ? 'free some space there, or pass a zcaCache folder on another disk,' : 'pass a writable zcaCache folder';
-      process.emitWarning(`ZCA cache not written (${(err as Error).message}); ${where} to keep the fit for the next run`);
+      process.emitWarning(`ZCA cache not written (${(err as Error).message}); ${where} to keep the fit for the next run`, 'AllcnnCacheWarning');
     }
   }
   return { ...zca, cached: false, saved };
 }
+
+/**
+ * Resolves once the warnings emitted so far (a ZCA cache not written) have
+ * reached their listeners. Node delivers them on a later tick: the data
+ * loaders wait for it, so that the header a command prints next (the epoch
+ * table's) comes below the warning, not around it.
+ */
+export const warningsDelivered = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 /**
  * A cache entry read back, or null where the file is not a whole fit of

@@ -15,6 +15,7 @@ import { DataError, InvalidArgumentError } from '../errors';
 import { invalid } from '../check';
 import { CIFAR_IMAGE_BYTES, Cifar100, Cifar100Set, ImageSet, readCifar100 } from './cifar';
 import { BUNDLED_CIFAR100_SAMPLE, Dataset, DatasetOptions, prepareDataset } from './dataset';
+import { warningsDelivered } from './preprocess';
 
 /** The two subsets of the issue, by superclass. */
 export const SUBSET_PRESETS: Readonly<Record<string, readonly string[]>> = {
@@ -175,6 +176,8 @@ export const SUBSET_VALIDATION_FRACTION = 0.1;
 export async function loadCifar100Subset(file: string | undefined, spec: string | readonly string[], o: DatasetOptions = {}): Promise<{ dataset: Dataset; selection: SubsetSelection; seed: number }> {
   const subset = selectSubset(await readCifar100(file ?? BUNDLED_CIFAR100_SAMPLE), spec);
   const validation = o.validation ?? Math.round(subset.train.count * SUBSET_VALIDATION_FRACTION);
+  const dataset = prepareDataset(subset, { ...o, validation });
+  await warningsDelivered();
   // The split's seed goes with it: transfer() given these data checks its config's seed against it.
-  return { dataset: prepareDataset(subset, { ...o, validation }), selection: subset.selection, seed: o.seed ?? 0 };
+  return { dataset, selection: subset.selection, seed: o.seed ?? 0 };
 }

@@ -103,6 +103,7 @@ export function checkClaim(out: string, options: object, data?: DataSources, dig
   const file = path.join(out, 'experiment.json');
   if (!fs.existsSync(file)) {
     checkNotARun(out);
+    checkNoUnclaimedRuns(out);
     return false;
   }
   const experiment = readExperiment(file) as Record<string, unknown> & { options?: Record<string, unknown> };
@@ -129,6 +130,21 @@ export function checkNotARun(out: string): void {
   const found = ['result.json', 'checkpoint.safetensors'].filter((f) => fs.existsSync(path.join(out, f)));
   if (found.length) {
     throw new Error(`${out} holds a run of \`allcnn train\` or \`allcnn transfer\` (its ${found.join(' and ')}), not an experiment of \`allcnn reproduce\`: pass another --out (or --name)`);
+  }
+}
+
+/**
+ * Refuses runs.jsonl or checkpoints/ without the experiment.json that
+ * claimFolder writes before either (it was deleted): claimed anew with this
+ * command's options, the folder would report its runs as made with them,
+ * whatever epochs or data they had.
+ */
+function checkNoUnclaimedRuns(out: string): void {
+  const nonEmpty = (f: string) => fs.existsSync(f) && (fs.statSync(f).isDirectory() ? fs.readdirSync(f).length > 0 : fs.statSync(f).size > 0);
+  const found = ['runs.jsonl', 'checkpoints'].filter((f) => nonEmpty(path.join(out, f)));
+  if (found.length) {
+    throw new Error(`${out} holds runs (its ${found.join(' and ')}) but no experiment.json, which records the options and data they were made with: ` +
+      'without it they cannot be checked against this command\'s. Restore experiment.json, or pick another --name (or --out) to start afresh');
   }
 }
 

@@ -105,10 +105,13 @@ class Pool {
   }
 }
 
+/** What reproduce() made: the summary (also in summary.json), REPORT.md's path, and the runs that trained an epoch in this call (0: all were finished earlier). */
+export interface Reproduced { summary: Summary; report: string; trainedRuns: number }
+
 const safe = (id: string) => id.replace(/[^\w.=-]+/g, '_');
 
 /** Where the data are: `data` the CIFAR-10 archive, `data100` the CIFAR-100 one (extra 'cifar100'); omitted: the bundled samples. */
-export async function reproduce(name: string, o: ReproduceOptions, where: { out: string; data?: string; data100?: string }, hooks: ReproduceHooks = {}): Promise<{ summary: Summary; report: string }> {
+export async function reproduce(name: string, o: ReproduceOptions, where: { out: string; data?: string; data100?: string }, hooks: ReproduceHooks = {}): Promise<Reproduced> {
   const started = Date.now();
   checkReproduceOptions(o);
   checkKeys('hooks', hooks, Object.keys({ onEvent: 1, signal: 1 } satisfies Record<keyof ReproduceHooks, 1>)); // a misspelt signal could not stop it
@@ -157,13 +160,14 @@ export async function reproduce(name: string, o: ReproduceOptions, where: { out:
 async function runExperiment(
   name: string, o: ReproduceOptions, where: { out: string; data?: string }, hooks: ReproduceHooks,
   { dataset, cifar100, started }: { dataset: Dataset; cifar100: Dataset | null; started: number },
-): Promise<{ summary: Summary; report: string }> {
+): Promise<Reproduced> {
   const wantsCifar100 = cifar100 !== null;
   const journal = path.join(where.out, 'runs.jsonl');
   const done = new Map((await resumeJournal(journal)).map((r) => [r.id, r]));
-  const reusedRuns = done.size;
   const pool = new Pool(o.concurrency, hooks.signal);
   let trainedImages = 0;
+  let trainedRuns = 0; // runs that trained an epoch here
+  let reusedRuns = done.size; // and runs whose record was lost after their last epoch, recorded again from their checkpoints
 
   /** Trains one task with one seed (or reads its record back). */
   const runOnce = (task: RunTask, seed: number, stopAfterEpoch?: number, restartOf?: string): Promise<RunRecord> => {
@@ -191,6 +195,9 @@ async function runExperiment(
       // Epochs an earlier, interrupted invocation trained are in the checkpoint's history, not in r.seconds:
       // their time is added. A full run continuing its probe starts after the probe's epochs, which the probe's record counts.
       const counted = task.phase === 'full' ? done.get(`${task.id}/seed=${seed}/probe`)?.history.length ?? 0 : 0;
+      if (r.history.length > r.resumedFrom) trainedRuns++;
+      // Nothing trained: a record lost after the run's last epoch, or a full run no longer than its probe (resumedFrom === counted), which is no rerun.
+      else if (r.resumedFrom > counted) reusedRuns++;
       const earlierSeconds = r.history.slice(counted, r.resumedFrom).reduce((sum, e) => sum + e.seconds, 0);
       const { network: _unused, ...rest } = r;
       const record: RunRecord = {
@@ -294,10 +301,10 @@ async function runExperiment(
 
   const seconds = (Date.now() - started) / 1000;
   const records = [...done.values()]; // claimFolder guarantees they were all made with these options
-  // A rerun that trained nothing keeps the timing of the invocation that did (as `allcnn report` reads it): its own 0 images/s says nothing of the runs.
-  const recorded = trainedImages === 0 ? recordedTiming(where.out, records) : null;
-  const { concurrency, ...timing } = recorded && Number.isFinite(recorded.totalSeconds)
-    ? recorded
+  // A rerun that trained nothing keeps the timing of the invocation that did (as `allcnn report` reads it), or
+  // says it is not known: its own seconds and 0 images/s say nothing of the runs.
+  const { concurrency, ...timing } = trainedRuns === 0
+    ? recordedTiming(where.out, records)
     : { totalSeconds: seconds, aggregateImagesPerSecond: trainedImages / seconds, reusedRuns, concurrency: o.concurrency };
   const summary: Summary = {
     ...buildSummary(name, { ...o, concurrency: concurrency ?? o.concurrency }, records, timing),
@@ -305,5 +312,5 @@ async function runExperiment(
   };
   writeFileAtomic(path.join(where.out, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
   const report = await writeReport(where.out, summary, records);
-  return { summary, report };
+  return { summary, report, trainedRuns };
 }

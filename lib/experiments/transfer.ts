@@ -165,7 +165,7 @@ export interface TransferSummary {
   seeds?: number[];
   /** Planned runs with no record yet (an experiment stopped part-way, reported by `allcnn report`). */
   missing?: string[];
-  /** Wall time of the invocation that wrote this summary. */
+  /** Wall time of the invocation that wrote this summary, or (a rerun that trained nothing) of the last one that trained; NaN (null in summary.json) where not known. */
   totalSeconds: number;
   /** Runs that invocation read back from runs.jsonl instead of training them. */
   reusedRuns?: number;
@@ -180,7 +180,7 @@ export type TransferEvent =
 export async function reproduceTransfer(
   name: string, o: TransferPresetOptions, where: { out: string; data10?: string; data100?: string },
   hooks: { onEvent?: (e: TransferEvent) => void; signal?: AbortSignal } = {},
-): Promise<{ summary: TransferSummary; report: string }> {
+): Promise<{ summary: TransferSummary; report: string; trainedRuns: number }> {
   const started = Date.now();
   // Options built before `seeds` existed (not from TRANSFER_PRESETS) mean one seed, as their experiment.json reads.
   o = { ...o, seeds: o.seeds ?? 1 };
@@ -224,16 +224,16 @@ export async function reproduceTransfer(
 
     // 2. every run, one subset and seed at a time
     const reusedRuns = await trainRuns(o, where, hooks, { from, prep, journal, done });
+    const trainedRuns = done.size - reusedRuns;
 
-    // 3. summary and report, from the records alone. A rerun that trained nothing keeps the timing of the invocation that did, as reproduce() does.
-    const recorded = reusedRuns === done.size ? recordedTiming(where.out, [...done.values()]) : null;
-    const timing = recorded && Number.isFinite(recorded.totalSeconds)
-      ? { totalSeconds: recorded.totalSeconds, reusedRuns: recorded.reusedRuns }
-      : { totalSeconds: (Date.now() - started) / 1000, reusedRuns };
+    // 3. summary and report, from the records alone. A rerun that trained nothing keeps the timing of the invocation
+    // that did, or says it is not known, as reproduce() does.
+    const { totalSeconds, reusedRuns: reused } = trainedRuns === 0 ? recordedTiming(where.out, [...done.values()]) : { totalSeconds: (Date.now() - started) / 1000, reusedRuns };
+    const timing = { totalSeconds, reusedRuns: reused };
     const summary = transferSummary(name, o, done, pretrainedSummary(pre, !o.from), timing);
     writeFileAtomic(path.join(where.out, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
     const report = await writeTransferReport(where.out, summary, firstRuns(o, done));
-    return { summary, report };
+    return { summary, report, trainedRuns };
   } finally {
     lock.release();
   }

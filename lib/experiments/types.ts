@@ -100,12 +100,16 @@ export interface Summary {
   stalled: Array<{ id: string; label: string; lr: number; seed: number; restartedAs?: string }>;
   /** Every run whose training or validation loss became NaN or infinite, and the epoch it stopped in (absent in older summaries). */
   diverged?: Array<{ id: string; label: string; lr: number; seed: number; epoch: number }>;
-  /** Training images per second summed over runs that ran at the same time (the invocation that wrote this summary). */
+  /**
+   * Training images per second summed over runs that ran at the same time, in
+   * the invocation that wrote this summary, or (a rerun that trained nothing)
+   * the last one that trained; NaN, null in summary.json, where not known.
+   */
   aggregateImagesPerSecond: number;
   concurrency: number;
-  /** Wall time of the invocation that wrote this summary. */
+  /** Wall time of that invocation; NaN (null in summary.json) where not known: no finished invocation's summary covers the runs. */
   totalSeconds: number;
-  /** Runs that invocation read back from runs.jsonl instead of training them (an interrupted experiment resumed). */
+  /** Runs that invocation did not train because they were finished earlier (an interrupted experiment resumed). */
   reusedRuns?: number;
   /** The training time of all runs, added up, whichever invocation ran them. */
   runSeconds?: number;

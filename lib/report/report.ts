@@ -88,8 +88,9 @@ function timeLines(s: Summary): string[] {
   const last = reused ? ' (the last invocation)' : '';
   const trained = reused ? ' (the last invocation that trained)' : ''; // a rerun that trained nothing keeps its timing
   if (!Number.isFinite(num(s.totalSeconds))) {
-    // `allcnn report` on an unfinished experiment: no invocation has finished, so there is no wall time.
-    return [`- Total time: not known (no invocation finished); the ${count(reused, 'recorded run')} trained for ${seconds(num(s.runSeconds))} in all`];
+    // `allcnn report` on an unfinished experiment, or runs recorded again after their summary.json was written
+    // (lost records, re-recorded from their checkpoints by a rerun that trained nothing): no wall time is known.
+    return [`- Total time: not known (no finished invocation's summary.json covers these runs); the ${count(reused, 'recorded run')} trained for ${seconds(num(s.runSeconds))} in all`];
   }
   return [
     reused
