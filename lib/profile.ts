@@ -75,8 +75,14 @@ function nest(events: ProfileEvent[]): Map<ProfileEvent, ProfileEvent | null> {
     // Outer events first: earlier start, then the longer of two that start together.
     list.sort((a, b) => a.start - b.start || b.duration - a.duration);
     const open: ProfileEvent[] = [];
+    // On one thread an op ran inside every open op that had not ended when it
+    // started. Not "ends by the time the open one ends": LibTorch 1.13 rounds
+    // start and duration down to whole microseconds each, so a child can end
+    // a microsecond after its parent. Made a sibling, it was counted twice
+    // (self times summing to more than the thread's busy time).
     for (const e of list) {
-      while (open.length && open[open.length - 1].start + open[open.length - 1].duration < e.start + e.duration) open.pop();
+      const ended = open.findIndex((o) => o.start + o.duration <= e.start);
+      if (ended >= 0) open.length = ended;
       parent.set(e, open.length ? open[open.length - 1] : null);
       open.push(e);
     }
