@@ -99,6 +99,18 @@ describe('round trip', () => {
     expect(fs.readdirSync(d)).toEqual(['map.safetensors']);
   });
 
+  test('a tensor named __proto__ (or constructor) is written as an entry like any other, and loads', () => {
+    const d = freshDir();
+    const file = path.join(d, 'proto.safetensors');
+    tidy(() => {
+      saveSafetensors(file, new Map<string, Tensor>([['__proto__', fromArray([1, 2])], ['constructor', fromArray([3])], ['w', fromArray([4])]]));
+      const loaded = loadSafetensors(file);
+      expect([...loaded.tensors.keys()].sort()).toEqual(['__proto__', 'constructor', 'w']);
+      expect(loaded.tensors.get('__proto__')!.toArray()).toEqual([1, 2]);
+      dispose([...loaded.tensors.values()]);
+    });
+  });
+
   test('non-contiguous tensors are written in logical order; loaded tensors are independent copies', () => {
     const d = freshDir();
     const file = path.join(d, 't.safetensors');

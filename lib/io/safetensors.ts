@@ -29,7 +29,9 @@ export function saveSafetensors(file: string, tensors: Map<string, Tensor> | Rec
   if (clash) throw invalid('tensor name', 'any name but __metadata__ (the header\'s metadata entry)', clash[0]);
   if (metadata === null || typeof metadata !== 'object') throw invalid('metadata', 'an object of strings', metadata);
   for (const [k, v] of Object.entries(metadata)) if (typeof v !== 'string') throw invalid(`metadata.${k}`, 'a string (safetensors metadata maps strings to strings: JSON.stringify other values)', v);
-  const header: Record<string, unknown> = { __metadata__: metadata };
+  // Without a prototype: on a plain object, a tensor named __proto__ (a valid name for the reference
+  // writer) would set the prototype instead of an entry, and the file would be written without it, unreadable.
+  const header: Record<string, unknown> = Object.assign(Object.create(null), { __metadata__: metadata });
   const chunks: Uint8Array[] = [];
   let offset = 0;
   // Wider dtypes first, as the reference writer does, so that each tensor's bytes start aligned to its item size.
