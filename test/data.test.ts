@@ -907,4 +907,23 @@ describe('augmentation', () => {
     x.dispose();
     expect(liveTensors()).toBe(live);
   });
+
+  test('augmentBatch keeps the dtype of floating-point images other than float32', () => {
+    const live = liveTensors();
+    tidy(() => {
+      const x = randn([2, 3, 8, 8]);
+      // Scaling float64 images failed in grid_sample ("expected scalar type Double but found Float").
+      for (const dtype of ['float64'] as const) expect(augmentBatch(x.to({ dtype }), RICH_AUGMENTATION).dtype).toBe(dtype);
+      // Colour jitter returned float32 for half-precision images (LibTorch's CPU grid_sample has no half kernels, so no scale here).
+      for (const dtype of ['float64', 'float16', 'bfloat16'] as const) {
+        expect(augmentBatch(x.to({ dtype }), { ...PAPER_AUGMENTATION, colorJitter: RICH_AUGMENTATION.colorJitter }).dtype).toBe(dtype);
+      }
+      // float32 images are augmented as before: the same draws give the same images.
+      manualSeed(3);
+      const a = augmentBatch(x, RICH_AUGMENTATION);
+      manualSeed(3);
+      expect(maxAbsDiff(augmentBatch(x, RICH_AUGMENTATION), a)).toBe(0);
+    });
+    expect(liveTensors()).toBe(live);
+  });
 });

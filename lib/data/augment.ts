@@ -87,7 +87,9 @@ export function randomScale(x: Tensor, [lo, hi]: [number, number], generator?: G
     const inv = rand([n], { device: x.device, generator }).mul(hi - lo).add(lo).pow(-1);
     const zero = zeros([n], { device: x.device });
     const theta = stack([stack([inv, zero, zero], 1), stack([zero, inv, zero], 1)], 1);
-    return F.gridSample(x, F.affineGrid(theta, [n, c, h, w]), { padding: 'zeros' });
+    // grid_sample takes a grid of the images' dtype: a float32 one failed on float64 images.
+    const grid = F.affineGrid(theta, [n, c, h, w]).to({ dtype: x.dtype });
+    return F.gridSample(x, grid, { padding: 'zeros' });
   });
 }
 
@@ -100,7 +102,8 @@ export function randomScale(x: Tensor, [lo, hi]: [number, number], generator?: G
 export function colorJitter(x: Tensor, o: { brightness?: number; contrast?: number; saturation?: number }, generator?: Generator): Tensor {
   return tidy(() => {
     const n = x.shape[0];
-    const factor = (v: number) => rand([n, 1, 1, 1], { device: x.device, generator }).mul(2 * v).add(1 - v);
+    // In the images' dtype: float32 factors turned float16 and bfloat16 images into float32 ones.
+    const factor = (v: number) => rand([n, 1, 1, 1], { device: x.device, generator }).mul(2 * v).add(1 - v).to({ dtype: x.dtype });
     let y = x;
     if (o.brightness) y = y.mul(factor(o.brightness));
     if (o.contrast) {
