@@ -100,6 +100,28 @@ describe('trainModel hooks and model, checked before the data are read', () => {
     }
   });
 
+  test('an async prepare is awaited before the first step, and its rejection is the run\'s', async () => {
+    const dataset = await loadCifar10(BUNDLED_SAMPLE, { prep: 'std', limit: 32, testLimit: 32 });
+    try {
+      const base = liveTensors();
+      const events: string[] = [];
+      const prepare = async () => {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        events.push('prepared');
+      };
+      await trainModel({ ...SMALL, prep: 'std' }, { dataset, prepare, onProgress: (p) => { if (p.type !== 'step') events.push(p.type); } });
+      expect(events).toEqual(['prepared', 'start', 'epoch']);
+      const late = async () => {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        throw new Error('weights not found');
+      };
+      await expect(trainModel({ ...SMALL, prep: 'std' }, { dataset, prepare: late })).rejects.toThrow('weights not found');
+      expect(liveTensors()).toBe(base);
+    } finally {
+      dataset.dispose();
+    }
+  });
+
   test('a data set trainModel loaded itself is freed too', async () => {
     const base = liveTensors();
     await expect(trainModel({ ...SMALL, prep: 'std' }, { prepare: () => { throw new Error('prepare failed'); } })).rejects.toThrow('prepare failed');

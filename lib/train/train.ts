@@ -124,8 +124,11 @@ export interface TrainHooks {
   dataset?: Dataset;
   /** Return the trained network in the result instead of freeing it. */
   keepModel?: boolean;
-  /** Called with the network and data set before training starts (transfer learning uses it). */
-  prepare?: (network: Network, dataset: Dataset) => void;
+  /**
+   * Called with the network and data set before training starts (transfer
+   * learning uses it); an async one is awaited (weights read from a file).
+   */
+  prepare?: ((network: Network, dataset: Dataset) => void) | ((network: Network, dataset: Dataset) => Promise<void>);
   /** Number of classes, when not the data set's (buildNetwork option). */
   classes?: number;
   /**
@@ -247,7 +250,8 @@ export async function trainModel(config: TrainConfig, hooks: TrainHooks = {}): P
     // 2. model, optimiser, native step
     network = buildNetwork(spec, { classes: hooks.classes ?? dataset.classes, finalRelu: c.finalRelu, init: c.init, seed: c.seed, device: c.device, channelsLast: c.channelsLast });
     checkBatchNormBatches(network, dataset.train.count, c.batchSize);
-    hooks.prepare?.(network, dataset);
+    // Awaited: an async prepare left unawaited ran beside the first steps, and its rejection ended the process as unhandled.
+    await hooks.prepare?.(network, dataset);
     sgd = new SGD(network.parameterList(), { momentum: c.momentum, weightDecay: c.weightDecay });
     // The run's shuffles, augmentations and dropout masks come from a generator
     // of its own, so that runs trained at once in one process draw what each
