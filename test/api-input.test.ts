@@ -218,6 +218,15 @@ describe('other calls', () => {
       await expect(trainModel(config, { checkpoint, resume: true })).rejects.toThrow(`${checkpoint}: metadata "history" holds 1 epoch records but "epoch" is 99 (a corrupt checkpoint?)`);
       rewrite({ history: '{"a": 1}' });
       await expect(trainModel(config, { checkpoint, resume: true })).rejects.toThrow(`${checkpoint}: metadata "history" holds no list but "epoch" is 1`);
+      // Records that are no objects: null failed with a TypeError, a number resumed as a diverged epoch.
+      rewrite({ history: '[null]' });
+      await expect(trainModel(config, { checkpoint, resume: true })).rejects.toThrow(`${checkpoint}: metadata "history" holds null as the record of epoch 1, not an object (a corrupt checkpoint?)`);
+      rewrite({ history: '[1]' });
+      await expect(trainModel(config, { checkpoint, resume: true })).rejects.toThrow(`${checkpoint}: metadata "history" holds 1 as the record of epoch 1, not an object`);
+      // An epoch count its history bears out, but past the run's epochs.
+      const record = JSON.parse(metadata.history)[0];
+      rewrite({ epoch: '3', history: JSON.stringify([record, record, record]) });
+      await expect(trainModel(config, { checkpoint, resume: true })).rejects.toThrow(`${checkpoint}: metadata "epoch" is 3, past the run's 2 epochs (a corrupt checkpoint?)`);
       // Integer bytes where weights belong would be converted into weights silently.
       const weight = tensors.get('param.conv1.weight')!;
       const asInt = new Map([...tensors].map(([k, t]) => [k, k === 'param.conv1.weight' ? weight.to({ dtype: 'int32' }) : t]));

@@ -241,6 +241,9 @@ export function loadCheckpoint<H>(file: string, net: Network, sgd: SGD | null, c
     if (!Array.isArray(state.history) || state.history.length !== state.epoch) {
       throw new CheckpointError(`${file}: metadata "history" holds ${Array.isArray(state.history) ? `${state.history.length} epoch records` : 'no list'} but "epoch" is ${state.epoch} (a corrupt checkpoint?)`);
     }
+    // A record that is no object failed in trainModel as "Cannot convert undefined or null to object" (null), or resumed as a diverged epoch (a number).
+    const odd = state.history.findIndex((r) => r === null || typeof r !== 'object' || Array.isArray(r));
+    if (odd >= 0) throw new CheckpointError(`${file}: metadata "history" holds ${JSON.stringify(state.history[odd])} as the record of epoch ${odd + 1}, not an object (a corrupt checkpoint?)`);
     const sizesKnown = Boolean(recipe && state.data);
     const diff = configDifferences(metadata, state.config, config).filter((k) => !(sizesKnown && IN_RECIPE.has(k)));
     if (metadata.layers !== undefined && metadata.layers !== JSON.stringify(net.spec.layers)) diff.push(`the layers of ${net.spec.name}`);

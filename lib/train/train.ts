@@ -7,7 +7,7 @@
 import * as path from 'node:path';
 import { configureBackend, ensureDefaultThreads, requireDevice } from '../backend';
 import { checkBoolean, checkInteger, checkKeys, checkNumber, invalid } from '../check';
-import { InvalidArgumentError } from '../errors';
+import { CheckpointError, InvalidArgumentError } from '../errors';
 import { manualSeed, randperm } from '../creation';
 import { Generator, generatorHandle } from '../generator';
 import { applyAugmentation } from '../data/augment';
@@ -265,6 +265,8 @@ export async function trainModel(config: TrainConfig, hooks: TrainHooks = {}): P
     let startEpoch = 0;
     if (resumeFrom) {
       const state = loadCheckpoint<EpochRecord>(resumeFrom, network, sgd, c, dataset.recipe ?? null);
+      // Its config has these epochs (it was compared): more done than that, it resumed "after epoch 99" of 2 and returned 99 records.
+      if (state.epoch > c.epochs) throw new CheckpointError(`${resumeFrom}: metadata "epoch" is ${state.epoch}, past the run's ${c.epochs} epochs (a corrupt checkpoint?)`);
       // JSON has no NaN: a diverged epoch's losses come back as null.
       history = state.history.map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, v === null ? NaN : v])) as unknown as EpochRecord);
       startEpoch = state.epoch;
