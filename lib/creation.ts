@@ -133,6 +133,8 @@ export function fromArray(data: ArrayBufferView | number[], shape?: number[], dt
     // any other array type must match the dtype, or its bytes would be misread.
     const raw = data instanceof Uint8Array || (data instanceof Uint16Array && (dt === 'float16' || dt === 'bfloat16'));
     if (!raw && hit?.[1] !== dt) throw invalid('dtype', `the dtype of the ${data.constructor.name} (${hit?.[1] ?? 'none'}), or pass raw bytes as a Uint8Array`, dt);
+    // N-API reads no typed array over a SharedArrayBuffer (worker threads share images so): "Invalid argument". Its bytes are copied.
+    if (typeof SharedArrayBuffer !== 'undefined' && data.buffer instanceof SharedArrayBuffer) view = new Uint8Array(data.buffer, data.byteOffset, data.byteLength).slice();
   } else {
     throw invalid('data', 'a TypedArray, Buffer or number[]', data);
   }

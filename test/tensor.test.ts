@@ -191,6 +191,21 @@ describe('dtype round trips through fromArray / data() / toArray()', () => {
     b.dispose();
   });
 
+  test('typed arrays over a SharedArrayBuffer (shared between worker threads) are copied in', () => {
+    tidy(() => {
+      const shared = new Float32Array(new SharedArrayBuffer(16));
+      shared.set([1, 2.5, -3, 4]);
+      const t = fromArray(shared.subarray(1), [3]);
+      expect([t.dtype, t.toArray()]).toEqual(['float32', [2.5, -3, 4]]);
+      const bytes = new Uint8Array(new SharedArrayBuffer(3));
+      bytes.set([7, 0, 255]);
+      expect(fromArray(bytes).toArray()).toEqual([7, 0, 255]);
+      // A copy: later writes to the shared memory do not reach the tensor.
+      shared[1] = 100;
+      expect(t.toArray()).toEqual([2.5, -3, 4]);
+    });
+  });
+
   test('bool', () => {
     tidy(() => {
       const t = fromArray([1, 0, 1], undefined, 'bool');
