@@ -18,7 +18,7 @@ import { initWeight } from '../lib/init';
 import { tidy } from '../lib/scope';
 import { loadSafetensors, saveSafetensors } from '../lib/io/safetensors';
 import { BUNDLED_SAMPLE, loadCifar10, prepareDataset, readCifar } from '../lib/data/dataset';
-import { buildNetwork } from '../lib/model/network';
+import { buildNetwork, Network } from '../lib/model/network';
 import { countParameters, declareNetwork, NetworkSpec } from '../lib/model/spec';
 import { DEFAULTS, resolveConfig } from '../lib/train/config';
 import { evaluate, evaluateByClass } from '../lib/train/evaluate';
@@ -116,6 +116,44 @@ describe('trainModel hooks and model, checked before the data are read', () => {
         throw new Error('weights not found');
       };
       await expect(trainModel({ ...SMALL, prep: 'std' }, { dataset, prepare: late })).rejects.toThrow('weights not found');
+      expect(liveTensors()).toBe(base);
+    } finally {
+      dataset.dispose();
+    }
+  });
+
+  test('an async onProgress that rejects fails the run at its next step, not the process', async () => {
+    const dataset = await loadCifar10(BUNDLED_SAMPLE, { prep: 'std', limit: 32, testLimit: 32 });
+    try {
+      const base = liveTensors();
+      let steps = 0;
+      const onProgress = async (p: { type: string }) => {
+        if (p.type === 'step') steps++;
+        if (p.type === 'step' && steps === 1) throw new Error('progress store unreachable');
+      };
+      // 32 images in batches of 8: the first step's report rejects, the second step fails the run
+      await expect(trainModel({ ...SMALL, prep: 'std', batchSize: 8 }, { dataset, onProgress })).rejects.toThrow('progress store unreachable');
+      expect(steps).toBe(1);
+      // the last report of the run (its epoch) rejecting fails it too
+      const atEnd = async (p: { type: string }) => { if (p.type === 'epoch') throw new Error('epoch not saved'); };
+      await expect(trainModel({ ...SMALL, prep: 'std' }, { dataset, onProgress: atEnd })).rejects.toThrow('epoch not saved');
+      expect(liveTensors()).toBe(base);
+    } finally {
+      dataset.dispose();
+    }
+  });
+
+  test('a network with every parameter frozen is refused before the first step, in words', async () => {
+    const dataset = await loadCifar10(BUNDLED_SAMPLE, { prep: 'std', limit: 32, testLimit: 32 });
+    try {
+      const base = liveTensors();
+      const freezeAll = (n: Network) => { n.freeze(() => true); };
+      for (const engine of ['native', 'typescript'] as const) {
+        await expect(trainModel({ ...SMALL, prep: 'std', engine }, { dataset, prepare: freezeAll })).rejects.toThrow('every parameter of Strided-CNN-A is frozen (requiresGrad false, set in hooks.prepare): there is nothing to train');
+      }
+      // one left trainable trains
+      const r = await trainModel({ ...SMALL, prep: 'std' }, { dataset, prepare: (n) => { n.freeze((name) => !name.startsWith('conv1')); } });
+      expect(r.history).toHaveLength(1);
       expect(liveTensors()).toBe(base);
     } finally {
       dataset.dispose();

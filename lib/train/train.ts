@@ -107,6 +107,11 @@ export type Progress =
   | { type: 'checkpoint'; file: string; epoch: number };
 
 export interface TrainHooks {
+  /**
+   * Told of the run's start, steps, epochs and checkpoints. Not awaited (a
+   * slow one would slow every step): what an async one rejects with fails the
+   * run at its next step, as a throw does at once.
+   */
   onProgress?: (p: Progress) => void;
   /** Stops the run at the next step: trainModel rejects with an AbortError (the checkpoint keeps the last whole epoch). */
   signal?: AbortSignal;
@@ -241,6 +246,7 @@ export async function trainModel(config: TrainConfig, hooks: TrainHooks = {}): P
   let sgd: SGD | undefined;
   let net: NativeNet | undefined;
   let returned = false;
+  const progress = progressReporter(hooks.onProgress);
   try {
     // Reading the data (most of a minute with a first ZCA fit) is before the first step too.
     if (hooks.signal?.aborted) throw new AbortError('training aborted before it started (while the data were read)', true);
@@ -252,6 +258,10 @@ export async function trainModel(config: TrainConfig, hooks: TrainHooks = {}): P
     checkBatchNormBatches(network, dataset.train.count, c.batchSize);
     // Awaited: an async prepare left unawaited ran beside the first steps, and its rejection ended the process as unhandled.
     await hooks.prepare?.(network, dataset);
+    // LibTorch's word for it, at the first step, was "element 0 of tensors does not require grad".
+    if (!network.parameterList().some((p) => p.requiresGrad)) {
+      throw new InvalidArgumentError(`every parameter of ${network.spec.name} is frozen (requiresGrad false, set in hooks.prepare): there is nothing to train. Leave at least one trainable, or score the network as it is with evaluate()`);
+    }
     sgd = new SGD(network.parameterList(), { momentum: c.momentum, weightDecay: c.weightDecay });
     // The run's shuffles, augmentations and dropout masks come from a generator
     // of its own, so that runs trained at once in one process draw what each
@@ -272,7 +282,7 @@ export async function trainModel(config: TrainConfig, hooks: TrainHooks = {}): P
       startEpoch = state.epoch;
     }
     const train = dataset.train;
-    hooks.onProgress?.({
+    progress.tell({
       type: 'start', config: c, parameters: network.parameterCount(), trainImages: train.count, startEpoch, absentClasses: dataset.absentClasses,
       ...(hooks.dataset ? {} : { data: { seconds: (Date.now() - dataStarted) / 1000, zcaCached: dataset.zcaCached, zcaSaved: dataset.zcaSaved, fittedOn: dataset.fittedOn ?? train.count } }),
     });
@@ -318,7 +328,8 @@ export async function trainModel(config: TrainConfig, hooks: TrainHooks = {}): P
           }
           const read = (step + 1) % READ_EVERY === 0 || step === steps - 1;
           if (read) take(native().net_take_metrics(net));
-          hooks.onProgress?.({ type: 'step', epoch: epoch + 1, step: step + 1, steps, loss: sums.seen ? sums.loss / sums.seen : null, lr });
+          progress.check(); // after the step's await, in which a report's rejection lands
+          progress.tell({ type: 'step', epoch: epoch + 1, step: step + 1, steps, loss: sums.seen ? sums.loss / sums.seen : null, lr });
         }
       } finally {
         order.dispose();
@@ -334,14 +345,15 @@ export async function trainModel(config: TrainConfig, hooks: TrainHooks = {}): P
       diverged = hasDiverged(history, validated);
       if (hooks.checkpoint) {
         saveCheckpoint(hooks.checkpoint, network, sgd, { epoch: epoch + 1, history, config: c, data: dataset.recipe ?? null });
-        hooks.onProgress?.({ type: 'checkpoint', file: hooks.checkpoint, epoch: epoch + 1 });
+        progress.tell({ type: 'checkpoint', file: hooks.checkpoint, epoch: epoch + 1 });
       }
-      hooks.onProgress?.({ type: 'epoch', record, stalled, diverged });
+      progress.tell({ type: 'epoch', record, stalled, diverged });
     }
 
     // 5. final scores
     const validation = await evaluateNative(net, dataset.validation, c.evalBatchSize);
     const test = await evaluateNative(net, dataset.test, c.evalBatchSize);
+    progress.check(); // after awaits: the last epoch's report has had its turn to reject
     const ran = history.slice(startEpoch);
     const trainSeconds = ran.reduce((s, r) => s + train.count / r.imagesPerSecond, 0);
     returned = true;
@@ -354,11 +366,38 @@ export async function trainModel(config: TrainConfig, hooks: TrainHooks = {}): P
       network: hooks.keepModel ? network : undefined,
     };
   } finally {
+    progress.close();
     if (net) native().net_release(net);
     sgd?.dispose();
     if (!(hooks.keepModel && returned)) network?.dispose();
     if (!hooks.dataset) dataset.dispose();
   }
+}
+
+/**
+ * onProgress, told without waiting. A promise it returns that rejects is kept
+ * and thrown by check(), so it fails the run instead of the process (an
+ * unhandled rejection); one that rejects after the run ended is a warning.
+ */
+function progressReporter(onProgress: TrainHooks['onProgress']): { tell(p: Progress): void; check(): void; close(): void } {
+  let failed: { error: unknown } | null = null;
+  let open = true;
+  return {
+    tell(p) {
+      const r: unknown = onProgress?.(p);
+      if (r === null || typeof r !== 'object' || typeof (r as { then?: unknown }).then !== 'function') return;
+      (r as Promise<unknown>).then(undefined, (error: unknown) => {
+        if (open) failed ??= { error };
+        else process.emitWarning(`hooks.onProgress rejected after the run ended: ${error instanceof Error ? error.message : String(error)}`, 'AllcnnProgressWarning');
+      });
+    },
+    check() {
+      if (failed) throw failed.error;
+    },
+    close() {
+      open = false;
+    },
+  };
 }
 
 /**
