@@ -46,6 +46,7 @@ export interface NativeProfileEvent {
   name: string;
   /** 'op': a LibTorch op or scope on the host; 'gpu': a kernel, copy or memset on the GPU; 'other': e.g. a CUDA runtime call. */
   kind: 'op' | 'gpu' | 'other';
+  /** Since the profile's earliest event. */
   start: number;
   duration: number;
   thread: number;

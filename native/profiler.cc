@@ -16,6 +16,8 @@
 
 #include <torch/csrc/autograd/profiler_kineto.h>
 
+#include <algorithm>
+#include <cstdint>
 #include <set>
 
 namespace allcnn {
@@ -51,15 +53,21 @@ const char* EventKind(uint8_t activityType) {
 
 // The events as JS objects: {name, kind: 'op'|'gpu'|'other', start, duration
 // (microseconds), thread, id, linkedId}; a GPU event's or runtime call's
-// linkedId is the id of the op that launched it.
+// linkedId is the id of the op that launched it. Starts count from the
+// earliest event, subtracted in whole nanoseconds: as nanoseconds since 1970
+// (about 1.8e18, where doubles are 256 ns apart) a start came back up to
+// 0.13 us early, before the end of the op that ran just before it, and
+// lib/profile.ts nested the one in the other (counted twice).
 Napi::Array EventsToJs(Napi::Env env, const std::vector<prof::KinetoEvent>& events) {
   Napi::Array list = Napi::Array::New(env, events.size());
+  uint64_t origin = UINT64_MAX;
+  for (const prof::KinetoEvent& e : events) origin = std::min<uint64_t>(origin, StartNs(e, 0));
   for (size_t i = 0; i < events.size(); ++i) {
     const prof::KinetoEvent& e = events[i];
     Napi::Object o = Napi::Object::New(env);
     o.Set("name", e.name());
     o.Set("kind", EventKind(e.activityType()));
-    o.Set("start", static_cast<double>(StartNs(e, 0)) / 1000.0);
+    o.Set("start", static_cast<double>(StartNs(e, 0) - origin) / 1000.0);
     o.Set("duration", static_cast<double>(DurationNs(e, 0)) / 1000.0);
     o.Set("thread", static_cast<double>(e.startThreadId()));
     o.Set("id", static_cast<double>(e.correlationId()));
