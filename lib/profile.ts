@@ -159,7 +159,12 @@ export function summarizeProfile(events: ProfileEvent[], steps: number, clock: '
 
 /** Microseconds covered by at least one GPU event (overlapping kernels counted once). */
 function busy(events: ProfileEvent[]): number {
-  const spans = events.filter((e) => e.kind === 'gpu').map((e) => [e.start, e.start + e.duration]).sort((a, b) => a[0] - b[0]);
+  return coveredMicros(events.filter((e) => e.kind === 'gpu'));
+}
+
+/** Microseconds covered by at least one of the events (overlaps counted once). */
+export function coveredMicros(events: ProfileEvent[]): number {
+  const spans = events.map((e) => [e.start, e.start + e.duration]).sort((a, b) => a[0] - b[0]);
   let covered = 0;
   let end = -Infinity;
   for (const [s, t] of spans) {

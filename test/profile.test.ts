@@ -9,7 +9,7 @@ import { randint, randn } from '../lib/creation';
 import { buildNetwork } from '../lib/model/network';
 import { declareNetwork } from '../lib/model/spec';
 import { native } from '../lib/native';
-import { profile, ProfileEvent, summarizeProfile } from '../lib/profile';
+import { coveredMicros, profile, ProfileEvent, summarizeProfile } from '../lib/profile';
 import { SGD } from '../lib/train/optim';
 import { createNativeNet } from '../lib/train/train';
 
@@ -169,20 +169,6 @@ describe('profile (CPU)', () => {
 
 /** Microseconds in which a thread was inside at least one host event, summed over threads. */
 function busyPerThread(events: ProfileEvent[]): number {
-  const threads = new Map<number, Array<[number, number]>>();
-  for (const e of events) {
-    if (e.kind === 'gpu') continue;
-    (threads.get(e.thread) ?? threads.set(e.thread, []).get(e.thread)!).push([e.start, e.start + e.duration]);
-  }
-  let sum = 0;
-  for (const spans of threads.values()) {
-    spans.sort((a, b) => a[0] - b[0]);
-    let end = -Infinity;
-    for (const [s, t] of spans) {
-      if (t <= end) continue;
-      sum += t - Math.max(s, end);
-      end = t;
-    }
-  }
-  return sum;
+  const threads = new Set(events.map((e) => e.thread));
+  return [...threads].reduce((sum, t) => sum + coveredMicros(events.filter((e) => e.kind !== 'gpu' && e.thread === t)), 0);
 }
