@@ -1,4 +1,5 @@
 /** Gradient-mode control. Tensor.backward/grad/zeroGrad/detach live on Tensor. */
+import { isThenable } from './check';
 import { native } from './native';
 
 function withGradMode<R>(enabled: boolean, fn: () => R): R {
@@ -10,8 +11,8 @@ function withGradMode<R>(enabled: boolean, fn: () => R): R {
     native().tensor_set_grad_enabled(previous);
   }
   // The mode is LibTorch's, per thread, not per async call: after an await it is the caller's again.
-  if (result !== null && typeof result === 'object' && typeof (result as { then?: unknown }).then === 'function') {
-    (result as unknown as Promise<unknown>).then(undefined, () => undefined); // it runs on: its rejection is not an unhandled one
+  if (isThenable(result)) {
+    result.then(undefined, () => undefined); // it runs on: its rejection is not an unhandled one
     throw new TypeError(
       `${enabled ? 'enableGrad' : 'noGrad'}() takes a synchronous function, but this one returned a Promise: code after its first await ` +
         `runs in the caller's gradient mode, not this one. Use ${enabled ? 'enableGrad' : 'noGrad'}() inside the async function around synchronous parts.`,

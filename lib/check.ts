@@ -29,6 +29,11 @@ export function checkKeys(name: string, o: object, known: readonly string[]): vo
   for (const k of Object.keys(o)) if (!known.includes(k)) throw invalid(`${name} key`, `one of ${known.join(', ')}`, k);
 }
 
+/** A promise, or anything awaitable like one (what an async callback returns). */
+export function isThenable(v: unknown): v is PromiseLike<unknown> {
+  return v !== null && typeof v === 'object' && typeof (v as { then?: unknown }).then === 'function';
+}
+
 export function isInteger(v: unknown): v is number {
   return typeof v === 'number' && Number.isInteger(v);
 }

@@ -16,6 +16,7 @@
  * a step run on a libuv worker (net_train_step) would go unseen.
  */
 import { synchronize } from './backend';
+import { isThenable } from './check';
 import { InvalidArgumentError } from './errors';
 import { native, NativeProfileEvent } from './native';
 
@@ -44,8 +45,8 @@ export function profile(fn: () => void, options: { cuda?: boolean; trace?: strin
     seconds = Number(process.hrtime.bigint() - t0) / 1e9;
   }, options.trace);
   // An async fn's work after its first await ran after the profiler stopped: its profile would be empty, not slow.
-  if (returned !== null && typeof returned === 'object' && typeof (returned as { then?: unknown }).then === 'function') {
-    (returned as Promise<unknown>).then(undefined, () => undefined);
+  if (isThenable(returned)) {
+    returned.then(undefined, () => undefined);
     throw new InvalidArgumentError('profile() takes a synchronous function, but this one returned a Promise: what it does after its first await is not profiled. Profile the synchronous parts.');
   }
   return { events: out.events, seconds, ...(out.traceError ? { traceError: out.traceError } : {}) };

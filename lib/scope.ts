@@ -10,7 +10,7 @@
  * instance's tensors are not seen, keep() them) or marked with keep(). Scopes
  * nest: a returned tensor moves to the enclosing scope.
  */
-import { invalid } from './check';
+import { invalid, isThenable } from './check';
 import type { Tensor } from './tensor';
 
 /** How deep tidy() and dispose() look into a value for tensors (a cycle ends there). */
@@ -60,10 +60,10 @@ export function tidy<R>(fn: () => R): R {
     throw err;
   }
   stack.pop();
-  if (result !== null && typeof result === 'object' && typeof (result as { then?: unknown }).then === 'function') {
+  if (isThenable(result)) {
     for (const t of scope) t.dispose();
     // The function runs on after its first await; a rejection there must not end the process as unhandled.
-    (result as unknown as Promise<unknown>).then(undefined, () => undefined);
+    result.then(undefined, () => undefined);
     throw new TypeError(
       'tidy() takes a synchronous function, but this one returned a Promise: tensors made after its first ' +
         'await would escape the scope (and those made before it are freed already, while the function runs on). ' +

@@ -17,7 +17,7 @@ import * as nn from '../lib/functional';
 import { initWeight } from '../lib/init';
 import { tidy } from '../lib/scope';
 import { loadSafetensors, saveSafetensors } from '../lib/io/safetensors';
-import { BUNDLED_SAMPLE, loadCifar10, prepareDataset, readCifar } from '../lib/data/dataset';
+import { BUNDLED_SAMPLE, Dataset, loadCifar10, prepareDataset, readCifar } from '../lib/data/dataset';
 import { buildNetwork, Network } from '../lib/model/network';
 import { countParameters, declareNetwork, NetworkSpec } from '../lib/model/spec';
 import { DEFAULTS, resolveConfig } from '../lib/train/config';
@@ -50,6 +50,18 @@ describe('trainModel options', () => {
     expect(() => resolveConfig({ model: 'a', channelsLast: 1 as never })).toThrow('Expected true or false for channelsLast but received 1 of type number');
   });
 });
+
+/** Runs fn on 32 sample images prepared with 'std', then checks that it left no tensor behind. */
+async function withSample(fn: (dataset: Dataset) => Promise<void>): Promise<void> {
+  const dataset = await loadCifar10(BUNDLED_SAMPLE, { prep: 'std', limit: 32, testLimit: 32 });
+  try {
+    const base = liveTensors();
+    await fn(dataset);
+    expect(liveTensors()).toBe(base);
+  } finally {
+    dataset.dispose();
+  }
+}
 
 describe('trainModel hooks and model, checked before the data are read', () => {
   test.each([
@@ -101,9 +113,7 @@ describe('trainModel hooks and model, checked before the data are read', () => {
   });
 
   test('an async prepare is awaited before the first step, and its rejection is the run\'s', async () => {
-    const dataset = await loadCifar10(BUNDLED_SAMPLE, { prep: 'std', limit: 32, testLimit: 32 });
-    try {
-      const base = liveTensors();
+    await withSample(async (dataset) => {
       const events: string[] = [];
       const prepare = async () => {
         await new Promise((resolve) => setTimeout(resolve, 20));
@@ -116,16 +126,11 @@ describe('trainModel hooks and model, checked before the data are read', () => {
         throw new Error('weights not found');
       };
       await expect(trainModel({ ...SMALL, prep: 'std' }, { dataset, prepare: late })).rejects.toThrow('weights not found');
-      expect(liveTensors()).toBe(base);
-    } finally {
-      dataset.dispose();
-    }
+    });
   });
 
   test('an async onProgress that rejects fails the run at its next step, not the process', async () => {
-    const dataset = await loadCifar10(BUNDLED_SAMPLE, { prep: 'std', limit: 32, testLimit: 32 });
-    try {
-      const base = liveTensors();
+    await withSample(async (dataset) => {
       let steps = 0;
       const onProgress = async (p: { type: string }) => {
         if (p.type === 'step') steps++;
@@ -137,16 +142,11 @@ describe('trainModel hooks and model, checked before the data are read', () => {
       // the last report of the run (its epoch) rejecting fails it too
       const atEnd = async (p: { type: string }) => { if (p.type === 'epoch') throw new Error('epoch not saved'); };
       await expect(trainModel({ ...SMALL, prep: 'std' }, { dataset, onProgress: atEnd })).rejects.toThrow('epoch not saved');
-      expect(liveTensors()).toBe(base);
-    } finally {
-      dataset.dispose();
-    }
+    });
   });
 
   test('a network with every parameter frozen is refused before the first step, in words', async () => {
-    const dataset = await loadCifar10(BUNDLED_SAMPLE, { prep: 'std', limit: 32, testLimit: 32 });
-    try {
-      const base = liveTensors();
+    await withSample(async (dataset) => {
       const freezeAll = (n: Network) => { n.freeze(() => true); };
       for (const engine of ['native', 'typescript'] as const) {
         await expect(trainModel({ ...SMALL, prep: 'std', engine }, { dataset, prepare: freezeAll })).rejects.toThrow('every parameter of Strided-CNN-A is frozen (requiresGrad false, set in hooks.prepare): there is nothing to train');
@@ -154,10 +154,7 @@ describe('trainModel hooks and model, checked before the data are read', () => {
       // one left trainable trains
       const r = await trainModel({ ...SMALL, prep: 'std' }, { dataset, prepare: (n) => { n.freeze((name) => !name.startsWith('conv1')); } });
       expect(r.history).toHaveLength(1);
-      expect(liveTensors()).toBe(base);
-    } finally {
-      dataset.dispose();
-    }
+    });
   });
 
   test('a data set trainModel loaded itself is freed too', async () => {

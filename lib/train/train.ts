@@ -6,7 +6,7 @@
  */
 import * as path from 'node:path';
 import { configureBackend, ensureDefaultThreads, requireDevice } from '../backend';
-import { checkBoolean, checkInteger, checkKeys, checkNumber, invalid } from '../check';
+import { checkBoolean, checkInteger, checkKeys, checkNumber, invalid, isThenable } from '../check';
 import { CheckpointError, InvalidArgumentError } from '../errors';
 import { manualSeed, randperm } from '../creation';
 import { Generator, generatorHandle } from '../generator';
@@ -385,8 +385,8 @@ function progressReporter(onProgress: TrainHooks['onProgress']): { tell(p: Progr
   return {
     tell(p) {
       const r: unknown = onProgress?.(p);
-      if (r === null || typeof r !== 'object' || typeof (r as { then?: unknown }).then !== 'function') return;
-      (r as Promise<unknown>).then(undefined, (error: unknown) => {
+      if (!isThenable(r)) return;
+      r.then(undefined, (error: unknown) => {
         if (open) failed ??= { error };
         else process.emitWarning(`hooks.onProgress rejected after the run ended: ${error instanceof Error ? error.message : String(error)}`, 'AllcnnProgressWarning');
       });
