@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { ucxCheck } from '../lib/cli/doctor';
+import { nodeCheck, ucxCheck } from '../lib/cli/doctor';
 
 const LIB = path.resolve(__dirname, '..', 'lib', 'index.js');
 
@@ -39,6 +39,17 @@ describe("UCX's memory hooks (LibTorch builds linked with OpenMPI patch libc's b
     expect(ucxCheck(maps, 'none')).toEqual({ ok: true, what: 'UCX (linked by this LibTorch through OpenMPI) is loaded with its memory hooks off' });
     expect(ucxCheck(maps, 'bistro')).toMatchObject({ ok: false, warning: true, what: expect.stringContaining('UCX_MEM_MMAP_HOOK_MODE=bistro'), fix: expect.stringContaining('unset UCX_MEM_MMAP_HOOK_MODE') });
   });
+});
+
+test("allcnn doctor warns on a Node.js older than package.json's engines, and judges the range as npm does", () => {
+  const range = '^20.17.0 || >=22.9.0';
+  for (const v of ['v20.17.0', 'v20.20.2', 'v22.9.0', 'v22.23.5', 'v24.22.3', 'v25.0.0']) expect(nodeCheck(v, range)).toBeNull();
+  for (const v of ['v18.20.8', 'v20.16.9', 'v21.7.3', 'v22.8.0']) {
+    expect(nodeCheck(v, range)).toMatchObject({ ok: false, warning: true, what: expect.stringContaining(`Node.js ${v} is older than allcnn supports (${range}`), fix: expect.stringContaining('LTS') });
+  }
+  expect(nodeCheck(process.version, JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'package.json'), 'utf8')).engines.node)).toBeNull();
+  // A range of another form is not judged: no warning rather than a wrong one.
+  expect(nodeCheck('v18.0.0', '18 - 20')).toBeNull();
 });
 
 test('ALLCNN_BINARY naming a file that is not the addon is said to be one, with the fix, not "backend_info is not a function"', () => {

@@ -58,6 +58,33 @@ export function ucxCheck(maps: string, mode: string | undefined): Check | null {
   };
 }
 
+/**
+ * Whether this Node.js is one that allcnn supports: package.json's
+ * `engines.node`, which is what its dependencies need (cmake-js 8 and npm 11:
+ * ^20.17.0 || >=22.9.0; commander 14: >=20). An older Node may still run much
+ * of it, so this warns rather than fails. Ranges of other forms are not judged.
+ */
+export function nodeCheck(version: string, range: string): Check | null {
+  const v = /^v?(\d+)\.(\d+)\.(\d+)/.exec(version)?.slice(1).map(Number);
+  if (!v) return null;
+  const atLeast = (m: number[]) => v[0] !== m[0] ? v[0] > m[0] : v[1] !== m[1] ? v[1] > m[1] : v[2] >= m[2];
+  let judged = false;
+  for (const alt of range.split('||').map((a) => a.trim())) {
+    const m = /^(\^|>=\s*)(\d+)\.(\d+)\.(\d+)$/.exec(alt);
+    if (!m) continue;
+    judged = true;
+    const min = m.slice(2).map(Number);
+    if (atLeast(min) && (m[1] !== '^' || v[0] === min[0])) return null;
+  }
+  if (!judged) return null;
+  return {
+    ok: false,
+    warning: true,
+    what: `Node.js ${version} is older than allcnn supports (${range}, what its dependencies cmake-js, commander and npm 11 need)`,
+    fix: 'install a current Node.js LTS (22 or 24)',
+  };
+}
+
 function readMaps(): string {
   try {
     return fs.readFileSync('/proc/self/maps', 'utf8');
@@ -73,6 +100,9 @@ export function doctorReport(): { checks: Check[]; info: Record<string, unknown>
   const checks: Check[] = [];
   const info: Record<string, unknown> = {};
   info.node = `${process.version} (Node-API ${process.versions.napi}, ${process.platform}-${process.arch})`;
+  const engines = (JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { engines?: { node?: string } }).engines;
+  const node = nodeCheck(process.version, engines?.node ?? '');
+  if (node) checks.push(node);
   info.LIBTORCH = process.env.LIBTORCH ?? null;
   info.LIBTORCH_USE_PYTORCH = process.env.LIBTORCH_USE_PYTORCH ?? null;
   let sel: BinarySelection;
