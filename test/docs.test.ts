@@ -1,12 +1,16 @@
 /**
  * The README's and docs/'s relative links: each names a file that exists,
  * an anchor that one of its headings makes, and, for the README (npm shows
- * it and installs it beside the package), a file the package ships.
+ * it and installs it beside the package), a file the package ships. And
+ * their TypeScript snippets compile against the package's types.
  */
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { tempDirs } from './tmp';
 
 const ROOT = path.resolve(__dirname, '../..');
+const tmp = tempDirs('docs');
 const PAGES = ['README.md', ...fs.readdirSync(path.join(ROOT, 'docs')).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)];
 
 /** Markdown links and images outside code: [text](target). */
@@ -54,4 +58,25 @@ test("the README's links name files the package ships (npm shows the README with
 test('the anchor rule gives the anchor the README links to for "## BLAS and ZCA"', () => {
   expect(anchors('docs/RESULTS.md').has('blas-and-zca')).toBe(true);
   expect(links('README.md')).toContain('docs/RESULTS.md#blas-and-zca');
+});
+
+test("the TypeScript snippets of the README and docs/ compile against the package's types, as a user's ES module", () => {
+  const dir = tmp();
+  const snippets = PAGES.flatMap((page) =>
+    [...fs.readFileSync(path.join(ROOT, page), 'utf8').matchAll(/^```ts\n([\s\S]*?)^```/gm)].map((m) => ({ page, code: m[1] })));
+  expect(snippets.length).toBeGreaterThanOrEqual(5);
+  // One .mts file each (top-level await, as the README says), importing 'allcnn' as a user's project does.
+  snippets.forEach(({ page, code }, i) => fs.writeFileSync(path.join(dir, `${page.replace(/[/.]/g, '_')}-${i}.mts`), `${code}export {};\n`));
+  fs.writeFileSync(path.join(dir, 'tsconfig.json'), JSON.stringify({
+    compilerOptions: {
+      target: 'ES2022', module: 'nodenext', moduleResolution: 'nodenext', strict: true, noEmit: true, skipLibCheck: true,
+      types: ['node'], typeRoots: [path.join(ROOT, 'node_modules', '@types')],
+      paths: { allcnn: [path.join(ROOT, 'dist', 'lib', 'index.d.ts')] },
+    },
+    include: ['*.mts'],
+  }));
+  const tsc = spawnSync(process.execPath, [path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', dir], { encoding: 'utf8' });
+  // tsc names the snippet's file, which names its page: README_md-0.mts(3,5): error ...
+  expect(tsc.stdout + tsc.stderr).toBe('');
+  expect(tsc.status).toBe(0);
 });
