@@ -12,6 +12,7 @@ import { noGrad } from '../lib/autograd';
 import { ensureDefaultThreads, liveTensors } from '../lib/backend';
 import { fromArray, manualSeed, randn } from '../lib/creation';
 import { ModelDeclarationError } from '../lib/errors';
+import { countFlops } from '../lib/model/flops';
 import { buildNetwork } from '../lib/model/network';
 import { countParameters, declareNetwork, formatLayer, inferShapes, LayerSpec, parseLayer } from '../lib/model/spec';
 import { native } from '../lib/native';
@@ -221,6 +222,31 @@ describe('the twelve networks', () => {
       b.dispose();
       c.dispose();
     }
+  });
+});
+
+describe("countFlops (the benchmark's TFLOP/s): against a count by hand from the paper's tables", () => {
+  // A k x k convolution costs 2 * Cout * Cin * k * k * Hout * Wout. Padded
+  // convolutions keep their input's size, pooling or a /2 convolution halves
+  // it, and the top's unpadded 3x3 takes 8x8 to 6x6, then two 1x1s.
+  const conv = (cout: number, cin: number, k: number, size: number) => 2 * cout * cin * k * k * size * size;
+  const top = conv(192, 192, 3, 6) + conv(192, 192, 1, 6) + conv(10, 192, 1, 6);
+
+  test('ALL-CNN-C: 541,596,672 per image forward, 3x that to train', () => {
+    const forward = conv(96, 3, 3, 32) + conv(96, 96, 3, 32) + conv(96, 96, 3, 16)
+      + conv(192, 96, 3, 16) + conv(192, 192, 3, 16) + conv(192, 192, 3, 8) + top;
+    expect(forward).toBe(541_596_672);
+    expect(countFlops(MODELS['all-cnn-c'], { classes: 10 })).toEqual({ forward, training: 3 * forward });
+  });
+
+  test('Model A (pooling costs nothing) and Strided-CNN-A (its 5x5 convolutions at stride 2)', () => {
+    expect(countFlops(MODELS.a, { classes: 10 }).forward).toBe(conv(96, 3, 5, 32) + conv(192, 96, 5, 16) + top);
+    expect(countFlops(MODELS['strided-cnn-a'], { classes: 10 }).forward).toBe(conv(96, 3, 5, 16) + conv(192, 96, 5, 8) + top);
+  });
+
+  test('a fully-connected layer costs 2 * out * in, on what flatten gives it', () => {
+    const net = declareNetwork('FC', 'a convolution, then two fully-connected layers', ['conv 3x3 8 /2 relu', 'flatten', 'fc 32 relu', 'fc classes', 'softmax']);
+    expect(countFlops(net, { classes: 10 }).forward).toBe(conv(8, 3, 3, 16) + 2 * 32 * (8 * 16 * 16) + 2 * 10 * 32);
   });
 });
 
