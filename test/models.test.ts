@@ -10,8 +10,9 @@ import * as path from 'node:path';
 import { exportWeights, importWeights, saveCheckpoint } from '../lib/train/checkpoint';
 import { noGrad } from '../lib/autograd';
 import { ensureDefaultThreads, liveTensors } from '../lib/backend';
-import { fromArray, manualSeed, randn } from '../lib/creation';
-import { ModelDeclarationError } from '../lib/errors';
+import { fromArray, full, manualSeed, randn, zeros } from '../lib/creation';
+import { CheckpointError, ModelDeclarationError } from '../lib/errors';
+import { saveSafetensors } from '../lib/io/safetensors';
 import { countFlops } from '../lib/model/flops';
 import { buildNetwork } from '../lib/model/network';
 import { countParameters, declareNetwork, formatLayer, inferShapes, LayerSpec, parseLayer } from '../lib/model/spec';
@@ -423,6 +424,47 @@ describe('declarations and builds that used to fail late or not at all', () => {
     } finally {
       for (const t of [one, doubles]) t.dispose();
       net.dispose();
+    }
+    expect(liveTensors()).toBe(live);
+  });
+
+  test('importWeights: missing and unexpected tensors, a wrong shape, an integer tensor; a refused file changes no weight', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'allcnn-weights-'));
+    const live = liveTensors();
+    const net = buildNetwork(MODELS['strided-cnn-a']);
+    const file = path.join(dir, 'w.safetensors');
+    /** Writes the network's tensor names filled with `value`, as `edit` changes them (no network name: another tool's file). */
+    const save = (value: number, edit: (entries: Record<string, Tensor>) => void) => tidy(() => {
+      const entries = Object.fromEntries([...net.parameters].map(([k, t]) => [k, full(t.shape, value)]));
+      edit(entries);
+      saveSafetensors(file, entries);
+    });
+    const sums = () => tidy(() => [...net.parameters.values()].map((t) => t.sum().item()));
+    try {
+      save(0, (e) => {
+        delete e['conv5.weight'];
+        delete e['conv5.bias'];
+        e['head.weight'] = zeros([10, 192]);
+      });
+      let before = sums();
+      expect(() => importWeights(file, net)).toThrow(CheckpointError);
+      expect(() => importWeights(file, net)).toThrow(`${file}: does not match Strided-CNN-A (missing: conv5.weight, conv5.bias; unexpected: head.weight)`);
+      expect(sums()).toEqual(before);
+      // strict: false loads what matches by name and says what it left out.
+      const some = importWeights(file, net, { strict: false });
+      expect([some.loaded.length, some.missing, some.unexpected]).toEqual([8, ['conv5.weight', 'conv5.bias'], ['head.weight']]);
+      expect(sums()).toEqual([0, 0, 0, 0, 0, 0, 0, 0, ...before.slice(8)]);
+
+      // A wrong shape or an integer tensor is found before any weight is copied, even when it comes last.
+      before = sums();
+      save(0.25, (e) => { e['conv5.bias'] = zeros([11]); });
+      expect(() => importWeights(file, net, { strict: false })).toThrow(`${file}: conv5.bias has shape [11] but Strided-CNN-A needs [10] (weights of another architecture?)`);
+      save(0.25, (e) => { e['conv5.bias'] = zeros([10], { dtype: 'int64' }); });
+      expect(() => importWeights(file, net)).toThrow(`${file}: conv5.bias is int64, not a floating-point tensor (weights are float32, float64, float16 or bfloat16)`);
+      expect(sums()).toEqual(before);
+    } finally {
+      net.dispose();
+      fs.rmSync(dir, { recursive: true, force: true });
     }
     expect(liveTensors()).toBe(live);
   });
