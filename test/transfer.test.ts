@@ -281,6 +281,14 @@ describe('transfer', () => {
     expect(err).toBeInstanceOf(CheckpointError);
     expect(err.message).toBe(`${bare}: conv1.weight has shape [96,3,5,5] but ALL-CNN-C needs [96,3,3,3] (a checkpoint of another architecture?)`);
     await expect(transfer({ ...SMALL, from: bare })).rejects.toThrow(`Expected a model id (${bare} does not say which network it holds) for model but received undefined`);
+    // A network of the user's own (metadata 'model' not one of the twelve) needs the model id to build; so does a scratch run.
+    const own = path.join(tmp(), 'own.safetensors');
+    const weights = readPretrained(checkpoint);
+    saveSafetensors(own, weights.tensors, { model: 'Tiny' });
+    weights.dispose();
+    await expect(transfer({ ...SMALL, from: own })).rejects.toThrow(`Expected a model id: ${own} holds "Tiny", which is not one of the twelve networks for model but received undefined`);
+    await expect(transfer({ ...SMALL, mode: 'scratch' })).rejects.toThrow('Expected a model id for a scratch run without a checkpoint for model but received undefined');
+    await expect(transfer({ ...SMALL, from: checkpoint, engine: 'typescript' } as never)).rejects.toThrow('Expected no engine option (transfer picks its step itself) for engine but received "typescript"');
     await expect(transfer(SMALL, { keepmodel: true } as never)).rejects.toThrow('Expected one of onProgress, signal, data, keepModel for hooks key but received "keepmodel"');
     await expect(transfer(null as never)).rejects.toThrow('Expected a TransferConfig object for config but received null');
     // A misspelt key is shown the transfer options, not only the training ones.
