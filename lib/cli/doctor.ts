@@ -80,7 +80,7 @@ export function nodeCheck(version: string, range: string): Check | null {
   return {
     ok: false,
     warning: true,
-    what: `Node.js ${version} is older than allcnn supports (${range}, what its dependencies cmake-js, commander and npm 11 need)`,
+    what: `Node.js ${version} is not one allcnn supports (${range}: what its dependencies cmake-js, commander and npm 11 need)`,
     fix: 'install a current Node.js LTS (22 or 24)',
   };
 }
