@@ -4,6 +4,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { nodeCheck, ucxCheck } from '../lib/cli/doctor';
+import { packageJson } from '../lib/cli/package-json';
 
 const LIB = path.resolve(__dirname, '..', 'lib', 'index.js');
 
@@ -47,7 +48,7 @@ test("allcnn doctor warns on a Node.js outside package.json's engines, and judge
   for (const v of ['v18.20.8', 'v20.16.9', 'v21.7.3', 'v22.8.0']) {
     expect(nodeCheck(v, range)).toMatchObject({ ok: false, warning: true, what: expect.stringContaining(`Node.js ${v} is not one allcnn supports (${range}:`), fix: expect.stringContaining('LTS') });
   }
-  expect(nodeCheck(process.version, JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'package.json'), 'utf8')).engines.node)).toBeNull();
+  expect(nodeCheck(process.version, packageJson().engines!.node!)).toBeNull();
   // A range of another form is not judged: no warning rather than a wrong one.
   expect(nodeCheck('v18.0.0', '18 - 20')).toBeNull();
 });

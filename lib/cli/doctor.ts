@@ -9,6 +9,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Command } from 'commander';
 import type { BinarySelection, LibTorchInstall } from '../native';
+import { packageJson } from './package-json';
 
 const ROOT = path.resolve(__dirname, '..', '..', '..');
 
@@ -100,8 +101,7 @@ export function doctorReport(): { checks: Check[]; info: Record<string, unknown>
   const checks: Check[] = [];
   const info: Record<string, unknown> = {};
   info.node = `${process.version} (Node-API ${process.versions.napi}, ${process.platform}-${process.arch})`;
-  const engines = (JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { engines?: { node?: string } }).engines;
-  const node = nodeCheck(process.version, engines?.node ?? '');
+  const node = nodeCheck(process.version, packageJson().engines?.node ?? '');
   if (node) checks.push(node);
   info.LIBTORCH = process.env.LIBTORCH ?? null;
   info.LIBTORCH_USE_PYTORCH = process.env.LIBTORCH_USE_PYTORCH ?? null;

@@ -2,14 +2,13 @@
  * The `allcnn` command line: parse, validate, call the library, print.
  * One file per command; this one only wires them together.
  */
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { InvalidArgumentError } from '../errors';
 import { compareCommand } from './compare';
 import { doctorCommand } from './doctor';
 import { evaluateCommand } from './evaluate';
 import { modelsCommand } from './models';
+import { packageJson } from './package-json';
 import { predictCommand } from './predict';
 import { reportCommand } from './report';
 import { trainCommand } from './train';
@@ -25,7 +24,7 @@ export async function main(argv: string[]): Promise<void> {
   }
   const program = new Command('allcnn')
     .description('Striving for Simplicity: The All Convolutional Net (Springenberg et al. 2015), reproduced on LibTorch')
-    .version(packageVersion(), '-V, --version', 'print the version of allcnn')
+    .version(packageJson().version ?? 'unknown', '-V, --version', 'print the version of allcnn')
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
   program.addCommand(trainCommand());
@@ -67,15 +66,6 @@ function inFlags(err: InvalidArgumentError, command: Command | undefined): Inval
   // A flag's value was typed on the command line: "96 of type number" says no more than 96 (the API's callers keep the type).
   err.message = err.message.replace(/^(Expected .* for --[a-z][\w-]*\b.* but received .*) of type \w+$/, '$1');
   return err;
-}
-
-/** package.json's version (dist/lib/cli is three folders below it, in the repository and in the bundle). */
-function packageVersion(): string {
-  try {
-    return JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', '..', 'package.json'), 'utf8')).version ?? 'unknown';
-  } catch {
-    return 'unknown';
-  }
 }
 
 /** Commands that live in modules added later (reproduce, transfer). */
